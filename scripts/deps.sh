@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Cairn needs to build, test and run. Idempotent.
+set -euo pipefail
+PKGS=(g++ cmake ninja-build ccache pkg-config git curl python3
+      libssl-dev libsodium-dev libleveldb-dev libsnappy-dev nlohmann-json3-dev catch2
+      libboost-dev libspdlog-dev libcli11-dev libbenchmark-dev)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi

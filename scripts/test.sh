@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds, runs every test, then builds with
+# ASan+UBSan and runs the unit and simulation tests again. Exit code 0 means all passed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+JOBS=$(nproc)
+
+echo "== release build and all tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS"
+ctest --test-dir build --output-on-failure -j "$JOBS"
+
+echo "== ASan+UBSan build, unit and simulation tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCAIRN_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j "$JOBS"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$JOBS" -LE integration

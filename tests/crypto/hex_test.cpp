@@ -1,0 +1,26 @@
+#include <catch2/catch.hpp>
+
+#include "crypto/hex.h"
+#include "crypto/sha256.h"
+
+using namespace cairn;
+using namespace cairn::crypto;
+
+TEST_CASE("hex round trip and strict decoding", "[crypto]") {
+  Bytes b = {0x00, 0x01, 0xab, 0xff};
+  REQUIRE(ToHex(b) == "0001abff");
+  REQUIRE(FromHex("0001ABff") == b);
+  REQUIRE_FALSE(FromHex("abc").has_value());
+  REQUIRE_FALSE(FromHex("zz").has_value());
+  REQUIRE(FromHex("")->empty());
+}
+
+TEST_CASE("fixed-size values parse only their exact length", "[crypto]") {
+  std::string h(64, 'a');
+  REQUIRE(Hash256::FromHex(h).has_value());
+  REQUIRE(Hash256::FromHex(h)->ToHex() == h);
+  REQUIRE_FALSE(Hash256::FromHex(h.substr(2)).has_value());
+  REQUIRE_FALSE(Hash256::FromHex(h + "00").has_value());
+  REQUIRE(Hash256().IsZero());
+  REQUIRE_FALSE(Hash256::FromHex(h)->IsZero());
+}
