@@ -36,8 +36,7 @@ Signature KeyPair::Sign(ByteView message) const {
 
 bool Verify(const PublicKey& key, ByteView message, const Signature& sig) {
   Init();
-  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(), key.data()) ==
-         0;
+  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(), key.data()) == 0;
 }
 
 }  // namespace cairn::crypto

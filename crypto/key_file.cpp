@@ -78,8 +78,7 @@ Result<KeyPair> ReadKeyFile(const std::string& path) {
   KeyPair kp = KeyPair::FromSeed(*seed);
   std::string pub = field("public_key");
   if (!pub.empty() && PublicKey::FromHex(pub) != kp.public_key()) {
-    return Status::Error("key file " + path +
-                         ": \"public_key\" does not match \"private_key\"");
+    return Status::Error("key file " + path + ": \"public_key\" does not match \"private_key\"");
   }
   return kp;
 }

@@ -16,9 +16,9 @@
 namespace cairn::crypto {
 
 struct MerkleProof {
-  uint64_t index = 0;          // position of the leaf, [0, tree_size)
+  uint64_t index = 0;  // position of the leaf, [0, tree_size)
   uint64_t tree_size = 0;
-  std::vector<Hash256> path;   // sibling hashes, from the leaf level upward
+  std::vector<Hash256> path;  // sibling hashes, from the leaf level upward
 };
 
 Hash256 MerkleRoot(std::span<const Hash256> leaves);

@@ -2,6 +2,7 @@
 // functions are.
 #pragma once
 
+#include <cstring>
 #include <memory>
 
 #include "base/bytes.h"
@@ -31,5 +32,14 @@ class Sha256 {
 };
 
 Hash256 Sha256Of(ByteView data);
+
+// For hash maps keyed by Hash256 (its bytes are already uniformly distributed).
+struct Hash256Hasher {
+  size_t operator()(const Hash256& h) const {
+    size_t v;
+    std::memcpy(&v, h.data(), sizeof v);
+    return v;
+  }
+};
 
 }  // namespace cairn::crypto

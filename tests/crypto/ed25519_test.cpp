@@ -6,7 +6,8 @@ using namespace cairn;
 using namespace cairn::crypto;
 
 TEST_CASE("Ed25519 RFC 8032 test 1 (empty message)", "[crypto]") {
-  auto seed = PrivateKey::FromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+  auto seed =
+      PrivateKey::FromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
   REQUIRE(seed);
   KeyPair kp = KeyPair::FromSeed(*seed);
   REQUIRE(kp.public_key().ToHex() ==

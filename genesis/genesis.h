@@ -1,0 +1,70 @@
+// The genesis file: the chain's identity, its validators and its initial accounts, and
+// block 0 built from it. Value type; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "crypto/ed25519.h"
+#include "ledger/account.h"
+#include "ledger/block.h"
+#include "ledger/state.h"
+
+namespace cairn::genesis {
+
+enum class ConsensusKind : uint8_t { kSolo = 1, kRaft = 2, kBft = 3 };
+std::string_view ConsensusName(ConsensusKind k);
+
+struct Node {
+  std::string name;
+  crypto::PublicKey public_key;
+  std::string address;  // host:port of its p2p endpoint; operational, not hashed
+};
+
+struct InitialAccount {
+  crypto::PublicKey public_key;
+  ledger::Role role = ledger::Role::kMember;
+  uint64_t balance = 0;
+};
+
+struct ConsensusParams {
+  uint32_t max_block_txs = 5000;
+};
+
+struct Genesis {
+  std::string chain_id;
+  uint64_t genesis_time_ms = 0;  // unix ms; block 0's timestamp
+  ConsensusKind consensus = ConsensusKind::kSolo;
+  ConsensusParams params;
+  std::vector<Node> validators;
+  std::vector<Node> observers;
+  std::vector<InitialAccount> accounts;
+
+  // Parses and validates; errors name the field ("validators[1].public_key: ...").
+  static Result<Genesis> FromJson(const std::string& text);
+  static Result<Genesis> Load(const std::string& path);
+  std::string ToJson() const;
+  Status Save(const std::string& path) const;  // refuses to overwrite
+  Status Validate() const;
+
+  // Domain-tagged hash of everything consensus-relevant (addresses excluded); stored in
+  // block 0's consensus_data so the genesis hash commits to the whole configuration.
+  crypto::Hash256 ConfigHash() const;
+  ledger::StateDiff InitialState() const;
+  // Block 0: deterministic, so every node with the same file has the same genesis hash.
+  ledger::Block Block0() const;
+
+  // Index of `key` among validators, or -1.
+  int ValidatorIndex(const crypto::PublicKey& key) const;
+  bool IsObserver(const crypto::PublicKey& key) const;
+};
+
+// "2026-11-23T00:00:00Z" or with ".123" milliseconds; UTC only. Locale-free.
+Result<uint64_t> ParseRfc3339Ms(const std::string& s);
+std::string FormatRfc3339Ms(uint64_t ms);
+// Chain ids: 1..64 of [A-Za-z0-9._-].
+bool IsValidChainId(const std::string& id);
+
+}  // namespace cairn::genesis

@@ -1,0 +1,87 @@
+// The chain store: blocks, the transaction index, receipts, account state and the head,
+// in one KvStore. Committing a block is ONE synced WriteBatch, so a crash at any instant
+// leaves either the old head or the new one, never a mix.
+// Thread-safety: reads may run concurrently with each other and with one committer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "crypto/sha256.h"
+#include "ledger/block.h"
+#include "ledger/executor.h"
+#include "ledger/kv.h"
+#include "ledger/receipt.h"
+#include "ledger/state.h"
+
+namespace cairn::ledger {
+
+// Key layout (one-byte prefix, then a big-endian height so keys sort by height):
+//   'M' name               metadata: "format" (u32), "genesis" (hash), "head" (height u64,
+//                          hash fixed[32]), "chain_id"
+//   'B' height:u64be       Block encoding
+//   'H' hash               height u64
+//   'T' tx hash            TxLocation (height u64, index u32)
+//   'R' height:u64be       Receipts of the block
+//   'S' state key          state value (see state.h for state keys)
+// Consensus engines may keep their own keys under 'C' (see WriteBatch passed to Commit).
+struct Head {
+  uint64_t height = 0;
+  crypto::Hash256 hash;
+  crypto::Hash256 state_root;
+};
+
+struct TxLocation {
+  uint64_t height = 0;
+  uint32_t index = 0;
+};
+
+class ChainStore : public StateReader {
+ public:
+  // Opens the store in `kv`. An empty store is initialised with `genesis` (height 0) and its
+  // state `genesis_state`; a non-empty one must hold the same genesis hash, else the error
+  // says it belongs to another chain and nothing is written. Checks that the head block
+  // exists, hashes to the recorded head hash, and that its state root is the stored one.
+  static Result<std::unique_ptr<ChainStore>> Open(std::unique_ptr<KvStore> kv, const Block& genesis,
+                                                  const StateDiff& genesis_state);
+
+  // Atomically appends `block` (REQUIRES: height == head + 1 and prev_hash == head hash,
+  // else an error) with its receipts, tx index and state diff. `extra` holds writes from
+  // the caller (e.g. consensus state) that must land in the same batch. sync=true: durable on
+  // return.
+  Status Commit(const Block& block, const ExecResult& exec, bool sync = true,
+                const WriteBatch* extra = nullptr);
+
+  Head head() const;
+  const crypto::Hash256& genesis_hash() const;
+  Result<std::optional<Block>> BlockAt(uint64_t height) const;
+  Result<std::optional<Block>> BlockByHash(const crypto::Hash256& hash) const;
+  Result<std::optional<BlockHeader>> HeaderAt(uint64_t height) const;
+  Result<std::optional<TxLocation>> FindTx(const crypto::Hash256& tx_hash) const;
+  Result<std::optional<std::vector<Receipt>>> ReceiptsAt(uint64_t height) const;
+
+  // StateReader over committed state (as of head()).
+  std::optional<Account> GetAccount(const Address& a) const override;
+  std::optional<Bytes> GetRecord(const Address& a, ByteView key) const override;
+  // Every state entry in key order (audit compares it against a replay).
+  Status ScanState(const std::function<bool(ByteView key, ByteView value)>& fn) const;
+
+  KvStore& kv() { return *kv_; }
+
+ private:
+  ChainStore() = default;
+  struct Impl;
+  std::unique_ptr<KvStore> kv_;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Opens (or creates, when the directory is absent or empty) the LevelDB chain store in
+// `dir`, as a node does.
+Result<std::unique_ptr<ChainStore>> OpenChainStore(const std::string& dir, const Block& genesis,
+                                                   const StateDiff& genesis_state, bool create);
+
+}  // namespace cairn::ledger

@@ -1,0 +1,77 @@
+// The deterministic state machine: checks and executes transactions and blocks.
+// Pure functions of their inputs (no clock, no I/O, no unordered iteration); safe to call
+// from several threads on distinct overlays.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "crypto/sha256.h"
+#include "ledger/block.h"
+#include "ledger/receipt.h"
+#include "ledger/state.h"
+
+namespace cairn::ledger {
+
+// The outcome of executing a block on top of the state of its parent.
+struct ExecResult {
+  std::vector<crypto::Hash256> tx_hashes;
+  std::vector<Receipt> receipts;
+  StateDiff diff;
+  crypto::Hash256 state_root;
+};
+
+struct ExecOptions {
+  // Returns true when the transaction with this hash already had its signature checked
+  // (e.g. at mempool admission). Unset: every signature is verified.
+  std::function<bool(const crypto::Hash256&)> signature_known_valid;
+  // Threads used to verify signatures of a block (1 = inline).
+  unsigned verify_threads = 1;
+};
+
+// Validity of `tx` against `state` as the next transaction of a block on chain `chain_id`:
+// chain id, sender registered, nonce equal to the account's. Does NOT check the signature.
+// Returns kOk or a validity code (kWrongChain, kUnknownSender, kNonceTooLow, kNonceTooHigh).
+TxCode CheckTxValidity(const StateReader& state, const std::string& chain_id,
+                       const Transaction& tx);
+
+// Executes a valid tx (REQUIRES: CheckTxValidity == kOk and a good signature): increments the
+// sender's nonce and applies the payload, or records an execution failure (returned) with
+// only the nonce increment.
+TxCode ExecuteTx(StateOverlay& state, const Transaction& tx);
+
+// Verifies every signature in txs (skipping known-valid hashes); returns the index of the
+// first invalid one, or -1.
+long FirstBadSignature(std::span<const Transaction> txs, std::span<const crypto::Hash256> hashes,
+                       const ExecOptions& opts);
+
+// Executes `block`'s transactions on `state` (the state after block height-1, with root
+// prev_state_root). Fails, naming the tx index and reason, if any tx is invalid. Does not
+// check the header; see VerifyBlock.
+Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256& prev_state_root,
+                                const Block& block, const ExecOptions& opts = {});
+
+// Everything a node checks before committing `block` on top of `parent`: chain id, height,
+// prev hash, timestamp not before parent's, tx count and Merkle root, proposer signature,
+// every tx, and that executing it yields header.state_root. Which proposer is allowed is the
+// consensus engine's business and is not checked here.
+Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& parent,
+                               const Block& block, const ExecOptions& opts = {});
+
+// Builds a block on top of `parent` from candidate txs in order: each is checked against the
+// state as it evolves and skipped (reported in `skipped`) if not valid; the header is filled
+// in (roots, count) and signed by `proposer`.
+struct BuiltBlock {
+  Block block;
+  ExecResult exec;
+  std::vector<crypto::Hash256> skipped;
+};
+BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
+                      std::vector<Transaction> candidates, uint64_t timestamp_ms,
+                      const crypto::KeyPair& proposer, Bytes consensus_data = {},
+                      const ExecOptions& opts = {});
+
+}  // namespace cairn::ledger

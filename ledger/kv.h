@@ -1,0 +1,75 @@
+// A small ordered key-value store interface, so the chain store runs on LevelDB in
+// production and in memory in tests (where a crash can drop unsynced writes).
+// Implementations are safe for concurrent reads and writes.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+
+namespace cairn::ledger {
+
+// An atomic group of writes: all of them land, or none.
+class WriteBatch {
+ public:
+  void Put(ByteView key, ByteView value);
+  void Delete(ByteView key);
+  size_t size() const { return ops_.size(); }
+  size_t bytes() const { return bytes_; }
+
+  struct Op {
+    Bytes key;
+    std::optional<Bytes> value;  // nullopt = delete
+  };
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+  size_t bytes_ = 0;
+};
+
+class KvStore {
+ public:
+  virtual ~KvStore() = default;
+  // nullopt when absent; an error only for I/O or corruption.
+  virtual Result<std::optional<Bytes>> Get(ByteView key) const = 0;
+  // sync=true returns only after the batch is durable (fsync).
+  virtual Status Write(const WriteBatch& batch, bool sync) = 0;
+  // Calls fn(key, value) for every key in [start, end) in byte order until fn returns false.
+  virtual Status Scan(ByteView start, ByteView end,
+                      const std::function<bool(ByteView key, ByteView value)>& fn) const = 0;
+};
+
+struct LevelDbOptions {
+  size_t block_cache_bytes = 64 << 20;
+  size_t write_buffer_bytes = 32 << 20;
+  bool paranoid_checks = true;
+};
+
+// Opens an existing LevelDB at `path`, or creates one if `create` and the directory is
+// absent or empty. Never creates a database inside a non-empty directory that is not one.
+Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool create,
+                                             const LevelDbOptions& opts = {});
+
+// In-memory store for tests. Writes with sync=false are held back until the next synced
+// write; DropUnsynced() discards them, as a power cut would.
+class MemoryKv : public KvStore {
+ public:
+  Result<std::optional<Bytes>> Get(ByteView key) const override;
+  Status Write(const WriteBatch& batch, bool sync) override;
+  Status Scan(ByteView start, ByteView end,
+              const std::function<bool(ByteView, ByteView)>& fn) const override;
+  void DropUnsynced();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_ = MakeImpl();
+  static std::shared_ptr<Impl> MakeImpl();
+};
+
+}  // namespace cairn::ledger

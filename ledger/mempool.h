@@ -1,0 +1,102 @@
+// The mempool: transactions admitted but not yet committed, ordered per sender by nonce.
+// Not thread-safe: the node serialises access.
+//
+// Admission (Add) checks, in order, each with its own TxCode: chain id, duplicate hash,
+// sender registered, nonce not used (>= account nonce) and not already pending, nonce at
+// most max_nonce_gap ahead, admin-only payloads from admins only, enough balance for this
+// and the sender's other pending transfers, the signature, then capacity.
+//
+// Eviction rule: the pool holds at most max_txs transactions and max_bytes bytes. When it
+// is full, a new transaction that is executable (no nonce gap before it) evicts the most
+// recently admitted queued transaction (one waiting behind a nonce gap); otherwise it is
+// refused with mempool_full. Executable transactions are never evicted for newcomers: first
+// come, first served. Every transaction also expires ttl_blocks blocks after admission.
+//
+// Selection (Select) is first-come-first-served across senders and nonce order within one:
+// the next transaction is always the earliest-admitted among each sender's next nonce.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/sha256.h"
+#include "ledger/receipt.h"
+#include "ledger/state.h"
+#include "ledger/transaction.h"
+
+namespace cairn::ledger {
+
+struct MempoolLimits {
+  size_t max_txs = 100000;
+  size_t max_bytes = 64u << 20;
+  uint64_t max_nonce_gap = 64;   // a tx may carry at most account nonce + this
+  size_t max_per_sender = 1000;  // pending transactions of one sender
+  uint64_t ttl_blocks = 1000;    // expiry, counted in committed blocks
+};
+
+struct Admission {
+  TxCode code = TxCode::kOk;
+  std::string detail;  // human-readable reason when code != kOk
+  crypto::Hash256 hash;
+  bool ok() const { return code == TxCode::kOk; }
+};
+
+class Mempool {
+ public:
+  Mempool(std::string chain_id, MempoolLimits limits);
+  ~Mempool();
+
+  // `signature_checked`: the caller already verified tx's signature (skip the 65 us check).
+  // `height`: the committed height (starts the expiry clock).
+  Admission Add(Transaction tx, const StateReader& committed, uint64_t height,
+                bool signature_checked = false);
+  // Same, when the caller already knows the hash.
+  Admission Add(Transaction tx, const crypto::Hash256& hash, const StateReader& committed,
+                uint64_t height, bool signature_checked = false);
+
+  // Up to max_txs executable transactions on top of `committed`, in selection order.
+  std::vector<Transaction> Select(size_t max_txs, const StateReader& committed) const;
+
+  // After the block at `height` committed (`txs` with their `hashes`; `committed` is the new
+  // state): removes those txs, every pending tx of their senders whose nonce is now used (a
+  // same-nonce tx may have come from elsewhere), and expired ones.
+  void OnCommitted(std::span<const Transaction> txs, std::span<const crypto::Hash256> hashes,
+                   const StateReader& committed, uint64_t height);
+
+  bool Contains(const crypto::Hash256& hash) const;
+  std::optional<Transaction> Get(const crypto::Hash256& hash) const;
+  // Executable-or-queued transactions of one sender, by nonce.
+  std::vector<crypto::Hash256> PendingOf(const Address& sender) const;
+  size_t size() const;
+  size_t bytes() const { return bytes_; }
+  const MempoolLimits& limits() const { return limits_; }
+
+ private:
+  struct Entry;
+  struct Sender {
+    std::map<uint64_t, Entry*> by_nonce;
+    uint64_t pending_spend = 0;  // sum of pending transfer amounts (saturating)
+  };
+
+  bool IsQueued(const Entry& e, const StateReader& committed) const;
+  void Remove(Entry* e);
+  Entry* NewestQueued(const StateReader& committed) const;
+
+  std::string chain_id_;
+  MempoolLimits limits_;
+  size_t bytes_ = 0;
+  uint64_t next_seq_ = 0;
+  // Lookup only; never iterated, so its order cannot leak into anything.
+  std::unordered_map<crypto::Hash256, std::unique_ptr<Entry>, crypto::Hash256Hasher> by_hash_;
+  std::map<Address, Sender> senders_;
+  std::set<std::pair<uint64_t, Entry*>> by_seq_;  // admission order
+};
+
+}  // namespace cairn::ledger

@@ -1,0 +1,54 @@
+// Receipts: the outcome of one included transaction, and the typed reasons a transaction
+// can be refused (admission) or fail (execution). Codes are stable: RPC and storage use them.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+
+namespace cairn::ledger {
+
+// Why a transaction was refused or failed. Values are persisted in receipts; never renumber.
+enum class TxCode : uint8_t {
+  kOk = 0,
+  // Execution failures: the tx is included, its nonce is used, nothing else changes.
+  kInsufficientBalance = 1,
+  kNotPermitted = 2,      // admin-only payload from a member
+  kUnknownRecipient = 3,  // transfer to an unregistered account
+  kBalanceOverflow = 4,   // recipient balance would exceed 2^64-1
+  kAccountExists = 5,     // register of a key that is already an account
+  kUnknownAccount = 6,    // set_role of an unregistered account
+  kSelfTransfer = 7,      // transfer to oneself
+  kZeroAmount = 8,
+  // Validity failures: such a tx never enters a block (a block holding one is invalid).
+  kMalformed = 32,
+  kWrongChain = 33,
+  kBadSignature = 34,
+  kUnknownSender = 35,
+  kNonceTooLow = 36,
+  kNonceTooHigh = 37,
+  // Mempool-only refusals.
+  kMempoolFull = 64,
+  kAlreadyKnown = 65,
+  kSenderQueueFull = 66,
+};
+
+std::string_view TxCodeName(TxCode c);  // snake_case, e.g. "nonce_too_low"
+bool IsExecutionFailure(TxCode c);      // included in a block with a failed receipt
+
+// Receipt := code:u8 height:u64 index:u32
+struct Receipt {
+  TxCode code = TxCode::kOk;
+  uint64_t height = 0;
+  uint32_t index = 0;
+  friend bool operator==(const Receipt&, const Receipt&) = default;
+};
+
+// Receipts := count:u32 Receipt[count]; stored once per block.
+Bytes EncodeReceipts(const std::vector<Receipt>& receipts);
+Result<std::vector<Receipt>> DecodeReceipts(ByteView b);
+
+}  // namespace cairn::ledger

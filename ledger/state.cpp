@@ -1,0 +1,74 @@
+#include "ledger/state.h"
+
+namespace cairn::ledger {
+
+Bytes AccountKey(const Address& a) {
+  Bytes k;
+  k.reserve(33);
+  k.push_back(0x01);
+  k.insert(k.end(), a.view().begin(), a.view().end());
+  return k;
+}
+
+Bytes RecordKey(const Address& a, ByteView key) {
+  Bytes k;
+  k.reserve(33 + key.size());
+  k.push_back(0x02);
+  k.insert(k.end(), a.view().begin(), a.view().end());
+  k.insert(k.end(), key.begin(), key.end());
+  return k;
+}
+
+std::optional<Account> StateOverlay::GetAccount(const Address& a) const {
+  auto it = accounts_.find(a);
+  if (it != accounts_.end()) return it->second;
+  return base_.GetAccount(a);
+}
+
+std::optional<Bytes> StateOverlay::GetRecord(const Address& a, ByteView key) const {
+  auto it = records_.find(RecordKey(a, key));
+  if (it != records_.end()) return it->second;
+  return base_.GetRecord(a, key);
+}
+
+void StateOverlay::PutRecord(const Address& a, ByteView key, ByteView value) {
+  records_[RecordKey(a, key)] = Bytes(value.begin(), value.end());
+}
+
+StateDiff StateOverlay::Diff() const {
+  StateDiff diff;
+  for (const auto& [addr, acct] : accounts_) diff.emplace(AccountKey(addr), acct.Encode());
+  for (const auto& [key, value] : records_) diff.emplace(key, value);
+  return diff;
+}
+
+void StateOverlay::Absorb(const StateOverlay& child) {
+  for (const auto& [addr, acct] : child.accounts_) accounts_[addr] = acct;
+  for (const auto& [key, value] : child.records_) records_[key] = value;
+}
+
+std::optional<Account> MemoryState::GetAccount(const Address& a) const {
+  auto it = entries_.find(AccountKey(a));
+  if (it == entries_.end()) return std::nullopt;
+  auto acct = Account::Decode(it->second);
+  if (!acct.ok()) return std::nullopt;
+  return acct.value();
+}
+
+std::optional<Bytes> MemoryState::GetRecord(const Address& a, ByteView key) const {
+  auto it = entries_.find(RecordKey(a, key));
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryState::Apply(const StateDiff& diff) {
+  for (const auto& [key, value] : diff) {
+    if (value) {
+      entries_[key] = *value;
+    } else {
+      entries_.erase(key);
+    }
+  }
+}
+
+}  // namespace cairn::ledger

@@ -1,0 +1,66 @@
+// Account state as the state machine sees it: a read interface over committed state, and
+// an overlay that collects one block's writes into a sorted StateDiff.
+// StateReader implementations must be safe for concurrent reads; StateOverlay is
+// single-threaded.
+#pragma once
+
+#include <map>
+#include <optional>
+
+#include "base/bytes.h"
+#include "ledger/account.h"
+
+namespace cairn::ledger {
+
+// State keys, as stored and as hashed into the state root:
+//   AccountKey := 0x01 address:fixed[32]
+//   RecordKey  := 0x02 address:fixed[32] key[1..128]
+Bytes AccountKey(const Address& a);
+Bytes RecordKey(const Address& a, ByteView key);
+
+class StateReader {
+ public:
+  virtual ~StateReader() = default;
+  virtual std::optional<Account> GetAccount(const Address& a) const = 0;
+  virtual std::optional<Bytes> GetRecord(const Address& a, ByteView key) const = 0;
+};
+
+// The writes of one block, by state key in byte order (the order the state root hashes
+// them in). nullopt marks a deletion (unused today: records are overwritten, not deleted).
+using StateDiff = std::map<Bytes, std::optional<Bytes>>;
+
+// A StateReader over `base` plus pending writes. REQUIRES: base outlives the overlay.
+class StateOverlay : public StateReader {
+ public:
+  explicit StateOverlay(const StateReader& base) : base_(base) {}
+
+  std::optional<Account> GetAccount(const Address& a) const override;
+  std::optional<Bytes> GetRecord(const Address& a, ByteView key) const override;
+
+  void PutAccount(const Address& a, const Account& acct) { accounts_[a] = acct; }
+  void PutRecord(const Address& a, ByteView key, ByteView value);
+
+  // Every write so far, encoded, in state-key order.
+  StateDiff Diff() const;
+  // Folds another overlay's writes into this one (used to commit a tx's writes).
+  void Absorb(const StateOverlay& child);
+
+ private:
+  const StateReader& base_;
+  std::map<Address, Account> accounts_;
+  std::map<Bytes, Bytes> records_;  // by RecordKey
+};
+
+// A StateReader over a fixed map, for tests and for building genesis.
+class MemoryState : public StateReader {
+ public:
+  std::optional<Account> GetAccount(const Address& a) const override;
+  std::optional<Bytes> GetRecord(const Address& a, ByteView key) const override;
+  void Apply(const StateDiff& diff);
+  const std::map<Bytes, Bytes>& entries() const { return entries_; }
+
+ private:
+  std::map<Bytes, Bytes> entries_;
+};
+
+}  // namespace cairn::ledger

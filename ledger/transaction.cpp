@@ -1,0 +1,148 @@
+// Grammar (all integers little endian; bytes := len:u32 data[len]):
+//   Tx              := version:u8(=1) chain_id:bytes[1..64] sender:fixed[32] nonce:u64
+//                      payload:Payload signature:fixed[64]
+//   Payload         := kind:u8 body
+//   Transfer  (1)   := to:fixed[32] amount:u64
+//   Put       (2)   := key:bytes[1..128] value:bytes[0..4096]
+//   RegisterAccount (3) := public_key:fixed[32] role:u8 (1 member, 2 admin)
+//   SetRole   (4)   := account:fixed[32] role:u8
+//   SigningBytes    := "CAIRN/tx/v1" 0x00 || Tx without its signature field
+#include "ledger/transaction.h"
+
+#include "ledger/codec.h"
+
+namespace cairn::ledger {
+namespace {
+
+constexpr std::string_view kTxDomain("CAIRN/tx/v1\0", 12);
+
+void EncodeUnsigned(const Transaction& tx, Writer& w) {
+  w.U8(Transaction::kVersion).Str(tx.chain_id).Fixed(tx.sender).U64(tx.nonce);
+  w.U8(static_cast<uint8_t>(KindOf(tx.payload)));
+  std::visit(
+      [&](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, Transfer>) {
+          w.Fixed(p.to).U64(p.amount);
+        } else if constexpr (std::is_same_v<T, Put>) {
+          w.Var(p.key).Var(p.value);
+        } else if constexpr (std::is_same_v<T, RegisterAccount>) {
+          w.Fixed(p.public_key).U8(static_cast<uint8_t>(p.role));
+        } else {
+          w.Fixed(p.account).U8(static_cast<uint8_t>(p.role));
+        }
+      },
+      tx.payload);
+}
+
+bool ReadRole(Reader& r, Role* role) {
+  uint8_t v = 0;
+  if (!r.U8(&v, "role")) return false;
+  if (!IsValidRole(v)) return r.Fail("role", "value " + std::to_string(v) + " is not a role");
+  *role = static_cast<Role>(v);
+  return true;
+}
+
+}  // namespace
+
+PayloadKind KindOf(const Payload& p) { return static_cast<PayloadKind>(p.index() + 1); }
+
+std::string_view PayloadKindName(PayloadKind k) {
+  switch (k) {
+    case PayloadKind::kTransfer:
+      return "transfer";
+    case PayloadKind::kPut:
+      return "put";
+    case PayloadKind::kRegisterAccount:
+      return "register";
+    case PayloadKind::kSetRole:
+      return "set_role";
+  }
+  return "unknown";
+}
+
+bool IsAdminOnly(const Payload& p) {
+  return std::holds_alternative<RegisterAccount>(p) || std::holds_alternative<SetRole>(p);
+}
+
+Bytes Transaction::SigningBytes() const {
+  Writer w;
+  w.Reserve(256);
+  w.Raw(AsBytes(kTxDomain));
+  EncodeUnsigned(*this, w);
+  return w.Take();
+}
+
+Bytes Transaction::Encode() const {
+  Writer w;
+  w.Reserve(256);
+  EncodeUnsigned(*this, w);
+  w.Fixed(signature);
+  return w.Take();
+}
+
+Result<Transaction> Transaction::Decode(ByteView b) {
+  Reader r(b, "tx");
+  if (b.size() > kMaxTxSize) {
+    r.Fail("size", std::to_string(b.size()) + " bytes exceeds " + std::to_string(kMaxTxSize));
+    return r.status();
+  }
+  Transaction tx;
+  uint8_t version = 0, kind = 0;
+  if (r.U8(&version, "version") && version != kVersion) {
+    r.Fail("version", "unsupported version " + std::to_string(version));
+  }
+  r.Str(&tx.chain_id, kMaxChainId, "chain_id", 1);
+  r.Fixed(&tx.sender, "sender");
+  r.U64(&tx.nonce, "nonce");
+  if (r.U8(&kind, "payload kind")) {
+    switch (static_cast<PayloadKind>(kind)) {
+      case PayloadKind::kTransfer: {
+        Transfer p;
+        r.Fixed(&p.to, "transfer.to");
+        r.U64(&p.amount, "transfer.amount");
+        tx.payload = p;
+        break;
+      }
+      case PayloadKind::kPut: {
+        Put p;
+        r.Var(&p.key, kMaxRecordKey, "put.key", 1);
+        r.Var(&p.value, kMaxRecordValue, "put.value");
+        tx.payload = std::move(p);
+        break;
+      }
+      case PayloadKind::kRegisterAccount: {
+        RegisterAccount p;
+        r.Fixed(&p.public_key, "register.public_key");
+        ReadRole(r, &p.role);
+        tx.payload = p;
+        break;
+      }
+      case PayloadKind::kSetRole: {
+        SetRole p;
+        r.Fixed(&p.account, "set_role.account");
+        ReadRole(r, &p.role);
+        tx.payload = p;
+        break;
+      }
+      default:
+        r.Fail("payload kind", "unknown kind " + std::to_string(kind));
+    }
+  }
+  r.Fixed(&tx.signature, "signature");
+  if (Status s = r.Finish(); !s.ok()) return s;
+  return tx;
+}
+
+crypto::Hash256 Transaction::Hash() const { return crypto::Sha256Of(Encode()); }
+
+void Transaction::Sign(const crypto::KeyPair& key) {
+  sender = key.public_key();
+  signature = key.Sign(SigningBytes());
+}
+
+bool Transaction::VerifySignature() const {
+  return crypto::Verify(sender, SigningBytes(), signature);
+}
+
+}  // namespace cairn::ledger

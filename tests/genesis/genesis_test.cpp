@@ -1,0 +1,131 @@
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "genesis/genesis.h"
+#include "ledger/state_root.h"
+
+using namespace cairn;
+using namespace cairn::genesis;
+using nlohmann::json;
+
+namespace {
+json ValidJson() {
+  auto v = crypto::KeyPair::FromSeed(crypto::PrivateKey()).public_key();
+  std::array<uint8_t, 32> s{};
+  s[0] = 1;
+  auto admin = crypto::KeyPair::FromSeed(crypto::PrivateKey(s)).public_key();
+  return json{
+      {"chain_id", "cairn-test"},
+      {"genesis_time", "2026-01-01T00:00:00Z"},
+      {"consensus", "solo"},
+      {"validators", {{{"name", "v0"}, {"public_key", v.ToHex()}, {"address", "127.0.0.1:26656"}}}},
+      {"accounts", {{{"public_key", admin.ToHex()}, {"role", "admin"}, {"balance", "1000000"}}}}};
+}
+std::string ErrorOf(const json& j) {
+  auto g = Genesis::FromJson(j.dump());
+  return g.ok() ? "" : g.error();
+}
+}  // namespace
+
+TEST_CASE("a valid genesis parses and builds a deterministic block 0", "[genesis]") {
+  auto g = Genesis::FromJson(ValidJson().dump());
+  REQUIRE(g.ok());
+  CHECK(g->chain_id == "cairn-test");
+  CHECK(g->genesis_time_ms == 1767225600000ull);
+  CHECK(g->consensus == ConsensusKind::kSolo);
+  ledger::Block b0 = g->Block0();
+  CHECK(b0.header.height == 0);
+  CHECK(b0.header.prev_hash.IsZero());
+  CHECK(b0.header.timestamp_ms == g->genesis_time_ms);
+  CHECK(b0.header.state_root == ledger::NextStateRoot(crypto::Hash256(), 0, g->InitialState()));
+  // Same file, differently formatted: same genesis hash.
+  auto again = Genesis::FromJson(ValidJson().dump(4));
+  REQUIRE(again.ok());
+  CHECK(again->Block0().Hash() == b0.Hash());
+  // ToJson round-trips to the same chain.
+  auto round = Genesis::FromJson(g->ToJson());
+  REQUIRE(round.ok());
+  CHECK(round->Block0().Hash() == b0.Hash());
+  // Addresses are operational and not part of the chain's identity; balances are.
+  json moved = ValidJson();
+  moved["validators"][0]["address"] = "10.0.0.1:9000";
+  CHECK(Genesis::FromJson(moved.dump())->Block0().Hash() == b0.Hash());
+  json richer = ValidJson();
+  richer["accounts"][0]["balance"] = "1000001";
+  CHECK(Genesis::FromJson(richer.dump())->Block0().Hash() != b0.Hash());
+}
+
+TEST_CASE("genesis validation errors name the field", "[genesis]") {
+  json j = ValidJson();
+  CHECK_THAT(Genesis::FromJson("{").error(), Catch::Contains("not valid JSON"));
+  j = ValidJson();
+  j["chain_id"] = "bad chain!";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("chain_id"));
+  j = ValidJson();
+  j.erase("genesis_time");
+  CHECK_THAT(ErrorOf(j), Catch::Contains("genesis_time"));
+  j = ValidJson();
+  j["genesis_time"] = "2026-02-30T00:00:00Z";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("genesis_time"));
+  j = ValidJson();
+  j["consensus"] = "paxos";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("consensus"));
+  j = ValidJson();
+  j["validators"][0]["public_key"] = "abcd";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("validators[0].public_key"));
+  j = ValidJson();
+  j["validators"].push_back(j["validators"][0]);
+  j["validators"][1]["name"] = "v1";
+  j["consensus"] = "raft";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("validators[1].public_key") && Catch::Contains("twice"));
+  j = ValidJson();
+  j["validators"].push_back(j["validators"][0]);
+  CHECK_THAT(ErrorOf(j), Catch::Contains("solo consensus takes exactly one validator"));
+  j = ValidJson();
+  j["validators"][0]["address"] = "localhost";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("validators[0].address"));
+  j = ValidJson();
+  j["accounts"][0]["role"] = "member";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("admin"));
+  j = ValidJson();
+  j["accounts"][0]["role"] = "owner";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("accounts[0].role"));
+  j = ValidJson();
+  j["accounts"][0]["balance"] = "-5";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("accounts[0].balance"));
+  j = ValidJson();
+  j["accounts"][0]["balance"] = "18446744073709551616";
+  CHECK_THAT(ErrorOf(j), Catch::Contains("accounts[0].balance"));
+  j = ValidJson();
+  j["accounts"].push_back(j["accounts"][0]);
+  CHECK_THAT(ErrorOf(j), Catch::Contains("accounts[1].public_key"));
+  j = ValidJson();
+  j["unexpected"] = 1;
+  CHECK_THAT(ErrorOf(j), Catch::Contains("unexpected: unknown field"));
+  j = ValidJson();
+  j["params"] = {{"max_block_txs", 0}};
+  CHECK_THAT(ErrorOf(j), Catch::Contains("params.max_block_txs"));
+}
+
+TEST_CASE("total supply may not overflow", "[genesis]") {
+  json j = ValidJson();
+  std::array<uint8_t, 32> s{};
+  s[0] = 2;
+  j["accounts"].push_back(
+      {{"public_key", crypto::KeyPair::FromSeed(crypto::PrivateKey(s)).public_key().ToHex()},
+       {"role", "member"},
+       {"balance", "18446744073709551615"}});
+  CHECK_THAT(ErrorOf(j), Catch::Contains("total supply"));
+}
+
+TEST_CASE("RFC 3339 times parse and format without locale", "[genesis]") {
+  CHECK(*ParseRfc3339Ms("1970-01-01T00:00:00Z") == 0);
+  CHECK(*ParseRfc3339Ms("2000-02-29T12:34:56.789Z") == 951827696789ull);
+  CHECK(FormatRfc3339Ms(951827696789ull) == "2000-02-29T12:34:56.789Z");
+  CHECK_FALSE(ParseRfc3339Ms("2001-02-29T00:00:00Z").ok());
+  CHECK_FALSE(ParseRfc3339Ms("2026-01-01 00:00:00Z").ok());
+  CHECK_FALSE(ParseRfc3339Ms("2026-01-01T00:00:00+01:00").ok());
+  for (uint64_t ms : {0ull, 1767225600000ull, 4102444799999ull}) {
+    CHECK(*ParseRfc3339Ms(FormatRfc3339Ms(ms)) == ms);
+  }
+}

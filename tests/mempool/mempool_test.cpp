@@ -1,0 +1,178 @@
+#include <catch2/catch.hpp>
+
+#include "ledger/executor.h"
+#include "ledger/mempool.h"
+
+using namespace cairn;
+using namespace cairn::ledger;
+
+namespace {
+const std::string kChain = "mempool-test";
+
+crypto::KeyPair Key(uint8_t n) {
+  std::array<uint8_t, 32> s{};
+  s[0] = n;
+  s[1] = 0x5a;
+  return crypto::KeyPair::FromSeed(crypto::PrivateKey(s));
+}
+
+BlockHeader Parent() {
+  BlockHeader h;
+  h.chain_id = kChain;
+  return h;
+}
+
+struct Fixture {
+  MemoryState state;
+  crypto::KeyPair admin = Key(1), alice = Key(2), bob = Key(3), stranger = Key(4);
+  Fixture() {
+    StateDiff d;
+    d[AccountKey(admin.public_key())] = Account{1000, 0, Role::kAdmin}.Encode();
+    d[AccountKey(alice.public_key())] = Account{100, 0, Role::kMember}.Encode();
+    d[AccountKey(bob.public_key())] = Account{100, 0, Role::kMember}.Encode();
+    state.Apply(d);
+  }
+  Transaction Tx(const crypto::KeyPair& from, uint64_t nonce, Payload p,
+                 const std::string& chain = kChain) {
+    Transaction tx;
+    tx.chain_id = chain;
+    tx.nonce = nonce;
+    tx.payload = std::move(p);
+    tx.Sign(from);
+    return tx;
+  }
+  Transaction Pay(const crypto::KeyPair& from, uint64_t nonce, uint64_t amount) {
+    const crypto::KeyPair& to = from.public_key() == bob.public_key() ? alice : bob;
+    return Tx(from, nonce, Transfer{to.public_key(), amount});
+  }
+};
+}  // namespace
+
+TEST_CASE("mempool admission refuses each bad transaction with its code", "[mempool]") {
+  Fixture f;
+  Mempool pool(kChain, MempoolLimits{});
+  CHECK(pool.Add(f.Pay(f.alice, 0, 10), f.state, 0).code == TxCode::kOk);
+
+  Transaction dup = f.Pay(f.alice, 0, 10);
+  CHECK(pool.Add(dup, f.state, 0).code == TxCode::kAlreadyKnown);
+  CHECK(pool.Add(f.Pay(f.alice, 0, 11), f.state, 0).code == TxCode::kAlreadyKnown);
+  CHECK(
+      pool.Add(f.Tx(f.alice, 1, Transfer{f.bob.public_key(), 1}, "other-chain"), f.state, 0).code ==
+      TxCode::kWrongChain);
+  CHECK(pool.Add(f.Pay(f.stranger, 0, 1), f.state, 0).code == TxCode::kUnknownSender);
+  CHECK(pool.Add(f.Pay(f.alice, 65, 1), f.state, 0).code == TxCode::kNonceTooHigh);
+  CHECK(pool.Add(f.Tx(f.alice, 1, RegisterAccount{f.stranger.public_key(), Role::kMember}), f.state,
+                 0)
+            .code == TxCode::kNotPermitted);
+  // 10 pending + 91 > 100.
+  Admission broke = pool.Add(f.Pay(f.alice, 1, 91), f.state, 0);
+  CHECK(broke.code == TxCode::kInsufficientBalance);
+  CHECK_THAT(broke.detail, Catch::Contains("10 pending"));
+  Transaction forged = f.Pay(f.alice, 1, 5);
+  forged.signature.data()[3] ^= 1;
+  CHECK(pool.Add(forged, f.state, 0).code == TxCode::kBadSignature);
+  CHECK(pool.size() == 1);
+
+  // Once nonce 0 commits, it is too low.
+  MemoryState after = f.state;
+  StateDiff d;
+  d[AccountKey(f.alice.public_key())] = Account{90, 1, Role::kMember}.Encode();
+  after.Apply(d);
+  CHECK(pool.Add(f.Pay(f.alice, 0, 3), after, 1).code == TxCode::kNonceTooLow);
+}
+
+TEST_CASE("mempool selects per-sender nonce order, first come first served", "[mempool]") {
+  Fixture f;
+  Mempool pool(kChain, MempoolLimits{});
+  // alice's nonce 1 arrives before nonce 0; bob's 0 arrives between.
+  Transaction a1 = f.Pay(f.alice, 1, 1), b0 = f.Pay(f.bob, 0, 1), a0 = f.Pay(f.alice, 0, 1),
+              a3 = f.Pay(f.alice, 3, 1);
+  for (auto* tx : {&a1, &b0, &a0, &a3}) REQUIRE(pool.Add(*tx, f.state, 0).ok());
+  auto picked = pool.Select(10, f.state);
+  // b0 is the earliest executable; then alice's chain 0,1; a3 waits behind the nonce-2 gap.
+  REQUIRE(picked.size() == 3);
+  CHECK(picked[0] == b0);
+  CHECK(picked[1] == a0);
+  CHECK(picked[2] == a1);
+  CHECK(pool.Select(1, f.state).size() == 1);
+
+  // What Select returns is a valid block: BuildBlock skips nothing.
+  auto built = BuildBlock(f.state, Parent(), picked, 1, f.admin);
+  CHECK(built.skipped.empty());
+  CHECK(built.block.txs.size() == 3);
+
+  // After the block commits, included txs leave; a3 stays, still queued.
+  MemoryState next = f.state;
+  next.Apply(built.exec.diff);
+  pool.OnCommitted(built.block.txs, built.exec.tx_hashes, next, 1);
+  CHECK(pool.size() == 1);
+  CHECK(pool.Contains(a3.Hash()));
+  CHECK(pool.Select(10, next).empty());
+  Transaction a2 = f.Pay(f.alice, 2, 1);
+  REQUIRE(pool.Add(a2, next, 1).ok());
+  auto more = pool.Select(10, next);
+  REQUIRE(more.size() == 2);
+  CHECK(more[0] == a2);
+  CHECK(more[1] == a3);
+}
+
+TEST_CASE("a same-nonce transaction committed elsewhere evicts ours", "[mempool]") {
+  Fixture f;
+  Mempool pool(kChain, MempoolLimits{});
+  Transaction ours = f.Pay(f.alice, 0, 5), theirs = f.Pay(f.alice, 0, 6);
+  REQUIRE(pool.Add(ours, f.state, 0).ok());
+  auto built = BuildBlock(f.state, Parent(), {theirs}, 1, f.admin);
+  MemoryState next = f.state;
+  next.Apply(built.exec.diff);
+  pool.OnCommitted(built.block.txs, built.exec.tx_hashes, next, 1);
+  CHECK(pool.size() == 0);
+}
+
+TEST_CASE("mempool full: executable evicts the newest queued, otherwise refused", "[mempool]") {
+  Fixture f;
+  MempoolLimits limits;
+  limits.max_txs = 3;
+  Mempool pool(kChain, limits);
+  Transaction a0 = f.Pay(f.alice, 0, 1), a5 = f.Pay(f.alice, 5, 1), a7 = f.Pay(f.alice, 7, 1);
+  for (auto* tx : {&a0, &a5, &a7}) REQUIRE(pool.Add(*tx, f.state, 0).ok());
+  // Queued newcomer: refused.
+  Admission full = pool.Add(f.Pay(f.alice, 9, 1), f.state, 0);
+  CHECK(full.code == TxCode::kMempoolFull);
+  // Executable newcomer: evicts the most recently admitted queued tx (a7).
+  Transaction b0 = f.Pay(f.bob, 0, 1);
+  CHECK(pool.Add(b0, f.state, 0).ok());
+  CHECK(pool.size() == 3);
+  CHECK_FALSE(pool.Contains(a7.Hash()));
+  CHECK(pool.Contains(a5.Hash()));
+  // a1 is executable (follows a0): evicts a5.
+  CHECK(pool.Add(f.Pay(f.alice, 1, 1), f.state, 0).ok());
+  CHECK_FALSE(pool.Contains(a5.Hash()));
+  // Nothing queued left: even an executable newcomer is refused, nothing is evicted.
+  CHECK(pool.Add(f.Pay(f.alice, 2, 1), f.state, 0).code == TxCode::kMempoolFull);
+  CHECK(pool.size() == 3);
+}
+
+TEST_CASE("mempool enforces byte and per-sender limits and expiry", "[mempool]") {
+  Fixture f;
+  MempoolLimits limits;
+  limits.max_per_sender = 2;
+  limits.ttl_blocks = 5;
+  Mempool pool(kChain, limits);
+  REQUIRE(pool.Add(f.Pay(f.alice, 0, 1), f.state, 0).ok());
+  REQUIRE(pool.Add(f.Pay(f.alice, 1, 1), f.state, 2).ok());
+  CHECK(pool.Add(f.Pay(f.alice, 2, 1), f.state, 2).code == TxCode::kSenderQueueFull);
+  CHECK(pool.bytes() > 0);
+  pool.OnCommitted({}, {}, f.state, 4);
+  CHECK(pool.size() == 2);
+  pool.OnCommitted({}, {}, f.state, 5);  // the tx admitted at 0 expires
+  CHECK(pool.size() == 1);
+  pool.OnCommitted({}, {}, f.state, 7);
+  CHECK(pool.size() == 0);
+  CHECK(pool.bytes() == 0);
+
+  MempoolLimits tiny;
+  tiny.max_bytes = 200;
+  Mempool small(kChain, tiny);
+  REQUIRE(small.Add(f.Pay(f.alice, 0, 1), f.state, 0).ok());
+  CHECK(small.Add(f.Pay(f.bob, 0, 1), f.state, 0).code == TxCode::kMempoolFull);
+}
