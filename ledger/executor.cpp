@@ -100,6 +100,18 @@ long FirstBadSignature(std::span<const Transaction> txs, std::span<const crypto:
   return first_bad.load();
 }
 
+std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threads) {
+  std::vector<uint8_t> ok(txs.size(), 0);
+  threads = std::max(1u, std::min<unsigned>(threads, txs.size() / 16 + 1));
+  auto worker = [&](unsigned t) {
+    for (size_t i = t; i < txs.size(); i += threads) ok[i] = txs[i].VerifySignature() ? 1 : 0;
+  };
+  std::vector<std::jthread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+  worker(0);
+  return ok;
+}
+
 Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256& prev_state_root,
                                 const Block& block, const ExecOptions& opts) {
   ExecResult out;

@@ -48,6 +48,10 @@ TxCode ExecuteTx(StateOverlay& state, const Transaction& tx);
 long FirstBadSignature(std::span<const Transaction> txs, std::span<const crypto::Hash256> hashes,
                        const ExecOptions& opts);
 
+// Verifies each signature, spreading the work over `threads` threads; result[i] is 1 when
+// txs[i]'s signature is valid.
+std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threads);
+
 // Executes `block`'s transactions on `state` (the state after block height-1, with root
 // prev_state_root). Fails, naming the tx index and reason, if any tx is invalid. Does not
 // check the header; see VerifyBlock.

@@ -48,6 +48,14 @@ std::vector<crypto::Hash256> Mempool::PendingOf(const Address& sender) const {
   return out;
 }
 
+uint64_t Mempool::NextNonce(const Address& sender, uint64_t committed_nonce) const {
+  auto it = senders_.find(sender);
+  uint64_t next = committed_nonce;
+  if (it == senders_.end()) return next;
+  while (it->second.by_nonce.count(next)) ++next;
+  return next;
+}
+
 Admission Mempool::Add(Transaction tx, const StateReader& committed, uint64_t height,
                        bool signature_checked) {
   crypto::Hash256 hash = tx.Hash();

@@ -72,6 +72,9 @@ class Mempool {
 
   bool Contains(const crypto::Hash256& hash) const;
   std::optional<Transaction> Get(const crypto::Hash256& hash) const;
+  // The nonce a new transaction of `sender` should carry: `committed_nonce` plus the number
+  // of the sender's pending transactions that follow it without a gap.
+  uint64_t NextNonce(const Address& sender, uint64_t committed_nonce) const;
   // Executable-or-queued transactions of one sender, by nonce.
   std::vector<crypto::Hash256> PendingOf(const Address& sender) const;
   size_t size() const;

@@ -1,0 +1,40 @@
+#include "node/logging.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+namespace cairn::node {
+namespace {
+std::mutex g_mu;
+spdlog::sink_ptr Sink() {
+  static spdlog::sink_ptr sink = [] {
+    auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    s->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+        "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc));
+    return s;
+  }();
+  return sink;
+}
+spdlog::level::level_enum g_level = spdlog::level::info;
+}  // namespace
+
+void SetupLogging(const std::string& level) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_level = spdlog::level::from_str(level);
+  spdlog::apply_all([](std::shared_ptr<spdlog::logger> l) { l->set_level(g_level); });
+}
+
+std::shared_ptr<spdlog::logger> Log(const std::string& component) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (auto existing = spdlog::get(component)) return existing;
+  auto logger = std::make_shared<spdlog::logger>(component, Sink());
+  logger->set_level(g_level);
+  logger->flush_on(spdlog::level::info);
+  spdlog::register_logger(logger);
+  return logger;
+}
+
+}  // namespace cairn::node

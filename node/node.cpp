@@ -1,0 +1,424 @@
+#include "node/node.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "consensus/solo/solo.h"
+#include "crypto/key_file.h"
+#include "ledger/codec.h"
+#include "ledger/executor.h"
+#include "node/logging.h"
+#include "rpc/dispatcher.h"
+#include "rpc/methods.h"
+#include "rpc/server.h"
+
+namespace cairn::node {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+uint64_t SteadyMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+uint64_t WallMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// Engine durability keys, beside the chain store's (see ledger/chain_store.h):
+//   'C' 'h'                 the engine's hard state
+//   'C' 'l' index:u64be     one log record
+Bytes EngineKey(char kind, std::optional<uint64_t> index = std::nullopt) {
+  Bytes k = {'C', static_cast<uint8_t>(kind)};
+  if (index) {
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<uint8_t>(*index >> (8 * i)));
+  }
+  return k;
+}
+
+Result<consensus::DurableState> LoadEngineState(const ledger::KvStore& kv) {
+  consensus::DurableState st;
+  auto hs = kv.Get(EngineKey('h'));
+  if (!hs.ok()) return hs.status();
+  st.hard_state = *hs;
+  Bytes start = EngineKey('l'), end = EngineKey('m');
+  Status s = kv.Scan(start, end, [&](ByteView key, ByteView value) {
+    uint64_t index = 0;
+    for (size_t i = 2; i < key.size(); ++i) index = index << 8 | key[i];
+    st.records.push_back(consensus::LogRecord{index, Bytes(value.begin(), value.end())});
+    return true;
+  });
+  if (!s.ok()) return s;
+  return st;
+}
+
+std::string ShortHash(const crypto::Hash256& h) { return h.ToHex().substr(0, 12); }
+
+}  // namespace
+
+struct Node::Loop {
+  boost::asio::io_context io;
+  boost::asio::steady_timer tick{io};
+  boost::asio::signal_set signals{io, SIGINT, SIGTERM};
+  Status exit_status;
+};
+
+Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config) {
+  SetupLogging(config.log_level);
+  auto genesis = genesis::Genesis::Load(config.Resolve(config.genesis_file));
+  if (!genesis.ok()) return genesis.status();
+  auto key = crypto::ReadKeyFile(config.Resolve(config.key_file));
+  if (!key.ok()) return key.status();
+  if (genesis->consensus != genesis::ConsensusKind::kSolo) {
+    return Status::Error("consensus \"" + std::string(genesis::ConsensusName(genesis->consensus)) +
+                         "\" needs the peer-to-peer layer, which this cairnd does not have yet; "
+                         "use a \"solo\" genesis");
+  }
+  std::string data_dir = config.Resolve(config.data_dir);
+  auto store = ledger::OpenChainStore(data_dir, genesis->Block0(), genesis->InitialState(),
+                                      /*create=*/true);
+  if (!store.ok()) return store.status().Wrap("data dir " + data_dir);
+  return std::unique_ptr<Node>(
+      new Node(config, std::move(genesis.value()), key.value(), std::move(store.value())));
+}
+
+Node::Node(NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
+           std::unique_ptr<ledger::ChainStore> store)
+    : config_(std::move(config)),
+      genesis_(std::move(genesis)),
+      key_(key),
+      genesis_hash_(genesis_.Block0().Hash()),
+      validator_index_(genesis_.ValidatorIndex(key_.public_key())),
+      store_(std::move(store)),
+      mempool_(genesis_.chain_id, config_.mempool) {}
+
+Node::~Node() = default;
+
+uint32_t Node::MaxBlockTxs() const {
+  return config_.max_block_txs ? config_.max_block_txs : genesis_.params.max_block_txs;
+}
+
+Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
+  auto log = Log("node");
+  ledger::Head head = store_->head();
+  log->info("chain {} genesis {} head height {} hash {}", genesis_.chain_id,
+            ShortHash(genesis_hash_), head.height, ShortHash(head.hash));
+
+  auto durable = LoadEngineState(store_->kv());
+  if (!durable.ok()) return durable.status().Wrap("consensus state");
+  engine_ =
+      std::make_unique<consensus::solo::SoloEngine>(consensus::BlockRef{head.height, head.hash});
+  if (validator_index_ < 0) {
+    log->warn("this node's key {} is not a validator of this chain; it will not produce blocks",
+              key_.public_key().ToHex());
+  }
+
+  rpc::Dispatcher dispatcher(rpc::DispatcherOptions{
+      .max_batch_size = config_.rpc_max_batch,
+      .max_nesting_depth = 64,
+      .on_handler_exception = [](std::string_view method, std::string_view what) {
+        Log("rpc")->error("method {} threw: {}", method, what);
+      }});
+  if (Status s = rpc::RegisterNodeMethods(dispatcher, *this); !s.ok()) return s;
+  rpc::ServerOptions rpc_opts;
+  rpc_opts.threads = config_.rpc_threads;
+  rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;
+  rpc_opts.max_connections = config_.rpc_max_connections;
+  rpc::Server server(dispatcher, rpc_opts);
+  auto listen = SplitHostPort(config_.rpc_listen, "rpc.listen");
+  if (!listen.ok()) return listen.status();
+  if (Status s = server.Start(listen->first, listen->second); !s.ok()) {
+    return s.Wrap("rpc listen " + config_.rpc_listen);
+  }
+  rpc_port_ = server.port();
+  log->info("rpc listening on http://{}:{}", listen->first, server.port());
+  if (on_serving) on_serving(server.port());
+
+  Loop loop;
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = &loop;
+  }
+  loop.signals.async_wait([this, &loop](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    Log("node")->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    loop.io.stop();
+  });
+  last_block_ms_ = SteadyMs();
+  std::function<void(const boost::system::error_code&)> on_tick;
+  on_tick = [this, &loop, &on_tick](const boost::system::error_code& ec) {
+    if (ec || stop_requested_) return;
+    OnTick(loop);
+    if (!loop.exit_status.ok()) {
+      loop.io.stop();
+      return;
+    }
+    loop.tick.expires_after(std::chrono::milliseconds(config_.tick_ms));
+    loop.tick.async_wait(on_tick);
+  };
+  loop.tick.expires_after(std::chrono::milliseconds(config_.tick_ms));
+  loop.tick.async_wait(on_tick);
+  if (!stop_requested_) loop.io.run();
+
+  // Shutdown: no new RPC, then the loop is already idle (a block in progress finished
+  // inside OnTick, which runs to completion), then the store closes in the destructor.
+  server.Stop();
+  {
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = nullptr;
+  }
+  rpc_port_ = 0;
+  if (!loop.exit_status.ok()) {
+    log->critical("halting: {}", loop.exit_status.message());
+    return loop.exit_status;
+  }
+  log->info("stopped at height {}", store_->head().height);
+  return Status::Ok();
+}
+
+void Node::Stop() {
+  stop_requested_ = true;
+  std::lock_guard<std::mutex> lock(loop_mu_);
+  if (loop_) loop_->io.stop();
+}
+
+void Node::OnTick(Loop& loop) {
+  engine_->Tick();
+  MaybePropose(loop);
+  if (Status s = DrainReady(); !s.ok()) loop.exit_status = s;
+  std::lock_guard<std::mutex> lock(mu_);
+  engine_status_ = engine_->GetStatus();
+}
+
+void Node::MaybePropose(Loop&) {
+  if (validator_index_ < 0) return;
+  auto slot = engine_->ProposalWanted();
+  if (!slot) return;
+  ledger::Head head = store_->head();
+  // This node executes on its committed state, so it builds only on the applied tip.
+  if (slot->parent.hash != head.hash) return;
+  uint64_t now = SteadyMs();
+  std::vector<ledger::Transaction> candidates;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    bool full = mempool_.size() >= MaxBlockTxs();
+    bool due = now - last_block_ms_ >= config_.block_interval_ms;
+    if (!full && !due) return;
+    if (mempool_.size() == 0 && !config_.empty_blocks) return;
+    candidates = mempool_.Select(MaxBlockTxs(), *store_);
+  }
+  if (candidates.empty() && !config_.empty_blocks) return;
+  auto parent = store_->HeaderAt(head.height);
+  if (!parent.ok() || !parent->has_value()) {
+    Log("node")->error("cannot read head header {}: {}", head.height, parent.status().message());
+    return;
+  }
+  ledger::ExecOptions opts;
+  // Everything selected from the mempool had its signature checked at admission.
+  opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
+  ledger::BuiltBlock built =
+      ledger::BuildBlock(*store_, **parent, std::move(candidates), WallMs(), key_, {}, opts);
+  if (!built.skipped.empty()) {
+    Log("node")->warn("block {}: skipped {} transactions that are no longer valid",
+                      built.block.header.height, built.skipped.size());
+  }
+  if (built.block.txs.empty() && !config_.empty_blocks) return;
+  crypto::Hash256 hash = built.block.Hash();
+  consensus::Block cb{built.block.header.height, hash, built.block.Encode()};
+  built_.emplace(hash, std::move(built.exec));
+  built_blocks_.emplace(hash, std::move(built.block));
+  last_block_ms_ = now;
+  propose_started_ms_ = now;
+  if (Status s = engine_->Propose(std::move(cb)); !s.ok()) {
+    Log("consensus")->warn("proposal refused: {}", s.message());
+    built_.erase(hash);
+    built_blocks_.erase(hash);
+  }
+}
+
+Status Node::DrainReady() {
+  while (engine_->HasReady()) {
+    consensus::Ready ready = engine_->TakeReady();
+    // 1. Persist, before sending anything.
+    ledger::WriteBatch batch;
+    if (ready.hard_state) batch.Put(EngineKey('h'), *ready.hard_state);
+    if (ready.truncate_from) {
+      Bytes start = EngineKey('l', *ready.truncate_from), end = EngineKey('m');
+      std::vector<Bytes> doomed;
+      Status s = store_->kv().Scan(start, end, [&](ByteView k, ByteView) {
+        doomed.emplace_back(k.begin(), k.end());
+        return true;
+      });
+      if (!s.ok()) return s;
+      for (const Bytes& k : doomed) batch.Delete(k);
+    }
+    for (const consensus::LogRecord& r : ready.append) batch.Put(EngineKey('l', r.index), r.data);
+    if (batch.size() > 0) {
+      if (Status s = store_->kv().Write(batch, /*sync=*/true); !s.ok()) {
+        return s.Wrap("persisting consensus state");
+      }
+    }
+    // 2. Send: a single validator has nobody to talk to.
+    // 3. Apply.
+    if (ready.sync_to) {
+      return Status::Error("the engine asked for block sync, which needs peers");
+    }
+    for (const consensus::Block& b : ready.committed) {
+      if (Status s = ApplyCommitted(b); !s.ok()) return s;
+    }
+    engine_->Advance();
+  }
+  return Status::Ok();
+}
+
+Status Node::ApplyCommitted(const consensus::Block& cb) {
+  uint64_t started = SteadyMs();
+  ledger::Block block;
+  ledger::ExecResult exec;
+  if (auto it = built_.find(cb.hash); it != built_.end()) {
+    exec = std::move(it->second);
+    built_.erase(it);
+    block = std::move(built_blocks_.at(cb.hash));
+    built_blocks_.erase(cb.hash);
+  } else {
+    auto decoded = ledger::Block::Decode(cb.data);
+    if (!decoded.ok()) return decoded.status().Wrap("committed block " + std::to_string(cb.height));
+    block = std::move(decoded.value());
+    ledger::Head head = store_->head();
+    auto parent = store_->HeaderAt(head.height);
+    if (!parent.ok() || !parent->has_value()) return Status::Error("cannot read head header");
+    ledger::ExecOptions opts;
+    opts.verify_threads = 2;
+    auto verified = ledger::VerifyBlock(*store_, **parent, block, opts);
+    if (!verified.ok()) {
+      return verified.status().Wrap("committed block does not verify against local state");
+    }
+    exec = std::move(verified.value());
+  }
+  if (Status s = store_->Commit(block, exec, config_.sync_writes); !s.ok()) {
+    return s.Wrap("store commit");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    mempool_.OnCommitted(block.txs, exec.tx_hashes, *store_, block.header.height);
+  }
+  uint64_t done = SteadyMs();
+  uint64_t since = propose_started_ms_ ? done - propose_started_ms_ : done - started;
+  Log("node")->info("committed block height={} hash={} txs={} commit_ms={}", block.header.height,
+                    ShortHash(cb.hash), block.txs.size(), since);
+  propose_started_ms_ = 0;
+  return Status::Ok();
+}
+
+ledger::Admission Node::SubmitTransaction(ledger::Transaction tx) {
+  std::vector<ledger::Transaction> one;
+  one.push_back(std::move(tx));
+  return SubmitTransactions(std::move(one)).front();
+}
+
+std::vector<ledger::Admission> Node::SubmitTransactions(std::vector<ledger::Transaction> txs) {
+  // Signatures are the expensive check: verify outside the lock, on two threads.
+  std::vector<uint8_t> sig_ok = ledger::VerifyEach(txs, txs.size() >= 64 ? 2 : 1);
+  std::vector<ledger::Admission> out;
+  out.reserve(txs.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t height = store_->head().height;
+  for (size_t i = 0; i < txs.size(); ++i) {
+    // A bad signature is re-checked by Add, so its error follows the documented order.
+    out.push_back(mempool_.Add(std::move(txs[i]), *store_, height, sig_ok[i] != 0));
+  }
+  return out;
+}
+
+ledger::Head Node::GetHead() const { return store_->head(); }
+
+Result<std::optional<ledger::Block>> Node::GetBlock(uint64_t height) const {
+  return store_->BlockAt(height);
+}
+
+Result<std::optional<ledger::Block>> Node::GetBlockByHash(const crypto::Hash256& h) const {
+  return store_->BlockByHash(h);
+}
+
+Result<std::optional<std::vector<ledger::Receipt>>> Node::GetReceipts(uint64_t height) const {
+  return store_->ReceiptsAt(height);
+}
+
+Result<rpc::TxLookup> Node::GetTransaction(const crypto::Hash256& hash) const {
+  rpc::TxLookup out;
+  auto loc = store_->FindTx(hash);
+  if (!loc.ok()) return loc.status();
+  if (loc->has_value()) {
+    auto block = store_->BlockAt((*loc)->height);
+    if (!block.ok()) return block.status();
+    if (!block->has_value() || (*loc)->index >= (*block)->txs.size()) {
+      return Status::Error("tx index points at a missing block or position");
+    }
+    out.status = rpc::TxLookup::Status::kCommitted;
+    out.height = (*loc)->height;
+    out.index = (*loc)->index;
+    out.block_hash = (*block)->Hash();
+    out.tx = (*block)->txs[(*loc)->index];
+    auto receipts = store_->ReceiptsAt(out.height);
+    if (receipts.ok() && receipts->has_value() && out.index < (*receipts)->size()) {
+      out.receipt = (**receipts)[out.index];
+    }
+    return out;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto tx = mempool_.Get(hash)) {
+    out.status = rpc::TxLookup::Status::kPending;
+    out.tx = std::move(tx);
+  }
+  return out;
+}
+
+std::optional<ledger::Account> Node::GetAccount(const ledger::Address& a) const {
+  return store_->GetAccount(a);
+}
+
+uint64_t Node::NextNonce(const ledger::Address& a) const {
+  auto acct = store_->GetAccount(a);
+  uint64_t committed = acct ? acct->nonce : 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  return mempool_.NextNonce(a, committed);
+}
+
+std::optional<Bytes> Node::GetRecord(const ledger::Address& a, ByteView key) const {
+  return store_->GetRecord(a, key);
+}
+
+rpc::NodeStatus Node::GetStatus() const {
+  rpc::NodeStatus s;
+  s.chain_id = genesis_.chain_id;
+  s.genesis_hash = genesis_hash_;
+  s.node_id = key_.public_key();
+  s.node_name = config_.name;
+  s.consensus = std::string(genesis::ConsensusName(genesis_.consensus));
+  s.validator = validator_index_ >= 0;
+  s.head = store_->head();
+  if (auto h = store_->HeaderAt(s.head.height); h.ok() && h->has_value()) {
+    s.head_time_ms = (*h)->timestamp_ms;
+  }
+  s.version = kVersion;
+  std::lock_guard<std::mutex> lock(mu_);
+  s.mempool_size = mempool_.size();
+  s.mempool_bytes = mempool_.bytes();
+  s.role = std::string(consensus::RoleName(engine_status_.role));
+  s.term = engine_status_.term;
+  if (engine_status_.leader < genesis_.validators.size()) {
+    s.leader = genesis_.validators[engine_status_.leader].public_key.ToHex();
+  }
+  s.commit_height = engine_status_.commit_height;
+  return s;
+}
+
+}  // namespace cairn::node

@@ -1,0 +1,83 @@
+// NodeApi: what the JSON-RPC methods need from a node. node/ implements it; tests use fakes.
+// Implementations must be thread-safe: the RPC server calls them from several threads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "genesis/genesis.h"
+#include "ledger/block.h"
+#include "ledger/chain_store.h"
+#include "ledger/mempool.h"
+
+namespace cairn::rpc {
+
+struct TxLookup {
+  enum class Status { kUnknown, kPending, kCommitted };
+  Status status = Status::kUnknown;
+  std::optional<ledger::Transaction> tx;
+  uint64_t height = 0;
+  uint32_t index = 0;
+  crypto::Hash256 block_hash;
+  std::optional<ledger::Receipt> receipt;
+};
+
+struct PeerInfo {
+  std::string node_id;  // hex public key
+  std::string name;
+  std::string address;
+  std::string direction;  // "inbound" | "outbound"
+  uint64_t connected_since_ms = 0;
+  uint64_t bytes_in = 0, bytes_out = 0, messages_in = 0, messages_out = 0;
+};
+
+struct NodeStatus {
+  std::string chain_id;
+  crypto::Hash256 genesis_hash;
+  crypto::PublicKey node_id;
+  std::string node_name;
+  std::string consensus;  // "solo" | "raft" | "bft"
+  bool validator = false;
+  ledger::Head head;
+  uint64_t head_time_ms = 0;
+  size_t mempool_size = 0;
+  size_t mempool_bytes = 0;
+  size_t peers = 0;
+  // Consensus engine view.
+  std::string role;
+  uint64_t term = 0;
+  std::string leader;  // hex public key, "" when unknown
+  uint64_t commit_height = 0;
+  std::string version;
+};
+
+class NodeApi {
+ public:
+  virtual ~NodeApi() = default;
+
+  // Admits a decoded transaction to the mempool (and relays it, when the node has peers).
+  virtual ledger::Admission SubmitTransaction(ledger::Transaction tx) = 0;
+  // Many at once: one result per transaction, in order. Cheaper than one call per tx.
+  virtual std::vector<ledger::Admission> SubmitTransactions(
+      std::vector<ledger::Transaction> txs) = 0;
+
+  virtual ledger::Head GetHead() const = 0;
+  virtual Result<std::optional<ledger::Block>> GetBlock(uint64_t height) const = 0;
+  virtual Result<std::optional<ledger::Block>> GetBlockByHash(const crypto::Hash256& h) const = 0;
+  virtual Result<std::optional<std::vector<ledger::Receipt>>> GetReceipts(
+      uint64_t height) const = 0;
+  virtual Result<TxLookup> GetTransaction(const crypto::Hash256& hash) const = 0;
+  virtual std::optional<ledger::Account> GetAccount(const ledger::Address& a) const = 0;
+  // The nonce the account's next new transaction should carry: committed nonce plus the
+  // account's contiguous pending transactions.
+  virtual uint64_t NextNonce(const ledger::Address& a) const = 0;
+  virtual std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const = 0;
+  virtual NodeStatus GetStatus() const = 0;
+  virtual const genesis::Genesis& GetGenesis() const = 0;
+  virtual std::vector<PeerInfo> GetPeers() const = 0;
+};
+
+}  // namespace cairn::rpc
