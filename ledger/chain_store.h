@@ -21,8 +21,8 @@
 namespace cairn::ledger {
 
 // Key layout (one-byte prefix, then a big-endian height so keys sort by height):
-//   'M' name               metadata: "format" (u32), "genesis" (hash), "head" (height u64,
-//                          hash fixed[32]), "chain_id"
+//   'M' name               metadata: "format" (u32), "genesis" (hash), "chain_id" (bytes),
+//                          "head" (height u64, hash fixed[32], state_root fixed[32])
 //   'B' height:u64be       Block encoding
 //   'H' hash               height u64
 //   'T' tx hash            TxLocation (height u64, index u32)
@@ -50,9 +50,12 @@ class ChainStore : public StateReader {
                                                   const StateDiff& genesis_state);
 
   // Atomically appends `block` (REQUIRES: height == head + 1 and prev_hash == head hash,
-  // else an error) with its receipts, tx index and state diff. `extra` holds writes from
-  // the caller (e.g. consensus state) that must land in the same batch. sync=true: durable on
-  // return.
+  // else an error) with its receipts, tx index and state diff. `exec` must be the result of
+  // executing `block` on the head state (its state root is checked against the header).
+  // `extra` holds writes from the caller (e.g. consensus state) that must land in the same
+  // batch; its keys may not use the store's own prefixes (M B H T R S). sync=true: durable on
+  // return. head() moves only after the batch is written, so whatever head() reports is
+  // readable.
   Status Commit(const Block& block, const ExecResult& exec, bool sync = true,
                 const WriteBatch* extra = nullptr);
 
@@ -64,9 +67,15 @@ class ChainStore : public StateReader {
   Result<std::optional<TxLocation>> FindTx(const crypto::Hash256& tx_hash) const;
   Result<std::optional<std::vector<Receipt>>> ReceiptsAt(uint64_t height) const;
 
-  // StateReader over committed state (as of head()).
+  // StateReader over committed state. Against a concurrent Commit, a read may already see
+  // the next block's state while head() still reports the previous block; execute on top of
+  // the store only from the committing thread.
   std::optional<Account> GetAccount(const Address& a) const override;
   std::optional<Bytes> GetRecord(const Address& a, ByteView key) const override;
+  // StateReader has no error channel, so the methods above report an I/O error or an
+  // undecodable stored value as nullopt and record it here: the first such error since
+  // Open, or ok. A node checks it after executing a block and before trusting the result.
+  Status StateReadError() const;
   // Every state entry in key order (audit compares it against a replay).
   Status ScanState(const std::function<bool(ByteView key, ByteView value)>& fn) const;
 

@@ -40,7 +40,9 @@ class KvStore {
   virtual Result<std::optional<Bytes>> Get(ByteView key) const = 0;
   // sync=true returns only after the batch is durable (fsync).
   virtual Status Write(const WriteBatch& batch, bool sync) = 0;
-  // Calls fn(key, value) for every key in [start, end) in byte order until fn returns false.
+  // Calls fn(key, value) for every key in [start, end) in byte order until fn returns false;
+  // an empty `end` means no upper bound. The scan sees one consistent snapshot: writes that
+  // land while it runs are not visible to it. fn may call back into the store.
   virtual Status Scan(ByteView start, ByteView end,
                       const std::function<bool(ByteView key, ByteView value)>& fn) const = 0;
 };
@@ -56,8 +58,10 @@ struct LevelDbOptions {
 Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool create,
                                              const LevelDbOptions& opts = {});
 
-// In-memory store for tests. Writes with sync=false are held back until the next synced
-// write; DropUnsynced() discards them, as a power cut would.
+// In-memory store for tests. Writes with sync=false are visible at once but held back from
+// "disk" until the next synced write makes them durable (as an fsync of LevelDB's log does);
+// DropUnsynced() discards them, as a power cut would. Copies share one store, like two
+// handles to one disk: a test keeps a copy after handing another to a ChainStore.
 class MemoryKv : public KvStore {
  public:
   Result<std::optional<Bytes>> Get(ByteView key) const override;

@@ -1,0 +1,446 @@
+// Stored encodings (codec.h integers, little endian; keys use big-endian heights so that
+// byte order is height order):
+//   key   'M' name                value
+//         "format"                u32 (kFormatVersion)
+//         "genesis"               fixed[32]
+//         "chain_id"              bytes[1..64]
+//         "head"                  Head := height:u64 hash:fixed[32] state_root:fixed[32]
+//   key   'B' height:u64be        Block (block.h)
+//   key   'H' hash:fixed[32]      height:u64
+//   key   'T' tx_hash:fixed[32]   TxLocation := height:u64 index:u32
+//   key   'R' height:u64be        Receipts (receipt.h)
+//   key   'S' state key           state value (state.h)
+#include "ledger/chain_store.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "ledger/codec.h"
+#include "ledger/state_root.h"
+
+namespace cairn::ledger {
+namespace {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint8_t kMetaPrefix = 'M';
+constexpr uint8_t kBlockPrefix = 'B';
+constexpr uint8_t kHashPrefix = 'H';
+constexpr uint8_t kTxPrefix = 'T';
+constexpr uint8_t kReceiptsPrefix = 'R';
+constexpr uint8_t kStatePrefix = 'S';
+// The largest BlockHeader encoding (see block.cpp), to read a header without its block.
+constexpr size_t kMaxHeaderBytes =
+    1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
+
+bool IsReservedPrefix(uint8_t p) {
+  return p == kMetaPrefix || p == kBlockPrefix || p == kHashPrefix || p == kTxPrefix ||
+         p == kReceiptsPrefix || p == kStatePrefix;
+}
+
+// Sized up front and copied: GCC 12 at -O2 warns (-Warray-bounds, a false positive) on
+// inserting into a vector built from an initializer list.
+Bytes PrefixedKey(uint8_t prefix, ByteView rest) {
+  Bytes k(1 + rest.size());
+  k[0] = prefix;
+  std::copy(rest.begin(), rest.end(), k.begin() + 1);
+  return k;
+}
+
+Bytes MetaKey(std::string_view name) { return PrefixedKey(kMetaPrefix, AsBytes(name)); }
+
+Bytes HeightKey(uint8_t prefix, uint64_t height) {
+  Bytes k(9);
+  k[0] = prefix;
+  for (int i = 0; i < 8; ++i) k[1 + i] = static_cast<uint8_t>(height >> (8 * (7 - i)));
+  return k;
+}
+
+Bytes HashKey(uint8_t prefix, const crypto::Hash256& h) { return PrefixedKey(prefix, h.view()); }
+
+Bytes PrefixedStateKey(ByteView state_key) { return PrefixedKey(kStatePrefix, state_key); }
+
+std::string Short(const crypto::Hash256& h) { return h.ToHex().substr(0, 16); }
+
+Bytes EncodeHead(const Head& h) {
+  Writer w;
+  w.U64(h.height).Fixed(h.hash).Fixed(h.state_root);
+  return w.Take();
+}
+
+Result<Head> DecodeHead(ByteView b) {
+  Reader r(b, "head record");
+  Head h;
+  r.U64(&h.height, "height");
+  r.Fixed(&h.hash, "hash");
+  r.Fixed(&h.state_root, "state_root");
+  if (Status s = r.Finish(); !s.ok()) return s;
+  return h;
+}
+
+Bytes EncodeU64(uint64_t v) {
+  Writer w;
+  w.U64(v);
+  return w.Take();
+}
+
+Result<uint64_t> DecodeU64(ByteView b, std::string_view what) {
+  Reader r(b, what);
+  uint64_t v = 0;
+  r.U64(&v, "value");
+  if (Status s = r.Finish(); !s.ok()) return s;
+  return v;
+}
+
+Bytes EncodeTxLocation(const TxLocation& loc) {
+  Writer w;
+  w.U64(loc.height).U32(loc.index);
+  return w.Take();
+}
+
+Result<TxLocation> DecodeTxLocation(ByteView b) {
+  Reader r(b, "tx location");
+  TxLocation loc;
+  r.U64(&loc.height, "height");
+  r.U32(&loc.index, "index");
+  if (Status s = r.Finish(); !s.ok()) return s;
+  return loc;
+}
+
+// Reads the header of a stored Block encoding without decoding its transactions.
+Result<BlockHeader> DecodeStoredHeader(ByteView block_bytes) {
+  Reader r(block_bytes, "block");
+  ByteView header;
+  if (!r.VarView(&header, kMaxHeaderBytes, "header")) return r.status();
+  return BlockHeader::Decode(header);
+}
+
+// The genesis batch: block 0, its indexes, its (empty) receipts, the genesis state and the
+// metadata, so an interrupted initialisation leaves an empty store.
+Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_state) {
+  const BlockHeader& h = genesis.header;
+  if (h.height != 0 || !h.prev_hash.IsZero() || !genesis.txs.empty()) {
+    return Status::Error("genesis block must have height 0, a zero prev_hash and no transactions");
+  }
+  if (h.chain_id.empty() || h.chain_id.size() > kMaxChainId) {
+    return Status::Error("genesis block has an invalid chain id");
+  }
+  if (crypto::Hash256 root = NextStateRoot(crypto::Hash256(), 0, genesis_state);
+      root != h.state_root) {
+    return Status::Error("genesis state has root " + Short(root) +
+                         ", but the genesis block's state_root is " + Short(h.state_root));
+  }
+  const crypto::Hash256 hash = genesis.Hash();
+  WriteBatch batch;
+  batch.Put(HeightKey(kBlockPrefix, 0), genesis.Encode());
+  batch.Put(HashKey(kHashPrefix, hash), EncodeU64(0));
+  batch.Put(HeightKey(kReceiptsPrefix, 0), EncodeReceipts({}));
+  for (const auto& [key, value] : genesis_state) {
+    if (value) batch.Put(PrefixedStateKey(key), *value);
+  }
+  Writer format;
+  format.U32(kFormatVersion);
+  batch.Put(MetaKey("format"), format.bytes());
+  batch.Put(MetaKey("genesis"), hash.view());
+  batch.Put(MetaKey("chain_id"), AsBytes(h.chain_id));
+  batch.Put(MetaKey("head"), EncodeHead(Head{0, hash, h.state_root}));
+  return kv.Write(batch, /*sync=*/true);
+}
+
+}  // namespace
+
+struct ChainStore::Impl {
+  crypto::Hash256 genesis_hash;
+  std::string chain_id;
+
+  mutable std::mutex head_mu;
+  Head head;  // guarded by head_mu
+
+  std::mutex commit_mu;  // serialises Commit: its height check and write are one step
+
+  mutable std::mutex error_mu;
+  mutable Status read_error;  // guarded by error_mu; the first hidden state read error
+
+  void NoteReadError(const Status& s) const {
+    std::lock_guard lock(error_mu);
+    if (read_error.ok()) read_error = s;
+  }
+};
+
+Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv,
+                                                     const Block& genesis,
+                                                     const StateDiff& genesis_state) {
+  if (!kv) return Status::Error("chain store: no key-value store");
+  auto format = kv->Get(MetaKey("format"));
+  if (!format.ok()) return format.status().Wrap("chain store: reading format version");
+  if (!format.value()) {
+    bool has_data = false;
+    Status scan = kv->Scan({}, {}, [&](ByteView, ByteView) {
+      has_data = true;
+      return false;
+    });
+    if (!scan.ok()) return scan.Wrap("chain store");
+    if (has_data) {
+      return Status::Error("chain store: holds data but no format record; not a Cairn store");
+    }
+    if (Status s = Initialise(*kv, genesis, genesis_state); !s.ok()) {
+      return s.Wrap("chain store: initialising");
+    }
+  } else {
+    Reader r(*format.value(), "format record");
+    uint32_t version = 0;
+    r.U32(&version, "version");
+    if (Status s = r.Finish(); !s.ok()) return s.Wrap("chain store");
+    if (version != kFormatVersion) {
+      return Status::Error("chain store: format version " + std::to_string(version) +
+                           " is not supported (this build reads version " +
+                           std::to_string(kFormatVersion) + ")");
+    }
+  }
+
+  auto stored_genesis = kv->Get(MetaKey("genesis"));
+  auto stored_chain = kv->Get(MetaKey("chain_id"));
+  auto stored_head = kv->Get(MetaKey("head"));
+  for (const auto* got : {&stored_genesis, &stored_chain, &stored_head}) {
+    if (!got->ok()) return got->status().Wrap("chain store: reading metadata");
+    if (!got->value()) return Status::Error("chain store: metadata is incomplete");
+  }
+  auto genesis_hash = crypto::Hash256::FromBytes(**stored_genesis);
+  if (!genesis_hash) return Status::Error("chain store: genesis record is not a hash");
+  const std::string chain_id = AsString(**stored_chain);
+  if (*genesis_hash != genesis.Hash()) {
+    return Status::Error("chain store: data dir belongs to chain \"" + chain_id + "\" / genesis " +
+                         genesis_hash->ToHex() + ", not chain \"" + genesis.header.chain_id +
+                         "\" / genesis " + genesis.Hash().ToHex());
+  }
+  auto head = DecodeHead(**stored_head);
+  if (!head.ok()) return head.status().Wrap("chain store");
+
+  auto store = std::unique_ptr<ChainStore>(new ChainStore());
+  store->kv_ = std::move(kv);
+  store->impl_ = std::make_shared<Impl>();
+  store->impl_->genesis_hash = *genesis_hash;
+  store->impl_->chain_id = chain_id;
+  store->impl_->head = *head;
+
+  // The head must be a whole block: a head record without its block, receipts or index
+  // means the store was written by something other than one Commit batch.
+  const std::string at = "chain store: head block " + std::to_string(head->height);
+  auto block = store->BlockAt(head->height);
+  if (!block.ok()) return block.status().Wrap(at);
+  if (!block.value()) return Status::Error(at + " is missing; the store is inconsistent");
+  const crypto::Hash256 hash = block.value()->Hash();
+  if (hash != head->hash) {
+    return Status::Error(at + " hashes to " + Short(hash) + ", but the head record says " +
+                         Short(head->hash) + "; the store is inconsistent");
+  }
+  if (block.value()->header.state_root != head->state_root) {
+    return Status::Error(at + " has state_root " + Short(block.value()->header.state_root) +
+                         ", but the stored state root is " + Short(head->state_root) +
+                         "; the store is inconsistent");
+  }
+  auto by_hash = store->kv_->Get(HashKey(kHashPrefix, hash));
+  if (!by_hash.ok()) return by_hash.status().Wrap(at);
+  bool indexed = false;
+  if (by_hash.value()) {
+    auto indexed_height = DecodeU64(**by_hash, "hash index");
+    indexed = indexed_height.ok() && *indexed_height == head->height;
+  }
+  if (!indexed) {
+    return Status::Error(at + " is missing from the hash index; the store is inconsistent");
+  }
+  auto receipts = store->ReceiptsAt(head->height);
+  if (!receipts.ok()) return receipts.status().Wrap(at);
+  if (!receipts.value() || receipts.value()->size() != block.value()->txs.size()) {
+    return Status::Error(at + " has no receipts for its " +
+                         std::to_string(block.value()->txs.size()) +
+                         " transactions; the store is inconsistent");
+  }
+  if (head->height > 0) {
+    auto first = store->HeaderAt(0);
+    if (!first.ok()) return first.status().Wrap("chain store: genesis block");
+    if (!first.value() || first.value()->Hash() != *genesis_hash) {
+      return Status::Error("chain store: stored block 0 is not the recorded genesis");
+    }
+  }
+  return store;
+}
+
+Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
+                          const WriteBatch* extra) {
+  std::lock_guard commit_lock(impl_->commit_mu);
+  const Head cur = head();
+  const BlockHeader& h = block.header;
+  const std::string at = "commit block " + std::to_string(h.height) + ": ";
+  if (h.height != cur.height + 1) {
+    return Status::Error(at + "height does not follow head " + std::to_string(cur.height));
+  }
+  if (h.prev_hash != cur.hash) {
+    return Status::Error(at + "prev_hash " + Short(h.prev_hash) + " is not the head hash " +
+                         Short(cur.hash));
+  }
+  if (h.chain_id != impl_->chain_id) {
+    return Status::Error(at + "chain id \"" + h.chain_id + "\" is not \"" + impl_->chain_id + "\"");
+  }
+  if (h.tx_count != block.txs.size() || exec.tx_hashes.size() != block.txs.size() ||
+      exec.receipts.size() != block.txs.size()) {
+    return Status::Error(at + "execution result does not match the block's " +
+                         std::to_string(block.txs.size()) + " transactions");
+  }
+  if (exec.state_root != h.state_root) {
+    return Status::Error(at + "executed state_root " + Short(exec.state_root) +
+                         " differs from the header's " + Short(h.state_root));
+  }
+  if (extra) {
+    for (const WriteBatch::Op& op : extra->ops()) {
+      if (op.key.empty() || IsReservedPrefix(op.key[0])) {
+        return Status::Error(at + "extra write to a key the chain store owns");
+      }
+    }
+  }
+
+  const crypto::Hash256 hash = block.Hash();
+  WriteBatch batch;
+  batch.Put(HeightKey(kBlockPrefix, h.height), block.Encode());
+  batch.Put(HashKey(kHashPrefix, hash), EncodeU64(h.height));
+  for (size_t i = 0; i < exec.tx_hashes.size(); ++i) {
+    batch.Put(HashKey(kTxPrefix, exec.tx_hashes[i]),
+              EncodeTxLocation(TxLocation{h.height, static_cast<uint32_t>(i)}));
+  }
+  batch.Put(HeightKey(kReceiptsPrefix, h.height), EncodeReceipts(exec.receipts));
+  for (const auto& [key, value] : exec.diff) {
+    if (value) {
+      batch.Put(PrefixedStateKey(key), *value);
+    } else {
+      batch.Delete(PrefixedStateKey(key));
+    }
+  }
+  const Head next{h.height, hash, h.state_root};
+  batch.Put(MetaKey("head"), EncodeHead(next));
+  if (extra) {
+    for (const WriteBatch::Op& op : extra->ops()) {
+      if (op.value) {
+        batch.Put(op.key, *op.value);
+      } else {
+        batch.Delete(op.key);
+      }
+    }
+  }
+  if (Status s = kv_->Write(batch, sync); !s.ok()) return s.Wrap(at);
+  std::lock_guard head_lock(impl_->head_mu);
+  impl_->head = next;
+  return Status::Ok();
+}
+
+Head ChainStore::head() const {
+  std::lock_guard lock(impl_->head_mu);
+  return impl_->head;
+}
+
+const crypto::Hash256& ChainStore::genesis_hash() const { return impl_->genesis_hash; }
+
+Result<std::optional<Block>> ChainStore::BlockAt(uint64_t height) const {
+  const std::string at = "block " + std::to_string(height);
+  auto got = kv_->Get(HeightKey(kBlockPrefix, height));
+  if (!got.ok()) return got.status().Wrap(at);
+  if (!got.value()) return std::optional<Block>();
+  auto block = Block::Decode(**got);
+  if (!block.ok()) return block.status().Wrap("stored " + at);
+  if (block->header.height != height) {
+    return Status::Error("stored " + at + " claims height " + std::to_string(block->header.height));
+  }
+  return std::optional<Block>(std::move(block.value()));
+}
+
+Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash) const {
+  auto got = kv_->Get(HashKey(kHashPrefix, hash));
+  if (!got.ok()) return got.status().Wrap("block " + Short(hash));
+  if (!got.value()) return std::optional<Block>();
+  auto height = DecodeU64(**got, "hash index");
+  if (!height.ok()) return height.status().Wrap("block " + Short(hash));
+  auto block = BlockAt(*height);
+  if (!block.ok()) return block;
+  if (!block.value() || block.value()->Hash() != hash) {
+    return Status::Error("hash index maps " + Short(hash) + " to height " +
+                         std::to_string(*height) + ", which holds another block");
+  }
+  return block;
+}
+
+Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
+  const std::string at = "block " + std::to_string(height);
+  auto got = kv_->Get(HeightKey(kBlockPrefix, height));
+  if (!got.ok()) return got.status().Wrap(at);
+  if (!got.value()) return std::optional<BlockHeader>();
+  auto header = DecodeStoredHeader(**got);
+  if (!header.ok()) return header.status().Wrap("stored " + at);
+  if (header->height != height) {
+    return Status::Error("stored " + at + " claims height " + std::to_string(header->height));
+  }
+  return std::optional<BlockHeader>(std::move(header.value()));
+}
+
+Result<std::optional<TxLocation>> ChainStore::FindTx(const crypto::Hash256& tx_hash) const {
+  auto got = kv_->Get(HashKey(kTxPrefix, tx_hash));
+  if (!got.ok()) return got.status().Wrap("tx " + Short(tx_hash));
+  if (!got.value()) return std::optional<TxLocation>();
+  auto loc = DecodeTxLocation(**got);
+  if (!loc.ok()) return loc.status().Wrap("stored tx " + Short(tx_hash));
+  return std::optional<TxLocation>(*loc);
+}
+
+Result<std::optional<std::vector<Receipt>>> ChainStore::ReceiptsAt(uint64_t height) const {
+  const std::string at = "receipts of block " + std::to_string(height);
+  auto got = kv_->Get(HeightKey(kReceiptsPrefix, height));
+  if (!got.ok()) return got.status().Wrap(at);
+  if (!got.value()) return std::optional<std::vector<Receipt>>();
+  auto receipts = DecodeReceipts(**got);
+  if (!receipts.ok()) return receipts.status().Wrap("stored " + at);
+  return std::optional<std::vector<Receipt>>(std::move(receipts.value()));
+}
+
+std::optional<Account> ChainStore::GetAccount(const Address& a) const {
+  auto got = kv_->Get(PrefixedStateKey(AccountKey(a)));
+  if (!got.ok()) {
+    impl_->NoteReadError(got.status().Wrap("state: account " + a.ToHex()));
+    return std::nullopt;
+  }
+  if (!got.value()) return std::nullopt;
+  auto acct = Account::Decode(**got);
+  if (!acct.ok()) {
+    impl_->NoteReadError(acct.status().Wrap("state: stored account " + a.ToHex()));
+    return std::nullopt;
+  }
+  return acct.value();
+}
+
+std::optional<Bytes> ChainStore::GetRecord(const Address& a, ByteView key) const {
+  auto got = kv_->Get(PrefixedStateKey(RecordKey(a, key)));
+  if (!got.ok()) {
+    impl_->NoteReadError(got.status().Wrap("state: record of " + a.ToHex()));
+    return std::nullopt;
+  }
+  return std::move(got.value());
+}
+
+Status ChainStore::StateReadError() const {
+  std::lock_guard lock(impl_->error_mu);
+  return impl_->read_error;
+}
+
+Status ChainStore::ScanState(const std::function<bool(ByteView key, ByteView value)>& fn) const {
+  const uint8_t start[] = {kStatePrefix};
+  const uint8_t end[] = {kStatePrefix + 1};
+  return kv_->Scan(start, end,
+                   [&](ByteView key, ByteView value) { return fn(key.subspan(1), value); });
+}
+
+Result<std::unique_ptr<ChainStore>> OpenChainStore(const std::string& dir, const Block& genesis,
+                                                   const StateDiff& genesis_state, bool create) {
+  auto kv = OpenLevelDb(dir, create);
+  if (!kv.ok()) return kv.status();
+  auto store = ChainStore::Open(std::move(kv.value()), genesis, genesis_state);
+  if (!store.ok()) return store.status().Wrap(dir);
+  return store;
+}
+
+}  // namespace cairn::ledger

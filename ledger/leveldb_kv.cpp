@@ -1,0 +1,155 @@
+// KvStore on LevelDB. Gets verify block checksums when paranoid_checks is set, so a flipped
+// bit on disk surfaces as a "corrupt" error instead of a wrong value; scans read one
+// LevelDB snapshot and do not fill the block cache (they are audits, not hot reads).
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "ledger/kv.h"
+
+namespace cairn::ledger {
+namespace {
+
+namespace fs = std::filesystem;
+
+leveldb::Slice ToSlice(ByteView b) {
+  return leveldb::Slice(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+ByteView ToView(const leveldb::Slice& s) {
+  return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+Status FromLevelDb(const leveldb::Status& s, const std::string& what) {
+  if (s.IsCorruption()) return Status::Error(what + ": data is corrupt (" + s.ToString() + ")");
+  return Status::Error(what + ": " + s.ToString());
+}
+
+class LevelDbKv final : public KvStore {
+ public:
+  LevelDbKv(std::string path, std::unique_ptr<leveldb::Cache> cache,
+            std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::DB> db,
+            bool verify_checksums)
+      : path_(std::move(path)),
+        cache_(std::move(cache)),
+        filter_(std::move(filter)),
+        db_(std::move(db)),
+        verify_checksums_(verify_checksums) {}
+
+  Result<std::optional<Bytes>> Get(ByteView key) const override {
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = verify_checksums_;
+    std::string value;
+    leveldb::Status s = db_->Get(ro, ToSlice(key), &value);
+    if (s.IsNotFound()) return std::optional<Bytes>();
+    if (!s.ok()) return FromLevelDb(s, "leveldb " + path_ + ": get");
+    return std::optional<Bytes>(Bytes(value.begin(), value.end()));
+  }
+
+  Status Write(const WriteBatch& batch, bool sync) override {
+    leveldb::WriteBatch b;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      if (op.value) {
+        b.Put(ToSlice(op.key), ToSlice(*op.value));
+      } else {
+        b.Delete(ToSlice(op.key));
+      }
+    }
+    leveldb::WriteOptions wo;
+    wo.sync = sync;
+    leveldb::Status s = db_->Write(wo, &b);
+    if (!s.ok()) return FromLevelDb(s, "leveldb " + path_ + ": write");
+    return Status::Ok();
+  }
+
+  Status Scan(ByteView start, ByteView end,
+              const std::function<bool(ByteView, ByteView)>& fn) const override {
+    struct SnapshotGuard {
+      leveldb::DB* db;
+      const leveldb::Snapshot* snapshot;
+      ~SnapshotGuard() { db->ReleaseSnapshot(snapshot); }
+    } guard{db_.get(), db_->GetSnapshot()};
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = verify_checksums_;
+    ro.fill_cache = false;
+    ro.snapshot = guard.snapshot;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));  // released before guard
+    const leveldb::Slice limit = ToSlice(end);
+    for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
+      if (!end.empty() && it->key().compare(limit) >= 0) break;
+      if (!fn(ToView(it->key()), ToView(it->value()))) break;
+    }
+    if (!it->status().ok()) return FromLevelDb(it->status(), "leveldb " + path_ + ": scan");
+    return Status::Ok();
+  }
+
+ private:
+  std::string path_;
+  // Declared before db_ so they outlive it: the DB uses both until it closes.
+  std::unique_ptr<leveldb::Cache> cache_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
+  std::unique_ptr<leveldb::DB> db_;
+  bool verify_checksums_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool create,
+                                             const LevelDbOptions& opts) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return Status::Error(path + ": cannot inspect: " + ec.message());
+  }
+  bool fresh = false;
+  if (!fs::exists(st)) {
+    if (!create) return Status::Error(path + ": does not exist (no store to open)");
+    if (fs::create_directories(path, ec); ec) {
+      return Status::Error(path + ": cannot create directory: " + ec.message());
+    }
+    fresh = true;
+  } else if (!fs::is_directory(st)) {
+    return Status::Error(path + ": is not a directory");
+  } else if (!fs::exists(fs::path(path) / "CURRENT", ec)) {
+    const bool empty = fs::is_empty(path, ec);
+    if (ec) return Status::Error(path + ": cannot list directory: " + ec.message());
+    if (!empty) {
+      return Status::Error(path +
+                           ": directory is not empty but holds no LevelDB database (no CURRENT "
+                           "file); refusing to create a store in it");
+    }
+    if (!create) return Status::Error(path + ": directory is empty (no store to open)");
+    fresh = true;
+  }
+
+  auto cache = std::unique_ptr<leveldb::Cache>(leveldb::NewLRUCache(opts.block_cache_bytes));
+  // Point lookups (tx index, state, hash index) mostly hit one table per level; a Bloom
+  // filter spares the reads of the tables that do not hold the key.
+  auto filter =
+      std::unique_ptr<const leveldb::FilterPolicy>(leveldb::NewBloomFilterPolicy(/*bits=*/10));
+  leveldb::Options o;
+  o.create_if_missing = fresh;
+  o.error_if_exists = fresh;
+  o.paranoid_checks = opts.paranoid_checks;
+  o.write_buffer_size = opts.write_buffer_bytes;
+  o.block_cache = cache.get();
+  o.filter_policy = filter.get();
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(o, path, &raw);
+  if (!s.ok()) {
+    Status err = FromLevelDb(s, path + ": cannot open LevelDB");
+    if (s.IsIOError() && s.ToString().find("LOCK") != std::string::npos) {
+      return Status::Error(err.message() + " (is another process using this directory?)");
+    }
+    return err;
+  }
+  return std::unique_ptr<KvStore>(
+      std::make_unique<LevelDbKv>(path, std::move(cache), std::move(filter),
+                                  std::unique_ptr<leveldb::DB>(raw), opts.paranoid_checks));
+}
+
+}  // namespace cairn::ledger
