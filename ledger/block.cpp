@@ -72,7 +72,8 @@ Result<Block> Block::Decode(ByteView b) {
     r.Fail("tx_count", std::to_string(count) + " differs from header tx_count " +
                            std::to_string(block.header.tx_count));
   }
-  if (r.ok()) block.txs.reserve(count);
+  // Reserve only what the remaining bytes could hold: the count comes from the input.
+  if (r.ok()) block.txs.reserve(std::min<size_t>(count, r.remaining() / 148));
   for (uint32_t i = 0; r.ok() && i < count; ++i) {
     ByteView tx_bytes;
     size_t at = r.offset();

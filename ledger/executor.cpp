@@ -158,7 +158,10 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
     return Status::Error(at + "timestamp " + std::to_string(h.timestamp_ms) +
                          " is before the parent's " + std::to_string(parent.timestamp_ms));
   }
-  if (h.tx_count != block.txs.size()) return Status::Error(at + "tx_count mismatch");
+  if (h.tx_count != block.txs.size()) {
+    return Status::Error(at + "tx_count " + std::to_string(h.tx_count) + " but the block holds " +
+                         std::to_string(block.txs.size()) + " transactions");
+  }
   if (block.ComputeTxRoot() != h.tx_root) {
     return Status::Error(at + "tx_root does not match the transactions");
   }

@@ -26,7 +26,8 @@ struct ExecResult {
 
 struct ExecOptions {
   // Returns true when the transaction with this hash already had its signature checked
-  // (e.g. at mempool admission). Unset: every signature is verified.
+  // (e.g. at mempool admission). Unset: every signature is verified. Called concurrently
+  // when verify_threads > 1, so it must be thread-safe.
   std::function<bool(const crypto::Hash256&)> signature_known_valid;
   // Threads used to verify signatures of a block (1 = inline).
   unsigned verify_threads = 1;

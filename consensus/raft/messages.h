@@ -1,0 +1,109 @@
+// Raft's log entries, hard state and messages, with their canonical binary encodings
+// (grammar in messages.cpp and docs/CONSENSUS.md). Plain value types, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "consensus/types.h"
+#include "crypto/sha256.h"
+
+namespace cairn::consensus::raft {
+
+// Upper bounds a decoder enforces before allocating. Blocks are expected around 300 KiB;
+// the p2p layer may impose a lower frame limit.
+inline constexpr size_t kMaxBlockBytes = 16u << 20;
+inline constexpr uint32_t kMaxEntriesPerMessage = 1u << 16;
+
+// A log entry is either a block or a no-op. A leader appends a no-op when elected so that
+// entries of earlier terms can commit (Raft section 5.4.2: only entries of the current term
+// commit by counting replicas). Only block entries advance the chain height.
+enum class EntryType : uint8_t { kNoop = 0, kBlock = 1 };
+
+struct Entry {
+  uint64_t index = 0;  // position in the log; implied on the wire and by the record key
+  uint64_t term = 0;
+  EntryType type = EntryType::kNoop;
+  // kBlock: the block's height. kNoop: the height of the last block before it, so every
+  // entry knows the chain height at its position and heights never need a log scan.
+  uint64_t height = 0;
+  crypto::Hash256 hash;  // kBlock only; zero for kNoop
+  Bytes data;            // kBlock only; empty for kNoop
+
+  bool is_block() const { return type == EntryType::kBlock; }
+  friend bool operator==(const Entry&, const Entry&) = default;
+};
+
+// The compacted prefix of the log: entries up to and including `index` are committed,
+// applied by the node and no longer stored. `block` is the last block at or before it.
+// A fresh log's base is index 0, term 0 and the genesis block.
+struct LogBase {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  BlockRef block;
+
+  friend bool operator==(const LogBase&, const LogBase&) = default;
+};
+
+// What Raft persists besides the log (Figure 2: currentTerm, votedFor) plus the commit
+// index (so a restart re-applies without waiting for a leader) and the log base.
+struct HardState {
+  uint64_t term = 0;
+  ReplicaId vote = kNoReplica;
+  uint64_t commit = 0;
+  LogBase base;
+
+  friend bool operator==(const HardState&, const HardState&) = default;
+};
+
+enum class MsgType : uint8_t {
+  kApp = 1,  // AppendEntries (Figure 2)
+  kAppResp = 2,
+  kVote = 3,  // RequestVote (Figure 2)
+  kVoteResp = 4,
+  kPreVote = 5,  // RequestVote for term+1 that changes no state (thesis 9.6)
+  kPreVoteResp = 6,
+  kHeartbeat = 7,  // empty AppendEntries that carries min(commit, follower's match)
+  kHeartbeatResp = 8,
+  kSnapshot = 9,  // "the log before base is compacted; block-sync to base.block"
+};
+
+std::string_view MsgTypeName(MsgType t);
+
+// One struct for every message type, like etcd's raftpb.Message; each type encodes only
+// the fields it uses. The sender is not encoded: the transport authenticates it.
+struct Message {
+  MsgType type = MsgType::kHeartbeat;
+  uint64_t term = 0;
+  // kApp: index/term of the entry before `entries`. kVote/kPreVote: the candidate's last
+  // index/term. kAppResp: the index acknowledged, or the rejected prev index.
+  uint64_t index = 0;
+  uint64_t log_term = 0;
+  uint64_t commit = 0;  // kApp, kHeartbeat
+  bool reject = false;  // kAppResp, kVoteResp, kPreVoteResp
+  // kAppResp when rejecting: the follower's best guess of where its log could match the
+  // leader's (index, and its term there) so the leader skips a whole term per round trip.
+  uint64_t reject_hint = 0;
+  uint64_t hint_term = 0;
+  std::vector<Entry> entries;  // kApp; indices index+1, index+2, ...
+  LogBase snapshot;            // kSnapshot
+
+  friend bool operator==(const Message&, const Message&) = default;
+};
+
+Bytes EncodeMessage(const Message& m);
+// Entries get their indices from m.index. Rejects unknown types, truncated, oversized and
+// trailing input with an error that names the field and offset.
+Result<Message> DecodeMessage(ByteView in);
+
+// A persisted log record holds one entry without its index (the record key).
+Bytes EncodeEntry(const Entry& e);
+Result<Entry> DecodeEntry(ByteView in, uint64_t index);
+
+Bytes EncodeHardState(const HardState& hs);
+Result<HardState> DecodeHardState(ByteView in);
+
+}  // namespace cairn::consensus::raft

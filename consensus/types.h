@@ -1,0 +1,121 @@
+// Vocabulary shared by every consensus engine: replica ids, opaque blocks, the Ready batch
+// and the status summary. Plain value types, thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "crypto/sha256.h"
+
+namespace cairn::consensus {
+
+// Validators are indexed 0..n-1 in the order of the genesis validator set; the node maps
+// an index to the validator's public key and to its p2p connection.
+using ReplicaId = uint32_t;
+inline constexpr ReplicaId kNoReplica = std::numeric_limits<ReplicaId>::max();
+
+// A block as consensus sees it: its height, its hash (computed by the ledger over the
+// canonical header) and its encoding, which consensus never interprets.
+struct Block {
+  uint64_t height = 0;
+  crypto::Hash256 hash;
+  Bytes data;
+
+  friend bool operator==(const Block&, const Block&) = default;
+};
+
+// A position in the chain: the block at `height` has hash `hash`.
+struct BlockRef {
+  uint64_t height = 0;
+  crypto::Hash256 hash;
+
+  friend bool operator==(const BlockRef&, const BlockRef&) = default;
+};
+
+// One record of an engine's write-ahead log, keyed by a dense index. The bytes are the
+// engine's own canonical encoding; the node stores them without looking inside.
+struct LogRecord {
+  uint64_t index = 0;
+  Bytes data;
+
+  friend bool operator==(const LogRecord&, const LogRecord&) = default;
+};
+
+struct OutboundMessage {
+  ReplicaId to = kNoReplica;
+  Bytes payload;  // the engine's canonical encoding; deliver to `to` via Engine::Step
+};
+
+// Everything the engine asks the node to do, in the order the node must do it.
+// The node takes a Ready with Engine::TakeReady(), carries out steps 1-3 and then calls
+// Engine::Advance(); it must not take another Ready before that.
+struct Ready {
+  // ---- 1. PERSIST, durably (fsync) and atomically as one batch, BEFORE sending any of
+  // `messages`: a vote, term or acknowledged entry that is sent and then lost in a crash
+  // lets a restarted node vote twice in a term or forget an entry a leader counted
+  // towards a commit. Apply the fields in this order within the batch:
+  //
+  // Replace the stored hard state (engine-encoded) with this.
+  std::optional<Bytes> hard_state;
+  // Delete stored records with index >= truncate_from (a follower discarding a
+  // conflicting, uncommitted suffix), before appending `append`.
+  std::optional<uint64_t> truncate_from;
+  // Store these records (contiguous, increasing indices) after any truncation.
+  std::vector<LogRecord> append;
+  // Records with index <= discard_through are no longer needed and may be deleted,
+  // in this batch or lazily later (the hard state above already records the new base).
+  std::optional<uint64_t> discard_through;
+
+  // ---- 2. SEND, after persisting. Delivery may be lossy, duplicated and reordered.
+  std::vector<OutboundMessage> messages;
+
+  // ---- 3. SYNC, then APPLY, after persisting. `sync_to` is set when the cluster has
+  // committed blocks this node no longer can get from consensus (they were compacted
+  // away): fetch and apply blocks (applied, sync_to.height] through block sync and check
+  // the last one has sync_to.hash, then call Engine::SyncCompleted(). Until then the
+  // engine hands out no committed blocks.
+  std::optional<BlockRef> sync_to;
+  // Blocks decided by consensus: apply them in this order (heights are consecutive and
+  // continue from the last applied block). They are durable in the cluster already.
+  std::vector<Block> committed;
+
+  bool empty() const {
+    return !hard_state && !truncate_from && append.empty() && !discard_through &&
+           messages.empty() && !sync_to && committed.empty();
+  }
+};
+
+// Roles are named after Raft's; a BFT engine reports its primary as kLeader, backups as
+// kFollower and a replica in a view change as kCandidate.
+enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
+
+inline std::string_view RoleName(Role r) {
+  switch (r) {
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
+  }
+  return "unknown";
+}
+
+// A snapshot for RPC and for tests. For BFT engines `term` is the view number.
+struct EngineStatus {
+  ReplicaId id = kNoReplica;
+  Role role = Role::kFollower;
+  uint64_t term = 0;
+  ReplicaId leader = kNoReplica;  // kNoReplica when unknown
+  uint64_t commit_height = 0;     // highest block height known committed
+  uint64_t applied_height = 0;    // highest block height handed to the node (or synced)
+  uint64_t last_log_height = 0;   // highest block height in the local log, maybe uncommitted
+};
+
+}  // namespace cairn::consensus

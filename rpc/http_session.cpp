@@ -1,0 +1,342 @@
+// One server-side HTTP/1.1 connection. Every step runs on the session's strand, and each step
+// starts exactly one asynchronous operation, so the session's members need no locks.
+//
+// Life of a connection:
+//   WaitForRequest (idle_timeout) -> ReadHeader (read_timeout covers header and body)
+//   -> route: 404/405/415/413/431/400 answered at once | POST / -> [100 Continue] -> ReadBody
+//   -> Handle (the dispatcher, on this thread) -> Write (write_timeout)
+//   -> WaitForRequest again, or LingerClose when the connection must end.
+#include "rpc/http_session.h"
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace cairn::rpc::detail {
+namespace {
+
+namespace net = boost::asio;
+
+constexpr size_t kReadChunk = 4096;
+// How long a closing connection is drained; its slot is held meanwhile.
+constexpr std::chrono::milliseconds kMaxLinger{2000};
+
+std::string_view View(beast::string_view s) { return std::string_view(s.data(), s.size()); }
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// application/json, with parameters such as charset; also the two aliases some JSON-RPC
+// clients send (geth accepts the same set).
+bool IsJsonContentType(std::string_view value) {
+  std::string_view media = Trim(value.substr(0, value.find(';')));
+  return IEquals(media, "application/json") || IEquals(media, "application/json-rpc") ||
+         IEquals(media, "application/jsonrequest");
+}
+
+bool IsHttpSyntaxError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+}  // namespace
+
+ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping.load()) return Admission::kDrop;
+  session->id_ = next_id_++;
+  sessions_.emplace(session->id_, session);
+  if (active_ >= options.max_connections) return Admission::kReject;
+  session->admitted_ = true;
+  ++active_;
+  return Admission::kServe;
+}
+
+void ServerShared::Remove(uint64_t id, bool admitted) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sessions_.erase(id);
+  if (admitted) --active_;
+  if (sessions_.empty()) empty_cv_.notify_all();
+}
+
+std::vector<std::shared_ptr<HttpSession>> ServerShared::Snapshot() {
+  std::vector<std::shared_ptr<HttpSession>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  out.reserve(sessions_.size());
+  for (auto& [id, weak] : sessions_) {
+    if (auto session = weak.lock()) out.push_back(std::move(session));
+  }
+  return out;
+}
+
+bool ServerShared::WaitUntilEmpty(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return empty_cv_.wait_until(lock, deadline, [this] { return sessions_.empty(); });
+}
+
+uint64_t ServerShared::active() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return active_;
+}
+
+HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<ServerShared> shared)
+    : shared_(std::move(shared)), stream_(std::move(socket)) {}
+
+HttpSession::~HttpSession() {
+  if (id_ != 0) shared_->Remove(id_, admitted_);
+}
+
+void HttpSession::Run() {
+  net::dispatch(stream_.get_executor(),
+                beast::bind_front_handler(&HttpSession::WaitForRequest, shared_from_this()));
+}
+
+void HttpSession::RunRejected() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    self->shared_->rejected_busy.fetch_add(1);
+    self->SendError(
+        http::status::service_unavailable,
+        StandardError(kResourceUnavailable,
+                      "server busy: " + std::to_string(self->shared_->options.max_connections) +
+                          " connections open (max_connections)"));
+  });
+}
+
+void HttpSession::RequestStop() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->stop_requested_ = true;
+    // Only a connection waiting for its next request is interrupted; one that is reading,
+    // handling or writing a request finishes it and then closes.
+    if (self->phase_ == Phase::kIdle) self->stream_.cancel();
+  });
+}
+
+void HttpSession::ForceClose() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+}
+
+void HttpSession::WaitForRequest() {
+  phase_ = Phase::kIdle;
+  if (stop_requested_) return Close();
+  if (buffer_.size() > 0) return ReadHeader();  // the next request was pipelined
+  // The first byte is awaited apart from the rest so that an idle kept-alive connection may
+  // wait idle_timeout while a started request must finish within read_timeout.
+  stream_.expires_after(shared_->options.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          beast::bind_front_handler(&HttpSession::OnIdleRead, shared_from_this()));
+}
+
+void HttpSession::OnIdleRead(beast::error_code ec, size_t n) {
+  if (ec) return Close();  // peer closed, idle timeout, or Stop()
+  buffer_.commit(n);
+  ReadHeader();
+}
+
+void HttpSession::ReadHeader() {
+  phase_ = Phase::kReading;
+  parser_.emplace();
+  parser_->header_limit(
+      static_cast<std::uint32_t>(std::min<size_t>(shared_->options.max_header_bytes, UINT32_MAX)));
+  parser_->body_limit(shared_->options.max_body_bytes);
+  stream_.expires_after(shared_->options.read_timeout);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+}
+
+void HttpSession::OnHeader(beast::error_code ec) {
+  const size_t max_body = shared_->options.max_body_bytes;
+  if (ec == http::error::body_limit) {
+    return SendError(
+        http::status::payload_too_large,
+        StandardError(kLimitExceeded, "request body exceeds " + std::to_string(max_body) +
+                                          " bytes (max_body_bytes)"));
+  }
+  if (ec == http::error::header_limit) {
+    return SendError(
+        http::status::request_header_fields_too_large,
+        StandardError(kLimitExceeded, "request headers exceed " +
+                                          std::to_string(shared_->options.max_header_bytes) +
+                                          " bytes (max_header_bytes)"));
+  }
+  if (IsHttpSyntaxError(ec)) {
+    return SendError(http::status::bad_request,
+                     StandardError(kInvalidRequest, "malformed HTTP request: " + ec.message()));
+  }
+  if (ec) return Close();  // read timeout, reset, or the peer gave up half-way
+
+  const auto& request = parser_->get();
+  const std::string_view target = View(request.target());
+  if (target == "/") {
+    if (request.method() != http::verb::post) {
+      return SendError(http::status::method_not_allowed,
+                       StandardError(kInvalidRequest, "use POST for JSON-RPC requests"), "POST");
+    }
+    if (shared_->options.require_json_content_type &&
+        !IsJsonContentType(View(request[http::field::content_type]))) {
+      return SendError(http::status::unsupported_media_type,
+                       StandardError(kInvalidRequest, "Content-Type must be application/json"));
+    }
+    if (IEquals(View(request[http::field::expect]), "100-continue")) return SendContinue();
+    return ReadBody();
+  }
+  if (target == "/health") {
+    if (request.method() != http::verb::get) {
+      return SendError(http::status::method_not_allowed,
+                       StandardError(kInvalidRequest, "use GET for /health"), "GET");
+    }
+    return SendHealth();
+  }
+  SendError(http::status::not_found,
+            StandardError(kInvalidRequest, "no such path; POST JSON-RPC requests to /"));
+}
+
+void HttpSession::SendContinue() {
+  // curl and others wait (curl: 1 s) for this before sending a body larger than 1 KiB.
+  continue_ = {};
+  continue_.result(http::status::continue_);
+  continue_.version(parser_->get().version());
+  stream_.expires_after(shared_->options.write_timeout);
+  http::async_write(stream_, continue_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    if (ec) return self->Close();
+    self->stream_.expires_after(self->shared_->options.read_timeout);
+    self->ReadBody();
+  });
+}
+
+void HttpSession::ReadBody() {
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+}
+
+void HttpSession::OnBody(beast::error_code ec) {
+  if (ec == http::error::body_limit) {
+    return SendError(
+        http::status::payload_too_large,
+        StandardError(kLimitExceeded, "request body exceeds " +
+                                          std::to_string(shared_->options.max_body_bytes) +
+                                          " bytes (max_body_bytes)"));
+  }
+  if (IsHttpSyntaxError(ec)) {
+    return SendError(http::status::bad_request,
+                     StandardError(kInvalidRequest, "malformed HTTP request: " + ec.message()));
+  }
+  if (ec) return Close();
+  Handle();
+}
+
+void HttpSession::Handle() {
+  phase_ = Phase::kHandling;
+  shared_->requests.fetch_add(1);
+  http::request<http::string_body> request = parser_->release();
+  parser_.reset();
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
+  std::string body = shared_->dispatcher.Dispatch(request.body());
+  request = {};  // the request body may be megabytes; do not hold it while writing
+
+  const bool close = !keep_alive || stop_requested_ || shared_->stopping;
+  response_ = {};
+  response_.version(version);
+  if (body.empty()) {
+    // Only notifications: nothing to return. 204 carries no Content-Length (RFC 9110 8.6).
+    response_.result(http::status::no_content);
+  } else {
+    response_.result(http::status::ok);
+    response_.set(http::field::content_type, "application/json");
+    response_.body() = std::move(body);
+    response_.prepare_payload();
+  }
+  response_.keep_alive(!close);
+  Write(close);
+}
+
+void HttpSession::SendHealth() {
+  const auto& request = parser_->get();
+  const bool close = !request.keep_alive() || stop_requested_ || shared_->stopping;
+  response_ = {};
+  response_.version(request.version());
+  response_.result(http::status::ok);
+  response_.set(http::field::content_type, "text/plain");
+  response_.body() = "ok\n";
+  response_.prepare_payload();
+  response_.keep_alive(!close);
+  parser_.reset();
+  Write(close);
+}
+
+void HttpSession::SendError(http::status status, const RpcError& error, const char* allow) {
+  // The connection can carry another request only when this one was read to its end.
+  const bool complete = parser_.has_value() && parser_->is_header_done() && parser_->is_done();
+  const bool close =
+      !complete || !parser_->get().keep_alive() || stop_requested_ || shared_->stopping;
+  response_ = {};
+  response_.version(parser_.has_value() && parser_->is_header_done() ? parser_->get().version()
+                                                                     : 11);
+  response_.result(status);
+  response_.set(http::field::content_type, "application/json");
+  if (allow != nullptr) response_.set(http::field::allow, allow);
+  if (status == http::status::service_unavailable) response_.set(http::field::retry_after, "1");
+  response_.body() = ErrorResponse(nullptr, error);
+  response_.prepare_payload();
+  response_.keep_alive(!close);
+  parser_.reset();
+  Write(close);
+}
+
+void HttpSession::Write(bool close) {
+  phase_ = Phase::kWriting;
+  stream_.expires_after(shared_->options.write_timeout);
+  http::async_write(stream_, response_,
+                    [self = shared_from_this(), close](beast::error_code ec, size_t) {
+                      self->OnWrite(close, ec);
+                    });
+}
+
+void HttpSession::OnWrite(bool close, beast::error_code ec) {
+  if (ec) return Close();
+  response_ = {};  // free the body before waiting, perhaps long, for the next request
+  if (close) return LingerClose();
+  WaitForRequest();
+}
+
+void HttpSession::LingerClose() {
+  phase_ = Phase::kClosing;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return Close();
+  buffer_.clear();
+  stream_.expires_after(std::min(kMaxLinger, shared_->options.read_timeout));
+  Drain();
+}
+
+void HttpSession::Drain() {
+  stream_.async_read_some(buffer_.prepare(kReadChunk),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                            if (ec) return self->Close();  // EOF: the peer has our response
+                            self->Drain();
+                          });
+}
+
+void HttpSession::Close() {
+  phase_ = Phase::kClosed;
+  stream_.close();
+}
+
+}  // namespace cairn::rpc::detail

@@ -1,0 +1,204 @@
+// The acceptor, the thread pool and shutdown; each connection is an HttpSession.
+#include "rpc/server.h"
+
+#include <cerrno>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "rpc/http_session.h"
+
+namespace cairn::rpc {
+
+namespace net = boost::asio;
+using detail::HttpSession;
+using detail::ServerShared;
+using detail::tcp;
+
+namespace {
+
+// Out of descriptors or memory: accepting again at once would spin, so wait a little.
+bool IsResourceExhaustion(const boost::system::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+         ec == net::error::no_memory || ec.value() == ENFILE;
+}
+
+std::string EndpointString(const net::ip::address& address, uint16_t port) {
+  std::string host = address.to_string();
+  if (address.is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(port);
+}
+
+Status ValidateOptions(const ServerOptions& o) {
+  if (o.threads == 0) return Status::Error("rpc: threads must be at least 1");
+  if (o.max_connections == 0) return Status::Error("rpc: max_connections must be at least 1");
+  if (o.max_body_bytes == 0) return Status::Error("rpc: max_body_bytes must be at least 1");
+  if (o.max_header_bytes < 256) return Status::Error("rpc: max_header_bytes must be >= 256");
+  if (o.idle_timeout.count() <= 0 || o.read_timeout.count() <= 0 || o.write_timeout.count() <= 0) {
+    return Status::Error("rpc: timeouts must be positive");
+  }
+  if (o.shutdown_grace.count() < 0) return Status::Error("rpc: shutdown_grace must be >= 0");
+  return Status::Ok();
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(const Dispatcher& dispatcher, ServerOptions options)
+      : shared_(std::make_shared<ServerShared>(dispatcher, options)),
+        ioc_(static_cast<int>(options.threads == 0 ? 1 : options.threads)),
+        acceptor_(net::make_strand(ioc_)),
+        retry_timer_(acceptor_.get_executor()) {}
+
+  ~Impl() { Stop(); }
+
+  Status Start(const std::string& address, uint16_t port) {
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    if (started_) return Status::Error("rpc: server already started");
+    if (Status s = ValidateOptions(shared_->options); !s.ok()) return s;
+    boost::system::error_code ec;
+    net::ip::address ip = net::ip::make_address(address, ec);
+    if (ec) return Status::Error("rpc: invalid listen address '" + address + "'");
+    const std::string where = EndpointString(ip, port);
+    tcp::endpoint endpoint(ip, port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (!ec) port_ = acceptor_.local_endpoint(ec).port();
+    if (ec) {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      return Status::Error("rpc: listen on " + where + ": " + ec.message());
+    }
+    started_ = true;
+    net::post(acceptor_.get_executor(), [this] { Accept(); });
+    threads_.reserve(shared_->options.threads);
+    for (size_t i = 0; i < shared_->options.threads; ++i) {
+      threads_.emplace_back([this] { RunLoop(); });
+    }
+    return Status::Ok();
+  }
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    if (!started_ || stopped_) return;
+    stopped_ = true;
+    shared_->stopping = true;
+    net::post(acceptor_.get_executor(), [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+      retry_timer_.cancel();
+    });
+    for (auto& session : shared_->Snapshot()) session->RequestStop();
+    const auto deadline = std::chrono::steady_clock::now() + shared_->options.shutdown_grace;
+    if (!shared_->WaitUntilEmpty(deadline)) {
+      for (auto& session : shared_->Snapshot()) session->ForceClose();
+      // Closed sockets complete their operations at once; only a handler still running user
+      // code can hold a session now, and the join below waits for it.
+      shared_->WaitUntilEmpty(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    }
+    ioc_.stop();
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+    // The posted close may not have run before ioc_.stop(); a listening socket left open would
+    // let the kernel complete connections that nobody serves.
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  uint16_t port() const { return port_.load(); }
+
+  ServerStats Stats() const {
+    ServerStats stats;
+    stats.active_connections = shared_->active();
+    stats.accepted = shared_->accepted.load();
+    stats.rejected_busy = shared_->rejected_busy.load();
+    stats.requests = shared_->requests.load();
+    return stats;
+  }
+
+ private:
+  void RunLoop() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (const std::exception&) {
+        // Handlers catch their own errors; only allocation failure lands here. Keep serving.
+      }
+    }
+  }
+
+  void Accept() {
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           [this](boost::system::error_code ec, tcp::socket socket) {
+                             OnAccept(ec, std::move(socket));
+                           });
+  }
+
+  void OnAccept(boost::system::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || shared_->stopping) return;
+    if (ec) {
+      if (IsResourceExhaustion(ec)) {
+        retry_timer_.expires_after(std::chrono::milliseconds(100));
+        retry_timer_.async_wait([this](boost::system::error_code wait_ec) {
+          if (!wait_ec && !shared_->stopping) Accept();
+        });
+        return;
+      }
+      return Accept();  // the peer gave up before we accepted (ECONNABORTED); go on
+    }
+    shared_->accepted.fetch_add(1);
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto session = std::make_shared<HttpSession>(std::move(socket), shared_);
+    switch (shared_->Admit(session)) {
+      case ServerShared::Admission::kServe:
+        session->Run();
+        break;
+      case ServerShared::Admission::kReject:
+        session->RunRejected();
+        break;
+      case ServerShared::Admission::kDrop:
+        break;  // stopping: the socket closes with the session
+    }
+    Accept();
+  }
+
+  std::shared_ptr<ServerShared> shared_;
+  // Declared before the acceptor and timer, which must be destroyed first.
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  net::steady_timer retry_timer_;
+  std::vector<std::thread> threads_;
+  std::atomic<uint16_t> port_{0};
+  std::mutex lifecycle_mu_;
+  bool started_ = false;  // guarded by lifecycle_mu_
+  bool stopped_ = false;  // guarded by lifecycle_mu_
+};
+
+Server::Server(const Dispatcher& dispatcher, ServerOptions options)
+    : impl_(std::make_unique<Impl>(dispatcher, std::move(options))) {}
+
+Server::~Server() = default;
+
+Status Server::Start(const std::string& address, uint16_t port) {
+  return impl_->Start(address, port);
+}
+
+uint16_t Server::port() const { return impl_->port(); }
+
+void Server::Stop() { impl_->Stop(); }
+
+ServerStats Server::Stats() const { return impl_->Stats(); }
+
+}  // namespace cairn::rpc

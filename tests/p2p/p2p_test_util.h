@@ -1,0 +1,140 @@
+// Helpers for p2p tests: deterministic keys, host options for loopback, polling with a
+// deadline, a thread-safe inbox, a raw TCP client, and a gate that parks a handler.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "crypto/sha256.h"
+#include "p2p/host.h"
+
+namespace cairn::p2p::test {
+
+using namespace std::chrono_literals;
+
+inline constexpr MessageType kGossip = 0x10;
+inline constexpr MessageType kSync = 0x30;
+inline constexpr MessageType kConsensus = 0x50;
+
+inline crypto::KeyPair KeyFor(uint8_t n) {
+  std::array<uint8_t, 32> seed{};
+  seed.fill(n);
+  return crypto::KeyPair::FromSeed(crypto::PrivateKey(seed));
+}
+
+inline NetworkId TestNetwork() { return crypto::Sha256Of(AsBytes("cairn-p2p-test-network")); }
+
+inline std::shared_ptr<const Allowlist> Allow(const std::vector<crypto::KeyPair>& keys) {
+  std::vector<NodeId> ids;
+  for (const auto& k : keys) ids.push_back(k.public_key());
+  return std::make_shared<StaticAllowlist>(ids);
+}
+
+// Loopback, OS-chosen port, short timers so failures show quickly.
+inline HostOptions LoopbackOptions(const crypto::KeyPair& key,
+                                   std::shared_ptr<const Allowlist> allowlist) {
+  HostOptions o;
+  o.node_key = key;
+  o.network_id = TestNetwork();
+  o.allowlist = std::move(allowlist);
+  o.listen_host = "127.0.0.1";
+  o.listen_port = 0;
+  o.handshake_timeout = 2s;
+  o.reconnect_initial = 20ms;
+  o.reconnect_max = 200ms;
+  o.rng_seed = 42;
+  return o;
+}
+
+inline PeerAddress AddressOf(const Host& h) {
+  return PeerAddress{"127.0.0.1", h.listen_port(), h.id()};
+}
+
+// Polls `pred` until it holds or `timeout` passes; the caller asserts the result.
+inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s,
+                    std::chrono::microseconds poll = 2ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+  return true;
+}
+
+struct Received {
+  NodeId from;
+  MessageType type;
+  Bytes payload;
+};
+
+// Collects messages from a host's handlers (network thread) for the test thread.
+class Inbox {
+ public:
+  void Register(Host& host, std::initializer_list<MessageType> types) {
+    for (MessageType t : types) {
+      host.SetHandler(t, [this](const NodeId& from, MessageType type, ByteView payload) {
+        std::lock_guard<std::mutex> lock(mu_);
+        items_.push_back({from, type, Bytes(payload.begin(), payload.end())});
+      });
+    }
+  }
+  size_t Count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return items_.size();
+  }
+  std::vector<Received> Items() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return items_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Received> items_;
+};
+
+// Parks whoever calls Wait() until Open(); bounded so a failing test cannot hang forever.
+class Gate {
+ public:
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, 60s, [this] { return open_; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// A plain blocking TCP client for speaking garbage (or nothing) to a host.
+class RawClient {
+ public:
+  explicit RawClient(uint16_t port);
+  ~RawClient();
+  bool connected() const { return fd_ >= 0; }
+  bool Send(ByteView bytes);
+  // True once the peer closed the connection (EOF or reset) within `timeout`. Data the
+  // peer sends (its hello) is read and discarded.
+  bool WaitClosed(std::chrono::milliseconds timeout);
+
+ private:
+  int fd_ = -1;
+};
+
+Bytes Counter(uint64_t n, size_t size);  // payload that starts with n (little endian)
+uint64_t CounterOf(ByteView payload);
+
+}  // namespace cairn::p2p::test
