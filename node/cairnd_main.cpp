@@ -13,6 +13,7 @@
 #include "node/config.h"
 #include "node/init.h"
 #include "node/node.h"
+#include "node/testnet.h"
 
 using namespace cairn;
 
@@ -29,12 +30,13 @@ int main(int argc, char** argv) {
   crypto::Init();
   CLI::App app{"cairnd: Cairn permissioned ledger node"};
   app.require_subcommand(0, 1);
-  std::string config_path, home, rpc_listen, log_level, data_dir;
+  std::string config_path, home, rpc_listen, p2p_listen, log_level, data_dir;
   bool dev = false;
   app.add_option("--config", config_path, "config file (config.json)");
   app.add_option("--home", home, "node home directory (holds config.json)");
   app.add_option("--rpc-listen", rpc_listen,
                  "JSON-RPC listen address host:port (overrides config)");
+  app.add_option("--p2p-listen", p2p_listen, "p2p listen address host:port (overrides config)");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off (overrides config)");
   app.add_option("--data-dir", data_dir, "data directory (overrides config)");
   app.add_flag("--dev", dev,
@@ -53,7 +55,44 @@ int main(int argc, char** argv) {
   init->add_option("--block-interval-ms", init_opts.block_interval_ms, "block interval")
       ->capture_default_str();
 
+  node::TestnetOptions tn;
+  std::string tn_out, tn_consensus = "solo";
+  CLI::App* testnet =
+      app.add_subcommand("testnet", "generate a local network: keys, genesis, configs");
+  testnet->add_option("--out", tn_out, "directory to create")->required();
+  testnet->add_option("--validators", tn.validators, "validators")->capture_default_str();
+  testnet->add_option("--observers", tn.observers, "observer (non-validating) nodes")
+      ->capture_default_str();
+  testnet->add_option("--consensus", tn_consensus, "solo | raft | bft")->capture_default_str();
+  testnet->add_option("--chain-id", tn.chain_id, "chain id")->capture_default_str();
+  testnet->add_option("--host", tn.host, "listen host for every node")->capture_default_str();
+  testnet->add_option("--rpc-port", tn.rpc_port, "first RPC port")->capture_default_str();
+  testnet->add_option("--p2p-port", tn.p2p_port, "first p2p port")->capture_default_str();
+  testnet->add_option("--block-interval-ms", tn.block_interval_ms, "block interval")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (testnet->parsed()) {
+    if (tn_consensus == "solo") {
+      tn.consensus = genesis::ConsensusKind::kSolo;
+    } else if (tn_consensus == "raft") {
+      tn.consensus = genesis::ConsensusKind::kRaft;
+    } else if (tn_consensus == "bft") {
+      tn.consensus = genesis::ConsensusKind::kBft;
+    } else {
+      return Fail("--consensus must be solo, raft or bft");
+    }
+    auto r = node::GenerateTestnet(tn_out, tn);
+    if (!r.ok()) return Fail(r.error());
+    std::printf("testnet in %s\n  genesis:   %s\n  admin key: %s (funded admin account)\n",
+                tn_out.c_str(), r->genesis_path.c_str(), r->admin_key_path.c_str());
+    for (const node::TestnetNode& n : r->nodes) {
+      std::printf("  %-4s %-9s rpc %-24s start: cairnd --home %s\n", n.name.c_str(),
+                  n.validator ? "validator" : "observer", n.rpc_url.c_str(), n.home.c_str());
+    }
+    return 0;
+  }
 
   if (init->parsed()) {
     auto r = node::InitHome(init_home, init_opts);
@@ -76,6 +115,8 @@ int main(int argc, char** argv) {
       node::InitOptions opts;
       opts.chain_id = "cairn-dev";
       opts.block_interval_ms = 100;
+      // Several dev chains may run side by side: let the OS pick the p2p port.
+      opts.p2p_listen = p2p_listen.empty() ? "127.0.0.1:0" : p2p_listen;
       if (!rpc_listen.empty()) opts.rpc_listen = rpc_listen;
       auto r = node::InitHome(home, opts);
       if (!r.ok()) return Fail(r.error());
@@ -91,6 +132,11 @@ int main(int argc, char** argv) {
     if (auto hp = node::SplitHostPort(rpc_listen, "--rpc-listen"); !hp.ok())
       return Fail(hp.error());
     config->rpc_listen = rpc_listen;
+  }
+  if (!p2p_listen.empty()) {
+    if (auto hp = node::SplitHostPort(p2p_listen, "--p2p-listen"); !hp.ok())
+      return Fail(hp.error());
+    config->p2p_listen = p2p_listen;
   }
   if (!log_level.empty()) config->log_level = log_level;
   if (!data_dir.empty()) config->data_dir = data_dir;

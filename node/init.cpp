@@ -41,7 +41,10 @@ Result<InitResult> InitHome(const std::string& home, const InitOptions& opts) {
       std::chrono::system_clock::now().time_since_epoch());
   g.genesis_time_ms = static_cast<uint64_t>(now.count()) * 1000;
   g.consensus = genesis::ConsensusKind::kSolo;
-  g.validators.push_back(genesis::Node{opts.name, node_key.public_key(), opts.p2p_listen});
+  // An ephemeral p2p port (":0") is not an address anyone can be told to dial.
+  bool ephemeral = opts.p2p_listen.size() >= 2 && opts.p2p_listen.ends_with(":0");
+  g.validators.push_back(
+      genesis::Node{opts.name, node_key.public_key(), ephemeral ? "" : opts.p2p_listen});
   g.accounts.push_back(
       genesis::InitialAccount{admin_key.public_key(), ledger::Role::kAdmin, opts.admin_balance});
   if (Status s = g.Validate(); !s.ok()) return s;

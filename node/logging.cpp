@@ -22,9 +22,14 @@ spdlog::level::level_enum g_level = spdlog::level::info;
 }  // namespace
 
 void SetupLogging(const std::string& level) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_level = spdlog::level::from_str(level);
-  spdlog::apply_all([](std::shared_ptr<spdlog::logger> l) { l->set_level(g_level); });
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_level = spdlog::level::from_str(level);
+    spdlog::apply_all([](std::shared_ptr<spdlog::logger> l) { l->set_level(g_level); });
+  }
+  // Libraries that log through spdlog's default logger (p2p) get the same format and
+  // stderr, never stdout, which scripts read.
+  spdlog::set_default_logger(Log("p2p"));
 }
 
 std::shared_ptr<spdlog::logger> Log(const std::string& component) {

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -13,6 +14,8 @@
 #include "ledger/codec.h"
 #include "ledger/executor.h"
 #include "node/logging.h"
+#include "node/node_loop.h"
+#include "node/wire.h"
 #include "rpc/dispatcher.h"
 #include "rpc/methods.h"
 #include "rpc/server.h"
@@ -63,13 +66,6 @@ Result<consensus::DurableState> LoadEngineState(const ledger::KvStore& kv) {
 std::string ShortHash(const crypto::Hash256& h) { return h.ToHex().substr(0, 12); }
 
 }  // namespace
-
-struct Node::Loop {
-  boost::asio::io_context io;
-  boost::asio::steady_timer tick{io};
-  boost::asio::signal_set signals{io, SIGINT, SIGTERM};
-  Status exit_status;
-};
 
 Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config) {
   SetupLogging(config.log_level);
@@ -138,20 +134,28 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   if (Status s = server.Start(listen->first, listen->second); !s.ok()) {
     return s.Wrap("rpc listen " + config_.rpc_listen);
   }
-  rpc_port_ = server.port();
-  log->info("rpc listening on http://{}:{}", listen->first, server.port());
-  if (on_serving) on_serving(server.port());
-
   Loop loop;
   {
     std::lock_guard<std::mutex> lock(loop_mu_);
     loop_ = &loop;
   }
-  loop.signals.async_wait([this, &loop](const boost::system::error_code& ec, int sig) {
+  loop.signals.async_wait([&loop](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     Log("node")->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     loop.io.stop();
   });
+  // The network starts before "rpc:" is announced, so a script that sees the RPC URL
+  // also has the p2p port.
+  if (Status s = StartNetwork(loop); !s.ok()) {
+    server.Stop();
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = nullptr;
+    return s;
+  }
+  rpc_port_ = server.port();
+  log->info("rpc listening on http://{}:{}", listen->first, server.port());
+  if (on_serving) on_serving(server.port());
+
   last_block_ms_ = SteadyMs();
   std::function<void(const boost::system::error_code&)> on_tick;
   on_tick = [this, &loop, &on_tick](const boost::system::error_code& ec) {
@@ -171,6 +175,8 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   // Shutdown: no new RPC, then the loop is already idle (a block in progress finished
   // inside OnTick, which runs to completion), then the store closes in the destructor.
   server.Stop();
+  StopNetwork();
+  loop.worker.join();
   {
     std::lock_guard<std::mutex> lock(loop_mu_);
     loop_ = nullptr;
@@ -192,6 +198,8 @@ void Node::Stop() {
 
 void Node::OnTick(Loop& loop) {
   engine_->Tick();
+  FlushGossip();
+  MaybeSync();
   MaybePropose(loop);
   if (Status s = DrainReady(); !s.ok()) loop.exit_status = s;
   std::lock_guard<std::mutex> lock(mu_);
@@ -280,41 +288,65 @@ Status Node::DrainReady() {
 }
 
 Status Node::ApplyCommitted(const consensus::Block& cb) {
-  uint64_t started = SteadyMs();
-  ledger::Block block;
-  ledger::ExecResult exec;
   if (auto it = built_.find(cb.hash); it != built_.end()) {
-    exec = std::move(it->second);
+    ledger::ExecResult exec = std::move(it->second);
     built_.erase(it);
-    block = std::move(built_blocks_.at(cb.hash));
+    ledger::Block block = std::move(built_blocks_.at(cb.hash));
     built_blocks_.erase(cb.hash);
-  } else {
-    auto decoded = ledger::Block::Decode(cb.data);
-    if (!decoded.ok()) return decoded.status().Wrap("committed block " + std::to_string(cb.height));
-    block = std::move(decoded.value());
+    return CommitBlock(std::move(block), std::move(exec), /*built=*/true);
+  }
+  auto decoded = ledger::Block::Decode(cb.data);
+  if (!decoded.ok()) return decoded.status().Wrap("committed block " + std::to_string(cb.height));
+  return CommitBlock(std::move(decoded.value()), std::nullopt, /*built=*/false);
+}
+
+bool Node::IsAllowedProposer(const crypto::PublicKey& key) const {
+  // Solo: the one validator. Raft: any validator (crash faults; links are authenticated).
+  return genesis_.ValidatorIndex(key) >= 0;
+}
+
+Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> exec, bool built) {
+  uint64_t started = SteadyMs();
+  const uint64_t height = block.header.height;
+  if (!exec) {
+    if (!IsAllowedProposer(block.header.proposer)) {
+      return Status::Error("block " + std::to_string(height) + ": proposer " +
+                           block.header.proposer.ToHex() + " is not a validator");
+    }
     ledger::Head head = store_->head();
+    if (height != head.height + 1) {
+      return Status::Error("block " + std::to_string(height) + " does not follow head " +
+                           std::to_string(head.height));
+    }
     auto parent = store_->HeaderAt(head.height);
     if (!parent.ok() || !parent->has_value()) return Status::Error("cannot read head header");
     ledger::ExecOptions opts;
     opts.verify_threads = 2;
     auto verified = ledger::VerifyBlock(*store_, **parent, block, opts);
-    if (!verified.ok()) {
-      return verified.status().Wrap("committed block does not verify against local state");
-    }
+    if (!verified.ok()) return verified.status();
+    if (Status s = store_->StateReadError(); !s.ok()) return s.Wrap("reading state");
     exec = std::move(verified.value());
   }
-  if (Status s = store_->Commit(block, exec, config_.sync_writes); !s.ok()) {
+  if (Status s = store_->Commit(block, *exec, config_.sync_writes); !s.ok()) {
     return s.Wrap("store commit");
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    mempool_.OnCommitted(block.txs, exec.tx_hashes, *store_, block.header.height);
+    mempool_.OnCommitted(block.txs, exec->tx_hashes, *store_, height);
   }
   uint64_t done = SteadyMs();
-  uint64_t since = propose_started_ms_ ? done - propose_started_ms_ : done - started;
-  Log("node")->info("committed block height={} hash={} txs={} commit_ms={}", block.header.height,
-                    ShortHash(cb.hash), block.txs.size(), since);
-  propose_started_ms_ = 0;
+  uint64_t since = built && propose_started_ms_ ? done - propose_started_ms_ : done - started;
+  crypto::Hash256 hash = block.Hash();
+  Log("node")->info("committed block height={} hash={} txs={} commit_ms={}{}", height,
+                    ShortHash(hash), block.txs.size(), since, built ? "" : " (from peer)");
+  if (built) propose_started_ms_ = 0;
+  if (host_) {
+    // The producer pushes its block; everyone tells peers its new head.
+    if (built) {
+      (void)host_->Broadcast(wire::kNewBlock, wire::EncodeBlocks({block.Encode()}));
+    }
+    BroadcastStatus();
+  }
   return Status::Ok();
 }
 
@@ -325,15 +357,30 @@ ledger::Admission Node::SubmitTransaction(ledger::Transaction tx) {
 }
 
 std::vector<ledger::Admission> Node::SubmitTransactions(std::vector<ledger::Transaction> txs) {
+  return Admit(std::move(txs));
+}
+
+std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs) {
   // Signatures are the expensive check: verify outside the lock, on two threads.
   std::vector<uint8_t> sig_ok = ledger::VerifyEach(txs, txs.size() >= 64 ? 2 : 1);
+  std::vector<Bytes> encoded(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) encoded[i] = txs[i].Encode();
   std::vector<ledger::Admission> out;
   out.reserve(txs.size());
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t height = store_->head().height;
-  for (size_t i = 0; i < txs.size(); ++i) {
-    // A bad signature is re-checked by Add, so its error follows the documented order.
-    out.push_back(mempool_.Add(std::move(txs[i]), *store_, height, sig_ok[i] != 0));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t height = store_->head().height;
+    for (size_t i = 0; i < txs.size(); ++i) {
+      // A bad signature is re-checked by Add, so its error follows the documented order.
+      out.push_back(mempool_.Add(std::move(txs[i]), *store_, height, sig_ok[i] != 0));
+    }
+  }
+  // Relay only what was admitted.
+  std::lock_guard<std::mutex> lock(gossip_mu_);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!out[i].ok()) continue;
+    if (seen_.insert(out[i].hash).second) seen_order_.push_back(out[i].hash);
+    gossip_out_.push_back(std::move(encoded[i]));
   }
   return out;
 }
@@ -409,6 +456,7 @@ rpc::NodeStatus Node::GetStatus() const {
     s.head_time_ms = (*h)->timestamp_ms;
   }
   s.version = kVersion;
+  s.peers = host_ ? host_->GetPeers().size() : 0;
   std::lock_guard<std::mutex> lock(mu_);
   s.mempool_size = mempool_.size();
   s.mempool_bytes = mempool_.bytes();

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "consensus/engine.h"
@@ -17,6 +19,7 @@
 #include "ledger/chain_store.h"
 #include "ledger/mempool.h"
 #include "node/config.h"
+#include "p2p/host.h"
 #include "rpc/node_api.h"
 
 namespace cairn::node {
@@ -49,7 +52,7 @@ class Node : public rpc::NodeApi {
   std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override;
   rpc::NodeStatus GetStatus() const override;
   const genesis::Genesis& GetGenesis() const override { return genesis_; }
-  std::vector<rpc::PeerInfo> GetPeers() const override { return {}; }
+  std::vector<rpc::PeerInfo> GetPeers() const override;
 
  private:
   Node(NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
@@ -60,7 +63,25 @@ class Node : public rpc::NodeApi {
   void MaybePropose(Loop& loop);
   Status DrainReady();
   Status ApplyCommitted(const consensus::Block& block);
+  // Verifies (unless this node built it) and commits the block at head + 1, then updates
+  // the mempool and tells peers. An error means the block is invalid or the disk failed.
+  Status CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> exec, bool built);
+  bool IsAllowedProposer(const crypto::PublicKey& key) const;
   uint32_t MaxBlockTxs() const;
+  // Verifies signatures, admits to the mempool and queues admitted txs for gossip.
+  std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs);
+
+  // Peer-to-peer (node_network.cpp). Handlers run on the p2p thread and post work to the
+  // loop thread (blocks, status) or the worker thread (gossip, serving sync requests).
+  Status StartNetwork(Loop& loop);
+  void StopNetwork();
+  void OnGossip(const p2p::NodeId& from, Bytes payload);
+  void OnGetBlocks(const p2p::NodeId& from, Bytes payload);
+  void OnBlocks(Loop& loop, const p2p::NodeId& from, Bytes payload, bool announced);
+  void OnPeerStatus(Loop& loop, const p2p::NodeId& from, Bytes payload);
+  void MaybeSync();
+  void FlushGossip();
+  void BroadcastStatus();
 
   const NodeConfig config_;
   const genesis::Genesis genesis_;
@@ -80,6 +101,16 @@ class Node : public rpc::NodeApi {
   std::map<crypto::Hash256, ledger::Block> built_blocks_;
   uint64_t last_block_ms_ = 0;
   uint64_t propose_started_ms_ = 0;
+
+  // Network state. host_ is set while running; peer_heads_ and sync_* are loop-thread only.
+  std::unique_ptr<p2p::Host> host_;
+  std::map<p2p::NodeId, std::pair<uint64_t, crypto::Hash256>> peer_heads_;
+  std::optional<p2p::NodeId> sync_peer_;
+  uint64_t sync_sent_ms_ = 0;
+  std::mutex gossip_mu_;  // guards gossip_out_, seen_
+  std::vector<Bytes> gossip_out_;
+  std::set<crypto::Hash256> seen_;
+  std::deque<crypto::Hash256> seen_order_;
 
   std::atomic<uint16_t> rpc_port_{0};
   std::atomic<bool> stop_requested_{false};

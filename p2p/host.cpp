@@ -491,6 +491,14 @@ void Host::RemovePersistentPeer(const NodeId& id) {
   });
 }
 
+void Host::Disconnect(const NodeId& id, const std::string& why) {
+  Impl& m = *impl_;
+  asio::post(m.io, [&m, id, why] {
+    auto it = m.peers.find(id);
+    if (it != m.peers.end()) it->second->Close(CloseReason::kMisbehaved, why);
+  });
+}
+
 void Host::RecheckAllowlist() {
   Impl& m = *impl_;
   asio::post(m.io, [&m] {

@@ -59,6 +59,7 @@ enum class CloseReason : uint8_t {
   kPingTimeout,
   kSendQueueFull,  // a non-droppable message did not fit the peer's send queue
   kAllowlistRevoked,
+  kMisbehaved,  // the node layer judged what the peer sent invalid (Host::Disconnect)
   kCount
 };
 inline constexpr size_t kCloseReasonCount = static_cast<size_t>(CloseReason::kCount);
@@ -164,6 +165,9 @@ class Host {
   // Stops redialling `id`; an established connection stays until it drops (see
   // RecheckAllowlist to cut it).
   void RemovePersistentPeer(const NodeId& id);
+  // Closes the connection to `id` (if any), e.g. after it sent an invalid block; logged
+  // once with `why`. A persistent peer is redialled with its growing backoff.
+  void Disconnect(const NodeId& id, const std::string& why);
   // Closes established connections whose key the allowlist no longer allows. Call after
   // changing what the allowlist answers (e.g. a validator-set change).
   void RecheckAllowlist();

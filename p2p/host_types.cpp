@@ -45,6 +45,8 @@ const char* CloseReasonName(CloseReason r) {
       return "send queue full";
     case CloseReason::kAllowlistRevoked:
       return "removed from allowlist";
+    case CloseReason::kMisbehaved:
+      return "misbehaved";
     case CloseReason::kCount:
       break;
   }

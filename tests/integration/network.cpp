@@ -1,0 +1,118 @@
+#include "tests/integration/network.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <stdexcept>
+
+#include "tests/integration/dev_node.h"
+
+namespace cairn::testing {
+
+uint16_t FreePortRange(size_t count) {
+  std::mt19937 rng(static_cast<unsigned>(getpid()));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    uint16_t base = static_cast<uint16_t>(20000 + rng() % 30000);
+    bool ok = true;
+    std::vector<int> fds;
+    for (size_t i = 0; i < count && ok; ++i) {
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      a.sin_port = htons(static_cast<uint16_t>(base + i));
+      ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      fds.push_back(fd);
+    }
+    for (int fd : fds) close(fd);
+    if (ok) return base;
+  }
+  throw std::runtime_error("no free port range");
+}
+
+Network::Network(const std::string& dir, size_t validators, size_t observers,
+                 const std::string& consensus)
+    : dir_(dir) {
+  size_t total = validators + observers;
+  uint16_t base = FreePortRange(2 * total);
+  rpc_base_ = base;
+  auto r =
+      RunCommand(CairndPath(), {"testnet", "--out", dir, "--validators", std::to_string(validators),
+                                "--observers", std::to_string(observers), "--consensus", consensus,
+                                "--rpc-port", std::to_string(base), "--p2p-port",
+                                std::to_string(base + total), "--block-interval-ms", "50"});
+  if (r.exit_code != 0) throw std::runtime_error("cairnd testnet failed: " + r.err);
+  for (size_t i = 0; i < validators; ++i) names_.push_back("v" + std::to_string(i));
+  for (size_t i = 0; i < observers; ++i) names_.push_back("o" + std::to_string(i));
+}
+
+Network::~Network() {
+  for (auto& [name, p] : procs_) {
+    if (p && p->running()) {
+      p->Signal(SIGKILL);
+      p->Wait(std::chrono::seconds(10));
+    }
+  }
+}
+
+void Network::EditConfig(const std::string& name,
+                         const std::function<void(nlohmann::json&)>& edit) {
+  std::string path = Home(name) + "/config.json";
+  nlohmann::json j = nlohmann::json::parse(ReadFile(path));
+  edit(j);
+  std::ofstream(path) << j.dump(2);
+}
+
+bool Network::Start(const std::string& name, std::string* why) {
+  auto& p = procs_[name];
+  p = std::make_unique<Process>(CairndPath(), std::vector<std::string>{"--home", Home(name)},
+                                Home(name) + ".log");
+  if (!p->WaitForLine("rpc: ", std::chrono::seconds(30))) {
+    if (why) *why = name + " did not start; log:\n" + TailOf(Home(name) + ".log");
+    return false;
+  }
+  return true;
+}
+
+std::optional<int> Network::Stop(const std::string& name) {
+  auto& p = procs_[name];
+  if (!p) return std::nullopt;
+  p->Signal(SIGTERM);
+  return p->Wait(std::chrono::seconds(30));
+}
+
+void Network::Kill(const std::string& name) {
+  auto& p = procs_[name];
+  if (!p) return;
+  p->Signal(SIGKILL);
+  p->Wait(std::chrono::seconds(10));
+}
+
+rpc::Client Network::Client(const std::string& name) const {
+  nlohmann::json cfg = nlohmann::json::parse(ReadFile(Home(name) + "/config.json"));
+  auto c = rpc::Client::Create("http://" + cfg["rpc"]["listen"].get<std::string>());
+  if (!c.ok()) throw std::runtime_error(c.error());
+  return std::move(c.value());
+}
+
+nlohmann::json Network::Status(const std::string& name) const {
+  auto c = Client(name);
+  auto r = c.Call("getStatus");
+  return r.ok() ? r.value() : nlohmann::json();
+}
+
+bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    // Polling other processes: there is nothing to block on but time.
+    usleep(20000);
+  }
+  return cond();
+}
+
+}  // namespace cairn::testing

@@ -1,0 +1,50 @@
+// A local multi-node network of real cairnd processes, generated with `cairnd testnet`.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rpc/client.h"
+#include "tests/integration/process.h"
+
+namespace cairn::testing {
+
+// A base port such that [base, base + count) is free on 127.0.0.1 right now.
+uint16_t FreePortRange(size_t count);
+
+class Network {
+ public:
+  // Generates the network in `dir` (validators v0.., observers o0..).
+  Network(const std::string& dir, size_t validators, size_t observers,
+          const std::string& consensus = "solo");
+  ~Network();
+
+  // Edits a node's config.json before it starts (e.g. block timing).
+  void EditConfig(const std::string& name, const std::function<void(nlohmann::json&)>& edit);
+  // Starts cairnd for `name` and waits until it serves RPC; false with the log on failure.
+  bool Start(const std::string& name, std::string* why = nullptr);
+  std::optional<int> Stop(const std::string& name);  // SIGTERM, exit code
+  void Kill(const std::string& name);                // SIGKILL
+
+  rpc::Client Client(const std::string& name) const;
+  nlohmann::json Status(const std::string& name) const;  // getStatus, or null when down
+  std::string Home(const std::string& name) const { return dir_ + "/" + name; }
+  std::string Log(const std::string& name) const { return TailOf(Home(name) + ".log", 20000); }
+  std::string AdminKeyPath() const { return dir_ + "/admin_key.json"; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  uint16_t rpc_base_ = 0;
+  std::vector<std::string> names_;
+  std::map<std::string, std::unique_ptr<Process>> procs_;
+};
+
+// Polls `cond` until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+
+}  // namespace cairn::testing
