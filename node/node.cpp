@@ -7,8 +7,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <filesystem>
+#include <random>
 #include <thread>
 
+#include "consensus/raft/raft.h"
 #include "consensus/solo/solo.h"
 #include "crypto/key_file.h"
 #include "ledger/codec.h"
@@ -73,10 +75,10 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config) {
   if (!genesis.ok()) return genesis.status();
   auto key = crypto::ReadKeyFile(config.Resolve(config.key_file));
   if (!key.ok()) return key.status();
-  if (genesis->consensus != genesis::ConsensusKind::kSolo) {
-    return Status::Error("consensus \"" + std::string(genesis::ConsensusName(genesis->consensus)) +
-                         "\" needs the peer-to-peer layer, which this cairnd does not have yet; "
-                         "use a \"solo\" genesis");
+  if (genesis->consensus == genesis::ConsensusKind::kBft) {
+    return Status::Error(
+        "consensus \"bft\" is not available in this cairnd yet; use \"solo\" or "
+        "\"raft\"");
   }
   std::string data_dir = config.Resolve(config.data_dir);
   auto store = ledger::OpenChainStore(data_dir, genesis->Block0(), genesis->InitialState(),
@@ -110,8 +112,24 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
 
   auto durable = LoadEngineState(store_->kv());
   if (!durable.ok()) return durable.status().Wrap("consensus state");
-  engine_ =
-      std::make_unique<consensus::solo::SoloEngine>(consensus::BlockRef{head.height, head.hash});
+  consensus::BlockRef applied{head.height, head.hash};
+  if (validator_index_ < 0) {
+    // Observers run no engine: they follow committed blocks through block sync.
+  } else if (genesis_.consensus == genesis::ConsensusKind::kRaft) {
+    consensus::raft::RaftConfig rc;
+    rc.id = static_cast<consensus::ReplicaId>(validator_index_);
+    rc.replicas = static_cast<uint32_t>(genesis_.validators.size());
+    rc.genesis = consensus::BlockRef{0, genesis_hash_};
+    // Election timeouts of 10..20 ticks; heartbeats every tick.
+    rc.election_ticks = 10;
+    rc.heartbeat_ticks = 1;
+    rc.seed = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+    auto raft = consensus::raft::RaftEngine::Open(rc, *durable, applied);
+    if (!raft.ok()) return raft.status().Wrap("raft state");
+    engine_ = std::move(raft.value());
+  } else {
+    engine_ = std::make_unique<consensus::solo::SoloEngine>(applied);
+  }
   if (validator_index_ < 0) {
     log->warn("this node's key {} is not a validator of this chain; it will not produce blocks",
               key_.public_key().ToHex());
@@ -197,17 +215,55 @@ void Node::Stop() {
 }
 
 void Node::OnTick(Loop& loop) {
-  engine_->Tick();
   FlushGossip();
   MaybeSync();
+  if (!engine_) return;
+  engine_->Tick();
+  if (pending_sync_to_ && store_->head().height >= pending_sync_to_->height) {
+    ledger::Head head = store_->head();
+    if (Status s = engine_->SyncCompleted({head.height, head.hash}); !s.ok()) {
+      Log("consensus")->warn("sync completed refused: {}", s.message());
+    }
+    pending_sync_to_.reset();
+  }
+  AfterEngineInput(loop);
+}
+
+void Node::AfterEngineInput(Loop& loop) {
+  if (!engine_) return;
+  if (Status s = DrainReady(); !s.ok()) {
+    loop.exit_status = s;
+    loop.io.stop();
+    return;
+  }
   MaybePropose(loop);
-  if (Status s = DrainReady(); !s.ok()) loop.exit_status = s;
+  if (Status s = DrainReady(); !s.ok()) {
+    loop.exit_status = s;
+    loop.io.stop();
+    return;
+  }
+  // Let the engine drop log entries the ledger holds durably, keeping a margin for
+  // followers that are slightly behind.
+  uint64_t head = store_->head().height;
+  if (head >= last_compact_ + 512) {
+    if (engine_->Compact(head - 256).ok()) last_compact_ = head;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   engine_status_ = engine_->GetStatus();
 }
 
+void Node::OnConsensusMessage(Loop& loop, const p2p::NodeId& from, Bytes payload) {
+  if (!engine_) return;
+  int replica = genesis_.ValidatorIndex(from);
+  if (replica < 0) return;  // observers have no say in consensus
+  if (Status s = engine_->Step(static_cast<consensus::ReplicaId>(replica), payload); !s.ok()) {
+    Log("consensus")->warn("message from validator {} refused: {}", replica, s.message());
+  }
+  AfterEngineInput(loop);
+}
+
 void Node::MaybePropose(Loop&) {
-  if (validator_index_ < 0) return;
+  if (validator_index_ < 0 || !engine_) return;
   auto slot = engine_->ProposalWanted();
   if (!slot) return;
   ledger::Head head = store_->head();
@@ -253,7 +309,7 @@ void Node::MaybePropose(Loop&) {
 }
 
 Status Node::DrainReady() {
-  while (engine_->HasReady()) {
+  while (engine_ && engine_->HasReady()) {
     consensus::Ready ready = engine_->TakeReady();
     // 1. Persist, before sending anything.
     ledger::WriteBatch batch;
@@ -274,11 +330,24 @@ Status Node::DrainReady() {
         return s.Wrap("persisting consensus state");
       }
     }
-    // 2. Send: a single validator has nobody to talk to.
-    // 3. Apply.
-    if (ready.sync_to) {
-      return Status::Error("the engine asked for block sync, which needs peers");
+    if (ready.discard_through) {
+      ledger::WriteBatch gc;
+      Status s = store_->kv().Scan(EngineKey('l', 0), EngineKey('l', *ready.discard_through + 1),
+                                   [&](ByteView k, ByteView) {
+                                     gc.Delete(k);
+                                     return true;
+                                   });
+      if (s.ok() && gc.size() > 0) (void)store_->kv().Write(gc, /*sync=*/false);
     }
+    // 2. Send, after persisting.
+    for (consensus::OutboundMessage& m : ready.messages) {
+      if (!host_ || m.to >= genesis_.validators.size()) continue;
+      // Not connected: Raft retries on its own (heartbeats, re-sent appends).
+      (void)host_->Send(genesis_.validators[m.to].public_key, wire::kConsensus,
+                        std::move(m.payload));
+    }
+    // 3. Sync (through block sync, which follows peers' heads), then apply.
+    if (ready.sync_to) pending_sync_to_ = ready.sync_to;
     for (const consensus::Block& b : ready.committed) {
       if (Status s = ApplyCommitted(b); !s.ok()) return s;
     }
@@ -288,6 +357,16 @@ Status Node::DrainReady() {
 }
 
 Status Node::ApplyCommitted(const consensus::Block& cb) {
+  ledger::Head head = store_->head();
+  if (cb.height <= head.height) {
+    // Already applied through block sync or a NewBlock push: it must be the same block.
+    auto stored = store_->HeaderAt(cb.height);
+    if (!stored.ok() || !stored->has_value() || (*stored)->Hash() != cb.hash) {
+      return Status::Error("consensus committed block " + std::to_string(cb.height) + " " +
+                           ShortHash(cb.hash) + " but this node holds a different block there");
+    }
+    return Status::Ok();
+  }
   if (auto it = built_.find(cb.hash); it != built_.end()) {
     ledger::ExecResult exec = std::move(it->second);
     built_.erase(it);
@@ -322,6 +401,11 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
     if (!parent.ok() || !parent->has_value()) return Status::Error("cannot read head header");
     ledger::ExecOptions opts;
     opts.verify_threads = 2;
+    // Transactions this node admitted had their signatures checked then.
+    opts.signature_known_valid = [this](const crypto::Hash256& h) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return mempool_.Contains(h);
+    };
     auto verified = ledger::VerifyBlock(*store_, **parent, block, opts);
     if (!verified.ok()) return verified.status();
     if (Status s = store_->StateReadError(); !s.ok()) return s.Wrap("reading state");
@@ -340,6 +424,15 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
   Log("node")->info("committed block height={} hash={} txs={} commit_ms={}{}", height,
                     ShortHash(hash), block.txs.size(), since, built ? "" : " (from peer)");
   if (built) propose_started_ms_ = 0;
+  // Proposals of ours at this height or below that lost (a new leader's block won) are dead.
+  for (auto it = built_blocks_.begin(); it != built_blocks_.end();) {
+    if (it->second.header.height <= height) {
+      built_.erase(it->first);
+      it = built_blocks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (host_) {
     // The producer pushes its block; everyone tells peers its new head.
     if (built) {

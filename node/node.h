@@ -60,6 +60,9 @@ class Node : public rpc::NodeApi {
 
   struct Loop;
   void OnTick(Loop& loop);
+  // Drains the engine's Ready batches, proposes if wanted, compacts; after every input.
+  void AfterEngineInput(Loop& loop);
+  void OnConsensusMessage(Loop& loop, const p2p::NodeId& from, Bytes payload);
   void MaybePropose(Loop& loop);
   Status DrainReady();
   Status ApplyCommitted(const consensus::Block& block);
@@ -101,6 +104,8 @@ class Node : public rpc::NodeApi {
   std::map<crypto::Hash256, ledger::Block> built_blocks_;
   uint64_t last_block_ms_ = 0;
   uint64_t propose_started_ms_ = 0;
+  std::optional<consensus::BlockRef> pending_sync_to_;
+  uint64_t last_compact_ = 0;
 
   // Network state. host_ is set while running; peer_heads_ and sync_* are loop-thread only.
   std::unique_ptr<p2p::Host> host_;

@@ -71,6 +71,12 @@ Status Node::StartNetwork(Loop& loop) {
               });
         });
   }
+  host_->SetHandler(wire::kConsensus, [this, &loop](const p2p::NodeId& from, p2p::MessageType,
+                                                    ByteView payload) {
+    boost::asio::post(loop.io, [this, &loop, from, data = Bytes(payload.begin(), payload.end())] {
+      OnConsensusMessage(loop, from, data);
+    });
+  });
   host_->SetHandler(wire::kStatus, [this, &loop](const p2p::NodeId& from, p2p::MessageType,
                                                  ByteView payload) {
     boost::asio::post(loop.io, [this, &loop, from, data = Bytes(payload.begin(), payload.end())] {
