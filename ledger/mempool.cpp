@@ -32,6 +32,14 @@ Mempool::~Mempool() = default;
 
 size_t Mempool::size() const { return by_hash_.size(); }
 
+std::vector<Transaction> Mempool::Oldest(size_t max) const {
+  std::vector<Transaction> out;
+  for (auto it = by_seq_.begin(); it != by_seq_.end() && out.size() < max; ++it) {
+    out.push_back(it->second->tx);
+  }
+  return out;
+}
+
 bool Mempool::Contains(const crypto::Hash256& hash) const { return by_hash_.count(hash) != 0; }
 
 std::optional<Transaction> Mempool::Get(const crypto::Hash256& hash) const {

@@ -70,6 +70,8 @@ class Mempool {
   void OnCommitted(std::span<const Transaction> txs, std::span<const crypto::Hash256> hashes,
                    const StateReader& committed, uint64_t height);
 
+  // Up to `max` pending transactions in admission order (for a newly connected peer).
+  std::vector<Transaction> Oldest(size_t max) const;
   bool Contains(const crypto::Hash256& hash) const;
   std::optional<Transaction> Get(const crypto::Hash256& hash) const;
   // The nonce a new transaction of `sender` should carry: `committed_nonce` plus the number

@@ -19,6 +19,7 @@ constexpr size_t kSeenCapacity = 200000;          // gossip dedup window, in tx 
 constexpr size_t kGossipBatchTxs = 2000;          // per TxBatch message
 constexpr uint64_t kSyncRequestTimeoutMs = 5000;  // re-ask (maybe another peer) after this
 constexpr uint32_t kSyncBatchBlocks = 128;
+constexpr size_t kMaxPendingOnConnect = 20000;
 
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -84,9 +85,12 @@ Status Node::StartNetwork(Loop& loop) {
     });
   });
   host_->SetPeerHandlers(
-      [this](const p2p::NodeId& peer) {
+      [this, &loop](const p2p::NodeId& peer) {
         ledger::Head head = store_->head();
         (void)host_->Send(peer, wire::kStatus, wire::EncodeStatus({head.height, head.hash}));
+        // A peer that was away missed our gossip: hand it what is still pending (the next
+        // leader may be that peer).
+        boost::asio::post(loop.worker, [this, peer] { SendPendingTo(peer); });
       },
       [this, &loop](const p2p::NodeId& peer) {
         boost::asio::post(loop.io, [this, peer] {
@@ -160,6 +164,21 @@ void Node::OnGossip(const p2p::NodeId& from, Bytes payload) {
     }
   }
   if (!fresh.empty()) Admit(std::move(fresh));
+}
+
+void Node::SendPendingTo(const p2p::NodeId& peer) {
+  std::vector<ledger::Transaction> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending = mempool_.Oldest(kMaxPendingOnConnect);
+  }
+  for (size_t i = 0; i < pending.size(); i += kGossipBatchTxs) {
+    std::vector<Bytes> batch;
+    for (size_t j = i; j < std::min(pending.size(), i + kGossipBatchTxs); ++j) {
+      batch.push_back(pending[j].Encode());
+    }
+    (void)host_->Send(peer, wire::kTxs, wire::EncodeTxs(batch));
+  }
 }
 
 void Node::FlushGossip() {

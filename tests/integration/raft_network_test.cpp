@@ -1,0 +1,205 @@
+// A 3-validator Raft network of real cairnd processes on loopback.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <set>
+
+#include "crypto/key_file.h"
+#include "tests/integration/dev_node.h"
+#include "tests/integration/network.h"
+
+using namespace cairn;
+using namespace cairn::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::vector<std::string> kAll = {"v0", "v1", "v2"};
+
+crypto::KeyPair Member(uint8_t n) {
+  std::array<uint8_t, 32> s{};
+  s[0] = n;
+  s[5] = 0x42;
+  return crypto::KeyPair::FromSeed(crypto::PrivateKey(s));
+}
+
+// The name of the node all live nodes agree is leader, or "".
+std::string Leader(const Network& net, const std::vector<std::string>& live) {
+  std::string leader_key;
+  for (const std::string& n : live) {
+    json s = net.Status(n);
+    if (s.is_null() || s["leader"].get<std::string>().empty()) return "";
+    if (leader_key.empty()) leader_key = s["leader"];
+    if (s["leader"] != leader_key) return "";
+  }
+  json g = json::parse(ReadFile(net.dir() + "/genesis.json"));
+  for (const auto& v : g["validators"]) {
+    if (v["public_key"] == leader_key) return v["name"];
+  }
+  return "";
+}
+
+uint64_t Height(const Network& net, const std::string& n) {
+  json s = net.Status(n);
+  return s.is_null() ? 0 : s["height"].get<uint64_t>();
+}
+
+// Every committed tx hash on `n`, in chain order.
+std::vector<std::string> ChainTxs(const Network& net, const std::string& n) {
+  auto c = net.Client(n);
+  std::vector<std::string> out;
+  uint64_t h = Height(net, n);
+  for (uint64_t i = 1; i <= h; ++i) {
+    auto b = c.Call("getBlock", {{"height", i}});
+    REQUIRE(b.ok());
+    for (const auto& t : b.value()["txs"]) out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("raft: transactions sent to every node commit once, in one order, everywhere",
+          "[integration][raft]") {
+  TempDir dir("it-raft");
+  Network net(dir.path() + "/net", 3, 0, "raft");
+  std::string why;
+  for (const std::string& n : kAll) {
+    REQUIRE(net.Start(n, &why));
+    INFO(why);
+  }
+  REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
+  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
+  REQUIRE(admin.ok());
+  std::string chain = net.Status("v0")["chain_id"];
+
+  // Register three members through the three nodes (one admin nonce sequence), then each
+  // member sends transfers through a different node.
+  std::vector<crypto::KeyPair> members = {Member(1), Member(2), Member(3)};
+  std::vector<std::string> hashes;
+  for (size_t i = 0; i < 3; ++i) {
+    auto c = net.Client(kAll[i]);
+    for (const auto& tx :
+         {MakeTx(*admin, chain, 2 * i,
+                 ledger::RegisterAccount{members[i].public_key(), ledger::Role::kMember}),
+          MakeTx(*admin, chain, 2 * i + 1, ledger::Transfer{members[i].public_key(), 1000})}) {
+      auto r = c.Call("sendTransaction", {{"tx", Hex(tx)}});
+      INFO(r.status().message());
+      REQUIRE(r.ok());
+      hashes.push_back(tx.Hash().ToHex());
+    }
+  }
+  auto c0 = net.Client("v0");
+  REQUIRE(WaitCommitted(c0, hashes.back(), 30s));
+  for (size_t i = 0; i < 3; ++i) {
+    auto c = net.Client(kAll[(i + 1) % 3]);
+    for (uint64_t nonce = 0; nonce < 5; ++nonce) {
+      auto tx =
+          MakeTx(members[i], chain, nonce, ledger::Transfer{members[(i + 1) % 3].public_key(), 1});
+      auto r = c.Call("sendTransaction", {{"tx", Hex(tx)}});
+      REQUIRE(r.ok());
+      hashes.push_back(tx.Hash().ToHex());
+    }
+  }
+  for (const std::string& h : hashes) REQUIRE(WaitCommitted(c0, h, 30s));
+  uint64_t target = Height(net, "v0");
+  REQUIRE(
+      Eventually([&] { return Height(net, "v1") >= target && Height(net, "v2") >= target; }, 30s));
+  auto order = ChainTxs(net, "v0");
+  CHECK(std::set<std::string>(order.begin(), order.end()).size() == order.size());  // once each
+  CHECK(order.size() == hashes.size());
+  for (const char* n : {"v1", "v2"}) {
+    auto other = ChainTxs(net, n);
+    other.resize(std::min(other.size(), order.size()));
+    CHECK(other == order);
+  }
+  json s = net.Status("v1");
+  CHECK(s["consensus"] == "raft");
+  CHECK(s["term"].get<uint64_t>() >= 1);
+}
+
+TEST_CASE("raft: the leader killed under load is replaced; nothing committed is lost",
+          "[integration][raft]") {
+  TempDir dir("it-raft-kill");
+  Network net(dir.path() + "/net", 3, 0, "raft");
+  std::string why;
+  for (const std::string& n : kAll) REQUIRE(net.Start(n, &why));
+  REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
+  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
+  std::string chain = net.Status("v0")["chain_id"];
+  std::string leader = Leader(net, kAll);
+  std::vector<std::string> live;
+  for (const auto& n : kAll) {
+    if (n != leader) live.push_back(n);
+  }
+
+  // Commit some records, note what the network reported committed.
+  uint64_t nonce = 0;
+  std::vector<std::string> committed;
+  auto c = net.Client(live[0]);
+  for (; nonce < 5; ++nonce) {
+    auto tx = MakeTx(*admin, chain, nonce, ledger::Put{{static_cast<uint8_t>('a' + nonce)}, {1}});
+    REQUIRE(c.Call("sendTransaction", {{"tx", Hex(tx)}}).ok());
+    REQUIRE(WaitCommitted(c, tx.Hash().ToHex(), 30s));
+    committed.push_back(tx.Hash().ToHex());
+  }
+  net.Kill(leader);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(Eventually(
+      [&] {
+        std::string l = Leader(net, live);
+        return !l.empty() && l != leader;
+      },
+      30s));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  WARN("new leader elected " << secs << " s after SIGKILL of " << leader);
+  for (; nonce < 10; ++nonce) {
+    auto tx = MakeTx(*admin, chain, nonce, ledger::Put{{static_cast<uint8_t>('a' + nonce)}, {2}});
+    REQUIRE(c.Call("sendTransaction", {{"tx", Hex(tx)}}).ok());
+    REQUIRE(WaitCommitted(c, tx.Hash().ToHex(), 30s));
+    committed.push_back(tx.Hash().ToHex());
+  }
+  // The old leader restarts and converges on the same chain.
+  REQUIRE(net.Start(leader, &why));
+  uint64_t target = Height(net, live[0]);
+  REQUIRE(Eventually([&] { return Height(net, leader) >= target; }, 30s));
+  for (const std::string& n : kAll) {
+    auto cn = net.Client(n);
+    for (const std::string& h : committed) {
+      auto r = cn.Call("getTransaction", {{"hash", h}});
+      REQUIRE(r.ok());
+      CHECK(r.value()["status"] == "committed");
+    }
+    auto b = cn.Call("getBlock", {{"height", target}});
+    REQUIRE(b.ok());
+    CHECK(b.value()["hash"] ==
+          net.Client(live[0]).Call("getBlock", {{"height", target}}).value()["hash"]);
+    CHECK(b.value()["state_root"] ==
+          net.Client(live[0]).Call("getBlock", {{"height", target}}).value()["state_root"]);
+  }
+}
+
+TEST_CASE("raft: with a majority down nothing commits; when it returns, progress resumes",
+          "[integration][raft]") {
+  TempDir dir("it-raft-majority");
+  Network net(dir.path() + "/net", 3, 0, "raft");
+  std::string why;
+  for (const std::string& n : kAll) REQUIRE(net.Start(n, &why));
+  REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
+  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
+  std::string chain = net.Status("v0")["chain_id"];
+  net.Kill("v1");
+  net.Kill("v2");
+  uint64_t before = Height(net, "v0");
+  auto c = net.Client("v0");
+  auto tx = MakeTx(*admin, chain, 0, ledger::Put{{'k'}, {1}});
+  REQUIRE(c.Call("sendTransaction", {{"tx", Hex(tx)}}).ok());
+  // It stays pending while v0 is alone: it must step down and commit nothing.
+  REQUIRE(Eventually([&] { return net.Status("v0")["role"] != "leader"; }, 30s));
+  CHECK_FALSE(WaitCommitted(c, tx.Hash().ToHex(), 3s));
+  CHECK(Height(net, "v0") == before);
+  REQUIRE(net.Start("v1", &why));
+  INFO(why);
+  CHECK(WaitCommitted(c, tx.Hash().ToHex(), 30s));
+  CHECK(Height(net, "v0") > before);
+}
