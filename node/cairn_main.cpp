@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <exception>
 
+#include <memory>
 #include "crypto/ed25519.h"
 #include "node/cli_common.h"
+#include "node/testnet.h"
 
 using namespace cairn;
 
@@ -49,6 +51,44 @@ int main(int argc, char** argv) {
   cli::AddWalletCommands(app, g, &action);
   cli::AddExplorerCommands(app, g, &action);
   cli::AddAuditCommand(app, g, &action);
+
+  // cairn testnet: the same generator as `cairnd testnet`, where operators expect it.
+  auto tn = std::make_shared<node::TestnetOptions>();
+  auto tn_out = std::make_shared<std::string>();
+  auto tn_consensus = std::make_shared<std::string>("raft");
+  CLI::App* testnet =
+      app.add_subcommand("testnet", "generate a local network: keys, genesis, configs");
+  testnet->add_option("--out", *tn_out, "directory to create")->required();
+  testnet->add_option("--validators", tn->validators, "validators")->capture_default_str();
+  testnet->add_option("--observers", tn->observers, "observer nodes")->capture_default_str();
+  testnet->add_option("--consensus", *tn_consensus, "solo | raft")->capture_default_str();
+  testnet->add_option("--chain-id", tn->chain_id, "chain id")->capture_default_str();
+  testnet->add_option("--host", tn->host, "listen host of every node")->capture_default_str();
+  testnet->add_option("--rpc-port", tn->rpc_port, "first RPC port")->capture_default_str();
+  testnet->add_option("--p2p-port", tn->p2p_port, "first p2p port")->capture_default_str();
+  testnet->add_option("--block-interval-ms", tn->block_interval_ms, "block interval")
+      ->capture_default_str();
+  testnet->callback([&action, tn, tn_out, tn_consensus] {
+    action = [tn, tn_out, tn_consensus]() -> Status {
+      if (*tn_consensus == "solo") {
+        tn->consensus = genesis::ConsensusKind::kSolo;
+      } else if (*tn_consensus == "raft") {
+        tn->consensus = genesis::ConsensusKind::kRaft;
+      } else {
+        return Status::Error("--consensus must be solo or raft");
+      }
+      auto r = node::GenerateTestnet(*tn_out, *tn);
+      if (!r.ok()) return r.status();
+      std::printf("testnet in %s (%s)\n  genesis:   %s\n  admin key: %s (funded admin account)\n",
+                  tn_out->c_str(), tn_consensus->c_str(), r->genesis_path.c_str(),
+                  r->admin_key_path.c_str());
+      for (const node::TestnetNode& n : r->nodes) {
+        std::printf("  %-4s %-9s rpc %-24s start: cairnd --home %s\n", n.name.c_str(),
+                    n.validator ? "validator" : "observer", n.rpc_url.c_str(), n.home.c_str());
+      }
+      return Status::Ok();
+    };
+  });
 
   try {
     app.parse(argc, argv);
