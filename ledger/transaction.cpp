@@ -81,6 +81,18 @@ Bytes Transaction::Encode() const {
   return w.Take();
 }
 
+size_t Transaction::EncodedSize() const {
+  size_t body = 0;
+  if (auto* p = std::get_if<Put>(&payload)) {
+    body = 4 + p->key.size() + 4 + p->value.size();
+  } else if (std::holds_alternative<Transfer>(payload)) {
+    body = 32 + 8;
+  } else {
+    body = 32 + 1;
+  }
+  return 1 + 4 + chain_id.size() + 32 + 8 + 1 + body + 64;
+}
+
 Result<Transaction> Transaction::Decode(ByteView b) {
   Reader r(b, "tx");
   if (b.size() > kMaxTxSize) {

@@ -64,6 +64,7 @@ struct Transaction {
   // keeps it from being replayed on another chain.
   Bytes SigningBytes() const;
   Bytes Encode() const;
+  size_t EncodedSize() const;  // Encode().size(), without encoding
   static Result<Transaction> Decode(ByteView b);
   // SHA-256 of Encode(), signature included (Ed25519 with canonical-S checks is not malleable,
   // so one signed transaction has exactly one hash).

@@ -26,6 +26,8 @@ namespace cairn::node {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+// Blocks stay below wire::kMaxBlockBytes (6 MiB) with room for the Raft and p2p envelopes.
+constexpr size_t kMaxBlockBytes = 4u << 20;
 
 uint64_t SteadyMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -135,23 +137,6 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
               key_.public_key().ToHex());
   }
 
-  rpc::Dispatcher dispatcher(rpc::DispatcherOptions{
-      .max_batch_size = config_.rpc_max_batch,
-      .max_nesting_depth = 64,
-      .on_handler_exception = [](std::string_view method, std::string_view what) {
-        Log("rpc")->error("method {} threw: {}", method, what);
-      }});
-  if (Status s = rpc::RegisterNodeMethods(dispatcher, *this); !s.ok()) return s;
-  rpc::ServerOptions rpc_opts;
-  rpc_opts.threads = config_.rpc_threads;
-  rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;
-  rpc_opts.max_connections = config_.rpc_max_connections;
-  rpc::Server server(dispatcher, rpc_opts);
-  auto listen = SplitHostPort(config_.rpc_listen, "rpc.listen");
-  if (!listen.ok()) return listen.status();
-  if (Status s = server.Start(listen->first, listen->second); !s.ok()) {
-    return s.Wrap("rpc listen " + config_.rpc_listen);
-  }
   Loop loop;
   {
     std::lock_guard<std::mutex> lock(loop_mu_);
@@ -162,13 +147,41 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
     Log("node")->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     loop.io.stop();
   });
-  // The network starts before "rpc:" is announced, so a script that sees the RPC URL
-  // also has the p2p port.
+  // The network starts before RPC, so RPC threads only ever see host_ set (or never set).
   if (Status s = StartNetwork(loop); !s.ok()) {
-    server.Stop();
     std::lock_guard<std::mutex> lock(loop_mu_);
     loop_ = nullptr;
     return s;
+  }
+  rpc::Dispatcher dispatcher(rpc::DispatcherOptions{
+      .max_batch_size = config_.rpc_max_batch,
+      .max_nesting_depth = 64,
+      .on_handler_exception = [](std::string_view method, std::string_view what) {
+        Log("rpc")->error("method {} threw: {}", method, what);
+      }});
+  if (Status s = rpc::RegisterNodeMethods(dispatcher, *this); !s.ok()) {
+    StopNetwork();
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = nullptr;
+    return s;
+  }
+  rpc::ServerOptions rpc_opts;
+  rpc_opts.threads = config_.rpc_threads;
+  rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;
+  rpc_opts.max_connections = config_.rpc_max_connections;
+  rpc::Server server(dispatcher, rpc_opts);
+  auto listen = SplitHostPort(config_.rpc_listen, "rpc.listen");
+  if (!listen.ok()) {
+    StopNetwork();
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = nullptr;
+    return listen.status();
+  }
+  if (Status s = server.Start(listen->first, listen->second); !s.ok()) {
+    StopNetwork();
+    std::lock_guard<std::mutex> lock(loop_mu_);
+    loop_ = nullptr;
+    return s.Wrap("rpc listen " + config_.rpc_listen);
   }
   rpc_port_ = server.port();
   log->info("rpc listening on http://{}:{}", listen->first, server.port());
@@ -194,6 +207,8 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   // inside OnTick, which runs to completion), then the store closes in the destructor.
   server.Stop();
   StopNetwork();
+  // Queued gossip and sync requests are abandoned, not served: shutdown must not wait on them.
+  loop.worker.stop();
   loop.worker.join();
   {
     std::lock_guard<std::mutex> lock(loop_mu_);
@@ -220,11 +235,21 @@ void Node::OnTick(Loop& loop) {
   if (!engine_) return;
   engine_->Tick();
   if (pending_sync_to_ && store_->head().height >= pending_sync_to_->height) {
-    ledger::Head head = store_->head();
-    if (Status s = engine_->SyncCompleted({head.height, head.hash}); !s.ok()) {
-      Log("consensus")->warn("sync completed refused: {}", s.message());
+    // Block sync follows peers' heads, so the ledger is usually past the target: check the
+    // block at the target height is the one consensus named, then report the target itself.
+    auto at = store_->HeaderAt(pending_sync_to_->height);
+    if (!at.ok() || !at->has_value() || (*at)->Hash() != pending_sync_to_->hash) {
+      loop.exit_status =
+          Status::Error("block sync reached height " + std::to_string(pending_sync_to_->height) +
+                        " but holds a different block there than consensus committed");
+      loop.io.stop();
+      return;
     }
-    pending_sync_to_.reset();
+    if (Status s = engine_->SyncCompleted(*pending_sync_to_); !s.ok()) {
+      Log("consensus")->warn("sync completed refused: {}", s.message());
+    } else {
+      pending_sync_to_.reset();
+    }
   }
   AfterEngineInput(loop);
 }
@@ -279,6 +304,15 @@ void Node::MaybePropose(Loop&) {
     if (mempool_.size() == 0 && !config_.empty_blocks) return;
     candidates = mempool_.Select(MaxBlockTxs(), *store_);
   }
+  // A byte budget below every transport limit (wire::kMaxBlockBytes, the p2p frame, Raft's
+  // message cap), so a block of large records always travels.
+  size_t bytes = 0, keep = 0;
+  while (keep < candidates.size()) {
+    bytes += 4 + candidates[keep].EncodedSize();
+    if (bytes > kMaxBlockBytes) break;
+    ++keep;
+  }
+  candidates.resize(keep);
   if (candidates.empty() && !config_.empty_blocks) return;
   auto parent = store_->HeaderAt(head.height);
   if (!parent.ok() || !parent->has_value()) {
@@ -343,8 +377,9 @@ Status Node::DrainReady() {
     for (consensus::OutboundMessage& m : ready.messages) {
       if (!host_ || m.to >= genesis_.validators.size()) continue;
       // Not connected: Raft retries on its own (heartbeats, re-sent appends).
-      (void)host_->Send(genesis_.validators[m.to].public_key, wire::kConsensus,
-                        std::move(m.payload));
+      Status sent =
+          host_->Send(genesis_.validators[m.to].public_key, wire::kConsensus, std::move(m.payload));
+      if (!sent.ok()) Log("consensus")->debug("to validator {}: {}", m.to, sent.message());
     }
     // 3. Sync (through block sync, which follows peers' heads), then apply.
     if (ready.sync_to) pending_sync_to_ = ready.sync_to;
@@ -376,6 +411,10 @@ Status Node::ApplyCommitted(const consensus::Block& cb) {
   }
   auto decoded = ledger::Block::Decode(cb.data);
   if (!decoded.ok()) return decoded.status().Wrap("committed block " + std::to_string(cb.height));
+  if (decoded->Hash() != cb.hash || decoded->header.height != cb.height) {
+    return Status::Error("committed block " + std::to_string(cb.height) +
+                         " does not hash to the hash consensus gave");
+  }
   return CommitBlock(std::move(decoded.value()), std::nullopt, /*built=*/false);
 }
 
@@ -475,6 +514,7 @@ std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs)
     if (seen_.insert(out[i].hash).second) seen_order_.push_back(out[i].hash);
     gossip_out_.push_back(std::move(encoded[i]));
   }
+  TrimSeenLocked();
   return out;
 }
 

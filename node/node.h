@@ -84,6 +84,7 @@ class Node : public rpc::NodeApi {
   void OnPeerStatus(Loop& loop, const p2p::NodeId& from, Bytes payload);
   void MaybeSync();
   void FlushGossip();
+  void TrimSeenLocked();  // REQUIRES: gossip_mu_ held
   void SendPendingTo(const p2p::NodeId& peer);
   void BroadcastStatus();
 

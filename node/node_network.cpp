@@ -145,6 +145,8 @@ void Node::OnGossip(const p2p::NodeId& from, Bytes payload) {
   }
   std::vector<ledger::Transaction> fresh;
   {
+    // Only admitted transactions enter the seen-set (Admit adds them): one refused now (a
+    // nonce gap, a full pool) may be admissible when a peer offers it again.
     std::lock_guard<std::mutex> lock(gossip_mu_);
     for (ByteView b : *items) {
       crypto::Hash256 h = crypto::Sha256Of(b);
@@ -154,16 +156,17 @@ void Node::OnGossip(const p2p::NodeId& from, Bytes payload) {
         Log("p2p")->warn("peer {} gossiped a malformed tx: {}", Short(from), tx.error());
         continue;
       }
-      seen_.insert(h);
-      seen_order_.push_back(h);
       fresh.push_back(std::move(tx.value()));
-    }
-    while (seen_order_.size() > kSeenCapacity) {
-      seen_.erase(seen_order_.front());
-      seen_order_.pop_front();
     }
   }
   if (!fresh.empty()) Admit(std::move(fresh));
+}
+
+void Node::TrimSeenLocked() {
+  while (seen_order_.size() > kSeenCapacity) {
+    seen_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
 }
 
 void Node::SendPendingTo(const p2p::NodeId& peer) {
@@ -197,6 +200,7 @@ void Node::FlushGossip() {
 }
 
 void Node::OnGetBlocks(const p2p::NodeId& from, Bytes payload) {
+  if (!host_->IsConnected(from)) return;  // gone while the request waited in the queue
   auto req = wire::DecodeGetBlocks(payload);
   if (!req.ok()) {
     host_->Disconnect(from, "malformed block request: " + req.error());

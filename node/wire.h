@@ -45,7 +45,7 @@ Bytes EncodeGetBlocks(const GetBlocks& g);
 Result<GetBlocks> DecodeGetBlocks(ByteView b);
 
 // Blocks    := count:u32 (block:bytes)^count   consecutive heights, possibly fewer than asked
-// NewBlock  := block:bytes
+// NewBlock  := the same encoding with one block
 Bytes EncodeBlocks(const std::vector<Bytes>& blocks);
 Result<std::vector<ByteView>> DecodeBlocks(ByteView b);
 

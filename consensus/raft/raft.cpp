@@ -91,8 +91,10 @@ Result<std::unique_ptr<RaftEngine>> RaftEngine::Open(const RaftConfig& config,
     e->applied_ = hs.base.index;
     e->applied_height_before_sync_ = applied.height;
   } else if (applied.height > e->CommitHeight()) {
-    return Status::Error("raft restart: ledger height " + std::to_string(applied.height) +
-                         " is above the committed log height " + std::to_string(e->CommitHeight()));
+    // The node applied committed blocks it got through block sync or a leader's push
+    // before this replica learned the commit index. Hand out from the stored commit on:
+    // the node skips heights it already holds, checking that their hashes match.
+    e->applied_ = hs.commit;
   } else {
     uint64_t idx = log.LastIndexWithHeight(applied.height, hs.commit);
     if (log.BlockAt(idx).hash != applied.hash) {

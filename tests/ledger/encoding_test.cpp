@@ -432,3 +432,17 @@ TEST_CASE("payload kinds: numbering, names and admin-only set", "[ledger]") {
   CHECK(IsAdminOnly(RegisterAccount{k, Role::kMember}));
   CHECK(IsAdminOnly(SetRole{k, Role::kAdmin}));
 }
+
+TEST_CASE("EncodedSize equals the encoding's length for every payload", "[ledger][codec]") {
+  cairn::ledger::Transaction tx;
+  tx.chain_id = "size-check";
+  tx.nonce = 3;
+  for (const cairn::ledger::Payload& p :
+       {cairn::ledger::Payload(cairn::ledger::Transfer{}),
+        cairn::ledger::Payload(cairn::ledger::Put{{1, 2, 3}, cairn::Bytes(100, 7)}),
+        cairn::ledger::Payload(cairn::ledger::RegisterAccount{}),
+        cairn::ledger::Payload(cairn::ledger::SetRole{})}) {
+    tx.payload = p;
+    CHECK(tx.EncodedSize() == tx.Encode().size());
+  }
+}
