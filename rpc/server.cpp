@@ -109,6 +109,12 @@ class Server::Impl {
     ioc_.stop();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
+    // Sessions whose (aborted) completions were still queued when the loop stopped are
+    // released here, on this thread, so Stats() is exact once Stop() returns.
+    ioc_.restart();
+    for (int i = 0; i < 100 && !shared_->WaitUntilEmpty(std::chrono::steady_clock::now()); ++i) {
+      if (ioc_.poll() == 0) break;
+    }
     // The posted close may not have run before ioc_.stop(); a listening socket left open would
     // let the kernel complete connections that nobody serves.
     boost::system::error_code ignored;

@@ -63,6 +63,11 @@ TEST_CASE("handshake succeeds and both sides report the peer", "[p2p]") {
   CHECK(pa->local_address == pb->remote_address);
   CHECK(pa->connected_since_unix_ms >= before);
   CHECK(pa->connected_since_unix_ms <= after);
+  // The handler runs on a's network thread just after the peer is registered: wait for it.
+  CHECK(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !a_connected.empty();
+  }));
   {
     std::lock_guard<std::mutex> lock(mu);
     CHECK(a_connected == std::vector<NodeId>{kb.public_key()});
