@@ -382,7 +382,12 @@ Status Node::DrainReady() {
       if (!sent.ok()) Log("consensus")->debug("to validator {}: {}", m.to, sent.message());
     }
     // 3. Sync (through block sync, which follows peers' heads), then apply.
-    if (ready.sync_to) pending_sync_to_ = ready.sync_to;
+    if (ready.sync_to) {
+      Log("consensus")
+          ->info("consensus compacted past this node: block-syncing to height {}",
+                 ready.sync_to->height);
+      pending_sync_to_ = ready.sync_to;
+    }
     for (const consensus::Block& b : ready.committed) {
       if (Status s = ApplyCommitted(b); !s.ok()) return s;
     }

@@ -33,7 +33,7 @@ class Network {
   rpc::Client Client(const std::string& name) const;
   nlohmann::json Status(const std::string& name) const;  // getStatus, or null when down
   std::string Home(const std::string& name) const { return dir_ + "/" + name; }
-  std::string Log(const std::string& name) const { return TailOf(Home(name) + ".log", 20000); }
+  std::string Log(const std::string& name) const { return ReadFile(Home(name) + ".log"); }
   std::string AdminKeyPath() const { return dir_ + "/admin_key.json"; }
   const std::string& dir() const { return dir_; }
 

@@ -203,3 +203,52 @@ TEST_CASE("raft: with a majority down nothing commits; when it returns, progress
   CHECK(WaitCommitted(c, tx.Hash().ToHex(), 30s));
   CHECK(Height(net, "v0") > before);
 }
+
+TEST_CASE("raft: a follower down past log compaction catches up and can lead",
+          "[integration][raft]") {
+  TempDir dir("it-raft-compact");
+  Network net(dir.path() + "/net", 3, 0, "raft");
+  // Empty blocks as fast as consensus allows, so the leader compacts past the dead follower.
+  for (const std::string& n : kAll) {
+    net.EditConfig(n, [](json& c) {
+      c["consensus"]["empty_blocks"] = true;
+      c["consensus"]["block_interval_ms"] = 1;
+    });
+  }
+  std::string why;
+  for (const std::string& n : kAll) REQUIRE(net.Start(n, &why));
+  REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
+  std::string leader = Leader(net, kAll);
+  std::string follower = leader == "v2" ? "v1" : "v2";
+  std::string other;
+  for (const auto& n : kAll) {
+    if (n != leader && n != follower) other = n;
+  }
+  net.Kill(follower);
+  uint64_t down_at = Height(net, leader);
+  // Compaction runs every 512 blocks and keeps 256: 1,100 blocks put the follower behind it.
+  REQUIRE(Eventually([&] { return Height(net, leader) >= down_at + 1100; }, 120s));
+  REQUIRE(net.Start(follower, &why));
+  INFO(why);
+  REQUIRE(Eventually([&] { return Height(net, follower) + 5 >= Height(net, leader); }, 60s));
+  // Its engine is live again: with the old leader gone, it and `other` keep committing.
+  net.Kill(leader);
+  std::vector<std::string> live = {follower, other};
+  REQUIRE(Eventually(
+      [&] {
+        std::string l = Leader(net, live);
+        return !l.empty() && l != leader;
+      },
+      30s));
+  uint64_t h = Height(net, follower);
+  CHECK(Eventually([&] { return Height(net, follower) >= h + 20 && Height(net, other) >= h + 20; },
+                   30s));
+  uint64_t common = std::min(Height(net, follower), Height(net, other));
+  auto a = net.Client(follower).Call("getBlock", {{"height", common}});
+  auto b = net.Client(other).Call("getBlock", {{"height", common}});
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a.value()["hash"] == b.value()["hash"]);
+  CHECK(net.Log(follower).find("block-syncing to height") != std::string::npos);
+  CHECK(net.Log(follower).find("sync completed refused") == std::string::npos);
+}
