@@ -1,7 +1,10 @@
 // A 3-validator Raft network of real cairnd processes on loopback.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "crypto/key_file.h"
 #include "tests/integration/dev_node.h"
@@ -133,16 +136,41 @@ TEST_CASE("raft: the leader killed under load is replaced; nothing committed is 
     if (n != leader) live.push_back(n);
   }
 
-  // Commit some records, note what the network reported committed.
-  uint64_t nonce = 0;
-  std::vector<std::string> committed;
-  auto c = net.Client(live[0]);
-  for (; nonce < 5; ++nonce) {
-    auto tx = MakeTx(*admin, chain, nonce, ledger::Put{{static_cast<uint8_t>('a' + nonce)}, {1}});
-    REQUIRE(c.Call("sendTransaction", {{"tx", Hex(tx)}}).ok());
-    REQUIRE(WaitCommitted(c, tx.Hash().ToHex(), 30s));
-    committed.push_back(tx.Hash().ToHex());
-  }
+  // A steady load through a follower (which survives): one record write every few ms, each
+  // tx's commit observed through getTransaction by the same loop.
+  std::atomic<bool> stop_load{false};
+  std::mutex mu;
+  std::vector<std::string> accepted, committed;
+  std::thread load([&] {
+    auto lc = net.Client(live[0]);
+    uint64_t nonce = 0;
+    while (!stop_load) {
+      auto tx = MakeTx(*admin, chain, nonce, ledger::Put{{static_cast<uint8_t>(nonce % 200)}, {1}});
+      if (lc.Call("sendTransaction", {{"tx", Hex(tx)}}).ok()) {
+        ++nonce;
+        std::lock_guard<std::mutex> lock(mu);
+        accepted.push_back(tx.Hash().ToHex());
+      }
+      // Pace the load (it is not a synchronisation): about 100 transactions per second.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  auto c = net.Client(live[1]);
+  auto reported_committed = [&] {
+    std::vector<std::string> snapshot;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      snapshot = accepted;
+    }
+    std::vector<std::string> out;
+    for (const std::string& h : snapshot) {
+      auto r = c.Call("getTransaction", {{"hash", h}});
+      if (r.ok() && r.value()["status"] == "committed") out.push_back(h);
+    }
+    return out;
+  };
+  REQUIRE(Eventually([&] { return reported_committed().size() >= 20; }, 30s));
+  committed = reported_committed();
   net.Kill(leader);
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(Eventually(
@@ -152,13 +180,14 @@ TEST_CASE("raft: the leader killed under load is replaced; nothing committed is 
       },
       30s));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  WARN("new leader elected " << secs << " s after SIGKILL of " << leader);
-  for (; nonce < 10; ++nonce) {
-    auto tx = MakeTx(*admin, chain, nonce, ledger::Put{{static_cast<uint8_t>('a' + nonce)}, {2}});
-    REQUIRE(c.Call("sendTransaction", {{"tx", Hex(tx)}}).ok());
-    REQUIRE(WaitCommitted(c, tx.Hash().ToHex(), 30s));
-    committed.push_back(tx.Hash().ToHex());
-  }
+  WARN("new leader elected " << secs << " s after SIGKILL of " << leader << " under load");
+  size_t before = committed.size();
+  REQUIRE(Eventually([&] { return reported_committed().size() >= before + 20; }, 30s));
+  stop_load = true;
+  load.join();
+  // Everything accepted commits in the end: nothing the follower took was lost.
+  REQUIRE(Eventually([&] { return reported_committed().size() == accepted.size(); }, 30s));
+  committed = reported_committed();
   // The old leader restarts and converges on the same chain.
   REQUIRE(net.Start(leader, &why));
   uint64_t target = Height(net, live[0]);
