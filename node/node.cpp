@@ -598,6 +598,12 @@ rpc::NodeStatus Node::GetStatus() const {
   std::lock_guard<std::mutex> lock(mu_);
   s.mempool_size = mempool_.size();
   s.mempool_bytes = mempool_.bytes();
+  if (validator_index_ < 0) {
+    // Observers run no engine: they follow what validators committed.
+    s.role = "observer";
+    s.commit_height = s.head.height;
+    return s;
+  }
   s.role = std::string(consensus::RoleName(engine_status_.role));
   s.term = engine_status_.term;
   if (engine_status_.leader < genesis_.validators.size()) {

@@ -77,6 +77,8 @@ TEST_CASE("a transaction sent to an observer is committed by the validator", "[i
   CHECK(peers.value()[0]["name"] == "v0");
   CHECK(peers.value()[0]["direction"] == "outbound");
   CHECK(peers.value()[0]["bytes_in"].get<uint64_t>() > 0);
+  CHECK(net.Status("o1")["role"] == "observer");
+  CHECK(net.Status("v0")["role"] == "leader");
 }
 
 TEST_CASE("an observer started after 2000 blocks catches up, and again after SIGKILL",
