@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(g++ cmake ninja-build ccache pkg-config git curl python3
       libssl-dev libsodium-dev libleveldb-dev libsnappy-dev nlohmann-json3-dev catch2
-      libboost-dev libspdlog-dev libcli11-dev libbenchmark-dev)
+      libboost-dev libspdlog-dev libcli11-dev libbenchmark-dev iproute2)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
