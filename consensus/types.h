@@ -24,6 +24,10 @@ struct Block {
   uint64_t height = 0;
   crypto::Hash256 hash;
   Bytes data;
+  // Proof of finality, engine-encoded, set on committed blocks by engines that sign votes
+  // (BFT: a commit certificate of 2f+1 precommit signatures). Empty for solo and Raft.
+  // Not part of the block hash: the node stores it beside the block.
+  Bytes certificate;
 
   friend bool operator==(const Block&, const Block&) = default;
 };
@@ -83,9 +87,14 @@ struct Ready {
   // continue from the last applied block). They are durable in the cluster already.
   std::vector<Block> committed;
 
+  // ---- 4. RECORD. Misbehaviour newly proven since the last Ready (BFT: two conflicting
+  // signed votes of one validator), engine-encoded. Keep, log and expose it; it is not
+  // needed for safety, so it may be stored after the batch above.
+  std::vector<Bytes> evidence;
+
   bool empty() const {
     return !hard_state && !truncate_from && append.empty() && !discard_through &&
-           messages.empty() && !sync_to && committed.empty();
+           messages.empty() && !sync_to && committed.empty() && evidence.empty();
   }
 };
 
