@@ -9,6 +9,7 @@
 //   key   'H' hash:fixed[32]      height:u64
 //   key   'T' tx_hash:fixed[32]   TxLocation := height:u64 index:u32
 //   key   'R' height:u64be        Receipts (receipt.h)
+//   key   'Q' height:u64be        the block's proof of finality (engine-encoded; BFT only)
 //   key   'S' state key           state value (state.h)
 #include "ledger/chain_store.h"
 
@@ -28,13 +29,14 @@ constexpr uint8_t kHashPrefix = 'H';
 constexpr uint8_t kTxPrefix = 'T';
 constexpr uint8_t kReceiptsPrefix = 'R';
 constexpr uint8_t kStatePrefix = 'S';
+constexpr uint8_t kCertificatePrefix = 'Q';
 // The largest BlockHeader encoding (see block.cpp), to read a header without its block.
 constexpr size_t kMaxHeaderBytes =
     1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
 
 bool IsReservedPrefix(uint8_t p) {
   return p == kMetaPrefix || p == kBlockPrefix || p == kHashPrefix || p == kTxPrefix ||
-         p == kReceiptsPrefix || p == kStatePrefix;
+         p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix;
 }
 
 // Sized up front and copied: GCC 12 at -O2 warns (-Warray-bounds, a false positive) on
@@ -266,7 +268,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
 }
 
 Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
-                          const WriteBatch* extra) {
+                          const WriteBatch* extra, ByteView certificate) {
   std::lock_guard commit_lock(impl_->commit_mu);
   const Head cur = head();
   const BlockHeader& h = block.header;
@@ -307,6 +309,10 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
               EncodeTxLocation(TxLocation{h.height, static_cast<uint32_t>(i)}));
   }
   batch.Put(HeightKey(kReceiptsPrefix, h.height), EncodeReceipts(exec.receipts));
+  if (!certificate.empty()) {
+    batch.Put(HeightKey(kCertificatePrefix, h.height),
+              Bytes(certificate.begin(), certificate.end()));
+  }
   for (const auto& [key, value] : exec.diff) {
     if (value) {
       batch.Put(PrefixedStateKey(key), *value);
@@ -350,6 +356,14 @@ Result<std::optional<Block>> ChainStore::BlockAt(uint64_t height) const {
   }
   return std::optional<Block>(std::move(block.value()));
 }
+
+Result<std::optional<Bytes>> ChainStore::CertificateAt(uint64_t height) const {
+  auto got = kv_->Get(HeightKey(kCertificatePrefix, height));
+  if (!got.ok()) return got.status().Wrap("certificate of block " + std::to_string(height));
+  return got.value();
+}
+
+Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificatePrefix, height); }
 
 Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash) const {
   auto got = kv_->Get(HashKey(kHashPrefix, hash));

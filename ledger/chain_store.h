@@ -27,6 +27,7 @@ namespace cairn::ledger {
 //   'H' hash               height u64
 //   'T' tx hash            TxLocation (height u64, index u32)
 //   'R' height:u64be       Receipts of the block
+//   'Q' height:u64be       the block's proof of finality (a BFT commit certificate), opaque
 //   'S' state key          state value (see state.h for state keys)
 // Consensus engines may keep their own keys under 'C' (see WriteBatch passed to Commit).
 struct Head {
@@ -53,17 +54,23 @@ class ChainStore : public StateReader {
   // else an error) with its receipts, tx index and state diff. `exec` must be the result of
   // executing `block` on the head state (its state root is checked against the header).
   // `extra` holds writes from the caller (e.g. consensus state) that must land in the same
-  // batch; its keys may not use the store's own prefixes (M B H T R S). sync=true: durable on
-  // return. head() moves only after the batch is written, so whatever head() reports is
-  // readable.
+  // batch; its keys may not use the store's own prefixes (M B H T R S Q). `certificate`, when
+  // not empty, is the engine's proof that the block is final, stored in the same batch.
+  // sync=true: durable on return. head() moves only after the batch is written, so
+  // whatever head() reports is readable.
   Status Commit(const Block& block, const ExecResult& exec, bool sync = true,
-                const WriteBatch* extra = nullptr);
+                const WriteBatch* extra = nullptr, ByteView certificate = {});
 
   Head head() const;
   const crypto::Hash256& genesis_hash() const;
   Result<std::optional<Block>> BlockAt(uint64_t height) const;
   Result<std::optional<Block>> BlockByHash(const crypto::Hash256& hash) const;
   Result<std::optional<BlockHeader>> HeaderAt(uint64_t height) const;
+  // The certificate committed with the block at `height`; nullopt when there is none (solo,
+  // Raft, genesis) or no such block.
+  Result<std::optional<Bytes>> CertificateAt(uint64_t height) const;
+  // Its key, for readers of the raw key-value store (the audit).
+  static Bytes CertificateKey(uint64_t height);
   Result<std::optional<TxLocation>> FindTx(const crypto::Hash256& tx_hash) const;
   Result<std::optional<std::vector<Receipt>>> ReceiptsAt(uint64_t height) const;
 

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "consensus/bft/messages.h"
+#include "consensus/signer.h"
 #include "crypto/hex.h"
 #include "crypto/merkle.h"
 #include "ledger/chain_store.h"
@@ -62,6 +64,7 @@ std::string DescribeStateKey(ByteView key) {
 // A decoded block of a page with its signature checks done.
 struct Checked {
   Block block;
+  Bytes certificate;  // as stored beside the block; empty when none
   std::vector<crypto::Hash256> tx_hashes;
   long first_bad_tx = -1;
   bool proposer_sig_ok = false;
@@ -114,12 +117,18 @@ class Auditor {
  public:
   Auditor(const genesis::Genesis& genesis, const AuditOptions& options, AuditReport& report,
           const ledger::ChainStore* store, const ledger::KvStore* kv)
-      : genesis_(genesis), options_(options), report_(report), store_(store), kv_(kv) {}
+      : genesis_(genesis), options_(options), report_(report), store_(store), kv_(kv) {
+    if (genesis_.consensus == genesis::ConsensusKind::kBft) {
+      std::vector<crypto::PublicKey> keys;
+      for (const genesis::Node& v : genesis_.validators) keys.push_back(v.public_key);
+      verifier_ = std::make_unique<consensus::Ed25519Verifier>(std::move(keys));
+    }
+  }
 
   uint64_t next_height() const { return next_height_; }
 
   // Checks `blocks`, the blocks at next_height() on, in order; false at the first failure.
-  bool CheckPage(std::vector<Bytes> blocks) {
+  bool CheckPage(std::vector<Bytes> blocks, std::vector<Bytes> certificates) {
     std::vector<Checked> page;
     std::optional<AuditFailure> decode_failure;
     size_t i = 0;
@@ -135,7 +144,8 @@ class Auditor {
                                       "block does not decode: " + block.error()};
         break;
       }
-      page.push_back(Checked{std::move(block.value()), {}, -1, false});
+      Bytes cert = i < certificates.size() ? std::move(certificates[i]) : Bytes();
+      page.push_back(Checked{std::move(block.value()), std::move(cert), {}, -1, false});
     }
     VerifySignatures(page, options_.verify_threads);
     for (Checked& c : page) {
@@ -229,6 +239,7 @@ class Auditor {
                   "the proposer signature of block " + Short(c.block.Hash()) + " by " +
                       Short(hd.proposer) + " does not verify");
     }
+    if (verifier_ && !CheckCertificate(c)) return false;
     if (crypto::MerkleRoot(c.tx_hashes) != hd.tx_root) {
       return Fail(AuditCheck::kTxRoot, h,
                   "tx_root " + Short(hd.tx_root) + " is not the Merkle root of the block's " +
@@ -258,6 +269,25 @@ class Auditor {
     state_.Apply(exec->diff);
     report_.transactions += c.block.txs.size();
     Accept(c.block, hash);
+    return true;
+  }
+
+  // BFT: the block is final only with precommits of a quorum of the genesis validators over
+  // its hash at its height.
+  bool CheckCertificate(const Checked& c) {
+    const uint64_t h = next_height_;
+    if (c.certificate.empty()) {
+      return Fail(AuditCheck::kCertificate, h, "no commit certificate is stored with the block");
+    }
+    auto cert = consensus::bft::Certificate::Decode(c.certificate);
+    if (!cert.ok()) {
+      return Fail(AuditCheck::kCertificate, h, "certificate does not decode: " + cert.error());
+    }
+    Status s = consensus::bft::VerifyCertificate(*cert, report_.genesis_hash, h, c.block.Hash(),
+                                                 static_cast<uint32_t>(genesis_.validators.size()),
+                                                 *verifier_);
+    if (!s.ok()) return Fail(AuditCheck::kCertificate, h, s.message());
+    report_.certificates += 1;
     return true;
   }
 
@@ -359,6 +389,7 @@ class Auditor {
   AuditReport& report_;
   const ledger::ChainStore* store_;  // null: no stored indexes to compare (RPC, or not opened)
   const ledger::KvStore* kv_;        // the store's key-value store when store_ is set
+  std::unique_ptr<consensus::Verifier> verifier_;  // BFT chains only
   ledger::MemoryState state_;
   ledger::BlockHeader parent_;
   uint64_t next_height_ = 0;
@@ -375,7 +406,7 @@ bool Walk(Auditor& auditor, BlockSource& source, const AuditOptions& options) {
     const uint64_t want = target ? std::min(page_size, *target - from + 1) : page_size;
     Page page = source.Fetch(from, want);
     const size_t got = page.blocks.size();
-    if (!auditor.CheckPage(std::move(page.blocks))) return false;
+    if (!auditor.CheckPage(std::move(page.blocks), std::move(page.certificates))) return false;
     if (page.error) return auditor.Fail(std::move(*page.error));
     if (options.progress && got > 0) options.progress(from + got - 1, source.target().value_or(0));
     if (got == 0) {
@@ -412,6 +443,7 @@ std::string_view AuditCheckName(AuditCheck c) {
                                                 "header",
                                                 "proposer",
                                                 "proposer_signature",
+                                                "certificate",
                                                 "tx_root",
                                                 "tx_signature",
                                                 "execution",

@@ -1,5 +1,6 @@
 // Chain audit: re-checks a whole chain from its genesis file (decoding, hash links, Merkle
-// roots, every signature, the proposer set, and a full state replay with ledger::VerifyBlock)
+// roots, every signature, the proposer set, BFT commit certificates, and a full state replay
+// with ledger::VerifyBlock)
 // from a stopped node's data dir or from a node's JSON-RPC, and reports the first inconsistency.
 // Thread-safety: the functions are independent and may run concurrently on distinct inputs;
 // each uses AuditOptions::verify_threads threads internally.
@@ -31,6 +32,7 @@ enum class AuditCheck : uint8_t {
   kHeader,             // height, chain id, prev_hash or timestamp does not follow the parent
   kProposer,           // the proposer is not a genesis validator
   kProposerSignature,  // the proposer signature does not verify
+  kCertificate,        // BFT: the commit certificate is missing or does not prove the block
   kTxRoot,             // tx_root is not the Merkle root of the block's transactions
   kTxSignature,        // a transaction signature does not verify
   kExecution,          // replay refused the block: an invalid tx, or a different state root
@@ -63,6 +65,8 @@ struct AuditReport {
   bool genesis_from_node = false;
   uint64_t blocks = 0;  // blocks that passed every check, genesis included
   uint64_t transactions = 0;
+  // BFT chains: commit certificates verified (one per block above genesis).
+  uint64_t certificates = 0;
   uint64_t head_height = 0;  // the last block that passed
   crypto::Hash256 head_hash;
   crypto::Hash256 state_root;  // the replayed state root at head_height

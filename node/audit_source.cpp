@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "crypto/hex.h"
+#include "ledger/chain_store.h"
 #include "rpc/client.h"
 
 namespace cairn::node::internal {
@@ -27,7 +28,13 @@ Page StoreBlockSource::Fetch(uint64_t from, uint64_t max) {
       break;
     }
     if (!got.value()) break;
+    auto cert = kv_.Get(ledger::ChainStore::CertificateKey(h));
+    if (!cert.ok()) {
+      page.error = AuditFailure{AuditCheck::kRead, h, "reading certificate: " + cert.error()};
+      break;
+    }
     page.blocks.push_back(std::move(*got.value()));
+    page.certificates.push_back(cert.value() ? std::move(*cert.value()) : Bytes());
   }
   return page;
 }
@@ -53,6 +60,9 @@ Page RpcBlockSource::Fetch(uint64_t from, uint64_t max) {
     return page;
   }
   if (!head_) head_ = head->get<uint64_t>();
+  // Present on chains that keep certificates: one per block, null where there is none.
+  auto certs = j.find("certificates");
+  const bool has_certs = certs != j.end() && certs->is_array();
   for (const rpc::Json& b : *blocks) {
     if (page.blocks.size() == max) break;
     std::optional<Bytes> bytes;
@@ -66,7 +76,20 @@ Page RpcBlockSource::Fetch(uint64_t from, uint64_t max) {
                                 "getRawBlocks returned a block that is not a hex string"};
       break;
     }
+    const size_t i = page.blocks.size();
+    Bytes cert;
+    if (has_certs && i < certs->size() && !(*certs)[i].is_null()) {
+      std::optional<Bytes> c;
+      if ((*certs)[i].is_string()) c = crypto::FromHex((*certs)[i].get_ref<const std::string&>());
+      if (!c) {
+        page.error = AuditFailure{AuditCheck::kCertificate, from + i,
+                                  "getRawBlocks returned a certificate that is not a hex string"};
+        break;
+      }
+      cert = std::move(*c);
+    }
     page.blocks.push_back(std::move(*bytes));
+    page.certificates.push_back(std::move(cert));
   }
   return page;
 }

@@ -39,9 +39,11 @@ class ReadOnlyKv final : public ledger::KvStore {
 };
 
 // Encoded blocks from height `from` on, and the failure that ended the page early, if any
-// (it concerns height from + blocks.size()).
+// (it concerns height from + blocks.size()). certificates[i] is block i's stored commit
+// certificate, empty when the source holds none.
 struct Page {
   std::vector<Bytes> blocks;
+  std::vector<Bytes> certificates;
   std::optional<AuditFailure> error;
 };
 

@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   testnet->add_option("--out", *tn_out, "directory to create")->required();
   testnet->add_option("--validators", tn->validators, "validators")->capture_default_str();
   testnet->add_option("--observers", tn->observers, "observer nodes")->capture_default_str();
-  testnet->add_option("--consensus", *tn_consensus, "solo | raft")->capture_default_str();
+  testnet->add_option("--consensus", *tn_consensus, "solo | raft | bft")->capture_default_str();
   testnet->add_option("--chain-id", tn->chain_id, "chain id")->capture_default_str();
   testnet->add_option("--host", tn->host, "listen host of every node")->capture_default_str();
   testnet->add_option("--rpc-port", tn->rpc_port, "first RPC port")->capture_default_str();
@@ -74,8 +74,10 @@ int main(int argc, char** argv) {
         tn->consensus = genesis::ConsensusKind::kSolo;
       } else if (*tn_consensus == "raft") {
         tn->consensus = genesis::ConsensusKind::kRaft;
+      } else if (*tn_consensus == "bft") {
+        tn->consensus = genesis::ConsensusKind::kBft;
       } else {
-        return Status::Error("--consensus must be solo or raft");
+        return Status::Error("--consensus must be solo, raft or bft");
       }
       auto r = node::GenerateTestnet(*tn_out, *tn);
       if (!r.ok()) return r.status();

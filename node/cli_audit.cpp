@@ -26,6 +26,7 @@ Json ReportToJson(const node::AuditReport& r) {
             {"genesis_from_node", r.genesis_from_node},
             {"blocks", r.blocks},
             {"transactions", r.transactions},
+            {"certificates", r.certificates},
             {"head_height", r.head_height},
             {"head_hash", r.head_hash.ToHex()},
             {"state_root", r.state_root.ToHex()},
@@ -56,6 +57,11 @@ std::string ReportView(const node::AuditReport& r) {
                                  std::to_string(r.head_height) + ")" +
                                  (r.ok() ? "" : " passed before the failure"));
     f.emplace_back("transactions", std::to_string(r.transactions));
+    if (r.certificates > 0) {
+      f.emplace_back("certificates", std::to_string(r.certificates) +
+                                         " commit certificates verified (2f+1 precommit "
+                                         "signatures of the genesis validators each)");
+    }
     f.emplace_back("head hash", r.head_hash.ToHex());
     f.emplace_back("state root", r.state_root.ToHex());
     std::string entries = std::to_string(r.state_entries);

@@ -118,6 +118,19 @@ std::string StatusView(const Json& s) {
 
 std::string BlockView(const Json& b) {
   const std::string consensus = JsonText(b, "consensus_data");
+  std::string finality = "-";
+  if (b.contains("certificate") && b["certificate"].is_object()) {
+    const Json& c = b["certificate"];
+    std::string signers;
+    size_t n = 0;
+    if (c.contains("signatures") && c["signatures"].is_array()) {
+      for (const Json& s : c["signatures"]) {
+        signers += (n++ ? ", " : "") + JsonText(s, "validator");
+      }
+    }
+    finality = "round " + JsonText(c, "round") + ", precommits of validators " + signers + " (" +
+               std::to_string(n) + " signatures)";
+  }
   std::string out = RenderFields({
       {"height", JsonText(b, "height")},
       {"hash", JsonText(b, "hash")},
@@ -128,6 +141,7 @@ std::string BlockView(const Json& b) {
       {"tx root", JsonText(b, "tx_root")},
       {"state root", JsonText(b, "state_root")},
       {"consensus", consensus.empty() ? "-" : consensus},
+      {"certificate", finality},
       {"txs", JsonText(b, "tx_count")},
   });
   if (!b.contains("txs") || !b["txs"].is_array() || b["txs"].empty()) return out;

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "consensus/bft/bft.h"
 #include "consensus/raft/raft.h"
 #include "consensus/solo/solo.h"
 #include "crypto/key_file.h"
@@ -71,36 +72,86 @@ std::string ShortHash(const crypto::Hash256& h) { return h.ToHex().substr(0, 12)
 
 }  // namespace
 
-Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config) {
+Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, NodeHooks hooks) {
   SetupLogging(config.log_level);
   auto genesis = genesis::Genesis::Load(config.Resolve(config.genesis_file));
   if (!genesis.ok()) return genesis.status();
   auto key = crypto::ReadKeyFile(config.Resolve(config.key_file));
   if (!key.ok()) return key.status();
-  if (genesis->consensus == genesis::ConsensusKind::kBft) {
-    return Status::Error(
-        "consensus \"bft\" is not available in this cairnd yet; use \"solo\" or "
-        "\"raft\"");
-  }
   std::string data_dir = config.Resolve(config.data_dir);
   auto store = ledger::OpenChainStore(data_dir, genesis->Block0(), genesis->InitialState(),
                                       /*create=*/true);
   if (!store.ok()) return store.status().Wrap("data dir " + data_dir);
-  return std::unique_ptr<Node>(
-      new Node(config, std::move(genesis.value()), key.value(), std::move(store.value())));
+  return std::unique_ptr<Node>(new Node(config, std::move(genesis.value()), key.value(),
+                                        std::move(store.value()), std::move(hooks)));
 }
 
 Node::Node(NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
-           std::unique_ptr<ledger::ChainStore> store)
+           std::unique_ptr<ledger::ChainStore> store, NodeHooks hooks)
     : config_(std::move(config)),
       genesis_(std::move(genesis)),
       key_(key),
       genesis_hash_(genesis_.Block0().Hash()),
       validator_index_(genesis_.ValidatorIndex(key_.public_key())),
       store_(std::move(store)),
-      mempool_(genesis_.chain_id, config_.mempool) {}
+      mempool_(genesis_.chain_id, config_.mempool),
+      hooks_(std::move(hooks)),
+      bft_(genesis_.consensus == genesis::ConsensusKind::kBft) {}
 
 Node::~Node() = default;
+
+Status Node::OpenEngine(const ledger::Head& head) {
+  auto durable = LoadEngineState(store_->kv());
+  if (!durable.ok()) return durable.status().Wrap("consensus state");
+  consensus::BlockRef applied{head.height, head.hash};
+  const auto replicas = static_cast<uint32_t>(genesis_.validators.size());
+  if (bft_) {
+    // Observers need the keys too: they check the certificate of every block they sync.
+    std::vector<crypto::PublicKey> keys;
+    for (const genesis::Node& v : genesis_.validators) keys.push_back(v.public_key);
+    verifier_ = std::make_unique<consensus::Ed25519Verifier>(std::move(keys));
+    if (Status s = LoadEvidence(); !s.ok()) return s;
+  }
+  if (validator_index_ < 0) {
+    // Observers run no engine: they follow committed blocks through block sync.
+  } else if (genesis_.consensus == genesis::ConsensusKind::kRaft) {
+    consensus::raft::RaftConfig rc;
+    rc.id = static_cast<consensus::ReplicaId>(validator_index_);
+    rc.replicas = replicas;
+    rc.genesis = consensus::BlockRef{0, genesis_hash_};
+    // Election timeouts of 10..20 ticks; heartbeats every tick.
+    rc.election_ticks = 10;
+    rc.heartbeat_ticks = 1;
+    rc.seed = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+    auto raft = consensus::raft::RaftEngine::Open(rc, *durable, applied);
+    if (!raft.ok()) return raft.status().Wrap("raft state");
+    engine_ = std::move(raft.value());
+  } else if (bft_) {
+    const auto id = static_cast<consensus::ReplicaId>(validator_index_);
+    signer_ = std::make_unique<consensus::Ed25519Signer>(id, key_);
+    proposal_check_ = MakeProposalCheck();
+    consensus::bft::BftConfig bc;
+    bc.id = id;
+    bc.replicas = replicas;
+    bc.genesis = consensus::BlockRef{0, genesis_hash_};
+    // With 50 ms ticks: 1 s to propose, 0.5 s per vote step, +0.25 s per round, at most 5 s.
+    bc.propose_timeout_ticks = 20;
+    bc.vote_timeout_ticks = 10;
+    bc.timeout_delta_ticks = 5;
+    bc.max_timeout_ticks = 100;
+    bc.rebroadcast_ticks = 10;
+    auto bft = consensus::bft::BftEngine::Open(bc, *signer_, *verifier_, *proposal_check_, *durable,
+                                               applied);
+    if (!bft.ok()) return bft.status().Wrap("bft state");
+    bft_engine_ = bft.value().get();
+    engine_ = std::move(bft.value());
+  } else {
+    engine_ = std::make_unique<consensus::solo::SoloEngine>(applied);
+  }
+  if (engine_ && hooks_.wrap_engine)
+    engine_ = hooks_.wrap_engine(std::move(engine_), key_, genesis_);
+  return Status::Ok();
+}
 
 uint32_t Node::MaxBlockTxs() const {
   return config_.max_block_txs ? config_.max_block_txs : genesis_.params.max_block_txs;
@@ -112,26 +163,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   log->info("chain {} genesis {} head height {} hash {}", genesis_.chain_id,
             ShortHash(genesis_hash_), head.height, ShortHash(head.hash));
 
-  auto durable = LoadEngineState(store_->kv());
-  if (!durable.ok()) return durable.status().Wrap("consensus state");
-  consensus::BlockRef applied{head.height, head.hash};
-  if (validator_index_ < 0) {
-    // Observers run no engine: they follow committed blocks through block sync.
-  } else if (genesis_.consensus == genesis::ConsensusKind::kRaft) {
-    consensus::raft::RaftConfig rc;
-    rc.id = static_cast<consensus::ReplicaId>(validator_index_);
-    rc.replicas = static_cast<uint32_t>(genesis_.validators.size());
-    rc.genesis = consensus::BlockRef{0, genesis_hash_};
-    // Election timeouts of 10..20 ticks; heartbeats every tick.
-    rc.election_ticks = 10;
-    rc.heartbeat_ticks = 1;
-    rc.seed = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
-    auto raft = consensus::raft::RaftEngine::Open(rc, *durable, applied);
-    if (!raft.ok()) return raft.status().Wrap("raft state");
-    engine_ = std::move(raft.value());
-  } else {
-    engine_ = std::make_unique<consensus::solo::SoloEngine>(applied);
-  }
+  if (Status st = OpenEngine(head); !st.ok()) return st;
   if (validator_index_ < 0) {
     log->warn("this node's key {} is not a validator of this chain; it will not produce blocks",
               key_.public_key().ToHex());
@@ -233,7 +265,16 @@ void Node::OnTick(Loop& loop) {
   FlushGossip();
   MaybeSync();
   if (!engine_) return;
-  engine_->Tick();
+  bool idle = false;
+  if (bft_engine_ && bft_engine_->Idle()) {
+    // Nothing is happening at this height: no proposal, no vote, and nothing of ours to
+    // propose. Holding the clock keeps an idle network from churning through rounds (and
+    // growing its timeouts), as Tendermint does without empty blocks. Any message, or a
+    // transaction here, starts it again.
+    std::lock_guard<std::mutex> lock(mu_);
+    idle = mempool_.size() == 0 && !config_.empty_blocks;
+  }
+  if (!idle) engine_->Tick();
   if (pending_sync_to_ && store_->head().height >= pending_sync_to_->height) {
     // Block sync follows peers' heads, so the ledger is usually past the target: check the
     // block at the target height is the one consensus named, then report the target itself.
@@ -330,7 +371,7 @@ void Node::MaybePropose(Loop&) {
   }
   if (built.block.txs.empty() && !config_.empty_blocks) return;
   crypto::Hash256 hash = built.block.Hash();
-  consensus::Block cb{built.block.header.height, hash, built.block.Encode()};
+  consensus::Block cb{built.block.header.height, hash, built.block.Encode(), {}};
   built_.emplace(hash, std::move(built.exec));
   built_blocks_.emplace(hash, std::move(built.block));
   last_block_ms_ = now;
@@ -391,6 +432,8 @@ Status Node::DrainReady() {
     for (const consensus::Block& b : ready.committed) {
       if (Status s = ApplyCommitted(b); !s.ok()) return s;
     }
+    // 4. Record evidence of misbehaviour.
+    for (const Bytes& ev : ready.evidence) RecordEvidence(ev);
     engine_->Advance();
   }
   return Status::Ok();
@@ -412,7 +455,12 @@ Status Node::ApplyCommitted(const consensus::Block& cb) {
     built_.erase(it);
     ledger::Block block = std::move(built_blocks_.at(cb.hash));
     built_blocks_.erase(cb.hash);
-    return CommitBlock(std::move(block), std::move(exec), /*built=*/true);
+    return CommitBlock(std::move(block), std::move(exec), /*built=*/true, cb.certificate);
+  }
+  if (auto it = validated_.find(cb.hash); it != validated_.end()) {
+    Validated v = std::move(it->second);
+    validated_.erase(it);
+    return CommitBlock(std::move(v.block), std::move(v.exec), /*built=*/false, cb.certificate);
   }
   auto decoded = ledger::Block::Decode(cb.data);
   if (!decoded.ok()) return decoded.status().Wrap("committed block " + std::to_string(cb.height));
@@ -420,7 +468,7 @@ Status Node::ApplyCommitted(const consensus::Block& cb) {
     return Status::Error("committed block " + std::to_string(cb.height) +
                          " does not hash to the hash consensus gave");
   }
-  return CommitBlock(std::move(decoded.value()), std::nullopt, /*built=*/false);
+  return CommitBlock(std::move(decoded.value()), std::nullopt, /*built=*/false, cb.certificate);
 }
 
 bool Node::IsAllowedProposer(const crypto::PublicKey& key) const {
@@ -428,9 +476,19 @@ bool Node::IsAllowedProposer(const crypto::PublicKey& key) const {
   return genesis_.ValidatorIndex(key) >= 0;
 }
 
-Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> exec, bool built) {
+Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> exec, bool built,
+                         ByteView certificate) {
   uint64_t started = SteadyMs();
   const uint64_t height = block.header.height;
+  // Every block of a BFT chain is stored with its proof of finality; one from a peer is
+  // checked before anything else (a certificate costs a quorum of verifications; executing
+  // a block costs one per transaction).
+  if (bft_ && certificate.empty()) {
+    return Status::Error("block " + std::to_string(height) + " has no commit certificate");
+  }
+  if (bft_ && !exec) {
+    if (Status s = CheckCertificate(block, certificate); !s.ok()) return s;
+  }
   if (!exec) {
     if (!IsAllowedProposer(block.header.proposer)) {
       return Status::Error("block " + std::to_string(height) + ": proposer " +
@@ -445,8 +503,10 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
     if (!parent.ok() || !parent->has_value()) return Status::Error("cannot read head header");
     ledger::ExecOptions opts;
     opts.verify_threads = 2;
-    // Transactions this node admitted had their signatures checked then.
+    // Transactions this node admitted had their signatures checked then. Under Raft the
+    // proposer is a trusted validator (checked above) that admitted or was relayed each one.
     opts.signature_known_valid = [this](const crypto::Hash256& h) {
+      if (TrustValidators()) return true;
       std::lock_guard<std::mutex> lock(mu_);
       return mempool_.Contains(h);
     };
@@ -455,7 +515,7 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
     if (Status s = store_->StateReadError(); !s.ok()) return s.Wrap("reading state");
     exec = std::move(verified.value());
   }
-  if (Status s = store_->Commit(block, *exec, config_.sync_writes); !s.ok()) {
+  if (Status s = store_->Commit(block, *exec, config_.sync_writes, nullptr, certificate); !s.ok()) {
     return s.Wrap("store commit");
   }
   {
@@ -468,7 +528,8 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
   Log("node")->info("committed block height={} hash={} txs={} commit_ms={}{}", height,
                     ShortHash(hash), block.txs.size(), since, built ? "" : " (from peer)");
   if (built) propose_started_ms_ = 0;
-  // Proposals of ours at this height or below that lost (a new leader's block won) are dead.
+  // Proposals of ours at this height or below that lost (a new leader's block won) are dead,
+  // and so are other validators' proposals we checked for it.
   for (auto it = built_blocks_.begin(); it != built_blocks_.end();) {
     if (it->second.header.height <= height) {
       built_.erase(it->first);
@@ -477,10 +538,14 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
       ++it;
     }
   }
+  std::erase_if(validated_,
+                [height](const auto& kv) { return kv.second.block.header.height <= height; });
   if (host_) {
     // The producer pushes its block; everyone tells peers its new head.
     if (built) {
-      (void)host_->Broadcast(wire::kNewBlock, wire::EncodeBlocks({block.Encode()}));
+      std::vector<wire::CertifiedBlock> one;
+      one.push_back({block.Encode(), Bytes(certificate.begin(), certificate.end())});
+      (void)host_->Broadcast(wire::kNewBlock, wire::EncodeBlocks(one));
     }
     BroadcastStatus();
   }
@@ -494,14 +559,22 @@ ledger::Admission Node::SubmitTransaction(ledger::Transaction tx) {
 }
 
 std::vector<ledger::Admission> Node::SubmitTransactions(std::vector<ledger::Transaction> txs) {
-  return Admit(std::move(txs));
+  return Admit(std::move(txs), TxSource::kClient);
 }
 
-std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs) {
-  // Signatures are the expensive check: verify outside the lock, on two threads.
-  std::vector<uint8_t> sig_ok = ledger::VerifyEach(txs, txs.size() >= 64 ? 2 : 1);
-  std::vector<Bytes> encoded(txs.size());
-  for (size_t i = 0; i < txs.size(); ++i) encoded[i] = txs[i].Encode();
+std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs, TxSource source) {
+  // Signatures are the expensive check: verify outside the lock, on two threads. Under Raft a
+  // validator peer verified what it relays (see TrustValidators); under BFT every validator
+  // verifies everything once, here, and proposals then hit this node's mempool instead.
+  std::vector<uint8_t> sig_ok;
+  if (source == TxSource::kValidatorPeer && TrustValidators()) {
+    sig_ok.assign(txs.size(), 1);
+  } else {
+    sig_ok = ledger::VerifyEach(txs, txs.size() >= 64 ? 2 : 1);
+  }
+  const bool relay = source != TxSource::kValidatorPeer;
+  std::vector<Bytes> encoded(relay ? txs.size() : 0);
+  for (size_t i = 0; i < encoded.size(); ++i) encoded[i] = txs[i].Encode();
   std::vector<ledger::Admission> out;
   out.reserve(txs.size());
   {
@@ -512,12 +585,14 @@ std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs)
       out.push_back(mempool_.Add(std::move(txs[i]), *store_, height, sig_ok[i] != 0));
     }
   }
-  // Relay only what was admitted.
+  // Relay only what was admitted. Validators keep a full mesh (consensus needs direct links),
+  // and the validator that admitted a transaction first broadcasts it to every peer, so
+  // relaying what a validator sent would only add N x (N-1) copies of each transaction.
   std::lock_guard<std::mutex> lock(gossip_mu_);
   for (size_t i = 0; i < out.size(); ++i) {
     if (!out[i].ok()) continue;
     if (seen_.insert(out[i].hash).second) seen_order_.push_back(out[i].hash);
-    gossip_out_.push_back(std::move(encoded[i]));
+    if (relay) gossip_out_.push_back(std::move(encoded[i]));
   }
   TrimSeenLocked();
   return out;

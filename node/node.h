@@ -13,7 +13,9 @@
 #include <set>
 #include <string>
 
+#include "consensus/bft/bft.h"
 #include "consensus/engine.h"
+#include "consensus/signer.h"
 #include "crypto/ed25519.h"
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
@@ -24,11 +26,21 @@
 
 namespace cairn::node {
 
+// Test-only seams. Production cairnd passes none; tests/integration builds a misbehaving
+// validator with them (never part of the released binaries).
+struct NodeHooks {
+  // Wraps the consensus engine once it is opened (e.g. to make it equivocate).
+  std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>,
+                                                   const crypto::KeyPair& key,
+                                                   const genesis::Genesis& genesis)>
+      wrap_engine;
+};
+
 class Node : public rpc::NodeApi {
  public:
   // Loads the key, genesis and store named by `config`, creating the data dir on first
   // start. Refuses a data dir of another chain or an inconsistent one.
-  static Result<std::unique_ptr<Node>> Open(const NodeConfig& config);
+  static Result<std::unique_ptr<Node>> Open(const NodeConfig& config, NodeHooks hooks = {});
   ~Node() override;
 
   // Serves RPC and produces blocks until Stop() or SIGINT/SIGTERM; returns when stopped
@@ -53,10 +65,13 @@ class Node : public rpc::NodeApi {
   rpc::NodeStatus GetStatus() const override;
   const genesis::Genesis& GetGenesis() const override { return genesis_; }
   std::vector<rpc::PeerInfo> GetPeers() const override;
+  Result<std::optional<rpc::CertificateInfo>> GetCertificate(uint64_t height) const override;
+  std::vector<rpc::EvidenceInfo> GetEvidence() const override;
 
  private:
   Node(NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
-       std::unique_ptr<ledger::ChainStore> store);
+       std::unique_ptr<ledger::ChainStore> store, NodeHooks hooks);
+  Status OpenEngine(const ledger::Head& head);
 
   struct Loop;
   void OnTick(Loop& loop);
@@ -66,13 +81,35 @@ class Node : public rpc::NodeApi {
   void MaybePropose(Loop& loop);
   Status DrainReady();
   Status ApplyCommitted(const consensus::Block& block);
-  // Verifies (unless this node built it) and commits the block at head + 1, then updates
-  // the mempool and tells peers. An error means the block is invalid or the disk failed.
-  Status CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> exec, bool built);
+  // Verifies (unless this node built or validated it) and commits the block at head + 1 with
+  // its certificate, then updates the mempool and tells peers. On a BFT chain a block from a
+  // peer must carry a valid certificate. An error means the block is invalid or the disk
+  // failed (the message then contains "store commit").
+  Status CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> exec, bool built,
+                     ByteView certificate = {});
+
+  // BFT (node_bft.cpp).
+  class ProposalCheck;
+  std::unique_ptr<consensus::bft::ProposalValidator> MakeProposalCheck();
+  // Whether this validator may vote for `block` as the next block on `parent`: everything a
+  // block from a peer is checked for, executed on this node's state. Caches the result.
+  Status ValidateProposal(const consensus::Block& block, const consensus::BlockRef& parent);
+  // That `certificate` proves `block` final for the genesis validator set.
+  Status CheckCertificate(const ledger::Block& block, ByteView certificate) const;
+  void RecordEvidence(ByteView raw);
+  Status LoadEvidence();
+  // Tells a BFT engine about blocks the node applied through block sync on its own.
+  void CatchUpEngine(Loop& loop);
   bool IsAllowedProposer(const crypto::PublicKey& key) const;
   uint32_t MaxBlockTxs() const;
-  // Verifies signatures, admits to the mempool and queues admitted txs for gossip.
-  std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs);
+  // Where transactions being admitted come from; it decides what is verified and relayed.
+  enum class TxSource { kClient, kValidatorPeer, kOtherPeer };
+  // Verifies signatures (unless a trusted validator already did), admits to the mempool and
+  // queues admitted txs for gossip (unless a validator peer already broadcast them).
+  std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs, TxSource source);
+  // Raft trusts its validators (crash faults only, authenticated links): a transaction a
+  // validator admitted, or a block a validator proposed, had its signatures checked there.
+  bool TrustValidators() const { return genesis_.consensus == genesis::ConsensusKind::kRaft; }
 
   // Peer-to-peer (node_network.cpp). Handlers run on the p2p thread and post work to the
   // loop thread (blocks, status) or the worker thread (gossip, serving sync requests).
@@ -99,8 +136,24 @@ class Node : public rpc::NodeApi {
   ledger::Mempool mempool_;
   consensus::EngineStatus engine_status_;
 
+  const NodeHooks hooks_;
+  const bool bft_;
+  // BFT: this validator's vote signer (null for observers) and every validator's key.
+  std::unique_ptr<consensus::Signer> signer_;
+  std::unique_ptr<consensus::Verifier> verifier_;
+  std::unique_ptr<consensus::bft::ProposalValidator> proposal_check_;
+
   // Owned by the loop thread.
   std::unique_ptr<consensus::Engine> engine_;
+  // The BFT engine inside engine_ (which a test hook may wrap); null on other chains.
+  consensus::bft::BftEngine* bft_engine_ = nullptr;
+  // Proposals of other validators this node validated for the next height (BFT), so
+  // committing the decided one does not execute it again.
+  struct Validated {
+    ledger::Block block;
+    ledger::ExecResult exec;
+  };
+  std::map<crypto::Hash256, Validated> validated_;
   // Execution results of blocks this node built, so committing them does not re-execute.
   std::map<crypto::Hash256, ledger::ExecResult> built_;
   std::map<crypto::Hash256, ledger::Block> built_blocks_;
@@ -118,6 +171,9 @@ class Node : public rpc::NodeApi {
   std::vector<Bytes> gossip_out_;
   std::set<crypto::Hash256> seen_;
   std::deque<crypto::Hash256> seen_order_;
+
+  mutable std::mutex evidence_mu_;  // guards evidence_
+  std::vector<rpc::EvidenceInfo> evidence_;
 
   std::atomic<uint16_t> rpc_port_{0};
   std::atomic<bool> stop_requested_{false};

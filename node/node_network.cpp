@@ -159,7 +159,10 @@ void Node::OnGossip(const p2p::NodeId& from, Bytes payload) {
       fresh.push_back(std::move(tx.value()));
     }
   }
-  if (!fresh.empty()) Admit(std::move(fresh));
+  if (!fresh.empty()) {
+    Admit(std::move(fresh),
+          genesis_.ValidatorIndex(from) >= 0 ? TxSource::kValidatorPeer : TxSource::kOtherPeer);
+  }
 }
 
 void Node::TrimSeenLocked() {
@@ -206,16 +209,19 @@ void Node::OnGetBlocks(const p2p::NodeId& from, Bytes payload) {
     host_->Disconnect(from, "malformed block request: " + req.error());
     return;
   }
-  std::vector<Bytes> blocks;
+  std::vector<wire::CertifiedBlock> blocks;
   size_t bytes = 0;
   uint64_t head = store_->head().height;
   for (uint64_t h = req->from; h < req->from + req->count && h <= head; ++h) {
     auto b = store_->BlockAt(h);
     if (!b.ok() || !b->has_value()) break;
+    auto cert = store_->CertificateAt(h);
+    if (!cert.ok()) break;
     Bytes enc = (*b)->Encode();
-    if (!blocks.empty() && bytes + enc.size() > wire::kMaxBlocksBytes) break;
-    bytes += enc.size();
-    blocks.push_back(std::move(enc));
+    size_t size = enc.size() + (cert->has_value() ? (*cert)->size() : 0);
+    if (!blocks.empty() && bytes + size > wire::kMaxBlocksBytes) break;
+    bytes += size;
+    blocks.push_back({std::move(enc), cert->has_value() ? std::move(**cert) : Bytes()});
   }
   (void)host_->Send(from, wire::kBlocks, wire::EncodeBlocks(blocks));
 }
@@ -266,8 +272,9 @@ void Node::OnBlocks(Loop& loop, const p2p::NodeId& from, Bytes payload, bool ann
     host_->Disconnect(from, "malformed blocks: " + blocks.error());
     return;
   }
-  for (ByteView raw : *blocks) {
-    auto block = ledger::Block::Decode(raw);
+  bool applied = false;
+  for (const wire::CertifiedBlockView& item : *blocks) {
+    auto block = ledger::Block::Decode(item.block);
     if (!block.ok()) {
       Log("p2p")->warn("peer {} sent an undecodable block: {}", Short(from), block.error());
       host_->Disconnect(from, "undecodable block");
@@ -282,7 +289,9 @@ void Node::OnBlocks(Loop& loop, const p2p::NodeId& from, Bytes payload, bool ann
       if (height > known.first) known = {height, block->Hash()};
       break;
     }
-    Status s = CommitBlock(std::move(block.value()), std::nullopt, /*built=*/false);
+    Status s =
+        CommitBlock(std::move(block.value()), std::nullopt, /*built=*/false, item.certificate);
+    if (s.ok()) applied = true;
     if (!s.ok()) {
       if (s.message().find("store commit") != std::string::npos) {
         loop.exit_status = s;  // our disk failed: halt loudly
@@ -297,7 +306,28 @@ void Node::OnBlocks(Loop& loop, const p2p::NodeId& from, Bytes payload, bool ann
     }
   }
   if (!announced && sync_peer_ == from) sync_peer_.reset();
+  if (applied) CatchUpEngine(loop);
   MaybeSync();
+}
+
+void Node::CatchUpEngine(Loop& loop) {
+  // Raft hands blocks out itself and asks for sync explicitly (Ready::sync_to). A BFT engine
+  // instead accepts the certified blocks the node applied on its own and moves past them.
+  if (!bft_engine_ || !engine_) return;
+  ledger::Head head = store_->head();
+  if (engine_->GetStatus().applied_height >= head.height) return;
+  if (Status s = engine_->SyncCompleted({head.height, head.hash}); !s.ok()) {
+    Log("consensus")->warn("engine refused the synced head {}: {}", head.height, s.message());
+    return;
+  }
+  if (pending_sync_to_ && pending_sync_to_->height <= head.height) {
+    // Settled, if the block there is the one the engine named; otherwise OnTick halts.
+    auto at = store_->HeaderAt(pending_sync_to_->height);
+    if (at.ok() && at->has_value() && (*at)->Hash() == pending_sync_to_->hash) {
+      pending_sync_to_.reset();
+    }
+  }
+  AfterEngineInput(loop);
 }
 
 }  // namespace cairn::node

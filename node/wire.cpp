@@ -72,10 +72,32 @@ Result<GetBlocks> DecodeGetBlocks(ByteView b) {
   return g;
 }
 
-Bytes EncodeBlocks(const std::vector<Bytes>& blocks) { return EncodeList(blocks); }
+Bytes EncodeBlocks(const std::vector<CertifiedBlock>& blocks) {
+  ledger::Writer w;
+  size_t total = 4;
+  for (const CertifiedBlock& b : blocks) total += 8 + b.block.size() + b.certificate.size();
+  w.Reserve(total);
+  w.U32(static_cast<uint32_t>(blocks.size()));
+  for (const CertifiedBlock& b : blocks) w.Var(b.block).Var(b.certificate);
+  return w.Take();
+}
 
-Result<std::vector<ByteView>> DecodeBlocks(ByteView b) {
-  return DecodeList(b, "blocks", kMaxBlocksPerRequest, kMaxBlockBytes);
+Result<std::vector<CertifiedBlockView>> DecodeBlocks(ByteView b) {
+  ledger::Reader r(b, "blocks");
+  uint32_t count = 0;
+  std::vector<CertifiedBlockView> out;
+  if (r.U32(&count, "count") && count > kMaxBlocksPerRequest) {
+    r.Fail("count", std::to_string(count) + " exceeds " + std::to_string(kMaxBlocksPerRequest));
+  }
+  for (uint32_t i = 0; r.ok() && i < count; ++i) {
+    CertifiedBlockView v;
+    if (r.VarView(&v.block, kMaxBlockBytes, "block") &&
+        r.VarView(&v.certificate, kMaxCertificateBytes, "certificate")) {
+      out.push_back(v);
+    }
+  }
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return out;
 }
 
 }  // namespace cairn::node::wire

@@ -44,9 +44,20 @@ struct GetBlocks {
 Bytes EncodeGetBlocks(const GetBlocks& g);
 Result<GetBlocks> DecodeGetBlocks(ByteView b);
 
-// Blocks    := count:u32 (block:bytes)^count   consecutive heights, possibly fewer than asked
+// Blocks    := count:u32 (block:bytes certificate:bytes)^count
+//              consecutive heights, possibly fewer than asked; certificate is the block's
+//              proof of finality (BFT commit certificate), empty on solo and Raft chains
 // NewBlock  := the same encoding with one block
-Bytes EncodeBlocks(const std::vector<Bytes>& blocks);
-Result<std::vector<ByteView>> DecodeBlocks(ByteView b);
+inline constexpr size_t kMaxCertificateBytes = 256u << 10;
+struct CertifiedBlock {
+  Bytes block;
+  Bytes certificate;
+};
+struct CertifiedBlockView {
+  ByteView block;
+  ByteView certificate;
+};
+Bytes EncodeBlocks(const std::vector<CertifiedBlock>& blocks);
+Result<std::vector<CertifiedBlockView>> DecodeBlocks(ByteView b);
 
 }  // namespace cairn::node::wire

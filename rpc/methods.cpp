@@ -88,6 +88,23 @@ Json BlockToJson(const Block& b, bool full, const std::vector<ledger::Receipt>* 
   return j;
 }
 
+Json CertificateToJson(const CertificateInfo& c) {
+  Json sigs = Json::array();
+  for (const CertificateInfo::Signer& s : c.signers) {
+    sigs.push_back(Json{
+        {"validator", s.validator}, {"public_key", s.key.ToHex()}, {"signature", s.sig.ToHex()}});
+  }
+  return Json{{"height", c.height},
+              {"round", c.round},
+              {"block", c.block.ToHex()},
+              {"signatures", std::move(sigs)},
+              {"raw", crypto::ToHex(c.raw)}};
+}
+
+Json HashOrNil(const std::optional<crypto::Hash256>& h) {
+  return h ? Json(h->ToHex()) : Json(nullptr);
+}
+
 // Resolves {height} | {hash} | "latest" | a bare height or hash.
 Result<std::optional<Block>> FindBlock(NodeApi& node, const Json& params,
                                        std::optional<RpcError>* err) {
@@ -267,7 +284,11 @@ Status RegisterNodeMethods(Dispatcher& d, NodeApi& node) {
       auto r = node.GetReceipts((*block)->header.height);
       if (r.ok() && r->has_value()) receipts = **r;
     }
-    return BlockToJson(**block, want_full, receipts ? &*receipts : nullptr);
+    Json j = BlockToJson(**block, want_full, receipts ? &*receipts : nullptr);
+    auto cert = node.GetCertificate((*block)->header.height);
+    if (!cert.ok()) return Internal(cert.status());
+    if (cert->has_value()) j["certificate"] = CertificateToJson(**cert);
+    return j;
   });
 
   methods.emplace_back("getBlocks", [&node](const Json& params) -> RpcResult {
@@ -304,13 +325,25 @@ Status RegisterNodeMethods(Dispatcher& d, NodeApi& node) {
       count = std::min<uint64_t>(c->get<uint64_t>(), kMaxBlocksPerCall);
     }
     Json out = Json::array();
+    Json certs = Json::array();
+    bool any_cert = false;
     for (uint64_t h = *from; h < *from + count; ++h) {
       auto b = node.GetBlock(h);
       if (!b.ok()) return Internal(b.status());
       if (!b->has_value()) break;
       out.push_back(crypto::ToHex((*b)->Encode()));
+      auto cert = node.GetCertificate(h);
+      if (!cert.ok()) return Internal(cert.status());
+      if (cert->has_value()) {
+        any_cert = true;
+        certs.push_back(crypto::ToHex((*cert)->raw));
+      } else {
+        certs.push_back(nullptr);
+      }
     }
-    return Json{{"from", *from}, {"blocks", std::move(out)}, {"head", node.GetHead().height}};
+    Json j{{"from", *from}, {"blocks", std::move(out)}, {"head", node.GetHead().height}};
+    if (any_cert) j["certificates"] = std::move(certs);
+    return j;
   });
 
   methods.emplace_back("getAccount", [&node](const Json& params) -> RpcResult {
@@ -379,6 +412,22 @@ Status RegisterNodeMethods(Dispatcher& d, NodeApi& node) {
     const genesis::Genesis& g = node.GetGenesis();
     Json j = Json::parse(g.ToJson());
     return Json{{"genesis", j}, {"genesis_hash", g.Block0().Hash().ToHex()}};
+  });
+
+  methods.emplace_back("getEvidence", [&node](const Json&) -> RpcResult {
+    Json out = Json::array();
+    for (const EvidenceInfo& e : node.GetEvidence()) {
+      out.push_back(Json{{"validator", e.validator},
+                         {"public_key", e.key.ToHex()},
+                         {"vote_type", e.vote_type},
+                         {"height", e.height},
+                         {"round", e.round},
+                         {"block_a", HashOrNil(e.block_a)},
+                         {"block_b", HashOrNil(e.block_b)},
+                         {"recorded_ms", e.recorded_ms},
+                         {"raw", crypto::ToHex(e.raw)}});
+    }
+    return out;
   });
 
   methods.emplace_back("getPeers", [&node](const Json&) -> RpcResult {

@@ -54,6 +54,34 @@ struct NodeStatus {
   std::string version;
 };
 
+// A block's commit certificate as the node decoded it (BFT chains): precommit signatures
+// of a quorum of validators over the block hash. `raw` is the stored encoding.
+struct CertificateInfo {
+  Bytes raw;
+  uint64_t height = 0;
+  uint32_t round = 0;
+  crypto::Hash256 block;
+  struct Signer {
+    uint32_t validator = 0;  // index in the genesis validator set
+    crypto::PublicKey key;
+    crypto::Signature sig;
+  };
+  std::vector<Signer> signers;
+};
+
+// Proof that a validator signed two conflicting votes (BFT): same kind, height and round,
+// different blocks (nullopt: a nil vote).
+struct EvidenceInfo {
+  Bytes raw;  // the engine's encoding, verifiable offline
+  uint32_t validator = 0;
+  crypto::PublicKey key;
+  std::string vote_type;  // "prevote" | "precommit"
+  uint64_t height = 0;
+  uint32_t round = 0;
+  std::optional<crypto::Hash256> block_a, block_b;
+  uint64_t recorded_ms = 0;  // Unix ms when this node first recorded it
+};
+
 class NodeApi {
  public:
   virtual ~NodeApi() = default;
@@ -78,6 +106,14 @@ class NodeApi {
   virtual NodeStatus GetStatus() const = 0;
   virtual const genesis::Genesis& GetGenesis() const = 0;
   virtual std::vector<PeerInfo> GetPeers() const = 0;
+  // The certificate stored with the block at `height` (BFT chains); nullopt when the chain
+  // keeps none or there is no such block.
+  virtual Result<std::optional<CertificateInfo>> GetCertificate(uint64_t height) const {
+    (void)height;
+    return std::optional<CertificateInfo>();
+  }
+  // Every piece of evidence this node holds, oldest first.
+  virtual std::vector<EvidenceInfo> GetEvidence() const { return {}; }
 };
 
 }  // namespace cairn::rpc

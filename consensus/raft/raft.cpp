@@ -486,7 +486,7 @@ Ready RaftEngine::TakeReady() {
   } else {
     for (uint64_t i = applied_ + 1; i <= commit_; ++i) {
       const Entry& e = log_.At(i);
-      if (e.is_block()) rd.committed.push_back(Block{e.height, e.hash, e.data});
+      if (e.is_block()) rd.committed.push_back(Block{e.height, e.hash, e.data, {}});
     }
     applied_ = commit_;
   }

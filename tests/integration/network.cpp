@@ -67,9 +67,10 @@ void Network::EditConfig(const std::string& name,
   std::ofstream(path) << j.dump(2);
 }
 
-bool Network::Start(const std::string& name, std::string* why) {
+bool Network::Start(const std::string& name, std::string* why, const std::string& binary) {
   auto& p = procs_[name];
-  p = std::make_unique<Process>(CairndPath(), std::vector<std::string>{"--home", Home(name)},
+  p = std::make_unique<Process>(binary.empty() ? CairndPath() : binary,
+                                std::vector<std::string>{"--home", Home(name)},
                                 Home(name) + ".log");
   if (!p->WaitForLine("rpc: ", std::chrono::seconds(30))) {
     if (why) *why = name + " did not start; log:\n" + TailOf(Home(name) + ".log");

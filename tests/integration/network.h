@@ -25,8 +25,9 @@ class Network {
 
   // Edits a node's config.json before it starts (e.g. block timing).
   void EditConfig(const std::string& name, const std::function<void(nlohmann::json&)>& edit);
-  // Starts cairnd for `name` and waits until it serves RPC; false with the log on failure.
-  bool Start(const std::string& name, std::string* why = nullptr);
+  // Starts cairnd (or `binary`, which takes the same --home) for `name` and waits until it
+  // serves RPC; false with the log on failure.
+  bool Start(const std::string& name, std::string* why = nullptr, const std::string& binary = "");
   std::optional<int> Stop(const std::string& name);  // SIGTERM, exit code
   void Kill(const std::string& name);                // SIGKILL
 
