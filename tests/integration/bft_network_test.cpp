@@ -115,8 +115,9 @@ void CheckAgreement(const Network& net, const std::vector<std::string>& names, u
 
 }  // namespace
 
-TEST_CASE("bft: four validators commit a load sent to all of them; audit checks every certificate",
-          "[integration][bft]") {
+TEST_CASE(
+    "bft: four validators commit a load sent to all of them, and audit checks every certificate",
+    "[integration][bft]") {
   TempDir dir("it-bft");
   Network net(dir.path() + "/net", 4, 0, "bft");
   StartAll(net, kAll);
@@ -192,7 +193,7 @@ TEST_CASE("bft: four validators commit a load sent to all of them; audit checks 
   CHECK(bad.out.find("height " + std::to_string(victim)) != std::string::npos);
 }
 
-TEST_CASE("bft: with one validator killed the other three keep committing; it catches up",
+TEST_CASE("bft: with one validator killed the other three keep committing, and it catches up",
           "[integration][bft]") {
   TempDir dir("it-bft-kill1");
   Network net(dir.path() + "/net", 4, 0, "bft");
@@ -235,7 +236,7 @@ TEST_CASE("bft: with one validator killed the other three keep committing; it ca
 }
 
 TEST_CASE(
-    "bft: with two of four validators down nothing commits and nothing forks; one back, "
+    "bft: with two of four validators down nothing commits and nothing forks, and with one back "
     "progress resumes",
     "[integration][bft]") {
   TempDir dir("it-bft-kill2");

@@ -1,5 +1,7 @@
 #include "tests/integration/network.h"
 
+#include <cstdio>
+
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,9 +16,15 @@
 namespace cairn::testing {
 
 uint16_t FreePortRange(size_t count) {
+  // Below the kernel's ephemeral range: a port in it may be taken, while a node is down, as
+  // the local end of another node's outbound connection, and the node could not restart.
+  unsigned low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  const unsigned first = 10000;
+  const unsigned span = low > first + 2000 ? low - first - static_cast<unsigned>(count) : 20000;
   std::mt19937 rng(static_cast<unsigned>(getpid()));
   for (int attempt = 0; attempt < 200; ++attempt) {
-    uint16_t base = static_cast<uint16_t>(20000 + rng() % 30000);
+    uint16_t base = static_cast<uint16_t>(first + rng() % span);
     bool ok = true;
     std::vector<int> fds;
     for (size_t i = 0; i < count && ok; ++i) {
@@ -73,7 +81,10 @@ bool Network::Start(const std::string& name, std::string* why, const std::string
                                 std::vector<std::string>{"--home", Home(name)},
                                 Home(name) + ".log");
   if (!p->WaitForLine("rpc: ", std::chrono::seconds(30))) {
-    if (why) *why = name + " did not start; log:\n" + TailOf(Home(name) + ".log");
+    std::string reason = name + " did not start; log:\n" + TailOf(Home(name) + ".log");
+    // Also on stderr, so a failing REQUIRE(Start(...)) shows it in the test's output.
+    std::fprintf(stderr, "%s\n", reason.c_str());
+    if (why) *why = reason;
     return false;
   }
   return true;
