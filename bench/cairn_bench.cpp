@@ -1,63 +1,59 @@
-// cairn-bench: a load generator for a running Cairn network.
+// cairn-bench: a load generator for a running Cairn network (issue #7).
 //
-// Registers and funds --accounts accounts from the admin key, pre-signs --txs transfers
-// between them (signing is not what we measure), submits them with sendTransactions in
-// batches to every --rpc URL (round robin) as fast as the nodes accept them, and follows
-// committed blocks on the first URL to time each transaction from submission to commit.
-// Prints a table, or JSON with --json. Bounded in count and in time (--timeout).
+//   cairn-bench genesis --genesis FILE --accounts M [--seed S]
+//       adds M funded bench accounts to a generated testnet's genesis, before its nodes start
+//   cairn-bench --rpc URL [--rpc URL ...] (--prefunded | --key ADMIN_KEY) [options]
+//       runs the load and prints the report (table, and JSON with --json FILE)
+//
+// Setup (untimed): the accounts come from the genesis (--prefunded) or are registered and
+// funded by the admin key over RPC; then N transfers are pre-signed. The timed window submits
+// them with sendTransactions to every node (open loop at --rate tx/s, or as fast as accepted),
+// bounded by --duration, and follows committed blocks on --follow to time each transaction
+// from submission to commit. Exit status: 0 ok, 1 error, 2 accepted transactions were not
+// committed (lost), 3 nothing committed.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <map>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
-#include <unordered_map>
 
+#include "bench/load.h"
+#include "bench/procstat.h"
+#include "bench/report.h"
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
 #include "ledger/transaction.h"
 #include "rpc/client.h"
 
 using namespace cairn;
-using Clock = std::chrono::steady_clock;
+using namespace cairn::bench;
 using nlohmann::json;
 
 namespace {
 
 struct Options {
-  std::vector<std::string> rpc = {"http://127.0.0.1:8545"};
+  std::vector<std::string> rpc;
+  std::string follow;
   std::string key_file;
-  size_t accounts = 100;
-  size_t txs = 5000;
-  size_t batch = 500;
-  double timeout_s = 120;
-  bool json_out = false;
+  bool prefunded = false;
+  size_t accounts = 200;
   uint64_t seed = 1;
+  size_t txs = 0;
+  size_t max_txs = 2'000'000;
+  double rate = 0;
+  double duration_s = 60;
+  double drain_timeout_s = 60;
+  size_t batch = 0;
+  size_t conns_per_node = 0;
+  double trim = 0.1;
+  double verifications_per_tx = 0;
+  double verify_seconds = 1.0;
+  std::vector<std::string> pid_specs;
+  std::string pid_file;
+  std::string json_file;
+  std::string scenario = "custom";
 };
-
-crypto::KeyPair AccountKey(uint64_t seed, size_t i) {
-  std::array<uint8_t, 32> s{};
-  for (int b = 0; b < 8; ++b) s[b] = static_cast<uint8_t>(seed >> (8 * b));
-  for (int b = 0; b < 8; ++b) s[8 + b] = static_cast<uint8_t>(i >> (8 * b));
-  s[31] = 0xbe;
-  return crypto::KeyPair::FromSeed(crypto::PrivateKey(s));
-}
-
-ledger::Transaction Sign(const crypto::KeyPair& k, const std::string& chain, uint64_t nonce,
-                         ledger::Payload p) {
-  ledger::Transaction tx;
-  tx.chain_id = chain;
-  tx.nonce = nonce;
-  tx.payload = std::move(p);
-  tx.Sign(k);
-  return tx;
-}
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "cairn-bench: %s\n", msg.c_str());
-  std::exit(1);
-}
 
 rpc::Client Connect(const std::string& url) {
   auto c = rpc::Client::Create(url);
@@ -65,64 +61,204 @@ rpc::Client Connect(const std::string& url) {
   return std::move(c.value());
 }
 
-json CallOrDie(rpc::Client& c, const std::string& method, const json& params) {
+json CallOrDie(rpc::Client& c, const std::string& method, const json& params = nullptr) {
   auto r = c.Call(method, params);
-  if (!r.ok()) Die(method + ": " + r.status().message());
+  if (!r.ok()) Die(method + " on " + c.url() + ": " + r.status().message());
   return r.value();
 }
 
-// Submits txs (in order) in batches; returns per-tx submission times. Retries refusals that
-// are about capacity (mempool_full, sender_queue_full) until accepted or the deadline.
-std::vector<Clock::time_point> Submit(std::vector<rpc::Client>& clients,
-                                      const std::vector<ledger::Transaction>& txs, size_t batch,
-                                      Clock::time_point deadline, size_t* refused) {
-  std::vector<Clock::time_point> at(txs.size());
-  size_t next_client = 0;
-  for (size_t start = 0; start < txs.size();) {
-    size_t end = std::min(txs.size(), start + batch);
-    json hex = json::array();
-    for (size_t i = start; i < end; ++i) hex.push_back(crypto::ToHex(txs[i].Encode()));
-    auto now = Clock::now();
-    rpc::Client& c = clients[next_client++ % clients.size()];
-    auto r = c.Call("sendTransactions", {{"txs", hex}});
-    if (!r.ok()) Die("sendTransactions: " + r.status().message());
-    const json& results = r.value()["results"];
-    size_t accepted_prefix = 0;
-    bool retry = false;
-    for (size_t i = 0; i < results.size(); ++i) {
-      if (!results[i].contains("error")) {
-        at[start + i] = now;
-        if (!retry) ++accepted_prefix;
-        continue;
-      }
-      std::string reason = results[i]["error"]["data"]["reason"];
-      if (reason == "mempool_full" || reason == "sender_queue_full" || reason == "nonce_too_high") {
-        retry = true;
-        continue;
-      }
-      if (reason == "already_known") {
-        if (at[start + i] == Clock::time_point()) at[start + i] = now;
-        if (!retry) ++accepted_prefix;
-        continue;
-      }
-      ++*refused;
-      std::fprintf(stderr, "refused: %s\n", results[i]["error"].dump().c_str());
-      if (!retry) ++accepted_prefix;
+// getAccount for many addresses in JSON-RPC batches; null where the account does not exist.
+std::vector<json> GetAccounts(rpc::Client& c, const std::vector<crypto::KeyPair>& keys) {
+  std::vector<json> out;
+  for (size_t start = 0; start < keys.size(); start += 500) {
+    std::vector<std::pair<std::string, json>> calls;
+    for (size_t i = start; i < std::min(keys.size(), start + 500); ++i) {
+      calls.emplace_back("getAccount", json{{"address", keys[i].public_key().ToHex()}});
     }
-    start += accepted_prefix;
-    if (retry) {
-      if (Clock::now() > deadline) Die("timed out submitting (mempool stays full)");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // back-pressure
-    }
+    auto r = c.CallBatch(calls);
+    if (!r.ok()) Die("getAccount batch: " + r.error());
+    for (auto& one : *r) out.push_back(one.ok() ? one.value() : json());
   }
-  return at;
+  return out;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t idx = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(idx, v.size() - 1)];
+// Registers and funds the accounts from the admin key (one node; not timed).
+void RegisterOverRpc(rpc::Client& c, const std::string& key_file, const std::string& chain,
+                     const std::vector<crypto::KeyPair>& keys) {
+  auto admin = crypto::ReadKeyFile(key_file);
+  if (!admin.ok()) Die(admin.error());
+  uint64_t nonce =
+      CallOrDie(c, "getAccount", {{"address", admin->public_key().ToHex()}})["next_nonce"];
+  std::vector<std::string> hex;
+  std::string last;
+  for (const crypto::KeyPair& k : keys) {
+    for (int step = 0; step < 2; ++step) {
+      ledger::Transaction tx;
+      tx.chain_id = chain;
+      tx.nonce = nonce++;
+      if (step == 0) {
+        tx.payload = ledger::RegisterAccount{k.public_key(), ledger::Role::kMember};
+      } else {
+        tx.payload = ledger::Transfer{k.public_key(), 1'000'000'000};
+      }
+      tx.Sign(*admin);
+      hex.push_back(crypto::ToHex(tx.Encode()));
+      last = tx.Hash().ToHex();
+    }
+  }
+  auto deadline = Clock::now() + std::chrono::seconds(120);
+  for (size_t pos = 0; pos < hex.size();) {
+    json batch = json::array();
+    for (size_t i = pos; i < std::min(hex.size(), pos + 500); ++i) batch.push_back(hex[i]);
+    json res = CallOrDie(c, "sendTransactions", {{"txs", batch}})["results"];
+    size_t ok = 0;
+    for (const json& r : res) {
+      std::string reason = r.contains("error") ? r["error"]["data"].value("reason", "") : "";
+      if (!reason.empty() && reason != "already_known") break;
+      ++ok;
+    }
+    pos += ok;
+    if (ok < res.size()) {
+      if (Clock::now() > deadline) Die("setup: the admin's transactions are not being admitted");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  while (CallOrDie(c, "getTransaction", {{"hash", last}})["status"] != "committed") {
+    if (Clock::now() > deadline) Die("setup transactions did not commit within 120 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void ReadPidFile(const std::string& path, std::vector<std::string>* specs) {
+  std::ifstream f(path);
+  if (!f) Die("cannot read --pid-file " + path);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::replace(line.begin(), line.end(), ' ', '=');
+    specs->push_back(line);
+  }
+}
+
+int Run(Options o) {
+  if (o.rpc.empty()) o.rpc.push_back("http://127.0.0.1:8545");
+  if (o.follow.empty()) o.follow = o.rpc.front();
+  if (!o.prefunded && o.key_file.empty()) Die("give --key ADMIN_KEY or --prefunded");
+  if (o.accounts < 2) Die("--accounts must be at least 2");
+  if (!o.pid_file.empty()) ReadPidFile(o.pid_file, &o.pid_specs);
+  std::vector<std::string> pid_names;
+  std::vector<pid_t> pids;
+  for (const std::string& s : o.pid_specs) {
+    auto p = ParsePidSpec(s);
+    if (!p) Die("--pid: expected NAME=PID, got '" + s + "'");
+    pid_names.push_back(p->first);
+    pids.push_back(p->second);
+  }
+  if (o.verifications_per_tx <= 0) o.verifications_per_tx = static_cast<double>(o.rpc.size());
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (o.conns_per_node == 0) {
+    // Admission is one synchronous call per batch: at full rate several calls in flight per
+    // node keep its RPC threads and verifiers busy; at a fixed rate two keep a slow call from
+    // delaying the schedule.
+    o.conns_per_node = o.rate > 0 ? 2 : 4;
+  }
+  size_t lanes = o.rpc.size() * o.conns_per_node;
+  if (o.batch == 0) {
+    // At a fixed rate, a batch every ~20 ms per lane keeps submission close to uniform.
+    o.batch =
+        o.rate > 0 ? std::clamp<size_t>(static_cast<size_t>(o.rate * 0.02 / lanes), 1, 1000) : 1000;
+  }
+
+  // The machine's ceiling, measured while the network is idle.
+  double load_before = LoadAverage1();
+  double verify_rate = MeasureVerifyRate(o.verify_seconds);
+  double ceiling = verify_rate * cores / o.verifications_per_tx;
+  if (o.txs == 0) {
+    // Enough for the whole --duration: the offered load, or the most the ceiling allows.
+    double want = (o.rate > 0 ? o.rate : 1.1 * ceiling) * o.duration_s;
+    o.txs = std::min(o.max_txs, static_cast<size_t>(want) + 1);
+  }
+
+  rpc::Client follower = Connect(o.follow);
+  json status = CallOrDie(follower, "getStatus");
+  std::string chain = status["chain_id"];
+  for (const std::string& u : o.rpc) {
+    rpc::Client c = Connect(u);
+    if (CallOrDie(c, "getStatus")["chain_id"] != chain) Die(u + " serves another chain");
+  }
+
+  auto t_setup = Clock::now();
+  std::vector<crypto::KeyPair> keys;
+  for (size_t i = 0; i < o.accounts; ++i) keys.push_back(AccountKey(o.seed, i));
+  if (!o.prefunded) RegisterOverRpc(follower, o.key_file, chain, keys);
+  std::vector<uint64_t> nonces;
+  for (const json& a : GetAccounts(follower, keys)) {
+    if (a.is_null()) {
+      Die("a bench account is not registered" +
+          std::string(o.prefunded ? ": run `cairn-bench genesis` on the genesis file first" : ""));
+    }
+    nonces.push_back(a.value("next_nonce", uint64_t{0}));
+  }
+  double setup_s = std::chrono::duration<double>(Clock::now() - t_setup).count();
+
+  auto t_sign = Clock::now();
+  std::fprintf(stderr, "cairn-bench: pre-signing %zu transfers from %zu accounts...\n", o.txs,
+               o.accounts);
+  Load load = PrepareLoad(keys, nonces, chain, o.txs, o.rpc.size(), o.conns_per_node, cores);
+  double presign_s = std::chrono::duration<double>(Clock::now() - t_sign).count();
+
+  RunParams p;
+  p.rpc = o.rpc;
+  p.follow = o.follow;
+  p.rate = o.rate;
+  p.duration_s = o.duration_s;
+  p.drain_timeout_s = o.drain_timeout_s;
+  p.batch = o.batch;
+  p.start_height = CallOrDie(follower, "getStatus")["height"];
+  p.pids = pids;
+  std::fprintf(stderr, "cairn-bench: load running (at most %.0f s, then up to %.0f s drain)\n",
+               o.duration_s, o.drain_timeout_s);
+  Timeline tl(o.txs);
+  RunLoad(load, p, &tl);
+
+  ReportInputs in;
+  in.scenario = o.scenario;
+  in.config = {{"rpc", o.rpc},
+               {"follow", o.follow},
+               {"rate", o.rate},
+               {"duration_s", o.duration_s},
+               {"drain_timeout_s", o.drain_timeout_s},
+               {"batch", o.batch},
+               {"conns_per_node", o.conns_per_node},
+               {"lanes", lanes},
+               {"accounts", o.accounts},
+               {"prefunded", o.prefunded},
+               {"txs", o.txs}};
+  in.pid_names = pid_names;
+  in.pids = pids;
+  in.trim = o.trim;
+  in.verify_per_s_core = verify_rate;
+  in.cores = cores;
+  in.verifications_per_tx = o.verifications_per_tx;
+  in.load_avg_before = load_before;
+  in.load_avg_after = LoadAverage1();
+  in.setup_s = setup_s;
+  in.presign_s = presign_s;
+  json report = BuildReport(tl, in);
+
+  if (o.json_file == "-") {
+    std::printf("%s\n", report.dump(2).c_str());
+  } else {
+    PrintTable(report);
+    if (!o.json_file.empty()) {
+      std::ofstream f(o.json_file, std::ios::trunc);
+      f << report.dump(2) << "\n";
+      if (!f) Die("cannot write " + o.json_file);
+    }
+  }
+  if (report["txs"]["lost"].get<size_t>() > 0) return 2;
+  if (report["txs"]["committed"].get<size_t>() == 0) return 3;
+  return 0;
 }
 
 }  // namespace
@@ -130,135 +266,67 @@ double Percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   crypto::Init();
   Options o;
-  CLI::App app{"cairn-bench: load generator for a Cairn network"};
-  app.add_option("--rpc", o.rpc, "node RPC URLs (transactions are spread over them)");
-  app.add_option("--key", o.key_file, "funded admin key file")->required();
-  app.add_option("--accounts", o.accounts, "accounts to register and fund")->capture_default_str();
-  app.add_option("--txs", o.txs, "transfers to submit in the timed window")->capture_default_str();
-  app.add_option("--batch", o.batch, "transactions per sendTransactions call")
+  CLI::App app{"cairn-bench: load generator for a Cairn network (BENCHMARKS.md)"};
+  app.require_subcommand(0, 1);
+  app.add_option("--rpc", o.rpc, "node RPC URL, repeated: transactions are spread over them");
+  app.add_option("--follow", o.follow,
+                 "URL whose committed blocks time the transactions "
+                 "(default: the first --rpc)");
+  app.add_option("--key", o.key_file, "funded admin key: registers and funds the accounts");
+  app.add_flag("--prefunded", o.prefunded,
+               "the accounts are in the genesis already (cairn-bench genesis)");
+  app.add_option("--accounts", o.accounts, "sending accounts")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the accounts' keys")->capture_default_str();
+  app.add_option("--txs", o.txs,
+                 "transfers to pre-sign; 0: rate x duration, or 1.1 x ceiling x duration at "
+                 "full rate")
       ->capture_default_str();
-  app.add_option("--timeout", o.timeout_s, "give up after this many seconds")
+  app.add_option("--max-txs", o.max_txs, "cap on the automatic --txs (memory)")
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed for the accounts' keys")->capture_default_str();
-  app.add_flag("--json", o.json_out, "print the report as JSON");
+  app.add_option("--rate", o.rate, "offered load in tx/s over all nodes; 0: as fast as accepted")
+      ->capture_default_str();
+  app.add_option("--duration", o.duration_s, "stop submitting after this many seconds")
+      ->capture_default_str();
+  app.add_option("--drain-timeout", o.drain_timeout_s,
+                 "then wait at most this long for accepted transactions to commit")
+      ->capture_default_str();
+  app.add_option("--batch", o.batch,
+                 "transactions per sendTransactions call; 0: 1000, or ~20 ms of load at --rate")
+      ->capture_default_str();
+  app.add_option("--conns-per-node", o.conns_per_node,
+                 "submitting connections per node; 0: 4 at full rate, 2 at --rate")
+      ->capture_default_str();
+  app.add_option("--trim", o.trim, "fraction of the load period cut from each end")
+      ->capture_default_str();
+  app.add_option("--verifications-per-tx", o.verifications_per_tx,
+                 "Ed25519 verifications of each tx across the network (default: the number of "
+                 "--rpc nodes)");
+  app.add_option("--verify-seconds", o.verify_seconds, "length of the verification measurement")
+      ->capture_default_str();
+  app.add_option("--pid", o.pid_specs, "NAME=PID of a node process to measure, repeated");
+  app.add_option("--pid-file", o.pid_file, "file of 'NAME PID' or 'NAME=PID' lines");
+  app.add_option("--json", o.json_file, "also write the report as JSON to FILE ('-': stdout only)");
+  app.add_option("--scenario", o.scenario, "name in the report")->capture_default_str();
+
+  std::string genesis_path;
+  size_t genesis_accounts = 200;
+  uint64_t genesis_seed = 1, balance = 1'000'000'000;
+  CLI::App* gen = app.add_subcommand("genesis", "add funded bench accounts to a genesis file");
+  gen->add_option("--genesis", genesis_path, "genesis.json to extend in place")->required();
+  gen->add_option("--accounts", genesis_accounts, "accounts")->capture_default_str();
+  gen->add_option("--seed", genesis_seed, "seed of their keys")->capture_default_str();
+  gen->add_option("--balance", balance, "balance of each")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  auto admin = crypto::ReadKeyFile(o.key_file);
-  if (!admin.ok()) Die(admin.error());
-  std::vector<rpc::Client> clients;
-  for (const std::string& u : o.rpc) clients.push_back(Connect(u));
-  rpc::Client follower = Connect(o.rpc.front());
-  json status = CallOrDie(follower, "getStatus", json::object());
-  std::string chain = status["chain_id"];
-  auto deadline =
-      Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000));
-
-  // Setup (not timed): register and fund the accounts.
-  uint64_t admin_nonce =
-      CallOrDie(follower, "getAccount", {{"address", admin->public_key().ToHex()}})["next_nonce"];
-  std::vector<crypto::KeyPair> keys;
-  std::vector<ledger::Transaction> setup;
-  for (size_t i = 0; i < o.accounts; ++i) {
-    keys.push_back(AccountKey(o.seed, i));
-    setup.push_back(Sign(*admin, chain, admin_nonce++,
-                         ledger::RegisterAccount{keys.back().public_key(), ledger::Role::kMember}));
-    setup.push_back(Sign(*admin, chain, admin_nonce++,
-                         ledger::Transfer{keys.back().public_key(), 1'000'000'000}));
+  if (gen->parsed()) {
+    AddGenesisAccounts(genesis_path, genesis_accounts, genesis_seed, balance);
+    std::printf("added %zu bench accounts (seed %llu) to %s\n", genesis_accounts,
+                static_cast<unsigned long long>(genesis_seed), genesis_path.c_str());
+    return 0;
   }
-  size_t refused = 0;
-  std::vector<rpc::Client> first;
-  first.push_back(Connect(o.rpc.front()));
-  Submit(first, setup, o.batch, deadline, &refused);
-  std::string last_setup = setup.back().Hash().ToHex();
-  while (CallOrDie(follower, "getTransaction", {{"hash", last_setup}})["status"] != "committed") {
-    if (Clock::now() > deadline) Die("setup transactions did not commit");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  try {
+    return Run(std::move(o));
+  } catch (const std::exception& e) {
+    Die(std::string("internal error: ") + e.what());
   }
-
-  // Pre-sign the load.
-  std::vector<uint64_t> nonces(o.accounts);
-  for (size_t i = 0; i < o.accounts; ++i) {
-    nonces[i] = CallOrDie(follower, "getAccount",
-                          {{"address", keys[i].public_key().ToHex()}})["next_nonce"];
-  }
-  std::vector<ledger::Transaction> load;
-  load.reserve(o.txs);
-  for (size_t i = 0; i < o.txs; ++i) {
-    size_t from = i % o.accounts, to = (i + 1) % o.accounts;
-    load.push_back(
-        Sign(keys[from], chain, nonces[from]++, ledger::Transfer{keys[to].public_key(), 1}));
-  }
-  std::unordered_map<std::string, size_t> index;
-  for (size_t i = 0; i < load.size(); ++i) index[load[i].Hash().ToHex()] = i;
-  uint64_t start_height = CallOrDie(follower, "getStatus", json::object())["height"];
-
-  // Timed window: submit on this thread, follow blocks on another.
-  auto t0 = Clock::now();
-  std::vector<Clock::time_point> committed_at(load.size());
-  size_t committed = 0;
-  uint64_t blocks = 0, last_height = start_height;
-  std::atomic<bool> done_submitting{false};
-  std::vector<Clock::time_point> submitted_at;
-  std::thread submitter([&] {
-    submitted_at = Submit(clients, load, o.batch, deadline, &refused);
-    done_submitting = true;
-  });
-  while (committed < load.size() - refused && Clock::now() < deadline) {
-    json st = CallOrDie(follower, "getStatus", json::object());
-    uint64_t head = st["height"];
-    for (uint64_t h = last_height + 1; h <= head; ++h) {
-      json b = CallOrDie(follower, "getBlock", {{"height", h}});
-      auto now = Clock::now();
-      ++blocks;
-      for (const auto& th : b["txs"]) {
-        auto it = index.find(th.get<std::string>());
-        if (it != index.end() && committed_at[it->second] == Clock::time_point()) {
-          committed_at[it->second] = now;
-          ++committed;
-        }
-      }
-    }
-    last_height = head;
-    if (committed < load.size()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  submitter.join();
-  auto t1 = Clock::now();
-  std::vector<double> lat;
-  Clock::time_point last_commit = t0;
-  for (size_t i = 0; i < load.size(); ++i) {
-    if (committed_at[i] == Clock::time_point() || submitted_at[i] == Clock::time_point()) continue;
-    lat.push_back(
-        std::chrono::duration<double, std::milli>(committed_at[i] - submitted_at[i]).count());
-    last_commit = std::max(last_commit, committed_at[i]);
-  }
-  double window = std::chrono::duration<double>(last_commit - t0).count();
-  size_t lost = load.size() - refused - committed;
-  json report = {{"txs", load.size()},
-                 {"committed", committed},
-                 {"refused", refused},
-                 {"accepted_not_committed", lost},
-                 {"window_s", window},
-                 {"tps", window > 0 ? committed / window : 0},
-                 {"blocks", blocks},
-                 {"txs_per_block", blocks ? double(committed) / blocks : 0},
-                 {"latency_ms",
-                  {{"p50", Percentile(lat, 50)},
-                   {"p95", Percentile(lat, 95)},
-                   {"p99", Percentile(lat, 99)},
-                   {"max", Percentile(lat, 100)}}},
-                 {"elapsed_s", std::chrono::duration<double>(t1 - t0).count()}};
-  if (o.json_out) {
-    std::printf("%s\n", report.dump(2).c_str());
-  } else {
-    std::printf(
-        "transactions   %zu submitted, %zu committed, %zu refused, %zu accepted but not "
-        "committed\n",
-        load.size(), committed, refused, lost);
-    std::printf("throughput     %.0f tx/s over %.2f s\n", report["tps"].get<double>(), window);
-    std::printf("blocks         %llu (%.1f tx/block)\n", static_cast<unsigned long long>(blocks),
-                report["txs_per_block"].get<double>());
-    std::printf("latency (ms)   p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n", Percentile(lat, 50),
-                Percentile(lat, 95), Percentile(lat, 99), Percentile(lat, 100));
-  }
-  return lost == 0 ? 0 : 2;
 }

@@ -1,0 +1,284 @@
+#include "bench/load.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "bench/procstat.h"
+#include "crypto/hex.h"
+#include "genesis/genesis.h"
+#include "ledger/transaction.h"
+#include "rpc/client.h"
+
+namespace cairn::bench {
+namespace {
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+rpc::Client Connect(const std::string& url) {
+  auto c = rpc::Client::Create(url);
+  if (!c.ok()) Die(c.error());
+  return std::move(c.value());
+}
+
+bool IsBackPressure(const std::string& reason) {
+  // Capacity, not validity: the same transaction is admissible later. nonce_too_high follows
+  // a capacity refusal of the same sender's previous nonce inside one batch.
+  return reason == "mempool_full" || reason == "sender_queue_full" || reason == "nonce_too_high";
+}
+
+// One lane: submits its transactions in order, at rate `rate` (0: back to back), until done
+// or the duration bound. Capacity refusals are retried (after 10 ms) from the first refused.
+void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clock::time_point t0,
+             Timeline* tl, std::mutex* log_mu, int* refusals_logged) {
+  rpc::Client client = Connect(p.rpc[load.lane_node[lane]]);
+  const std::vector<uint32_t>& txs = load.lanes[lane];
+  std::string body;
+  size_t pos = 0;
+  while (pos < txs.size()) {
+    double now = Since(t0);
+    if (now >= p.duration_s) {
+      tl->duration_cut = true;
+      break;
+    }
+    if (rate > 0) {
+      double due = static_cast<double>(pos) / rate;
+      if (due > now) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(due - now));
+      } else {
+        int64_t lag = static_cast<int64_t>((now - due) * 1e6);
+        int64_t prev = tl->max_lag_us.load();
+        while (lag > prev && !tl->max_lag_us.compare_exchange_weak(prev, lag)) {
+        }
+      }
+    }
+    size_t n = std::min(p.batch, txs.size() - pos);
+    body.clear();
+    body += R"({"jsonrpc":"2.0","id":1,"method":"sendTransactions","params":{"txs":[)";
+    for (size_t i = 0; i < n; ++i) {
+      if (i) body += ',';
+      body += '"';
+      body += load.hex[txs[pos + i]];
+      body += '"';
+    }
+    body += "]}}";
+    double sent_at = Since(t0);
+    auto resp = client.PostRaw(body);
+    tl->calls++;
+    if (!resp.ok()) Die("sendTransactions to " + p.rpc[load.lane_node[lane]] + ": " + resp.error());
+    if (resp->status != 200) {
+      Die("sendTransactions: HTTP " + std::to_string(resp->status) + ": " +
+          resp->body.substr(0, 200));
+    }
+    rpc::Json reply = rpc::Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
+    if (reply.is_discarded() || !reply.contains("result")) {
+      Die("sendTransactions: unexpected reply: " + resp->body.substr(0, 200));
+    }
+    const rpc::Json& results = reply["result"]["results"];
+    if (!results.is_array() || results.size() != n) Die("sendTransactions: results do not match");
+    size_t advance = n;
+    for (size_t i = 0; i < n; ++i) {
+      uint32_t idx = txs[pos + i];
+      const rpc::Json& r = results[i];
+      std::string reason;
+      if (r.contains("error"))
+        reason = r["error"].value("data", rpc::Json::object()).value("reason", "");
+      if (!r.contains("error") || reason == "already_known") {
+        if (tl->submitted[idx] < 0) {
+          tl->submitted[idx] = sent_at;
+          tl->accepted++;
+        }
+        continue;
+      }
+      if (IsBackPressure(reason)) {
+        advance = std::min(advance, i);
+        continue;
+      }
+      if (i < advance) {
+        tl->refused[idx] = 1;
+        std::lock_guard<std::mutex> lock(*log_mu);
+        if ((*refusals_logged)++ < 5) std::fprintf(stderr, "refused: %s\n", r.dump().c_str());
+      }
+    }
+    pos += advance;
+    if (advance < n) {
+      tl->retries++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+}
+
+void Follow(const Load& load, const RunParams& p, Clock::time_point t0,
+            const std::atomic<int>& lanes_running, const std::atomic<double>& send_end,
+            Timeline* tl, std::atomic<bool>* done) {
+  std::unordered_map<crypto::Hash256, uint32_t, crypto::Hash256Hasher> index;
+  index.reserve(load.hashes.size());
+  for (uint32_t i = 0; i < load.hashes.size(); ++i) index.emplace(load.hashes[i], i);
+  rpc::Client client = Connect(p.follow);
+  uint64_t last = p.start_height;
+  uint64_t committed = 0;
+  for (;;) {
+    auto st = client.Call("getStatus");
+    if (!st.ok()) Die("getStatus on " + p.follow + ": " + st.status().message());
+    uint64_t head = st.value().value("height", uint64_t{0});
+    for (uint64_t h = last + 1; h <= head; ++h) {
+      auto b = client.Call("getBlock", {{"height", h}});
+      if (!b.ok()) Die("getBlock " + std::to_string(h) + ": " + b.status().message());
+      BlockSeen seen{Since(t0), h, 0, 0};
+      for (const auto& th : b.value()["txs"]) {
+        ++seen.txs;
+        auto hash = crypto::Hash256::FromHex(th.get<std::string>());
+        if (!hash) continue;
+        auto it = index.find(*hash);
+        if (it == index.end() || tl->committed[it->second] >= 0) continue;
+        tl->committed[it->second] = seen.t;
+        ++seen.bench_txs;
+        ++committed;
+      }
+      tl->blocks.push_back(seen);
+    }
+    last = head;
+    if (lanes_running.load() == 0) {
+      if (committed >= tl->accepted.load()) break;
+      if (Since(t0) > send_end.load() + p.drain_timeout_s) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  *done = true;
+}
+
+void Sample(const RunParams& p, Clock::time_point t0, const std::atomic<bool>& done, Timeline* tl) {
+  while (!done.load()) {
+    CpuSample s;
+    s.t = Since(t0);
+    for (pid_t pid : p.pids) {
+      auto ps = ReadProc(pid);
+      s.cpu_s.push_back(ps ? ps->cpu_s : -1);
+    }
+    auto self = ReadProc(getpid());
+    s.self_cpu_s = self ? self->cpu_s : 0;
+    tl->samples.push_back(std::move(s));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace
+
+void Die(const std::string& msg) {
+  std::fprintf(stderr, "cairn-bench: %s\n", msg.c_str());
+  std::fflush(stdout);
+  std::_Exit(1);
+}
+
+crypto::KeyPair AccountKey(uint64_t seed, size_t i) {
+  std::array<uint8_t, 32> s{};
+  for (int b = 0; b < 8; ++b) s[b] = static_cast<uint8_t>(seed >> (8 * b));
+  for (int b = 0; b < 8; ++b) s[8 + b] = static_cast<uint8_t>(i >> (8 * b));
+  s[31] = 0xbe;
+  return crypto::KeyPair::FromSeed(crypto::PrivateKey(s));
+}
+
+void AddGenesisAccounts(const std::string& path, size_t accounts, uint64_t seed, uint64_t balance) {
+  auto g = genesis::Genesis::Load(path);
+  if (!g.ok()) Die(g.error());
+  for (size_t i = 0; i < accounts; ++i) {
+    g->accounts.push_back({AccountKey(seed, i).public_key(), ledger::Role::kMember, balance});
+  }
+  if (Status s = g->Validate(); !s.ok()) Die("genesis with bench accounts: " + s.message());
+  std::string tmp = path + ".bench-tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << g->ToJson();
+    if (!f) Die("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) Die("cannot replace " + path + ": " + ec.message());
+}
+
+double MeasureVerifyRate(double seconds) {
+  crypto::KeyPair k = AccountKey(0xfeed, 0);
+  ledger::Transaction tx;
+  tx.chain_id = "verify-rate";
+  tx.payload = ledger::Transfer{AccountKey(0xfeed, 1).public_key(), 1};
+  tx.Sign(k);
+  Bytes msg = tx.SigningBytes();
+  auto t0 = Clock::now();
+  uint64_t n = 0;
+  bool all_ok = true;
+  while (Since(t0) < seconds) {
+    for (int i = 0; i < 64; ++i) all_ok &= crypto::Verify(tx.sender, msg, tx.signature);
+    n += 64;
+  }
+  if (!all_ok) Die("the verification benchmark's signature does not verify");
+  return static_cast<double>(n) / Since(t0);
+}
+
+Load PrepareLoad(const std::vector<crypto::KeyPair>& keys, std::vector<uint64_t> nonces,
+                 const std::string& chain_id, size_t txs, size_t nodes, size_t lanes_per_node,
+                 unsigned threads) {
+  const size_t m = keys.size();
+  const size_t lanes = nodes * lanes_per_node;
+  Load load;
+  load.hex.resize(txs);
+  load.hashes.resize(txs);
+  load.lanes.resize(lanes);
+  for (size_t l = 0; l < lanes; ++l) load.lane_node.push_back(l % nodes);
+  threads = std::max(1u, threads);
+  std::vector<std::thread> workers;
+  for (unsigned w = 0; w < threads; ++w) {
+    workers.emplace_back([&, w] {
+      for (size_t i = w; i < txs; i += threads) {
+        size_t from = i % m;
+        ledger::Transaction tx;
+        tx.chain_id = chain_id;
+        tx.nonce = nonces[from] + i / m;
+        tx.payload = ledger::Transfer{keys[(from + 1) % m].public_key(), 1};
+        tx.Sign(keys[from]);
+        Bytes enc = tx.Encode();
+        load.hex[i] = crypto::ToHex(enc);
+        load.hashes[i] = crypto::Sha256Of(enc);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  for (size_t i = 0; i < txs; ++i) load.lanes[(i % m) % lanes].push_back(static_cast<uint32_t>(i));
+  return load;
+}
+
+void RunLoad(const Load& load, const RunParams& p, Timeline* tl) {
+  const size_t lanes = load.lanes.size();
+  std::atomic<int> lanes_running{static_cast<int>(lanes)};
+  std::atomic<double> send_end{0};
+  std::atomic<bool> done{false};
+  std::mutex log_mu;
+  int refusals_logged = 0;
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (size_t l = 0; l < lanes; ++l) {
+    threads.emplace_back([&, l] {
+      RunLane(load, l, p, p.rate / static_cast<double>(lanes), t0, tl, &log_mu, &refusals_logged);
+      double now = Since(t0);
+      double prev = send_end.load();
+      while (now > prev && !send_end.compare_exchange_weak(prev, now)) {
+      }
+      lanes_running--;
+    });
+  }
+  std::thread sampler([&] { Sample(p, t0, done, tl); });
+  Follow(load, p, t0, lanes_running, send_end, tl, &done);
+  for (auto& t : threads) t.join();
+  sampler.join();
+  tl->send_end = send_end.load();
+}
+
+}  // namespace cairn::bench

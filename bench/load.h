@@ -1,0 +1,93 @@
+// The load itself: deterministic bench accounts, pre-signed transfers split into lanes (one
+// submitting connection each), the open-loop submitters, the block follower and the /proc
+// sampler. Everything the report needs is recorded in a Timeline.
+// Thread-safety: a Timeline is written by the submitter lanes (disjoint tx indices), the
+// follower and the sampler at once, and read only after they have all been joined.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crypto/ed25519.h"
+#include "crypto/sha256.h"
+
+namespace cairn::bench {
+
+using Clock = std::chrono::steady_clock;
+
+// Prints "cairn-bench: MSG" on stderr and exits 1 (the tool's one failure path).
+[[noreturn]] void Die(const std::string& msg);
+
+// Bench account i of `seed`: the same key in the genesis file and in the load.
+crypto::KeyPair AccountKey(uint64_t seed, size_t i);
+
+// Adds `accounts` bench accounts (members, `balance` each) to the genesis file at `path`,
+// rewriting it in place. Must run before any node has started on that genesis.
+void AddGenesisAccounts(const std::string& path, size_t accounts, uint64_t seed, uint64_t balance);
+
+// Ed25519 verifications per second on this thread (one core), measured for `seconds`.
+double MeasureVerifyRate(double seconds);
+
+struct Load {
+  std::vector<std::string> hex;              // encoded transaction, per tx
+  std::vector<crypto::Hash256> hashes;       // per tx
+  std::vector<std::vector<uint32_t>> lanes;  // tx indices of each lane, in submission order
+  std::vector<size_t> lane_node;             // the node each lane submits to
+};
+
+// Pre-signs `txs` transfers of 1 unit: tx i is sent by account i % accounts (to the next
+// account) with that account's next nonce (`nonces`, advanced). Account a submits through
+// lane a % lanes, lane l to node l % nodes, so one sender's nonces reach one node in order.
+Load PrepareLoad(const std::vector<crypto::KeyPair>& keys, std::vector<uint64_t> nonces,
+                 const std::string& chain_id, size_t txs, size_t nodes, size_t lanes_per_node,
+                 unsigned threads);
+
+struct BlockSeen {
+  double t = 0;  // seconds since t0, when the follower first saw it committed
+  uint64_t height = 0;
+  size_t txs = 0;        // all transactions in the block
+  size_t bench_txs = 0;  // those of this load
+};
+
+struct CpuSample {
+  double t = 0;
+  std::vector<double> cpu_s;  // per watched pid; -1 when unreadable
+  double self_cpu_s = 0;
+};
+
+struct Timeline {
+  explicit Timeline(size_t txs) : submitted(txs, -1), committed(txs, -1), refused(txs, 0) {}
+  std::vector<double> submitted;  // seconds since t0 of the call that admitted it; -1: never
+  std::vector<double> committed;  // seconds since t0 the follower saw it; -1: never
+  std::vector<uint8_t> refused;   // refused for a reason other than capacity
+  std::vector<BlockSeen> blocks;
+  std::vector<CpuSample> samples;
+  double send_end = 0;        // when the last lane stopped submitting
+  bool duration_cut = false;  // the --duration bound stopped a lane before its last tx
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> retries{0};  // calls that met back-pressure (mempool or sender full)
+  std::atomic<uint64_t> calls{0};
+  std::atomic<int64_t> max_lag_us{0};  // worst lateness against the offered schedule
+};
+
+struct RunParams {
+  std::vector<std::string> rpc;  // node URLs
+  std::string follow;            // URL whose committed blocks time each tx
+  double rate = 0;               // offered tx/s over all lanes; 0 = as fast as accepted
+  double duration_s = 60;        // no new submission after this
+  double drain_timeout_s = 60;   // after submission ends, wait this long for commits
+  size_t batch = 1000;           // transactions per sendTransactions call
+  uint64_t start_height = 0;     // follow blocks above this height
+  std::vector<pid_t> pids;       // sampled every 100 ms
+};
+
+// Runs the timed window: submitters, follower and sampler until every accepted tx has
+// committed or the drain timeout passes. Dies (exit 1) on a transport failure.
+void RunLoad(const Load& load, const RunParams& p, Timeline* tl);
+
+}  // namespace cairn::bench

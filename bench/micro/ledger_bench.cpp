@@ -1,0 +1,92 @@
+// The state machine and storage: mempool admission, executing a block of 1,000 transfers,
+// and committing one to LevelDB with fsync, as a node does per block.
+#include <benchmark/benchmark.h>
+
+#include <unordered_set>
+
+#include "bench/micro/fixture.h"
+#include "ledger/chain_store.h"
+#include "ledger/mempool.h"
+
+namespace cairn::micro {
+namespace {
+
+// Admission of transfers whose signatures the caller already checked (Node::Admit verifies
+// them outside the lock; that cost is BM_Ed25519Verify). arg: 1 = verify inside Add too.
+void BM_MempoolAdmit(benchmark::State& state) {
+  crypto::Init();
+  const bool verify = state.range(0) != 0;
+  Chain chain(1000);
+  ledger::MemoryState s = chain.GenesisState();
+  std::vector<ledger::Transaction> txs = chain.Transfers(s, 20000);
+  std::vector<crypto::Hash256> hashes;
+  for (const auto& tx : txs) hashes.push_back(tx.Hash());
+  auto pool = std::make_unique<ledger::Mempool>(chain.chain_id, ledger::MempoolLimits{});
+  size_t i = 0;
+  for (auto _ : state) {
+    if (i == txs.size()) {
+      state.PauseTiming();
+      pool = std::make_unique<ledger::Mempool>(chain.chain_id, ledger::MempoolLimits{});
+      i = 0;
+      state.ResumeTiming();
+    }
+    ledger::Admission a = pool->Add(txs[i], hashes[i], s, 0, /*signature_checked=*/!verify);
+    if (!a.ok()) state.SkipWithError(a.detail.c_str());
+    ++i;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_MempoolAdmit)->Arg(0)->Arg(1);
+
+// ExecuteBlock of 1,000 transfers among 1,000 accounts. arg 0: signatures known valid
+// (checked at admission, looked up in a hash set as the node does in its mempool); arg 1:
+// every signature verified on one thread.
+void BM_ExecuteBlock1000(benchmark::State& state) {
+  crypto::Init();
+  Chain chain(1000);
+  ledger::MemoryState s = chain.GenesisState();
+  ledger::Block block = chain.NextBlock(s, chain.genesis.header, 1000).block;
+  std::unordered_set<crypto::Hash256, crypto::Hash256Hasher> admitted;
+  for (const auto& tx : block.txs) admitted.insert(tx.Hash());
+  ledger::ExecOptions opts;
+  if (state.range(0) == 0) {
+    opts.signature_known_valid = [&admitted](const crypto::Hash256& h) {
+      return admitted.count(h) > 0;
+    };
+  }
+  for (auto _ : state) {
+    auto r = ledger::ExecuteBlock(s, chain.genesis.header.state_root, block, opts);
+    if (!r.ok()) state.SkipWithError(r.status().message().c_str());
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 1000);
+}
+BENCHMARK(BM_ExecuteBlock1000)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// ChainStore::Commit of a block of 1,000 transfers from 1,000 distinct senders: one
+// WriteBatch of ~2,000 puts (accounts, tx index, block, receipts, head). arg: 1 = synced.
+void BM_CommitBlock1000(benchmark::State& state) {
+  crypto::Init();
+  const bool sync = state.range(0) != 0;
+  Chain chain(1000);
+  TempDir dir;
+  auto store = ledger::OpenChainStore(dir.path() + "/chain", chain.genesis, chain.genesis_state,
+                                      /*create=*/true);
+  if (!store.ok()) {
+    state.SkipWithError(store.status().message().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto parent = (*store)->HeaderAt((*store)->head().height);
+    ledger::BuiltBlock b = chain.NextBlock(**store, **parent, 1000);
+    state.ResumeTiming();
+    Status s = (*store)->Commit(b.block, b.exec, sync);
+    if (!s.ok()) state.SkipWithError(s.message().c_str());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 1000);
+}
+BENCHMARK(BM_CommitBlock1000)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->Iterations(40);
+
+}  // namespace
+}  // namespace cairn::micro
