@@ -506,12 +506,12 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
     // Transactions this node admitted had their signatures checked then. Under Raft the
     // proposer is a trusted validator (checked above) that admitted or was relayed each one.
     opts.signature_known_valid = [this](const crypto::Hash256& h) {
-      if (TrustValidators()) return true;
-      std::lock_guard<std::mutex> lock(mu_);
-      return mempool_.Contains(h);
+      return TrustValidators() || sig_cache_.Contains(h);
     };
     auto verified = ledger::VerifyBlock(*store_, **parent, block, opts);
     if (!verified.ok()) return verified.status();
+    // The same transactions may still arrive by gossip: they need no second verification.
+    sig_cache_.Insert(verified->tx_hashes);
     if (Status s = store_->StateReadError(); !s.ok()) return s.Wrap("reading state");
     exec = std::move(verified.value());
   }
@@ -563,18 +563,30 @@ std::vector<ledger::Admission> Node::SubmitTransactions(std::vector<ledger::Tran
 }
 
 std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs, TxSource source) {
-  // Signatures are the expensive check: verify outside the lock, on two threads. Under Raft a
-  // validator peer verified what it relays (see TrustValidators); under BFT every validator
-  // verifies everything once, here, and proposals then hit this node's mempool instead.
-  std::vector<uint8_t> sig_ok;
-  if (source == TxSource::kValidatorPeer && TrustValidators()) {
-    sig_ok.assign(txs.size(), 1);
-  } else {
-    sig_ok = ledger::VerifyEach(txs, txs.size() >= 64 ? 2 : 1);
+  // One encoding per transaction: its hash, the signature cache key and the gossip payload.
+  std::vector<Bytes> encoded(txs.size());
+  std::vector<crypto::Hash256> hashes(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) {
+    encoded[i] = txs[i].Encode();
+    hashes[i] = crypto::Sha256Of(encoded[i]);
+  }
+  // Signatures are the expensive check: verify outside the lock, on two threads, and only
+  // those this node has not verified yet (sig_cache_). Under Raft a validator peer verified
+  // what it relays (see TrustValidators).
+  std::vector<uint8_t> sig_ok(txs.size(), 1);
+  if (source != TxSource::kValidatorPeer || !TrustValidators()) {
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < txs.size(); ++i) {
+      if (!sig_cache_.Contains(hashes[i])) todo.push_back(i);
+    }
+    VerifyTxs(txs, todo, sig_ok);
+    std::vector<crypto::Hash256> good;
+    for (size_t i : todo) {
+      if (sig_ok[i]) good.push_back(hashes[i]);
+    }
+    sig_cache_.Insert(good);
   }
   const bool relay = source != TxSource::kValidatorPeer;
-  std::vector<Bytes> encoded(relay ? txs.size() : 0);
-  for (size_t i = 0; i < encoded.size(); ++i) encoded[i] = txs[i].Encode();
   std::vector<ledger::Admission> out;
   out.reserve(txs.size());
   {
@@ -582,7 +594,7 @@ std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs,
     uint64_t height = store_->head().height;
     for (size_t i = 0; i < txs.size(); ++i) {
       // A bad signature is re-checked by Add, so its error follows the documented order.
-      out.push_back(mempool_.Add(std::move(txs[i]), *store_, height, sig_ok[i] != 0));
+      out.push_back(mempool_.Add(std::move(txs[i]), hashes[i], *store_, height, sig_ok[i] != 0));
     }
   }
   // Relay only what was admitted. Validators keep a full mesh (consensus needs direct links),
@@ -596,6 +608,19 @@ std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs,
   }
   TrimSeenLocked();
   return out;
+}
+
+void Node::VerifyTxs(const std::vector<ledger::Transaction>& txs, const std::vector<size_t>& which,
+                     std::vector<uint8_t>& ok) {
+  const unsigned threads = which.size() >= 64 ? 2 : 1;
+  auto work = [&](unsigned t) {
+    for (size_t k = t; k < which.size(); k += threads) {
+      ok[which[k]] = txs[which[k]].VerifySignature() ? 1 : 0;
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
 }
 
 ledger::Head Node::GetHead() const { return store_->head(); }

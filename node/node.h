@@ -21,6 +21,7 @@
 #include "ledger/chain_store.h"
 #include "ledger/mempool.h"
 #include "node/config.h"
+#include "node/sig_cache.h"
 #include "p2p/host.h"
 #include "rpc/node_api.h"
 
@@ -107,6 +108,9 @@ class Node : public rpc::NodeApi {
   // Verifies signatures (unless a trusted validator already did), admits to the mempool and
   // queues admitted txs for gossip (unless a validator peer already broadcast them).
   std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs, TxSource source);
+  // Sets ok[i] for each i in `which` (2 threads for large batches).
+  static void VerifyTxs(const std::vector<ledger::Transaction>& txs,
+                        const std::vector<size_t>& which, std::vector<uint8_t>& ok);
   // Raft trusts its validators (crash faults only, authenticated links): a transaction a
   // validator admitted, or a block a validator proposed, had its signatures checked there.
   bool TrustValidators() const { return genesis_.consensus == genesis::ConsensusKind::kRaft; }
@@ -131,6 +135,9 @@ class Node : public rpc::NodeApi {
   const crypto::Hash256 genesis_hash_;
   const int validator_index_;
   std::unique_ptr<ledger::ChainStore> store_;
+
+  // Transactions whose signatures this node verified (~32 MiB at capacity).
+  SigCache sig_cache_{400000};
 
   mutable std::mutex mu_;  // guards mempool_, engine_status_
   ledger::Mempool mempool_;

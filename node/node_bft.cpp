@@ -79,12 +79,11 @@ Status Node::ValidateProposal(const consensus::Block& cb, const consensus::Block
   }
   ledger::ExecOptions opts;
   opts.verify_threads = 2;
-  opts.signature_known_valid = [this](const crypto::Hash256& h) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return mempool_.Contains(h);
-  };
+  // Transactions this node admitted were verified then; the rest are verified here, once.
+  opts.signature_known_valid = [this](const crypto::Hash256& h) { return sig_cache_.Contains(h); };
   auto exec = ledger::VerifyBlock(*store_, **parent_header, block, opts);
   if (!exec.ok()) return exec.status();
+  sig_cache_.Insert(exec->tx_hashes);
   if (Status s = store_->StateReadError(); !s.ok()) return s.Wrap("reading state");
   validated_.emplace(cb.hash, Validated{std::move(block), std::move(exec.value())});
   return Status::Ok();
