@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "consensus/bft/messages.h"
+#include "consensus/bft/state.h"
+#include "consensus/bft/votes.h"
 #include "consensus/engine.h"
 
 namespace cairn::consensus::bft {
@@ -84,19 +86,153 @@ class BftEngine final : public Engine {
   // Step for an already decoded message (tests craft messages directly).
   Status StepMessage(ReplicaId from, const Message& m);
 
-  // Every piece of evidence this replica has seen since it started, in arrival order.
-  const std::vector<Evidence>& evidence() const;
-  uint64_t height() const;  // the height being decided
-  uint32_t round() const;
-  const BftConfig& config() const;
+  // Every piece of evidence this replica has seen since it started, in arrival order
+  // (at most kMaxEvidence; later evidence is still verified but no longer kept).
+  const std::vector<Evidence>& evidence() const { return evidence_; }
+  uint64_t height() const { return height_; }  // the height being decided
+  uint32_t round() const { return round_; }
+  const BftConfig& config() const { return cfg_; }
+
+  // True while nothing has happened at the current height: round 0, step propose, no own
+  // proposal, no proposal or vote received (nor buffered for it), not decided, not
+  // syncing and no commit waiting for Advance(). A node with an empty mempool may pause
+  // Tick() while Idle(), so an idle network does not churn through rounds.
+  bool Idle() const;
+
+  // Introspection for tests and the simulation.
+  RoundStep step() const { return step_; }
+  uint32_t locked_round() const { return locked_round_; }  // kNoRound when not locked
+  std::optional<crypto::Hash256> locked_hash() const;
+  uint32_t valid_round() const { return valid_round_; }  // kNoRound when none
+  // What the next Ready would persist (height, round, step, lock, own signed messages).
+  HardState hard_state() const;
+  // Votes and proposals held for the current and the next height. Bounded by
+  // O(validators * (kMaxRoundsKept + kNextHeightRounds)) whatever peers send.
+  size_t buffered_messages() const;
+
+  static constexpr uint32_t kRoundWindow = 8;       // future rounds kept at this height
+  static constexpr uint32_t kMaxRoundsKept = 32;    // rounds of this height held at once
+  static constexpr uint32_t kNextHeightRounds = 4;  // rounds of height+1 buffered
+  static constexpr size_t kMaxEvidence = 4096;
+  static constexpr size_t kMaxHeldDecisions = 16;  // decided blocks kept for laggards
+
+  ~BftEngine() override;
 
  private:
-  struct State;
-  explicit BftEngine(std::unique_ptr<State> state);
-  std::unique_ptr<State> s_;
+  struct Timer {
+    bool armed = false;
+    uint32_t round = 0;
+    uint32_t left = 0;
+  };
+  struct Held {  // a decided block kept to answer laggards
+    Decision decision;
+    uint64_t decided_at_tick = 0;
+  };
+  struct Reply {  // the last Decision sent to a peer
+    uint64_t height = 0;
+    uint64_t tick = 0;
+    bool sent = false;
+  };
 
- public:
-  ~BftEngine() override;
+  BftEngine(const BftConfig& config, const Signer& signer, const Verifier& verifier,
+            ProposalValidator& validator);
+  Status Resume(const HardState& hs, const DurableState& durable);
+
+  // Intake (bft.cpp).
+  Status HandleProposal(ReplicaId from, const Proposal& p, bool verified);
+  Status HandleVote(ReplicaId from, const Vote& v, bool verified);
+  Status HandleDecision(ReplicaId from, const Decision& d);
+  Status HandleEvidence(ReplicaId from, const Evidence& e);
+  // Where a message of `height` goes: handled now, buffered, or dropped (after maybe
+  // answering a laggard).
+  enum class Disposition { kCurrent, kNextHeight, kDrop };
+  Disposition Classify(ReplicaId from, uint64_t height);
+  Status Buffer(ReplicaId signer, uint32_t round, Message m);
+  void ReplayBuffered();
+  RoundState* RoundFor(uint32_t round);
+  void NoteRound(ReplicaId who, uint32_t round);
+  void MaybeReplyDecision(ReplicaId to, uint64_t their_height);
+  void AddEvidence(const Evidence& e, ReplicaId except);
+  const Block* KnownBlock(const crypto::Hash256& hash) const;
+  bool VerifyVote(const Vote& v) const;
+  bool VerifyProposal(const Proposal& p) const;
+
+  // Tendermint's rules (rules.cpp).
+  void StartHeight(uint64_t height);
+  void StartRound(uint32_t round);
+  void EnterPropose();
+  void Evaluate(uint32_t event_round);
+  bool TryDecide(uint32_t round);
+  void Decide(const Block& block, Certificate cert);
+  bool Valid(const Block& block);
+  void CastVote(VoteType type, const std::optional<crypto::Hash256>& block);
+  void SendProposal(const Block& block, uint32_t valid_round);
+  void RecordBlock(const Block& block);
+  void RecordPol(uint32_t round, const crypto::Hash256& block);
+  // Sends the prevotes of `round` for `block` (a proof of lock) to `to`, or to all.
+  void SendPol(uint32_t round, const crypto::Hash256& block, ReplicaId to);
+  void Arm(Timer& t, uint32_t base);
+  void OnTimeout(RoundStep kind, uint32_t round);
+  void Rebroadcast();
+  void Broadcast(const Message& m, ReplicaId except = kNoReplica);
+  void Send(ReplicaId to, const Message& m);
+
+  BftConfig cfg_;
+  const Signer& signer_;
+  const Verifier& verifier_;
+  ProposalValidator& validator_;
+  crypto::Hash256 chain_;
+  uint32_t quorum_;
+  uint32_t max_faulty_;
+
+  // Tendermint state of the current height.
+  uint64_t height_ = 1;
+  uint32_t round_ = 0;
+  RoundStep step_ = RoundStep::kPropose;
+  uint32_t locked_round_ = kNoRound;
+  std::optional<Block> locked_value_;
+  uint32_t valid_round_ = kNoRound;
+  std::optional<Block> valid_value_;
+  std::map<uint32_t, RoundState> rounds_;
+  std::map<crypto::Hash256, bool> valid_cache_;
+  std::vector<int64_t> max_round_seen_;  // per validator at this height, -1 none
+  Timer propose_timer_, prevote_timer_, precommit_timer_;
+  std::optional<Decision> decided_;  // this height is decided; waiting to move on
+  BlockRef last_decided_;            // decided and advanced (or synced)
+
+  // Messages for height_ + 1, signature checked, per signer.
+  std::vector<std::vector<Message>> next_height_;
+  size_t next_height_count_ = 0;
+
+  // Block records: bodies the hard state refers to, by hash, for this height.
+  uint64_t next_record_ = 1;
+  uint64_t first_record_of_height_ = 1;
+  std::map<crypto::Hash256, uint64_t> recorded_;
+  std::set<std::pair<uint32_t, crypto::Hash256>> recorded_pols_;
+
+  // Evidence.
+  std::vector<Evidence> evidence_;
+  std::set<Bytes> seen_evidence_;
+
+  // Laggards and block sync.
+  std::map<uint64_t, Held> held_;
+  std::vector<Reply> last_reply_;
+  std::optional<BlockRef> sync_target_;
+  bool sync_handed_out_ = false;
+
+  // Clock.
+  uint64_t ticks_ = 0;
+  uint32_t since_rebroadcast_ = 0;
+
+  // The Ready cycle.
+  std::vector<OutboundMessage> msgs_;
+  std::vector<LogRecord> pending_records_;
+  std::optional<uint64_t> pending_discard_;
+  std::optional<Block> pending_commit_;
+  std::vector<Bytes> pending_evidence_;
+  HardState handed_hs_;
+  bool ready_outstanding_ = false;
+  std::optional<uint64_t> commit_in_ready_;
 };
 
 }  // namespace cairn::consensus::bft

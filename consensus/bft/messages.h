@@ -113,6 +113,10 @@ struct Evidence {
   friend bool operator==(const Evidence&, const Evidence&) = default;
 };
 
+// The evidence for two votes of one validator, in canonical order (either argument order
+// gives the same Evidence). Does not check that they conflict; Evidence::Verify does.
+Evidence MakeEvidence(Vote x, Vote y);
+
 // A decided block and its certificate, sent to a replica that is still voting on a height
 // this replica has decided, so laggards catch up without waiting for block sync.
 struct Decision {

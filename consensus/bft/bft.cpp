@@ -1,0 +1,514 @@
+// BftEngine: construction and restart, and the intake of messages (signature checks,
+// bounded buffering of future rounds and heights, evidence, laggard replies). The
+// Tendermint rules are in rules.cpp; the Ready cycle, ticks and proposals in ready.cpp.
+#include "consensus/bft/bft.h"
+
+#include <algorithm>
+#include <string>
+
+namespace cairn::consensus::bft {
+namespace {
+
+Status ValidateConfig(const BftConfig& c) {
+  if (c.replicas == 0 || c.replicas > kMaxValidators) {
+    return Status::Error("bft config: replicas must be in [1, " + std::to_string(kMaxValidators) +
+                         "]");
+  }
+  if (c.id >= c.replicas) {
+    return Status::Error("bft config: id " + std::to_string(c.id) + " is not below replicas " +
+                         std::to_string(c.replicas));
+  }
+  if (c.propose_timeout_ticks == 0 || c.vote_timeout_ticks == 0) {
+    return Status::Error("bft config: timeouts must be at least 1 tick");
+  }
+  if (c.max_timeout_ticks < std::max(c.propose_timeout_ticks, c.vote_timeout_ticks)) {
+    return Status::Error("bft config: max_timeout_ticks is below a base timeout");
+  }
+  if (c.rebroadcast_ticks == 0) return Status::Error("bft config: rebroadcast_ticks must be >= 1");
+  if (c.max_message_bytes < 1024) {
+    return Status::Error("bft config: max_message_bytes must be at least 1024");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+BftEngine::BftEngine(const BftConfig& config, const Signer& signer, const Verifier& verifier,
+                     ProposalValidator& validator)
+    : cfg_(config),
+      signer_(signer),
+      verifier_(verifier),
+      validator_(validator),
+      chain_(config.genesis.hash),
+      quorum_(Quorum(config.replicas)),
+      max_faulty_(MaxFaulty(config.replicas)),
+      max_round_seen_(config.replicas, -1),
+      next_height_(config.replicas),
+      last_reply_(config.replicas) {}
+
+BftEngine::~BftEngine() = default;
+
+Result<std::unique_ptr<BftEngine>> BftEngine::Open(const BftConfig& config, const Signer& signer,
+                                                   const Verifier& verifier,
+                                                   ProposalValidator& validator,
+                                                   const DurableState& durable,
+                                                   const BlockRef& applied) {
+  if (Status s = ValidateConfig(config); !s.ok()) return s;
+  if (signer.id() != config.id) {
+    return Status::Error("bft config: signer is replica " + std::to_string(signer.id()) +
+                         ", config id is " + std::to_string(config.id));
+  }
+  if (applied.height < config.genesis.height ||
+      (applied.height == config.genesis.height && applied.hash != config.genesis.hash)) {
+    return Status::Error("bft restart: applied block " + std::to_string(applied.height) +
+                         " is not on the genesis chain");
+  }
+  std::unique_ptr<BftEngine> e(new BftEngine(config, signer, verifier, validator));
+  e->last_decided_ = applied;
+  std::optional<HardState> hs;
+  if (durable.hard_state) {
+    Result<HardState> decoded = DecodeHardState(*durable.hard_state);
+    if (!decoded) return decoded.status().Wrap("bft restart");
+    hs = *decoded;
+  } else if (!durable.records.empty()) {
+    return Status::Error("bft restart: block records without a hard state");
+  }
+  uint64_t max_index = 0;
+  for (const LogRecord& rec : durable.records) max_index = std::max(max_index, rec.index);
+  if (hs && max_index >= hs->next_record) {
+    return Status::Error("bft restart: record " + std::to_string(max_index) +
+                         " is at or above the next record index " +
+                         std::to_string(hs->next_record));
+  }
+  if (hs && hs->height > applied.height + 1) {
+    return Status::Error("bft restart: hard state height " + std::to_string(hs->height) +
+                         " is above applied height " + std::to_string(applied.height) + " + 1");
+  }
+  if (hs) {
+    e->next_record_ = hs->next_record;
+    e->first_record_of_height_ = hs->next_record;
+  }
+  if (hs && hs->height == applied.height + 1) {
+    if (Status s = e->Resume(*hs, durable); !s.ok()) return s.Wrap("bft restart");
+    e->handed_hs_ = *hs;
+  } else {
+    // First boot, or the node applied this height (and maybe more) before the engine
+    // persisted the next one: nothing signed at applied + 1 can exist.
+    if (max_index > 0) e->pending_discard_ = max_index;
+    e->handed_hs_ = e->hard_state();
+    e->height_ = applied.height + 1;
+    e->StartRound(0);
+  }
+  return e;
+}
+
+Status BftEngine::Resume(const HardState& hs, const DurableState& durable) {
+  height_ = hs.height;
+  round_ = hs.round;
+  step_ = hs.step;
+  std::map<crypto::Hash256, Block> blocks;
+  std::vector<PolRecord> pols;
+  uint64_t max_stale = 0;
+  for (const LogRecord& rec : durable.records) {
+    Result<Record> r = DecodeRecord(rec.data, rec.index);
+    if (!r) return r.status();
+    if (auto* b = std::get_if<Block>(&*r)) {
+      if (b->height != hs.height) {
+        max_stale = std::max(max_stale, rec.index);
+        continue;
+      }
+      recorded_[b->hash] = rec.index;
+      blocks[b->hash] = std::move(*b);
+    } else {
+      PolRecord& pol = std::get<PolRecord>(*r);
+      if (pol.prevotes.height != hs.height) {
+        max_stale = std::max(max_stale, rec.index);
+        continue;
+      }
+      recorded_pols_.insert({pol.prevotes.round, pol.prevotes.block});
+      pols.push_back(std::move(pol));
+    }
+    first_record_of_height_ = std::min(first_record_of_height_, rec.index);
+  }
+  // Records of earlier heights can outlive their discard (deletion may be lazy).
+  if (max_stale > 0 && max_stale < first_record_of_height_) pending_discard_ = max_stale;
+  auto body = [&](const crypto::Hash256& h, const char* what) -> Result<Block> {
+    auto it = blocks.find(h);
+    if (it == blocks.end()) {
+      return Status::Error(std::string(what) + " block " + h.ToHex() +
+                           " is missing from the stored records");
+    }
+    return it->second;
+  };
+  if (hs.locked_round != kNoRound) {
+    Result<Block> b = body(hs.locked_hash, "locked");
+    if (!b) return b.status();
+    locked_round_ = hs.locked_round;
+    locked_value_ = std::move(*b);
+  }
+  if (hs.valid_round != kNoRound) {
+    Result<Block> b = body(hs.valid_hash, "valid");
+    if (!b) return b.status();
+    valid_round_ = hs.valid_round;
+    valid_value_ = std::move(*b);
+  }
+  RoundState& rs = rounds_.emplace(round_, RoundState(cfg_.replicas)).first->second;
+  if (hs.proposal) {
+    if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) {
+      return Status::Error("own proposal stored for a round this replica does not lead");
+    }
+    Result<Block> b = body(hs.proposal->block, "proposal");
+    if (!b) return b.status();
+    Proposal p;
+    p.height = height_;
+    p.round = round_;
+    p.valid_round = hs.proposal->valid_round;
+    p.block = std::move(*b);
+    p.proposer = cfg_.id;
+    p.sig = hs.proposal->sig;
+    rs.proposal = std::move(p);
+  }
+  for (const HardState::OwnVote& own : hs.votes) {
+    RoundState* at = RoundFor(own.round);
+    if (at == nullptr) continue;
+    Vote v;
+    v.type = own.type;
+    v.height = height_;
+    v.round = own.round;
+    v.block = own.block;
+    v.voter = cfg_.id;
+    v.sig = own.sig;
+    at->votes(own.type).Add(v);
+  }
+  bool prevoted = rs.prevotes.Get(cfg_.id) != nullptr;
+  bool precommitted = rs.precommits.Get(cfg_.id) != nullptr;
+  if ((step_ == RoundStep::kPropose && (prevoted || precommitted)) ||
+      (step_ == RoundStep::kPrevote && precommitted)) {
+    return Status::Error(std::string("step ") + StepName(step_) +
+                         " is behind the votes signed in round " + std::to_string(round_));
+  }
+  if (valid_round_ != kNoRound) {
+    // The proof of lock of the valid value goes out with its re-proposals.
+    auto pol = std::find_if(pols.begin(), pols.end(), [&](const PolRecord& p) {
+      return p.prevotes.round == valid_round_ && p.prevotes.block == valid_value_->hash;
+    });
+    if (pol == pols.end()) {
+      return Status::Error("proof of lock for the valid value (round " +
+                           std::to_string(valid_round_) + ") is missing from the stored records");
+    }
+    RoundState* at = RoundFor(valid_round_);
+    for (const Certificate::Sig& sig : pol->prevotes.sigs) {
+      Vote v;
+      v.type = VoteType::kPrevote;
+      v.height = height_;
+      v.round = valid_round_;
+      v.block = valid_value_->hash;
+      v.voter = sig.validator;
+      v.sig = sig.sig;
+      if (v.voter >= cfg_.replicas || !VerifyVote(v)) {
+        return Status::Error("proof of lock holds an invalid prevote of validator " +
+                             std::to_string(v.voter));
+      }
+      if (at == nullptr) continue;
+      const Vote* first = at->prevotes.Get(v.voter);
+      if (first == nullptr) {
+        at->prevotes.Add(v);
+      } else if (first->block != v.block) {
+        at->prevotes.AddConflicting(v);
+      }
+    }
+  }
+
+  // Pick up where the crash left off: timers restart, own messages go out again (they
+  // were persisted before they were first sent).
+  switch (step_) {
+    case RoundStep::kPropose:
+      EnterPropose();
+      break;
+    case RoundStep::kPrevote:
+      Arm(prevote_timer_, cfg_.vote_timeout_ticks);
+      break;
+    case RoundStep::kPrecommit:
+      Arm(precommit_timer_, cfg_.vote_timeout_ticks);
+      break;
+  }
+  Rebroadcast();
+  Evaluate(round_);
+  return Status::Ok();
+}
+
+// ---- Intake ----
+
+Status BftEngine::Step(ReplicaId from, ByteView message) {
+  if (message.size() > cfg_.max_message_bytes) {
+    return Status::Error("bft message from replica " + std::to_string(from) + ": " +
+                         std::to_string(message.size()) + " bytes exceeds the limit " +
+                         std::to_string(cfg_.max_message_bytes));
+  }
+  Result<Message> m = DecodeMessage(message);
+  if (!m) return m.status().Wrap("from replica " + std::to_string(from));
+  return StepMessage(from, *m);
+}
+
+Status BftEngine::StepMessage(ReplicaId from, const Message& m) {
+  if (from >= cfg_.replicas || from == cfg_.id) {
+    return Status::Error("bft " + Describe(m) + " from replica " + std::to_string(from) +
+                         ": bad sender");
+  }
+  Status s;
+  if (const auto* p = std::get_if<Proposal>(&m)) {
+    s = HandleProposal(from, *p, /*verified=*/false);
+  } else if (const auto* v = std::get_if<Vote>(&m)) {
+    s = HandleVote(from, *v, /*verified=*/false);
+  } else if (const auto* d = std::get_if<Decision>(&m)) {
+    s = HandleDecision(from, *d);
+  } else if (const auto* e = std::get_if<Evidence>(&m)) {
+    s = HandleEvidence(from, *e);
+  }
+  if (!s.ok()) return s.Wrap("bft " + Describe(m) + " from replica " + std::to_string(from));
+  return s;
+}
+
+BftEngine::Disposition BftEngine::Classify(ReplicaId from, uint64_t height) {
+  if (sync_target_) return Disposition::kDrop;  // block sync will overtake it
+  if (height < height_) {
+    MaybeReplyDecision(from, height);
+    return Disposition::kDrop;
+  }
+  if (height == height_) return decided_ ? Disposition::kDrop : Disposition::kCurrent;
+  if (height == height_ + 1) return Disposition::kNextHeight;
+  return Disposition::kDrop;  // the peer will answer our votes with a Decision
+}
+
+bool BftEngine::VerifyVote(const Vote& v) const {
+  return verifier_.Verify(v.voter, VoteSignBytes(chain_, v), v.sig);
+}
+
+bool BftEngine::VerifyProposal(const Proposal& p) const {
+  return verifier_.Verify(p.proposer, ProposalSignBytes(chain_, p), p.sig);
+}
+
+Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verified) {
+  if (p.proposer >= cfg_.replicas) return Status::Error("unknown proposer");
+  ReplicaId expected = ProposerOf(p.height, p.round, cfg_.replicas);
+  if (p.proposer != expected) {
+    return Status::Error("replica " + std::to_string(p.proposer) + " is not the proposer (" +
+                         std::to_string(expected) + " is)");
+  }
+  if (p.block.height != p.height) return Status::Error("block height differs from the height");
+  if (p.valid_round != kNoRound && p.valid_round >= p.round) {
+    return Status::Error("valid_round is not below the round");
+  }
+  if (p.block.data.size() > kMaxBlockBytes) return Status::Error("block too large");
+  if (p.proposer == cfg_.id) return Status::Ok();  // our own, echoed back
+  Disposition where = Classify(from, p.height);
+  if (where == Disposition::kDrop) return Status::Ok();
+  if (where == Disposition::kNextHeight) {
+    if (p.round >= kNextHeightRounds) return Status::Ok();
+    if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
+    return Buffer(p.proposer, p.round, p);
+  }
+  if (p.round > round_ + kRoundWindow) {
+    // Too far ahead to keep; it still counts towards the f+1 round skip.
+    if (max_round_seen_[p.proposer] >= static_cast<int64_t>(p.round)) return Status::Ok();
+    if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
+    NoteRound(p.proposer, p.round);
+    return Status::Ok();
+  }
+  RoundState* rs = RoundFor(p.round);
+  if (rs == nullptr) return Status::Ok();
+  if (rs->proposal) {
+    if (*rs->proposal == p) return Status::Ok();
+    if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
+    // A second, different proposal by the proposer: keep the first one. Votes decide
+    // which block wins; a replica missing the winner learns it from a Decision.
+    return Status::Ok();
+  }
+  if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
+  if (const Block* known = KnownBlock(p.block.hash); known && known->data != p.block.data) {
+    return Status::Error("block data differs from an earlier block with the same hash");
+  }
+  rs->proposal = p;
+  rs->proposal->block.certificate.clear();
+  NoteRound(p.proposer, p.round);
+  Evaluate(p.round);
+  return Status::Ok();
+}
+
+Status BftEngine::HandleVote(ReplicaId from, const Vote& v, bool verified) {
+  if (v.voter >= cfg_.replicas) return Status::Error("unknown voter");
+  if (v.type != VoteType::kPrevote && v.type != VoteType::kPrecommit) {
+    return Status::Error("unknown vote type");
+  }
+  if (v.voter == cfg_.id) return Status::Ok();  // our own, echoed back
+  Disposition where = Classify(from, v.height);
+  if (where == Disposition::kDrop) return Status::Ok();
+  if (where == Disposition::kNextHeight) {
+    if (v.round >= kNextHeightRounds) return Status::Ok();
+    if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
+    return Buffer(v.voter, v.round, v);
+  }
+  if (v.round > round_ + kRoundWindow) {
+    if (max_round_seen_[v.voter] >= static_cast<int64_t>(v.round)) return Status::Ok();
+    if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
+    NoteRound(v.voter, v.round);
+    return Status::Ok();
+  }
+  RoundState* rs = RoundFor(v.round);
+  if (rs == nullptr) return Status::Ok();
+  VoteSet& set = rs->votes(v.type);
+  if (const Vote* existing = set.Get(v.voter)) {
+    if (*existing == v || set.HasConflicting(v)) return Status::Ok();
+    if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
+    if (existing->block == v.block) return Status::Ok();
+    AddEvidence(MakeEvidence(*existing, v), kNoReplica);
+    // Count it for its block too, but only for blocks proposed at this height (bounded:
+    // one proposal per kept round), which are the only ones a quorum can matter for.
+    if (v.block && KnownBlock(*v.block) != nullptr &&
+        set.conflicting() < 4 * static_cast<size_t>(cfg_.replicas) && set.AddConflicting(v)) {
+      Evaluate(v.round);
+    }
+    return Status::Ok();
+  }
+  if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
+  set.Add(v);
+  NoteRound(v.voter, v.round);
+  Evaluate(v.round);
+  return Status::Ok();
+}
+
+Status BftEngine::HandleDecision(ReplicaId from, const Decision& d) {
+  (void)from;
+  uint64_t h = d.block.height;
+  if (sync_target_ && h <= sync_target_->height) return Status::Ok();
+  if (sync_handed_out_) return Status::Ok();  // a sync is under way; ask again after it
+  if (h < height_ || (h == height_ && decided_)) return Status::Ok();
+  if (d.block.data.size() > kMaxBlockBytes) return Status::Error("block too large");
+  if (Status s = VerifyCertificate(d.cert, chain_, h, d.block.hash, cfg_.replicas, verifier_);
+      !s.ok()) {
+    return s;
+  }
+  if (h > height_) {
+    sync_target_ = BlockRef{h, d.block.hash};
+    sync_handed_out_ = false;
+    return Status::Ok();
+  }
+  if (const Block* known = KnownBlock(d.block.hash); known && known->data != d.block.data) {
+    return Status::Error("block data differs from an earlier block with the same hash");
+  }
+  Block b = d.block;
+  b.certificate.clear();
+  if (!Valid(b)) return Status::Error("certified block fails validation");
+  Decide(b, d.cert);
+  return Status::Ok();
+}
+
+Status BftEngine::HandleEvidence(ReplicaId from, const Evidence& e) {
+  Bytes enc = e.Encode();
+  if (seen_evidence_.count(enc) > 0) return Status::Ok();
+  if (Status s = e.Verify(chain_, cfg_.replicas, verifier_); !s.ok()) return s;
+  AddEvidence(e, from);
+  return Status::Ok();
+}
+
+void BftEngine::AddEvidence(const Evidence& e, ReplicaId except) {
+  if (seen_evidence_.size() >= kMaxEvidence) return;
+  Bytes enc = e.Encode();
+  if (!seen_evidence_.insert(enc).second) return;
+  evidence_.push_back(e);
+  pending_evidence_.push_back(enc);
+  Broadcast(e, except);
+}
+
+Status BftEngine::Buffer(ReplicaId signer, uint32_t round, Message m) {
+  (void)round;
+  std::vector<Message>& mine = next_height_[signer];
+  for (const Message& old : mine) {
+    if (old == m) return Status::Ok();
+  }
+  // Per signer: a proposal and two votes per round is what an honest replica sends.
+  if (mine.size() >= 3 * kNextHeightRounds) return Status::Ok();
+  mine.push_back(std::move(m));
+  ++next_height_count_;
+  return Status::Ok();
+}
+
+void BftEngine::ReplayBuffered() {
+  std::vector<std::vector<Message>> buffered(cfg_.replicas);
+  buffered.swap(next_height_);
+  next_height_count_ = 0;
+  // Proposals first, so the votes that follow find their block.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
+      for (const Message& m : buffered[r]) {
+        if (const auto* p = std::get_if<Proposal>(&m); p && pass == 0) {
+          (void)HandleProposal(r, *p, /*verified=*/true);
+        } else if (const auto* v = std::get_if<Vote>(&m); v && pass == 1) {
+          (void)HandleVote(r, *v, /*verified=*/true);
+        }
+        if (decided_ || sync_target_) return;
+      }
+    }
+  }
+}
+
+RoundState* BftEngine::RoundFor(uint32_t round) {
+  auto it = rounds_.find(round);
+  if (it != rounds_.end()) return &it->second;
+  if (rounds_.size() >= kMaxRoundsKept) {
+    // Evict the lowest round that no rule still needs (the current, locked and valid
+    // rounds stay). A new round below every evictable one is not worth keeping.
+    auto victim = rounds_.begin();
+    while (victim != rounds_.end() && (victim->first == round_ || victim->first == locked_round_ ||
+                                       victim->first == valid_round_)) {
+      ++victim;
+    }
+    if (victim == rounds_.end() || round < victim->first) return nullptr;
+    rounds_.erase(victim);
+  }
+  return &rounds_.emplace(round, RoundState(cfg_.replicas)).first->second;
+}
+
+void BftEngine::NoteRound(ReplicaId who, uint32_t round) {
+  if (max_round_seen_[who] >= static_cast<int64_t>(round)) return;
+  max_round_seen_[who] = round;
+  if (round <= round_ || decided_) return;
+  // Line 55: f+1 validators are at a round above ours, so at least one honest one is;
+  // join the highest round that f+1 of them have reached.
+  std::vector<int64_t> ahead;
+  for (int64_t r : max_round_seen_) {
+    if (r > static_cast<int64_t>(round_)) ahead.push_back(r);
+  }
+  if (ahead.size() < max_faulty_ + 1) return;
+  std::sort(ahead.begin(), ahead.end(), std::greater<>());
+  StartRound(static_cast<uint32_t>(ahead[max_faulty_]));
+}
+
+void BftEngine::MaybeReplyDecision(ReplicaId to, uint64_t their_height) {
+  if (held_.empty() || to >= cfg_.replicas) return;
+  auto it = held_.find(their_height);
+  if (it == held_.end()) {
+    // Below what we still hold: our latest decision makes the peer block-sync.
+    if (their_height > held_.begin()->first) return;
+    it = std::prev(held_.end());
+  }
+  // A message sent in the same tick as our decision is the normal flow, not a laggard.
+  if (ticks_ == it->second.decided_at_tick) return;
+  Reply& last = last_reply_[to];
+  if (last.sent && last.height == it->first && ticks_ - last.tick < cfg_.rebroadcast_ticks) {
+    return;
+  }
+  last = Reply{it->first, ticks_, true};
+  Send(to, it->second.decision);
+}
+
+const Block* BftEngine::KnownBlock(const crypto::Hash256& hash) const {
+  if (locked_value_ && locked_value_->hash == hash) return &*locked_value_;
+  if (valid_value_ && valid_value_->hash == hash) return &*valid_value_;
+  for (const auto& [r, rs] : rounds_) {
+    if (rs.proposal && rs.proposal->block.hash == hash) return &rs.proposal->block;
+  }
+  return nullptr;
+}
+
+}  // namespace cairn::consensus::bft

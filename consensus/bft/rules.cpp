@@ -1,0 +1,304 @@
+// BftEngine: the rules of Tendermint's Algorithm 1 (Buchman, Kwon, Milosevic 2018). Line
+// numbers in comments refer to the paper's listing.
+#include "consensus/bft/bft.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace cairn::consensus::bft {
+
+void BftEngine::StartHeight(uint64_t height) {
+  height_ = height;
+  locked_round_ = kNoRound;
+  locked_value_.reset();
+  valid_round_ = kNoRound;
+  valid_value_.reset();
+  rounds_.clear();
+  valid_cache_.clear();
+  std::fill(max_round_seen_.begin(), max_round_seen_.end(), -1);
+  decided_.reset();
+  if (next_record_ > first_record_of_height_) pending_discard_ = next_record_ - 1;
+  first_record_of_height_ = next_record_;
+  recorded_.clear();
+  recorded_pols_.clear();
+  StartRound(0);
+  ReplayBuffered();
+}
+
+// Line 11.
+void BftEngine::StartRound(uint32_t round) {
+  round_ = round;
+  step_ = RoundStep::kPropose;
+  propose_timer_.armed = prevote_timer_.armed = precommit_timer_.armed = false;
+  since_rebroadcast_ = 0;
+  // Old rounds still matter (a decision or a re-proposal's polka can come from any of
+  // them) but must not crowd out the new one.
+  RoundFor(round);
+  EnterPropose();
+  Evaluate(round);
+}
+
+void BftEngine::EnterPropose() {
+  // The proposer also arms the timer: if its node never supplies a block, the round
+  // still ends with a nil prevote instead of stalling this replica.
+  Arm(propose_timer_, cfg_.propose_timeout_ticks);
+  if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) return;
+  RoundState* rs = RoundFor(round_);
+  if (rs == nullptr || rs->proposal) return;
+  // Lines 14-16: re-propose the valid value; otherwise ProposalWanted() asks the node.
+  if (valid_value_) SendProposal(*valid_value_, valid_round_);
+}
+
+void BftEngine::Arm(Timer& t, uint32_t base) {
+  uint64_t ticks = static_cast<uint64_t>(base) +
+                   static_cast<uint64_t>(round_) * static_cast<uint64_t>(cfg_.timeout_delta_ticks);
+  t.armed = true;
+  t.round = round_;
+  t.left = static_cast<uint32_t>(std::min<uint64_t>(ticks, cfg_.max_timeout_ticks));
+}
+
+// Lines 57-65.
+void BftEngine::OnTimeout(RoundStep kind, uint32_t round) {
+  if (decided_ || round != round_) return;
+  switch (kind) {
+    case RoundStep::kPropose:
+      if (step_ != RoundStep::kPropose) return;
+      CastVote(VoteType::kPrevote, std::nullopt);
+      step_ = RoundStep::kPrevote;
+      Evaluate(round_);
+      break;
+    case RoundStep::kPrevote:
+      if (step_ != RoundStep::kPrevote) return;
+      CastVote(VoteType::kPrecommit, std::nullopt);
+      step_ = RoundStep::kPrecommit;
+      Evaluate(round_);
+      break;
+    case RoundStep::kPrecommit:
+      StartRound(round_ + 1);
+      break;
+  }
+}
+
+void BftEngine::Evaluate(uint32_t event_round) {
+  // Each pass either casts a vote (which can complete a quorum counted locally) or
+  // stops; a round has at most two own votes, so this terminates quickly.
+  for (int pass = 0; pass < 8 && !decided_; ++pass) {
+    if (TryDecide(event_round) || (event_round != round_ && TryDecide(round_))) return;
+    auto it = rounds_.find(round_);
+    if (it == rounds_.end()) return;
+    RoundState& rs = it->second;
+    bool acted = false;
+    const Proposal* p = rs.proposal ? &*rs.proposal : nullptr;
+
+    if (step_ == RoundStep::kPropose && p != nullptr) {
+      const crypto::Hash256& id = p->block.hash;
+      if (p->valid_round == kNoRound) {
+        // Line 22.
+        bool ok = Valid(p->block) && (locked_round_ == kNoRound || locked_value_->hash == id);
+        CastVote(VoteType::kPrevote, ok ? std::optional(id) : std::nullopt);
+        step_ = RoundStep::kPrevote;
+        acted = true;
+      } else if (auto vr = rounds_.find(p->valid_round);
+                 vr != rounds_.end() && vr->second.prevotes.CountFor(id) >= quorum_) {
+        // Line 28.
+        bool ok =
+            Valid(p->block) && ((locked_round_ == kNoRound || locked_round_ <= p->valid_round) ||
+                                locked_value_->hash == id);
+        CastVote(VoteType::kPrevote, ok ? std::optional(id) : std::nullopt);
+        step_ = RoundStep::kPrevote;
+        acted = true;
+      }
+    }
+    if (acted) continue;
+
+    // Line 34.
+    if (step_ == RoundStep::kPrevote && !rs.prevote_timer_started &&
+        rs.prevotes.total() >= quorum_) {
+      rs.prevote_timer_started = true;
+      Arm(prevote_timer_, cfg_.vote_timeout_ticks);
+    }
+    // Line 36.
+    if (step_ != RoundStep::kPropose && !rs.polka_handled && p != nullptr &&
+        rs.prevotes.CountFor(p->block.hash) >= quorum_ && Valid(p->block)) {
+      rs.polka_handled = true;
+      if (step_ == RoundStep::kPrevote) {
+        if (!locked_value_ || locked_value_->hash != p->block.hash) {
+          locked_value_ = p->block;
+          RecordBlock(p->block);
+        }
+        locked_round_ = round_;
+        CastVote(VoteType::kPrecommit, p->block.hash);
+        step_ = RoundStep::kPrecommit;
+        acted = true;
+      }
+      if (!valid_value_ || valid_value_->hash != p->block.hash) {
+        valid_value_ = p->block;
+        RecordBlock(p->block);
+      }
+      valid_round_ = round_;
+      RecordPol(round_, p->block.hash);
+    }
+    if (acted) continue;
+    // Line 44.
+    if (step_ == RoundStep::kPrevote && rs.prevotes.CountFor(std::nullopt) >= quorum_) {
+      CastVote(VoteType::kPrecommit, std::nullopt);
+      step_ = RoundStep::kPrecommit;
+      continue;
+    }
+    // Line 47.
+    if (!rs.precommit_timer_started && rs.precommits.total() >= quorum_) {
+      rs.precommit_timer_started = true;
+      Arm(precommit_timer_, cfg_.vote_timeout_ticks);
+    }
+    return;
+  }
+}
+
+// Line 49.
+bool BftEngine::TryDecide(uint32_t round) {
+  auto it = rounds_.find(round);
+  if (it == rounds_.end() || !it->second.proposal) return false;
+  const RoundState& rs = it->second;
+  const Block& b = rs.proposal->block;
+  if (rs.precommits.CountFor(b.hash) < quorum_ || !Valid(b)) return false;
+  Certificate cert;
+  cert.height = height_;
+  cert.round = round;
+  cert.block = b.hash;
+  for (const Vote& v : rs.precommits.VotesFor(b.hash)) {
+    cert.sigs.push_back(Certificate::Sig{v.voter, v.sig});
+  }
+  Decide(b, std::move(cert));
+  return true;
+}
+
+void BftEngine::Decide(const Block& block, Certificate cert) {
+  assert(!decided_ && block.height == height_);
+  Decision d;
+  d.block = block;
+  d.block.certificate.clear();
+  d.cert = std::move(cert);
+  Block out = d.block;
+  out.certificate = d.cert.Encode();
+  pending_commit_ = std::move(out);
+  propose_timer_.armed = prevote_timer_.armed = precommit_timer_.armed = false;
+  held_[height_] = Held{d, ticks_};
+  while (held_.size() > kMaxHeldDecisions) held_.erase(held_.begin());
+  decided_ = std::move(d);
+}
+
+bool BftEngine::Valid(const Block& block) {
+  if (block.height != height_) return false;
+  auto it = valid_cache_.find(block.hash);
+  if (it != valid_cache_.end()) return it->second;
+  // The cache is per height and KnownBlock() guarantees one body per hash; a Byzantine
+  // proposer can add one entry per round at most, and clearing only costs re-validation.
+  if (valid_cache_.size() >= 4 * kMaxRoundsKept) valid_cache_.clear();
+  bool ok = validator_.Validate(block, last_decided_).ok();
+  valid_cache_.emplace(block.hash, ok);
+  return ok;
+}
+
+void BftEngine::CastVote(VoteType type, const std::optional<crypto::Hash256>& block) {
+  RoundState* rs = RoundFor(round_);
+  assert(rs != nullptr);
+  // Never sign twice for one (height, round, type): after a restart the stored vote is
+  // already here and is what we stand by.
+  if (rs->votes(type).Get(cfg_.id) != nullptr) return;
+  Vote v;
+  v.type = type;
+  v.height = height_;
+  v.round = round_;
+  v.block = block;
+  v = SignVote(chain_, std::move(v), signer_);
+  rs->votes(type).Add(v);
+  Broadcast(v);
+}
+
+void BftEngine::SendProposal(const Block& block, uint32_t valid_round) {
+  RoundState* rs = RoundFor(round_);
+  assert(rs != nullptr && !rs->proposal);
+  Proposal p;
+  p.height = height_;
+  p.round = round_;
+  p.valid_round = valid_round;
+  p.block = block;
+  p.block.certificate.clear();
+  p.proposer = cfg_.id;
+  p.sig = signer_.Sign(ProposalSignBytes(chain_, p));
+  RecordBlock(p.block);
+  Broadcast(p);
+  // Replicas that missed the polka of valid_round (lost messages, a restart, a Byzantine
+  // voter that told only some) could never accept the re-proposal without its proof.
+  if (valid_round != kNoRound) SendPol(valid_round, p.block.hash, kNoReplica);
+  rs->proposal = std::move(p);
+}
+
+void BftEngine::RecordPol(uint32_t round, const crypto::Hash256& block) {
+  auto it = rounds_.find(round);
+  if (it == rounds_.end() || !recorded_pols_.insert({round, block}).second) return;
+  PolRecord pol;
+  pol.prevotes.height = height_;
+  pol.prevotes.round = round;
+  pol.prevotes.block = block;
+  for (const Vote& v : it->second.prevotes.VotesFor(block)) {
+    pol.prevotes.sigs.push_back({v.voter, v.sig});
+  }
+  pending_records_.push_back(LogRecord{next_record_++, EncodePolRecord(pol)});
+}
+
+void BftEngine::SendPol(uint32_t round, const crypto::Hash256& block, ReplicaId to) {
+  auto it = rounds_.find(round);
+  if (it == rounds_.end()) return;
+  for (const Vote& v : it->second.prevotes.VotesFor(block)) {
+    if (to == kNoReplica) {
+      Broadcast(v);
+    } else {
+      Send(to, v);
+    }
+  }
+}
+
+void BftEngine::RecordBlock(const Block& block) {
+  if (recorded_.count(block.hash) > 0) return;
+  uint64_t index = next_record_++;
+  recorded_[block.hash] = index;
+  pending_records_.push_back(LogRecord{index, EncodeBlockRecord(block)});
+}
+
+void BftEngine::Rebroadcast() {
+  if (decided_ || sync_target_) return;
+  auto it = rounds_.find(round_);
+  if (it != rounds_.end() && it->second.proposal && it->second.proposal->proposer == cfg_.id) {
+    const RoundState& rs = it->second;
+    const Proposal& p = *rs.proposal;
+    for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
+      if (r == cfg_.id) continue;
+      const Vote* pv = rs.prevotes.Get(r);
+      if (pv != nullptr && pv->block == p.block.hash) continue;
+      Send(r, p);
+      if (p.valid_round != kNoRound) SendPol(p.valid_round, p.block.hash, r);
+    }
+  }
+  // Own votes of every round held, not only the current one: a peer still in an older
+  // round needs them to reach that round's quorums and time out of it.
+  for (const auto& [r, rs] : rounds_) {
+    if (const Vote* v = rs.prevotes.Get(cfg_.id)) Broadcast(*v);
+    if (const Vote* v = rs.precommits.Get(cfg_.id)) Broadcast(*v);
+  }
+}
+
+void BftEngine::Broadcast(const Message& m, ReplicaId except) {
+  if (cfg_.replicas <= 1) return;
+  Bytes payload = EncodeMessage(m);
+  for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
+    if (r == cfg_.id || r == except) continue;
+    msgs_.push_back(OutboundMessage{r, payload});
+  }
+}
+
+void BftEngine::Send(ReplicaId to, const Message& m) {
+  msgs_.push_back(OutboundMessage{to, EncodeMessage(m)});
+}
+
+}  // namespace cairn::consensus::bft
