@@ -70,6 +70,26 @@ Result<consensus::DurableState> LoadEngineState(const ledger::KvStore& kv) {
 
 std::string ShortHash(const crypto::Hash256& h) { return h.ToHex().substr(0, 12); }
 
+// Committed accounts of a batch's senders, read once; other reads go to the store.
+class AccountSnapshot final : public ledger::StateReader {
+ public:
+  explicit AccountSnapshot(const ledger::StateReader& base) : base_(base) {}
+  void Load(const ledger::Address& a) {
+    if (!accounts_.count(a)) accounts_.emplace(a, base_.GetAccount(a));
+  }
+  std::optional<ledger::Account> GetAccount(const ledger::Address& a) const override {
+    auto it = accounts_.find(a);
+    return it != accounts_.end() ? it->second : base_.GetAccount(a);
+  }
+  std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override {
+    return base_.GetRecord(a, key);
+  }
+
+ private:
+  const ledger::StateReader& base_;
+  std::map<ledger::Address, std::optional<ledger::Account>> accounts_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, NodeHooks hooks) {
@@ -314,7 +334,8 @@ void Node::AfterEngineInput(Loop& loop) {
   if (head >= last_compact_ + 512) {
     if (engine_->Compact(head - 256).ok()) last_compact_ = head;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  // Not under mu_: admission holds that for whole batches, and consensus must not wait on it.
+  std::lock_guard<std::mutex> lock(status_mu_);
   engine_status_ = engine_->GetStatus();
 }
 
@@ -515,9 +536,11 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
     if (Status s = store_->StateReadError(); !s.ok()) return s.Wrap("reading state");
     exec = std::move(verified.value());
   }
+  const uint64_t verified_at = SteadyMs();
   if (Status s = store_->Commit(block, *exec, config_.sync_writes, nullptr, certificate); !s.ok()) {
     return s.Wrap("store commit");
   }
+  const uint64_t stored_at = SteadyMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
     mempool_.OnCommitted(block.txs, exec->tx_hashes, *store_, height);
@@ -525,8 +548,13 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
   uint64_t done = SteadyMs();
   uint64_t since = built && propose_started_ms_ ? done - propose_started_ms_ : done - started;
   crypto::Hash256 hash = block.Hash();
-  Log("node")->info("committed block height={} hash={} txs={} commit_ms={}{}", height,
-                    ShortHash(hash), block.txs.size(), since, built ? "" : " (from peer)");
+  // The split says where a slow commit went: checking and executing, the synced write, the
+  // mempool update.
+  Log("node")->info(
+      "committed block height={} hash={} txs={} commit_ms={} (verify {} store {} "
+      "mempool {}){}",
+      height, ShortHash(hash), block.txs.size(), since, verified_at - started,
+      stored_at - verified_at, done - stored_at, built ? "" : " (from peer)");
   if (built) propose_started_ms_ = 0;
   // Proposals of ours at this height or below that lost (a new leader's block won) are dead,
   // and so are other validators' proposals we checked for it.
@@ -587,14 +615,22 @@ std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs,
     sig_cache_.Insert(good);
   }
   const bool relay = source != TxSource::kValidatorPeer;
+  // The senders' committed accounts, read before taking mu_: LevelDB reads under the mempool
+  // lock would hold up every other user of it for a whole batch. If a block commits in
+  // between, the snapshot is stale and Add reads the store itself.
+  const uint64_t snapshot_height = store_->head().height;
+  AccountSnapshot snapshot(*store_);
+  for (const ledger::Transaction& tx : txs) snapshot.Load(tx.sender);
   std::vector<ledger::Admission> out;
   out.reserve(txs.size());
   {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t height = store_->head().height;
+    const ledger::StateReader& state =
+        height == snapshot_height ? static_cast<const ledger::StateReader&>(snapshot) : *store_;
     for (size_t i = 0; i < txs.size(); ++i) {
       // A bad signature is re-checked by Add, so its error follows the documented order.
-      out.push_back(mempool_.Add(std::move(txs[i]), hashes[i], *store_, height, sig_ok[i] != 0));
+      out.push_back(mempool_.Add(std::move(txs[i]), hashes[i], state, height, sig_ok[i] != 0));
     }
   }
   // Relay only what was admitted. Validators keep a full mesh (consensus needs direct links),
@@ -695,15 +731,18 @@ rpc::NodeStatus Node::GetStatus() const {
   }
   s.version = kVersion;
   s.peers = host_ ? host_->GetPeers().size() : 0;
-  std::lock_guard<std::mutex> lock(mu_);
-  s.mempool_size = mempool_.size();
-  s.mempool_bytes = mempool_.bytes();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.mempool_size = mempool_.size();
+    s.mempool_bytes = mempool_.bytes();
+  }
   if (validator_index_ < 0) {
     // Observers run no engine: they follow what validators committed.
     s.role = "observer";
     s.commit_height = s.head.height;
     return s;
   }
+  std::lock_guard<std::mutex> status_lock(status_mu_);
   s.role = std::string(consensus::RoleName(engine_status_.role));
   s.term = engine_status_.term;
   if (engine_status_.leader < genesis_.validators.size()) {

@@ -139,8 +139,9 @@ class Node : public rpc::NodeApi {
   // Transactions whose signatures this node verified (~32 MiB at capacity).
   SigCache sig_cache_{400000};
 
-  mutable std::mutex mu_;  // guards mempool_, engine_status_
+  mutable std::mutex mu_;  // guards mempool_
   ledger::Mempool mempool_;
+  mutable std::mutex status_mu_;  // guards engine_status_
   consensus::EngineStatus engine_status_;
 
   const NodeHooks hooks_;
