@@ -22,7 +22,7 @@ class RaftChecker final : public Checker {
  public:
   explicit RaftChecker(uint32_t replicas) : nodes_(replicas) {}
 
-  std::string OnPersist(ReplicaId id, const Ready& rd, const Disk&) override {
+  std::string OnPersist(ReplicaId id, const Ready& rd, const Disk&, const BlockRef&) override {
     NodeState& n = nodes_[id];
     if (rd.hard_state) {
       Result<raft::HardState> hs = DecodeHardState(*rd.hard_state);
@@ -183,14 +183,13 @@ std::string DescribeRaft(ByteView payload) {
 EngineDriver RaftDriver() {
   EngineDriver d;
   d.name = "raft";
-  d.open = [](ReplicaId id, uint32_t replicas, const DurableState& disk, const BlockRef& applied,
-              uint64_t run_seed, uint64_t node_seed) -> Result<std::unique_ptr<Engine>> {
-    Rng r(run_seed ^ 0x2545f4914f6cdd1dULL);
+  d.open = [](const OpenArgs& a) -> Result<std::unique_ptr<Engine>> {
+    Rng r(a.run_seed ^ 0x2545f4914f6cdd1dULL);
     raft::RaftConfig c;
-    c.id = id;
-    c.replicas = replicas;
+    c.id = a.id;
+    c.replicas = a.replicas;
     c.genesis = SimGenesis();
-    c.seed = node_seed;
+    c.seed = a.node_seed;
     c.election_ticks = 10;
     c.heartbeat_ticks = static_cast<uint32_t>(r.Range(1, 2));
     c.pre_vote = r.Chance(9, 10);
@@ -198,21 +197,22 @@ EngineDriver RaftDriver() {
     c.max_uncommitted_blocks = static_cast<uint32_t>(r.Range(1, 4));
     c.max_inflight_msgs = static_cast<uint32_t>(r.Range(1, 8));
     c.max_msg_bytes = r.Range(1, 200);  // sim blocks are 52 bytes: 1 to 4 per message
-    auto opened = RaftEngine::Open(c, disk, applied);
+    auto opened = RaftEngine::Open(c, a.durable, a.applied);
     if (!opened) return opened.status();
     return std::unique_ptr<Engine>(std::move(*opened));
   };
   d.describe = DescribeRaft;
-  d.make_checker = [](uint32_t replicas) { return std::make_unique<RaftChecker>(replicas); };
+  d.make_checker = [](const SimConfig& cfg, Counters*) {
+    return std::make_unique<RaftChecker>(cfg.replicas);
+  };
   return d;
 }
 
 EngineDriver SoloDriver() {
   EngineDriver d;
   d.name = "solo";
-  d.open = [](ReplicaId, uint32_t, const DurableState&, const BlockRef& applied, uint64_t,
-              uint64_t) -> Result<std::unique_ptr<Engine>> {
-    return std::unique_ptr<Engine>(std::make_unique<solo::SoloEngine>(applied));
+  d.open = [](const OpenArgs& a) -> Result<std::unique_ptr<Engine>> {
+    return std::unique_ptr<Engine>(std::make_unique<solo::SoloEngine>(a.applied));
   };
   return d;
 }

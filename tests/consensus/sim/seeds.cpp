@@ -88,6 +88,8 @@ SeedsSummary RunSeeds(const EngineDriver& driver, uint64_t default_count,
     t.crashes += r.stats.crashes;
     t.syncs += r.stats.syncs;
     t.partitions += r.stats.partitions;
+    t.rejected += r.stats.rejected;
+    for (const auto& [name, value] : r.stats.counters) t.counters[name] += value;
     t.max_term = std::max(t.max_term, r.stats.max_term);
     t.committed_height += r.stats.committed_height;
     if (single && print_trace) {
@@ -119,6 +121,13 @@ SeedsSummary RunSeeds(const EngineDriver& driver, uint64_t default_count,
                driver.name.c_str(), sum.seeds, first, secs, sum.failures, sum.totals.delivered,
                sum.totals.dropped, sum.totals.crashes, sum.totals.partitions, sum.totals.syncs,
                sum.totals.max_term);
+  if (sum.totals.rejected > 0 || !sum.totals.counters.empty()) {
+    std::string line = "  rejected from byzantine replicas: " + std::to_string(sum.totals.rejected);
+    for (const auto& [name, value] : sum.totals.counters) {
+      line += "; " + name + ": " + std::to_string(value);
+    }
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
   return sum;
 }
 

@@ -16,7 +16,7 @@ namespace {
 constexpr uint64_t kMaxEvents = 3'000'000;
 constexpr size_t kMaxQueued = 200'000;
 
-enum class EventKind : uint8_t { kTick, kDeliver, kChaos, kSyncDone, kHeal };
+enum class EventKind : uint8_t { kTick, kDeliver, kChaos, kSyncDone, kHeal, kLedgerSync };
 
 struct Event {
   uint64_t time = 0;
@@ -47,33 +47,6 @@ struct Node {
   uint64_t nonce = 0;
 };
 
-// Block payloads the simulation can check: parent hash, height, proposer, nonce.
-Block MakeBlock(const BlockRef& parent, ReplicaId proposer, uint64_t nonce) {
-  Writer w;
-  w.Hash(parent.hash);
-  w.U64(parent.height + 1);
-  w.U32(proposer);
-  w.U64(nonce);
-  Block b;
-  b.height = parent.height + 1;
-  b.data = std::move(w).Take();
-  b.hash = crypto::Sha256Of(b.data);
-  return b;
-}
-
-std::string CheckBlock(const Block& b, const BlockRef& parent) {
-  Reader r(b.data, "sim block");
-  crypto::Hash256 parent_hash = r.Hash("parent");
-  uint64_t height = r.U64("height");
-  r.U32("proposer");
-  r.U64("nonce");
-  if (Status s = r.Finish(); !s.ok()) return s.message();
-  if (crypto::Sha256Of(b.data) != b.hash) return "hash does not match data";
-  if (height != b.height) return "height field differs from block height";
-  if (parent_hash != parent.hash) return "built on a parent that is not the committed block";
-  return "";
-}
-
 class Simulation {
  public:
   Simulation(const SimConfig& cfg, const EngineDriver& driver, std::vector<std::string>* trace)
@@ -84,7 +57,7 @@ class Simulation {
         nodes_(cfg.replicas),
         group_(cfg.replicas, 0),
         cut_(cfg.replicas, std::vector<bool>(cfg.replicas, false)) {
-    if (driver_.make_checker) checker_ = driver_.make_checker(cfg.replicas);
+    if (driver_.make_checker) checker_ = driver_.make_checker(cfg, &stats_.counters);
     chain_.push_back(SimGenesis());
   }
 
@@ -118,11 +91,13 @@ class Simulation {
   void OnDeliver(Event& e);
   void OnChaos();
   void OnSyncDone(ReplicaId i, uint64_t incarnation);
+  void OnLedgerSync(ReplicaId i);
   void Heal();
   bool Connected(ReplicaId from, ReplicaId to) const {
     return group_[from] == group_[to] && !cut_[from][to];
   }
   bool LivenessReached() const;
+  bool Honest(ReplicaId i) const { return !cfg_.IsByzantine(i); }
 
   const SimConfig cfg_;
   const EngineDriver& driver_;
@@ -146,24 +121,36 @@ class Simulation {
 
 std::string Simulation::Describe(ReplicaId i) const {
   const Node& n = nodes_[i];
-  if (!n.engine) return "n" + std::to_string(i) + "[down tip=" + std::to_string(n.tip.height) + "]";
+  std::string name = "n" + std::to_string(i) + (Honest(i) ? "" : "(byzantine)");
+  if (!n.engine) return name + "[down tip=" + std::to_string(n.tip.height) + "]";
   EngineStatus s = n.engine->GetStatus();
-  return "n" + std::to_string(i) + "[" + std::string(RoleName(s.role)) +
-         " term=" + std::to_string(s.term) + " commit=" + std::to_string(s.commit_height) +
+  return name + "[" + std::string(RoleName(s.role)) + " term=" + std::to_string(s.term) +
+         " commit=" + std::to_string(s.commit_height) +
          " last=" + std::to_string(s.last_log_height) + " tip=" + std::to_string(n.tip.height) +
          "]";
 }
 
 void Simulation::OpenNode(ReplicaId i) {
   Node& n = nodes_[i];
-  auto opened = driver_.open(i, cfg_.replicas, n.disk.ToDurable(), n.tip, cfg_.seed, rng_.Fork());
+  OpenArgs args;
+  args.id = i;
+  args.replicas = cfg_.replicas;
+  args.durable = n.disk.ToDurable();
+  args.applied = n.tip;
+  args.run_seed = cfg_.seed;
+  args.node_seed = rng_.Fork();
+  args.byzantine = i < cfg_.byzantine.size() ? cfg_.byzantine[i] : 0;
+  args.checker = checker_.get();
+  args.counters = &stats_.counters;
+  auto opened = driver_.open(args);
   if (!opened) return Fail("restart: replica " + std::to_string(i) + ": " + opened.error());
   n.engine = std::move(*opened);
+  if (checker_) checker_->OnOpen(i);
   ++n.incarnation;
   n.sync_target.reset();
   n.sync_scheduled = false;
   EngineStatus s = n.engine->GetStatus();
-  if (s.applied_height != n.tip.height || s.commit_height < n.tip.height) {
+  if (Honest(i) && (s.applied_height != n.tip.height || s.commit_height < n.tip.height)) {
     return Fail("durability: replica " + std::to_string(i) + " restarted with applied " +
                 std::to_string(s.applied_height) + " / commit " + std::to_string(s.commit_height) +
                 " but its ledger is at " + std::to_string(n.tip.height));
@@ -193,7 +180,7 @@ void Simulation::ProcessReady(ReplicaId i) {
   }
   if (crash_at == 0) return Crash(i, "before persisting a Ready");
   Persist(i, rd);
-  if (checker_ && failure_.empty()) Fail(checker_->OnPersist(i, rd, n.disk));
+  if (checker_ && failure_.empty()) Fail(checker_->OnPersist(i, rd, n.disk, n.tip));
   if (crash_at == 1) return Crash(i, "after persisting, before sending");
   Send(i, rd.messages);
   if (crash_at == 2) return Crash(i, "after sending, before applying");
@@ -269,7 +256,9 @@ bool Simulation::Apply(ReplicaId i, const Block& b) {
   }
   BlockRef ref{b.height, b.hash};
   size_t k = b.height - chain_.front().height;
-  if (k < chain_.size()) {
+  if (!Honest(i)) {
+    // A Byzantine replica's ledger is its own business: not part of agreement.
+  } else if (k < chain_.size()) {
     if (chain_[k] != ref) {
       Fail("agreement: " + who + " committed block " + ref.hash.ToHex().substr(0, 12) +
            " at height " + std::to_string(b.height) + " where " +
@@ -308,14 +297,14 @@ void Simulation::CheckNode(ReplicaId i) {
   if (!n.engine || !failure_.empty()) return;
   EngineStatus s = n.engine->GetStatus();
   stats_.max_term = std::max(stats_.max_term, s.term);
-  if (s.role == Role::kLeader) {
+  if (driver_.one_leader_per_term && s.role == Role::kLeader) {
     auto [it, inserted] = leaders_.emplace(s.term, i);
     if (!inserted && it->second != i) {
       return Fail("election safety: replicas " + std::to_string(it->second) + " and " +
                   std::to_string(i) + " are both leaders in term " + std::to_string(s.term));
     }
   }
-  if (s.commit_height < n.last_commit_height) {
+  if (Honest(i) && s.commit_height < n.last_commit_height) {
     return Fail("durability: replica " + std::to_string(i) + " commit height fell from " +
                 std::to_string(n.last_commit_height) + " to " + std::to_string(s.commit_height));
   }
@@ -348,9 +337,16 @@ void Simulation::OnDeliver(Event& e) {
     Trace("deliver " + std::to_string(e.from) + "->" + std::to_string(e.node) + " " + what);
   }
   if (Status s = n.engine->Step(e.from, e.payload); !s.ok()) {
+    if (!Honest(e.from)) {
+      // Byzantine replicas send whatever they like; refusing it is the engine's job.
+      ++stats_.rejected;
+      Trace("n" + std::to_string(e.node) + " rejects: " + s.message());
+      return;
+    }
     return Fail("step: replica " + std::to_string(e.node) + " rejected a message from replica " +
                 std::to_string(e.from) + ": " + s.message());
   }
+  if (checker_) Fail(checker_->OnStep(e.from, e.node, e.payload, *n.engine));
   Drive(e.node);
 }
 
@@ -460,10 +456,24 @@ void Simulation::OnSyncDone(ReplicaId i, uint64_t incarnation) {
   n.sync_scheduled = false;
   if (!n.engine || !n.sync_target) return;
   BlockRef target = *n.sync_target;
-  // Block sync: fetch the missing blocks from any replica whose ledger has them.
+  // Block sync: fetch the missing blocks from a replica whose ledger has them, an honest
+  // one when there is one (a real node checks the certificates of what it fetches).
   const Node* source = nullptr;
-  for (const Node& other : nodes_) {
-    if (other.tip.height >= target.height) source = &other;
+  for (ReplicaId j = 0; j < cfg_.replicas; ++j) {
+    const Node& other = nodes_[j];
+    if (other.tip.height >= target.height && (!source || Honest(j))) source = &other;
+  }
+  if (!source && driver_.sync_may_wait) {
+    n.sync_scheduled = true;
+    Event e;
+    e.time = now_ + rng_.Range(20, 60);
+    e.kind = EventKind::kSyncDone;
+    e.node = i;
+    e.incarnation = n.incarnation;
+    Schedule(std::move(e));
+    Trace("n" + std::to_string(i) + " sync waits: no ledger reaches " +
+          std::to_string(target.height));
+    return;
   }
   if (!source) return Fail("sync: no ledger reaches height " + std::to_string(target.height));
   for (uint64_t h = n.tip.height + 1; h <= target.height; ++h) {
@@ -482,6 +492,36 @@ void Simulation::OnSyncDone(ReplicaId i, uint64_t incarnation) {
   Drive(i);
 }
 
+void Simulation::OnLedgerSync(ReplicaId i) {
+  Node& n = nodes_[i];
+  const uint64_t period = driver_.ledger_sync_ticks * kTickUnits;
+  Event next;
+  next.time = now_ + rng_.Range(period / 2, period * 3 / 2);
+  next.kind = EventKind::kLedgerSync;
+  next.node = i;
+  Schedule(std::move(next));
+  if (!n.engine || n.sync_target) return;
+  std::optional<ReplicaId> source;
+  for (ReplicaId j = 0; j < cfg_.replicas; ++j) {
+    if (j == i || !Honest(j) || !Connected(j, i) || !Connected(i, j)) continue;
+    if (nodes_[j].tip.height > (source ? nodes_[*source].tip.height : n.tip.height)) source = j;
+  }
+  if (!source) return;
+  const Node& from = nodes_[*source];
+  BlockRef target = from.tip;
+  for (uint64_t h = n.tip.height + 1; h <= target.height; ++h) {
+    if (!Apply(i, from.ledger[h - chain_.front().height - 1])) return;
+  }
+  ++stats_.counters["ledger syncs"];
+  Trace("n" + std::to_string(i) + " block-syncs to " + std::to_string(target.height) + " from n" +
+        std::to_string(*source));
+  if (Status s = n.engine->SyncCompleted(target); !s.ok()) {
+    return Fail("sync: replica " + std::to_string(i) + " refused its ledger synced to " +
+                std::to_string(target.height) + ": " + s.message());
+  }
+  Drive(i);
+}
+
 void Simulation::Heal() {
   faulty_ = false;
   std::fill(group_.begin(), group_.end(), 0);
@@ -490,8 +530,9 @@ void Simulation::Heal() {
     if (!nodes_[i].engine) OpenNode(i);
   }
   uint64_t top = chain_.back().height;
-  for (const Node& n : nodes_) {
-    if (n.engine) top = std::max(top, n.engine->GetStatus().commit_height);
+  for (ReplicaId i = 0; i < cfg_.replicas; ++i) {
+    const Node& n = nodes_[i];
+    if (n.engine && Honest(i)) top = std::max(top, n.engine->GetStatus().commit_height);
   }
   liveness_target_ = top + cfg_.liveness_blocks;
   deadline_ = now_ + cfg_.liveness_ticks * kTickUnits;
@@ -499,9 +540,13 @@ void Simulation::Heal() {
 }
 
 bool Simulation::LivenessReached() const {
-  return std::all_of(nodes_.begin(), nodes_.end(), [&](const Node& n) {
-    return n.engine && !n.sync_target && n.tip.height >= liveness_target_;
-  });
+  for (ReplicaId i = 0; i < cfg_.replicas; ++i) {
+    const Node& n = nodes_[i];
+    if (Honest(i) && !(n.engine && !n.sync_target && n.tip.height >= liveness_target_)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 SimResult Simulation::Run() {
@@ -515,6 +560,15 @@ SimResult Simulation::Run() {
     Schedule(std::move(tick));
   }
   for (ReplicaId i = 0; i < cfg_.replicas && failure_.empty(); ++i) OpenNode(i);
+  if (driver_.ledger_sync_ticks > 0) {
+    for (ReplicaId i = 0; i < cfg_.replicas; ++i) {
+      Event sync;
+      sync.time = rng_.Range(1, driver_.ledger_sync_ticks * kTickUnits);
+      sync.kind = EventKind::kLedgerSync;
+      sync.node = i;
+      Schedule(std::move(sync));
+    }
+  }
   Event heal;
   heal.time = cfg_.fault_ticks * kTickUnits;
   heal.kind = EventKind::kHeal;
@@ -554,6 +608,9 @@ SimResult Simulation::Run() {
       case EventKind::kHeal:
         Heal();
         break;
+      case EventKind::kLedgerSync:
+        OnLedgerSync(e.node);
+        break;
     }
     if (!faulty_ && failure_.empty()) {
       if (LivenessReached()) {
@@ -585,6 +642,42 @@ DurableState Disk::ToDurable() const {
   d.records.reserve(records.size());
   for (const auto& [index, data] : records) d.records.push_back(LogRecord{index, data});
   return d;
+}
+
+// Block payloads the simulation can check: parent hash, height, proposer, nonce.
+Block MakeBlock(const BlockRef& parent, ReplicaId proposer, uint64_t nonce) {
+  Writer w;
+  w.Hash(parent.hash);
+  w.U64(parent.height + 1);
+  w.U32(proposer);
+  w.U64(nonce);
+  Block b;
+  b.height = parent.height + 1;
+  b.data = std::move(w).Take();
+  b.hash = crypto::Sha256Of(b.data);
+  return b;
+}
+
+std::string CheckBlock(const Block& b, const BlockRef& parent) {
+  Reader r(b.data, "sim block");
+  crypto::Hash256 parent_hash = r.Hash("parent");
+  uint64_t height = r.U64("height");
+  r.U32("proposer");
+  r.U64("nonce");
+  if (Status s = r.Finish(); !s.ok()) return s.message();
+  if (crypto::Sha256Of(b.data) != b.hash) return "hash does not match data";
+  if (height != b.height) return "height field differs from block height";
+  if (b.height != parent.height + 1) return "height is not the parent's plus one";
+  if (parent_hash != parent.hash) return "built on a parent that is not the committed block";
+  return "";
+}
+
+std::optional<BlockRef> BlockParent(const Block& b) {
+  Reader r(b.data, "sim block");
+  crypto::Hash256 parent_hash = r.Hash("parent");
+  uint64_t height = r.U64("height");
+  if (!r.ok() || height == 0) return std::nullopt;
+  return BlockRef{height - 1, parent_hash};
 }
 
 BlockRef SimGenesis() { return BlockRef{0, crypto::Sha256Of(AsBytes("cairn simulation genesis"))}; }

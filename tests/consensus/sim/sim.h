@@ -1,14 +1,15 @@
 // A deterministic network simulation for consensus engines: N engines in one process, one
 // seed driving message delay, loss, duplication, reordering, partitions, crashes and
-// restarts from persisted state, and per-node clock rates. Invariants are checked after
-// every event; a failing seed replays exactly. Single-threaded; generic over Engine, so
-// the BFT engine reuses it with its own factory and checker.
+// restarts from persisted state, per-node clock rates and Byzantine replicas (whose engines
+// the driver wraps). Invariants are checked after every event; a failing seed replays
+// exactly. Single-threaded; generic over Engine: each engine plugs in through a driver.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,17 @@ struct SimConfig {
   uint32_t liveness_ticks = 250;  // then, with faults healed, this many ticks to...
   uint32_t liveness_blocks = 3;   // ...commit this many more blocks on every node
   uint32_t propose_pct = 40;      // chance per tick that the proposer has transactions
+  // Byzantine behaviour of each replica, a driver-defined bit mask (0: honest); empty means
+  // every replica is honest. Agreement, durability and liveness are checked over the honest
+  // replicas only, and messages only honest replicas sent must be accepted.
+  std::vector<uint32_t> byzantine;
+
+  bool IsByzantine(ReplicaId id) const { return id < byzantine.size() && byzantine[id] != 0; }
 };
+
+// Named event counts a driver or checker adds to (Byzantine actions, evidence, ...); summed
+// over seeds so a test can assert that a behaviour really fired.
+using Counters = std::map<std::string, uint64_t>;
 
 // The durable state of one simulated node, which survives crashes.
 struct Disk {
@@ -58,32 +69,69 @@ struct Disk {
 class Checker {
  public:
   virtual ~Checker() = default;
-  // After node `id` persisted `rd` (before it sends anything).
-  virtual std::string OnPersist(ReplicaId id, const Ready& rd, const Disk& disk) = 0;
+  // After node `id` persisted `rd` (before it sends anything); `tip` is its ledger tip
+  // (before applying rd.committed).
+  virtual std::string OnPersist(ReplicaId id, const Ready& rd, const Disk& disk,
+                                const BlockRef& tip) = 0;
   // After every event on a running node. `chain[h]` is the committed block at height
   // genesis+h (index 0 is genesis).
   virtual std::string AfterEvent(ReplicaId id, const Engine& engine,
                                  const std::vector<BlockRef>& chain) = 0;
+  // After node `to` accepted `message` from `from` (Step returned ok), before it hands out
+  // the resulting Ready.
+  virtual std::string OnStep(ReplicaId /*from*/, ReplicaId /*to*/, ByteView /*message*/,
+                             const Engine& /*engine*/) {
+    return "";
+  }
+  // After node `id` (re)started: everything it held only in memory is gone.
+  virtual void OnOpen(ReplicaId /*id*/) {}
+};
+
+// What a driver gets to open one replica.
+struct OpenArgs {
+  ReplicaId id = 0;
+  uint32_t replicas = 0;
+  DurableState durable;  // empty on first boot
+  BlockRef applied;      // the replica's ledger tip
+  // Engine parameters that must agree across replicas derive from `run_seed`;
+  // `node_seed` is fresh for every start.
+  uint64_t run_seed = 0;
+  uint64_t node_seed = 0;
+  uint32_t byzantine = 0;  // SimConfig::byzantine[id]
+  // The run's checker (drivers may keep state shared by colluding replicas in it) and
+  // counters; both outlive every engine of the run.
+  Checker* checker = nullptr;
+  Counters* counters = nullptr;
 };
 
 struct EngineDriver {
   std::string name;
-  // Opens replica `id` from its disk (empty on first boot) and its ledger tip. Engine
-  // parameters that must agree across replicas derive from `run_seed`; `node_seed` is
-  // fresh for every start.
-  std::function<Result<std::unique_ptr<Engine>>(ReplicaId id, uint32_t replicas,
-                                                const DurableState& disk, const BlockRef& applied,
-                                                uint64_t run_seed, uint64_t node_seed)>
-      open;
+  // Opens a replica from its disk and its ledger tip.
+  std::function<Result<std::unique_ptr<Engine>>(const OpenArgs& args)> open;
   // Optional: one line describing an encoded message, for traces.
   std::function<std::string(ByteView)> describe;
   // Optional: a fresh checker per run.
-  std::function<std::unique_ptr<Checker>(uint32_t replicas)> make_checker;
+  std::function<std::unique_ptr<Checker>(const SimConfig& cfg, Counters* counters)> make_checker;
+  // Raft's Election Safety: at most one replica reports kLeader per term. Off for engines
+  // whose "term" is reused (BFT: the round, which restarts at 0 every height).
+  bool one_leader_per_term = true;
+  // Whether a replica told to block-sync may have to wait until some ledger holds the
+  // target (BFT: a Decision can outrun every ledger when its sender crashed before
+  // applying); otherwise a target no ledger holds is a failure.
+  bool sync_may_wait = false;
+  // 0: off. Otherwise about every this many ticks a replica whose ledger is behind a
+  // connected honest peer's fetches the missing blocks and calls Engine::SyncCompleted, as
+  // the BFT node does on its own from its peers' block announcements (Raft asks for block
+  // sync only through Ready::sync_to).
+  uint32_t ledger_sync_ticks = 0;
 };
 
 struct SimStats {
   uint64_t delivered = 0, dropped = 0, crashes = 0, syncs = 0, partitions = 0;
   uint64_t max_term = 0, committed_height = 0;
+  // Messages from Byzantine replicas that the receiver refused (Step returned an error).
+  uint64_t rejected = 0;
+  Counters counters;
 };
 
 struct SimResult {
@@ -94,6 +142,13 @@ struct SimResult {
 };
 
 BlockRef SimGenesis();
+
+// The simulation's block format: parent hash, height, proposer and nonce, hashed with
+// SHA-256. MakeBlock builds a valid child of `parent`; CheckBlock says why `b` is not one
+// ("" when it is); BlockParent reads the parent a block claims (nullopt if malformed).
+Block MakeBlock(const BlockRef& parent, ReplicaId proposer, uint64_t nonce);
+std::string CheckBlock(const Block& b, const BlockRef& parent);
+std::optional<BlockRef> BlockParent(const Block& b);
 
 // Runs one simulation. With `trace` set, appends one line per event (for replays).
 SimResult RunSimulation(const SimConfig& cfg, const EngineDriver& driver,
