@@ -29,6 +29,8 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 // Blocks stay below wire::kMaxBlockBytes (6 MiB) with room for the Raft and p2p envelopes.
 constexpr size_t kMaxBlockBytes = 4u << 20;
+// Blocks built or validated but not committed yet, kept with their execution results.
+constexpr size_t kMaxKeptBlocks = 16;
 
 uint64_t SteadyMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -88,6 +90,40 @@ class AccountSnapshot final : public ledger::StateReader {
  private:
   const ledger::StateReader& base_;
   std::map<ledger::Address, std::optional<ledger::Account>> accounts_;
+};
+
+// The store plus the writes of this leader's own blocks that are in the consensus log but
+// not yet committed (oldest first): the state a pipelining leader builds its next block on.
+class PendingState final : public ledger::StateReader {
+ public:
+  explicit PendingState(const ledger::StateReader& base) : base_(base) {}
+  void Push(const ledger::StateDiff& diff) { layers_.push_back(&diff); }
+
+  std::optional<ledger::Account> GetAccount(const ledger::Address& a) const override {
+    if (const auto* v = Find(ledger::AccountKey(a))) {
+      if (!*v) return std::nullopt;
+      auto acct = ledger::Account::Decode(**v);
+      if (acct.ok()) return acct.value();
+      return std::nullopt;
+    }
+    return base_.GetAccount(a);
+  }
+  std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override {
+    if (const auto* v = Find(ledger::RecordKey(a, key))) return *v;
+    return base_.GetRecord(a, key);
+  }
+
+ private:
+  const std::optional<Bytes>* Find(const Bytes& key) const {
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+      auto found = (*it)->find(key);
+      if (found != (*it)->end()) return &found->second;
+    }
+    return nullptr;
+  }
+
+  const ledger::StateReader& base_;
+  std::vector<const ledger::StateDiff*> layers_;
 };
 
 }  // namespace
@@ -306,7 +342,13 @@ void Node::OnTick(Loop& loop) {
       loop.io.stop();
       return;
     }
-    if (Status s = engine_->SyncCompleted(*pending_sync_to_); !s.ok()) {
+    // Raft resumes from the target it asked for (its log continues there). A BFT engine
+    // accepts any certified tip, and must be told the real head, or it would vote at a height
+    // the ledger has passed.
+    ledger::Head head = store_->head();
+    consensus::BlockRef tip =
+        bft_ ? consensus::BlockRef{head.height, head.hash} : *pending_sync_to_;
+    if (Status s = engine_->SyncCompleted(tip); !s.ok()) {
       Log("consensus")->warn("sync completed refused: {}", s.message());
     } else {
       pending_sync_to_.reset();
@@ -344,7 +386,20 @@ void Node::OnConsensusMessage(Loop& loop, const p2p::NodeId& from, Bytes payload
   int replica = genesis_.ValidatorIndex(from);
   if (replica < 0) return;  // observers have no say in consensus
   if (Status s = engine_->Step(static_cast<consensus::ReplicaId>(replica), payload); !s.ok()) {
-    Log("consensus")->warn("message from validator {} refused: {}", replica, s.message());
+    // A faulty validator could send these without end: one line per peer per 10 s at most.
+    RefusedLog& r = refused_log_[static_cast<consensus::ReplicaId>(replica)];
+    const uint64_t now = SteadyMs();
+    if (r.last_ms == 0 || now - r.last_ms >= 10'000) {
+      Log("consensus")
+          ->warn("message from validator {} refused: {}{}", replica, s.message(),
+                 r.suppressed ? " (and " + std::to_string(r.suppressed) +
+                                    " more refused since the last such line)"
+                              : "");
+      r.last_ms = now;
+      r.suppressed = 0;
+    } else {
+      ++r.suppressed;
+    }
   }
   AfterEngineInput(loop);
 }
@@ -354,8 +409,23 @@ void Node::MaybePropose(Loop&) {
   auto slot = engine_->ProposalWanted();
   if (!slot) return;
   ledger::Head head = store_->head();
-  // This node executes on its committed state, so it builds only on the applied tip.
-  if (slot->parent.hash != head.hash) return;
+  // The parent is the applied tip, or (Raft pipelining up to the engine's in-flight bound) a
+  // block of this node's own still in the log, built on the tip through blocks of its own:
+  // then the new block executes on the tip's state plus their writes. A parent of someone
+  // else's that is not applied yet cannot be built on: wait for it.
+  std::vector<const ledger::Block*> in_flight;  // newest first
+  for (crypto::Hash256 at = slot->parent.hash; at != head.hash;) {
+    auto it = built_blocks_.find(at);
+    if (it == built_blocks_.end() || !built_.count(at) || it->second.header.height <= head.height) {
+      return;
+    }
+    in_flight.push_back(&it->second);
+    at = it->second.header.prev_hash;
+  }
+  PendingState pending(*store_);
+  for (auto it = in_flight.rbegin(); it != in_flight.rend(); ++it) {
+    pending.Push(built_.at((*it)->Hash()).diff);
+  }
   uint64_t now = SteadyMs();
   std::vector<ledger::Transaction> candidates;
   {
@@ -364,7 +434,8 @@ void Node::MaybePropose(Loop&) {
     bool due = now - last_block_ms_ >= config_.block_interval_ms;
     if (!full && !due) return;
     if (mempool_.size() == 0 && !config_.empty_blocks) return;
-    candidates = mempool_.Select(MaxBlockTxs(), *store_);
+    // Selected against the pending state, so transactions of blocks in flight are skipped.
+    candidates = mempool_.Select(MaxBlockTxs(), pending);
   }
   // A byte budget below every transport limit (wire::kMaxBlockBytes, the p2p frame, Raft's
   // message cap), so a block of large records always travels.
@@ -376,16 +447,22 @@ void Node::MaybePropose(Loop&) {
   }
   candidates.resize(keep);
   if (candidates.empty() && !config_.empty_blocks) return;
-  auto parent = store_->HeaderAt(head.height);
-  if (!parent.ok() || !parent->has_value()) {
-    Log("node")->error("cannot read head header {}: {}", head.height, parent.status().message());
-    return;
+  ledger::BlockHeader parent;
+  if (!in_flight.empty()) {
+    parent = in_flight.front()->header;
+  } else {
+    auto stored = store_->HeaderAt(head.height);
+    if (!stored.ok() || !stored->has_value()) {
+      Log("node")->error("cannot read head header {}: {}", head.height, stored.status().message());
+      return;
+    }
+    parent = **stored;
   }
   ledger::ExecOptions opts;
   // Everything selected from the mempool had its signature checked at admission.
   opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
   ledger::BuiltBlock built =
-      ledger::BuildBlock(*store_, **parent, std::move(candidates), WallMs(), key_, {}, opts);
+      ledger::BuildBlock(pending, parent, std::move(candidates), WallMs(), key_, {}, opts);
   if (!built.skipped.empty()) {
     Log("node")->warn("block {}: skipped {} transactions that are no longer valid",
                       built.block.header.height, built.skipped.size());
@@ -394,13 +471,23 @@ void Node::MaybePropose(Loop&) {
   crypto::Hash256 hash = built.block.Hash();
   consensus::Block cb{built.block.header.height, hash, built.block.Encode(), {}};
   built_.emplace(hash, std::move(built.exec));
+  // A BFT height that does not decide makes this node build a block in every round it leads:
+  // keep the newest few (a dropped one that commits after all is just verified again).
+  built_order_.push_back(hash);
+  while (built_order_.size() > kMaxKeptBlocks) {
+    built_.erase(built_order_.front());
+    built_blocks_.erase(built_order_.front());
+    built_at_ms_.erase(built_order_.front());
+    built_order_.pop_front();
+  }
   built_blocks_.emplace(hash, std::move(built.block));
   last_block_ms_ = now;
-  propose_started_ms_ = now;
+  built_at_ms_[hash] = now;
   if (Status s = engine_->Propose(std::move(cb)); !s.ok()) {
     Log("consensus")->warn("proposal refused: {}", s.message());
     built_.erase(hash);
     built_blocks_.erase(hash);
+    built_at_ms_.erase(hash);
   }
 }
 
@@ -546,8 +633,11 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
     mempool_.OnCommitted(block.txs, exec->tx_hashes, *store_, height);
   }
   uint64_t done = SteadyMs();
-  uint64_t since = built && propose_started_ms_ ? done - propose_started_ms_ : done - started;
   crypto::Hash256 hash = block.Hash();
+  auto built_at = built_at_ms_.find(hash);
+  uint64_t since =
+      built && built_at != built_at_ms_.end() ? done - built_at->second : done - started;
+  if (built_at != built_at_ms_.end()) built_at_ms_.erase(built_at);
   // The split says where a slow commit went: checking and executing, the synced write, the
   // mempool update.
   Log("node")->info(
@@ -555,12 +645,12 @@ Status Node::CommitBlock(ledger::Block block, std::optional<ledger::ExecResult> 
       "mempool {}){}",
       height, ShortHash(hash), block.txs.size(), since, verified_at - started,
       stored_at - verified_at, done - stored_at, built ? "" : " (from peer)");
-  if (built) propose_started_ms_ = 0;
   // Proposals of ours at this height or below that lost (a new leader's block won) are dead,
   // and so are other validators' proposals we checked for it.
   for (auto it = built_blocks_.begin(); it != built_blocks_.end();) {
     if (it->second.header.height <= height) {
       built_.erase(it->first);
+      built_at_ms_.erase(it->first);
       it = built_blocks_.erase(it);
     } else {
       ++it;

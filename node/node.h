@@ -162,11 +162,19 @@ class Node : public rpc::NodeApi {
     ledger::ExecResult exec;
   };
   std::map<crypto::Hash256, Validated> validated_;
+  std::deque<crypto::Hash256> validated_order_;  // oldest first, bounds validated_
+  std::deque<crypto::Hash256> built_order_;      // oldest first, bounds built_
   // Execution results of blocks this node built, so committing them does not re-execute.
   std::map<crypto::Hash256, ledger::ExecResult> built_;
   std::map<crypto::Hash256, ledger::Block> built_blocks_;
   uint64_t last_block_ms_ = 0;
-  uint64_t propose_started_ms_ = 0;
+  std::map<crypto::Hash256, uint64_t> built_at_ms_;
+  struct RefusedLog {
+    uint64_t last_ms = 0;
+    uint64_t suppressed = 0;
+  };
+  std::map<consensus::ReplicaId, RefusedLog>
+      refused_log_;  // rate limit of refusal lines  // when each block in built_ was built
   std::optional<consensus::BlockRef> pending_sync_to_;
   uint64_t last_compact_ = 0;
 
@@ -182,6 +190,8 @@ class Node : public rpc::NodeApi {
 
   mutable std::mutex evidence_mu_;  // guards evidence_
   std::vector<rpc::EvidenceInfo> evidence_;
+  std::set<crypto::Hash256> evidence_ids_;  // sha256 of each piece in evidence_
+  bool evidence_full_logged_ = false;
 
   std::atomic<uint16_t> rpc_port_{0};
   std::atomic<bool> stop_requested_{false};

@@ -16,6 +16,7 @@ namespace {
 // A proposal whose timestamp is further ahead of this validator's clock than this gets no
 // vote: a proposer cannot push the chain's time arbitrarily into the future.
 constexpr uint64_t kMaxClockDriftMs = 10'000;
+constexpr size_t kMaxStoredEvidence = 100'000;
 
 uint64_t UnixMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -57,13 +58,14 @@ Status Node::ValidateProposal(const consensus::Block& cb, const consensus::Block
                          Short(parent.hash) + ", but this node's head is " +
                          std::to_string(head.height) + " " + Short(head.hash));
   }
-  if (built_.count(cb.hash) || validated_.count(cb.hash)) return Status::Ok();
+  // The body must be the block its hash names before anything is looked up by that hash.
   auto decoded = ledger::Block::Decode(cb.data);
   if (!decoded.ok()) return decoded.status().Wrap("proposed block");
   ledger::Block block = std::move(decoded.value());
   if (block.Hash() != cb.hash || block.header.height != cb.height) {
     return Status::Error("proposed block does not hash to the hash it was proposed under");
   }
+  if (built_.count(cb.hash) || validated_.count(cb.hash)) return Status::Ok();
   if (!IsAllowedProposer(block.header.proposer)) {
     return Status::Error("proposed block was built by " + block.header.proposer.ToHex() +
                          ", not a validator");
@@ -86,6 +88,12 @@ Status Node::ValidateProposal(const consensus::Block& cb, const consensus::Block
   sig_cache_.Insert(exec->tx_hashes);
   if (Status s = store_->StateReadError(); !s.ok()) return s.Wrap("reading state");
   validated_.emplace(cb.hash, Validated{std::move(block), std::move(exec.value())});
+  // Rounds that do not decide bring new proposals: keep the newest few.
+  validated_order_.push_back(cb.hash);
+  while (validated_order_.size() > 16) {
+    validated_.erase(validated_order_.front());
+    validated_order_.pop_front();
+  }
   return Status::Ok();
 }
 
@@ -123,8 +131,16 @@ void Node::RecordEvidence(ByteView raw) {
   crypto::Hash256 id = crypto::Sha256Of(raw);
   {
     std::lock_guard<std::mutex> lock(evidence_mu_);
-    for (const rpc::EvidenceInfo& e : evidence_) {
-      if (e.raw == info.raw) return;
+    if (!evidence_ids_.insert(id).second) return;
+    if (evidence_.size() >= kMaxStoredEvidence) {
+      // The engine keeps one piece per validator, height, round and vote type; this bound is
+      // for a validator that misbehaves at every height for a very long time.
+      if (!evidence_full_logged_) {
+        Log("consensus")
+            ->error("evidence store is full ({} pieces); not recording more", kMaxStoredEvidence);
+        evidence_full_logged_ = true;
+      }
+      return;
     }
     evidence_.push_back(info);
   }
@@ -177,6 +193,8 @@ Status Node::LoadEvidence() {
             });
   std::lock_guard<std::mutex> lock(evidence_mu_);
   evidence_ = std::move(loaded);
+  evidence_ids_.clear();
+  for (const rpc::EvidenceInfo& e : evidence_) evidence_ids_.insert(crypto::Sha256Of(e.raw));
   return Status::Ok();
 }
 
