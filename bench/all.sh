@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every scenario of issue #7 in one sitting, then one summary table against the targets:
 # solo, raft3, raft4 and bft4 at full rate (steady --duration, default 60 s), then solo, raft4
-# and bft4 again at half their TPS target for latency, then etcd (bench/etcd.sh). bft4 is
+# and bft4 again at half their TPS target for latency (20 ms block interval), then etcd (bench/etcd.sh). bft4 is
 # skipped while cairnd lacks BFT. Takes about 15 minutes with the defaults.
 #   bench/all.sh [--duration S] [--only "solo raft4"] [--skip-etcd] [--build-dir DIR] [--no-build]
 # Reports go to bench/results/all-DATE/ (SCENARIO-max.json, SCENARIO-lat.json, etcd.json,
@@ -46,7 +46,9 @@ for s in $ONLY; do run "$s" max; done
 for s in $ONLY; do
   [[ -n ${LAT_RATE[$s]:-} ]] || continue
   [[ $s != bft4 || -f $DIR/bft4-max.json ]] || continue
-  run "$s" lat --rate "${LAT_RATE[$s]}"
+  # Latency runs use a 20 ms block interval: at half load a block then waits ~10 ms to fill
+  # instead of ~50 (the interval is the operator's throughput/latency knob, docs/CONFIG.md).
+  run "$s" lat --rate "${LAT_RATE[$s]}" --block-interval-ms 20
 done
 if ((SKIP_ETCD == 0)); then
   echo "== etcd"

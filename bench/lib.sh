@@ -79,7 +79,8 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_ports() {
   local n=$1 base i ok
   for _ in $(seq 1 50); do
-    base=$((20000 + (RANDOM % 400) * 100))
+    # Below the kernel's ephemeral range (32768+), where outbound connections take ports.
+    base=$((10000 + (RANDOM % 200) * 100))
     ok=1
     for ((i = 0; i < n; i++)); do
       if port_busy $((base + i)) || port_busy $((base + 100 + i)); then ok=0; fi
