@@ -324,13 +324,18 @@ void Node::OnTick(Loop& loop) {
   bool idle = false;
   if (bft_engine_ && bft_engine_->Idle()) {
     // Nothing is happening at this height: no proposal, no vote, and nothing of ours to
-    // propose. Holding the clock keeps an idle network from churning through rounds (and
+    // propose. Holding the round timers keeps an idle network from churning through rounds (and
     // growing its timeouts), as Tendermint does without empty blocks. Any message, or a
     // transaction here, starts it again.
     std::lock_guard<std::mutex> lock(mu_);
     idle = mempool_.size() == 0 && !config_.empty_blocks;
   }
-  if (!idle) engine_->Tick();
+  if (idle) {
+    // The clock still moves for what is not a round timer (answering laggards).
+    bft_engine_->IdleTick();
+  } else {
+    engine_->Tick();
+  }
   if (pending_sync_to_ && store_->head().height >= pending_sync_to_->height) {
     // Block sync follows peers' heads, so the ledger is usually past the target: check the
     // block at the target height is the one consensus named, then report the target itself.

@@ -92,6 +92,8 @@ class Node : public rpc::NodeApi {
   // BFT (node_bft.cpp).
   class ProposalCheck;
   std::unique_ptr<consensus::bft::ProposalValidator> MakeProposalCheck();
+  // That the block's bytes decode to the block of its hash and height (any thread).
+  static Status CheckBlockIdentity(const consensus::Block& block);
   // Whether this validator may vote for `block` as the next block on `parent`: everything a
   // block from a peer is checked for, executed on this node's state. Caches the result.
   Status ValidateProposal(const consensus::Block& block, const consensus::BlockRef& parent);

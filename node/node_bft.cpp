@@ -39,6 +39,9 @@ Bytes EvidenceKey(const crypto::Hash256& h) {
 class Node::ProposalCheck final : public consensus::bft::ProposalValidator {
  public:
   explicit ProposalCheck(Node& node) : node_(node) {}
+  Status CheckIdentity(const consensus::Block& block) override {
+    return Node::CheckBlockIdentity(block);
+  }
   Status Validate(const consensus::Block& block, const consensus::BlockRef& parent) override {
     return node_.ValidateProposal(block, parent);
   }
@@ -49,6 +52,16 @@ class Node::ProposalCheck final : public consensus::bft::ProposalValidator {
 
 std::unique_ptr<consensus::bft::ProposalValidator> Node::MakeProposalCheck() {
   return std::make_unique<ProposalCheck>(*this);
+}
+
+Status Node::CheckBlockIdentity(const consensus::Block& cb) {
+  auto decoded = ledger::Block::Decode(cb.data);
+  if (!decoded.ok()) return decoded.status().Wrap("block body");
+  if (decoded->Hash() != cb.hash || decoded->header.height != cb.height) {
+    return Status::Error("block body is not the block " + std::to_string(cb.height) + " " +
+                         Short(cb.hash) + " it was sent as");
+  }
+  return Status::Ok();
 }
 
 Status Node::ValidateProposal(const consensus::Block& cb, const consensus::BlockRef& parent) {

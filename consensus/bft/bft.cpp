@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 
 namespace cairn::consensus::bft {
 namespace {
@@ -269,12 +270,9 @@ Status BftEngine::StepMessage(ReplicaId from, const Message& m) {
   return s;
 }
 
-BftEngine::Disposition BftEngine::Classify(ReplicaId from, uint64_t height) {
+BftEngine::Disposition BftEngine::Classify(uint64_t height) const {
   if (sync_target_) return Disposition::kDrop;  // block sync will overtake it
-  if (height < height_) {
-    MaybeReplyDecision(from, height);
-    return Disposition::kDrop;
-  }
+  if (height < height_) return Disposition::kStale;
   if (height == height_) return decided_ ? Disposition::kDrop : Disposition::kCurrent;
   if (height == height_ + 1) return Disposition::kNextHeight;
   return Disposition::kDrop;  // the peer will answer our votes with a Decision
@@ -286,6 +284,14 @@ bool BftEngine::VerifyVote(const Vote& v) const {
 
 bool BftEngine::VerifyProposal(const Proposal& p) const {
   return verifier_.Verify(p.proposer, ProposalSignBytes(chain_, p), p.sig);
+}
+
+Status BftEngine::CheckIdentity(const Block& block) {
+  if (Status s = validator_.CheckIdentity(block); !s.ok()) {
+    return s.Wrap("block " + std::to_string(block.height) + " " + block.hash.ToHex().substr(0, 12) +
+                  " is not the block its hash names");
+  }
+  return Status::Ok();
 }
 
 Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verified) {
@@ -301,12 +307,20 @@ Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verifie
   }
   if (p.block.data.size() > kMaxBlockBytes) return Status::Error("block too large");
   if (p.proposer == cfg_.id) return Status::Ok();  // our own, echoed back
-  Disposition where = Classify(from, p.height);
+  Disposition where = Classify(p.height);
   if (where == Disposition::kDrop) return Status::Ok();
+  if (where == Disposition::kStale) {
+    // Only a peer's own signed message says where it is; verify before paying a Decision.
+    std::optional<uint64_t> due = p.proposer == from ? DecisionDue(from, p.height) : std::nullopt;
+    if (!due) return Status::Ok();
+    if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
+    ReplyDecision(from, *due);
+    return Status::Ok();
+  }
   if (where == Disposition::kNextHeight) {
     if (p.round >= kNextHeightRounds) return Status::Ok();
     if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
-    return Buffer(p.proposer, p.round, p);
+    return Buffer(p.proposer, p);
   }
   if (p.round > round_ + kRoundWindow) {
     // Too far ahead to keep; it still counts towards the f+1 round skip.
@@ -325,6 +339,12 @@ Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verifie
     return Status::Ok();
   }
   if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
+  // The signature covers the hash only: a Byzantine proposer can sign the hash of a block
+  // others hold and attach another body. Stored, that body would stand for the hash all
+  // height long (re-proposals and decisions of the real block refused).
+  if (!verified) {
+    if (Status s = CheckIdentity(p.block); !s.ok()) return s;
+  }
   if (const Block* known = KnownBlock(p.block.hash); known && known->data != p.block.data) {
     return Status::Error("block data differs from an earlier block with the same hash");
   }
@@ -341,12 +361,19 @@ Status BftEngine::HandleVote(ReplicaId from, const Vote& v, bool verified) {
     return Status::Error("unknown vote type");
   }
   if (v.voter == cfg_.id) return Status::Ok();  // our own, echoed back
-  Disposition where = Classify(from, v.height);
+  Disposition where = Classify(v.height);
   if (where == Disposition::kDrop) return Status::Ok();
+  if (where == Disposition::kStale) {
+    std::optional<uint64_t> due = v.voter == from ? DecisionDue(from, v.height) : std::nullopt;
+    if (!due) return Status::Ok();
+    if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
+    ReplyDecision(from, *due);
+    return Status::Ok();
+  }
   if (where == Disposition::kNextHeight) {
     if (v.round >= kNextHeightRounds) return Status::Ok();
     if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
-    return Buffer(v.voter, v.round, v);
+    return Buffer(v.voter, v);
   }
   if (v.round > round_ + kRoundWindow) {
     if (max_round_seen_[v.voter] >= static_cast<int64_t>(v.round)) return Status::Ok();
@@ -361,7 +388,7 @@ Status BftEngine::HandleVote(ReplicaId from, const Vote& v, bool verified) {
     if (*existing == v || set.HasConflicting(v)) return Status::Ok();
     if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
     if (existing->block == v.block) return Status::Ok();
-    AddEvidence(MakeEvidence(*existing, v), kNoReplica);
+    AddEvidence(MakeEvidence(*existing, v), kNoReplica, /*relayed=*/false);
     // Count it for its block too, but only for blocks proposed at this height (bounded:
     // one proposal per kept round), which are the only ones a quorum can matter for.
     if (v.block && KnownBlock(*v.block) != nullptr &&
@@ -388,6 +415,8 @@ Status BftEngine::HandleDecision(ReplicaId from, const Decision& d) {
       !s.ok()) {
     return s;
   }
+  // A real certificate says nothing about the body next to it.
+  if (Status s = CheckIdentity(d.block); !s.ok()) return s;
   if (h > height_) {
     sync_target_ = BlockRef{h, d.block.hash};
     sync_handed_out_ = false;
@@ -398,37 +427,75 @@ Status BftEngine::HandleDecision(ReplicaId from, const Decision& d) {
   }
   Block b = d.block;
   b.certificate.clear();
-  if (!Valid(b)) return Status::Error("certified block fails validation");
+  if (!Valid(b, /*recheck=*/true)) return Status::Error("certified block fails validation");
   Decide(b, d.cert);
   return Status::Ok();
 }
 
+namespace {
+
+// BftEngine::EvidenceKey.
+std::tuple<ReplicaId, uint64_t, uint32_t, uint8_t> KeyOf(const Evidence& e) {
+  return {e.a.voter, e.a.height, e.a.round, static_cast<uint8_t>(e.a.type)};
+}
+
+}  // namespace
+
 Status BftEngine::HandleEvidence(ReplicaId from, const Evidence& e) {
-  Bytes enc = e.Encode();
-  if (seen_evidence_.count(enc) > 0) return Status::Ok();
+  // Cheap checks first: one validator must not fill the store (or make this replica relay)
+  // with evidence against itself at arbitrary heights and rounds.
+  if (!EvidenceWanted(KeyOf(e), /*relayed=*/true)) return Status::Ok();
   if (Status s = e.Verify(chain_, cfg_.replicas, verifier_); !s.ok()) return s;
-  AddEvidence(e, from);
+  AddEvidence(e, from, /*relayed=*/true);
   return Status::Ok();
 }
 
-void BftEngine::AddEvidence(const Evidence& e, ReplicaId except) {
-  if (seen_evidence_.size() >= kMaxEvidence) return;
-  Bytes enc = e.Encode();
-  if (!seen_evidence_.insert(enc).second) return;
+bool BftEngine::EvidenceWanted(const EvidenceKey& key, bool relayed) const {
+  const auto& [voter, height, round, type] = key;
+  if (height > height_ + 1 || height + kEvidenceHeights < height_) return false;
+  if (evidence_keys_.count(key) > 0) return false;
+  // Evidence from votes this replica accepted itself is bounded by the rounds it keeps.
+  if (!relayed) return true;
+  auto first = evidence_keys_.lower_bound(EvidenceKey{voter, 0, 0, 0});
+  size_t held = 0;
+  for (auto it = first; it != evidence_keys_.end() && std::get<0>(*it) == voter; ++it) {
+    if (++held >= kEvidencePerValidator) return false;
+  }
+  return true;
+}
+
+void BftEngine::AddEvidence(const Evidence& e, ReplicaId except, bool relayed) {
+  EvidenceKey key = KeyOf(e);
+  if (!EvidenceWanted(key, relayed)) return;
+  evidence_keys_.insert(key);
+  if (evidence_.size() >= kMaxEvidence) evidence_.erase(evidence_.begin());
   evidence_.push_back(e);
-  pending_evidence_.push_back(enc);
+  pending_evidence_.push_back(e.Encode());
   Broadcast(e, except);
 }
 
-Status BftEngine::Buffer(ReplicaId signer, uint32_t round, Message m) {
-  (void)round;
+Status BftEngine::Buffer(ReplicaId signer, const Message& m) {
   std::vector<Message>& mine = next_height_[signer];
+  // Per signer and round: one proposal and one vote of each type, what an honest replica
+  // sends. Anything else is an equivocation; for votes it becomes evidence.
+  const auto* p = std::get_if<Proposal>(&m);
+  const auto* v = std::get_if<Vote>(&m);
   for (const Message& old : mine) {
     if (old == m) return Status::Ok();
+    if (const auto* op = std::get_if<Proposal>(&old); p && op && op->round == p->round) {
+      return Status::Ok();  // keep the first; votes decide which block wins
+    }
+    if (const auto* ov = std::get_if<Vote>(&old);
+        v && ov && ov->round == v->round && ov->type == v->type) {
+      if (ov->block != v->block) AddEvidence(MakeEvidence(*ov, *v), kNoReplica, /*relayed=*/false);
+      return Status::Ok();
+    }
   }
-  // Per signer: a proposal and two votes per round is what an honest replica sends.
-  if (mine.size() >= 3 * kNextHeightRounds) return Status::Ok();
-  mine.push_back(std::move(m));
+  if (mine.size() >= 3 * kNextHeightRounds) return Status::Ok();  // rounds are checked too
+  if (p) {
+    if (Status s = CheckIdentity(p->block); !s.ok()) return s;
+  }
+  mine.push_back(m);
   ++next_height_count_;
   return Status::Ok();
 }
@@ -484,21 +551,41 @@ void BftEngine::NoteRound(ReplicaId who, uint32_t round) {
   StartRound(static_cast<uint32_t>(ahead[max_faulty_]));
 }
 
-void BftEngine::MaybeReplyDecision(ReplicaId to, uint64_t their_height) {
-  if (held_.empty() || to >= cfg_.replicas) return;
+std::optional<uint64_t> BftEngine::DecisionDue(ReplicaId to, uint64_t their_height) const {
+  if (held_.empty() || to >= cfg_.replicas) return std::nullopt;
   auto it = held_.find(their_height);
   if (it == held_.end()) {
     // Below what we still hold: our latest decision makes the peer block-sync.
-    if (their_height > held_.begin()->first) return;
+    if (their_height > held_.begin()->first) return std::nullopt;
     it = std::prev(held_.end());
   }
   // A message sent in the same tick as our decision is the normal flow, not a laggard.
-  if (ticks_ == it->second.decided_at_tick) return;
-  Reply& last = last_reply_[to];
-  if (last.sent && last.height == it->first && ticks_ - last.tick < cfg_.rebroadcast_ticks) {
-    return;
+  // (The clock moves on while idle too: IdleTick.)
+  if (ticks_ == it->second.decided_at_tick) return std::nullopt;
+  // A Decision can be a whole block for a 150-byte vote: at most one per peer per
+  // rebroadcast period over all heights, and the same height again only after a few.
+  const Reply& last = last_reply_[to];
+  if (last.sent && ticks_ - last.last_tick < cfg_.rebroadcast_ticks) return std::nullopt;
+  for (const auto& [height, tick] : last.recent) {
+    if (height == it->first &&
+        ticks_ - tick < uint64_t{kDecisionResendPeriods} * cfg_.rebroadcast_ticks) {
+      return std::nullopt;
+    }
   }
-  last = Reply{it->first, ticks_, true};
+  return it->first;
+}
+
+void BftEngine::ReplyDecision(ReplicaId to, uint64_t height) {
+  auto it = held_.find(height);
+  if (it == held_.end()) return;
+  Reply& last = last_reply_[to];
+  last.sent = true;
+  last.last_tick = ticks_;
+  auto same = std::find_if(last.recent.begin(), last.recent.end(),
+                           [&](const auto& r) { return r.first == height; });
+  if (same != last.recent.end()) last.recent.erase(same);
+  if (last.recent.size() >= kReplyMemory) last.recent.erase(last.recent.begin());
+  last.recent.emplace_back(height, ticks_);
   Send(to, it->second.decision);
 }
 

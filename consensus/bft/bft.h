@@ -11,6 +11,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "consensus/bft/messages.h"
@@ -30,6 +32,16 @@ namespace cairn::consensus::bft {
 class ProposalValidator {
  public:
   virtual ~ProposalValidator() = default;
+  // That block.data is the block block.hash names (node: it decodes and hashes to
+  // block.hash at block.height; simulation: Sha256(data) == hash). Cheap, deterministic,
+  // independent of the ledger's state; callable at any time, also between TakeReady() and
+  // Advance(). Votes and signatures cover only the hash, so the engine calls it before it
+  // stores or uses the body of any proposal or decision: a body that fails is a malformed
+  // message, never "the" block of its hash.
+  virtual Status CheckIdentity(const Block& block) = 0;
+  // Whether the block may get this replica's prevote (see above). Only called for blocks
+  // that passed CheckIdentity. Only successes are remembered (per height): a failure is
+  // asked again when the block comes back in a later round or in a Decision.
   virtual Status Validate(const Block& block, const BlockRef& parent) = 0;
 };
 
@@ -73,6 +85,11 @@ class BftEngine final : public Engine {
   //   node applied certified blocks through block sync): the engine moves to tip.height+1.
   // - Compact(h) drops decided blocks at or below h.
   void Tick() override;
+  // Advances the engine's clock (laggard-reply rate limits, rebroadcast bookkeeping)
+  // WITHOUT running any round timer. The node calls it instead of Tick() while Idle() and
+  // it has nothing to propose, so an idle network does not churn through rounds but still
+  // answers laggards. Calling it while not Idle() stalls the round until Tick() resumes.
+  void IdleTick();
   Status Step(ReplicaId from, ByteView message) override;
   std::optional<ProposalSlot> ProposalWanted() const override;
   Status Propose(Block block) override;
@@ -86,8 +103,12 @@ class BftEngine final : public Engine {
   // Step for an already decoded message (tests craft messages directly).
   Status StepMessage(ReplicaId from, const Message& m);
 
-  // Every piece of evidence this replica has seen since it started, in arrival order
-  // (at most kMaxEvidence; later evidence is still verified but no longer kept).
+  // The latest pieces of evidence this replica accepted, in arrival order (at most
+  // kMaxEvidence). Evidence is accepted for heights in [height() - kEvidenceHeights,
+  // height() + 1] only, once per (validator, height, round, vote type); evidence relayed by
+  // peers only while fewer than kEvidencePerValidator pieces against that validator are
+  // held for the window (what this replica sees itself is bounded by the rounds it keeps).
+  // Each accepted piece goes to the node (Ready::evidence) and is relayed once.
   const std::vector<Evidence>& evidence() const { return evidence_; }
   uint64_t height() const { return height_; }  // the height being decided
   uint32_t round() const { return round_; }
@@ -114,7 +135,12 @@ class BftEngine final : public Engine {
   static constexpr uint32_t kMaxRoundsKept = 32;    // rounds of this height held at once
   static constexpr uint32_t kNextHeightRounds = 4;  // rounds of height+1 buffered
   static constexpr size_t kMaxEvidence = 4096;
-  static constexpr size_t kMaxHeldDecisions = 16;  // decided blocks kept for laggards
+  static constexpr uint64_t kEvidenceHeights = 16;    // heights below height() accepted
+  static constexpr size_t kEvidencePerValidator = 8;  // within that window
+  static constexpr size_t kMaxHeldDecisions = 16;     // decided blocks kept for laggards
+  // A laggard is sent the same decided height again only after this many rebroadcast
+  // periods (different heights: one Decision per peer per period).
+  static constexpr uint32_t kDecisionResendPeriods = 3;
 
   ~BftEngine() override;
 
@@ -128,11 +154,15 @@ class BftEngine final : public Engine {
     Decision decision;
     uint64_t decided_at_tick = 0;
   };
-  struct Reply {  // the last Decision sent to a peer
-    uint64_t height = 0;
-    uint64_t tick = 0;
+  struct Reply {  // Decisions sent to a peer
     bool sent = false;
+    uint64_t last_tick = 0;  // of the latest one, whatever its height
+    // The heights sent most recently, with their tick (oldest first, at most kReplyMemory).
+    std::vector<std::pair<uint64_t, uint64_t>> recent;
   };
+  static constexpr size_t kReplyMemory = 4;
+  // (validator, height, round, vote type) of accepted evidence.
+  using EvidenceKey = std::tuple<ReplicaId, uint64_t, uint32_t, uint8_t>;
 
   BftEngine(const BftConfig& config, const Signer& signer, const Verifier& verifier,
             ProposalValidator& validator);
@@ -145,14 +175,22 @@ class BftEngine final : public Engine {
   Status HandleEvidence(ReplicaId from, const Evidence& e);
   // Where a message of `height` goes: handled now, buffered, or dropped (after maybe
   // answering a laggard).
-  enum class Disposition { kCurrent, kNextHeight, kDrop };
-  Disposition Classify(ReplicaId from, uint64_t height);
-  Status Buffer(ReplicaId signer, uint32_t round, Message m);
+  enum class Disposition { kCurrent, kNextHeight, kStale, kDrop };
+  Disposition Classify(uint64_t height) const;
+  Status Buffer(ReplicaId signer, const Message& m);
   void ReplayBuffered();
   RoundState* RoundFor(uint32_t round);
   void NoteRound(ReplicaId who, uint32_t round);
-  void MaybeReplyDecision(ReplicaId to, uint64_t their_height);
-  void AddEvidence(const Evidence& e, ReplicaId except);
+  // The decided height to send peer `to`, which signed a message of `their_height`, if
+  // one is due now (rate limits); ReplyDecision sends it and notes it.
+  std::optional<uint64_t> DecisionDue(ReplicaId to, uint64_t their_height) const;
+  void ReplyDecision(ReplicaId to, uint64_t height);
+  // Whether evidence of `key` would be accepted: in the height window, new, and for
+  // `relayed` evidence (from a peer, not from votes this replica accepted) below the
+  // per-validator cap.
+  bool EvidenceWanted(const EvidenceKey& key, bool relayed) const;
+  void AddEvidence(const Evidence& e, ReplicaId except, bool relayed);
+  Status CheckIdentity(const Block& block);
   const Block* KnownBlock(const crypto::Hash256& hash) const;
   bool VerifyVote(const Vote& v) const;
   bool VerifyProposal(const Proposal& p) const;
@@ -164,7 +202,9 @@ class BftEngine final : public Engine {
   void Evaluate(uint32_t event_round);
   bool TryDecide(uint32_t round);
   void Decide(const Block& block, Certificate cert);
-  bool Valid(const Block& block);
+  // ProposalValidator::Validate, remembered per height when it succeeds; a failure is
+  // remembered for the current round only, unless `recheck`.
+  bool Valid(const Block& block, bool recheck = false);
   void CastVote(VoteType type, const std::optional<crypto::Hash256>& block);
   void SendProposal(const Block& block, uint32_t valid_round);
   void RecordBlock(const Block& block);
@@ -194,8 +234,9 @@ class BftEngine final : public Engine {
   uint32_t valid_round_ = kNoRound;
   std::optional<Block> valid_value_;
   std::map<uint32_t, RoundState> rounds_;
-  std::map<crypto::Hash256, bool> valid_cache_;
-  std::vector<int64_t> max_round_seen_;  // per validator at this height, -1 none
+  std::set<crypto::Hash256> valid_cache_;                 // validated at this height
+  std::map<crypto::Hash256, uint32_t> invalid_in_round_;  // failed, and in which round
+  std::vector<int64_t> max_round_seen_;                   // per validator at this height, -1 none
   Timer propose_timer_, prevote_timer_, precommit_timer_;
   std::optional<Decision> decided_;  // this height is decided; waiting to move on
   BlockRef last_decided_;            // decided and advanced (or synced)
@@ -212,7 +253,7 @@ class BftEngine final : public Engine {
 
   // Evidence.
   std::vector<Evidence> evidence_;
-  std::set<Bytes> seen_evidence_;
+  std::set<EvidenceKey> evidence_keys_;  // of the accepted height window
 
   // Laggards and block sync.
   std::map<uint64_t, Held> held_;
@@ -223,6 +264,9 @@ class BftEngine final : public Engine {
   // Clock.
   uint64_t ticks_ = 0;
   uint32_t since_rebroadcast_ = 0;
+  // Own proposal re-sends of the current round: the period doubles after each one.
+  uint32_t proposal_resends_ = 0;
+  uint64_t next_proposal_resend_ = 0;
 
   // The Ready cycle.
   std::vector<OutboundMessage> msgs_;

@@ -33,6 +33,8 @@ void BftEngine::Tick() {
   }
 }
 
+void BftEngine::IdleTick() { ++ticks_; }
+
 std::optional<ProposalSlot> BftEngine::ProposalWanted() const {
   if (decided_ || sync_target_ || step_ != RoundStep::kPropose) return std::nullopt;
   if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) return std::nullopt;
@@ -64,6 +66,7 @@ Status BftEngine::Propose(Block block) {
     return Status::Error("bft: block of " + std::to_string(block.data.size()) + " bytes exceeds " +
                          std::to_string(limit));
   }
+  if (Status s = CheckIdentity(block); !s.ok()) return s.Wrap("bft: proposed block");
   SendProposal(block, kNoRound);
   Evaluate(round_);
   return Status::Ok();

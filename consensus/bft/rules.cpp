@@ -15,6 +15,11 @@ void BftEngine::StartHeight(uint64_t height) {
   valid_value_.reset();
   rounds_.clear();
   valid_cache_.clear();
+  invalid_in_round_.clear();
+  // Evidence keys older than the accepted window can go: such evidence is refused anyway.
+  for (auto it = evidence_keys_.begin(); it != evidence_keys_.end();) {
+    it = std::get<1>(*it) + kEvidenceHeights < height ? evidence_keys_.erase(it) : std::next(it);
+  }
   std::fill(max_round_seen_.begin(), max_round_seen_.end(), -1);
   decided_.reset();
   if (next_record_ > first_record_of_height_) pending_discard_ = next_record_ - 1;
@@ -31,6 +36,8 @@ void BftEngine::StartRound(uint32_t round) {
   step_ = RoundStep::kPropose;
   propose_timer_.armed = prevote_timer_.armed = precommit_timer_.armed = false;
   since_rebroadcast_ = 0;
+  proposal_resends_ = 0;
+  next_proposal_resend_ = 0;
   // Old rounds still matter (a decision or a re-proposal's polka can come from any of
   // them) but must not crowd out the new one.
   RoundFor(round);
@@ -187,16 +194,28 @@ void BftEngine::Decide(const Block& block, Certificate cert) {
   decided_ = std::move(d);
 }
 
-bool BftEngine::Valid(const Block& block) {
+bool BftEngine::Valid(const Block& block, bool recheck) {
   if (block.height != height_) return false;
-  auto it = valid_cache_.find(block.hash);
-  if (it != valid_cache_.end()) return it->second;
-  // The cache is per height and KnownBlock() guarantees one body per hash; a Byzantine
-  // proposer can add one entry per round at most, and clearing only costs re-validation.
+  // Every body here passed CheckIdentity, so a hash stands for one block. Successes hold
+  // for the height. Failures may pass later (a clock-drift check, a state read error), so
+  // they are remembered only within the round, where the rules ask again on every event:
+  // a block that failed is validated again at most once per round it comes back in.
+  if (valid_cache_.count(block.hash) > 0) return true;
+  if (!recheck) {
+    auto failed = invalid_in_round_.find(block.hash);
+    if (failed != invalid_in_round_.end() && failed->second == round_) return false;
+  }
+  // Bounded: a Byzantine proposer adds one entry per round at most, and clearing only
+  // costs re-validation.
   if (valid_cache_.size() >= 4 * kMaxRoundsKept) valid_cache_.clear();
-  bool ok = validator_.Validate(block, last_decided_).ok();
-  valid_cache_.emplace(block.hash, ok);
-  return ok;
+  if (invalid_in_round_.size() >= 4 * kMaxRoundsKept) invalid_in_round_.clear();
+  if (!validator_.Validate(block, last_decided_).ok()) {
+    invalid_in_round_[block.hash] = round_;
+    return false;
+  }
+  invalid_in_round_.erase(block.hash);
+  valid_cache_.insert(block.hash);
+  return true;
 }
 
 void BftEngine::CastVote(VoteType type, const std::optional<crypto::Hash256>& block) {
@@ -269,16 +288,21 @@ void BftEngine::RecordBlock(const Block& block) {
 void BftEngine::Rebroadcast() {
   if (decided_ || sync_target_) return;
   auto it = rounds_.find(round_);
-  if (it != rounds_.end() && it->second.proposal && it->second.proposal->proposer == cfg_.id) {
+  if (it != rounds_.end() && it->second.proposal && it->second.proposal->proposer == cfg_.id &&
+      ticks_ >= next_proposal_resend_) {
+    // A proposal can be a whole block: re-sent only to peers that have not prevoted at
+    // all this round (a nil prevote means the peer is past its propose step), and with
+    // the period doubling after each re-send, so slow links do not pile up copies.
     const RoundState& rs = it->second;
     const Proposal& p = *rs.proposal;
     for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
-      if (r == cfg_.id) continue;
-      const Vote* pv = rs.prevotes.Get(r);
-      if (pv != nullptr && pv->block == p.block.hash) continue;
+      if (r == cfg_.id || rs.prevotes.Get(r) != nullptr) continue;
       Send(r, p);
       if (p.valid_round != kNoRound) SendPol(p.valid_round, p.block.hash, r);
     }
+    uint32_t shift = std::min<uint32_t>(proposal_resends_ + 1, 16);
+    next_proposal_resend_ = ticks_ + (uint64_t{cfg_.rebroadcast_ticks} << shift);
+    ++proposal_resends_;
   }
   // Own votes of every round held, not only the current one: a peer still in an older
   // round needs them to reach that round's quorums and time out of it.

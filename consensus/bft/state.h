@@ -21,7 +21,8 @@ const char* StepName(RoundStep s);
 
 // Everything a restarted replica needs so that it never signs a vote or proposal that
 // conflicts with one it may have sent: rounds only grow within a height, so it suffices
-// to keep the current (height, round) and what was signed in that round.
+// to keep the current (height, round, step), the own proposal of that round, and the own
+// votes of every round of the height the engine still holds (not only the current one).
 struct HardState {
   uint64_t height = 1;
   uint32_t round = 0;

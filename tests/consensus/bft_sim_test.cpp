@@ -51,7 +51,8 @@ TEST_CASE(
     CHECK(s.totals.rejected > 0);
     for (const char* fired :
          {"byzantine: equivocating proposals", "byzantine: double votes", "byzantine: split votes",
-          "byzantine: invalid proposals", "byzantine: replayed messages",
+          "byzantine: invalid proposals", "byzantine: other bodies under a real hash",
+          "bodies refused for their hash", "byzantine: replayed messages",
           "byzantine: messages withheld", "byzantine: forged messages", "invalid blocks refused",
           "certificates verified", "evidence at honest replicas",
           "double votes delivered to honest replicas", "shadow restarts"}) {

@@ -43,6 +43,13 @@ crypto::Signature MacOf(const crypto::Hash256& secret, ByteView message) {
 
 std::string Id(ReplicaId r) { return std::to_string(r); }
 
+// The sim block hash is Sha256 of its data (CheckBlock in sim.cpp).
+Status SimBlockIdentity(const Block& b) {
+  if (crypto::Sha256Of(b.data) != b.hash)
+    return Status::Error("sim block: hash does not match data");
+  return Status::Ok();
+}
+
 std::string Short(const std::optional<crypto::Hash256>& h) {
   return h ? h->ToHex().substr(0, 12) : "nil";
 }
@@ -216,6 +223,7 @@ class BftChecker final : public Checker {
     Count("shadow restarts");
     class Accept final : public bft::ProposalValidator {
      public:
+      Status CheckIdentity(const Block& b) override { return SimBlockIdentity(b); }
       Status Validate(const Block& b, const BlockRef& parent) override {
         std::string bad = CheckBlock(b, parent);
         return bad.empty() ? Status::Ok() : Status::Error(bad);
@@ -318,6 +326,12 @@ bft::BftConfig BftConfigFor(uint64_t run_seed, ReplicaId id, uint32_t replicas) 
 class BftReplica::Validator final : public bft::ProposalValidator {
  public:
   explicit Validator(BftReplica* owner) : owner_(owner) {}
+
+  Status CheckIdentity(const Block& block) override {
+    Status s = SimBlockIdentity(block);
+    if (!s.ok()) owner_->Count("bodies refused for their hash");
+    return s;
+  }
 
   Status Validate(const Block& block, const BlockRef& parent) override {
     BftReplica& r = *owner_;

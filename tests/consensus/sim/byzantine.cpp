@@ -94,6 +94,15 @@ void ByzantineReplica::Rewrite(ReplicaId to, const Message& m, Bytes payload,
       v && v->voter == id() && (behaviour_ & (kEquivocate | kDoubleVote))) {
     return RewriteVote(to, *v, std::move(payload), out);
   }
+  if (const auto* d = std::get_if<bft::Decision>(&m);
+      d && (behaviour_ & kInvalidBlocks) && rng_.Chance(1, 2)) {
+    // A real certificate with another body: a laggard must not take the body for the block.
+    bft::Decision bad = *d;
+    bad.block.data = OtherBody(d->block);
+    Count("byzantine: other bodies under a real hash");
+    out.push_back(OutboundMessage{to, EncodeMessage(bad)});
+    return;
+  }
   out.push_back(OutboundMessage{to, std::move(payload)});
 }
 
@@ -105,7 +114,46 @@ void ByzantineReplica::RewriteProposal(ReplicaId to, const Proposal& p, Bytes,
     out.push_back(OutboundMessage{to, EncodeMessage(split.gets_b[to] ? b : a)});
     return;
   }
-  out.push_back(OutboundMessage{to, EncodeMessage(InvalidFor(p))});
+  if (PoisonFor(p, to)) {
+    // The signature covers the hash only, so the honest proposal with another body still
+    // carries a valid signature.
+    Proposal q = p;
+    q.block.data = OtherBody(p.block);
+    Count("byzantine: other bodies under a real hash");
+    out.push_back(OutboundMessage{to, EncodeMessage(q)});
+    return;
+  }
+  if (poisoned_.at(Key{p.height, p.round}).empty()) {
+    out.push_back(OutboundMessage{to, EncodeMessage(InvalidFor(p))});
+    return;
+  }
+  out.push_back(OutboundMessage{to, EncodeMessage(p)});
+}
+
+bool ByzantineReplica::PoisonFor(const Proposal& p, ReplicaId to) {
+  auto [it, fresh] = poisoned_.try_emplace(Key{p.height, p.round});
+  if (fresh && rng_.Chance(1, 3)) {
+    // Some validators (at least one) get the other body; empty: no poisoning this round.
+    it->second.assign(replicas(), false);
+    for (ReplicaId i = 0; i < replicas(); ++i) it->second[i] = i != id() && rng_.Chance(1, 2);
+    ReplicaId sure = RandomPeer();
+    it->second[sure] = true;
+  }
+  return !it->second.empty() && it->second[to];
+}
+
+Bytes ByzantineReplica::OtherBody(const Block& b) {
+  Bytes body;
+  if (rng_.Chance(1, 2)) {
+    std::optional<BlockRef> parent = BlockParent(b);
+    body =
+        MakeBlock(parent ? *parent : BlockRef{b.height - 1, RandomHash()}, id(), rng_.Next()).data;
+  } else {
+    body.resize(rng_.Uniform(80));
+    for (uint8_t& byte : body) byte = static_cast<uint8_t>(rng_.Next());
+  }
+  if (body == b.data) body.push_back(0);
+  return body;
 }
 
 const Collusion::Split& ByzantineReplica::SplitFor(const Proposal& p) {

@@ -28,7 +28,9 @@ enum Behaviour : uint32_t {
   kDoubleVote = 1u << 1,
   // As proposer: blocks on a wrong parent, garbage, a wrong height field, a hash that does
   // not match the data (the simulation's "bad state root"), or a height that is not the
-  // proposal's.
+  // proposal's. Or the real block to some validators and, to the others, the same signed
+  // proposal (hash) with another body. Decisions it sends laggards may also carry their
+  // real certificate with another body.
   kInvalidBlocks = 1u << 2,
   // Re-sends messages it received or sent earlier (stale heights and rounds), to anyone.
   kReplay = 1u << 3,
@@ -76,6 +78,10 @@ class ByzantineReplica final : public BftReplica {
   const Collusion::Split& SplitFor(const bft::Proposal& p);
   crypto::Hash256 RandomHash();
   const bft::Proposal& InvalidFor(const bft::Proposal& p);
+  // Whether `to` gets the real proposal `p` with another body (decided once per round).
+  bool PoisonFor(const bft::Proposal& p, ReplicaId to);
+  // A body that is not the block `b`'s hash names: garbage, or another well-formed block.
+  Bytes OtherBody(const Block& b);
   void AddForgery(std::vector<OutboundMessage>& out);
   void AddReplays(std::vector<OutboundMessage>& out);
   void Remember(ByteView message);
@@ -88,6 +94,7 @@ class ByzantineReplica final : public BftReplica {
   Collusion own_;  // when there is no shared board
   std::map<Key, std::pair<bft::Proposal, bft::Proposal>> equivocations_;  // A, B
   std::map<Key, bft::Proposal> invalid_;
+  std::map<Key, std::vector<bool>> poisoned_;  // per replica: gets the other body
   struct DoubleVote {
     bft::Vote other;
     int mode = 0;  // 0: split peers, 1: both to everyone, 2: both to one peer
