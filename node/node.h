@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 #include <string>
 
 #include "consensus/bft/bft.h"
@@ -187,7 +188,7 @@ class Node : public rpc::NodeApi {
   uint64_t sync_sent_ms_ = 0;
   std::mutex gossip_mu_;  // guards gossip_out_, seen_
   std::vector<Bytes> gossip_out_;
-  std::set<crypto::Hash256> seen_;
+  std::unordered_set<crypto::Hash256, crypto::Hash256Hasher> seen_;
   std::deque<crypto::Hash256> seen_order_;
 
   mutable std::mutex evidence_mu_;  // guards evidence_
