@@ -11,8 +11,8 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <unordered_set>
 #include <string>
+#include <unordered_set>
 
 #include "consensus/bft/bft.h"
 #include "consensus/engine.h"
