@@ -154,7 +154,6 @@ int Run(Options o) {
     pid_names.push_back(p->first);
     pids.push_back(p->second);
   }
-  if (o.verifications_per_tx <= 0) o.verifications_per_tx = static_cast<double>(o.rpc.size());
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (o.conns_per_node == 0) {
     // Admission is one synchronous call per batch: at full rate several calls in flight per
@@ -169,6 +168,16 @@ int Run(Options o) {
         o.rate > 0 ? std::clamp<size_t>(static_cast<size_t>(o.rate * 0.02 / lanes), 1, 1000) : 1000;
   }
 
+  rpc::Client follower = Connect(o.follow);
+  json status = CallOrDie(follower, "getStatus");
+  if (o.verifications_per_tx <= 0) {
+    // BFT: every validator verifies each transaction once; Raft and solo: only the validator
+    // that admits it from a client (docs/CONSENSUS.md, "Raft and BFT compared").
+    o.verifications_per_tx = 1;
+    if (status.value("consensus", "") == "bft") {
+      o.verifications_per_tx = static_cast<double>(CallOrDie(follower, "getValidators").size());
+    }
+  }
   // The machine's ceiling, measured while the network is idle.
   double load_before = LoadAverage1();
   double verify_rate = MeasureVerifyRate(o.verify_seconds);
@@ -179,8 +188,6 @@ int Run(Options o) {
     o.txs = std::min(o.max_txs, static_cast<size_t>(want) + 1);
   }
 
-  rpc::Client follower = Connect(o.follow);
-  json status = CallOrDie(follower, "getStatus");
   std::string chain = status["chain_id"];
   for (const std::string& u : o.rpc) {
     rpc::Client c = Connect(u);
@@ -299,8 +306,8 @@ int main(int argc, char** argv) {
   app.add_option("--trim", o.trim, "fraction of the load period cut from each end")
       ->capture_default_str();
   app.add_option("--verifications-per-tx", o.verifications_per_tx,
-                 "Ed25519 verifications of each tx across the network (default: the number of "
-                 "--rpc nodes)");
+                 "Ed25519 verifications of each tx across the network (default: the number "
+                 "of validators on a BFT chain, else 1)");
   app.add_option("--verify-seconds", o.verify_seconds, "length of the verification measurement")
       ->capture_default_str();
   app.add_option("--pid", o.pid_specs, "NAME=PID of a node process to measure, repeated");
