@@ -90,9 +90,17 @@ void StartAll(Network& net, const std::vector<std::string>& names) {
   }
 }
 
-// The blocks at heights 1..h agree on every node in `names` (no fork) and each carries a
-// certificate with a quorum of distinct signers.
+// Once every node in `names` reached height h: the blocks at heights 1..h agree on all of
+// them (no fork) and each carries a certificate with a quorum of distinct signers.
 void CheckAgreement(const Network& net, const std::vector<std::string>& names, uint64_t h) {
+  REQUIRE(Eventually(
+      [&] {
+        for (const auto& n : names) {
+          if (Height(net, n) < h) return false;
+        }
+        return true;
+      },
+      30s));
   auto reference = Chain(net, names[0], h);
   for (size_t i = 1; i < names.size(); ++i) {
     INFO(names[i]);
@@ -138,14 +146,6 @@ TEST_CASE(
   }
   REQUIRE(Eventually([&] { return AllCommitted(net, "v3", all); }, 60s));
   uint64_t h = Height(net, "v3");
-  REQUIRE(Eventually(
-      [&] {
-        for (const auto& n : kAll) {
-          if (Height(net, n) < h) return false;
-        }
-        return true;
-      },
-      30s));
   CheckAgreement(net, kAll, h);
 
   // Proposers rotate: more than one validator built blocks.
@@ -224,14 +224,6 @@ TEST_CASE("bft: with one validator killed the other three keep committing, and i
   auto after = Load(net, "v2", *admin, chain, &nonce, 40);
   REQUIRE(Eventually([&] { return AllCommitted(net, "v2", after); }, 60s));
   uint64_t h = Height(net, "v2");
-  REQUIRE(Eventually(
-      [&] {
-        for (const auto& n : kAll) {
-          if (Height(net, n) < h) return false;
-        }
-        return true;
-      },
-      30s));
   CheckAgreement(net, kAll, h);
 }
 
