@@ -1,6 +1,6 @@
 // Explorer commands: read-only views of a node's chain over JSON-RPC.
 //   cairn status | block [SEL] | blocks [--from A] [--to B] | tx HASH | account [ADDR]
-//   cairn record --address ADDR --name K | validators | peers | follow [--count N]
+//   cairn record --address ADDR --name K | validators | evidence | peers | follow [--count N]
 #include <chrono>
 #include <memory>
 
@@ -191,6 +191,24 @@ std::string ValidatorsView(const Json& v) {
       t.AddRow({JsonText(n, "index"), JsonText(n, "name"), JsonText(n, "public_key"),
                 JsonText(n, "address")});
     }
+  }
+  return t.Render();
+}
+
+std::string EvidenceView(const Json& e) {
+  if (!e.is_array() || e.empty())
+    return "no evidence: no validator was seen signing conflicting votes\n";
+  Table t({"VALIDATOR", "PUBLIC KEY", "VOTE", "HEIGHT", "ROUND", "BLOCK A", "BLOCK B", "RECORDED"},
+          {3, 4});
+  auto block = [](const Json& j, const char* k) {
+    return j.contains(k) && j[k].is_string() ? ShortHex(j[k].get<std::string>(), 16)
+                                             : std::string("nil");
+  };
+  for (const Json& v : e) {
+    auto at = JsonU64(v, "recorded_ms");
+    t.AddRow({JsonText(v, "validator"), ShortHex(JsonText(v, "public_key"), 16),
+              JsonText(v, "vote_type"), JsonText(v, "height"), JsonText(v, "round"),
+              block(v, "block_a"), block(v, "block_b"), at ? genesis::FormatRfc3339Ms(*at) : ""});
   }
   return t.Render();
 }
@@ -439,6 +457,13 @@ void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action) 
   c->callback([&g, action] {
     *action = [&g] { return Show(g, "getValidators", nullptr, ValidatorsView); };
   });
+
+  c = app.add_subcommand("evidence",
+                         "validators proven to have signed conflicting votes (BFT chains)");
+  c->footer(
+      "Example:\n  cairn evidence\n  cairn --json evidence   (with each piece's raw encoding)");
+  c->callback(
+      [&g, action] { *action = [&g] { return Show(g, "getEvidence", nullptr, EvidenceView); }; });
 
   c = app.add_subcommand("peers", "the node's connected peers");
   c->footer("Example:\n  cairn peers");

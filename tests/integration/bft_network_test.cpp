@@ -309,6 +309,12 @@ TEST_CASE("bft: an equivocating validator is caught with evidence and honest one
     }
   }
   CHECK(net.Log("v0").find("EVIDENCE: validator 3") != std::string::npos);
+  // What an operator sees: the CLI names the liar.
+  auto shown = RunCommand(CairnPath(), {"--rpc", RpcUrl(net, "v1"), "evidence"}, 30s);
+  INFO(shown.out << shown.err);
+  CHECK(shown.exit_code == 0);
+  CHECK(shown.out.find(liar.substr(0, 16)) != std::string::npos);
+  CHECK(shown.out.find("no evidence") == std::string::npos);
   uint64_t h = Height(net, "v0");
   REQUIRE(Eventually([&] { return Height(net, "v1") >= h && Height(net, "v2") >= h; }, 30s));
   CheckAgreement(net, {"v0", "v1", "v2"}, h);

@@ -97,6 +97,9 @@ TEST_CASE("cairn: wallet, explorer and audit against a dev node", "[node][cli][i
   CHECK(cli.Json({"block", "latest"})["height"] == status["height"]);
   CHECK(cli.Json({"validators"}).size() == 1);
   CHECK(cli.Json({"peers"}).empty());
+  // A solo chain has no equivocation to prove.
+  CHECK(cli.Json({"evidence"}).empty());
+  CHECK(cli.Run({"evidence"}).out.find("no evidence") != std::string::npos);
 
   // follow prints the next block as it commits; --from pins which one, so it does not matter
   // whether follow or the commit gets there first.
