@@ -100,15 +100,24 @@ long FirstBadSignature(std::span<const Transaction> txs, std::span<const crypto:
   return first_bad.load();
 }
 
-std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threads) {
-  std::vector<uint8_t> ok(txs.size(), 0);
-  threads = std::max(1u, std::min<unsigned>(threads, txs.size() / 16 + 1));
+void VerifyEach(std::span<const Transaction> txs, std::span<const size_t> which, unsigned threads,
+                std::vector<uint8_t>& ok) {
+  threads = std::max(1u, std::min<unsigned>(threads, which.size() / 16 + 1));
   auto worker = [&](unsigned t) {
-    for (size_t i = t; i < txs.size(); i += threads) ok[i] = txs[i].VerifySignature() ? 1 : 0;
+    for (size_t k = t; k < which.size(); k += threads) {
+      ok[which[k]] = txs[which[k]].VerifySignature() ? 1 : 0;
+    }
   };
   std::vector<std::jthread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, t);
   worker(0);
+}
+
+std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threads) {
+  std::vector<uint8_t> ok(txs.size(), 0);
+  std::vector<size_t> all(txs.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  VerifyEach(txs, all, threads, ok);
   return ok;
 }
 

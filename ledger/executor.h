@@ -52,6 +52,10 @@ long FirstBadSignature(std::span<const Transaction> txs, std::span<const crypto:
 // Verifies each signature, spreading the work over `threads` threads; result[i] is 1 when
 // txs[i]'s signature is valid.
 std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threads);
+// Same, for txs[i] with i in `which` only: sets ok[i] for those (a node skips what it has
+// verified before). REQUIRES: ok.size() == txs.size().
+void VerifyEach(std::span<const Transaction> txs, std::span<const size_t> which, unsigned threads,
+                std::vector<uint8_t>& ok);
 
 // Executes `block`'s transactions on `state` (the state after block height-1, with root
 // prev_state_root). Fails, naming the tx index and reason, if any tx is invalid. Does not

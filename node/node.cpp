@@ -698,13 +698,13 @@ std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs,
   // what it relays (see TrustValidators).
   std::vector<uint8_t> sig_ok(txs.size(), 1);
   if (source != TxSource::kValidatorPeer || !TrustValidators()) {
-    std::vector<size_t> todo;
+    std::vector<size_t> unverified;
     for (size_t i = 0; i < txs.size(); ++i) {
-      if (!sig_cache_.Contains(hashes[i])) todo.push_back(i);
+      if (!sig_cache_.Contains(hashes[i])) unverified.push_back(i);
     }
-    VerifyTxs(txs, todo, sig_ok);
+    ledger::VerifyEach(txs, unverified, unverified.size() >= 64 ? 2 : 1, sig_ok);
     std::vector<crypto::Hash256> good;
-    for (size_t i : todo) {
+    for (size_t i : unverified) {
       if (sig_ok[i]) good.push_back(hashes[i]);
     }
     sig_cache_.Insert(good);
@@ -739,19 +739,6 @@ std::vector<ledger::Admission> Node::Admit(std::vector<ledger::Transaction> txs,
   }
   TrimSeenLocked();
   return out;
-}
-
-void Node::VerifyTxs(const std::vector<ledger::Transaction>& txs, const std::vector<size_t>& which,
-                     std::vector<uint8_t>& ok) {
-  const unsigned threads = which.size() >= 64 ? 2 : 1;
-  auto work = [&](unsigned t) {
-    for (size_t k = t; k < which.size(); k += threads) {
-      ok[which[k]] = txs[which[k]].VerifySignature() ? 1 : 0;
-    }
-  };
-  std::vector<std::jthread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
-  work(0);
 }
 
 ledger::Head Node::GetHead() const { return store_->head(); }

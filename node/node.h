@@ -101,6 +101,8 @@ class Node : public rpc::NodeApi {
   // That `certificate` proves `block` final for the genesis validator set.
   Status CheckCertificate(const ledger::Block& block, ByteView certificate) const;
   void RecordEvidence(ByteView raw);
+  rpc::EvidenceInfo DescribeEvidence(const consensus::bft::Evidence& ev, ByteView raw,
+                                     uint64_t recorded_ms) const;
   Status LoadEvidence();
   // Tells a BFT engine about blocks the node applied through block sync on its own.
   void CatchUpEngine(Loop& loop);
@@ -111,9 +113,6 @@ class Node : public rpc::NodeApi {
   // Verifies signatures (unless a trusted validator already did), admits to the mempool and
   // queues admitted txs for gossip (unless a validator peer already broadcast them).
   std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs, TxSource source);
-  // Sets ok[i] for each i in `which` (2 threads for large batches).
-  static void VerifyTxs(const std::vector<ledger::Transaction>& txs,
-                        const std::vector<size_t>& which, std::vector<uint8_t>& ok);
   // Raft trusts its validators (crash faults only, authenticated links): a transaction a
   // validator admitted, or a block a validator proposed, had its signatures checked there.
   bool TrustValidators() const { return genesis_.consensus == genesis::ConsensusKind::kRaft; }

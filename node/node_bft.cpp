@@ -54,6 +54,23 @@ std::unique_ptr<consensus::bft::ProposalValidator> Node::MakeProposalCheck() {
   return std::make_unique<ProposalCheck>(*this);
 }
 
+rpc::EvidenceInfo Node::DescribeEvidence(const consensus::bft::Evidence& ev, ByteView raw,
+                                         uint64_t recorded_ms) const {
+  rpc::EvidenceInfo info;
+  info.raw.assign(raw.begin(), raw.end());
+  info.validator = ev.a.voter;
+  if (ev.a.voter < genesis_.validators.size()) {
+    info.key = genesis_.validators[ev.a.voter].public_key;
+  }
+  info.vote_type = ev.a.type == consensus::bft::VoteType::kPrevote ? "prevote" : "precommit";
+  info.height = ev.a.height;
+  info.round = ev.a.round;
+  info.block_a = ev.a.block;
+  info.block_b = ev.b.block;
+  info.recorded_ms = recorded_ms;
+  return info;
+}
+
 Status Node::CheckBlockIdentity(const consensus::Block& cb) {
   auto decoded = ledger::Block::Decode(cb.data);
   if (!decoded.ok()) return decoded.status().Wrap("block body");
@@ -71,14 +88,15 @@ Status Node::ValidateProposal(const consensus::Block& cb, const consensus::Block
                          Short(parent.hash) + ", but this node's head is " +
                          std::to_string(head.height) + " " + Short(head.hash));
   }
-  // The body must be the block its hash names before anything is looked up by that hash.
+  // The engine asked CheckIdentity first (the body is the block its hash names), so a block
+  // known by hash needs no second decode; the hash is still compared below, cheaply.
+  if (built_.count(cb.hash) || validated_.count(cb.hash)) return Status::Ok();
   auto decoded = ledger::Block::Decode(cb.data);
   if (!decoded.ok()) return decoded.status().Wrap("proposed block");
   ledger::Block block = std::move(decoded.value());
   if (block.Hash() != cb.hash || block.header.height != cb.height) {
     return Status::Error("proposed block does not hash to the hash it was proposed under");
   }
-  if (built_.count(cb.hash) || validated_.count(cb.hash)) return Status::Ok();
   if (!IsAllowedProposer(block.header.proposer)) {
     return Status::Error("proposed block was built by " + block.header.proposer.ToHex() +
                          ", not a validator");
@@ -129,18 +147,7 @@ void Node::RecordEvidence(ByteView raw) {
     Log("consensus")->error("engine reported undecodable evidence: {}", ev.error());
     return;
   }
-  rpc::EvidenceInfo info;
-  info.raw.assign(raw.begin(), raw.end());
-  info.validator = ev->a.voter;
-  if (ev->a.voter < genesis_.validators.size()) {
-    info.key = genesis_.validators[ev->a.voter].public_key;
-  }
-  info.vote_type = ev->a.type == consensus::bft::VoteType::kPrevote ? "prevote" : "precommit";
-  info.height = ev->a.height;
-  info.round = ev->a.round;
-  info.block_a = ev->a.block;
-  info.block_b = ev->b.block;
-  info.recorded_ms = UnixMs();
+  rpc::EvidenceInfo info = DescribeEvidence(*ev, raw, UnixMs());
   crypto::Hash256 id = crypto::Sha256Of(raw);
   {
     std::lock_guard<std::mutex> lock(evidence_mu_);
@@ -184,19 +191,7 @@ Status Node::LoadEvidence() {
     if (!r.Finish().ok()) return true;  // a damaged record is skipped, not fatal
     auto ev = consensus::bft::Evidence::Decode(raw);
     if (!ev.ok()) return true;
-    rpc::EvidenceInfo info;
-    info.raw = std::move(raw);
-    info.validator = ev->a.voter;
-    if (ev->a.voter < genesis_.validators.size()) {
-      info.key = genesis_.validators[ev->a.voter].public_key;
-    }
-    info.vote_type = ev->a.type == consensus::bft::VoteType::kPrevote ? "prevote" : "precommit";
-    info.height = ev->a.height;
-    info.round = ev->a.round;
-    info.block_a = ev->a.block;
-    info.block_b = ev->b.block;
-    info.recorded_ms = ms;
-    loaded.push_back(std::move(info));
+    loaded.push_back(DescribeEvidence(*ev, raw, ms));
     return true;
   });
   if (!s.ok()) return s.Wrap("reading evidence");

@@ -10,42 +10,14 @@
 #include "consensus/codec.h"
 #include "consensus/rng.h"
 #include "crypto/ed25519.h"
+#include "tests/consensus/bft_harness.h"
 
 namespace cairn::consensus::bft {
 namespace {
 
-crypto::KeyPair KeyFor(uint32_t i) {
-  crypto::Init();
-  crypto::PrivateKey seed;
-  seed.data()[0] = static_cast<uint8_t>(i + 1);
-  seed.data()[31] = 0xb7;
-  return crypto::KeyPair::FromSeed(seed);
-}
-
-struct Validators {
-  explicit Validators(uint32_t n) {
-    for (uint32_t i = 0; i < n; ++i) {
-      signers.emplace_back(i, KeyFor(i));
-      keys.push_back(KeyFor(i).public_key());
-    }
-    verifier = std::make_unique<Ed25519Verifier>(keys);
-  }
-  std::vector<Ed25519Signer> signers;
-  std::vector<crypto::PublicKey> keys;
-  std::unique_ptr<Ed25519Verifier> verifier;
-};
-
 crypto::Hash256 H(std::string_view s) { return crypto::Sha256Of(AsBytes(s)); }
 
 const crypto::Hash256 kChain = H("genesis");
-
-Block MakeBlock(uint64_t height, std::string_view tag) {
-  Block b;
-  b.height = height;
-  b.data = Bytes(tag.begin(), tag.end());
-  b.hash = crypto::Sha256Of(b.data);
-  return b;
-}
 
 Vote MakeVote(const Validators& v, VoteType t, uint64_t h, uint32_t r,
               std::optional<crypto::Hash256> block, ReplicaId voter,

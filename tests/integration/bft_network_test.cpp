@@ -155,6 +155,12 @@ TEST_CASE(
     proposers.insert(c.Call("getBlock", {{"height", i}}).value()["proposer"]);
   if (h >= 4) CHECK(proposers.size() >= 2);
 
+  // The explorer shows who made block 1 final.
+  auto shown = RunCommand(CairnPath(), {"--rpc", RpcUrl(net, "v1"), "block", "1"}, 30s);
+  INFO(shown.out << shown.err);
+  CHECK(shown.exit_code == 0);
+  CHECK(shown.out.find("precommits of validators") != std::string::npos);
+
   // The auditor's view over RPC checks every certificate.
   auto rpc_audit = RunCommand(
       CairnPath(), {"--rpc", RpcUrl(net, "v2"), "audit", "--genesis", net.dir() + "/genesis.json"},
