@@ -30,6 +30,29 @@ struct DurableState {
   std::vector<LogRecord> records;
 };
 
+// Asked by the engine whether a proposed block may get this replica's prevote. The node
+// implements it by executing the block on its state (parent, height, timestamp, proposer,
+// every transaction, state root); the simulation by checking its block format.
+// The engine calls it only for block.height == parent.height + 1 where `parent` is the
+// last block the engine handed out as committed AND the node has applied it (the engine
+// never calls it between TakeReady() and Advance() of the Ready that committed `parent`).
+// It must be deterministic for honest replicas up to local clock checks.
+class ProposalValidator {
+ public:
+  virtual ~ProposalValidator() = default;
+  // That block.data is the block block.hash names (node: it decodes and hashes to
+  // block.hash at block.height; simulation: Sha256(data) == hash). Cheap, deterministic,
+  // independent of the ledger's state; callable at any time, also between TakeReady() and
+  // Advance(). Votes and signatures cover only the hash, so the engine calls it before it
+  // stores or uses the body of any proposal or decision: a body that fails is a malformed
+  // message, never "the" block of its hash.
+  virtual Status CheckIdentity(const Block& block) = 0;
+  // Whether the block may get this replica's prevote (see above). Only called for blocks
+  // that passed CheckIdentity. Only successes are remembered (per height): a failure is
+  // asked again when the block comes back in a later round or in a Decision.
+  virtual Status Validate(const Block& block, const BlockRef& parent) = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -70,6 +93,13 @@ class Engine {
   virtual void Advance() = 0;
 
   virtual EngineStatus GetStatus() const = 0;
+
+  // True while nothing is happening that needs round timers (BFT: nothing at this height
+  // yet). A node with nothing to propose then calls IdleTick() instead of Tick(), so an idle
+  // network does not churn through rounds. Engines without round timers are never idle.
+  virtual bool Idle() const { return false; }
+  // Advances the clock for what is not a round timer (answering laggards). REQUIRES: Idle().
+  virtual void IdleTick() { Tick(); }
 };
 
 }  // namespace cairn::consensus

@@ -29,7 +29,11 @@ namespace cairn::ledger {
 //   'R' height:u64be       Receipts of the block
 //   'Q' height:u64be       the block's proof of finality (a BFT commit certificate), opaque
 //   'S' state key          state value (see state.h for state keys)
-// Consensus engines may keep their own keys under 'C' (see WriteBatch passed to Commit).
+//   'C' ...                the node's consensus keys, written by node/engine_store.cpp only:
+//     'C' 'h'                the engine's hard state (persisted before its messages are sent)
+//     'C' 'l' index:u64be    one engine log record (Raft entries)
+//     'C' 'e' sha256         evidence of equivocation: recorded_ms:u64 evidence:bytes
+//   The store itself never reads or writes 'C' keys; Commit's `extra` batch may carry them.
 struct Head {
   uint64_t height = 0;
   crypto::Hash256 hash;

@@ -7,10 +7,10 @@
 
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <span>
 #include <unordered_set>
 
+#include "base/thread_annotations.h"
 #include "crypto/sha256.h"
 
 namespace cairn::node {
@@ -19,12 +19,12 @@ class SigCache {
  public:
   explicit SigCache(size_t capacity) : capacity_(capacity) {}
 
-  bool Contains(const crypto::Hash256& h) const {
-    std::lock_guard<std::mutex> lock(mu_);
+  bool Contains(const crypto::Hash256& h) const EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return set_.count(h) != 0;
   }
-  void Insert(std::span<const crypto::Hash256> hashes) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Insert(std::span<const crypto::Hash256> hashes) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     for (const crypto::Hash256& h : hashes) {
       if (set_.insert(h).second) order_.push_back(h);
     }
@@ -36,9 +36,9 @@ class SigCache {
 
  private:
   const size_t capacity_;
-  mutable std::mutex mu_;
-  std::unordered_set<crypto::Hash256, crypto::Hash256Hasher> set_;
-  std::deque<crypto::Hash256> order_;
+  mutable Mutex mu_;
+  std::unordered_set<crypto::Hash256, crypto::Hash256Hasher> set_ GUARDED_BY(mu_);
+  std::deque<crypto::Hash256> order_ GUARDED_BY(mu_);
 };
 
 }  // namespace cairn::node

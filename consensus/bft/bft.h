@@ -22,28 +22,8 @@
 
 namespace cairn::consensus::bft {
 
-// Asked by the engine whether a proposed block may get this replica's prevote. The node
-// implements it by executing the block on its state (parent, height, timestamp, proposer,
-// every transaction, state root); the simulation by checking its block format.
-// The engine calls it only for block.height == parent.height + 1 where `parent` is the
-// last block the engine handed out as committed AND the node has applied it (the engine
-// never calls it between TakeReady() and Advance() of the Ready that committed `parent`).
-// It must be deterministic for honest replicas up to local clock checks.
-class ProposalValidator {
- public:
-  virtual ~ProposalValidator() = default;
-  // That block.data is the block block.hash names (node: it decodes and hashes to
-  // block.hash at block.height; simulation: Sha256(data) == hash). Cheap, deterministic,
-  // independent of the ledger's state; callable at any time, also between TakeReady() and
-  // Advance(). Votes and signatures cover only the hash, so the engine calls it before it
-  // stores or uses the body of any proposal or decision: a body that fails is a malformed
-  // message, never "the" block of its hash.
-  virtual Status CheckIdentity(const Block& block) = 0;
-  // Whether the block may get this replica's prevote (see above). Only called for blocks
-  // that passed CheckIdentity. Only successes are remembered (per height): a failure is
-  // asked again when the block comes back in a later round or in a Decision.
-  virtual Status Validate(const Block& block, const BlockRef& parent) = 0;
-};
+// The node's answer to "may this proposal get my prevote?" (consensus/engine.h).
+using ProposalValidator = consensus::ProposalValidator;
 
 struct BftConfig {
   ReplicaId id = 0;
@@ -89,7 +69,7 @@ class BftEngine final : public Engine {
   // WITHOUT running any round timer. The node calls it instead of Tick() while Idle() and
   // it has nothing to propose, so an idle network does not churn through rounds but still
   // answers laggards. Calling it while not Idle() stalls the round until Tick() resumes.
-  void IdleTick();
+  void IdleTick() override;
   Status Step(ReplicaId from, ByteView message) override;
   std::optional<ProposalSlot> ProposalWanted() const override;
   Status Propose(Block block) override;
@@ -118,7 +98,7 @@ class BftEngine final : public Engine {
   // proposal, no proposal or vote received (nor buffered for it), not decided, not
   // syncing and no commit waiting for Advance(). A node with an empty mempool may pause
   // Tick() while Idle(), so an idle network does not churn through rounds.
-  bool Idle() const;
+  bool Idle() const override;
 
   // Introspection for tests and the simulation.
   RoundStep step() const { return step_; }

@@ -27,6 +27,8 @@ class Equivocator final : public consensus::Engine {
       : inner_(std::move(inner)), signer_(id, key), chain_(chain) {}
 
   void Tick() override { inner_->Tick(); }
+  bool Idle() const override { return inner_->Idle(); }
+  void IdleTick() override { inner_->IdleTick(); }
   Status Step(consensus::ReplicaId from, ByteView m) override { return inner_->Step(from, m); }
   std::optional<consensus::ProposalSlot> ProposalWanted() const override {
     return inner_->ProposalWanted();

@@ -1,0 +1,177 @@
+// The checks run cheapest first within what a reader expects of a report: the header against
+// its parent, who proposed it, the proposer's signature, the certificate (a quorum of
+// signatures), the transaction root, every transaction signature, then execution.
+#include "chain/block_rules.h"
+
+#include "consensus/bft/messages.h"
+#include "crypto/merkle.h"
+
+namespace cairn::chain {
+namespace {
+
+template <size_t N, typename Tag>
+std::string Short(const crypto::FixedBytes<N, Tag>& v) {
+  return v.ToHex().substr(0, 16);
+}
+
+Checked Refuse(Verdict v, std::string detail) {
+  return Checked{v, std::move(detail), std::nullopt};
+}
+
+}  // namespace
+
+std::string_view VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kAccepted:
+      return "accepted";
+    case Verdict::kHeader:
+      return "header";
+    case Verdict::kProposer:
+      return "proposer";
+    case Verdict::kClockDrift:
+      return "clock_drift";
+    case Verdict::kProposerSignature:
+      return "proposer_signature";
+    case Verdict::kCertificate:
+      return "certificate";
+    case Verdict::kTxRoot:
+      return "tx_root";
+    case Verdict::kTxSignature:
+      return "tx_signature";
+    case Verdict::kExecution:
+      return "execution";
+  }
+  return "unknown";
+}
+
+Status Checked::ToStatus(uint64_t height) const {
+  if (ok()) return Status::Ok();
+  return Status::Error("block " + std::to_string(height) + ": " +
+                       std::string(VerdictName(verdict)) + ": " + detail);
+}
+
+BlockRules::BlockRules(const genesis::Genesis& genesis)
+    : genesis_(genesis), genesis_hash_(genesis.Block0().Hash()) {
+  if (genesis_.consensus == genesis::ConsensusKind::kBft) {
+    std::vector<crypto::PublicKey> keys;
+    for (const genesis::Node& v : genesis_.validators) keys.push_back(v.public_key);
+    verifier_ = std::make_unique<consensus::Ed25519Verifier>(std::move(keys));
+  }
+}
+
+bool BlockRules::IsValidator(const crypto::PublicKey& key) const {
+  // Solo: the one validator. Raft: any validator (crash faults; links are authenticated).
+  // BFT: any validator; the engine checks the round's proposer before it votes.
+  return genesis_.ValidatorIndex(key) >= 0;
+}
+
+Checked BlockRules::Check(const ledger::StateReader& state, const ledger::BlockHeader& parent,
+                          const ledger::Block& block, ByteView certificate,
+                          const CheckOptions& options) const {
+  if (Checked c = CheckHeader(parent, block, options); !c.ok()) return c;
+  const bool proposer_ok = options.proposer_signature_ok ? *options.proposer_signature_ok
+                                                         : block.VerifyProposerSignature();
+  if (!proposer_ok) {
+    return Refuse(Verdict::kProposerSignature,
+                  "the proposer signature of block " + Short(block.Hash()) + " by " +
+                      Short(block.header.proposer) + " does not verify");
+  }
+  if (verifier_ && options.check_certificate) {
+    if (Checked c = CheckCertificate(block, certificate); !c.ok()) return c;
+  }
+  return CheckTransactions(state, parent, block, options);
+}
+
+Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger::Block& block,
+                                const CheckOptions& options) const {
+  const ledger::BlockHeader& hd = block.header;
+  if (hd.height != parent.height + 1) {
+    return Refuse(Verdict::kHeader, "height " + std::to_string(hd.height) +
+                                        " does not follow its parent's " +
+                                        std::to_string(parent.height));
+  }
+  if (hd.chain_id != genesis_.chain_id) {
+    return Refuse(Verdict::kHeader,
+                  "chain id \"" + hd.chain_id + "\" is not \"" + genesis_.chain_id + "\"");
+  }
+  const crypto::Hash256 parent_hash = parent.Hash();
+  if (hd.prev_hash != parent_hash) {
+    return Refuse(Verdict::kHeader,
+                  "prev_hash " + Short(hd.prev_hash) + " is not the hash of block " +
+                      std::to_string(parent.height) + " (" + Short(parent_hash) + ")");
+  }
+  if (hd.timestamp_ms < parent.timestamp_ms) {
+    return Refuse(Verdict::kHeader, "timestamp " + genesis::FormatRfc3339Ms(hd.timestamp_ms) +
+                                        " is before its parent's " +
+                                        genesis::FormatRfc3339Ms(parent.timestamp_ms));
+  }
+  if (!IsValidator(hd.proposer)) {
+    return Refuse(Verdict::kProposer, "proposer " + hd.proposer.ToHex() + " is not a validator");
+  }
+  if (options.now_unix_ms && hd.timestamp_ms > *options.now_unix_ms + kMaxClockDriftMs) {
+    return Refuse(Verdict::kClockDrift, "timestamp " + genesis::FormatRfc3339Ms(hd.timestamp_ms) +
+                                            " is more than " +
+                                            std::to_string(kMaxClockDriftMs / 1000) +
+                                            " s ahead of this validator's clock");
+  }
+  return Checked{};
+}
+
+Checked BlockRules::CheckCertificate(const ledger::Block& block, ByteView certificate) const {
+  if (!verifier_) return Checked{};
+  const uint64_t height = block.header.height;
+  if (certificate.empty()) {
+    return Refuse(Verdict::kCertificate, "no commit certificate came with the block");
+  }
+  auto cert = consensus::bft::Certificate::Decode(certificate);
+  if (!cert.ok()) {
+    return Refuse(Verdict::kCertificate, "certificate does not decode: " + cert.error());
+  }
+  Status s = consensus::bft::VerifyCertificate(*cert, genesis_hash_, height, block.Hash(),
+                                               static_cast<uint32_t>(genesis_.validators.size()),
+                                               *verifier_);
+  if (!s.ok()) return Refuse(Verdict::kCertificate, s.message());
+  return Checked{};
+}
+
+Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
+                                      const ledger::BlockHeader& parent, const ledger::Block& block,
+                                      const CheckOptions& options) const {
+  const ledger::BlockHeader& hd = block.header;
+  std::vector<crypto::Hash256> hashes;
+  hashes.reserve(block.txs.size());
+  for (const ledger::Transaction& tx : block.txs) hashes.push_back(tx.Hash());
+  const crypto::Hash256 root = crypto::MerkleRoot(hashes);
+  if (root != hd.tx_root) {
+    return Refuse(Verdict::kTxRoot,
+                  "tx_root " + Short(hd.tx_root) + " is not the Merkle root of the block's " +
+                      std::to_string(block.txs.size()) + " transactions (" + Short(root) + ")");
+  }
+  ledger::ExecOptions exec_opts;
+  exec_opts.signature_known_valid = options.signature_known_valid;
+  exec_opts.verify_threads = options.verify_threads;
+  if (long bad = ledger::FirstBadSignature(block.txs, hashes, exec_opts); bad >= 0) {
+    const size_t i = static_cast<size_t>(bad);
+    return Refuse(Verdict::kTxSignature, "tx " + std::to_string(i) + " (" + Short(hashes[i]) +
+                                             "): signature by " + Short(block.txs[i].sender) +
+                                             " does not verify");
+  }
+  // Every signature was verified above: execution need not redo it.
+  exec_opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
+  auto exec = ledger::ExecuteBlock(state, parent.state_root, block, exec_opts);
+  if (!exec.ok()) {
+    std::string why = exec.error();
+    const std::string prefix = "block " + std::to_string(hd.height) + ": ";
+    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    return Refuse(Verdict::kExecution, why);
+  }
+  if (exec->state_root != hd.state_root) {
+    return Refuse(Verdict::kExecution, "state_root " + Short(hd.state_root) +
+                                           " differs from executed " + Short(exec->state_root));
+  }
+  Checked out;
+  out.exec = std::move(exec.value());
+  return out;
+}
+
+}  // namespace cairn::chain

@@ -1,0 +1,98 @@
+// BlockRules: whether a block may join the chain on top of its parent, as one ordered list of
+// checks returning a typed verdict. The node's commit path, BFT proposal validation, block
+// sync and the offline audit all call Check, so a rule lives in exactly one place.
+// Thread-safety: immutable after construction; Check may run concurrently on distinct inputs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "consensus/signer.h"
+#include "genesis/genesis.h"
+#include "ledger/block.h"
+#include "ledger/executor.h"
+#include "ledger/state.h"
+
+namespace cairn::chain {
+
+// Why a block was refused, in the order Check runs the checks. Stable: p2p decides from it
+// whether to drop a peer, and the audit reports it.
+enum class Verdict : uint8_t {
+  kAccepted,
+  kHeader,             // height, chain id, prev_hash or timestamp does not follow the parent
+  kProposer,           // the proposer is not a validator
+  kClockDrift,         // proposals only: the timestamp is too far ahead of this node's clock
+  kProposerSignature,  // the proposer signature does not verify
+  kCertificate,        // BFT: the commit certificate is missing or does not prove the block
+  kTxRoot,             // tx_root is not the Merkle root of the block's transactions
+  kTxSignature,        // a transaction signature does not verify
+  kExecution,          // a transaction is invalid, or executing gives another state root
+};
+std::string_view VerdictName(Verdict v);  // snake_case: "tx_signature"
+
+// A proposal whose timestamp is further ahead of this validator's clock than this gets no
+// vote: a proposer cannot push the chain's time arbitrarily into the future.
+inline constexpr uint64_t kMaxClockDriftMs = 10'000;
+
+struct CheckOptions {
+  // Verify the commit certificate (chains whose rules require one). Off for a block this
+  // node is voting on (it has none yet) and for one a quorum already decided in-process.
+  bool check_certificate = true;
+  // Proposals: refuse a timestamp more than kMaxClockDriftMs after this (unix ms). Committed
+  // blocks are final whatever their time, so commit and audit leave it unset.
+  std::optional<uint64_t> now_unix_ms;
+  // Skips transaction signatures already verified (a node's signature cache, an audit's
+  // parallel pass). Must be thread-safe when verify_threads > 1.
+  std::function<bool(const crypto::Hash256&)> signature_known_valid;
+  // The proposer signature's outcome when the caller verified it already (the audit does,
+  // in parallel over a page); unset: Check verifies it.
+  std::optional<bool> proposer_signature_ok;
+  unsigned verify_threads = 1;
+};
+
+struct Checked {
+  Verdict verdict = Verdict::kAccepted;
+  std::string detail;                      // one line saying what is wrong; empty when accepted
+  std::optional<ledger::ExecResult> exec;  // set when accepted: the block executed on the state
+
+  bool ok() const { return verdict == Verdict::kAccepted; }
+  // "block 7: certificate: ..." (kInvalid), or ok.
+  Status ToStatus(uint64_t height) const;
+};
+
+class BlockRules {
+ public:
+  explicit BlockRules(const genesis::Genesis& genesis);
+
+  // BFT chains: every block above genesis carries a commit certificate.
+  bool certificates_required() const { return verifier_ != nullptr; }
+  bool IsValidator(const crypto::PublicKey& key) const;
+
+  // Checks `block` as the child of `parent` (the header at height - 1, whose post-state
+  // `state` is), with its `certificate` (empty when none), and executes it. The first
+  // failing check is the verdict.
+  Checked Check(const ledger::StateReader& state, const ledger::BlockHeader& parent,
+                const ledger::Block& block, ByteView certificate,
+                const CheckOptions& options) const;
+
+  // That `certificate` proves `block` final for the validator set (kCertificate or ok).
+  Checked CheckCertificate(const ledger::Block& block, ByteView certificate) const;
+
+ private:
+  Checked CheckHeader(const ledger::BlockHeader& parent, const ledger::Block& block,
+                      const CheckOptions& options) const;
+  Checked CheckTransactions(const ledger::StateReader& state, const ledger::BlockHeader& parent,
+                            const ledger::Block& block, const CheckOptions& options) const;
+
+  const genesis::Genesis& genesis_;
+  const crypto::Hash256 genesis_hash_;
+  std::unique_ptr<consensus::Verifier> verifier_;  // BFT chains only
+};
+
+}  // namespace cairn::chain

@@ -1,0 +1,50 @@
+// BlockSync: follows peers' heads and fetches the blocks this node is missing (GetBlocks to
+// the peer furthest ahead, re-asked after a timeout), applies Blocks answers and NewBlock
+// pushes through the BlockAcceptor, and serves other nodes' GetBlocks from the store.
+// Thread-safety: Serve runs on the worker thread and reads only the store; everything else
+// runs on the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "base/clock.h"
+#include "ledger/chain_store.h"
+#include "node/block_acceptor.h"
+#include "node/network.h"
+
+namespace cairn::node {
+
+class BlockSync {
+ public:
+  BlockSync(const ledger::ChainStore& store, BlockAcceptor& acceptor, Network& net,
+            const Clock& clock)
+      : store_(store), acceptor_(acceptor), net_(net), clock_(clock) {}
+
+  // A peer's Status (its head). A malformed one disconnects it.
+  void OnPeerStatus(const p2p::NodeId& from, ByteView payload);
+  void OnPeerGone(const p2p::NodeId& peer);
+  // Tells a newly connected peer our head.
+  void SendStatus(const p2p::NodeId& peer);
+  // Blocks (the answer to our GetBlocks) or NewBlock (`announced`). Blocks that break a rule
+  // disconnect the sender. Returns the number of blocks applied, or an error when this node's
+  // own store failed (the node must halt).
+  Result<size_t> OnBlocks(const p2p::NodeId& from, ByteView payload, bool announced);
+  // Asks the peer furthest ahead for the next blocks, unless a request is outstanding.
+  void MaybeSync();
+  // Answers a GetBlocks from the store (worker thread).
+  void Serve(const p2p::NodeId& from, ByteView payload) const;
+
+ private:
+  const ledger::ChainStore& store_;
+  BlockAcceptor& acceptor_;
+  Network& net_;
+  const Clock& clock_;
+  std::map<p2p::NodeId, std::pair<uint64_t, crypto::Hash256>> peer_heads_;
+  std::optional<p2p::NodeId> sync_peer_;
+  uint64_t sync_sent_ms_ = 0;
+};
+
+}  // namespace cairn::node

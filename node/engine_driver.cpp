@@ -1,0 +1,179 @@
+#include "node/engine_driver.h"
+
+#include "node/logging.h"
+#include "node/wire.h"
+
+namespace cairn::node {
+namespace {
+
+constexpr uint64_t kRefusedLogIntervalMs = 10'000;
+// The engine may drop log entries the ledger holds durably, keeping a margin for followers
+// that are slightly behind.
+constexpr uint64_t kCompactEvery = 512;
+constexpr uint64_t kCompactMargin = 256;
+
+}  // namespace
+
+Status EngineDriver::Open(
+    const consensus::EngineOptions& options,
+    const std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>)>&
+        wrap) {
+  auto durable = p_.engine_store.Load();
+  if (!durable.ok()) return durable.status().Wrap("consensus state");
+  const ledger::Head head = p_.store.head();
+  auto engine = consensus::OpenEngine(options, *durable, {head.height, head.hash});
+  if (!engine.ok()) return engine.status();
+  engine_ = std::move(engine.value());
+  if (wrap) engine_ = wrap(std::move(engine_));
+  MutexLock lock(status_mu_);
+  status_ = engine_->GetStatus();
+  return Status::Ok();
+}
+
+consensus::EngineStatus EngineDriver::status() const {
+  MutexLock lock(status_mu_);
+  return status_;
+}
+
+Status EngineDriver::Tick() {
+  if (!engine_) return Status::Ok();
+  // Nothing is happening at this height and nothing of ours to propose: holding the round
+  // timers keeps an idle network from churning through rounds (and growing its timeouts), as
+  // Tendermint does without empty blocks. Any message, or a transaction here, starts it again.
+  const bool idle = engine_->Idle() && p_.pool.size() == 0 && !empty_blocks_;
+  if (idle) {
+    engine_->IdleTick();  // the clock still moves for what is not a round timer
+  } else {
+    engine_->Tick();
+  }
+  if (Status s = CheckSyncTarget(); !s.ok()) return s;
+  return AfterInput();
+}
+
+Status EngineDriver::CheckSyncTarget() {
+  if (!pending_sync_to_ || p_.store.head().height < pending_sync_to_->height) return Status::Ok();
+  // Block sync follows peers' heads, so the ledger is usually past the target: check the
+  // block at the target height is the one consensus named, then report the target itself.
+  auto at = p_.store.HeaderAt(pending_sync_to_->height);
+  if (!at.ok() || !at->has_value() || (*at)->Hash() != pending_sync_to_->hash) {
+    return Status::Error("block sync reached height " + std::to_string(pending_sync_to_->height) +
+                         " but holds a different block there than consensus committed");
+  }
+  // Raft resumes from the target it asked for (its log continues there). A BFT engine
+  // accepts any certified tip, and must be told the real head, or it would vote at a height
+  // the ledger has passed.
+  const ledger::Head head = p_.store.head();
+  const bool bft = p_.genesis.consensus == genesis::ConsensusKind::kBft;
+  const consensus::BlockRef tip =
+      bft ? consensus::BlockRef{head.height, head.hash} : *pending_sync_to_;
+  if (Status s = engine_->SyncCompleted(tip); !s.ok()) {
+    Log("consensus")->warn("sync completed refused: {}", s.message());
+  } else {
+    pending_sync_to_.reset();
+  }
+  return Status::Ok();
+}
+
+Status EngineDriver::Step(consensus::ReplicaId replica, ByteView payload) {
+  if (!engine_) return Status::Ok();
+  if (Status s = engine_->Step(replica, payload); !s.ok()) {
+    // A faulty validator could send these without end: one line per peer per 10 s at most.
+    RefusedLog& r = refused_log_[replica];
+    const uint64_t now = p_.clock.SteadyMs();
+    if (r.last_ms == 0 || now - r.last_ms >= kRefusedLogIntervalMs) {
+      Log("consensus")
+          ->warn("message from validator {} refused: {}{}", replica, s.message(),
+                 r.suppressed ? " (and " + std::to_string(r.suppressed) +
+                                    " more refused since the last such line)"
+                              : "");
+      r.last_ms = now;
+      r.suppressed = 0;
+    } else {
+      ++r.suppressed;
+    }
+  }
+  return AfterInput();
+}
+
+Status EngineDriver::CatchUp() {
+  // Raft hands blocks out itself and asks for sync explicitly (Ready::sync_to). A BFT engine
+  // instead accepts the certified blocks the node applied on its own and moves past them.
+  if (!engine_ || p_.genesis.consensus != genesis::ConsensusKind::kBft) return Status::Ok();
+  const ledger::Head head = p_.store.head();
+  if (engine_->GetStatus().applied_height >= head.height) return Status::Ok();
+  if (Status s = engine_->SyncCompleted({head.height, head.hash}); !s.ok()) {
+    Log("consensus")->warn("engine refused the synced head {}: {}", head.height, s.message());
+    return Status::Ok();
+  }
+  if (pending_sync_to_ && pending_sync_to_->height <= head.height) {
+    // Settled, if the block there is the one the engine named; otherwise Tick halts.
+    auto at = p_.store.HeaderAt(pending_sync_to_->height);
+    if (at.ok() && at->has_value() && (*at)->Hash() == pending_sync_to_->hash) {
+      pending_sync_to_.reset();
+    }
+  }
+  return AfterInput();
+}
+
+Status EngineDriver::AfterInput() {
+  if (!engine_) return Status::Ok();
+  if (Status s = DrainReady(); !s.ok()) return s;
+  MaybePropose();
+  if (Status s = DrainReady(); !s.ok()) return s;
+  const uint64_t head = p_.store.head().height;
+  if (head >= last_compact_ + kCompactEvery) {
+    if (engine_->Compact(head - kCompactMargin).ok()) last_compact_ = head;
+  }
+  // Its own lock: admission holds the mempool lock for whole batches, and consensus must not
+  // wait on it.
+  MutexLock lock(status_mu_);
+  status_ = engine_->GetStatus();
+  return Status::Ok();
+}
+
+void EngineDriver::MaybePropose() {
+  auto slot = engine_->ProposalWanted();
+  if (!slot) return;
+  std::optional<consensus::Block> block = p_.builder.Build(*slot);
+  if (!block) return;
+  const crypto::Hash256 hash = block->hash;
+  if (Status s = engine_->Propose(std::move(*block)); !s.ok()) {
+    Log("consensus")->warn("proposal refused: {}", s.message());
+    p_.builder.Forget(hash);
+  }
+}
+
+Status EngineDriver::DrainReady() {
+  while (engine_->HasReady()) {
+    consensus::Ready ready = engine_->TakeReady();
+    // 1. Persist, before sending anything.
+    if (Status s = p_.engine_store.Persist(ready); !s.ok()) {
+      return s.Wrap("persisting consensus state");
+    }
+    if (ready.discard_through) p_.engine_store.Discard(*ready.discard_through);
+    // 2. Send, after persisting. Not connected: the engine retries on its own.
+    for (consensus::OutboundMessage& m : ready.messages) {
+      if (!net_ || m.to >= p_.genesis.validators.size()) continue;
+      Status sent = net_->Send(p_.genesis.validators[m.to].public_key, wire::kConsensus,
+                               std::move(m.payload));
+      if (!sent.ok()) Log("consensus")->debug("to validator {}: {}", m.to, sent.message());
+    }
+    // 3. Sync (through block sync, which follows peers' heads), then apply.
+    if (ready.sync_to) {
+      Log("consensus")
+          ->info("consensus compacted past this node: block-syncing to height {}",
+                 ready.sync_to->height);
+      pending_sync_to_ = ready.sync_to;
+    }
+    for (const consensus::Block& b : ready.committed) {
+      CommitResult r = p_.acceptor.ApplyCommitted(b);
+      if (!r.ok()) return r.status;
+    }
+    // 4. Record evidence of misbehaviour.
+    for (const Bytes& ev : ready.evidence) p_.evidence.Record(ev);
+    engine_->Advance();
+  }
+  return Status::Ok();
+}
+
+}  // namespace cairn::node

@@ -1,0 +1,93 @@
+// NodeCore: one node's components wired together (TxPool, BlockCache, BlockAcceptor,
+// BlockBuilder, EvidencePool, EngineDriver, BlockSync, NodeService) over a chain store, a
+// Network and a Clock, with no thread, socket or timer of its own. Node runs it on real
+// ones; tests run several in one process on a fake network and a manual clock.
+// Thread-safety: each entry point names its lane. Loop-lane calls must come from one thread;
+// worker-lane calls from one (other) thread; api() from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "base/clock.h"
+#include "consensus/signer.h"
+#include "genesis/genesis.h"
+#include "ledger/chain_store.h"
+#include "node/block_acceptor.h"
+#include "node/block_builder.h"
+#include "node/block_cache.h"
+#include "node/block_sync.h"
+#include "node/config.h"
+#include "node/engine_driver.h"
+#include "node/engine_store.h"
+#include "node/evidence_pool.h"
+#include "node/network.h"
+#include "node/node_service.h"
+#include "node/tx_pool.h"
+
+namespace cairn::node {
+
+// Test-only seams. Production cairnd passes none; tests/integration builds a misbehaving
+// validator with them (never part of the released binaries).
+struct NodeHooks {
+  // Wraps the consensus engine once it is opened (e.g. to make it equivocate).
+  std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>,
+                                                   const crypto::KeyPair& key,
+                                                   const genesis::Genesis& genesis)>
+      wrap_engine;
+  // The seed of Raft's election timeouts; unset: drawn from the OS at each start.
+  std::optional<uint64_t> raft_seed;
+};
+
+class NodeCore {
+ public:
+  // Which thread a handler runs on: the loop (consensus, commits, sync) or the worker
+  // (gossip admission and serving block requests, kept off the loop).
+  enum class Lane { kLoop, kWorker };
+
+  NodeCore(const NodeConfig& config, const genesis::Genesis& genesis, const crypto::KeyPair& key,
+           ledger::ChainStore& store, Network& net, const Clock& clock, NodeHooks hooks = {});
+
+  // Loads stored evidence and opens the engine (validators only).
+  Status Start();
+
+  static Lane LaneOf(p2p::MessageType type);
+  // A message from an authenticated peer, on LaneOf(type)'s thread. An error means this
+  // node must halt (its store failed, or consensus contradicts the ledger).
+  Status OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteView payload);
+  // Worker lane: tells a newly connected peer our head and what is pending.
+  void OnPeerConnected(const p2p::NodeId& peer);
+  // Loop lane.
+  void OnPeerGone(const p2p::NodeId& peer);
+  // Loop lane, every tick: gossip out, block sync, engine timers. Error: halt.
+  Status Tick();
+
+  rpc::NodeApi& api() { return service_; }
+  bool is_validator() const { return validator_index_ >= 0; }
+
+ private:
+  Status OpenEngine();
+
+  const NodeConfig& config_;
+  const genesis::Genesis& genesis_;
+  const crypto::KeyPair& key_;
+  const int validator_index_;
+  ledger::ChainStore& store_;
+  Network& net_;
+  const NodeHooks hooks_;
+
+  EngineStore engine_store_;
+  TxPool pool_;
+  BlockCache cache_;
+  BlockAcceptor acceptor_;
+  BlockBuilder builder_;
+  EvidencePool evidence_;
+  // BFT: this validator's vote signer and every validator's key (observers run no engine).
+  std::unique_ptr<consensus::Signer> signer_;
+  std::unique_ptr<consensus::Verifier> verifier_;
+  EngineDriver driver_;
+  BlockSync sync_;
+  NodeService service_;
+};
+
+}  // namespace cairn::node

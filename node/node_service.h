@@ -1,0 +1,66 @@
+// NodeService: the node as its JSON-RPC methods see it (rpc::NodeApi): reads of the store,
+// admission through the TxPool, and the status of consensus, peers and evidence. It owns no
+// state of its own. Thread-safety: called concurrently by RPC threads; every part it reads
+// is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "genesis/genesis.h"
+#include "ledger/chain_store.h"
+#include "node/engine_driver.h"
+#include "node/evidence_pool.h"
+#include "node/network.h"
+#include "node/tx_pool.h"
+#include "rpc/node_api.h"
+
+namespace cairn::node {
+
+class NodeService final : public rpc::NodeApi {
+ public:
+  struct Parts {
+    std::string node_name;
+    const genesis::Genesis& genesis;
+    const crypto::PublicKey node_id;
+    const ledger::ChainStore& store;
+    TxPool& pool;
+    const EngineDriver& driver;
+    const EvidencePool& evidence;
+  };
+  explicit NodeService(Parts parts) : p_(std::move(parts)) {}
+  // Where peers are read from; null (before the network starts, and after) reports none.
+  void set_network(const Network* net) { net_.store(net); }
+
+  ledger::Admission SubmitTransaction(ledger::Transaction tx) override;
+  std::vector<ledger::Admission> SubmitTransactions(std::vector<ledger::Transaction> txs) override;
+  ledger::Head GetHead() const override { return p_.store.head(); }
+  Result<std::optional<ledger::Block>> GetBlock(uint64_t height) const override {
+    return p_.store.BlockAt(height);
+  }
+  Result<std::optional<ledger::Block>> GetBlockByHash(const crypto::Hash256& h) const override {
+    return p_.store.BlockByHash(h);
+  }
+  Result<std::optional<std::vector<ledger::Receipt>>> GetReceipts(uint64_t height) const override {
+    return p_.store.ReceiptsAt(height);
+  }
+  Result<rpc::TxLookup> GetTransaction(const crypto::Hash256& hash) const override;
+  std::optional<ledger::Account> GetAccount(const ledger::Address& a) const override {
+    return p_.store.GetAccount(a);
+  }
+  uint64_t NextNonce(const ledger::Address& a) const override;
+  std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override {
+    return p_.store.GetRecord(a, key);
+  }
+  rpc::NodeStatus GetStatus() const override;
+  const genesis::Genesis& GetGenesis() const override { return p_.genesis; }
+  std::vector<rpc::PeerInfo> GetPeers() const override;
+  Result<std::optional<rpc::CertificateInfo>> GetCertificate(uint64_t height) const override;
+  std::vector<rpc::EvidenceInfo> GetEvidence() const override { return p_.evidence.List(); }
+
+ private:
+  Parts p_;
+  std::atomic<const Network*> net_{nullptr};
+};
+
+}  // namespace cairn::node

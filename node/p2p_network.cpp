@@ -1,0 +1,28 @@
+#include "node/p2p_network.h"
+
+namespace cairn::node {
+
+Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const NodeConfig& config,
+                                                       const genesis::Genesis& genesis,
+                                                       const crypto::KeyPair& key) {
+  auto listen = SplitHostPort(config.p2p_listen, "p2p.listen");
+  if (!listen.ok()) return listen.status();
+  std::vector<p2p::NodeId> allowed;
+  for (const genesis::Node& n : genesis.validators) allowed.push_back(n.public_key);
+  for (const genesis::Node& n : genesis.observers) allowed.push_back(n.public_key);
+
+  p2p::HostOptions opts;
+  opts.node_key = key;
+  opts.network_id = genesis.Block0().Hash();
+  opts.allowlist = std::make_shared<p2p::StaticAllowlist>(allowed);
+  opts.listen_host = listen->first;
+  opts.listen_port = listen->second;
+  for (const PeerConfig& pc : config.peers) {
+    auto addr = p2p::ParsePeerAddress(pc.node_id + "@" + pc.address);
+    if (!addr.ok()) return addr.status().Wrap("p2p.peers");
+    opts.persistent_peers.push_back(*addr);
+  }
+  return std::unique_ptr<P2pNetwork>(new P2pNetwork(std::make_unique<p2p::Host>(std::move(opts))));
+}
+
+}  // namespace cairn::node

@@ -1,0 +1,41 @@
+// P2pNetwork: the node's Network over the authenticated p2p::Host, admitting the genesis's
+// validators and observers. Thread-safety: as p2p::Host (any thread).
+#pragma once
+
+#include <memory>
+
+#include "genesis/genesis.h"
+#include "node/config.h"
+#include "node/network.h"
+#include "p2p/host.h"
+
+namespace cairn::node {
+
+class P2pNetwork final : public Network {
+ public:
+  // Configures (does not start) the host: this node's key, the genesis as network id and
+  // allowlist, the listen address and persistent peers of `config`.
+  static Result<std::unique_ptr<P2pNetwork>> Create(const NodeConfig& config,
+                                                    const genesis::Genesis& genesis,
+                                                    const crypto::KeyPair& key);
+
+  p2p::Host& host() { return *host_; }
+
+  Status Send(const p2p::NodeId& to, p2p::MessageType type, Bytes payload) override {
+    return host_->Send(to, type, std::move(payload));
+  }
+  void Broadcast(p2p::MessageType type, Bytes payload) override {
+    (void)host_->Broadcast(type, std::move(payload));
+  }
+  void Disconnect(const p2p::NodeId& peer, const std::string& why) override {
+    host_->Disconnect(peer, why);
+  }
+  bool IsConnected(const p2p::NodeId& peer) const override { return host_->IsConnected(peer); }
+  std::vector<p2p::PeerInfo> Peers() const override { return host_->GetPeers(); }
+
+ private:
+  explicit P2pNetwork(std::unique_ptr<p2p::Host> host) : host_(std::move(host)) {}
+  std::unique_ptr<p2p::Host> host_;
+};
+
+}  // namespace cairn::node

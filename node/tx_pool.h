@@ -1,0 +1,82 @@
+// TxPool: transaction admission and gossip. It owns the mempool, the signature cache and the
+// gossip queue: a transaction from a client or a peer is verified once per node (SigCache),
+// admitted to the mempool, and relayed once to peers (the seen-set stops echoes).
+// Thread-safety: every method may be called from any thread (RPC, worker, loop). mu_ guards
+// the mempool, gossip_mu_ the relay queue and seen-set; neither is held while calling out
+// of the pool, and the two are never held together.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+#include "base/thread_annotations.h"
+#include "genesis/genesis.h"
+#include "ledger/chain_store.h"
+#include "ledger/mempool.h"
+#include "node/network.h"
+#include "node/sig_cache.h"
+
+namespace cairn::node {
+
+class TxPool {
+ public:
+  // Where transactions being admitted come from; it decides what is verified and relayed.
+  enum class Source { kClient, kValidatorPeer, kOtherPeer };
+
+  TxPool(const genesis::Genesis& genesis, const ledger::ChainStore& store,
+         const ledger::MempoolLimits& limits);
+
+  // Verifies signatures (unless cached, or a trusted validator relayed them), admits to the
+  // mempool, and queues what was admitted for gossip (unless a validator peer sent it: it
+  // broadcast it to every peer itself).
+  std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs, Source source)
+      EXCLUDES(mu_, gossip_mu_);
+  // A TxBatch from `from` (worker thread): decodes, skips what was seen, admits the rest.
+  // A malformed batch disconnects the peer.
+  void OnGossip(Network& net, const p2p::NodeId& from, ByteView payload) EXCLUDES(gossip_mu_);
+  // Broadcasts what Admit queued, in TxBatch messages (loop thread, every tick).
+  void FlushGossip(Network& net) EXCLUDES(gossip_mu_);
+  // Hands a peer that just connected what is still pending: it missed our gossip, and the
+  // next leader may be that peer.
+  void SendPendingTo(Network& net, const p2p::NodeId& peer) EXCLUDES(mu_);
+
+  // The block builder's view: candidates in nonce order, valid against `state`.
+  std::vector<ledger::Transaction> Select(size_t max_txs, const ledger::StateReader& state) const
+      EXCLUDES(mu_);
+  // Drops what `txs` committed at `height` and re-checks the rest against the store.
+  void OnCommitted(std::span<const ledger::Transaction> txs,
+                   std::span<const crypto::Hash256> hashes, uint64_t height) EXCLUDES(mu_);
+
+  size_t size() const EXCLUDES(mu_);
+  size_t bytes() const EXCLUDES(mu_);
+  std::optional<ledger::Transaction> Get(const crypto::Hash256& hash) const EXCLUDES(mu_);
+  uint64_t NextNonce(const ledger::Address& a, uint64_t committed_nonce) const EXCLUDES(mu_);
+
+  // Transactions whose signatures this node verified (shared with block acceptance).
+  SigCache& sig_cache() { return sig_cache_; }
+  // Raft trusts its validators (crash faults only, authenticated links): a transaction a
+  // validator admitted, or a block a validator proposed, had its signatures checked there.
+  bool trust_validators() const { return trust_validators_; }
+
+ private:
+  void TrimSeen() REQUIRES(gossip_mu_);
+
+  const genesis::Genesis& genesis_;
+  const ledger::ChainStore& store_;
+  const bool trust_validators_;
+  SigCache sig_cache_{400000};  // ~32 MiB at capacity
+
+  mutable Mutex mu_;
+  ledger::Mempool mempool_ GUARDED_BY(mu_);
+
+  Mutex gossip_mu_;
+  std::vector<Bytes> gossip_out_ GUARDED_BY(gossip_mu_);
+  std::unordered_set<crypto::Hash256, crypto::Hash256Hasher> seen_ GUARDED_BY(gossip_mu_);
+  std::deque<crypto::Hash256> seen_order_ GUARDED_BY(gossip_mu_);
+};
+
+}  // namespace cairn::node

@@ -1,0 +1,213 @@
+// In-process nodes for tests: several NodeCores on MemoryKv chain stores, a FakeNetwork that
+// delivers their messages in a deterministic order, and one ManualClock. No thread, socket or
+// sleep: a test advances time and pumps messages, so a run replays exactly.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "genesis/genesis.h"
+#include "ledger/chain_store.h"
+#include "node/config.h"
+#include "node/node_core.h"
+#include "node/wire.h"
+
+namespace cairn::node::testing {
+
+inline crypto::KeyPair Key(uint32_t n, uint8_t family) {
+  std::array<uint8_t, 32> seed{};
+  for (int i = 0; i < 4; ++i) seed[i] = static_cast<uint8_t>(n >> (8 * i));
+  seed[4] = family;
+  return crypto::KeyPair::FromSeed(crypto::PrivateKey(seed));
+}
+
+// Messages between in-process nodes, queued and delivered in send order.
+class FakeHub {
+ public:
+  struct Envelope {
+    p2p::NodeId from, to;
+    p2p::MessageType type;
+    Bytes payload;
+  };
+  std::deque<Envelope> queue;
+  std::set<std::pair<p2p::NodeId, p2p::NodeId>> links;  // both directions present when linked
+  std::vector<std::pair<p2p::NodeId, std::string>> disconnects;  // (peer dropped, why)
+
+  void Link(const p2p::NodeId& a, const p2p::NodeId& b) {
+    links.insert({a, b});
+    links.insert({b, a});
+  }
+  void Cut(const p2p::NodeId& a, const p2p::NodeId& b) {
+    links.erase({a, b});
+    links.erase({b, a});
+  }
+  bool Linked(const p2p::NodeId& a, const p2p::NodeId& b) const { return links.count({a, b}); }
+};
+
+class FakeNetwork final : public Network {
+ public:
+  FakeNetwork(FakeHub& hub, p2p::NodeId self) : hub_(hub), self_(self) {}
+  Status Send(const p2p::NodeId& to, p2p::MessageType type, Bytes payload) override {
+    if (!hub_.Linked(self_, to)) return Status::Error("not connected");
+    hub_.queue.push_back({self_, to, type, std::move(payload)});
+    return Status::Ok();
+  }
+  void Broadcast(p2p::MessageType type, Bytes payload) override {
+    for (const auto& [a, b] : hub_.links) {
+      if (a == self_) hub_.queue.push_back({self_, b, type, payload});
+    }
+  }
+  void Disconnect(const p2p::NodeId& peer, const std::string& why) override {
+    hub_.disconnects.emplace_back(peer, why);
+    hub_.Cut(self_, peer);
+  }
+  bool IsConnected(const p2p::NodeId& peer) const override { return hub_.Linked(self_, peer); }
+  std::vector<p2p::PeerInfo> Peers() const override {
+    std::vector<p2p::PeerInfo> out;
+    for (const auto& [a, b] : hub_.links) {
+      if (a == self_) out.push_back(p2p::PeerInfo{.id = b});
+    }
+    return out;
+  }
+
+ private:
+  FakeHub& hub_;
+  const p2p::NodeId self_;
+};
+
+// One in-process node: its key, store, network endpoint and core.
+struct TestNode {
+  crypto::KeyPair key;
+  NodeConfig config;
+  std::unique_ptr<ledger::ChainStore> store;
+  std::unique_ptr<FakeNetwork> net;
+  std::unique_ptr<NodeCore> core;
+  Status halted;  // the first error a handler returned
+};
+
+// A chain of `validators` validators (and `observers` observers) of `kind`, with one funded
+// admin account, run in one process.
+class TestNetwork {
+ public:
+  TestNetwork(genesis::ConsensusKind kind, size_t validators, size_t observers = 0,
+              uint64_t seed = 1) {
+    genesis_.chain_id = "inproc";
+    genesis_.genesis_time_ms = clock_.UnixMs() - 1000;
+    genesis_.consensus = kind;
+    for (size_t i = 0; i < validators + observers; ++i) {
+      genesis::Node n{"n" + std::to_string(i), Key(static_cast<uint32_t>(i), 0x01).public_key(),
+                      "127.0.0.1:1"};
+      (i < validators ? genesis_.validators : genesis_.observers).push_back(n);
+    }
+    admin_ = Key(0, 0xad);
+    bob_ = Key(1, 0xad);
+    genesis_.accounts.push_back({admin_.public_key(), ledger::Role::kAdmin, 1'000'000'000});
+    genesis_.accounts.push_back({bob_.public_key(), ledger::Role::kMember, 0});
+    for (size_t i = 0; i < validators + observers; ++i) {
+      auto node = std::make_unique<TestNode>();
+      node->key = Key(static_cast<uint32_t>(i), 0x01);
+      node->config.name = "n" + std::to_string(i);
+      node->config.block_interval_ms = 100;
+      node->config.sync_writes = false;
+      auto store = ledger::ChainStore::Open(std::make_unique<ledger::MemoryKv>(), genesis_.Block0(),
+                                            genesis_.InitialState());
+      REQUIRE(store.ok());
+      node->store = std::move(store.value());
+      node->net = std::make_unique<FakeNetwork>(hub_, node->key.public_key());
+      NodeHooks hooks;
+      hooks.raft_seed = seed * 1000 + i;
+      node->core = std::make_unique<NodeCore>(node->config, genesis_, node->key, *node->store,
+                                              *node->net, clock_, hooks);
+      nodes_.push_back(std::move(node));
+    }
+  }
+
+  // Starts every node and links each pair (the validators' full mesh).
+  void Start() {
+    for (auto& n : nodes_) REQUIRE(n->core->Start().ok());
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      for (size_t j = i + 1; j < nodes_.size(); ++j) Connect(i, j);
+    }
+  }
+  void Connect(size_t i, size_t j) {
+    hub_.Link(id(i), id(j));
+    nodes_[i]->core->OnPeerConnected(id(j));
+    nodes_[j]->core->OnPeerConnected(id(i));
+  }
+
+  // One tick of time on every node, then every message delivered until none is left.
+  void Step(uint64_t ms = 50) {
+    clock_.Advance(ms);
+    for (auto& n : nodes_) Record(*n, n->core->Tick());
+    Pump();
+  }
+  void Pump() {
+    size_t budget = 1'000'000;
+    while (!hub_.queue.empty() && budget-- > 0) {
+      FakeHub::Envelope e = std::move(hub_.queue.front());
+      hub_.queue.pop_front();
+      if (!hub_.Linked(e.from, e.to)) continue;  // cut while in flight
+      TestNode& to = *nodes_[index(e.to)];
+      Record(to, to.core->OnMessage(e.from, e.type, e.payload));
+    }
+  }
+  // Steps until `done()` or `max_steps` ticks pass; returns whether done.
+  template <typename Pred>
+  bool RunUntil(Pred done, int max_steps = 2000) {
+    for (int i = 0; i < max_steps; ++i) {
+      if (done()) return true;
+      Step();
+    }
+    return done();
+  }
+
+  ledger::Transaction Transfer(const crypto::KeyPair& from, uint64_t nonce,
+                               const crypto::PublicKey& to, uint64_t amount) const {
+    ledger::Transaction tx;
+    tx.chain_id = genesis_.chain_id;
+    tx.nonce = nonce;
+    tx.payload = ledger::Transfer{to, amount};
+    tx.Sign(from);
+    return tx;
+  }
+
+  TestNode& node(size_t i) { return *nodes_[i]; }
+  size_t size() const { return nodes_.size(); }
+  p2p::NodeId id(size_t i) const { return nodes_[i]->key.public_key(); }
+  const crypto::KeyPair& admin() const { return admin_; }
+  const crypto::KeyPair& bob() const { return bob_; }
+  const genesis::Genesis& genesis() const { return genesis_; }
+  FakeHub& hub() { return hub_; }
+  ManualClock& clock() { return clock_; }
+  uint64_t MinHeight() const {
+    uint64_t h = UINT64_MAX;
+    for (const auto& n : nodes_) h = std::min(h, n->store->head().height);
+    return h;
+  }
+
+ private:
+  static void Record(TestNode& n, Status s) {
+    if (!s.ok() && n.halted.ok()) n.halted = s;
+  }
+  size_t index(const p2p::NodeId& id) const {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i]->key.public_key() == id) return i;
+    }
+    FAIL("message to an unknown node");
+    return 0;
+  }
+
+  ManualClock clock_;
+  FakeHub hub_;
+  genesis::Genesis genesis_;
+  crypto::KeyPair admin_;
+  crypto::KeyPair bob_;
+  std::vector<std::unique_ptr<TestNode>> nodes_;
+};
+
+}  // namespace cairn::node::testing
