@@ -23,6 +23,7 @@ void SendTransfers(TestNetwork& net, size_t via, uint64_t first_nonce, size_t co
     txs.push_back(net.Transfer(net.admin(), first_nonce + i, net.bob().public_key(), 1));
   }
   for (const ledger::Admission& a : net.node(via).core->api().SubmitTransactions(std::move(txs))) {
+    INFO(a.detail);
     REQUIRE(a.ok());
   }
 }
@@ -33,6 +34,8 @@ void CheckSameChain(TestNetwork& net) {
     const uint64_t common = std::min(h0.height, net.node(i).store->head().height);
     auto a = net.node(0).store->HeaderAt(common);
     auto b = net.node(i).store->HeaderAt(common);
+    INFO("node " << i << " at height " << common << ": " << a.status().message() << " / "
+                  << b.status().message());
     REQUIRE(a.ok());
     REQUIRE(b.ok());
     REQUIRE(a->has_value());
@@ -55,6 +58,7 @@ TEST_CASE("in-process raft: transactions sent to a follower commit on every node
     }));
     // Every node, leader or not, admits and gossips.
     SendTransfers(net, 0, 0, 50);
+    net.Step();  // node 1 hears of nonces 0..49 by gossip, so 50.. follow without a gap
     SendTransfers(net, 1, 50, 50);
     REQUIRE(net.RunUntil([&] {
       for (size_t i = 0; i < net.size(); ++i) {

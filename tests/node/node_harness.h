@@ -70,7 +70,10 @@ class FakeNetwork final : public Network {
   std::vector<p2p::PeerInfo> Peers() const override {
     std::vector<p2p::PeerInfo> out;
     for (const auto& [a, b] : hub_.links) {
-      if (a == self_) out.push_back(p2p::PeerInfo{.id = b});
+      if (a != self_) continue;
+      p2p::PeerInfo info;
+      info.id = b;
+      out.push_back(std::move(info));
     }
     return out;
   }
