@@ -2,6 +2,7 @@
 //   cairnd init --home DIR [--chain-id ID] [--rpc-listen ADDR]   create a single-validator chain
 //   cairnd --home DIR | --config FILE [--rpc-listen ADDR]         run a node
 //   cairnd --dev [--home DIR] [--rpc-listen ADDR]                 throwaway chain, ready to use
+//   cairnd testnet --out DIR [...]                                the same as `cairn testnet`
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,11 +10,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "config/testnet_command.h"
 #include "crypto/ed25519.h"
 #include "node/config.h"
 #include "node/init.h"
 #include "node/node.h"
-#include "node/testnet.h"
 
 using namespace cairn;
 
@@ -55,43 +56,14 @@ int main(int argc, char** argv) {
   init->add_option("--block-interval-ms", init_opts.block_interval_ms, "block interval")
       ->capture_default_str();
 
-  node::TestnetOptions tn;
-  std::string tn_out, tn_consensus = "solo";
-  CLI::App* testnet =
-      app.add_subcommand("testnet", "generate a local network: keys, genesis, configs");
-  testnet->add_option("--out", tn_out, "directory to create")->required();
-  testnet->add_option("--validators", tn.validators, "validators")->capture_default_str();
-  testnet->add_option("--observers", tn.observers, "observer (non-validating) nodes")
-      ->capture_default_str();
-  testnet->add_option("--consensus", tn_consensus, "solo | raft | bft")->capture_default_str();
-  testnet->add_option("--chain-id", tn.chain_id, "chain id")->capture_default_str();
-  testnet->add_option("--host", tn.host, "listen host for every node")->capture_default_str();
-  testnet->add_option("--rpc-port", tn.rpc_port, "first RPC port")->capture_default_str();
-  testnet->add_option("--p2p-port", tn.p2p_port, "first p2p port")->capture_default_str();
-  testnet->add_option("--block-interval-ms", tn.block_interval_ms, "block interval")
-      ->capture_default_str();
+  config::TestnetCommand tn;
+  CLI::App* testnet = config::AddTestnetCommand(app, &tn);
 
   CLI11_PARSE(app, argc, argv);
 
   if (testnet->parsed()) {
-    if (tn_consensus == "solo") {
-      tn.consensus = genesis::ConsensusKind::kSolo;
-    } else if (tn_consensus == "raft") {
-      tn.consensus = genesis::ConsensusKind::kRaft;
-    } else if (tn_consensus == "bft") {
-      tn.consensus = genesis::ConsensusKind::kBft;
-    } else {
-      return Fail("--consensus must be solo, raft or bft");
-    }
-    auto r = node::GenerateTestnet(tn_out, tn);
-    if (!r.ok()) return Fail(r.error());
-    std::printf("testnet in %s\n  genesis:   %s\n  admin key: %s (funded admin account)\n",
-                tn_out.c_str(), r->genesis_path.c_str(), r->admin_key_path.c_str());
-    for (const node::TestnetNode& n : r->nodes) {
-      std::printf("  %-4s %-9s rpc %-24s start: cairnd --home %s\n", n.name.c_str(),
-                  n.validator ? "validator" : "observer", n.rpc_url.c_str(), n.home.c_str());
-    }
-    return 0;
+    Status st = config::RunTestnetCommand(tn);
+    return st.ok() ? 0 : Fail(st.message());
   }
 
   if (init->parsed()) {
