@@ -359,11 +359,37 @@ Status Record(const GlobalOptions& g, const ExplorerOptions& o, bool by_hex) {
   return Status::Ok();
 }
 
-}  // namespace
+// cairn tx HASH.
+Status ShowTx(const GlobalOptions& g, const ExplorerOptions& o) {
+  auto node = NodeClient::Connect(g.rpc_url);
+  if (!node.ok()) return node.status();
+  auto r = node->Call("getTransaction", Json{{"hash", o.hash}});
+  if (!r.ok()) return r.status();
+  if (g.json) {
+    PrintJson(*r);
+  } else if (JsonText(*r, "status") != "unknown") {
+    Print(TxView(*r));
+  }
+  if (JsonText(*r, "status") == "unknown") {
+    return Status::Error("not found: tx " + o.hash + " is unknown to the node");
+  }
+  return Status::Ok();
+}
 
-void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
+// cairn account [ADDR]: the address given, else that of --key / $CAIRN_KEY.
+Status ShowAccount(const GlobalOptions& g, const ExplorerOptions& o) {
+  std::string addr = o.address;
+  if (addr.empty()) {
+    auto key = LoadKey(o.key_file);
+    if (!key.ok()) return Status::Error("give an address, --key FILE, or set CAIRN_KEY");
+    addr = key->public_key().ToHex();
+  }
+  return Show(g, "getAccount", Json{{"address", addr}}, AccountView);
+}
+
+// status, block, blocks, tx: the chain itself.
+void AddChainCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
   auto o = std::make_shared<ExplorerOptions>();
-
   CLI::App* c = app.add_subcommand("status", "the node's chain, head and consensus view");
   c->footer("Example:\n  cairn status");
   c->callback(
@@ -396,25 +422,13 @@ void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action) 
       ->check(HashValidator())
       ->type_name("HASH");
   c->footer("Example:\n  cairn tx 3f2a1b...");
-  c->callback([&g, o, action] {
-    *action = [&g, o]() -> Status {
-      auto node = NodeClient::Connect(g.rpc_url);
-      if (!node.ok()) return node.status();
-      auto r = node->Call("getTransaction", Json{{"hash", o->hash}});
-      if (!r.ok()) return r.status();
-      if (g.json) {
-        PrintJson(*r);
-      } else if (JsonText(*r, "status") != "unknown") {
-        Print(TxView(*r));
-      }
-      if (JsonText(*r, "status") == "unknown") {
-        return Status::Error("not found: tx " + o->hash + " is unknown to the node");
-      }
-      return Status::Ok();
-    };
-  });
+  c->callback([&g, o, action] { *action = [&g, o] { return ShowTx(g, *o); }; });
+}
 
-  c = app.add_subcommand("account", "an account's balance, nonce and role");
+// account, record, validators, evidence, peers: state and the network.
+void AddStateCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<ExplorerOptions>();
+  CLI::App* c = app.add_subcommand("account", "an account's balance, nonce and role");
   c->add_option("address", o->address, "address (default: the address of --key / $CAIRN_KEY)")
       ->check(AddressValidator())
       ->type_name("ADDR");
@@ -422,17 +436,7 @@ void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action) 
       ->envname("CAIRN_KEY")
       ->type_name("FILE");
   c->footer("Examples:\n  cairn account c55f57d61c21642f...\n  cairn account --key alice.json");
-  c->callback([&g, o, action] {
-    *action = [&g, o]() -> Status {
-      std::string addr = o->address;
-      if (addr.empty()) {
-        auto key = LoadKey(o->key_file);
-        if (!key.ok()) return Status::Error("give an address, --key FILE, or set CAIRN_KEY");
-        addr = key->public_key().ToHex();
-      }
-      return Show(g, "getAccount", Json{{"address", addr}}, AccountView);
-    };
-  });
+  c->callback([&g, o, action] { *action = [&g, o] { return ShowAccount(g, *o); }; });
 
   c = app.add_subcommand("record", "a record's value (as text when printable, else hex)");
   c->add_option("--address", o->address, "the account that wrote the record")
@@ -468,9 +472,13 @@ void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action) 
   c = app.add_subcommand("peers", "the node's connected peers");
   c->footer("Example:\n  cairn peers");
   c->callback([&g, action] { *action = [&g] { return Show(g, "getPeers", nullptr, PeersView); }; });
+}
 
-  c = app.add_subcommand("follow",
-                         "print each new block as it commits (until Ctrl-C, --count or --timeout)");
+// follow: new blocks as they commit.
+void AddFollowCommand(CLI::App& app, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<ExplorerOptions>();
+  CLI::App* c = app.add_subcommand(
+      "follow", "print each new block as it commits (until Ctrl-C, --count or --timeout)");
   c->add_option("--count", o->count, "stop after this many blocks")
       ->check(U64Validator())
       ->type_name("N");
@@ -488,6 +496,14 @@ void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action) 
       ->capture_default_str();
   c->footer("Examples:\n  cairn follow\n  cairn --json follow --count 3 --timeout 60");
   c->callback([&g, o, action] { *action = [&g, o] { return Follow(g, *o); }; });
+}
+
+}  // namespace
+
+void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
+  AddChainCommands(app, g, action);
+  AddStateCommands(app, g, action);
+  AddFollowCommand(app, g, action);
 }
 
 }  // namespace cairn::cli

@@ -187,9 +187,12 @@ ledger::Role RoleOf(const std::string& s) {
   return ledger::ParseRole(s).value_or(ledger::Role::kMember);
 }
 
-}  // namespace
+CLI::Validator RoleValidator() {
+  return CLI::IsMember(std::vector<std::string>{"member", "admin"});
+}
 
-void AddWalletCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
+// cairn keys new | show.
+void AddKeysCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
   CLI::App* keys = app.add_subcommand("keys", "create and inspect key files");
   keys->require_subcommand(1);
   auto ko = std::make_shared<KeysOptions>();
@@ -207,114 +210,126 @@ void AddWalletCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
       ->type_name("FILE");
   ks->footer("Example:\n  cairn keys show --key alice.json");
   ks->callback([&g, ko, action] { *action = [&g, ko] { return KeysShow(g, *ko); }; });
+}
 
+// cairn send transfer.
+void AddTransferCommand(CLI::App* send, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<SendOptions>();
+  CLI::App* c = send->add_subcommand("transfer", "move balance to another account");
+  AddSendCommon(c, o);
+  c->add_option("--to", o->to, "recipient address")
+      ->required()
+      ->check(AddressValidator())
+      ->type_name("ADDR");
+  c->add_option("--amount", o->amount, "amount (integer units)")
+      ->required()
+      ->check(U64Validator())
+      ->type_name("N");
+  c->footer("Example:\n  cairn send transfer --key admin.json --to $ALICE --amount 5000 --wait");
+  c->callback([&g, o, action] {
+    *action = [&g, o] {
+      ledger::Transfer t{*ParseAddress(o->to, ""), U64Of(o->amount)};
+      return Send(g, *o, t);
+    };
+  });
+}
+
+// cairn send put.
+void AddPutCommand(CLI::App* send, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<SendOptions>();
+  CLI::App* c =
+      send->add_subcommand("put", "write a record (NAME -> VALUE) in the sender's own namespace");
+  AddSendCommon(c, o);
+  auto* name = c->add_option("--name,--record-key", o->name,
+                             "record name as UTF-8 text (1..128 bytes); --key is the key file");
+  auto* name_hex = c->add_option("--name-hex", o->name_hex, "record name as hex bytes")
+                       ->check(HexValidator())
+                       ->type_name("HEX");
+  name->excludes(name_hex);
+  auto* value = c->add_option("--value", o->value, "value as UTF-8 text (0..4096 bytes)");
+  auto* value_hex = c->add_option("--value-hex", o->value_hex, "value as hex bytes")
+                        ->check(HexValidator())
+                        ->type_name("HEX");
+  value->excludes(value_hex);
+  c->footer(
+      "Examples:\n  cairn send put --key alice.json --name doc-1 --value 'sha256:3f2a...' "
+      "--wait\n"
+      "  cairn send put --key alice.json --name-hex 00ff --value-hex deadbeef");
+  c->callback([&g, o, name, name_hex, value, value_hex, action] {
+    *action = [&g, o, name, name_hex, value, value_hex]() -> Status {
+      if (!name->count() && !name_hex->count()) return Status::Error("give --name or --name-hex");
+      if (!value->count() && !value_hex->count()) {
+        return Status::Error("give --value or --value-hex");
+      }
+      ledger::Put p;
+      p.key = name->count() ? Bytes(o->name.begin(), o->name.end()) : *crypto::FromHex(o->name_hex);
+      p.value =
+          value->count() ? Bytes(o->value.begin(), o->value.end()) : *crypto::FromHex(o->value_hex);
+      if (p.key.empty() || p.key.size() > ledger::kMaxRecordKey) {
+        return Status::Error("the record name is " + std::to_string(p.key.size()) +
+                             " bytes; it must be 1 to " + std::to_string(ledger::kMaxRecordKey));
+      }
+      if (p.value.size() > ledger::kMaxRecordValue) {
+        return Status::Error("the value is " + std::to_string(p.value.size()) + " bytes; at most " +
+                             std::to_string(ledger::kMaxRecordValue));
+      }
+      return Send(g, *o, std::move(p));
+    };
+  });
+}
+
+// cairn send register.
+void AddRegisterCommand(CLI::App* send, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<SendOptions>();
+  CLI::App* c = send->add_subcommand("register", "admin: register a new account (balance 0)");
+  AddSendCommon(c, o);
+  c->add_option("--pubkey", o->pubkey, "the new account's public key (its address)")
+      ->required()
+      ->check(AddressValidator())
+      ->type_name("ADDR");
+  o->role = "member";
+  c->add_option("--role", o->role, "member|admin")->check(RoleValidator())->capture_default_str();
+  c->footer(
+      "Example:\n  cairn send register --key admin.json --pubkey $ALICE --role member --wait");
+  c->callback([&g, o, action] {
+    *action = [&g, o] {
+      ledger::RegisterAccount r{*ParseAddress(o->pubkey, ""), RoleOf(o->role)};
+      return Send(g, *o, r);
+    };
+  });
+}
+
+// cairn send set-role.
+void AddSetRoleCommand(CLI::App* send, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<SendOptions>();
+  CLI::App* c = send->add_subcommand("set-role", "admin: change an account's role");
+  AddSendCommon(c, o);
+  c->add_option("--account", o->account, "the account's address")
+      ->required()
+      ->check(AddressValidator())
+      ->type_name("ADDR");
+  c->add_option("--role", o->role, "member|admin")->required()->check(RoleValidator());
+  c->footer(
+      "Example:\n  cairn send set-role --key admin.json --account $ALICE --role admin --wait");
+  c->callback([&g, o, action] {
+    *action = [&g, o] {
+      ledger::SetRole s{*ParseAddress(o->account, ""), RoleOf(o->role)};
+      return Send(g, *o, s);
+    };
+  });
+}
+
+}  // namespace
+
+void AddWalletCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
+  AddKeysCommands(app, g, action);
   CLI::App* send = app.add_subcommand(
       "send", "sign a transaction with a key file and submit it (prints the tx hash)");
   send->require_subcommand(1);
-  const std::vector<std::string> roles = {"member", "admin"};
-
-  {
-    auto o = std::make_shared<SendOptions>();
-    CLI::App* c = send->add_subcommand("transfer", "move balance to another account");
-    AddSendCommon(c, o);
-    c->add_option("--to", o->to, "recipient address")
-        ->required()
-        ->check(AddressValidator())
-        ->type_name("ADDR");
-    c->add_option("--amount", o->amount, "amount (integer units)")
-        ->required()
-        ->check(U64Validator())
-        ->type_name("N");
-    c->footer("Example:\n  cairn send transfer --key admin.json --to $ALICE --amount 5000 --wait");
-    c->callback([&g, o, action] {
-      *action = [&g, o] {
-        ledger::Transfer t{*ParseAddress(o->to, ""), U64Of(o->amount)};
-        return Send(g, *o, t);
-      };
-    });
-  }
-  {
-    auto o = std::make_shared<SendOptions>();
-    CLI::App* c =
-        send->add_subcommand("put", "write a record (NAME -> VALUE) in the sender's own namespace");
-    AddSendCommon(c, o);
-    auto* name = c->add_option("--name,--record-key", o->name,
-                               "record name as UTF-8 text (1..128 bytes); --key is the key file");
-    auto* name_hex = c->add_option("--name-hex", o->name_hex, "record name as hex bytes")
-                         ->check(HexValidator())
-                         ->type_name("HEX");
-    name->excludes(name_hex);
-    auto* value = c->add_option("--value", o->value, "value as UTF-8 text (0..4096 bytes)");
-    auto* value_hex = c->add_option("--value-hex", o->value_hex, "value as hex bytes")
-                          ->check(HexValidator())
-                          ->type_name("HEX");
-    value->excludes(value_hex);
-    c->footer(
-        "Examples:\n  cairn send put --key alice.json --name doc-1 --value 'sha256:3f2a...' "
-        "--wait\n"
-        "  cairn send put --key alice.json --name-hex 00ff --value-hex deadbeef");
-    c->callback([&g, o, name, name_hex, value, value_hex, action] {
-      *action = [&g, o, name, name_hex, value, value_hex]() -> Status {
-        if (!name->count() && !name_hex->count()) return Status::Error("give --name or --name-hex");
-        if (!value->count() && !value_hex->count()) {
-          return Status::Error("give --value or --value-hex");
-        }
-        ledger::Put p;
-        p.key =
-            name->count() ? Bytes(o->name.begin(), o->name.end()) : *crypto::FromHex(o->name_hex);
-        p.value = value->count() ? Bytes(o->value.begin(), o->value.end())
-                                 : *crypto::FromHex(o->value_hex);
-        if (p.key.empty() || p.key.size() > ledger::kMaxRecordKey) {
-          return Status::Error("the record name is " + std::to_string(p.key.size()) +
-                               " bytes; it must be 1 to " + std::to_string(ledger::kMaxRecordKey));
-        }
-        if (p.value.size() > ledger::kMaxRecordValue) {
-          return Status::Error("the value is " + std::to_string(p.value.size()) +
-                               " bytes; at most " + std::to_string(ledger::kMaxRecordValue));
-        }
-        return Send(g, *o, std::move(p));
-      };
-    });
-  }
-  {
-    auto o = std::make_shared<SendOptions>();
-    CLI::App* c = send->add_subcommand("register", "admin: register a new account (balance 0)");
-    AddSendCommon(c, o);
-    c->add_option("--pubkey", o->pubkey, "the new account's public key (its address)")
-        ->required()
-        ->check(AddressValidator())
-        ->type_name("ADDR");
-    o->role = "member";
-    c->add_option("--role", o->role, "member|admin")
-        ->check(CLI::IsMember(roles))
-        ->capture_default_str();
-    c->footer(
-        "Example:\n  cairn send register --key admin.json --pubkey $ALICE --role member --wait");
-    c->callback([&g, o, action] {
-      *action = [&g, o] {
-        ledger::RegisterAccount r{*ParseAddress(o->pubkey, ""), RoleOf(o->role)};
-        return Send(g, *o, r);
-      };
-    });
-  }
-  {
-    auto o = std::make_shared<SendOptions>();
-    CLI::App* c = send->add_subcommand("set-role", "admin: change an account's role");
-    AddSendCommon(c, o);
-    c->add_option("--account", o->account, "the account's address")
-        ->required()
-        ->check(AddressValidator())
-        ->type_name("ADDR");
-    c->add_option("--role", o->role, "member|admin")->required()->check(CLI::IsMember(roles));
-    c->footer(
-        "Example:\n  cairn send set-role --key admin.json --account $ALICE --role admin --wait");
-    c->callback([&g, o, action] {
-      *action = [&g, o] {
-        ledger::SetRole s{*ParseAddress(o->account, ""), RoleOf(o->role)};
-        return Send(g, *o, s);
-      };
-    });
-  }
+  AddTransferCommand(send, g, action);
+  AddPutCommand(send, g, action);
+  AddRegisterCommand(send, g, action);
+  AddSetRoleCommand(send, g, action);
 }
 
 }  // namespace cairn::cli
