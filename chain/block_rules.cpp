@@ -106,7 +106,7 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
                                         genesis::FormatRfc3339Ms(parent.timestamp_ms));
   }
   if (!IsValidator(hd.proposer)) {
-    return Refuse(Verdict::kProposer, "proposer " + hd.proposer.ToHex() + " is not a validator");
+    return Refuse(Verdict::kProposer, "proposer " + hd.proposer.ToHex() + " is not a genesis validator");
   }
   if (options.now_unix_ms && hd.timestamp_ms > *options.now_unix_ms + kMaxClockDriftMs) {
     return Refuse(Verdict::kClockDrift, "timestamp " + genesis::FormatRfc3339Ms(hd.timestamp_ms) +
@@ -121,7 +121,7 @@ Checked BlockRules::CheckCertificate(const ledger::Block& block, ByteView certif
   if (!verifier_) return Checked{};
   const uint64_t height = block.header.height;
   if (certificate.empty()) {
-    return Refuse(Verdict::kCertificate, "no commit certificate came with the block");
+    return Refuse(Verdict::kCertificate, "the block has no commit certificate");
   }
   auto cert = consensus::bft::Certificate::Decode(certificate);
   if (!cert.ok()) {

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "config/node_config.h"
 #include "crypto/key_file.h"
-#include "node/config.h"
 
 namespace cairn::node {
 
@@ -50,7 +50,7 @@ Result<InitResult> InitHome(const std::string& home, const InitOptions& opts) {
   if (Status s = g.Validate(); !s.ok()) return s;
   if (Status s = g.Save(r.genesis_path); !s.ok()) return s;
 
-  NodeConfig c;
+  config::NodeConfig c;
   c.home = dir.string();
   c.name = opts.name;
   c.rpc_listen = opts.rpc_listen;

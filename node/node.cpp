@@ -41,7 +41,7 @@ struct Node::Loop {
   }
 };
 
-Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, NodeHooks hooks) {
+Result<std::unique_ptr<Node>> Node::Open(const config::NodeConfig& config, NodeHooks hooks) {
   SetupLogging(config.log_level);
   auto genesis = genesis::Genesis::Load(config.Resolve(config.genesis_file));
   if (!genesis.ok()) return genesis.status();
@@ -55,7 +55,7 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeConfig& config, NodeHooks hoo
                                         std::move(store.value()), std::move(hooks)));
 }
 
-Node::Node(NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
+Node::Node(config::NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
            std::unique_ptr<ledger::ChainStore> store, NodeHooks hooks)
     : config_(std::move(config)),
       genesis_(std::move(genesis)),
@@ -117,7 +117,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   Route(loop);
   p2p::Host& host = loop.net->host();
   if (Status s = host.Start(); !s.ok()) return s.Wrap("p2p listen " + config_.p2p_listen);
-  auto p2p_listen = SplitHostPort(config_.p2p_listen, "p2p.listen");
+  auto p2p_listen = config::SplitHostPort(config_.p2p_listen, "p2p.listen");
   if (!p2p_listen.ok()) return p2p_listen.status();
   Log("p2p")->info("p2p listening on {}:{} as node {}, {} persistent peers", p2p_listen->first,
                    host.listen_port(), key_.public_key().ToHex(), config_.peers.size());
@@ -136,7 +136,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;
   rpc_opts.max_connections = config_.rpc_max_connections;
   rpc::Server server(dispatcher, rpc_opts);
-  auto listen = SplitHostPort(config_.rpc_listen, "rpc.listen");
+  auto listen = config::SplitHostPort(config_.rpc_listen, "rpc.listen");
   if (!listen.ok()) return listen.status();
   if (Status s = server.Start(listen->first, listen->second); !s.ok()) {
     return s.Wrap("rpc listen " + config_.rpc_listen);

@@ -12,10 +12,10 @@
 #include <mutex>
 
 #include "base/clock.h"
+#include "config/node_config.h"
 #include "crypto/ed25519.h"
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
-#include "node/config.h"
 #include "node/node_core.h"
 
 namespace cairn::node {
@@ -24,7 +24,7 @@ class Node {
  public:
   // Loads the key, genesis and store named by `config`, creating the data dir on first
   // start. Refuses a data dir of another chain or an inconsistent one.
-  static Result<std::unique_ptr<Node>> Open(const NodeConfig& config, NodeHooks hooks = {});
+  static Result<std::unique_ptr<Node>> Open(const config::NodeConfig& config, NodeHooks hooks = {});
   ~Node();
 
   // Serves RPC and produces blocks until Stop() or SIGINT/SIGTERM; returns when stopped
@@ -37,12 +37,12 @@ class Node {
 
  private:
   struct Loop;
-  Node(NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
+  Node(config::NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
        std::unique_ptr<ledger::ChainStore> store, NodeHooks hooks);
   Status Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving);
   void Route(Loop& loop);
 
-  const NodeConfig config_;
+  const config::NodeConfig config_;
   const genesis::Genesis genesis_;
   const crypto::KeyPair key_;
   std::unique_ptr<ledger::ChainStore> store_;

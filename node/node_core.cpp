@@ -8,7 +8,7 @@
 namespace cairn::node {
 namespace {
 
-uint32_t MaxBlockTxs(const NodeConfig& config, const genesis::Genesis& genesis) {
+uint32_t MaxBlockTxs(const config::NodeConfig& config, const genesis::Genesis& genesis) {
   return config.max_block_txs ? config.max_block_txs : genesis.params.max_block_txs;
 }
 
@@ -25,7 +25,7 @@ consensus::EngineKind KindOf(genesis::ConsensusKind kind) {
 
 }  // namespace
 
-NodeCore::NodeCore(const NodeConfig& config, const genesis::Genesis& genesis,
+NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& genesis,
                    const crypto::KeyPair& key, ledger::ChainStore& store, Network& net,
                    const Clock& clock, NodeHooks hooks)
     : config_(config),

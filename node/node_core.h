@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "base/clock.h"
+#include "config/node_config.h"
 #include "consensus/signer.h"
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
@@ -17,7 +18,6 @@
 #include "node/block_builder.h"
 #include "node/block_cache.h"
 #include "node/block_sync.h"
-#include "node/config.h"
 #include "node/engine_driver.h"
 #include "node/engine_store.h"
 #include "node/evidence_pool.h"
@@ -45,8 +45,9 @@ class NodeCore {
   // (gossip admission and serving block requests, kept off the loop).
   enum class Lane { kLoop, kWorker };
 
-  NodeCore(const NodeConfig& config, const genesis::Genesis& genesis, const crypto::KeyPair& key,
-           ledger::ChainStore& store, Network& net, const Clock& clock, NodeHooks hooks = {});
+  NodeCore(const config::NodeConfig& config, const genesis::Genesis& genesis,
+           const crypto::KeyPair& key, ledger::ChainStore& store, Network& net, const Clock& clock,
+           NodeHooks hooks = {});
 
   // Loads stored evidence and opens the engine (validators only).
   Status Start();
@@ -68,7 +69,7 @@ class NodeCore {
  private:
   Status OpenEngine();
 
-  const NodeConfig& config_;
+  const config::NodeConfig& config_;
   const genesis::Genesis& genesis_;
   const crypto::KeyPair& key_;
   const int validator_index_;

@@ -2,10 +2,10 @@
 
 namespace cairn::node {
 
-Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const NodeConfig& config,
+Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig& config,
                                                        const genesis::Genesis& genesis,
                                                        const crypto::KeyPair& key) {
-  auto listen = SplitHostPort(config.p2p_listen, "p2p.listen");
+  auto listen = config::SplitHostPort(config.p2p_listen, "p2p.listen");
   if (!listen.ok()) return listen.status();
   std::vector<p2p::NodeId> allowed;
   for (const genesis::Node& n : genesis.validators) allowed.push_back(n.public_key);
@@ -17,7 +17,7 @@ Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const NodeConfig& config,
   opts.allowlist = std::make_shared<p2p::StaticAllowlist>(allowed);
   opts.listen_host = listen->first;
   opts.listen_port = listen->second;
-  for (const PeerConfig& pc : config.peers) {
+  for (const config::PeerConfig& pc : config.peers) {
     auto addr = p2p::ParsePeerAddress(pc.node_id + "@" + pc.address);
     if (!addr.ok()) return addr.status().Wrap("p2p.peers");
     opts.persistent_peers.push_back(*addr);

@@ -4,8 +4,8 @@
 
 #include <memory>
 
+#include "config/node_config.h"
 #include "genesis/genesis.h"
-#include "node/config.h"
 #include "node/network.h"
 #include "p2p/host.h"
 
@@ -15,7 +15,7 @@ class P2pNetwork final : public Network {
  public:
   // Configures (does not start) the host: this node's key, the genesis as network id and
   // allowlist, the listen address and persistent peers of `config`.
-  static Result<std::unique_ptr<P2pNetwork>> Create(const NodeConfig& config,
+  static Result<std::unique_ptr<P2pNetwork>> Create(const config::NodeConfig& config,
                                                     const genesis::Genesis& genesis,
                                                     const crypto::KeyPair& key);
 

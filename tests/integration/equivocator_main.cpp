@@ -12,7 +12,7 @@
 
 #include "consensus/bft/messages.h"
 #include "consensus/signer.h"
-#include "node/config.h"
+#include "config/node_config.h"
 #include "node/node.h"
 
 using namespace cairn;
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string home = argv[2];
-  auto config = node::NodeConfig::Load(home + "/config.json");
+  auto config = config::NodeConfig::Load(home + "/config.json");
   if (!config.ok()) {
     std::fprintf(stderr, "cairnd-equivocator: %s\n", config.error().c_str());
     return 1;

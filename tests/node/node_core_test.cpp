@@ -35,7 +35,7 @@ void CheckSameChain(TestNetwork& net) {
     auto a = net.node(0).store->HeaderAt(common);
     auto b = net.node(i).store->HeaderAt(common);
     INFO("node " << i << " at height " << common << ": " << a.status().message() << " / "
-                  << b.status().message());
+                 << b.status().message());
     REQUIRE(a.ok());
     REQUIRE(b.ok());
     REQUIRE(a->has_value());

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "config/node_config.h"
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
-#include "node/config.h"
 #include "node/node_core.h"
 #include "node/wire.h"
 
@@ -86,7 +86,7 @@ class FakeNetwork final : public Network {
 // One in-process node: its key, store, network endpoint and core.
 struct TestNode {
   crypto::KeyPair key;
-  NodeConfig config;
+  config::NodeConfig config;
   std::unique_ptr<ledger::ChainStore> store;
   std::unique_ptr<FakeNetwork> net;
   std::unique_ptr<NodeCore> core;

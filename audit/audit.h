@@ -1,0 +1,111 @@
+// Chain audit: re-checks a whole chain from its genesis file (decoding, hash links, Merkle
+// roots, every signature, the proposer set, BFT commit certificates, and a full state replay
+// with ledger::VerifyBlock)
+// from a stopped node's data dir or from a node's JSON-RPC, and reports the first inconsistency.
+// Thread-safety: the functions are independent and may run concurrently on distinct inputs;
+// each uses AuditOptions::verify_threads threads internally.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "crypto/sha256.h"
+#include "genesis/genesis.h"
+#include "ledger/kv.h"
+
+namespace cairn::rpc {
+class Client;
+}
+
+namespace cairn::audit {
+
+// What failed, in the order the checks run for each block.
+enum class AuditCheck : uint8_t {
+  kSource,             // the data dir or node could not be read at all
+  kGenesis,            // block 0 (or the node's genesis) is not the genesis file's
+  kRead,               // a stored block could not be read (I/O error, checksum mismatch)
+  kDecode,             // a block's bytes do not decode
+  kHeader,             // height, chain id, prev_hash or timestamp does not follow the parent
+  kProposer,           // the proposer is not a genesis validator
+  kProposerSignature,  // the proposer signature does not verify
+  kCertificate,        // BFT: the commit certificate is missing or does not prove the block
+  kTxRoot,             // tx_root is not the Merkle root of the block's transactions
+  kTxSignature,        // a transaction signature does not verify
+  kExecution,          // replay refused the block: an invalid tx, or a different state root
+  kReceipts,           // stored receipts differ from the replay (data dir only)
+  kTxIndex,            // the stored tx index does not point at the tx (data dir only)
+  kBlockIndex,         // the stored block-hash index does not point at the block (data dir only)
+  kHead,               // the stored head record disagrees with the last block (data dir only)
+  kState,              // stored state differs from the replayed state (data dir only)
+};
+std::string_view AuditCheckName(AuditCheck c);  // snake_case: "tx_signature"
+
+struct AuditFailure {
+  AuditCheck check = AuditCheck::kSource;
+  // The first inconsistent height; nullopt when the failure is not about one block (the
+  // source cannot be read).
+  std::optional<uint64_t> height;
+  std::string detail;  // one line, says what is wrong and where
+
+  // "height 5: tx_signature: tx 0 (3f2a..): signature does not verify"
+  std::string ToString() const;
+};
+
+struct AuditReport {
+  std::string source;  // the data dir or the RPC URL
+  std::string chain_id;
+  crypto::Hash256 genesis_hash;  // block 0 of the genesis the replay started from
+  // True when no genesis file was given to an RPC audit and the node's own genesis was used:
+  // the audit then proves the chain consistent with THAT genesis, whose hash the auditor must
+  // compare with a trusted copy.
+  bool genesis_from_node = false;
+  uint64_t blocks = 0;  // blocks that passed every check, genesis included
+  uint64_t transactions = 0;
+  // BFT chains: commit certificates verified (one per block above genesis).
+  uint64_t certificates = 0;
+  uint64_t head_height = 0;  // the last block that passed
+  crypto::Hash256 head_hash;
+  crypto::Hash256 state_root;  // the replayed state root at head_height
+  uint64_t state_entries = 0;  // entries of the replayed state at head_height
+  // Data dir only: receipts, tx index, block index, head record and the stored state were
+  // compared with the replay.
+  bool store_checked = false;
+  std::chrono::milliseconds elapsed{0};
+  std::optional<AuditFailure> failure;
+
+  bool ok() const { return !failure.has_value(); }
+};
+
+struct AuditOptions {
+  // Threads verifying transaction and proposer signatures.
+  unsigned verify_threads = 2;
+  // Blocks fetched (one getRawBlocks call) and signature-checked together.
+  uint64_t page_blocks = 100;
+  // Called after each page with the last height checked and the height the audit goes to
+  // (0 when not known in advance). For progress output; runs on the calling thread.
+  std::function<void(uint64_t height, uint64_t target)> progress;
+};
+
+// Audits a chain store held in `kv` (the layout of ledger/chain_store.h). Never writes to `kv`:
+// every access goes through a wrapper that refuses writes, and an empty store is refused
+// rather than initialised.
+AuditReport AuditStore(const ledger::KvStore& kv, const genesis::Genesis& genesis,
+                       const AuditOptions& options = {});
+
+// Audits the LevelDB chain store in `data_dir` (a node's HOME/data). The node must be stopped
+// (LevelDB allows one process at a time; a running node's lock makes this fail) or `data_dir`
+// must be a copy. Opens with create=false, so a missing directory is an error, not a new store.
+AuditReport AuditDataDir(const std::string& data_dir, const genesis::Genesis& genesis,
+                         const AuditOptions& options = {});
+
+// Audits the chain a node serves, fetching blocks with getRawBlocks up to the head it reports
+// when the audit starts. With `trusted_genesis`, the node's genesis hash must match it; without,
+// the node's own genesis (getGenesis) is used and report.genesis_from_node is set.
+AuditReport AuditRpc(rpc::Client& client, const std::optional<genesis::Genesis>& trusted_genesis,
+                     const AuditOptions& options = {});
+
+}  // namespace cairn::audit

@@ -1,0 +1,151 @@
+// The per-block checks: genesis, then for every other block chain::BlockRules (header and
+// proposer, proposer signature, the BFT certificate, the tx root, transaction signatures from
+// the signature pass, then the replay on the state after the parent), exactly as a node
+// checks a block before it commits it.
+#include <optional>
+#include <utility>
+
+#include "audit/auditor.h"
+#include "ledger/executor.h"
+
+namespace cairn::audit::internal {
+
+using ledger::Block;
+
+Auditor::Auditor(const genesis::Genesis& genesis, const AuditOptions& options, AuditReport& report,
+                 const ledger::ChainStore* store, const ledger::KvStore* kv)
+    : genesis_(genesis),
+      options_(options),
+      report_(report),
+      store_(store),
+      kv_(kv),
+      rules_(genesis) {}
+
+bool Auditor::CheckPage(std::vector<Bytes> blocks, std::vector<Bytes> certificates) {
+  std::vector<Checked> page;
+  std::optional<AuditFailure> decode_failure;
+  size_t i = 0;
+  if (next_height_ == 0 && !blocks.empty()) {
+    if (!CheckGenesis(blocks[0])) return false;
+    i = 1;
+  }
+  for (; i < blocks.size(); ++i) {
+    auto block = Block::Decode(blocks[i]);
+    if (!block.ok()) {
+      // Blocks before it are checked first: one of them may fail at a lower height.
+      decode_failure = AuditFailure{AuditCheck::kDecode, next_height_ + page.size(),
+                                    "block does not decode: " + block.error()};
+      break;
+    }
+    Bytes cert = i < certificates.size() ? std::move(certificates[i]) : Bytes();
+    page.push_back(Checked{std::move(block.value()), std::move(cert), {}, -1, false});
+  }
+  VerifySignatures(page, options_.verify_threads);
+  for (Checked& c : page) {
+    if (!CheckBlock(c)) return false;
+  }
+  if (decode_failure) return Fail(std::move(*decode_failure));
+  return true;
+}
+
+bool Auditor::Fail(AuditFailure f) {
+  report_.failure = std::move(f);
+  return false;
+}
+
+bool Auditor::Fail(AuditCheck check, std::optional<uint64_t> height, std::string detail) {
+  return Fail(AuditFailure{check, height, std::move(detail)});
+}
+
+bool Auditor::CheckGenesis(const Bytes& bytes) {
+  const Block expected = genesis_.Block0();
+  auto block = Block::Decode(bytes);
+  if (!block.ok()) {
+    return Fail(AuditCheck::kDecode, 0, "block 0 does not decode: " + block.error());
+  }
+  const crypto::Hash256 hash = block->Hash();
+  if (hash != expected.Hash()) {
+    return Fail(AuditCheck::kGenesis, 0,
+                "block 0 hashes to " + hash.ToHex() + " (chain \"" + block->header.chain_id +
+                    "\"), but the genesis file gives " + expected.Hash().ToHex() + " (chain \"" +
+                    expected.header.chain_id + "\")");
+  }
+  if (*block != expected) {
+    return Fail(AuditCheck::kGenesis, 0,
+                "block 0 has the genesis header but a proposer signature or transactions the "
+                "genesis block does not have");
+  }
+  state_.Apply(genesis_.InitialState());
+  if (store_ && !CheckStoredIndexes(*block, hash, {}, {})) return false;
+  Accept(*block, hash);
+  return true;
+}
+
+// The rules are chain::BlockRules, the ones a node applies before it commits a block; the audit
+// adds what only a stored chain can get wrong (a block filed under another height) and maps the
+// verdict to its own check names.
+bool Auditor::CheckBlock(const Checked& c) {
+  const uint64_t h = next_height_;
+  if (c.block.header.height != h) {
+    return Fail(
+        AuditCheck::kHeader, h,
+        "the block stored at this height says height " + std::to_string(c.block.header.height));
+  }
+  chain::CheckOptions opts;
+  opts.proposer_signature_ok = c.proposer_sig_ok;
+  // The signature pass verified every transaction: only its first failure is checked again.
+  opts.signature_known_valid = [&c](const crypto::Hash256& tx) {
+    return c.first_bad_tx < 0 || tx != c.tx_hashes[static_cast<size_t>(c.first_bad_tx)];
+  };
+  chain::Checked checked = rules_.Check(state_, parent_, c.block, c.certificate, opts);
+  if (!checked.ok()) return Fail(AuditCheckOf(checked.verdict), h, DetailOf(checked));
+  if (rules_.certificates_required()) report_.certificates += 1;
+  const crypto::Hash256 hash = c.block.Hash();
+  const ledger::ExecResult& exec = *checked.exec;
+  if (store_ && !CheckStoredIndexes(c.block, hash, exec.tx_hashes, exec.receipts)) return false;
+  state_.Apply(exec.diff);
+  report_.transactions += c.block.txs.size();
+  Accept(c.block, hash);
+  return true;
+}
+
+AuditCheck Auditor::AuditCheckOf(chain::Verdict v) {
+  switch (v) {
+    case chain::Verdict::kHeader:
+    case chain::Verdict::kClockDrift:  // not asked for: committed blocks are final whatever their
+                                       // time
+      return AuditCheck::kHeader;
+    case chain::Verdict::kProposer:
+      return AuditCheck::kProposer;
+    case chain::Verdict::kProposerSignature:
+      return AuditCheck::kProposerSignature;
+    case chain::Verdict::kCertificate:
+      return AuditCheck::kCertificate;
+    case chain::Verdict::kTxRoot:
+      return AuditCheck::kTxRoot;
+    case chain::Verdict::kTxSignature:
+      return AuditCheck::kTxSignature;
+    case chain::Verdict::kAccepted:
+    case chain::Verdict::kExecution:
+      break;
+  }
+  return AuditCheck::kExecution;
+}
+
+std::string Auditor::DetailOf(const chain::Checked& checked) {
+  if (checked.verdict == chain::Verdict::kExecution)
+    return "replay refused the block: " + checked.detail;
+  return checked.detail;
+}
+
+void Auditor::Accept(const Block& b, const crypto::Hash256& hash) {
+  parent_ = b.header;
+  report_.blocks += 1;
+  report_.head_height = b.header.height;
+  report_.head_hash = hash;
+  report_.state_root = b.header.state_root;
+  report_.state_entries = state_.entries().size();
+  next_height_ = b.header.height + 1;
+}
+
+}  // namespace cairn::audit::internal

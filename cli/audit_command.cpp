@@ -1,0 +1,158 @@
+// cairn audit: a thin layer over audit/audit.h.
+//   cairn audit --data-dir DIR --genesis FILE     offline, the node stopped (or a copy)
+//   cairn audit [--rpc URL] [--genesis FILE]      online, through getRawBlocks
+#include <unistd.h>
+
+#include <memory>
+
+#include "audit/audit.h"
+#include "cli/common.h"
+
+namespace cairn::cli {
+namespace {
+
+struct AuditCliOptions {
+  std::string data_dir;
+  std::string genesis_file;
+  std::string threads = "2";
+  std::string page = "100";
+};
+
+Json ReportToJson(const audit::AuditReport& r) {
+  Json j = {{"ok", r.ok()},
+            {"source", r.source},
+            {"chain_id", r.chain_id},
+            {"genesis_hash", r.genesis_hash.ToHex()},
+            {"genesis_from_node", r.genesis_from_node},
+            {"blocks", r.blocks},
+            {"transactions", r.transactions},
+            {"certificates", r.certificates},
+            {"head_height", r.head_height},
+            {"head_hash", r.head_hash.ToHex()},
+            {"state_root", r.state_root.ToHex()},
+            {"state_entries", r.state_entries},
+            {"store_checked", r.store_checked},
+            {"elapsed_ms", r.elapsed.count()},
+            {"failure", nullptr}};
+  if (r.failure) {
+    j["failure"] = Json{{"check", std::string(audit::AuditCheckName(r.failure->check))},
+                        {"height", r.failure->height ? Json(*r.failure->height) : Json()},
+                        {"detail", r.failure->detail}};
+  }
+  return j;
+}
+
+std::string ReportView(const audit::AuditReport& r) {
+  std::string out =
+      r.ok() ? "audit passed: every block from genesis to the head checks out\n" : "audit FAILED\n";
+  std::vector<std::pair<std::string, std::string>> f = {{"source", r.source},
+                                                        {"chain", r.chain_id}};
+  f.emplace_back(
+      "genesis hash",
+      r.genesis_hash.ToHex() + (r.genesis_from_node ? " (the node's own genesis: compare it with a "
+                                                      "trusted copy, or pass --genesis FILE)"
+                                                    : " (from the genesis file)"));
+  if (r.blocks > 0) {
+    f.emplace_back("blocks", std::to_string(r.blocks) + " (heights 0.." +
+                                 std::to_string(r.head_height) + ")" +
+                                 (r.ok() ? "" : " passed before the failure"));
+    f.emplace_back("transactions", std::to_string(r.transactions));
+    if (r.certificates > 0) {
+      f.emplace_back("certificates", std::to_string(r.certificates) +
+                                         " commit certificates verified (2f+1 precommit "
+                                         "signatures of the genesis validators each)");
+    }
+    f.emplace_back("head hash", r.head_hash.ToHex());
+    f.emplace_back("state root", r.state_root.ToHex());
+    std::string entries = std::to_string(r.state_entries);
+    if (r.store_checked) entries += " (the stored state equals the replay)";
+    f.emplace_back("state entries", entries);
+  }
+  f.emplace_back("time taken", FormatDuration(static_cast<uint64_t>(r.elapsed.count())));
+  if (r.failure) {
+    f.emplace_back("first failure", r.failure->height
+                                        ? "height " + std::to_string(*r.failure->height)
+                                        : "(not at a block)");
+    f.emplace_back("check", std::string(audit::AuditCheckName(r.failure->check)));
+    f.emplace_back("problem", r.failure->detail);
+  }
+  return out + RenderFields(f);
+}
+
+Status RunAudit(const GlobalOptions& g, const AuditCliOptions& o) {
+  audit::AuditOptions opts;
+  opts.verify_threads =
+      static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(64, U64Of(o.threads))));
+  opts.page_blocks = std::max<uint64_t>(1, U64Of(o.page));
+  const bool show_progress = !g.json && isatty(STDERR_FILENO);
+  if (show_progress) {
+    opts.progress = [](uint64_t height, uint64_t target) {
+      std::fprintf(stderr, "\raudit: height %llu", static_cast<unsigned long long>(height));
+      if (target > 0) std::fprintf(stderr, " of %llu", static_cast<unsigned long long>(target));
+      std::fflush(stderr);
+    };
+  }
+
+  std::optional<genesis::Genesis> genesis;
+  if (!o.genesis_file.empty()) {
+    auto loaded = genesis::Genesis::Load(o.genesis_file);
+    if (!loaded.ok()) return Status::Error("--genesis " + o.genesis_file + ": " + loaded.error());
+    genesis = std::move(loaded.value());
+  }
+
+  audit::AuditReport report;
+  if (!o.data_dir.empty()) {
+    if (!genesis)
+      return Status::Error("--data-dir needs --genesis FILE (the chain's genesis.json)");
+    report = audit::AuditDataDir(o.data_dir, *genesis, opts);
+  } else {
+    auto node = NodeClient::Connect(g.rpc_url);
+    if (!node.ok()) return node.status();
+    report = audit::AuditRpc(node->client(), genesis, opts);
+  }
+  if (show_progress) std::fprintf(stderr, "\r\033[K");
+
+  const bool started = report.blocks > 0 || (report.failure && report.failure->height);
+  if (g.json) {
+    PrintJson(ReportToJson(report));
+  } else if (started) {
+    // A source that cannot be read at all gets only the one line on stderr.
+    Print(ReportView(report));
+  }
+  if (!report.ok()) return Status::Error("audit failed: " + report.failure->ToString());
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddAuditCommand(CLI::App& app, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<AuditCliOptions>();
+  CLI::App* c = app.add_subcommand(
+      "audit",
+      "re-check the whole chain from genesis: hash links, Merkle roots, every signature, the "
+      "proposer set, and a full state replay");
+  c->add_option("--data-dir", o->data_dir,
+                "audit this stopped node's LevelDB directory (HOME/data) offline, read-only; "
+                "without it, audit the node at --rpc")
+      ->type_name("DIR");
+  c->add_option("--genesis", o->genesis_file,
+                "the chain's genesis file; required with --data-dir. Over RPC, the node's "
+                "genesis must match it (without it the node's own genesis is used and its hash "
+                "printed)")
+      ->type_name("FILE");
+  c->add_option("--threads", o->threads, "threads verifying signatures")
+      ->check(U64Validator())
+      ->type_name("N")
+      ->capture_default_str();
+  c->add_option("--page", o->page, "blocks fetched and verified per batch")
+      ->check(U64Validator())
+      ->type_name("N")
+      ->capture_default_str();
+  c->footer(
+      "Examples:\n  cairn audit --data-dir ~/.cairn/data --genesis ~/.cairn/genesis.json\n"
+      "  cairn --rpc http://127.0.0.1:8545 audit --genesis genesis.json\n"
+      "Exit status: 0 when every check passes, 1 on the first inconsistency (named on stderr).");
+  c->callback([&g, o, action] { *action = [&g, o] { return RunAudit(g, *o); }; });
+}
+
+}  // namespace cairn::cli

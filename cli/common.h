@@ -1,0 +1,78 @@
+// Plumbing shared by the cairn CLI commands: global options, the action a parsed command runs,
+// a JSON-RPC connection whose failures read as one line, key files, option validators and
+// output. Single-threaded: one command runs per process.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "cli/format.h"
+#include "crypto/ed25519.h"
+#include "rpc/client.h"
+
+namespace cairn::cli {
+
+inline constexpr const char* kDefaultRpcUrl = "http://127.0.0.1:8545";
+
+struct GlobalOptions {
+  std::string rpc_url = kDefaultRpcUrl;  // --rpc, else $CAIRN_RPC
+  bool json = false;                     // --json: machine-readable JSON on stdout
+};
+
+// What the selected command runs once parsing is done: ok, or a one-line reason (the process
+// then prints "cairn: REASON" on stderr and exits 1).
+using Action = std::function<Status()>;
+
+// Each adds its commands to `app`; the command the user picked stores its work in *action.
+// REQUIRES: `g` and `action` outlive app.parse().
+void AddWalletCommands(CLI::App& app, const GlobalOptions& g, Action* action);
+void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action);
+void AddAuditCommand(CLI::App& app, const GlobalOptions& g, Action* action);
+
+// A JSON-RPC connection to one node.
+class NodeClient {
+ public:
+  static Result<NodeClient> Connect(const std::string& url);
+
+  // The result, or a one-line reason: DescribeRpcError for an error answer, "cannot reach the
+  // node at URL: ..." for a transport failure.
+  Result<Json> Call(std::string_view method, const Json& params = nullptr);
+  // The raw outcome, for callers that treat an error answer (not found) as information.
+  rpc::CallResult CallRaw(std::string_view method, const Json& params = nullptr);
+  // The one-line reason for a failed CallRaw.
+  std::string Describe(const rpc::CallResult& r) const;
+
+  rpc::Client& client() { return client_; }
+  const std::string& url() const { return client_.url(); }
+
+ private:
+  explicit NodeClient(rpc::Client c) : client_(std::move(c)) {}
+  rpc::Client client_;
+};
+
+// Reads a key file; `path` empty means neither --key nor $CAIRN_KEY was given.
+Result<crypto::KeyPair> LoadKey(const std::string& path);
+
+// Output on stdout. Text is written as is; JSON pretty-printed (PrintJson) or on one line
+// (PrintJsonLine, for streams). stdout is flushed so pipes see each line as it happens.
+void Print(std::string_view text);
+void PrintJson(const Json& j);
+void PrintJsonLine(const Json& j);
+
+// Option validators: bad input is a usage error (exit 2) before anything runs.
+CLI::Validator AddressValidator();
+CLI::Validator HashValidator();
+CLI::Validator HexValidator();
+CLI::Validator U64Validator();
+// The value of an option that passed U64Validator. REQUIRES: it did.
+uint64_t U64Of(const std::string& s);
+
+// Polling for a result that is not there yet: sleeps `interval`, but never past `deadline`.
+void SleepUntilNextPoll(std::chrono::milliseconds interval,
+                        std::chrono::steady_clock::time_point deadline);
+
+}  // namespace cairn::cli

@@ -1,0 +1,59 @@
+// A node's configuration: every key of config.json (docs/CONFIG.md documents each with its
+// default), parsed and written. Value type, no shared state; paths are resolved against the
+// config file's directory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "ledger/mempool.h"
+
+namespace cairn::config {
+
+struct PeerConfig {
+  std::string address;  // host:port
+  std::string node_id;  // hex public key expected at that address
+};
+
+struct NodeConfig {
+  std::string home;  // directory holding the config file; relative paths start here
+  std::string name = "node";
+  std::string data_dir = "data";
+  std::string key_file = "node_key.json";
+  std::string genesis_file = "genesis.json";
+  std::string log_level = "info";  // trace | debug | info | warn | error | off
+
+  // JSON-RPC.
+  std::string rpc_listen = "127.0.0.1:8545";
+  size_t rpc_threads = 2;
+  size_t rpc_max_body_bytes = 8u << 20;
+  size_t rpc_max_connections = 256;
+  size_t rpc_max_batch = 1000;
+
+  // Block production and consensus timing.
+  uint64_t block_interval_ms = 200;
+  bool empty_blocks = false;
+  uint64_t tick_ms = 50;
+  uint32_t max_block_txs = 0;  // 0: the genesis params' max_block_txs
+  bool sync_writes = true;     // fsync every commit; off only for throwaway chains
+
+  ledger::MempoolLimits mempool;
+
+  // Peer-to-peer (used once the node has peers).
+  std::string p2p_listen = "127.0.0.1:26656";
+  std::vector<PeerConfig> peers;
+
+  static Result<NodeConfig> Load(const std::string& path);
+  static Result<NodeConfig> FromJson(const std::string& text, const std::string& home);
+  std::string ToJson() const;
+  // `p` unchanged when absolute, else joined to home.
+  std::string Resolve(const std::string& p) const;
+};
+
+// "host:port" -> (host, port); errors name the key.
+Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& s,
+                                                       const std::string& key);
+
+}  // namespace cairn::config
