@@ -15,6 +15,7 @@
 
 using namespace cairn;
 using namespace cairn::testing;
+using namespace cairn::testkit;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

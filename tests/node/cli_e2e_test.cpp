@@ -8,6 +8,7 @@
 
 using namespace cairn;
 using namespace cairn::testing;
+using namespace cairn::testkit;
 using nlohmann::json;
 
 namespace {
