@@ -12,6 +12,7 @@
 #include "ledger/kv.h"
 #include "tests/integration/dev_node.h"
 #include "tests/integration/network.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;

@@ -8,6 +8,7 @@
 #include "crypto/hex.h"
 #include "tests/integration/dev_node.h"
 #include "tests/kit/keys.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;

@@ -8,6 +8,7 @@
 #include "tests/integration/dev_node.h"
 #include "tests/integration/network.h"
 #include "tests/kit/keys.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
