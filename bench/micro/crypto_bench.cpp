@@ -1,12 +1,14 @@
 // Hashing, Merkle roots and Ed25519: the per-transaction costs under every block.
 #include <benchmark/benchmark.h>
 
-#include "bench/micro/fixture.h"
 #include "crypto/merkle.h"
 #include "crypto/sha256.h"
+#include "tests/kit/chain_fixture.h"
 
 namespace cairn::micro {
 namespace {
+
+using testkit::ChainFixture;
 
 void BM_Sha256(benchmark::State& state) {
   Bytes data(static_cast<size_t>(state.range(0)), 0x5a);
@@ -37,8 +39,8 @@ BENCHMARK(BM_MerkleRoot1000);
 
 void BM_Ed25519Verify(benchmark::State& state) {
   crypto::Init();
-  Chain chain(2);
-  ledger::Transaction tx = chain.Transfers(chain.GenesisState(), 1).front();
+  ChainFixture chain(2, "micro-bench");
+  ledger::Transaction tx = chain.Transfers(chain.GenesisMemoryState(), 1).front();
   Bytes msg = tx.SigningBytes();
   for (auto _ : state) {
     benchmark::DoNotOptimize(crypto::Verify(tx.sender, msg, tx.signature));
@@ -49,7 +51,7 @@ BENCHMARK(BM_Ed25519Verify);
 
 void BM_Ed25519Sign(benchmark::State& state) {
   crypto::Init();
-  crypto::KeyPair k = Key(1);
+  crypto::KeyPair k = testkit::TestKey(1, testkit::kAccountKeys);
   Bytes msg(150, 0x11);
   for (auto _ : state) benchmark::DoNotOptimize(k.Sign(msg));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));

@@ -4,20 +4,24 @@
 
 #include <unordered_set>
 
-#include "bench/micro/fixture.h"
 #include "ledger/chain_store.h"
 #include "ledger/mempool.h"
+#include "tests/kit/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
 
 namespace cairn::micro {
 namespace {
+
+using testkit::ChainFixture;
+using testkit::TempDir;
 
 // Admission of transfers whose signatures the caller already checked (Node::Admit verifies
 // them outside the lock; that cost is BM_Ed25519Verify). arg: 1 = verify inside Add too.
 void BM_MempoolAdmit(benchmark::State& state) {
   crypto::Init();
   const bool verify = state.range(0) != 0;
-  Chain chain(1000);
-  ledger::MemoryState s = chain.GenesisState();
+  ChainFixture chain(1000, "micro-bench");
+  ledger::MemoryState s = chain.GenesisMemoryState();
   std::vector<ledger::Transaction> txs = chain.Transfers(s, 20000);
   std::vector<crypto::Hash256> hashes;
   for (const auto& tx : txs) hashes.push_back(tx.Hash());
@@ -43,8 +47,8 @@ BENCHMARK(BM_MempoolAdmit)->Arg(0)->Arg(1);
 // every signature verified on one thread.
 void BM_ExecuteBlock1000(benchmark::State& state) {
   crypto::Init();
-  Chain chain(1000);
-  ledger::MemoryState s = chain.GenesisState();
+  ChainFixture chain(1000, "micro-bench");
+  ledger::MemoryState s = chain.GenesisMemoryState();
   ledger::Block block = chain.NextBlock(s, chain.genesis.header, 1000).block;
   std::unordered_set<crypto::Hash256, crypto::Hash256Hasher> admitted;
   for (const auto& tx : block.txs) admitted.insert(tx.Hash());
@@ -68,8 +72,8 @@ BENCHMARK(BM_ExecuteBlock1000)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 void BM_CommitBlock1000(benchmark::State& state) {
   crypto::Init();
   const bool sync = state.range(0) != 0;
-  Chain chain(1000);
-  TempDir dir;
+  ChainFixture chain(1000, "micro-bench");
+  TempDir dir("micro");
   auto store = ledger::OpenChainStore(dir.path() + "/chain", chain.genesis, chain.genesis_state,
                                       /*create=*/true);
   if (!store.ok()) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 #include <tuple>
+#include <type_traits>
 
 namespace cairn::consensus::bft {
 namespace {
@@ -103,18 +104,44 @@ Result<std::unique_ptr<BftEngine>> BftEngine::Open(const BftConfig& config, cons
   return e;
 }
 
+// ---- Restart ----
+
+namespace {
+
+Result<Block> StoredBody(const std::map<crypto::Hash256, Block>& blocks, const crypto::Hash256& h,
+                         const char* what) {
+  auto it = blocks.find(h);
+  if (it == blocks.end()) {
+    return Status::Error(std::string(what) + " block " + h.ToHex() +
+                         " is missing from the stored records");
+  }
+  return it->second;
+}
+
+}  // namespace
+
 Status BftEngine::Resume(const HardState& hs, const DurableState& durable) {
   height_ = hs.height;
   round_ = hs.round;
   step_ = hs.step;
-  std::map<crypto::Hash256, Block> blocks;
+  StoredBlocks blocks;
   std::vector<PolRecord> pols;
+  if (Status s = LoadRecords(durable, blocks, pols); !s.ok()) return s;
+  if (Status s = RestoreLockAndValid(hs, blocks); !s.ok()) return s;
+  if (Status s = RestoreOwnMessages(hs, blocks); !s.ok()) return s;
+  if (Status s = RestoreProofOfLock(pols); !s.ok()) return s;
+  ResumeStep();
+  return Status::Ok();
+}
+
+Status BftEngine::LoadRecords(const DurableState& durable, StoredBlocks& blocks,
+                              std::vector<PolRecord>& pols) {
   uint64_t max_stale = 0;
   for (const LogRecord& rec : durable.records) {
     Result<Record> r = DecodeRecord(rec.data, rec.index);
     if (!r) return r.status();
     if (auto* b = std::get_if<Block>(&*r)) {
-      if (b->height != hs.height) {
+      if (b->height != height_) {
         max_stale = std::max(max_stale, rec.index);
         continue;
       }
@@ -122,7 +149,7 @@ Status BftEngine::Resume(const HardState& hs, const DurableState& durable) {
       blocks[b->hash] = std::move(*b);
     } else {
       PolRecord& pol = std::get<PolRecord>(*r);
-      if (pol.prevotes.height != hs.height) {
+      if (pol.prevotes.height != height_) {
         max_stale = std::max(max_stale, rec.index);
         continue;
       }
@@ -133,32 +160,32 @@ Status BftEngine::Resume(const HardState& hs, const DurableState& durable) {
   }
   // Records of earlier heights can outlive their discard (deletion may be lazy).
   if (max_stale > 0 && max_stale < first_record_of_height_) pending_discard_ = max_stale;
-  auto body = [&](const crypto::Hash256& h, const char* what) -> Result<Block> {
-    auto it = blocks.find(h);
-    if (it == blocks.end()) {
-      return Status::Error(std::string(what) + " block " + h.ToHex() +
-                           " is missing from the stored records");
-    }
-    return it->second;
-  };
+  return Status::Ok();
+}
+
+Status BftEngine::RestoreLockAndValid(const HardState& hs, const StoredBlocks& blocks) {
   if (hs.locked_round != kNoRound) {
-    Result<Block> b = body(hs.locked_hash, "locked");
+    Result<Block> b = StoredBody(blocks, hs.locked_hash, "locked");
     if (!b) return b.status();
     locked_round_ = hs.locked_round;
     locked_value_ = std::move(*b);
   }
   if (hs.valid_round != kNoRound) {
-    Result<Block> b = body(hs.valid_hash, "valid");
+    Result<Block> b = StoredBody(blocks, hs.valid_hash, "valid");
     if (!b) return b.status();
     valid_round_ = hs.valid_round;
     valid_value_ = std::move(*b);
   }
+  return Status::Ok();
+}
+
+Status BftEngine::RestoreOwnMessages(const HardState& hs, const StoredBlocks& blocks) {
   RoundState& rs = rounds_.emplace(round_, RoundState(cfg_.replicas)).first->second;
   if (hs.proposal) {
     if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) {
       return Status::Error("own proposal stored for a round this replica does not lead");
     }
-    Result<Block> b = body(hs.proposal->block, "proposal");
+    Result<Block> b = StoredBody(blocks, hs.proposal->block, "proposal");
     if (!b) return b.status();
     Proposal p;
     p.height = height_;
@@ -188,38 +215,44 @@ Status BftEngine::Resume(const HardState& hs, const DurableState& durable) {
     return Status::Error(std::string("step ") + StepName(step_) +
                          " is behind the votes signed in round " + std::to_string(round_));
   }
-  if (valid_round_ != kNoRound) {
-    // The proof of lock of the valid value goes out with its re-proposals.
-    auto pol = std::find_if(pols.begin(), pols.end(), [&](const PolRecord& p) {
-      return p.prevotes.round == valid_round_ && p.prevotes.block == valid_value_->hash;
-    });
-    if (pol == pols.end()) {
-      return Status::Error("proof of lock for the valid value (round " +
-                           std::to_string(valid_round_) + ") is missing from the stored records");
+  return Status::Ok();
+}
+
+Status BftEngine::RestoreProofOfLock(const std::vector<PolRecord>& pols) {
+  if (valid_round_ == kNoRound) return Status::Ok();
+  // The proof of lock of the valid value goes out with its re-proposals.
+  auto pol = std::find_if(pols.begin(), pols.end(), [&](const PolRecord& p) {
+    return p.prevotes.round == valid_round_ && p.prevotes.block == valid_value_->hash;
+  });
+  if (pol == pols.end()) {
+    return Status::Error("proof of lock for the valid value (round " +
+                         std::to_string(valid_round_) + ") is missing from the stored records");
+  }
+  RoundState* at = RoundFor(valid_round_);
+  for (const Certificate::Sig& sig : pol->prevotes.sigs) {
+    Vote v;
+    v.type = VoteType::kPrevote;
+    v.height = height_;
+    v.round = valid_round_;
+    v.block = valid_value_->hash;
+    v.voter = sig.validator;
+    v.sig = sig.sig;
+    if (v.voter >= cfg_.replicas || !VerifyVote(v)) {
+      return Status::Error("proof of lock holds an invalid prevote of validator " +
+                           std::to_string(v.voter));
     }
-    RoundState* at = RoundFor(valid_round_);
-    for (const Certificate::Sig& sig : pol->prevotes.sigs) {
-      Vote v;
-      v.type = VoteType::kPrevote;
-      v.height = height_;
-      v.round = valid_round_;
-      v.block = valid_value_->hash;
-      v.voter = sig.validator;
-      v.sig = sig.sig;
-      if (v.voter >= cfg_.replicas || !VerifyVote(v)) {
-        return Status::Error("proof of lock holds an invalid prevote of validator " +
-                             std::to_string(v.voter));
-      }
-      if (at == nullptr) continue;
-      const Vote* first = at->prevotes.Get(v.voter);
-      if (first == nullptr) {
-        at->prevotes.Add(v);
-      } else if (first->block != v.block) {
-        at->prevotes.AddConflicting(v);
-      }
+    if (at == nullptr) continue;
+    const Vote* first = at->prevotes.Get(v.voter);
+    if (first == nullptr) {
+      at->prevotes.Add(v);
+    } else if (first->block != v.block) {
+      at->prevotes.AddConflicting(v);
     }
   }
+  return Status::Ok();
+}
 
+void BftEngine::ResumeStep() {
   // Pick up where the crash left off: timers restart, own messages go out again (they
   // were persisted before they were first sent).
   switch (step_) {
@@ -235,7 +268,6 @@ Status BftEngine::Resume(const HardState& hs, const DurableState& durable) {
   }
   Rebroadcast();
   Evaluate(round_);
-  return Status::Ok();
 }
 
 // ---- Intake ----
@@ -294,6 +326,46 @@ Status BftEngine::CheckIdentity(const Block& block) {
   return Status::Ok();
 }
 
+template <typename M>
+std::optional<Status> BftEngine::RouteElsewhere(ReplicaId from, ReplicaId signer, const M& m,
+                                                bool verified) {
+  // Signatures are checked only where a message is about to be used.
+  auto authentic = [&] {
+    if (verified) return true;
+    if constexpr (std::is_same_v<M, Proposal>) {
+      return VerifyProposal(m);
+    } else {
+      return VerifyVote(m);
+    }
+  };
+  switch (Classify(m.height)) {
+    case Disposition::kDrop:
+      return Status::Ok();
+    case Disposition::kStale: {
+      // Only a peer's own signed message says where it is; verify before paying a Decision.
+      std::optional<uint64_t> due = signer == from ? DecisionDue(from, m.height) : std::nullopt;
+      if (!due) return Status::Ok();
+      if (!authentic()) return Status::Error("invalid signature");
+      ReplyDecision(from, *due);
+      return Status::Ok();
+    }
+    case Disposition::kNextHeight:
+      if (m.round >= kNextHeightRounds) return Status::Ok();
+      if (!authentic()) return Status::Error("invalid signature");
+      return Buffer(signer, m);
+    case Disposition::kCurrent:
+      break;
+  }
+  if (m.round > round_ + kRoundWindow) {
+    // Too far ahead to keep; it still counts towards the f+1 round skip.
+    if (max_round_seen_[signer] >= static_cast<int64_t>(m.round)) return Status::Ok();
+    if (!authentic()) return Status::Error("invalid signature");
+    NoteRound(signer, m.round);
+    return Status::Ok();
+  }
+  return std::nullopt;
+}
+
 Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verified) {
   if (p.proposer >= cfg_.replicas) return Status::Error("unknown proposer");
   ReplicaId expected = ProposerOf(p.height, p.round, cfg_.replicas);
@@ -307,28 +379,7 @@ Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verifie
   }
   if (p.block.data.size() > kMaxBlockBytes) return Status::Error("block too large");
   if (p.proposer == cfg_.id) return Status::Ok();  // our own, echoed back
-  Disposition where = Classify(p.height);
-  if (where == Disposition::kDrop) return Status::Ok();
-  if (where == Disposition::kStale) {
-    // Only a peer's own signed message says where it is; verify before paying a Decision.
-    std::optional<uint64_t> due = p.proposer == from ? DecisionDue(from, p.height) : std::nullopt;
-    if (!due) return Status::Ok();
-    if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
-    ReplyDecision(from, *due);
-    return Status::Ok();
-  }
-  if (where == Disposition::kNextHeight) {
-    if (p.round >= kNextHeightRounds) return Status::Ok();
-    if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
-    return Buffer(p.proposer, p);
-  }
-  if (p.round > round_ + kRoundWindow) {
-    // Too far ahead to keep; it still counts towards the f+1 round skip.
-    if (max_round_seen_[p.proposer] >= static_cast<int64_t>(p.round)) return Status::Ok();
-    if (!verified && !VerifyProposal(p)) return Status::Error("invalid signature");
-    NoteRound(p.proposer, p.round);
-    return Status::Ok();
-  }
+  if (std::optional<Status> routed = RouteElsewhere(from, p.proposer, p, verified)) return *routed;
   RoundState* rs = RoundFor(p.round);
   if (rs == nullptr) return Status::Ok();
   if (rs->proposal) {
@@ -361,26 +412,7 @@ Status BftEngine::HandleVote(ReplicaId from, const Vote& v, bool verified) {
     return Status::Error("unknown vote type");
   }
   if (v.voter == cfg_.id) return Status::Ok();  // our own, echoed back
-  Disposition where = Classify(v.height);
-  if (where == Disposition::kDrop) return Status::Ok();
-  if (where == Disposition::kStale) {
-    std::optional<uint64_t> due = v.voter == from ? DecisionDue(from, v.height) : std::nullopt;
-    if (!due) return Status::Ok();
-    if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
-    ReplyDecision(from, *due);
-    return Status::Ok();
-  }
-  if (where == Disposition::kNextHeight) {
-    if (v.round >= kNextHeightRounds) return Status::Ok();
-    if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
-    return Buffer(v.voter, v);
-  }
-  if (v.round > round_ + kRoundWindow) {
-    if (max_round_seen_[v.voter] >= static_cast<int64_t>(v.round)) return Status::Ok();
-    if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
-    NoteRound(v.voter, v.round);
-    return Status::Ok();
-  }
+  if (std::optional<Status> routed = RouteElsewhere(from, v.voter, v, verified)) return *routed;
   RoundState* rs = RoundFor(v.round);
   if (rs == nullptr) return Status::Ok();
   VoteSet& set = rs->votes(v.type);

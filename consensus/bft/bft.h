@@ -146,7 +146,17 @@ class BftEngine final : public Engine {
 
   BftEngine(const BftConfig& config, const Signer& signer, const Verifier& verifier,
             ProposalValidator& validator);
+  // Restart at height hs.height (bft.cpp), in Resume's steps: the block and proof-of-lock
+  // records of that height, the lock and valid value, this replica's own proposal and votes,
+  // the valid value's proof of lock, and the timers and messages of the stored step.
   Status Resume(const HardState& hs, const DurableState& durable);
+  using StoredBlocks = std::map<crypto::Hash256, Block>;
+  Status LoadRecords(const DurableState& durable, StoredBlocks& blocks,
+                     std::vector<PolRecord>& pols);
+  Status RestoreLockAndValid(const HardState& hs, const StoredBlocks& blocks);
+  Status RestoreOwnMessages(const HardState& hs, const StoredBlocks& blocks);
+  Status RestoreProofOfLock(const std::vector<PolRecord>& pols);
+  void ResumeStep();
 
   // Intake (bft.cpp).
   Status HandleProposal(ReplicaId from, const Proposal& p, bool verified);
@@ -157,6 +167,12 @@ class BftEngine final : public Engine {
   // answering a laggard).
   enum class Disposition { kCurrent, kNextHeight, kStale, kDrop };
   Disposition Classify(uint64_t height) const;
+  // The intake of a Proposal or Vote `m` signed by `signer` that is not for a round kept at
+  // this height: dropped, answered with a Decision (a laggard), buffered (next height) or
+  // counted towards a round skip (too far ahead). Returns the status to return for it, or
+  // nullopt when `m` is for a kept round of this height and the caller goes on.
+  template <typename M>
+  std::optional<Status> RouteElsewhere(ReplicaId from, ReplicaId signer, const M& m, bool verified);
   Status Buffer(ReplicaId signer, const Message& m);
   void ReplayBuffered();
   RoundState* RoundFor(uint32_t round);

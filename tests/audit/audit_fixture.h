@@ -4,9 +4,6 @@
 // keys, fixed times). Not thread-safe.
 #pragma once
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -15,30 +12,18 @@
 #include "ledger/chain_store.h"
 #include "ledger/executor.h"
 #include "ledger/kv.h"
+#include "tests/kit/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
 
 namespace cairn::audit::testing {
 
-inline crypto::KeyPair SeededKey(uint8_t n) {
-  std::array<uint8_t, 32> seed{};
-  seed[0] = n;
-  seed[1] = 0xa5;
-  seed[31] = 0x17;
-  return crypto::KeyPair::FromSeed(crypto::PrivateKey(seed));
-}
+using testkit::EditValue;
+using testkit::HeightKey;
+using testkit::PrefixedKey;
+using testkit::TempDir;
 
-// The chain's key layout (ledger/chain_store.h): prefix byte, then a big-endian height.
-inline Bytes HeightKey(char prefix, uint64_t height) {
-  Bytes k(9);
-  k[0] = static_cast<uint8_t>(prefix);
-  for (int i = 0; i < 8; ++i) k[1 + i] = static_cast<uint8_t>(height >> (8 * (7 - i)));
-  return k;
-}
-inline Bytes PrefixedKey(char prefix, ByteView rest) {
-  Bytes k(1 + rest.size());
-  k[0] = static_cast<uint8_t>(prefix);
-  std::copy(rest.begin(), rest.end(), k.begin() + 1);
-  return k;
-}
+// The audit tests' keys (testkit::TestKey, family 0x17).
+inline crypto::KeyPair SeededKey(uint8_t n) { return testkit::TestKey(n, /*family=*/0x17); }
 
 struct AuditChain {
   crypto::KeyPair validator = SeededKey(1);
@@ -85,57 +70,19 @@ struct AuditChain {
     };
   }
 
-  // Builds and commits every block on `store`; returns the head height.
+  // Builds and commits every block on `store`, 1 s apart; returns the head height.
   uint64_t Build(ledger::ChainStore& store) {
-    ledger::BlockHeader parent = genesis.Block0().header;
-    uint64_t t = genesis.genesis_time_ms;
-    for (auto& txs : Blocks()) {
-      transactions += txs.size();
-      t += 1000;
-      ledger::BuiltBlock built = ledger::BuildBlock(store, parent, std::move(txs), t, validator);
-      if (!built.skipped.empty()) std::abort();  // the fixture's txs must all be valid
-      if (!store.Commit(built.block, built.exec).ok()) std::abort();
-      parent = built.block.header;
-    }
-    return parent.height;
+    auto blocks = Blocks();
+    for (const auto& txs : blocks) transactions += txs.size();
+    auto head = testkit::CommitChain(store, genesis.Block0().header, std::move(blocks), validator);
+    if (!head.ok()) std::abort();  // the fixture's transactions must all apply
+    return *head;
   }
-};
-
-// A fresh directory under the system temp directory, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "cairn-node-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 // What an audit found, for test failure messages.
 inline std::string Why(const AuditReport& r) {
   return r.failure ? r.failure->ToString() : std::string("audit passed");
-}
-
-// Reads `key`, lets `edit` change the value, writes it back.
-template <typename Edit>
-bool EditValue(ledger::KvStore& kv, ByteView key, Edit edit) {
-  auto got = kv.Get(key);
-  if (!got.ok() || !got.value()) return false;
-  Bytes v = std::move(*got.value());
-  edit(v);
-  ledger::WriteBatch b;
-  b.Put(key, v);
-  return kv.Write(b, /*sync=*/true).ok();
 }
 
 }  // namespace cairn::audit::testing

@@ -1,6 +1,7 @@
 // The audit on a real chain store: it passes an intact chain and names the first inconsistent
 // height (and what is wrong) for each kind of damage, without ever writing to the store.
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "audit/audit.h"
 #include "crypto/hex.h"

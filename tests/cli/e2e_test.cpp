@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/dev_node.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
+using namespace cairn::testkit;
 using nlohmann::json;
 
 namespace {

@@ -18,16 +18,12 @@
 #include "consensus/bft/state.h"
 #include "consensus/rng.h"
 #include "crypto/ed25519.h"
+#include "tests/kit/keys.h"
 
 namespace cairn::consensus::bft {
 
-inline crypto::KeyPair KeyFor(uint32_t i) {
-  crypto::Init();
-  crypto::PrivateKey seed;
-  seed.data()[0] = static_cast<uint8_t>(i + 1);
-  seed.data()[31] = 0x5e;
-  return crypto::KeyPair::FromSeed(seed);
-}
+// Validator i's key (testkit::TestKey, family 0x5e; numbered from 1).
+inline crypto::KeyPair KeyFor(uint32_t i) { return testkit::TestKey(i + 1, /*family=*/0x5e); }
 
 struct Validators {
   explicit Validators(uint32_t n) {

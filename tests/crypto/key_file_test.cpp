@@ -2,29 +2,19 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <fstream>
 
 #include "crypto/key_file.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::crypto;
-namespace fs = std::filesystem;
 
-namespace {
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/cairn-keyfile-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-}  // namespace
+using cairn::testkit::TempDir;
 
 TEST_CASE("key file round trip with mode 0600", "[crypto]") {
-  TempDir dir;
-  std::string path = (dir.path / "key.json").string();
+  TempDir dir("keyfile");
+  std::string path = dir.Sub("key.json");
   KeyPair kp = KeyPair::Generate();
   REQUIRE(WriteKeyFile(path, kp).ok());
   struct stat st {};
@@ -39,8 +29,8 @@ TEST_CASE("key file round trip with mode 0600", "[crypto]") {
 }
 
 TEST_CASE("key file readable by others is refused", "[crypto]") {
-  TempDir dir;
-  std::string path = (dir.path / "key.json").string();
+  TempDir dir("keyfile");
+  std::string path = dir.Sub("key.json");
   REQUIRE(WriteKeyFile(path, KeyPair::Generate()).ok());
   REQUIRE(::chmod(path.c_str(), 0644) == 0);
   auto r = ReadKeyFile(path);
@@ -49,9 +39,9 @@ TEST_CASE("key file readable by others is refused", "[crypto]") {
 }
 
 TEST_CASE("malformed and mismatched key files are refused", "[crypto]") {
-  TempDir dir;
+  TempDir dir("keyfile");
   auto write = [&](const std::string& name, const std::string& text) {
-    std::string p = (dir.path / name).string();
+    std::string p = dir.Sub(name);
     std::ofstream(p) << text;
     ::chmod(p.c_str(), 0600);
     return p;
@@ -65,5 +55,5 @@ TEST_CASE("malformed and mismatched key files are refused", "[crypto]") {
   auto r = ReadKeyFile(write("d", mismatched));
   REQUIRE_FALSE(r.ok());
   REQUIRE_THAT(r.error(), Catch::Contains("does not match"));
-  REQUIRE_FALSE(ReadKeyFile((dir.path / "missing").string()).ok());
+  REQUIRE_FALSE(ReadKeyFile(dir.Sub("missing")).ok());
 }

@@ -12,9 +12,11 @@
 #include "ledger/kv.h"
 #include "tests/integration/dev_node.h"
 #include "tests/integration/network.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
+using namespace cairn::testkit;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

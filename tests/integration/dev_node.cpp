@@ -1,14 +1,16 @@
 #include "tests/integration/dev_node.h"
 
 #include <signal.h>
-#include <unistd.h>
 
 #include <stdexcept>
 
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
+#include "tests/kit/eventually.h"
 
 namespace cairn::testing {
+
+using testkit::Process;
 
 std::string CairndPath() { return CAIRN_CAIRND_PATH; }
 std::string CairnPath() { return CAIRN_CAIRN_PATH; }
@@ -75,14 +77,16 @@ std::string Hex(const ledger::Transaction& tx) { return crypto::ToHex(tx.Encode(
 
 std::optional<nlohmann::json> WaitCommitted(rpc::Client& c, const std::string& hash,
                                             std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = c.Call("getTransaction", {{"hash", hash}});
-    if (r.ok() && r.value()["status"] == "committed") return r.value();
-    // Polling a remote node: there is nothing to wait on but time.
-    usleep(20000);
-  }
-  return std::nullopt;
+  std::optional<nlohmann::json> committed;
+  // Polling a remote node: there is nothing to wait on but time.
+  testkit::Eventually(
+      [&] {
+        auto r = c.Call("getTransaction", {{"hash", hash}});
+        if (r.ok() && r.value()["status"] == "committed") committed = r.value();
+        return committed.has_value();
+      },
+      timeout);
+  return committed;
 }
 
 }  // namespace cairn::testing

@@ -10,7 +10,7 @@
 #include "crypto/ed25519.h"
 #include "ledger/transaction.h"
 #include "rpc/client.h"
-#include "tests/integration/process.h"
+#include "tests/kit/process.h"
 
 namespace cairn::testing {
 
@@ -32,7 +32,7 @@ class DevNode {
 
   const std::string& home() const { return home_; }
   const std::string& url() const { return url_; }
-  std::string log_tail() const { return TailOf(home_ + ".cairnd.log"); }
+  std::string log_tail() const { return testkit::TailOf(home_ + ".cairnd.log"); }
   rpc::Client Client() const;
   crypto::KeyPair AdminKey() const;
   std::string ChainId();
@@ -40,7 +40,7 @@ class DevNode {
  private:
   std::string home_;
   std::string url_;
-  std::unique_ptr<Process> proc_;
+  std::unique_ptr<testkit::Process> proc_;
 };
 
 // A signed transaction, hex-encoded for sendTransaction.

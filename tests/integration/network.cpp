@@ -15,6 +15,11 @@
 
 namespace cairn::testing {
 
+using testkit::Process;
+using testkit::ReadFile;
+using testkit::RunCommand;
+using testkit::TailOf;
+
 uint16_t FreePortRange(size_t count) {
   // Below the kernel's ephemeral range: a port in it may be taken, while a node is down, as
   // the local end of another node's outbound connection, and the node could not restart.
@@ -115,16 +120,6 @@ nlohmann::json Network::Status(const std::string& name) const {
   auto c = Client(name);
   auto r = c.Call("getStatus");
   return r.ok() ? r.value() : nlohmann::json();
-}
-
-bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    // Polling other processes: there is nothing to block on but time.
-    usleep(20000);
-  }
-  return cond();
 }
 
 }  // namespace cairn::testing

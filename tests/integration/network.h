@@ -9,7 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "rpc/client.h"
-#include "tests/integration/process.h"
+#include "tests/kit/eventually.h"
+#include "tests/kit/process.h"
 
 namespace cairn::testing {
 
@@ -34,7 +35,7 @@ class Network {
   rpc::Client Client(const std::string& name) const;
   nlohmann::json Status(const std::string& name) const;  // getStatus, or null when down
   std::string Home(const std::string& name) const { return dir_ + "/" + name; }
-  std::string Log(const std::string& name) const { return ReadFile(Home(name) + ".log"); }
+  std::string Log(const std::string& name) const { return testkit::ReadFile(Home(name) + ".log"); }
   std::string AdminKeyPath() const { return dir_ + "/admin_key.json"; }
   const std::string& dir() const { return dir_; }
 
@@ -42,10 +43,9 @@ class Network {
   std::string dir_;
   uint16_t rpc_base_ = 0;
   std::vector<std::string> names_;
-  std::map<std::string, std::unique_ptr<Process>> procs_;
+  std::map<std::string, std::unique_ptr<testkit::Process>> procs_;
 };
 
-// Polls `cond` until it holds or `timeout` passes.
-bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout);
+using testkit::Eventually;
 
 }  // namespace cairn::testing

@@ -7,19 +7,17 @@
 
 #include "crypto/hex.h"
 #include "tests/integration/dev_node.h"
+#include "tests/kit/keys.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
+using namespace cairn::testkit;
 using nlohmann::json;
 
 namespace {
 
-crypto::KeyPair Key(uint8_t n) {
-  std::array<uint8_t, 32> s{};
-  s[0] = n;
-  s[31] = 0x77;
-  return crypto::KeyPair::FromSeed(crypto::PrivateKey(s));
-}
+crypto::KeyPair Key(uint8_t n) { return TestKey(n, /*family=*/0x77); }
 
 json Call(rpc::Client& c, const std::string& method, const json& params) {
   auto r = c.Call(method, params);

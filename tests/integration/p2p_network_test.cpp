@@ -7,9 +7,12 @@
 #include "crypto/key_file.h"
 #include "tests/integration/dev_node.h"
 #include "tests/integration/network.h"
+#include "tests/kit/keys.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
+using namespace cairn::testkit;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -52,9 +55,7 @@ TEST_CASE("a transaction sent to an observer is committed by the validator", "[i
       [&] { return net.Status("o0")["peers"] == 1 && net.Status("v0")["peers"] == 2; }, 20s));
   std::string chain = net.Status("o0")["chain_id"];
 
-  std::array<uint8_t, 32> seed{};
-  seed[0] = 9;
-  auto alice = crypto::KeyPair::FromSeed(crypto::PrivateKey(seed));
+  auto alice = TestKey(9, /*family=*/0);
   auto reg =
       MakeTx(*admin, chain, 0, ledger::RegisterAccount{alice.public_key(), ledger::Role::kMember});
   auto o0 = net.Client("o0");

@@ -9,9 +9,12 @@
 #include "crypto/key_file.h"
 #include "tests/integration/dev_node.h"
 #include "tests/integration/network.h"
+#include "tests/kit/keys.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
+using namespace cairn::testkit;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -19,12 +22,7 @@ namespace {
 
 const std::vector<std::string> kAll = {"v0", "v1", "v2"};
 
-crypto::KeyPair Member(uint8_t n) {
-  std::array<uint8_t, 32> s{};
-  s[0] = n;
-  s[5] = 0x42;
-  return crypto::KeyPair::FromSeed(crypto::PrivateKey(s));
-}
+crypto::KeyPair Member(uint8_t n) { return TestKey(n, /*family=*/0x42); }
 
 // The name of the node all live nodes agree is leader, or "".
 std::string Leader(const Network& net, const std::vector<std::string>& live) {

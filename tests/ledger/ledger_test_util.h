@@ -18,18 +18,14 @@
 #include "ledger/state.h"
 #include "ledger/state_root.h"
 #include "ledger/transaction.h"
+#include "tests/kit/keys.h"
 
 namespace cairn::ledger::testing {
 
 inline const std::string kChain = "ledger-test";
 
 // The same seed always gives the same key, so encodings and hashes are reproducible.
-inline crypto::KeyPair Key(uint32_t n) {
-  std::array<uint8_t, 32> seed{};
-  for (int i = 0; i < 4; ++i) seed[i] = static_cast<uint8_t>(n >> (8 * i));
-  seed[31] = 0xc4;
-  return crypto::KeyPair::FromSeed(crypto::PrivateKey(seed));
-}
+inline crypto::KeyPair Key(uint32_t n) { return testkit::TestKey(n, /*family=*/0xc4); }
 
 inline Bytes Filled(size_t n, uint8_t start = 0) {
   Bytes b(n);

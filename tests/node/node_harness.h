@@ -16,15 +16,11 @@
 #include "ledger/chain_store.h"
 #include "node/node_core.h"
 #include "node/wire.h"
+#include "tests/kit/keys.h"
 
 namespace cairn::node::testing {
 
-inline crypto::KeyPair Key(uint32_t n, uint8_t family) {
-  std::array<uint8_t, 32> seed{};
-  for (int i = 0; i < 4; ++i) seed[i] = static_cast<uint8_t>(n >> (8 * i));
-  seed[4] = family;
-  return crypto::KeyPair::FromSeed(crypto::PrivateKey(seed));
-}
+using testkit::TestKey;
 
 // Messages between in-process nodes, queued and delivered in send order.
 class FakeHub {
@@ -103,17 +99,17 @@ class TestNetwork {
     genesis_.genesis_time_ms = clock_.UnixMs() - 1000;
     genesis_.consensus = kind;
     for (size_t i = 0; i < validators + observers; ++i) {
-      genesis::Node n{"n" + std::to_string(i), Key(static_cast<uint32_t>(i), 0x01).public_key(),
+      genesis::Node n{"n" + std::to_string(i), TestKey(static_cast<uint32_t>(i), 0x01).public_key(),
                       "127.0.0.1:1"};
       (i < validators ? genesis_.validators : genesis_.observers).push_back(n);
     }
-    admin_ = Key(0, 0xad);
-    bob_ = Key(1, 0xad);
+    admin_ = TestKey(0, 0xad);
+    bob_ = TestKey(1, 0xad);
     genesis_.accounts.push_back({admin_.public_key(), ledger::Role::kAdmin, 1'000'000'000});
     genesis_.accounts.push_back({bob_.public_key(), ledger::Role::kMember, 0});
     for (size_t i = 0; i < validators + observers; ++i) {
       auto node = std::make_unique<TestNode>();
-      node->key = Key(static_cast<uint32_t>(i), 0x01);
+      node->key = TestKey(static_cast<uint32_t>(i), 0x01);
       node->config.name = "n" + std::to_string(i);
       node->config.block_interval_ms = 100;
       node->config.sync_writes = false;

@@ -19,20 +19,13 @@
 #include <string_view>
 #include <thread>
 
+#include "tests/kit/eventually.h"
+
 namespace cairn::rpc::testing {
 
 using namespace std::chrono_literals;
 
-// Polls `condition` until it holds or `timeout` passes; returns its last value.
-inline bool Eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
-}
+using testkit::Eventually;
 
 // A blocking TCP connection to 127.0.0.1 with deadline-bounded reads.
 class RawConn {

@@ -1,5 +1,6 @@
-// Child processes for integration tests: spawn a binary, read its stdout line by line
-// with a deadline, signal it, and wait for its exit status with a deadline.
+// Child processes for tests (cairnd, cairn, test helpers): spawn a binary, read its stdout line
+// by line with a deadline, signal it, and wait for its exit status with a deadline. A Process is
+// used from one thread at a time; RunCommand and the file helpers are thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace cairn::testing {
+namespace cairn::testkit {
 
 class Process {
  public:
@@ -46,18 +47,7 @@ struct CommandResult {
 CommandResult RunCommand(const std::string& exe, const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// A fresh directory under /tmp, removed on destruction unless CAIRN_KEEP_TEST_DIRS is set.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag);
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 std::string ReadFile(const std::string& path);
 std::string TailOf(const std::string& path, size_t max_bytes = 4000);
 
-}  // namespace cairn::testing
+}  // namespace cairn::testkit

@@ -2,6 +2,7 @@
 
 #include "ledger/executor.h"
 #include "ledger/mempool.h"
+#include "tests/kit/keys.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
@@ -9,12 +10,7 @@ using namespace cairn::ledger;
 namespace {
 const std::string kChain = "mempool-test";
 
-crypto::KeyPair Key(uint8_t n) {
-  std::array<uint8_t, 32> s{};
-  s[0] = n;
-  s[1] = 0x5a;
-  return crypto::KeyPair::FromSeed(crypto::PrivateKey(s));
-}
+crypto::KeyPair Key(uint8_t n) { return testkit::TestKey(n, /*family=*/0x5a); }
 
 BlockHeader Parent() {
   BlockHeader h;

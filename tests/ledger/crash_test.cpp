@@ -21,13 +21,14 @@
 #include <iostream>
 #include <random>
 
-#include "tests/store/chain_fixture.h"
+#include "tests/kit/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
-using cairn::ledger::testing::AuditStore;
-using cairn::ledger::testing::ChainFixture;
-using cairn::ledger::testing::TempDir;
+using cairn::testkit::AuditStore;
+using cairn::testkit::ChainFixture;
+using cairn::testkit::TempDir;
 
 namespace {
 

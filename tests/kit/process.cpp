@@ -1,4 +1,4 @@
-#include "tests/integration/process.h"
+#include "tests/kit/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -7,13 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
-namespace cairn::testing {
+namespace cairn::testkit {
 namespace {
 using Clock = std::chrono::steady_clock;
 
@@ -154,20 +152,6 @@ CommandResult RunCommand(const std::string& exe, const std::vector<std::string>&
   return r;
 }
 
-TempDir::TempDir(const std::string& tag) {
-  std::string tmpl = "/tmp/cairn-" + tag + "-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back(0);
-  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = buf.data();
-}
-
-TempDir::~TempDir() {
-  if (std::getenv("CAIRN_KEEP_TEST_DIRS")) return;
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -180,4 +164,4 @@ std::string TailOf(const std::string& path, size_t max_bytes) {
   return s.size() > max_bytes ? s.substr(s.size() - max_bytes) : s;
 }
 
-}  // namespace cairn::testing
+}  // namespace cairn::testkit

@@ -8,29 +8,21 @@
 
 #include "ledger/chain_store.h"
 #include "ledger/codec.h"
-#include "tests/store/chain_fixture.h"
+#include "tests/kit/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
-using cairn::ledger::testing::AuditStore;
-using cairn::ledger::testing::ChainFixture;
-using cairn::ledger::testing::TempDir;
+using cairn::testkit::AuditStore;
+using cairn::testkit::ChainFixture;
+using cairn::testkit::TempDir;
 
 namespace {
 
-// Raw keys, as chain_store.h lays them out, for tests that damage a store on purpose.
-Bytes Prefixed(char prefix, ByteView rest) {
-  Bytes k(1 + rest.size());
-  k[0] = static_cast<uint8_t>(prefix);
-  std::copy(rest.begin(), rest.end(), k.begin() + 1);
-  return k;
-}
-Bytes HeightKey(char prefix, uint64_t height) {
-  Bytes be(8);
-  for (int i = 0; i < 8; ++i) be[i] = static_cast<uint8_t>(height >> (8 * (7 - i)));
-  return Prefixed(prefix, be);
-}
-Bytes MetaKey(std::string_view name) { return Prefixed('M', AsBytes(name)); }
+using testkit::HeightKey;
+using testkit::PrefixedKey;
+
+Bytes MetaKey(std::string_view name) { return PrefixedKey('M', AsBytes(name)); }
 Bytes HeadRecord(const Head& h) {
   Writer w;
   w.U64(h.height).Fixed(h.hash).Fixed(h.state_root);
@@ -187,7 +179,7 @@ TEST_CASE("a committed chain survives reopen: blocks, hash index, tx index, rece
   auto acct1 = s.GetAccount(fx.accounts[1].public_key());
   REQUIRE(acct1);
   CHECK(acct1->nonce == 3);  // two of the three transfer blocks, then the failed transfer
-  CHECK_FALSE(s.GetAccount(ledger::testing::TestKey(999).public_key()));
+  CHECK_FALSE(s.GetAccount(testkit::TestKey(999, testkit::kAccountKeys).public_key()));
 
   auto none = s.BlockAt(5);
   REQUIRE(none.ok());
@@ -447,7 +439,7 @@ TEST_CASE("a stored account that does not decode reads as absent and is reported
   MemoryKv kv;
   auto store = OpenMemory(kv, fx);
   CHECK(store->StateReadError().ok());
-  RawPut(kv, Prefixed('S', AccountKey(fx.accounts[0].public_key())), Bytes{0xde, 0xad});
+  RawPut(kv, PrefixedKey('S', AccountKey(fx.accounts[0].public_key())), Bytes{0xde, 0xad});
 
   CHECK_FALSE(store->GetAccount(fx.accounts[0].public_key()));
   CHECK_THAT(store->StateReadError().message(),

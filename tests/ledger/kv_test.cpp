@@ -5,11 +5,11 @@
 #include <sstream>
 
 #include "ledger/kv.h"
-#include "tests/store/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
-using cairn::ledger::testing::TempDir;
+using cairn::testkit::TempDir;
 
 namespace {
 

@@ -6,12 +6,13 @@
 #include <iostream>
 #include <sstream>
 
-#include "tests/store/chain_fixture.h"
+#include "tests/kit/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
-using cairn::ledger::testing::ChainFixture;
-using cairn::ledger::testing::TempDir;
+using cairn::testkit::ChainFixture;
+using cairn::testkit::TempDir;
 
 TEST_CASE("synced LevelDB commit of 1,000-transfer blocks", "[.benchmark][store]") {
   constexpr size_t kTxs = 1000;
