@@ -21,8 +21,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/codec.h"
 #include "crypto/merkle.h"
-#include "ledger/codec.h"
 #include "ledger/state_root.h"
 
 namespace cairn::genesis {
@@ -357,7 +357,7 @@ Status Genesis::Save(const std::string& path) const {
 
 crypto::Hash256 Genesis::ConfigHash() const {
   static constexpr std::string_view kDomain("CAIRN/genesis/v1\0", 17);
-  ledger::Writer w;
+  codec::Writer w;
   w.Raw(AsBytes(kDomain)).Str(chain_id).U64(genesis_time_ms);
   w.U8(static_cast<uint8_t>(consensus)).U32(params.max_block_txs);
   for (const auto* list : {&validators, &observers}) {
