@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,28 +58,34 @@ class Status {
     return Status(StatusCode::kUnavailable, std::move(msg));
   }
 
-  bool ok() const { return code_ == StatusCode::kOk; }
+  bool ok() const { return rep_ == nullptr; }
   explicit operator bool() const { return ok(); }
-  StatusCode code() const { return code_; }
+  StatusCode code() const { return ok() ? StatusCode::kOk : rep_->code; }
   const std::string& message() const {
     static const std::string kOkMessage = "ok";
-    return ok() ? kOkMessage : msg_;
+    return ok() ? kOkMessage : rep_->message;
   }
   // Prefixes the message with context ("block 12: " + message) and keeps the code; no-op
   // when ok.
   Status Wrap(const std::string& context) const {
-    return ok() ? *this : Status(code_, context + ": " + msg_);
+    return ok() ? *this : Status(rep_->code, context + ": " + rep_->message);
   }
   // The same message under another code, for a layer that knows better what the failure
   // means (a stored record that does not decode is corruption, not a bad argument).
-  Status WithCode(StatusCode code) const { return ok() ? *this : Status(code, msg_); }
+  Status WithCode(StatusCode code) const { return ok() ? *this : Status(code, rep_->message); }
 
  private:
-  Status(StatusCode code, std::string msg) : code_(code), msg_(std::move(msg)) {
+  struct Rep {
+    StatusCode code;
+    std::string message;
+  };
+  Status(StatusCode code, std::string msg)
+      : rep_(std::make_shared<const Rep>(Rep{code, std::move(msg)})) {
     assert(code != StatusCode::kOk);
   }
-  StatusCode code_ = StatusCode::kOk;
-  std::string msg_;
+  // nullptr when ok, so an ok Status is one pointer and copies of an error share its text.
+  // The Rep is immutable: copies on different threads are safe.
+  std::shared_ptr<const Rep> rep_;
 };
 
 // "ok", "invalid argument", ...; for logs and tests.

@@ -102,6 +102,13 @@ std::string_view ConsensusName(ConsensusKind k) {
   return "unknown";
 }
 
+std::optional<ConsensusKind> ParseConsensusKind(std::string_view name) {
+  for (ConsensusKind k : {ConsensusKind::kSolo, ConsensusKind::kRaft, ConsensusKind::kBft}) {
+    if (name == ConsensusName(k)) return k;
+  }
+  return std::nullopt;
+}
+
 bool IsValidChainId(const std::string& id) {
   if (id.empty() || id.size() > ledger::kMaxChainId) return false;
   for (char c : id) {
@@ -187,16 +194,12 @@ Result<Genesis> Genesis::FromJson(const std::string& text) {
   if (cons == j.end() || !cons->is_string()) {
     return Err("consensus", "missing; one of \"solo\", \"raft\", \"bft\"");
   }
-  std::string kind = cons->get<std::string>();
-  if (kind == "solo") {
-    g.consensus = ConsensusKind::kSolo;
-  } else if (kind == "raft") {
-    g.consensus = ConsensusKind::kRaft;
-  } else if (kind == "bft") {
-    g.consensus = ConsensusKind::kBft;
-  } else {
+  const std::string kind = cons->get<std::string>();
+  const std::optional<ConsensusKind> parsed = ParseConsensusKind(kind);
+  if (!parsed) {
     return Err("consensus", "\"" + kind + "\" is not one of \"solo\", \"raft\", \"bft\"");
   }
+  g.consensus = *parsed;
 
   if (auto params = j.find("params"); params != j.end()) {
     if (!params->is_object()) return Err("params", "must be an object");

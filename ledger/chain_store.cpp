@@ -64,8 +64,6 @@ Bytes HashKey(uint8_t prefix, const crypto::Hash256& h) { return PrefixedKey(pre
 
 Bytes PrefixedStateKey(ByteView state_key) { return PrefixedKey(kStatePrefix, state_key); }
 
-std::string Short(const crypto::Hash256& h) { return h.ToHex().substr(0, 16); }
-
 Bytes EncodeHead(const Head& h) {
   Writer w;
   w.U64(h.height).Fixed(h.hash).Fixed(h.state_root);
@@ -131,8 +129,9 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
   }
   if (crypto::Hash256 root = NextStateRoot(crypto::Hash256(), 0, genesis_state);
       root != h.state_root) {
-    return Status::Error("genesis state has root " + Short(root) +
-                         ", but the genesis block's state_root is " + Short(h.state_root));
+    return Status::Error("genesis state has root " + crypto::ShortHex(root, 16) +
+                         ", but the genesis block's state_root is " +
+                         crypto::ShortHex(h.state_root, 16));
   }
   const crypto::Hash256 hash = genesis.Hash();
   WriteBatch batch;
@@ -236,13 +235,15 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   if (!block.value()) return Status::Corruption(at + " is missing; the store is inconsistent");
   const crypto::Hash256 hash = block.value()->Hash();
   if (hash != head->hash) {
-    return Status::Corruption(at + " hashes to " + Short(hash) + ", but the head record says " +
-                              Short(head->hash) + "; the store is inconsistent");
+    return Status::Corruption(at + " hashes to " + crypto::ShortHex(hash, 16) +
+                              ", but the head record says " + crypto::ShortHex(head->hash, 16) +
+                              "; the store is inconsistent");
   }
   if (block.value()->header.state_root != head->state_root) {
-    return Status::Corruption(at + " has state_root " + Short(block.value()->header.state_root) +
-                              ", but the stored state root is " + Short(head->state_root) +
-                              "; the store is inconsistent");
+    return Status::Corruption(
+        at + " has state_root " + crypto::ShortHex(block.value()->header.state_root, 16) +
+        ", but the stored state root is " + crypto::ShortHex(head->state_root, 16) +
+        "; the store is inconsistent");
   }
   auto by_hash = store->kv_->Get(HashKey(kHashPrefix, hash));
   if (!by_hash.ok()) return by_hash.status().Wrap(at);
@@ -281,8 +282,8 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
     return Status::Rejected(at + "height does not follow head " + std::to_string(cur.height));
   }
   if (h.prev_hash != cur.hash) {
-    return Status::Rejected(at + "prev_hash " + Short(h.prev_hash) + " is not the head hash " +
-                            Short(cur.hash));
+    return Status::Rejected(at + "prev_hash " + crypto::ShortHex(h.prev_hash, 16) +
+                            " is not the head hash " + crypto::ShortHex(cur.hash, 16));
   }
   if (h.chain_id != impl_->chain_id) {
     return Status::Rejected(at + "chain id \"" + h.chain_id + "\" is not \"" + impl_->chain_id +
@@ -294,8 +295,8 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
                                    std::to_string(block.txs.size()) + " transactions");
   }
   if (exec.state_root != h.state_root) {
-    return Status::Rejected(at + "executed state_root " + Short(exec.state_root) +
-                            " differs from the header's " + Short(h.state_root));
+    return Status::Rejected(at + "executed state_root " + crypto::ShortHex(exec.state_root, 16) +
+                            " differs from the header's " + crypto::ShortHex(h.state_root, 16));
   }
   if (extra) {
     for (const WriteBatch::Op& op : extra->ops()) {
@@ -377,16 +378,18 @@ Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificat
 
 Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash) const {
   auto got = kv_->Get(HashKey(kHashPrefix, hash));
-  if (!got.ok()) return got.status().Wrap("block " + Short(hash));
+  if (!got.ok()) return got.status().Wrap("block " + crypto::ShortHex(hash, 16));
   if (!got.value()) return std::optional<Block>();
   auto height = DecodeU64(**got, "hash index");
   if (!height.ok()) {
-    return height.status().WithCode(StatusCode::kCorruption).Wrap("block " + Short(hash));
+    return height.status()
+        .WithCode(StatusCode::kCorruption)
+        .Wrap("block " + crypto::ShortHex(hash, 16));
   }
   auto block = BlockAt(*height);
   if (!block.ok()) return block;
   if (!block.value() || block.value()->Hash() != hash) {
-    return Status::Corruption("hash index maps " + Short(hash) + " to height " +
+    return Status::Corruption("hash index maps " + crypto::ShortHex(hash, 16) + " to height " +
                               std::to_string(*height) + ", which holds another block");
   }
   return block;
@@ -407,11 +410,13 @@ Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
 
 Result<std::optional<TxLocation>> ChainStore::FindTx(const crypto::Hash256& tx_hash) const {
   auto got = kv_->Get(HashKey(kTxPrefix, tx_hash));
-  if (!got.ok()) return got.status().Wrap("tx " + Short(tx_hash));
+  if (!got.ok()) return got.status().Wrap("tx " + crypto::ShortHex(tx_hash, 16));
   if (!got.value()) return std::optional<TxLocation>();
   auto loc = DecodeTxLocation(**got);
   if (!loc.ok())
-    return loc.status().WithCode(StatusCode::kCorruption).Wrap("stored tx " + Short(tx_hash));
+    return loc.status()
+        .WithCode(StatusCode::kCorruption)
+        .Wrap("stored tx " + crypto::ShortHex(tx_hash, 16));
   return std::optional<TxLocation>(*loc);
 }
 

@@ -36,11 +36,6 @@ using internal::RpcBlockSource;
 using internal::StoreBlockSource;
 using ledger::Block;
 
-template <size_t N, typename Tag>
-std::string Short(const crypto::FixedBytes<N, Tag>& v) {
-  return v.ToHex().substr(0, 16);
-}
-
 // At most `max_chars` hex digits of `b`, marked when cut.
 std::string HexPrefix(ByteView b, size_t max_chars = 64) {
   std::string hex = crypto::ToHex(b);
@@ -163,9 +158,10 @@ class Auditor {
         head.state_root != report_.state_root) {
       return Fail(AuditCheck::kHead, h,
                   "the head record says height " + std::to_string(head.height) + " hash " +
-                      Short(head.hash) + " state root " + Short(head.state_root) +
-                      ", but the last block is " + Short(report_.head_hash) + " with state root " +
-                      Short(report_.state_root));
+                      crypto::ShortHex(head.hash, 16) + " state root " +
+                      crypto::ShortHex(head.state_root, 16) + ", but the last block is " +
+                      crypto::ShortHex(report_.head_hash, 16) + " with state root " +
+                      crypto::ShortHex(report_.state_root, 16));
     }
     auto above = kv_->Get(BlockKey(h + 1));
     if (!above.ok()) return Fail(AuditCheck::kRead, h + 1, "reading block: " + above.error());
@@ -222,8 +218,8 @@ class Auditor {
     }
     if (hd.prev_hash != report_.head_hash) {
       return Fail(AuditCheck::kHeader, h,
-                  "prev_hash " + Short(hd.prev_hash) + " is not the hash of block " +
-                      std::to_string(h - 1) + " (" + Short(report_.head_hash) + ")");
+                  "prev_hash " + crypto::ShortHex(hd.prev_hash, 16) + " is not the hash of block " +
+                      std::to_string(h - 1) + " (" + crypto::ShortHex(report_.head_hash, 16) + ")");
     }
     if (hd.timestamp_ms < parent_.timestamp_ms) {
       return Fail(AuditCheck::kHeader, h,
@@ -236,21 +232,23 @@ class Auditor {
     }
     if (!c.proposer_sig_ok) {
       return Fail(AuditCheck::kProposerSignature, h,
-                  "the proposer signature of block " + Short(c.block.Hash()) + " by " +
-                      Short(hd.proposer) + " does not verify");
+                  "the proposer signature of block " + crypto::ShortHex(c.block.Hash(), 16) +
+                      " by " + crypto::ShortHex(hd.proposer, 16) + " does not verify");
     }
     if (verifier_ && !CheckCertificate(c)) return false;
     if (crypto::MerkleRoot(c.tx_hashes) != hd.tx_root) {
       return Fail(AuditCheck::kTxRoot, h,
-                  "tx_root " + Short(hd.tx_root) + " is not the Merkle root of the block's " +
+                  "tx_root " + crypto::ShortHex(hd.tx_root, 16) +
+                      " is not the Merkle root of the block's " +
                       std::to_string(c.block.txs.size()) + " transactions (" +
-                      Short(crypto::MerkleRoot(c.tx_hashes)) + ")");
+                      crypto::ShortHex(crypto::MerkleRoot(c.tx_hashes), 16) + ")");
     }
     if (c.first_bad_tx >= 0) {
       const size_t i = static_cast<size_t>(c.first_bad_tx);
       return Fail(AuditCheck::kTxSignature, h,
-                  "tx " + std::to_string(i) + " (" + Short(c.tx_hashes[i]) + "): signature by " +
-                      Short(c.block.txs[i].sender) + " does not verify");
+                  "tx " + std::to_string(i) + " (" + crypto::ShortHex(c.tx_hashes[i], 16) +
+                      "): signature by " + crypto::ShortHex(c.block.txs[i].sender, 16) +
+                      " does not verify");
     }
     // Every signature of this block was verified above, so the replay need not redo it.
     ledger::ExecOptions exec_opts;
@@ -317,7 +315,8 @@ class Auditor {
     }
     for (size_t i = 0; i < tx_hashes.size(); ++i) {
       auto loc = store_->FindTx(tx_hashes[i]);
-      const std::string tx = "tx " + std::to_string(i) + " (" + Short(tx_hashes[i]) + ")";
+      const std::string tx =
+          "tx " + std::to_string(i) + " (" + crypto::ShortHex(tx_hashes[i], 16) + ")";
       if (!loc.ok()) return Fail(AuditCheck::kTxIndex, h, tx + ": " + loc.error());
       if (!loc.value()) return Fail(AuditCheck::kTxIndex, h, tx + " is missing from the tx index");
       if (loc.value()->height != h || loc.value()->index != i) {
@@ -330,7 +329,7 @@ class Auditor {
     if (!by_hash.ok()) return Fail(AuditCheck::kBlockIndex, h, by_hash.error());
     if (!by_hash.value() || by_hash.value()->header.height != h) {
       return Fail(AuditCheck::kBlockIndex, h,
-                  "block " + Short(hash) + " is missing from the block-hash index");
+                  "block " + crypto::ShortHex(hash, 16) + " is missing from the block-hash index");
     }
     return true;
   }

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include "crypto/ed25519.h"
+#include "genesis/genesis.h"
 #include "node/cli_common.h"
 #include "node/testnet.h"
 
@@ -70,15 +71,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   testnet->callback([&action, tn, tn_out, tn_consensus] {
     action = [tn, tn_out, tn_consensus]() -> Status {
-      if (*tn_consensus == "solo") {
-        tn->consensus = genesis::ConsensusKind::kSolo;
-      } else if (*tn_consensus == "raft") {
-        tn->consensus = genesis::ConsensusKind::kRaft;
-      } else if (*tn_consensus == "bft") {
-        tn->consensus = genesis::ConsensusKind::kBft;
-      } else {
-        return Status::Error("--consensus must be solo, raft or bft");
-      }
+      const std::optional<genesis::ConsensusKind> kind = genesis::ParseConsensusKind(*tn_consensus);
+      if (!kind) return Status::InvalidArgument("--consensus must be solo, raft or bft");
+      tn->consensus = *kind;
       auto r = node::GenerateTestnet(*tn_out, *tn);
       if (!r.ok()) return r.status();
       std::printf("testnet in %s (%s)\n  genesis:   %s\n  admin key: %s (funded admin account)\n",

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "crypto/ed25519.h"
+#include "genesis/genesis.h"
 #include "node/config.h"
 #include "node/init.h"
 #include "node/node.h"
@@ -74,15 +75,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (testnet->parsed()) {
-    if (tn_consensus == "solo") {
-      tn.consensus = genesis::ConsensusKind::kSolo;
-    } else if (tn_consensus == "raft") {
-      tn.consensus = genesis::ConsensusKind::kRaft;
-    } else if (tn_consensus == "bft") {
-      tn.consensus = genesis::ConsensusKind::kBft;
-    } else {
-      return Fail("--consensus must be solo, raft or bft");
-    }
+    const std::optional<genesis::ConsensusKind> kind = genesis::ParseConsensusKind(tn_consensus);
+    if (!kind) return Fail("--consensus must be solo, raft or bft");
+    tn.consensus = *kind;
     auto r = node::GenerateTestnet(tn_out, tn);
     if (!r.ok()) return Fail(r.error());
     std::printf("testnet in %s\n  genesis:   %s\n  admin key: %s (funded admin account)\n",

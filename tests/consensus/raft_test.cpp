@@ -362,7 +362,7 @@ TEST_CASE("Step refuses bad senders and malformed messages and keeps working",
 
   Bytes garbage = {1, 1, 1};
   REQUIRE(f.Step(0, garbage).message() ==
-          "from replica 0: raft message: term truncated (need 8 bytes, have 1) at offset 2");
+          "from replica 0: raft message: term: truncated: needs 8 bytes, 1 left at offset 2");
 
   // Feed random and mutated messages to every replica: errors are fine, crashes (and
   // sanitizer reports) are not.
