@@ -424,8 +424,9 @@ Status Host::Send(const NodeId& to, MessageType type, Bytes payload) {
     return Status::Error("p2p: payload of " + std::to_string(payload.size()) +
                          " bytes exceeds max_frame_bytes");
   }
-  if (!IsConnected(to))
-    return Status::Error("p2p: peer " + crypto::ShortHex(to, 8) + " is not connected");
+  if (!IsConnected(to)) {
+    return Status::Unavailable("p2p: peer " + crypto::ShortHex(to, 8) + " is not connected");
+  }
   auto shared = std::make_shared<const Bytes>(std::move(payload));
   asio::post(m.io, [&m, to, type, shared] {
     auto it = m.peers.find(to);
