@@ -177,7 +177,7 @@ TEST_CASE("bft codec: forged counts and lengths are refused before allocating",
     w.U32(0xffffffffu);
     Result<Message> r = DecodeMessage(std::move(w).Take());
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().find("block data length") != std::string::npos);
+    CHECK(r.error().find("block data: length") != std::string::npos);
   }
 }
 

@@ -241,7 +241,7 @@ TEST_CASE("restart refuses stored state that is corrupt or disagrees with the le
   bad_hs.hard_state->pop_back();
   REQUIRE(RaftEngine::Open(Config(0, 1), bad_hs, tip)
               .error()
-              .find("raft hard state: base hash truncated") == 0);
+              .find("raft hard state: base hash: truncated") == 0);
 
   DurableState no_hs = good;
   no_hs.hard_state.reset();
