@@ -139,7 +139,7 @@ AuditReport AuditDataDir(const std::string& data_dir, const genesis::Genesis& ge
   if (!kv.ok()) {
     AuditReport report = NewReport(data_dir, genesis);
     std::string why = kv.error();
-    if (why.find("LOCK") != std::string::npos) {
+    if (kv.code() == StatusCode::kLocked) {
       why += "; stop the node, or audit a copy of the directory, or audit over RPC";
     }
     report.failure = AuditFailure{AuditCheck::kSource, std::nullopt, why};

@@ -18,12 +18,6 @@
 
 namespace cairn::audit::internal {
 
-// The first 16 hex digits of a hash or key, for one-line failure details.
-template <size_t N, typename Tag>
-std::string Short(const crypto::FixedBytes<N, Tag>& v) {
-  return v.ToHex().substr(0, 16);
-}
-
 // A decoded block of a page with its signature checks done.
 struct Checked {
   ledger::Block block;

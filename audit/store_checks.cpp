@@ -40,9 +40,10 @@ bool Auditor::CheckStoreAtEnd() {
   if (head.height != h || head.hash != report_.head_hash || head.state_root != report_.state_root) {
     return Fail(AuditCheck::kHead, h,
                 "the head record says height " + std::to_string(head.height) + " hash " +
-                    Short(head.hash) + " state root " + Short(head.state_root) +
-                    ", but the last block is " + Short(report_.head_hash) + " with state root " +
-                    Short(report_.state_root));
+                    crypto::ShortHex(head.hash, 16) + " state root " +
+                    crypto::ShortHex(head.state_root, 16) + ", but the last block is " +
+                    crypto::ShortHex(report_.head_hash, 16) + " with state root " +
+                    crypto::ShortHex(report_.state_root, 16));
   }
   auto above = kv_->Get(BlockKey(h + 1));
   if (!above.ok()) return Fail(AuditCheck::kRead, h + 1, "reading block: " + above.error());
@@ -77,7 +78,8 @@ bool Auditor::CheckStoredIndexes(const ledger::Block& b, const crypto::Hash256& 
   }
   for (size_t i = 0; i < tx_hashes.size(); ++i) {
     auto loc = store_->FindTx(tx_hashes[i]);
-    const std::string tx = "tx " + std::to_string(i) + " (" + Short(tx_hashes[i]) + ")";
+    const std::string tx =
+        "tx " + std::to_string(i) + " (" + crypto::ShortHex(tx_hashes[i], 16) + ")";
     if (!loc.ok()) return Fail(AuditCheck::kTxIndex, h, tx + ": " + loc.error());
     if (!loc.value()) return Fail(AuditCheck::kTxIndex, h, tx + " is missing from the tx index");
     if (loc.value()->height != h || loc.value()->index != i) {
@@ -90,7 +92,7 @@ bool Auditor::CheckStoredIndexes(const ledger::Block& b, const crypto::Hash256& 
   if (!by_hash.ok()) return Fail(AuditCheck::kBlockIndex, h, by_hash.error());
   if (!by_hash.value() || by_hash.value()->header.height != h) {
     return Fail(AuditCheck::kBlockIndex, h,
-                "block " + Short(hash) + " is missing from the block-hash index");
+                "block " + crypto::ShortHex(hash, 16) + " is missing from the block-hash index");
   }
   return true;
 }

@@ -1,10 +1,8 @@
-// Clock: the one source of time for code above the pure layers, injected so tests can run
-// on a ManualClock. Steady time measures intervals; unix time stamps blocks and records.
-// Thread-safety: SystemClock and ManualClock may be read from any thread.
+// Clock: the one way code below node/ reads the time, so tests can drive it (ManualClock)
+// and production reads the system (SystemClock). Every implementation here is thread-safe.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 
 namespace cairn {
@@ -12,38 +10,43 @@ namespace cairn {
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual uint64_t SteadyMs() const = 0;  // monotonic, for intervals and timeouts
-  virtual uint64_t UnixMs() const = 0;    // wall clock, for timestamps
+  // Milliseconds on a monotonic clock with an arbitrary epoch: for intervals, timeouts and
+  // deadlines. Never goes back; means nothing across processes.
+  virtual uint64_t SteadyMs() const = 0;
+  // Milliseconds since the Unix epoch: for timestamps others read (block times, "connected
+  // since"). May jump when the operator or NTP sets the system time.
+  virtual uint64_t UnixMs() const = 0;
 };
 
+// std::chrono's steady_clock and system_clock; stateless.
 class SystemClock final : public Clock {
  public:
-  uint64_t SteadyMs() const override {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
-  }
-  uint64_t UnixMs() const override {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
-  }
+  // One shared instance, for defaults ("nullptr means the system clock" without a branch).
+  static const SystemClock& Instance();
+
+  uint64_t SteadyMs() const override;
+  uint64_t UnixMs() const override;
 };
 
-// A clock that moves only when told to.
+// A clock that moves only when told to. Steady and Unix time advance together.
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(uint64_t unix_ms = 1'700'000'000'000) : unix_(unix_ms) {}
-  uint64_t SteadyMs() const override { return steady_.load(); }
-  uint64_t UnixMs() const override { return unix_.load(); }
+  explicit ManualClock(uint64_t steady_ms = 0, uint64_t unix_ms = 0)
+      : steady_ms_(steady_ms), unix_ms_(unix_ms) {}
+
+  uint64_t SteadyMs() const override { return steady_ms_.load(std::memory_order_relaxed); }
+  uint64_t UnixMs() const override { return unix_ms_.load(std::memory_order_relaxed); }
+
   void Advance(uint64_t ms) {
-    steady_ += ms;
-    unix_ += ms;
+    steady_ms_.fetch_add(ms, std::memory_order_relaxed);
+    unix_ms_.fetch_add(ms, std::memory_order_relaxed);
   }
+  // Sets the wall clock alone, as an operator or NTP would; the steady clock does not move.
+  void SetUnixMs(uint64_t ms) { unix_ms_.store(ms, std::memory_order_relaxed); }
 
  private:
-  std::atomic<uint64_t> steady_{0};
-  std::atomic<uint64_t> unix_;
+  std::atomic<uint64_t> steady_ms_;
+  std::atomic<uint64_t> unix_ms_;
 };
 
 }  // namespace cairn

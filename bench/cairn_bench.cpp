@@ -23,6 +23,7 @@
 #include "bench/report.h"
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
+#include "genesis/genesis.h"
 #include "ledger/transaction.h"
 #include "rpc/client.h"
 
@@ -174,7 +175,8 @@ int Run(Options o) {
     // BFT: every validator verifies each transaction once; Raft and solo: only the validator
     // that admits it from a client (docs/CONSENSUS.md, "Raft and BFT compared").
     o.verifications_per_tx = 1;
-    if (status.value("consensus", "") == "bft") {
+    if (genesis::ParseConsensusKind(status.value("consensus", "")) ==
+        genesis::ConsensusKind::kBft) {
       o.verifications_per_tx = static_cast<double>(CallOrDie(follower, "getValidators").size());
     }
   }

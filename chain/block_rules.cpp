@@ -9,11 +9,6 @@
 namespace cairn::chain {
 namespace {
 
-template <size_t N, typename Tag>
-std::string Short(const crypto::FixedBytes<N, Tag>& v) {
-  return v.ToHex().substr(0, 16);
-}
-
 Checked Refuse(Verdict v, std::string detail) {
   return Checked{v, std::move(detail), std::nullopt};
 }
@@ -73,8 +68,8 @@ Checked BlockRules::Check(const ledger::StateReader& state, const ledger::BlockH
                                                          : block.VerifyProposerSignature();
   if (!proposer_ok) {
     return Refuse(Verdict::kProposerSignature,
-                  "the proposer signature of block " + Short(block.Hash()) + " by " +
-                      Short(block.header.proposer) + " does not verify");
+                  "the proposer signature of block " + crypto::ShortHex(block.Hash(), 16) + " by " +
+                      crypto::ShortHex(block.header.proposer, 16) + " does not verify");
   }
   if (verifier_ && options.check_certificate) {
     if (Checked c = CheckCertificate(block, certificate); !c.ok()) return c;
@@ -96,9 +91,10 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
   }
   const crypto::Hash256 parent_hash = parent.Hash();
   if (hd.prev_hash != parent_hash) {
-    return Refuse(Verdict::kHeader,
-                  "prev_hash " + Short(hd.prev_hash) + " is not the hash of block " +
-                      std::to_string(parent.height) + " (" + Short(parent_hash) + ")");
+    return Refuse(Verdict::kHeader, "prev_hash " + crypto::ShortHex(hd.prev_hash, 16) +
+                                        " is not the hash of block " +
+                                        std::to_string(parent.height) + " (" +
+                                        crypto::ShortHex(parent_hash, 16) + ")");
   }
   if (hd.timestamp_ms < parent.timestamp_ms) {
     return Refuse(Verdict::kHeader, "timestamp " + genesis::FormatRfc3339Ms(hd.timestamp_ms) +
@@ -106,7 +102,8 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
                                         genesis::FormatRfc3339Ms(parent.timestamp_ms));
   }
   if (!IsValidator(hd.proposer)) {
-    return Refuse(Verdict::kProposer, "proposer " + hd.proposer.ToHex() + " is not a genesis validator");
+    return Refuse(Verdict::kProposer,
+                  "proposer " + hd.proposer.ToHex() + " is not a genesis validator");
   }
   if (options.now_unix_ms && hd.timestamp_ms > *options.now_unix_ms + kMaxClockDriftMs) {
     return Refuse(Verdict::kClockDrift, "timestamp " + genesis::FormatRfc3339Ms(hd.timestamp_ms) +
@@ -143,17 +140,19 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
   for (const ledger::Transaction& tx : block.txs) hashes.push_back(tx.Hash());
   const crypto::Hash256 root = crypto::MerkleRoot(hashes);
   if (root != hd.tx_root) {
-    return Refuse(Verdict::kTxRoot,
-                  "tx_root " + Short(hd.tx_root) + " is not the Merkle root of the block's " +
-                      std::to_string(block.txs.size()) + " transactions (" + Short(root) + ")");
+    return Refuse(Verdict::kTxRoot, "tx_root " + crypto::ShortHex(hd.tx_root, 16) +
+                                        " is not the Merkle root of the block's " +
+                                        std::to_string(block.txs.size()) + " transactions (" +
+                                        crypto::ShortHex(root, 16) + ")");
   }
   ledger::ExecOptions exec_opts;
   exec_opts.signature_known_valid = options.signature_known_valid;
   exec_opts.verify_threads = options.verify_threads;
   if (long bad = ledger::FirstBadSignature(block.txs, hashes, exec_opts); bad >= 0) {
     const size_t i = static_cast<size_t>(bad);
-    return Refuse(Verdict::kTxSignature, "tx " + std::to_string(i) + " (" + Short(hashes[i]) +
-                                             "): signature by " + Short(block.txs[i].sender) +
+    return Refuse(Verdict::kTxSignature, "tx " + std::to_string(i) + " (" +
+                                             crypto::ShortHex(hashes[i], 16) + "): signature by " +
+                                             crypto::ShortHex(block.txs[i].sender, 16) +
                                              " does not verify");
   }
   // Every signature was verified above: execution need not redo it.
@@ -166,8 +165,9 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
     return Refuse(Verdict::kExecution, why);
   }
   if (exec->state_root != hd.state_root) {
-    return Refuse(Verdict::kExecution, "state_root " + Short(hd.state_root) +
-                                           " differs from executed " + Short(exec->state_root));
+    return Refuse(Verdict::kExecution, "state_root " + crypto::ShortHex(hd.state_root, 16) +
+                                           " differs from executed " +
+                                           crypto::ShortHex(exec->state_root, 16));
   }
   Checked out;
   out.exec = std::move(exec.value());

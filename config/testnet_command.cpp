@@ -23,15 +23,9 @@ CLI::App* AddTestnetCommand(CLI::App& app, TestnetCommand* cmd) {
 }
 
 Status RunTestnetCommand(TestnetCommand& cmd) {
-  bool known = false;
-  for (auto kind : {genesis::ConsensusKind::kSolo, genesis::ConsensusKind::kRaft,
-                    genesis::ConsensusKind::kBft}) {
-    if (cmd.consensus == genesis::ConsensusName(kind)) {
-      cmd.options.consensus = kind;
-      known = true;
-    }
-  }
-  if (!known) return Status::Error("--consensus must be solo, raft or bft");
+  const std::optional<genesis::ConsensusKind> kind = genesis::ParseConsensusKind(cmd.consensus);
+  if (!kind) return Status::InvalidArgument("--consensus must be solo, raft or bft");
+  cmd.options.consensus = *kind;
   auto r = GenerateTestnet(cmd.out, cmd.options);
   if (!r.ok()) return r.status();
   std::printf("testnet in %s (%s)\n  genesis:   %s\n  admin key: %s (funded admin account)\n",

@@ -54,4 +54,12 @@ class FixedBytes {
   std::array<uint8_t, N> bytes_;
 };
 
+// The first `digits` hex digits of v: enough to tell values apart in a log line or an error
+// message. 12 unless a message's established format says otherwise (the audit and the chain
+// store print 16, p2p peer ids 8).
+template <size_t N, typename Tag>
+std::string ShortHex(const FixedBytes<N, Tag>& v, size_t digits = 12) {
+  return v.ToHex().substr(0, digits);
+}
+
 }  // namespace cairn::crypto

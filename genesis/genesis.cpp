@@ -21,8 +21,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/codec.h"
 #include "crypto/merkle.h"
-#include "ledger/codec.h"
 #include "ledger/state_root.h"
 
 namespace cairn::genesis {
@@ -100,6 +100,13 @@ std::string_view ConsensusName(ConsensusKind k) {
       return "bft";
   }
   return "unknown";
+}
+
+std::optional<ConsensusKind> ParseConsensusKind(std::string_view name) {
+  for (ConsensusKind k : {ConsensusKind::kSolo, ConsensusKind::kRaft, ConsensusKind::kBft}) {
+    if (name == ConsensusName(k)) return k;
+  }
+  return std::nullopt;
 }
 
 bool IsValidChainId(const std::string& id) {
@@ -187,16 +194,12 @@ Result<Genesis> Genesis::FromJson(const std::string& text) {
   if (cons == j.end() || !cons->is_string()) {
     return Err("consensus", "missing; one of \"solo\", \"raft\", \"bft\"");
   }
-  std::string kind = cons->get<std::string>();
-  if (kind == "solo") {
-    g.consensus = ConsensusKind::kSolo;
-  } else if (kind == "raft") {
-    g.consensus = ConsensusKind::kRaft;
-  } else if (kind == "bft") {
-    g.consensus = ConsensusKind::kBft;
-  } else {
+  const std::string kind = cons->get<std::string>();
+  const std::optional<ConsensusKind> parsed = ParseConsensusKind(kind);
+  if (!parsed) {
     return Err("consensus", "\"" + kind + "\" is not one of \"solo\", \"raft\", \"bft\"");
   }
+  g.consensus = *parsed;
 
   if (auto params = j.find("params"); params != j.end()) {
     if (!params->is_object()) return Err("params", "must be an object");
@@ -357,7 +360,7 @@ Status Genesis::Save(const std::string& path) const {
 
 crypto::Hash256 Genesis::ConfigHash() const {
   static constexpr std::string_view kDomain("CAIRN/genesis/v1\0", 17);
-  ledger::Writer w;
+  codec::Writer w;
   w.Raw(AsBytes(kDomain)).Str(chain_id).U64(genesis_time_ms);
   w.U8(static_cast<uint8_t>(consensus)).U32(params.max_block_txs);
   for (const auto* list : {&validators, &observers}) {

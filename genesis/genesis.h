@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -16,6 +18,10 @@ namespace cairn::genesis {
 
 enum class ConsensusKind : uint8_t { kSolo = 1, kRaft = 2, kBft = 3 };
 std::string_view ConsensusName(ConsensusKind k);
+// The engine a name denotes ("solo", "raft", "bft": ConsensusName's inverse, exact and
+// lower case); nullopt for anything else. The genesis file, the config and the CLI all read
+// engine names through this.
+std::optional<ConsensusKind> ParseConsensusKind(std::string_view name);
 
 struct Node {
   std::string name;

@@ -1,8 +1,11 @@
 #include "ledger/account.h"
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 
 namespace cairn::ledger {
+
+using codec::Reader;
+using codec::Writer;
 
 std::string_view RoleName(Role r) { return r == Role::kAdmin ? "admin" : "member"; }
 

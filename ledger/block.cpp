@@ -7,10 +7,13 @@
 //   ProposerSig := Ed25519(proposer, "CAIRN/block/v1" 0x00 || BlockHash)
 #include "ledger/block.h"
 
+#include "base/codec.h"
 #include "crypto/merkle.h"
-#include "ledger/codec.h"
 
 namespace cairn::ledger {
+
+using codec::Reader;
+using codec::Writer;
 namespace {
 constexpr std::string_view kBlockDomain("CAIRN/block/v1\0", 15);
 constexpr size_t kMaxHeaderSize =

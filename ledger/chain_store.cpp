@@ -16,10 +16,13 @@
 #include <algorithm>
 #include <mutex>
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 #include "ledger/state_root.h"
 
 namespace cairn::ledger {
+
+using codec::Reader;
+using codec::Writer;
 namespace {
 
 constexpr uint32_t kFormatVersion = 1;
@@ -60,8 +63,6 @@ Bytes HeightKey(uint8_t prefix, uint64_t height) {
 Bytes HashKey(uint8_t prefix, const crypto::Hash256& h) { return PrefixedKey(prefix, h.view()); }
 
 Bytes PrefixedStateKey(ByteView state_key) { return PrefixedKey(kStatePrefix, state_key); }
-
-std::string Short(const crypto::Hash256& h) { return h.ToHex().substr(0, 16); }
 
 Bytes EncodeHead(const Head& h) {
   Writer w;
@@ -128,8 +129,9 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
   }
   if (crypto::Hash256 root = NextStateRoot(crypto::Hash256(), 0, genesis_state);
       root != h.state_root) {
-    return Status::Error("genesis state has root " + Short(root) +
-                         ", but the genesis block's state_root is " + Short(h.state_root));
+    return Status::Error("genesis state has root " + crypto::ShortHex(root, 16) +
+                         ", but the genesis block's state_root is " +
+                         crypto::ShortHex(h.state_root, 16));
   }
   const crypto::Hash256 hash = genesis.Hash();
   WriteBatch batch;
@@ -191,7 +193,8 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     Reader r(*format.value(), "format record");
     uint32_t version = 0;
     r.U32(&version, "version");
-    if (Status s = r.Finish(); !s.ok()) return s.Wrap("chain store");
+    if (Status s = r.Finish(); !s.ok())
+      return s.WithCode(StatusCode::kCorruption).Wrap("chain store");
     if (version != kFormatVersion) {
       return Status::Error("chain store: format version " + std::to_string(version) +
                            " is not supported (this build reads version " +
@@ -204,10 +207,10 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   auto stored_head = kv->Get(MetaKey("head"));
   for (const auto* got : {&stored_genesis, &stored_chain, &stored_head}) {
     if (!got->ok()) return got->status().Wrap("chain store: reading metadata");
-    if (!got->value()) return Status::Error("chain store: metadata is incomplete");
+    if (!got->value()) return Status::Corruption("chain store: metadata is incomplete");
   }
   auto genesis_hash = crypto::Hash256::FromBytes(**stored_genesis);
-  if (!genesis_hash) return Status::Error("chain store: genesis record is not a hash");
+  if (!genesis_hash) return Status::Corruption("chain store: genesis record is not a hash");
   const std::string chain_id = AsString(**stored_chain);
   if (*genesis_hash != genesis.Hash()) {
     return Status::Error("chain store: data dir belongs to chain \"" + chain_id + "\" / genesis " +
@@ -215,7 +218,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
                          "\" / genesis " + genesis.Hash().ToHex());
   }
   auto head = DecodeHead(**stored_head);
-  if (!head.ok()) return head.status().Wrap("chain store");
+  if (!head.ok()) return head.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
 
   auto store = std::unique_ptr<ChainStore>(new ChainStore());
   store->kv_ = std::move(kv);
@@ -229,16 +232,18 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   const std::string at = "chain store: head block " + std::to_string(head->height);
   auto block = store->BlockAt(head->height);
   if (!block.ok()) return block.status().Wrap(at);
-  if (!block.value()) return Status::Error(at + " is missing; the store is inconsistent");
+  if (!block.value()) return Status::Corruption(at + " is missing; the store is inconsistent");
   const crypto::Hash256 hash = block.value()->Hash();
   if (hash != head->hash) {
-    return Status::Error(at + " hashes to " + Short(hash) + ", but the head record says " +
-                         Short(head->hash) + "; the store is inconsistent");
+    return Status::Corruption(at + " hashes to " + crypto::ShortHex(hash, 16) +
+                              ", but the head record says " + crypto::ShortHex(head->hash, 16) +
+                              "; the store is inconsistent");
   }
   if (block.value()->header.state_root != head->state_root) {
-    return Status::Error(at + " has state_root " + Short(block.value()->header.state_root) +
-                         ", but the stored state root is " + Short(head->state_root) +
-                         "; the store is inconsistent");
+    return Status::Corruption(
+        at + " has state_root " + crypto::ShortHex(block.value()->header.state_root, 16) +
+        ", but the stored state root is " + crypto::ShortHex(head->state_root, 16) +
+        "; the store is inconsistent");
   }
   auto by_hash = store->kv_->Get(HashKey(kHashPrefix, hash));
   if (!by_hash.ok()) return by_hash.status().Wrap(at);
@@ -248,20 +253,20 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     indexed = indexed_height.ok() && *indexed_height == head->height;
   }
   if (!indexed) {
-    return Status::Error(at + " is missing from the hash index; the store is inconsistent");
+    return Status::Corruption(at + " is missing from the hash index; the store is inconsistent");
   }
   auto receipts = store->ReceiptsAt(head->height);
   if (!receipts.ok()) return receipts.status().Wrap(at);
   if (!receipts.value() || receipts.value()->size() != block.value()->txs.size()) {
-    return Status::Error(at + " has no receipts for its " +
-                         std::to_string(block.value()->txs.size()) +
-                         " transactions; the store is inconsistent");
+    return Status::Corruption(at + " has no receipts for its " +
+                              std::to_string(block.value()->txs.size()) +
+                              " transactions; the store is inconsistent");
   }
   if (head->height > 0) {
     auto first = store->HeaderAt(0);
     if (!first.ok()) return first.status().Wrap("chain store: genesis block");
     if (!first.value() || first.value()->Hash() != *genesis_hash) {
-      return Status::Error("chain store: stored block 0 is not the recorded genesis");
+      return Status::Corruption("chain store: stored block 0 is not the recorded genesis");
     }
   }
   return store;
@@ -274,28 +279,29 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   const BlockHeader& h = block.header;
   const std::string at = "commit block " + std::to_string(h.height) + ": ";
   if (h.height != cur.height + 1) {
-    return Status::Error(at + "height does not follow head " + std::to_string(cur.height));
+    return Status::Rejected(at + "height does not follow head " + std::to_string(cur.height));
   }
   if (h.prev_hash != cur.hash) {
-    return Status::Error(at + "prev_hash " + Short(h.prev_hash) + " is not the head hash " +
-                         Short(cur.hash));
+    return Status::Rejected(at + "prev_hash " + crypto::ShortHex(h.prev_hash, 16) +
+                            " is not the head hash " + crypto::ShortHex(cur.hash, 16));
   }
   if (h.chain_id != impl_->chain_id) {
-    return Status::Error(at + "chain id \"" + h.chain_id + "\" is not \"" + impl_->chain_id + "\"");
+    return Status::Rejected(at + "chain id \"" + h.chain_id + "\" is not \"" + impl_->chain_id +
+                            "\"");
   }
   if (h.tx_count != block.txs.size() || exec.tx_hashes.size() != block.txs.size() ||
       exec.receipts.size() != block.txs.size()) {
-    return Status::Error(at + "execution result does not match the block's " +
-                         std::to_string(block.txs.size()) + " transactions");
+    return Status::InvalidArgument(at + "execution result does not match the block's " +
+                                   std::to_string(block.txs.size()) + " transactions");
   }
   if (exec.state_root != h.state_root) {
-    return Status::Error(at + "executed state_root " + Short(exec.state_root) +
-                         " differs from the header's " + Short(h.state_root));
+    return Status::Rejected(at + "executed state_root " + crypto::ShortHex(exec.state_root, 16) +
+                            " differs from the header's " + crypto::ShortHex(h.state_root, 16));
   }
   if (extra) {
     for (const WriteBatch::Op& op : extra->ops()) {
       if (op.key.empty() || IsReservedPrefix(op.key[0])) {
-        return Status::Error(at + "extra write to a key the chain store owns");
+        return Status::InvalidArgument(at + "extra write to a key the chain store owns");
       }
     }
   }
@@ -331,7 +337,11 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
       }
     }
   }
-  if (Status s = kv_->Write(batch, sync); !s.ok()) return s.Wrap(at);
+  // Whatever the key-value store called it, a write that did not land means the disk failed
+  // us: callers halt on kIoError rather than blame the block.
+  if (Status s = kv_->Write(batch, sync); !s.ok()) {
+    return s.WithCode(StatusCode::kIoError).Wrap(at);
+  }
   std::lock_guard head_lock(impl_->head_mu);
   impl_->head = next;
   return Status::Ok();
@@ -350,9 +360,10 @@ Result<std::optional<Block>> ChainStore::BlockAt(uint64_t height) const {
   if (!got.ok()) return got.status().Wrap(at);
   if (!got.value()) return std::optional<Block>();
   auto block = Block::Decode(**got);
-  if (!block.ok()) return block.status().Wrap("stored " + at);
+  if (!block.ok()) return block.status().WithCode(StatusCode::kCorruption).Wrap("stored " + at);
   if (block->header.height != height) {
-    return Status::Error("stored " + at + " claims height " + std::to_string(block->header.height));
+    return Status::Corruption("stored " + at + " claims height " +
+                              std::to_string(block->header.height));
   }
   return std::optional<Block>(std::move(block.value()));
 }
@@ -367,15 +378,19 @@ Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificat
 
 Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash) const {
   auto got = kv_->Get(HashKey(kHashPrefix, hash));
-  if (!got.ok()) return got.status().Wrap("block " + Short(hash));
+  if (!got.ok()) return got.status().Wrap("block " + crypto::ShortHex(hash, 16));
   if (!got.value()) return std::optional<Block>();
   auto height = DecodeU64(**got, "hash index");
-  if (!height.ok()) return height.status().Wrap("block " + Short(hash));
+  if (!height.ok()) {
+    return height.status()
+        .WithCode(StatusCode::kCorruption)
+        .Wrap("block " + crypto::ShortHex(hash, 16));
+  }
   auto block = BlockAt(*height);
   if (!block.ok()) return block;
   if (!block.value() || block.value()->Hash() != hash) {
-    return Status::Error("hash index maps " + Short(hash) + " to height " +
-                         std::to_string(*height) + ", which holds another block");
+    return Status::Corruption("hash index maps " + crypto::ShortHex(hash, 16) + " to height " +
+                              std::to_string(*height) + ", which holds another block");
   }
   return block;
 }
@@ -386,19 +401,22 @@ Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
   if (!got.ok()) return got.status().Wrap(at);
   if (!got.value()) return std::optional<BlockHeader>();
   auto header = DecodeStoredHeader(**got);
-  if (!header.ok()) return header.status().Wrap("stored " + at);
+  if (!header.ok()) return header.status().WithCode(StatusCode::kCorruption).Wrap("stored " + at);
   if (header->height != height) {
-    return Status::Error("stored " + at + " claims height " + std::to_string(header->height));
+    return Status::Corruption("stored " + at + " claims height " + std::to_string(header->height));
   }
   return std::optional<BlockHeader>(std::move(header.value()));
 }
 
 Result<std::optional<TxLocation>> ChainStore::FindTx(const crypto::Hash256& tx_hash) const {
   auto got = kv_->Get(HashKey(kTxPrefix, tx_hash));
-  if (!got.ok()) return got.status().Wrap("tx " + Short(tx_hash));
+  if (!got.ok()) return got.status().Wrap("tx " + crypto::ShortHex(tx_hash, 16));
   if (!got.value()) return std::optional<TxLocation>();
   auto loc = DecodeTxLocation(**got);
-  if (!loc.ok()) return loc.status().Wrap("stored tx " + Short(tx_hash));
+  if (!loc.ok())
+    return loc.status()
+        .WithCode(StatusCode::kCorruption)
+        .Wrap("stored tx " + crypto::ShortHex(tx_hash, 16));
   return std::optional<TxLocation>(*loc);
 }
 
@@ -408,7 +426,8 @@ Result<std::optional<std::vector<Receipt>>> ChainStore::ReceiptsAt(uint64_t heig
   if (!got.ok()) return got.status().Wrap(at);
   if (!got.value()) return std::optional<std::vector<Receipt>>();
   auto receipts = DecodeReceipts(**got);
-  if (!receipts.ok()) return receipts.status().Wrap("stored " + at);
+  if (!receipts.ok())
+    return receipts.status().WithCode(StatusCode::kCorruption).Wrap("stored " + at);
   return std::optional<std::vector<Receipt>>(std::move(receipts.value()));
 }
 
@@ -421,7 +440,8 @@ std::optional<Account> ChainStore::GetAccount(const Address& a) const {
   if (!got.value()) return std::nullopt;
   auto acct = Account::Decode(**got);
   if (!acct.ok()) {
-    impl_->NoteReadError(acct.status().Wrap("state: stored account " + a.ToHex()));
+    impl_->NoteReadError(
+        acct.status().WithCode(StatusCode::kCorruption).Wrap("state: stored account " + a.ToHex()));
     return std::nullopt;
   }
   return acct.value();

@@ -62,6 +62,8 @@ class ChainStore : public StateReader {
   // not empty, is the engine's proof that the block is final, stored in the same batch.
   // sync=true: durable on return. head() moves only after the batch is written, so
   // whatever head() reports is readable.
+  // Errors: kIoError when the batch could not be written (the disk failed; the block may be
+  // fine), kRejected or kInvalidArgument when the block or `exec` breaks a requirement above.
   Status Commit(const Block& block, const ExecResult& exec, bool sync = true,
                 const WriteBatch* extra = nullptr, ByteView certificate = {});
 

@@ -9,8 +9,6 @@
 namespace cairn::ledger {
 namespace {
 
-std::string Hex8(const crypto::Hash256& h) { return h.ToHex().substr(0, 16); }
-
 TxCode ExecuteTransfer(StateOverlay& state, const Address& from, Account& sender,
                        const Transfer& t) {
   if (t.amount == 0) return TxCode::kZeroAmount;
@@ -129,7 +127,7 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256&
   for (const Transaction& tx : block.txs) out.tx_hashes.push_back(tx.Hash());
   if (long bad = FirstBadSignature(block.txs, out.tx_hashes, opts); bad >= 0) {
     return Status::Error("block " + std::to_string(height) + ": tx " + std::to_string(bad) + " (" +
-                         Hex8(out.tx_hashes[bad]) + "): bad_signature");
+                         crypto::ShortHex(out.tx_hashes[bad], 16) + "): bad_signature");
   }
   StateOverlay overlay(state);
   out.receipts.reserve(block.txs.size());
@@ -138,7 +136,8 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256&
     TxCode valid = CheckTxValidity(overlay, block.header.chain_id, tx);
     if (valid != TxCode::kOk) {
       return Status::Error("block " + std::to_string(height) + ": tx " + std::to_string(i) + " (" +
-                           Hex8(out.tx_hashes[i]) + "): " + std::string(TxCodeName(valid)));
+                           crypto::ShortHex(out.tx_hashes[i], 16) +
+                           "): " + std::string(TxCodeName(valid)));
     }
     TxCode code = ExecuteTx(overlay, tx);
     out.receipts.push_back(Receipt{code, height, static_cast<uint32_t>(i)});
@@ -160,8 +159,8 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
                          std::to_string(parent.height));
   }
   if (h.prev_hash != parent.Hash()) {
-    return Status::Error(at + "prev_hash " + Hex8(h.prev_hash) + " is not the parent's hash " +
-                         Hex8(parent.Hash()));
+    return Status::Error(at + "prev_hash " + crypto::ShortHex(h.prev_hash, 16) +
+                         " is not the parent's hash " + crypto::ShortHex(parent.Hash(), 16));
   }
   if (h.timestamp_ms < parent.timestamp_ms) {
     return Status::Error(at + "timestamp " + std::to_string(h.timestamp_ms) +
@@ -178,8 +177,8 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
   auto exec = ExecuteBlock(state, parent.state_root, block, opts);
   if (!exec.ok()) return exec;
   if (exec->state_root != h.state_root) {
-    return Status::Error(at + "state_root " + Hex8(h.state_root) + " differs from executed " +
-                         Hex8(exec->state_root));
+    return Status::Error(at + "state_root " + crypto::ShortHex(h.state_root, 16) +
+                         " differs from executed " + crypto::ShortHex(exec->state_root, 16));
   }
   return exec;
 }

@@ -24,8 +24,19 @@ ByteView ToView(const leveldb::Slice& s) {
   return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
 
+// LevelDB's codes mapped to ours. A held lock is an IOError naming the LOCK file (LevelDB
+// gives it no code of its own); this is the one place that reads LevelDB's text for it.
 Status FromLevelDb(const leveldb::Status& s, const std::string& what) {
-  if (s.IsCorruption()) return Status::Error(what + ": data is corrupt (" + s.ToString() + ")");
+  if (s.IsCorruption()) {
+    return Status::Corruption(what + ": data is corrupt (" + s.ToString() + ")");
+  }
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(what + ": " + s.ToString());
+  if (s.IsIOError() && s.ToString().find("LOCK") != std::string::npos) {
+    return Status::Locked(what + ": " + s.ToString() +
+                          " (is another process using this directory?)");
+  }
+  if (s.IsIOError()) return Status::IoError(what + ": " + s.ToString());
   return Status::Error(what + ": " + s.ToString());
 }
 
@@ -103,26 +114,27 @@ Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool creat
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec && ec != std::errc::no_such_file_or_directory) {
-    return Status::Error(path + ": cannot inspect: " + ec.message());
+    return Status::IoError(path + ": cannot inspect: " + ec.message());
   }
   bool fresh = false;
   if (!fs::exists(st)) {
-    if (!create) return Status::Error(path + ": does not exist (no store to open)");
+    if (!create) return Status::NotFound(path + ": does not exist (no store to open)");
     if (fs::create_directories(path, ec); ec) {
-      return Status::Error(path + ": cannot create directory: " + ec.message());
+      return Status::IoError(path + ": cannot create directory: " + ec.message());
     }
     fresh = true;
   } else if (!fs::is_directory(st)) {
-    return Status::Error(path + ": is not a directory");
+    return Status::InvalidArgument(path + ": is not a directory");
   } else if (!fs::exists(fs::path(path) / "CURRENT", ec)) {
     const bool empty = fs::is_empty(path, ec);
-    if (ec) return Status::Error(path + ": cannot list directory: " + ec.message());
+    if (ec) return Status::IoError(path + ": cannot list directory: " + ec.message());
     if (!empty) {
-      return Status::Error(path +
-                           ": directory is not empty but holds no LevelDB database (no CURRENT "
-                           "file); refusing to create a store in it");
+      return Status::InvalidArgument(
+          path +
+          ": directory is not empty but holds no LevelDB database (no CURRENT "
+          "file); refusing to create a store in it");
     }
-    if (!create) return Status::Error(path + ": directory is empty (no store to open)");
+    if (!create) return Status::NotFound(path + ": directory is empty (no store to open)");
     fresh = true;
   }
 
@@ -144,13 +156,7 @@ Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool creat
   o.compression = leveldb::kNoCompression;
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, path, &raw);
-  if (!s.ok()) {
-    Status err = FromLevelDb(s, path + ": cannot open LevelDB");
-    if (s.IsIOError() && s.ToString().find("LOCK") != std::string::npos) {
-      return Status::Error(err.message() + " (is another process using this directory?)");
-    }
-    return err;
-  }
+  if (!s.ok()) return FromLevelDb(s, path + ": cannot open LevelDB");
   return std::unique_ptr<KvStore>(
       std::make_unique<LevelDbKv>(path, std::move(cache), std::move(filter),
                                   std::unique_ptr<leveldb::DB>(raw), opts.paranoid_checks));

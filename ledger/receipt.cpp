@@ -1,8 +1,11 @@
 #include "ledger/receipt.h"
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 
 namespace cairn::ledger {
+
+using codec::Reader;
+using codec::Writer;
 
 std::string_view TxCodeName(TxCode c) {
   switch (c) {

@@ -1,8 +1,10 @@
 #include "ledger/state_root.h"
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 
 namespace cairn::ledger {
+
+using codec::Writer;
 
 crypto::Hash256 NextStateRoot(const crypto::Hash256& prev_root, uint64_t height,
                               const StateDiff& diff) {

@@ -9,9 +9,12 @@
 //   SigningBytes    := "CAIRN/tx/v1" 0x00 || Tx without its signature field
 #include "ledger/transaction.h"
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 
 namespace cairn::ledger {
+
+using codec::Reader;
+using codec::Writer;
 namespace {
 
 constexpr std::string_view kTxDomain("CAIRN/tx/v1\0", 12);

@@ -6,8 +6,6 @@
 namespace cairn::node {
 namespace {
 
-std::string Short(const crypto::Hash256& h) { return h.ToHex().substr(0, 12); }
-
 CommitResult Fail(CommitResult::Kind kind, Status status,
                   chain::Verdict verdict = chain::Verdict::kAccepted) {
   return CommitResult{kind, verdict, std::move(status)};
@@ -33,7 +31,8 @@ CommitResult BlockAcceptor::ApplyCommitted(const consensus::Block& cb) {
     if (!stored.ok() || !stored->has_value() || (*stored)->Hash() != cb.hash) {
       return Fail(CommitResult::Kind::kDiskError,
                   Status::Error("consensus committed block " + std::to_string(cb.height) + " " +
-                                Short(cb.hash) + " but this node holds a different block there"));
+                                crypto::ShortHex(cb.hash) +
+                                " but this node holds a different block there"));
     }
     return CommitResult{};
   }
@@ -115,7 +114,7 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
   Log("node")->info(
       "committed block height={} hash={} txs={} commit_ms={} (verify {} store {} "
       "mempool {}){}",
-      height, Short(hash), block.txs.size(), done - since_ms, verified_at - started,
+      height, crypto::ShortHex(hash), block.txs.size(), done - since_ms, verified_at - started,
       stored_at - verified_at, done - stored_at, built ? "" : " (from peer)");
   // Our proposals at this height or below that lost (a new leader's block won) are dead,
   // and so are other validators' proposals we checked for it.
@@ -141,7 +140,7 @@ Status BlockAcceptor::CheckIdentity(const consensus::Block& cb) {
   if (!decoded.ok()) return decoded.status().Wrap("block body");
   if (decoded->Hash() != cb.hash || decoded->header.height != cb.height) {
     return Status::Error("block body is not the block " + std::to_string(cb.height) + " " +
-                         Short(cb.hash) + " it was sent as");
+                         crypto::ShortHex(cb.hash) + " it was sent as");
   }
   return Status::Ok();
 }
@@ -150,8 +149,8 @@ Status BlockAcceptor::Validate(const consensus::Block& cb, const consensus::Bloc
   const ledger::Head head = store_.head();
   if (parent.hash != head.hash || cb.height != head.height + 1) {
     return Status::Error("proposal for height " + std::to_string(cb.height) + " on " +
-                         Short(parent.hash) + ", but this node's head is " +
-                         std::to_string(head.height) + " " + Short(head.hash));
+                         crypto::ShortHex(parent.hash) + ", but this node's head is " +
+                         std::to_string(head.height) + " " + crypto::ShortHex(head.hash));
   }
   // The engine asked CheckIdentity first (the body is the block its hash names), so a block
   // known by hash needs no second decode.

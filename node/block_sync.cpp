@@ -11,8 +11,6 @@ namespace {
 constexpr uint64_t kSyncRequestTimeoutMs = 5000;  // re-ask (maybe another peer) after this
 constexpr uint32_t kSyncBatchBlocks = 128;
 
-std::string Short(const p2p::NodeId& id) { return id.ToHex().substr(0, 12); }
-
 }  // namespace
 
 void BlockSync::OnPeerStatus(const p2p::NodeId& from, ByteView payload) {
@@ -70,7 +68,8 @@ Result<size_t> BlockSync::OnBlocks(const p2p::NodeId& from, ByteView payload, bo
   for (const wire::CertifiedBlockView& item : *blocks) {
     auto block = ledger::Block::Decode(item.block);
     if (!block.ok()) {
-      Log("p2p")->warn("peer {} sent an undecodable block: {}", Short(from), block.error());
+      Log("p2p")->warn("peer {} sent an undecodable block: {}", crypto::ShortHex(from),
+                       block.error());
       net_.Disconnect(from, "undecodable block");
       break;
     }
@@ -87,8 +86,8 @@ Result<size_t> BlockSync::OnBlocks(const p2p::NodeId& from, ByteView payload, bo
         acceptor_.Commit(std::move(block.value()), std::nullopt, /*built=*/false, item.certificate);
     if (r.kind == CommitResult::Kind::kDiskError) return r.status;  // our disk: halt loudly
     if (!r.ok()) {
-      Log("p2p")->warn("rejected block {} from peer {}: {}; disconnecting it", height, Short(from),
-                       r.status.message());
+      Log("p2p")->warn("rejected block {} from peer {}: {}; disconnecting it", height,
+                       crypto::ShortHex(from), r.status.message());
       net_.Disconnect(from, "sent an invalid block");
       peer_heads_.erase(from);
       break;

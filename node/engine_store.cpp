@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 
 namespace cairn::node {
 namespace {
@@ -69,7 +69,7 @@ Status EngineStore::PutEvidence(const crypto::Hash256& id, uint64_t recorded_ms,
                                 ByteView evidence) {
   Bytes key = Key('e');
   key.insert(key.end(), id.view().begin(), id.view().end());
-  ledger::Writer w;
+  codec::Writer w;
   w.U64(recorded_ms).Var(evidence);
   ledger::WriteBatch batch;
   batch.Put(key, w.Take());
@@ -79,7 +79,7 @@ Status EngineStore::PutEvidence(const crypto::Hash256& id, uint64_t recorded_ms,
 Status EngineStore::ScanEvidence(
     const std::function<void(uint64_t recorded_ms, ByteView evidence)>& fn) const {
   return kv_.Scan(Key('e'), Key('f'), [&](ByteView, ByteView value) {
-    ledger::Reader r(value, "stored evidence");
+    codec::Reader r(value, "stored evidence");
     uint64_t ms = 0;
     Bytes raw;
     r.U64(&ms, "recorded_ms");

@@ -6,11 +6,7 @@
 #include "node/logging.h"
 
 namespace cairn::node {
-namespace {
-
-std::string Short(const crypto::Hash256& h) { return h.ToHex().substr(0, 12); }
-
-}  // namespace
+namespace {}  // namespace
 
 std::optional<rpc::EvidenceInfo> EvidencePool::Describe(ByteView raw, uint64_t recorded_ms) const {
   auto ev = consensus::bft::Evidence::Decode(raw);
@@ -69,10 +65,12 @@ void EvidencePool::Record(ByteView raw) {
     }
     pieces_.push_back(*info);
   }
-  auto name = [](const std::optional<crypto::Hash256>& h) { return h ? Short(*h) : "nil"; };
+  auto name = [](const std::optional<crypto::Hash256>& h) {
+    return h ? crypto::ShortHex(*h) : "nil";
+  };
   Log("consensus")
       ->warn("EVIDENCE: validator {} ({}) signed two {}s at height {} round {}: {} and {}",
-             info->validator, info->key.ToHex().substr(0, 12), info->vote_type, info->height,
+             info->validator, crypto::ShortHex(info->key), info->vote_type, info->height,
              info->round, name(info->block_a), name(info->block_b));
   if (Status s = store_.PutEvidence(id, info->recorded_ms, raw); !s.ok()) {
     Log("consensus")->error("storing evidence: {}", s.message());

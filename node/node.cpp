@@ -16,12 +16,6 @@
 #include "rpc/server.h"
 
 namespace cairn::node {
-namespace {
-
-std::string ShortHash(const crypto::Hash256& h) { return h.ToHex().substr(0, 12); }
-
-}  // namespace
-
 // The threads Run() starts and what they share; alive for one Run().
 struct Node::Loop {
   boost::asio::io_context io;
@@ -69,7 +63,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   auto log = Log("node");
   const ledger::Head head = store_->head();
   log->info("chain {} genesis {} head height {} hash {}", genesis_.chain_id,
-            ShortHash(store_->genesis_hash()), head.height, ShortHash(head.hash));
+            crypto::ShortHex(store_->genesis_hash()), head.height, crypto::ShortHex(head.hash));
 
   Loop loop;
   auto net = P2pNetwork::Create(config_, genesis_, key_);

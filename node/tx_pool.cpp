@@ -14,8 +14,6 @@ constexpr size_t kSeenCapacity = 200000;  // gossip dedup window, in tx hashes
 constexpr size_t kGossipBatchTxs = 2000;  // per TxBatch message
 constexpr size_t kMaxPendingOnConnect = 20000;
 
-std::string Short(const p2p::NodeId& id) { return id.ToHex().substr(0, 12); }
-
 // Committed accounts of a batch's senders, read once; other reads go to the store.
 class AccountSnapshot final : public ledger::StateReader {
  public:
@@ -112,7 +110,8 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
 void TxPool::OnGossip(Network& net, const p2p::NodeId& from, ByteView payload) {
   auto items = wire::DecodeTxs(payload);
   if (!items.ok()) {
-    Log("p2p")->warn("peer {} sent a malformed tx batch: {}", Short(from), items.error());
+    Log("p2p")->warn("peer {} sent a malformed tx batch: {}", crypto::ShortHex(from),
+                     items.error());
     net.Disconnect(from, "malformed tx batch");
     return;
   }
@@ -125,7 +124,7 @@ void TxPool::OnGossip(Network& net, const p2p::NodeId& from, ByteView payload) {
       if (seen_.count(crypto::Sha256Of(b))) continue;
       auto tx = ledger::Transaction::Decode(b);
       if (!tx.ok()) {
-        Log("p2p")->warn("peer {} gossiped a malformed tx: {}", Short(from), tx.error());
+        Log("p2p")->warn("peer {} gossiped a malformed tx: {}", crypto::ShortHex(from), tx.error());
         continue;
       }
       fresh.push_back(std::move(tx.value()));

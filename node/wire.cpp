@@ -1,13 +1,13 @@
 #include "node/wire.h"
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 #include "ledger/transaction.h"
 
 namespace cairn::node::wire {
 namespace {
 
 Bytes EncodeList(const std::vector<Bytes>& items) {
-  ledger::Writer w;
+  codec::Writer w;
   size_t total = 4;
   for (const Bytes& b : items) total += 4 + b.size();
   w.Reserve(total);
@@ -18,7 +18,7 @@ Bytes EncodeList(const std::vector<Bytes>& items) {
 
 Result<std::vector<ByteView>> DecodeList(ByteView b, const char* what, uint32_t max_count,
                                          size_t max_item) {
-  ledger::Reader r(b, what);
+  codec::Reader r(b, what);
   uint32_t count = 0;
   std::vector<ByteView> out;
   if (r.U32(&count, "count") && count > max_count) {
@@ -41,13 +41,13 @@ Result<std::vector<ByteView>> DecodeTxs(ByteView b) {
 }
 
 Bytes EncodeStatus(const Status& s) {
-  ledger::Writer w;
+  codec::Writer w;
   w.U64(s.height).Fixed(s.head);
   return w.Take();
 }
 
 Result<Status> DecodeStatus(ByteView b) {
-  ledger::Reader r(b, "status");
+  codec::Reader r(b, "status");
   Status s;
   r.U64(&s.height, "height");
   r.Fixed(&s.head, "head_hash");
@@ -56,13 +56,13 @@ Result<Status> DecodeStatus(ByteView b) {
 }
 
 Bytes EncodeGetBlocks(const GetBlocks& g) {
-  ledger::Writer w;
+  codec::Writer w;
   w.U64(g.from).U32(g.count);
   return w.Take();
 }
 
 Result<GetBlocks> DecodeGetBlocks(ByteView b) {
-  ledger::Reader r(b, "get blocks");
+  codec::Reader r(b, "get blocks");
   GetBlocks g;
   r.U64(&g.from, "from");
   if (r.U32(&g.count, "count") && (g.count == 0 || g.count > kMaxBlocksPerRequest)) {
@@ -73,7 +73,7 @@ Result<GetBlocks> DecodeGetBlocks(ByteView b) {
 }
 
 Bytes EncodeBlocks(const std::vector<CertifiedBlock>& blocks) {
-  ledger::Writer w;
+  codec::Writer w;
   size_t total = 4;
   for (const CertifiedBlock& b : blocks) total += 8 + b.block.size() + b.certificate.size();
   w.Reserve(total);
@@ -83,7 +83,7 @@ Bytes EncodeBlocks(const std::vector<CertifiedBlock>& blocks) {
 }
 
 Result<std::vector<CertifiedBlockView>> DecodeBlocks(ByteView b) {
-  ledger::Reader r(b, "blocks");
+  codec::Reader r(b, "blocks");
   uint32_t count = 0;
   std::vector<CertifiedBlockView> out;
   if (r.U32(&count, "count") && count > kMaxBlocksPerRequest) {

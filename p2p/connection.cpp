@@ -21,8 +21,6 @@ constexpr size_t kWriteBatchBytes = 256 * 1024;
 constexpr size_t kKeepBufferBytes = 1 << 20;
 constexpr size_t kFrameCost = kFrameHeaderSize + kMessageOverhead + kTagSize;
 
-std::string Short(const NodeId& id) { return id.ToHex().substr(0, 8); }
-
 std::string EndpointString(const asio::ip::tcp::endpoint& ep) {
   const auto addr = ep.address();
   std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
@@ -71,7 +69,9 @@ Connection::Connection(asio::io_context& io, const ConnectionContext& ctx, Direc
 Connection::~Connection() = default;
 
 std::string Connection::Describe() const {
-  std::string who = remote_id_ ? Short(*remote_id_) : expected_ ? Short(*expected_) + "?" : "?";
+  std::string who = remote_id_  ? crypto::ShortHex(*remote_id_, 8)
+                    : expected_ ? crypto::ShortHex(*expected_, 8) + "?"
+                                : "?";
   return std::string(DirectionName(direction_)) + " " + remote_address_ + " " + who;
 }
 
@@ -191,10 +191,8 @@ void Connection::OnAuthFrame() {
   handshake_.reset();
   state_ = State::kAuthenticated;
   handshake_timer_.cancel();
-  authenticated_at_ = std::chrono::steady_clock::now();
-  connected_since_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+  authenticated_at_ms_ = ctx_.options->clock->SteadyMs();
+  connected_since_unix_ms_ = static_cast<int64_t>(ctx_.options->clock->UnixMs());
   ctx_.hooks->OnAuthenticated(shared_from_this());
 }
 

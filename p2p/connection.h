@@ -71,7 +71,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const NodeId& remote_id() const { return *remote_id_; }
   const std::optional<NodeId>& expected_id() const { return expected_; }
   Direction direction() const { return direction_; }
-  std::chrono::steady_clock::time_point authenticated_at() const { return authenticated_at_; }
+  // Clock::SteadyMs() when the handshake completed.
+  uint64_t authenticated_at_ms() const { return authenticated_at_ms_; }
   std::string Describe() const;  // "outbound 1.2.3.4:5 ab12cd34" for logs
   // REQUIRES: authenticated()
   PeerInfo Info() const;
@@ -129,7 +130,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string remote_address_ = "?";
   std::string local_address_ = "?";
   int64_t connected_since_unix_ms_ = 0;
-  std::chrono::steady_clock::time_point authenticated_at_{};
+  uint64_t authenticated_at_ms_ = 0;
 
   // Read by Info() from other threads.
   std::atomic<uint64_t> bytes_in_{0}, bytes_out_{0}, messages_in_{0}, messages_out_{0};

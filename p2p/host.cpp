@@ -24,8 +24,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-std::string Short(const NodeId& id) { return id.ToHex().substr(0, 8); }
-
 Status ValidateOptions(const HostOptions& o) {
   if (!o.allowlist) return Status::Error("p2p: options.allowlist is required");
   if (o.node_key.public_key().IsZero()) return Status::Error("p2p: options.node_key is unset");
@@ -63,7 +61,7 @@ struct Host::Impl final : ConnectionHooks {
   explicit Impl(HostOptions o) : opts(std::move(o)) {
     ctx.options = &opts;
     ctx.hooks = this;
-    ctx.log_prefix = "p2p[" + Short(opts.node_key.public_key()) + "]";
+    ctx.log_prefix = "p2p[" + crypto::ShortHex(opts.node_key.public_key(), 8) + "]";
   }
 
   void Run();
@@ -104,7 +102,7 @@ struct Host::Impl final : ConnectionHooks {
   std::map<NodeId, std::unique_ptr<Slot>> slots;
   std::map<const Connection*, NodeId> dial_slot;  // outbound connection -> its slot
   std::mt19937_64 rng;
-  std::chrono::steady_clock::time_point last_limit_log{};
+  std::optional<uint64_t> last_limit_log_ms;  // Clock::SteadyMs() of the last report
   uint64_t limit_suppressed = 0;
 
   // Written on the network thread under peers_mu; read there without it, elsewhere with it.
@@ -145,15 +143,15 @@ void Host::Impl::Accept() {
     if (inbound >= opts.max_inbound) {
       ++closes[static_cast<size_t>(CloseReason::kInboundLimit)];
       // A flood of connections must not become a flood of log lines: one per second.
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_limit_log >= std::chrono::seconds(1)) {
+      const uint64_t now_ms = opts.clock->SteadyMs();
+      if (!last_limit_log_ms || now_ms - *last_limit_log_ms >= 1000) {
         error_code ignored;
         auto remote = socket.remote_endpoint(ignored);
         spdlog::warn(
             "{}: refused inbound {}:{}: inbound limit {} reached ({} more since last report)",
             ctx.log_prefix, remote.address().to_string(), remote.port(), opts.max_inbound,
             limit_suppressed);
-        last_limit_log = now;
+        last_limit_log_ms = now_ms;
         limit_suppressed = 0;
       } else {
         ++limit_suppressed;
@@ -243,9 +241,10 @@ void Host::Impl::CallPeerHandler(const PeerHandler& h, const NodeId& id) {
   try {
     h(id);
   } catch (const std::exception& e) {
-    spdlog::error("{}: peer callback for {} threw: {}", ctx.log_prefix, Short(id), e.what());
+    spdlog::error("{}: peer callback for {} threw: {}", ctx.log_prefix, crypto::ShortHex(id, 8),
+                  e.what());
   } catch (...) {
-    spdlog::error("{}: peer callback for {} threw", ctx.log_prefix, Short(id));
+    spdlog::error("{}: peer callback for {} threw", ctx.log_prefix, crypto::ShortHex(id, 8));
   }
 }
 
@@ -324,8 +323,8 @@ void Host::Impl::OnClosed(const std::shared_ptr<Connection>& conn, CloseReason r
   }
   if (!id) return;
   if (auto s = slots.find(*id); s != slots.end()) {
-    if (conn->authenticated() &&
-        std::chrono::steady_clock::now() - conn->authenticated_at() >= opts.backoff_reset_after) {
+    if (conn->authenticated() && opts.clock->SteadyMs() - conn->authenticated_at_ms() >=
+                                     static_cast<uint64_t>(opts.backoff_reset_after.count())) {
       s->second->backoff = opts.reconnect_initial;
     }
     ScheduleRedial(*id);
@@ -425,7 +424,9 @@ Status Host::Send(const NodeId& to, MessageType type, Bytes payload) {
     return Status::Error("p2p: payload of " + std::to_string(payload.size()) +
                          " bytes exceeds max_frame_bytes");
   }
-  if (!IsConnected(to)) return Status::Error("p2p: peer " + Short(to) + " is not connected");
+  if (!IsConnected(to)) {
+    return Status::Unavailable("p2p: peer " + crypto::ShortHex(to, 8) + " is not connected");
+  }
   auto shared = std::make_shared<const Bytes>(std::move(payload));
   asio::post(m.io, [&m, to, type, shared] {
     auto it = m.peers.find(to);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/clock.h"
 #include "base/status.h"
 #include "crypto/ed25519.h"
 #include "p2p/allowlist.h"
@@ -118,6 +119,9 @@ struct HostOptions {
   uint32_t max_inbound = 64;  // inbound connections, handshaking ones included
 
   uint64_t rng_seed = 0;  // reconnect jitter; 0 draws a seed from the OS
+  // Stamps and rate limits ("connected since", backoff reset, log throttling) read this;
+  // Asio's timers keep their own steady clock. Must outlive the Host.
+  const Clock* clock = &SystemClock::Instance();
 };
 
 // from: the authenticated peer. payload is valid only during the call.

@@ -85,9 +85,9 @@ std::vector<std::shared_ptr<HttpSession>> ServerShared::Snapshot() {
   return out;
 }
 
-bool ServerShared::WaitUntilEmpty(std::chrono::steady_clock::time_point deadline) {
+bool ServerShared::WaitUntilEmpty(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return empty_cv_.wait_until(lock, deadline, [this] { return sessions_.empty(); });
+  return empty_cv_.wait_for(lock, timeout, [this] { return sessions_.empty(); });
 }
 
 uint64_t ServerShared::active() const {

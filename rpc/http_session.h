@@ -43,8 +43,9 @@ class ServerShared {
   Admission Admit(const std::shared_ptr<HttpSession>& session);
   void Remove(uint64_t id, bool admitted);
   std::vector<std::shared_ptr<HttpSession>> Snapshot();
-  // Waits until no session is left or the deadline passes; true when none is left.
-  bool WaitUntilEmpty(std::chrono::steady_clock::time_point deadline);
+  // Waits until no session is left or `timeout` passes; true when none is left. A relative
+  // timeout keeps clock reads out of rpc/ (the condition variable reads its own).
+  bool WaitUntilEmpty(std::chrono::milliseconds timeout);
   uint64_t active() const;
 
   const Dispatcher& dispatcher;

@@ -99,12 +99,11 @@ class Server::Impl {
       retry_timer_.cancel();
     });
     for (auto& session : shared_->Snapshot()) session->RequestStop();
-    const auto deadline = std::chrono::steady_clock::now() + shared_->options.shutdown_grace;
-    if (!shared_->WaitUntilEmpty(deadline)) {
+    if (!shared_->WaitUntilEmpty(shared_->options.shutdown_grace)) {
       for (auto& session : shared_->Snapshot()) session->ForceClose();
       // Closed sockets complete their operations at once; only a handler still running user
       // code can hold a session now, and the join below waits for it.
-      shared_->WaitUntilEmpty(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+      shared_->WaitUntilEmpty(std::chrono::seconds(1));
     }
     ioc_.stop();
     for (auto& thread : threads_) thread.join();
@@ -112,7 +111,7 @@ class Server::Impl {
     // Sessions whose (aborted) completions were still queued when the loop stopped are
     // released here, on this thread, so Stats() is exact once Stop() returns.
     ioc_.restart();
-    for (int i = 0; i < 100 && !shared_->WaitUntilEmpty(std::chrono::steady_clock::now()); ++i) {
+    for (int i = 0; i < 100 && !shared_->WaitUntilEmpty(std::chrono::milliseconds(0)); ++i) {
       if (ioc_.poll() == 0) break;
     }
     // The posted close may not have run before ioc_.stop(); a listening socket left open would

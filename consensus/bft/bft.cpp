@@ -320,7 +320,7 @@ bool BftEngine::VerifyProposal(const Proposal& p) const {
 
 Status BftEngine::CheckIdentity(const Block& block) {
   if (Status s = validator_.CheckIdentity(block); !s.ok()) {
-    return s.Wrap("block " + std::to_string(block.height) + " " + block.hash.ToHex().substr(0, 12) +
+    return s.Wrap("block " + std::to_string(block.height) + " " + crypto::ShortHex(block.hash) +
                   " is not the block its hash names");
   }
   return Status::Ok();

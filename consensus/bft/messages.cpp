@@ -23,14 +23,16 @@
 #include "consensus/bft/messages.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <utility>
 
-#include "consensus/codec.h"
+#include "base/codec.h"
 #include "crypto/hex.h"
 
 namespace cairn::consensus::bft {
+
+using codec::Reader;
+using codec::Writer;
 namespace {
 
 constexpr uint8_t kTypeProposal = 1;
@@ -48,25 +50,21 @@ void PutSig(Writer& w, const crypto::Signature& s) { w.Raw(s.view()); }
 
 crypto::Signature GetSig(Reader& r, std::string_view field) {
   crypto::Signature s;
-  // Read as two hashes' worth of bytes through the fixed-width primitive.
-  crypto::Hash256 lo = r.Hash(field);
-  crypto::Hash256 hi = r.Hash(field);
-  std::memcpy(s.data(), lo.data(), 32);
-  std::memcpy(s.data() + 32, hi.data(), 32);
+  r.Fixed(&s, field);
   return s;
 }
 
 void PutBlock(Writer& w, const Block& b) {
   w.U64(b.height);
-  w.Hash(b.hash);
-  w.LengthPrefixed(b.data);
+  w.Fixed(b.hash);
+  w.Var(b.data);
 }
 
 Block GetBlock(Reader& r) {
   Block b;
-  b.height = r.U64("block height");
-  b.hash = r.Hash("block hash");
-  b.data = r.LengthPrefixed("block data", kMaxBlockBytes);
+  r.U64(&b.height, "block height");
+  r.Fixed(&b.hash, "block hash");
+  r.Var(&b.data, kMaxBlockBytes, "block data");
   return b;
 }
 
@@ -75,7 +73,7 @@ void PutVote(Writer& w, const Vote& v) {
   w.U64(v.height);
   w.U32(v.round);
   w.U8(v.block ? 1 : 0);
-  w.Hash(v.block ? *v.block : crypto::Hash256());
+  w.Fixed(v.block ? *v.block : crypto::Hash256());
   w.U32(v.voter);
   PutSig(w, v.sig);
 }
@@ -83,21 +81,24 @@ void PutVote(Writer& w, const Vote& v) {
 Vote GetVote(Reader& r) {
   Vote v;
   size_t type_at = r.offset();
-  uint8_t type = r.U8("vote type");
+  uint8_t type = 0;
+  r.U8(&type, "vote type");
   if (r.ok() && type != static_cast<uint8_t>(VoteType::kPrevote) &&
       type != static_cast<uint8_t>(VoteType::kPrecommit)) {
     r.FailAt(type_at, "vote type", "unknown value " + std::to_string(type));
   }
   v.type = static_cast<VoteType>(type);
-  v.height = r.U64("vote height");
-  v.round = r.U32("vote round");
+  r.U64(&v.height, "vote height");
+  r.U32(&v.round, "vote round");
   size_t has_at = r.offset();
-  uint8_t has_block = r.U8("vote has_block");
+  uint8_t has_block = 0;
+  r.U8(&has_block, "vote has_block");
   if (r.ok() && has_block > 1) {
     r.FailAt(has_at, "vote has_block", "is " + std::to_string(has_block) + ", not 0 or 1");
   }
   size_t block_at = r.offset();
-  crypto::Hash256 block = r.Hash("vote block");
+  crypto::Hash256 block;
+  r.Fixed(&block, "vote block");
   if (r.ok()) {
     if (has_block == 1) {
       v.block = block;
@@ -105,7 +106,7 @@ Vote GetVote(Reader& r) {
       r.FailAt(block_at, "vote block", "is set on a nil vote");
     }
   }
-  v.voter = r.U32("vote voter");
+  r.U32(&v.voter, "vote voter");
   v.sig = GetSig(r, "vote signature");
   return v;
 }
@@ -114,7 +115,7 @@ void PutCertificate(Writer& w, const Certificate& c) {
   w.U8(kCertificateVersion);
   w.U64(c.height);
   w.U32(c.round);
-  w.Hash(c.block);
+  w.Fixed(c.block);
   w.U32(static_cast<uint32_t>(c.sigs.size()));
   for (const Certificate::Sig& s : c.sigs) {
     w.U32(s.validator);
@@ -125,19 +126,21 @@ void PutCertificate(Writer& w, const Certificate& c) {
 Certificate GetCertificate(Reader& r) {
   Certificate c;
   size_t version_at = r.offset();
-  uint8_t version = r.U8("certificate version");
+  uint8_t version = 0;
+  r.U8(&version, "certificate version");
   if (r.ok() && version != kCertificateVersion) {
     r.FailAt(version_at, "certificate version", "unsupported value " + std::to_string(version));
   }
-  c.height = r.U64("certificate height");
-  c.round = r.U32("certificate round");
-  c.block = r.Hash("certificate block");
-  uint32_t n = r.Count("certificate signature count", kCertSigBytes, kMaxValidators);
+  r.U64(&c.height, "certificate height");
+  r.U32(&c.round, "certificate round");
+  r.Fixed(&c.block, "certificate block");
+  uint32_t n = 0;
+  r.Count(&n, "certificate signature count", kCertSigBytes, kMaxValidators);
   if (!r.ok()) return c;
   c.sigs.reserve(n);
   for (uint32_t i = 0; i < n && r.ok(); ++i) {
     Certificate::Sig s;
-    s.validator = r.U32("certificate validator");
+    r.U32(&s.validator, "certificate validator");
     s.sig = GetSig(r, "certificate signature");
     c.sigs.push_back(s);
   }
@@ -159,7 +162,8 @@ Bytes VoteBytes(const Vote& v) {
 Evidence GetEvidence(Reader& r) {
   Evidence e;
   size_t version_at = r.offset();
-  uint8_t version = r.U8("evidence version");
+  uint8_t version = 0;
+  r.U8(&version, "evidence version");
   if (r.ok() && version != kEvidenceVersion) {
     r.FailAt(version_at, "evidence version", "unsupported value " + std::to_string(version));
   }
@@ -171,8 +175,6 @@ Evidence GetEvidence(Reader& r) {
   }
   return e;
 }
-
-std::string ShortHash(const crypto::Hash256& h) { return h.ToHex().substr(0, 8); }
 
 std::string RoundName(uint32_t r) { return r == kNoRound ? "-" : std::to_string(r); }
 
@@ -188,7 +190,7 @@ std::string VoteTypeName(VoteType t) {
 
 std::string DescribeVote(const Vote& v) {
   return VoteTypeName(v.type) + " h=" + std::to_string(v.height) + " r=" + std::to_string(v.round) +
-         " " + (v.block ? ShortHash(*v.block) : "nil") + " by " + std::to_string(v.voter);
+         " " + (v.block ? crypto::ShortHex(*v.block, 8) : "nil") + " by " + std::to_string(v.voter);
 }
 
 }  // namespace
@@ -197,12 +199,12 @@ Bytes VoteSignBytes(const crypto::Hash256& chain, const Vote& v) {
   Writer w;
   w.Reserve(kVoteDomain.size() + 32 + 1 + 8 + 4 + 1 + 32);
   w.Raw(AsBytes(kVoteDomain));
-  w.Hash(chain);
+  w.Fixed(chain);
   w.U8(static_cast<uint8_t>(v.type));
   w.U64(v.height);
   w.U32(v.round);
   w.U8(v.block ? 1 : 0);
-  w.Hash(v.block ? *v.block : crypto::Hash256());
+  w.Fixed(v.block ? *v.block : crypto::Hash256());
   return std::move(w).Take();
 }
 
@@ -216,11 +218,11 @@ Bytes ProposalSignBytes(const crypto::Hash256& chain, const Proposal& p) {
   Writer w;
   w.Reserve(kProposalDomain.size() + 32 + 8 + 4 + 4 + 32);
   w.Raw(AsBytes(kProposalDomain));
-  w.Hash(chain);
+  w.Fixed(chain);
   w.U64(p.height);
   w.U32(p.round);
   w.U32(p.valid_round);
-  w.Hash(p.block.hash);
+  w.Fixed(p.block.hash);
   return std::move(w).Take();
 }
 
@@ -357,21 +359,22 @@ Bytes EncodeMessage(const Message& m) {
 
 Result<Message> DecodeMessage(ByteView in) {
   Reader r(in, "bft message");
-  uint8_t type = r.U8("type");
+  uint8_t type = 0;
+  r.U8(&type, "type");
   if (!r.ok()) return r.Finish();
   Message out;
   switch (type) {
     case kTypeProposal: {
       Proposal p;
-      p.height = r.U64("proposal height");
-      p.round = r.U32("proposal round");
+      r.U64(&p.height, "proposal height");
+      r.U32(&p.round, "proposal round");
       size_t vr_at = r.offset();
-      p.valid_round = r.U32("proposal valid_round");
+      r.U32(&p.valid_round, "proposal valid_round");
       if (r.ok() && p.valid_round != kNoRound && p.valid_round >= p.round) {
         r.FailAt(vr_at, "proposal valid_round",
                  std::to_string(p.valid_round) + " is not below round " + std::to_string(p.round));
       }
-      p.proposer = r.U32("proposal proposer");
+      r.U32(&p.proposer, "proposal proposer");
       p.sig = GetSig(r, "proposal signature");
       size_t block_at = r.offset();
       p.block = GetBlock(r);
@@ -411,14 +414,14 @@ Result<Message> DecodeMessage(ByteView in) {
 std::string Describe(const Message& m) {
   if (const auto* p = std::get_if<Proposal>(&m)) {
     return "Proposal h=" + std::to_string(p->height) + " r=" + std::to_string(p->round) +
-           " vr=" + RoundName(p->valid_round) + " " + ShortHash(p->block.hash) + " (" +
+           " vr=" + RoundName(p->valid_round) + " " + crypto::ShortHex(p->block.hash, 8) + " (" +
            std::to_string(p->block.data.size()) + " bytes) by " + std::to_string(p->proposer);
   }
   if (const auto* v = std::get_if<Vote>(&m)) return DescribeVote(*v);
   if (const auto* d = std::get_if<Decision>(&m)) {
-    return "Decision h=" + std::to_string(d->block.height) + " " + ShortHash(d->block.hash) +
-           " r=" + std::to_string(d->cert.round) + " with " + std::to_string(d->cert.sigs.size()) +
-           " signatures";
+    return "Decision h=" + std::to_string(d->block.height) + " " +
+           crypto::ShortHex(d->block.hash, 8) + " r=" + std::to_string(d->cert.round) + " with " +
+           std::to_string(d->cert.sigs.size()) + " signatures";
   }
   if (const auto* e = std::get_if<Evidence>(&m)) {
     return "Evidence {" + DescribeVote(e->a) + "} vs {" + DescribeVote(e->b) + "}";

@@ -16,13 +16,15 @@
 // exactly one encoding (the engine compares encodings to see whether to persist).
 #include "consensus/bft/state.h"
 
-#include <cstring>
 #include <string>
 #include <utility>
 
-#include "consensus/codec.h"
+#include "base/codec.h"
 
 namespace cairn::consensus::bft {
+
+using codec::Reader;
+using codec::Writer;
 namespace {
 
 constexpr uint8_t kHardStateVersion = 1;
@@ -31,17 +33,15 @@ constexpr uint8_t kRecordPol = 2;
 
 bool GetBool(Reader& r, std::string_view field) {
   size_t at = r.offset();
-  uint8_t v = r.U8(field);
+  uint8_t v = 0;
+  r.U8(&v, field);
   if (v > 1) r.FailAt(at, field, "is " + std::to_string(v) + ", not 0 or 1");
   return v == 1;
 }
 
 crypto::Signature GetSig(Reader& r, std::string_view field) {
   crypto::Signature s;
-  crypto::Hash256 lo = r.Hash(field);
-  crypto::Hash256 hi = r.Hash(field);
-  std::memcpy(s.data(), lo.data(), 32);
-  std::memcpy(s.data() + 32, hi.data(), 32);
+  r.Fixed(&s, field);
   return s;
 }
 
@@ -51,15 +51,16 @@ void PutOwnVote(Writer& w, const HardState::OwnVote& v) {
   w.U32(v.round);
   w.U8(static_cast<uint8_t>(v.type));
   w.U8(v.block ? 1 : 0);
-  w.Hash(v.block ? *v.block : crypto::Hash256());
+  w.Fixed(v.block ? *v.block : crypto::Hash256());
   w.Raw(v.sig.view());
 }
 
 HardState::OwnVote GetOwnVote(Reader& r) {
   HardState::OwnVote v;
-  v.round = r.U32("vote round");
+  r.U32(&v.round, "vote round");
   size_t type_at = r.offset();
-  uint8_t type = r.U8("vote type");
+  uint8_t type = 0;
+  r.U8(&type, "vote type");
   if (r.ok() && type != static_cast<uint8_t>(VoteType::kPrevote) &&
       type != static_cast<uint8_t>(VoteType::kPrecommit)) {
     r.FailAt(type_at, "vote type", "unknown value " + std::to_string(type));
@@ -67,7 +68,8 @@ HardState::OwnVote GetOwnVote(Reader& r) {
   v.type = static_cast<VoteType>(type);
   bool has_block = GetBool(r, "vote has_block");
   size_t at = r.offset();
-  crypto::Hash256 h = r.Hash("vote block");
+  crypto::Hash256 h;
+  r.Fixed(&h, "vote block");
   if (has_block) {
     v.block = h;
   } else if (r.ok() && !h.IsZero()) {
@@ -106,14 +108,14 @@ Bytes EncodeHardState(const HardState& hs) {
   w.U32(hs.round);
   w.U8(static_cast<uint8_t>(hs.step));
   w.U32(hs.locked_round);
-  w.Hash(hs.locked_round == kNoRound ? crypto::Hash256() : hs.locked_hash);
+  w.Fixed(hs.locked_round == kNoRound ? crypto::Hash256() : hs.locked_hash);
   w.U32(hs.valid_round);
-  w.Hash(hs.valid_round == kNoRound ? crypto::Hash256() : hs.valid_hash);
+  w.Fixed(hs.valid_round == kNoRound ? crypto::Hash256() : hs.valid_hash);
   w.U64(hs.next_record);
   w.U8(hs.proposal ? 1 : 0);
   if (hs.proposal) {
     w.U32(hs.proposal->valid_round);
-    w.Hash(hs.proposal->block);
+    w.Fixed(hs.proposal->block);
     w.Raw(hs.proposal->sig.view());
   }
   w.U32(static_cast<uint32_t>(hs.votes.size()));
@@ -124,26 +126,28 @@ Bytes EncodeHardState(const HardState& hs) {
 Result<HardState> DecodeHardState(ByteView in) {
   Reader r(in, "bft hard state");
   HardState hs;
-  uint8_t version = r.U8("version");
+  uint8_t version = 0;
+  r.U8(&version, "version");
   if (r.ok() && version != kHardStateVersion) {
     r.FailAt(0, "version", "unsupported value " + std::to_string(version));
   }
-  hs.height = r.U64("height");
+  r.U64(&hs.height, "height");
   if (r.ok() && hs.height == 0) r.Fail("height", "is 0");
-  hs.round = r.U32("round");
+  r.U32(&hs.round, "round");
   size_t step_at = r.offset();
-  uint8_t step = r.U8("step");
+  uint8_t step = 0;
+  r.U8(&step, "step");
   if (r.ok() && step > static_cast<uint8_t>(RoundStep::kPrecommit)) {
     r.FailAt(step_at, "step", "unknown value " + std::to_string(step));
   }
   hs.step = static_cast<RoundStep>(step);
-  hs.locked_round = r.U32("locked round");
+  r.U32(&hs.locked_round, "locked round");
   size_t at = r.offset();
-  hs.locked_hash = r.Hash("locked hash");
+  r.Fixed(&hs.locked_hash, "locked hash");
   CheckRoundHash(r, at, "locked", hs.locked_round, hs.locked_hash);
-  hs.valid_round = r.U32("valid round");
+  r.U32(&hs.valid_round, "valid round");
   at = r.offset();
-  hs.valid_hash = r.Hash("valid hash");
+  r.Fixed(&hs.valid_hash, "valid hash");
   CheckRoundHash(r, at, "valid", hs.valid_round, hs.valid_hash);
   if (r.ok() && hs.locked_round != kNoRound && hs.locked_round > hs.round) {
     r.Fail("locked round", "is above the round");
@@ -151,19 +155,20 @@ Result<HardState> DecodeHardState(ByteView in) {
   if (r.ok() && hs.valid_round != kNoRound && hs.valid_round > hs.round) {
     r.Fail("valid round", "is above the round");
   }
-  hs.next_record = r.U64("next record");
+  r.U64(&hs.next_record, "next record");
   if (GetBool(r, "has proposal")) {
     HardState::OwnProposal p;
     at = r.offset();
-    p.valid_round = r.U32("proposal valid round");
+    r.U32(&p.valid_round, "proposal valid round");
     if (r.ok() && p.valid_round != kNoRound && p.valid_round >= hs.round) {
       r.FailAt(at, "proposal valid round", "is not below the round");
     }
-    p.block = r.Hash("proposal block");
+    r.Fixed(&p.block, "proposal block");
     p.sig = GetSig(r, "proposal signature");
     hs.proposal = p;
   }
-  uint32_t n = r.Count("vote count", kOwnVoteBytes, kMaxOwnVotes);
+  uint32_t n = 0;
+  r.Count(&n, "vote count", kOwnVoteBytes, kMaxOwnVotes);
   if (r.ok()) hs.votes.reserve(n);
   for (uint32_t i = 0; i < n && r.ok(); ++i) {
     size_t at_vote = r.offset();
@@ -185,8 +190,8 @@ Bytes EncodeBlockRecord(const Block& b) {
   w.Reserve(1 + 8 + 32 + 4 + b.data.size());
   w.U8(kRecordBlock);
   w.U64(b.height);
-  w.Hash(b.hash);
-  w.LengthPrefixed(b.data);
+  w.Fixed(b.hash);
+  w.Var(b.data);
   return std::move(w).Take();
 }
 
@@ -209,11 +214,12 @@ Result<Record> DecodeRecord(ByteView in, uint64_t index) {
   }
   Reader r(in, what);
   Block b;
-  uint8_t kind = r.U8("kind");
+  uint8_t kind = 0;
+  r.U8(&kind, "kind");
   if (r.ok() && kind != kRecordBlock) r.FailAt(0, "kind", "unknown value " + std::to_string(kind));
-  b.height = r.U64("height");
-  b.hash = r.Hash("hash");
-  b.data = r.LengthPrefixed("data", kMaxBlockBytes);
+  r.U64(&b.height, "height");
+  r.Fixed(&b.hash, "hash");
+  r.Var(&b.data, kMaxBlockBytes, "data");
   if (Status s = r.Finish(); !s.ok()) return s;
   return Record(std::move(b));
 }

@@ -19,9 +19,12 @@
 
 #include <string>
 
-#include "consensus/codec.h"
+#include "base/codec.h"
 
 namespace cairn::consensus::raft {
+
+using codec::Reader;
+using codec::Writer;
 namespace {
 
 constexpr uint8_t kMessageVersion = 1;
@@ -33,23 +36,24 @@ void PutEntry(Writer& w, const Entry& e) {
   w.U8(static_cast<uint8_t>(e.type));
   w.U64(e.height);
   if (e.is_block()) {
-    w.Hash(e.hash);
-    w.LengthPrefixed(e.data);
+    w.Fixed(e.hash);
+    w.Var(e.data);
   }
 }
 
 Entry GetEntry(Reader& r, uint64_t index) {
   Entry e;
   e.index = index;
-  e.term = r.U64("entry term");
+  r.U64(&e.term, "entry term");
   size_t type_at = r.offset();
-  uint8_t type = r.U8("entry type");
-  e.height = r.U64("entry height");
+  uint8_t type = 0;
+  r.U8(&type, "entry type");
+  r.U64(&e.height, "entry height");
   if (!r.ok()) return e;
   if (type == static_cast<uint8_t>(EntryType::kBlock)) {
     e.type = EntryType::kBlock;
-    e.hash = r.Hash("entry block hash");
-    e.data = r.LengthPrefixed("entry block data", kMaxBlockBytes);
+    r.Fixed(&e.hash, "entry block hash");
+    r.Var(&e.data, kMaxBlockBytes, "entry block data");
   } else if (type != static_cast<uint8_t>(EntryType::kNoop)) {
     r.FailAt(type_at, "entry type", "unknown value " + std::to_string(type));
   }
@@ -60,21 +64,22 @@ void PutBase(Writer& w, const LogBase& b) {
   w.U64(b.index);
   w.U64(b.term);
   w.U64(b.block.height);
-  w.Hash(b.block.hash);
+  w.Fixed(b.block.hash);
 }
 
 LogBase GetBase(Reader& r) {
   LogBase b;
-  b.index = r.U64("base index");
-  b.term = r.U64("base term");
-  b.block.height = r.U64("base height");
-  b.block.hash = r.Hash("base hash");
+  r.U64(&b.index, "base index");
+  r.U64(&b.term, "base term");
+  r.U64(&b.block.height, "base height");
+  r.Fixed(&b.block.hash, "base hash");
   return b;
 }
 
 bool GetBool(Reader& r, std::string_view field) {
   size_t at = r.offset();
-  uint8_t v = r.U8(field);
+  uint8_t v = 0;
+  r.U8(&v, field);
   if (v > 1) r.FailAt(at, field, "is " + std::to_string(v) + ", not 0 or 1");
   return v == 1;
 }
@@ -151,13 +156,15 @@ Bytes EncodeMessage(const Message& m) {
 Result<Message> DecodeMessage(ByteView in) {
   Reader r(in, "raft message");
   Message m;
-  uint8_t version = r.U8("version");
+  uint8_t version = 0;
+  r.U8(&version, "version");
   if (r.ok() && version != kMessageVersion) {
     r.FailAt(0, "version", "unsupported value " + std::to_string(version));
   }
   size_t type_at = r.offset();
-  uint8_t type = r.U8("type");
-  m.term = r.U64("term");
+  uint8_t type = 0;
+  r.U8(&type, "type");
+  r.U64(&m.term, "term");
   if (!r.ok()) return r.Finish();
   if (type < static_cast<uint8_t>(MsgType::kApp) ||
       type > static_cast<uint8_t>(MsgType::kSnapshot)) {
@@ -167,20 +174,21 @@ Result<Message> DecodeMessage(ByteView in) {
   m.type = static_cast<MsgType>(type);
   switch (m.type) {
     case MsgType::kApp: {
-      m.index = r.U64("prev index");
-      m.log_term = r.U64("prev term");
-      m.commit = r.U64("commit");
-      uint32_t n = r.Count("entry count", kMinEntryBytes, kMaxEntriesPerMessage);
+      r.U64(&m.index, "prev index");
+      r.U64(&m.log_term, "prev term");
+      r.U64(&m.commit, "commit");
+      uint32_t n = 0;
+      r.Count(&n, "entry count", kMinEntryBytes, kMaxEntriesPerMessage);
       m.entries.reserve(n);
       for (uint32_t i = 0; i < n && r.ok(); ++i) m.entries.push_back(GetEntry(r, m.index + 1 + i));
       break;
     }
     case MsgType::kAppResp: {
-      m.index = r.U64("index");
+      r.U64(&m.index, "index");
       m.reject = GetBool(r, "reject");
       size_t hint_at = r.offset();
-      m.reject_hint = r.U64("hint index");
-      m.hint_term = r.U64("hint term");
+      r.U64(&m.reject_hint, "hint index");
+      r.U64(&m.hint_term, "hint term");
       if (r.ok() && !m.reject && (m.reject_hint != 0 || m.hint_term != 0)) {
         r.FailAt(hint_at, "hint", "is set on an accepting response");
       }
@@ -188,15 +196,15 @@ Result<Message> DecodeMessage(ByteView in) {
     }
     case MsgType::kVote:
     case MsgType::kPreVote:
-      m.index = r.U64("last index");
-      m.log_term = r.U64("last term");
+      r.U64(&m.index, "last index");
+      r.U64(&m.log_term, "last term");
       break;
     case MsgType::kVoteResp:
     case MsgType::kPreVoteResp:
       m.reject = GetBool(r, "reject");
       break;
     case MsgType::kHeartbeat:
-      m.commit = r.U64("commit");
+      r.U64(&m.commit, "commit");
       break;
     case MsgType::kHeartbeatResp:
       break;
@@ -235,13 +243,14 @@ Bytes EncodeHardState(const HardState& hs) {
 Result<HardState> DecodeHardState(ByteView in) {
   Reader r(in, "raft hard state");
   HardState hs;
-  uint8_t version = r.U8("version");
+  uint8_t version = 0;
+  r.U8(&version, "version");
   if (r.ok() && version != kHardStateVersion) {
     r.FailAt(0, "version", "unsupported value " + std::to_string(version));
   }
-  hs.term = r.U64("term");
-  hs.vote = r.U32("vote");
-  hs.commit = r.U64("commit");
+  r.U64(&hs.term, "term");
+  r.U32(&hs.vote, "vote");
+  r.U64(&hs.commit, "commit");
   hs.base = GetBase(r);
   if (Status s = r.Finish(); !s.ok()) return s;
   return hs;

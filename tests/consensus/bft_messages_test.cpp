@@ -5,15 +5,17 @@
 #include <string>
 #include <vector>
 
+#include "base/codec.h"
 #include "consensus/bft/messages.h"
 #include "consensus/bft/state.h"
-#include "consensus/codec.h"
 #include "consensus/rng.h"
 #include "crypto/ed25519.h"
 #include "tests/consensus/bft_harness.h"
 
 namespace cairn::consensus::bft {
 namespace {
+
+using codec::Writer;
 
 crypto::Hash256 H(std::string_view s) { return crypto::Sha256Of(AsBytes(s)); }
 
@@ -150,7 +152,7 @@ TEST_CASE("bft codec: forged counts and lengths are refused before allocating",
     w.U8(1);
     w.U64(1);
     w.U32(0);
-    w.Hash(H("b"));
+    w.Fixed(H("b"));
     w.U32(kMaxValidators + 1);
     Result<Certificate> r = Certificate::Decode(std::move(w).Take());
     REQUIRE_FALSE(r.ok());
@@ -161,7 +163,7 @@ TEST_CASE("bft codec: forged counts and lengths are refused before allocating",
     w.U8(1);
     w.U64(1);
     w.U32(0);
-    w.Hash(H("b"));
+    w.Fixed(H("b"));
     w.U32(1000);
     Result<Certificate> r = Certificate::Decode(std::move(w).Take());
     REQUIRE_FALSE(r.ok());
@@ -171,11 +173,11 @@ TEST_CASE("bft codec: forged counts and lengths are refused before allocating",
     Writer w;
     w.U8(3);  // Decision
     w.U64(1);
-    w.Hash(H("b"));
+    w.Fixed(H("b"));
     w.U32(0xffffffffu);
     Result<Message> r = DecodeMessage(std::move(w).Take());
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().find("block data length") != std::string::npos);
+    CHECK(r.error().find("block data: length") != std::string::npos);
   }
 }
 
@@ -193,7 +195,7 @@ TEST_CASE("bft codec: values with a second encoding are refused", "[consensus][b
   CHECK(DecodeMessage(bad).error().find("vote type") != std::string::npos);
   bad = nil_vote;
   bad[0] = 9;
-  CHECK(DecodeMessage(bad).error().find("type unknown value 9 at offset 0") != std::string::npos);
+  CHECK(DecodeMessage(bad).error().find("type: unknown value 9 at offset 0") != std::string::npos);
 
   // valid_round not below round.
   Proposal p = MakeProposal(v, 1, 2, 1, MakeBlock(1, "x"));

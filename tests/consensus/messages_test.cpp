@@ -132,7 +132,7 @@ TEST_CASE("decoders reject every truncation and any trailing byte", "[consensus]
     Result<Message> r = DecodeMessage(enc);
     REQUIRE_FALSE(r.ok());
     REQUIRE(r.error() ==
-            "raft message: 1 trailing bytes at offset " + std::to_string(enc.size() - 1));
+            "raft message: end: 1 trailing bytes at offset " + std::to_string(enc.size() - 1));
   }
   Bytes hs = EncodeHardState(HardState{});
   for (size_t n = 0; n < hs.size(); ++n)
@@ -141,18 +141,18 @@ TEST_CASE("decoders reject every truncation and any trailing byte", "[consensus]
 
 TEST_CASE("decode errors name the field and the offset", "[consensus][raft][codec]") {
   Bytes bad_type = {1, 42, 1, 0, 0, 0, 0, 0, 0, 0};
-  REQUIRE(DecodeMessage(bad_type).error() == "raft message: type unknown value 42 at offset 1");
+  REQUIRE(DecodeMessage(bad_type).error() == "raft message: type: unknown value 42 at offset 1");
 
   Bytes bad_version = {2, 7};
   REQUIRE(DecodeMessage(bad_version).error() ==
-          "raft message: version unsupported value 2 at offset 0");
+          "raft message: version: unsupported value 2 at offset 0");
 
   Message resp;
   resp.type = MsgType::kVoteResp;
   resp.term = 1;
   Bytes enc = EncodeMessage(resp);
   enc.back() = 2;  // a boolean that is neither 0 nor 1
-  REQUIRE(DecodeMessage(enc).error() == "raft message: reject is 2, not 0 or 1 at offset 10");
+  REQUIRE(DecodeMessage(enc).error() == "raft message: reject: is 2, not 0 or 1 at offset 10");
 
   // A forged entry count cannot drive an allocation.
   Message app = Samples()[0];
@@ -161,7 +161,7 @@ TEST_CASE("decode errors name the field and the offset", "[consensus][raft][code
   enc[34] = 0xff;
   enc[35] = 0xff;  // count 65535 entries with no bytes behind it
   REQUIRE(DecodeMessage(enc).error() ==
-          "raft message: entry count is 65535, more than fit in 0 remaining bytes at offset 34");
+          "raft message: entry count: is 65535, more than fit in 0 remaining bytes at offset 34");
 
   // An oversized block length is rejected before reading the data.
   Entry big = BlockEntry(1, 1, 1, "x");
@@ -169,7 +169,7 @@ TEST_CASE("decode errors name the field and the offset", "[consensus][raft][code
   size_t len_at = 8 + 1 + 8 + 32;
   e[len_at + 3] = 0x02;  // length 0x02000078 > 16 MiB
   REQUIRE(DecodeEntry(e, 1).error() ==
-          "raft entry 1: entry block data length 33554433 exceeds the limit 16777216 at offset " +
+          "raft entry 1: entry block data: length 33554433 exceeds 16777216 at offset " +
               std::to_string(len_at));
 
   // An accepting response must not carry a hint (one encoding per value).
@@ -179,7 +179,7 @@ TEST_CASE("decode errors name the field and the offset", "[consensus][raft][code
   enc = EncodeMessage(ok_resp);
   enc[19] = 1;
   REQUIRE(DecodeMessage(enc).error() ==
-          "raft message: hint is set on an accepting response at offset 19");
+          "raft message: hint: is set on an accepting response at offset 19");
 }
 
 TEST_CASE("random and mutated input never crashes the decoder, and what decodes is canonical",

@@ -241,7 +241,7 @@ TEST_CASE("restart refuses stored state that is corrupt or disagrees with the le
   bad_hs.hard_state->pop_back();
   REQUIRE(RaftEngine::Open(Config(0, 1), bad_hs, tip)
               .error()
-              .find("raft hard state: base hash truncated") == 0);
+              .find("raft hard state: base hash: truncated") == 0);
 
   DurableState no_hs = good;
   no_hs.hard_state.reset();
@@ -362,7 +362,7 @@ TEST_CASE("Step refuses bad senders and malformed messages and keeps working",
 
   Bytes garbage = {1, 1, 1};
   REQUIRE(f.Step(0, garbage).message() ==
-          "from replica 0: raft message: term truncated (need 8 bytes, have 1) at offset 2");
+          "from replica 0: raft message: term: truncated: needs 8 bytes, 1 left at offset 2");
 
   // Feed random and mutated messages to every replica: errors are fine, crashes (and
   // sanitizer reports) are not.

@@ -24,3 +24,12 @@ TEST_CASE("fixed-size values parse only their exact length", "[crypto]") {
   REQUIRE(Hash256().IsZero());
   REQUIRE_FALSE(Hash256::FromHex(h)->IsZero());
 }
+
+TEST_CASE("ShortHex prints the leading hex digits of a fixed-size value", "[crypto]") {
+  const Hash256 h = Sha256Of(AsBytes("abc"));
+  const std::string full = h.ToHex();
+  CHECK(ShortHex(h) == full.substr(0, 12));
+  CHECK(ShortHex(h, 16) == full.substr(0, 16));
+  CHECK(ShortHex(h, 8) == "ba7816bf");
+  CHECK(ShortHex(h, 1000) == full);
+}

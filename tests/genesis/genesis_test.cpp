@@ -129,3 +129,15 @@ TEST_CASE("RFC 3339 times parse and format without locale", "[genesis]") {
     CHECK(*ParseRfc3339Ms(FormatRfc3339Ms(ms)) == ms);
   }
 }
+
+TEST_CASE("engine names parse to the kind ConsensusName prints, and nothing else does",
+          "[genesis]") {
+  for (ConsensusKind k : {ConsensusKind::kSolo, ConsensusKind::kRaft, ConsensusKind::kBft}) {
+    CHECK(ParseConsensusKind(ConsensusName(k)) == k);
+  }
+  CHECK(ParseConsensusKind("raft") == ConsensusKind::kRaft);
+  CHECK_FALSE(ParseConsensusKind("BFT").has_value());
+  CHECK_FALSE(ParseConsensusKind("pbft").has_value());
+  CHECK_FALSE(ParseConsensusKind("").has_value());
+  CHECK_FALSE(ParseConsensusKind("solo ").has_value());
+}

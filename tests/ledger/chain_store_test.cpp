@@ -6,8 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include "base/codec.h"
 #include "ledger/chain_store.h"
-#include "ledger/codec.h"
 #include "tests/kit/chain_fixture.h"
 #include "tests/kit/temp_dir.h"
 
@@ -16,6 +16,7 @@ using namespace cairn::ledger;
 using cairn::testkit::AuditStore;
 using cairn::testkit::ChainFixture;
 using cairn::testkit::TempDir;
+using codec::Writer;
 
 namespace {
 

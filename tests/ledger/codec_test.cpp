@@ -4,11 +4,12 @@
 #include <limits>
 
 #include "alloc_probe.h"
+#include "base/codec.h"
 #include "ledger/account.h"
-#include "ledger/codec.h"
 #include "ledger_test_util.h"
 
 using namespace cairn;
+using namespace cairn::codec;
 using namespace cairn::ledger;
 using namespace cairn::ledger::testing;
 

@@ -4,10 +4,11 @@
 #include <catch2/catch.hpp>
 
 #include "alloc_probe.h"
-#include "ledger/codec.h"
+#include "base/codec.h"
 #include "ledger_test_util.h"
 
 using namespace cairn;
+using namespace cairn::codec;
 using namespace cairn::ledger;
 using namespace cairn::ledger::testing;
 

@@ -4,8 +4,8 @@
 
 #include <functional>
 
+#include "base/codec.h"
 #include "crypto/merkle.h"
-#include "ledger/codec.h"
 #include "ledger_test_util.h"
 
 using namespace cairn;

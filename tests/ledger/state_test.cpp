@@ -1,10 +1,11 @@
 // State keys, the overlay that collects a block's writes, MemoryState, and the state root.
 #include <catch2/catch.hpp>
 
-#include "ledger/codec.h"
+#include "base/codec.h"
 #include "ledger_test_util.h"
 
 using namespace cairn;
+using namespace cairn::codec;
 using namespace cairn::ledger;
 using namespace cairn::ledger::testing;
 

@@ -201,7 +201,7 @@ class TestNetwork {
     return 0;
   }
 
-  ManualClock clock_;
+  ManualClock clock_{/*steady_ms=*/0, /*unix_ms=*/1'700'000'000'000};
   FakeHub hub_;
   genesis::Genesis genesis_;
   crypto::KeyPair admin_;

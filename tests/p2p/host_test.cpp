@@ -272,3 +272,22 @@ TEST_CASE("ParsePeerAddress accepts id@host:port and rejects the rest", "[p2p]")
     CHECK_FALSE(ParsePeerAddress(bad).ok());
   }
 }
+
+TEST_CASE("connected_since is read from the host's clock", "[p2p]") {
+  auto ka = KeyFor(1), kb = KeyFor(2);
+  auto allow = Allow({ka, kb});
+  ManualClock clock(/*steady_ms=*/0, /*unix_ms=*/1'234'567);
+  HostOptions ob = LoopbackOptions(kb, allow);
+  ob.clock = &clock;
+  Host b(ob);
+  REQUIRE(b.Start().ok());
+  HostOptions oa = LoopbackOptions(ka, allow);
+  oa.persistent_peers = {AddressOf(b)};
+  oa.clock = &clock;
+  Host a(oa);
+  REQUIRE(a.Start().ok());
+  REQUIRE(
+      WaitFor([&] { return a.IsConnected(kb.public_key()) && b.IsConnected(ka.public_key()); }));
+  CHECK(InfoFor(a, kb.public_key())->connected_since_unix_ms == 1'234'567);
+  CHECK(InfoFor(b, ka.public_key())->connected_since_unix_ms == 1'234'567);
+}

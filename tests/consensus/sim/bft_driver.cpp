@@ -8,7 +8,7 @@
 #include <tuple>
 #include <utility>
 
-#include "consensus/codec.h"
+#include "base/codec.h"
 #include "consensus/rng.h"
 #include "crypto/sha256.h"
 #include "tests/consensus/sim/byzantine.h"
@@ -22,6 +22,7 @@ using bft::BftEngine;
 using bft::Message;
 using bft::Proposal;
 using bft::Vote;
+using codec::Writer;
 
 crypto::Hash256 SecretOf(uint64_t run_seed, ReplicaId id) {
   Writer w;
@@ -51,7 +52,7 @@ Status SimBlockIdentity(const Block& b) {
 }
 
 std::string Short(const std::optional<crypto::Hash256>& h) {
-  return h ? h->ToHex().substr(0, 12) : "nil";
+  return h ? crypto::ShortHex(*h) : "nil";
 }
 
 std::string VoteName(const Vote& v) {

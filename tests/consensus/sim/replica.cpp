@@ -140,9 +140,9 @@ bool Simulation::Apply(ReplicaId i, const Block& b) {
     // A Byzantine replica's ledger is its own business: not part of agreement.
   } else if (k < chain_.size()) {
     if (chain_[k] != ref) {
-      Fail("agreement: " + who + " committed block " + ref.hash.ToHex().substr(0, 12) +
-           " at height " + std::to_string(b.height) + " where " +
-           chain_[k].hash.ToHex().substr(0, 12) + " was committed");
+      Fail("agreement: " + who + " committed block " + crypto::ShortHex(ref.hash) + " at height " +
+           std::to_string(b.height) + " where " + crypto::ShortHex(chain_[k].hash) +
+           " was committed");
       return false;
     }
   } else {

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "consensus/codec.h"
+#include "base/codec.h"
 #include "crypto/sha256.h"
 #include "tests/consensus/sim/simulation.h"
 
@@ -148,8 +148,8 @@ DurableState Disk::ToDurable() const {
 
 // Block payloads the simulation can check: parent hash, height, proposer, nonce.
 Block MakeBlock(const BlockRef& parent, ReplicaId proposer, uint64_t nonce) {
-  Writer w;
-  w.Hash(parent.hash);
+  codec::Writer w;
+  w.Fixed(parent.hash);
   w.U64(parent.height + 1);
   w.U32(proposer);
   w.U64(nonce);
@@ -161,11 +161,15 @@ Block MakeBlock(const BlockRef& parent, ReplicaId proposer, uint64_t nonce) {
 }
 
 std::string CheckBlock(const Block& b, const BlockRef& parent) {
-  Reader r(b.data, "sim block");
-  crypto::Hash256 parent_hash = r.Hash("parent");
-  uint64_t height = r.U64("height");
-  r.U32("proposer");
-  r.U64("nonce");
+  codec::Reader r(b.data, "sim block");
+  crypto::Hash256 parent_hash;
+  uint64_t height = 0;
+  uint32_t proposer = 0;
+  uint64_t nonce = 0;
+  r.Fixed(&parent_hash, "parent");
+  r.U64(&height, "height");
+  r.U32(&proposer, "proposer");
+  r.U64(&nonce, "nonce");
   if (Status s = r.Finish(); !s.ok()) return s.message();
   if (crypto::Sha256Of(b.data) != b.hash) return "hash does not match data";
   if (height != b.height) return "height field differs from block height";
@@ -175,10 +179,12 @@ std::string CheckBlock(const Block& b, const BlockRef& parent) {
 }
 
 std::optional<BlockRef> BlockParent(const Block& b) {
-  Reader r(b.data, "sim block");
-  crypto::Hash256 parent_hash = r.Hash("parent");
-  uint64_t height = r.U64("height");
-  if (!r.ok() || height == 0) return std::nullopt;
+  codec::Reader r(b.data, "sim block");
+  crypto::Hash256 parent_hash;
+  uint64_t height = 0;
+  if (!r.Fixed(&parent_hash, "parent") || !r.U64(&height, "height") || height == 0) {
+    return std::nullopt;
+  }
   return BlockRef{height - 1, parent_hash};
 }
 
