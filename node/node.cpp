@@ -20,7 +20,7 @@
 #include "node/node_loop.h"
 #include "node/wire.h"
 #include "rpc/dispatcher.h"
-#include "rpc/methods.h"
+#include "api/methods.h"
 #include "rpc/server.h"
 
 namespace cairn::node {

@@ -24,7 +24,7 @@
 #include "node/config.h"
 #include "node/sig_cache.h"
 #include "p2p/host.h"
-#include "rpc/node_api.h"
+#include "api/node_api.h"
 
 namespace cairn::node {
 

@@ -4,7 +4,7 @@
 
 #include "node/audit.h"
 #include "rpc/client.h"
-#include "rpc/methods.h"
+#include "api/methods.h"
 #include "rpc/server.h"
 #include "tests/node/audit_fixture.h"
 

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "node/cli_format.h"
-#include "rpc/methods.h"
+#include "api/methods.h"
 
 using namespace cairn;
 using namespace cairn::cli;
