@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "api/methods.h"
 #include "consensus/bft/bft.h"
 #include "consensus/raft/raft.h"
 #include "consensus/solo/solo.h"
@@ -20,7 +21,6 @@
 #include "node/node_loop.h"
 #include "node/wire.h"
 #include "rpc/dispatcher.h"
-#include "api/methods.h"
 #include "rpc/server.h"
 
 namespace cairn::node {

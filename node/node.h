@@ -14,6 +14,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "api/node_api.h"
 #include "consensus/bft/bft.h"
 #include "consensus/engine.h"
 #include "consensus/signer.h"
@@ -24,7 +25,6 @@
 #include "node/config.h"
 #include "node/sig_cache.h"
 #include "p2p/host.h"
-#include "api/node_api.h"
 
 namespace cairn::node {
 

@@ -2,9 +2,9 @@
 // that serves a ChainStore, so the audit pages through getRawBlocks exactly as against cairnd.
 #include <catch2/catch.hpp>
 
+#include "api/methods.h"
 #include "node/audit.h"
 #include "rpc/client.h"
-#include "api/methods.h"
 #include "rpc/server.h"
 #include "tests/node/audit_fixture.h"
 

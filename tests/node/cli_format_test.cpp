@@ -2,8 +2,8 @@
 // printed safely, and errors read as one line.
 #include <catch2/catch.hpp>
 
-#include "node/cli_format.h"
 #include "api/methods.h"
+#include "node/cli_format.h"
 
 using namespace cairn;
 using namespace cairn::cli;
