@@ -1,44 +1,46 @@
-// Clang thread-safety annotations (checked with -Wthread-safety; no-ops elsewhere) and a
-// mutex that carries them, since libstdc++'s std::mutex does not.
+// Clang thread-safety annotations (https://clang.llvm.org/docs/ThreadSafetyAnalysis.html):
+// they state which mutex guards which member, so that `clang -Wthread-safety` turns a missed
+// lock into a compile error. Under any other compiler they expand to nothing.
+// Use them with cairn::Mutex (base/mutex.h): libstdc++'s std::mutex carries no annotations.
 #pragma once
 
-#include <mutex>
-
 #if defined(__clang__)
-#define CAIRN_TSA(x) __attribute__((x))
+#define CAIRN_THREAD_ANNOTATION(x) __attribute__((x))
 #else
-#define CAIRN_TSA(x)
+#define CAIRN_THREAD_ANNOTATION(x)
 #endif
 
-#define CAPABILITY(x) CAIRN_TSA(capability(x))
-#define SCOPED_CAPABILITY CAIRN_TSA(scoped_lockable)
-#define GUARDED_BY(x) CAIRN_TSA(guarded_by(x))
-#define PT_GUARDED_BY(x) CAIRN_TSA(pt_guarded_by(x))
-#define REQUIRES(...) CAIRN_TSA(requires_capability(__VA_ARGS__))
-#define EXCLUDES(...) CAIRN_TSA(locks_excluded(__VA_ARGS__))
-#define ACQUIRE(...) CAIRN_TSA(acquire_capability(__VA_ARGS__))
-#define RELEASE(...) CAIRN_TSA(release_capability(__VA_ARGS__))
+// On a class: it is a lock (a "capability"); `name` appears in diagnostics.
+#define CAPABILITY(name) CAIRN_THREAD_ANNOTATION(capability(name))
+// On a class: an RAII holder that acquires in its constructor and releases in its destructor.
+#define SCOPED_CAPABILITY CAIRN_THREAD_ANNOTATION(scoped_lockable)
 
-namespace cairn {
+// On a data member: read or written only while holding `mu`.
+#define GUARDED_BY(mu) CAIRN_THREAD_ANNOTATION(guarded_by(mu))
+// On a pointer member: what it points to is read or written only while holding `mu`.
+#define PT_GUARDED_BY(mu) CAIRN_THREAD_ANNOTATION(pt_guarded_by(mu))
 
-class CAPABILITY("mutex") Mutex {
- public:
-  void Lock() ACQUIRE() { mu_.lock(); }
-  void Unlock() RELEASE() { mu_.unlock(); }
+// On a mutex member: the lock order. This one is taken after (or before) the others.
+#define ACQUIRED_AFTER(...) CAIRN_THREAD_ANNOTATION(acquired_after(__VA_ARGS__))
+#define ACQUIRED_BEFORE(...) CAIRN_THREAD_ANNOTATION(acquired_before(__VA_ARGS__))
 
- private:
-  std::mutex mu_;
-};
+// On a function: the caller must hold (REQUIRES) or must not hold (EXCLUDES) the locks.
+#define REQUIRES(...) CAIRN_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
+#define REQUIRES_SHARED(...) CAIRN_THREAD_ANNOTATION(requires_shared_capability(__VA_ARGS__))
+#define EXCLUDES(...) CAIRN_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 
-class SCOPED_CAPABILITY MutexLock {
- public:
-  explicit MutexLock(Mutex& mu) ACQUIRE(mu) : mu_(mu) { mu_.Lock(); }
-  ~MutexLock() RELEASE() { mu_.Unlock(); }
-  MutexLock(const MutexLock&) = delete;
-  MutexLock& operator=(const MutexLock&) = delete;
+// On a function: it takes (ACQUIRE) or gives up (RELEASE) the locks; with no argument, the
+// object it is a member of. TRY_ACQUIRE(ok, ...) takes them only when it returns `ok`.
+#define ACQUIRE(...) CAIRN_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
+#define ACQUIRE_SHARED(...) CAIRN_THREAD_ANNOTATION(acquire_shared_capability(__VA_ARGS__))
+#define RELEASE(...) CAIRN_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
+#define RELEASE_SHARED(...) CAIRN_THREAD_ANNOTATION(release_shared_capability(__VA_ARGS__))
+#define TRY_ACQUIRE(...) CAIRN_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 
- private:
-  Mutex& mu_;
-};
+// On a function: tells the analysis the lock is held here, checked at run time instead.
+#define ASSERT_CAPABILITY(x) CAIRN_THREAD_ANNOTATION(assert_capability(x))
+// On a function: returns a reference to the given lock (for accessors).
+#define RETURN_CAPABILITY(x) CAIRN_THREAD_ANNOTATION(lock_returned(x))
 
-}  // namespace cairn
+// On a function: the analysis skips its body. Each use says why it is safe.
+#define NO_THREAD_SAFETY_ANALYSIS CAIRN_THREAD_ANNOTATION(no_thread_safety_analysis)

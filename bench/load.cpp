@@ -7,10 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 
+#include "base/mutex.h"
 #include "bench/procstat.h"
 #include "crypto/hex.h"
 #include "genesis/genesis.h"
@@ -36,10 +36,24 @@ bool IsBackPressure(const std::string& reason) {
   return reason == "mempool_full" || reason == "sender_queue_full" || reason == "nonce_too_high";
 }
 
+// The refusals the lanes print to stderr: the first few only, so a misconfigured run says
+// why without flooding the terminal. Thread-safe.
+class RefusalLog {
+ public:
+  void Note(const rpc::Json& refusal) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    if (logged_++ < 5) std::fprintf(stderr, "refused: %s\n", refusal.dump().c_str());
+  }
+
+ private:
+  Mutex mu_;
+  int logged_ GUARDED_BY(mu_) = 0;
+};
+
 // One lane: submits its transactions in order, at rate `rate` (0: back to back), until done
 // or the duration bound. Capacity refusals are retried (after 10 ms) from the first refused.
 void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clock::time_point t0,
-             Timeline* tl, std::mutex* log_mu, int* refusals_logged) {
+             Timeline* tl, RefusalLog* refusals) {
   rpc::Client client = Connect(p.rpc[load.lane_node[lane]]);
   const std::vector<uint32_t>& txs = load.lanes[lane];
   std::string body;
@@ -105,8 +119,7 @@ void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clo
       }
       if (i < advance) {
         tl->refused[idx] = 1;
-        std::lock_guard<std::mutex> lock(*log_mu);
-        if ((*refusals_logged)++ < 5) std::fprintf(stderr, "refused: %s\n", r.dump().c_str());
+        refusals->Note(r);
       }
     }
     pos += advance;
@@ -260,13 +273,12 @@ void RunLoad(const Load& load, const RunParams& p, Timeline* tl) {
   std::atomic<int> lanes_running{static_cast<int>(lanes)};
   std::atomic<double> send_end{0};
   std::atomic<bool> done{false};
-  std::mutex log_mu;
-  int refusals_logged = 0;
+  RefusalLog refusals;
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (size_t l = 0; l < lanes; ++l) {
     threads.emplace_back([&, l] {
-      RunLane(load, l, p, p.rate / static_cast<double>(lanes), t0, tl, &log_mu, &refusals_logged);
+      RunLane(load, l, p, p.rate / static_cast<double>(lanes), t0, tl, &refusals);
       double now = Since(t0);
       double prev = send_end.load();
       while (now > prev && !send_end.compare_exchange_weak(prev, now)) {

@@ -14,7 +14,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-constexpr uint64_t kMaxBlocksPerCall = 1000;  // getBlocks' limit (rpc/methods.cpp)
+constexpr uint64_t kMaxBlocksPerCall = 1000;  // getBlocks' limit (api/methods.cpp)
 
 // A 64-hex value shortened for tables; the all-zero proposer of genesis shows as "-".
 std::string ShortKey(const std::string& hex) {
@@ -60,7 +60,7 @@ std::string HexFieldAsText(const Json& j, const char* key) {
   return text ? "\"" + s + "\"" : "0x" + s;
 }
 
-// The payload-specific fields of a tx JSON (rpc/methods.cpp TxToJson).
+// The payload-specific fields of a tx JSON (api/json.cpp TxToJson).
 void AddPayloadFields(const Json& tx, Fields* f) {
   const std::string type = JsonText(tx, "type");
   if (type == "transfer") {

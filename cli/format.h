@@ -74,7 +74,7 @@ std::string JsonText(const Json& j, std::string_view key);
 // j[key] when it is an unsigned integer.
 std::optional<uint64_t> JsonU64(const Json& j, std::string_view key);
 
-// One transaction as getTransaction/getBlock render it (rpc/methods.cpp TxToJson), summarised
+// One transaction as getTransaction/getBlock render it (api/json.cpp TxToJson), summarised
 // for a table cell: "to 3f2a1b.. amount 100", "key \"doc\" value \"v\"", "register ab.. member".
 std::string SummarizeTx(const Json& tx);
 

@@ -14,9 +14,9 @@
 #include "ledger/chain_store.h"
 
 #include <algorithm>
-#include <mutex>
 
 #include "base/codec.h"
+#include "base/mutex.h"
 #include "ledger/state_root.h"
 
 namespace cairn::ledger {
@@ -156,16 +156,17 @@ struct ChainStore::Impl {
   crypto::Hash256 genesis_hash;
   std::string chain_id;
 
-  mutable std::mutex head_mu;
-  Head head;  // guarded by head_mu
+  Mutex commit_mu;  // serialises Commit: its height check and write are one step
 
-  std::mutex commit_mu;  // serialises Commit: its height check and write are one step
+  // Lock order: commit_mu, then head_mu (Commit publishes the new head last).
+  mutable Mutex head_mu ACQUIRED_AFTER(commit_mu);
+  Head head GUARDED_BY(head_mu);
 
-  mutable std::mutex error_mu;
-  mutable Status read_error;  // guarded by error_mu; the first hidden state read error
+  mutable Mutex error_mu;
+  mutable Status read_error GUARDED_BY(error_mu);  // the first hidden state read error
 
-  void NoteReadError(const Status& s) const {
-    std::lock_guard lock(error_mu);
+  void NoteReadError(const Status& s) const EXCLUDES(error_mu) {
+    MutexLock lock(&error_mu);
     if (read_error.ok()) read_error = s;
   }
 };
@@ -225,7 +226,11 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   store->impl_ = std::make_shared<Impl>();
   store->impl_->genesis_hash = *genesis_hash;
   store->impl_->chain_id = chain_id;
-  store->impl_->head = *head;
+  {
+    // Nothing else sees the store yet; the lock only keeps the analysis' rule uniform.
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->head = *head;
+  }
 
   // The head must be a whole block: a head record without its block, receipts or index
   // means the store was written by something other than one Commit batch.
@@ -274,7 +279,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
 
 Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
                           const WriteBatch* extra, ByteView certificate) {
-  std::lock_guard commit_lock(impl_->commit_mu);
+  MutexLock commit_lock(&impl_->commit_mu);
   const Head cur = head();
   const BlockHeader& h = block.header;
   const std::string at = "commit block " + std::to_string(h.height) + ": ";
@@ -342,13 +347,13 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (Status s = kv_->Write(batch, sync); !s.ok()) {
     return s.WithCode(StatusCode::kIoError).Wrap(at);
   }
-  std::lock_guard head_lock(impl_->head_mu);
+  MutexLock head_lock(&impl_->head_mu);
   impl_->head = next;
   return Status::Ok();
 }
 
 Head ChainStore::head() const {
-  std::lock_guard lock(impl_->head_mu);
+  MutexLock lock(&impl_->head_mu);
   return impl_->head;
 }
 
@@ -457,7 +462,7 @@ std::optional<Bytes> ChainStore::GetRecord(const Address& a, ByteView key) const
 }
 
 Status ChainStore::StateReadError() const {
-  std::lock_guard lock(impl_->error_mu);
+  MutexLock lock(&impl_->error_mu);
   return impl_->read_error;
 }
 

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <mutex>
 #include <utility>
 
+#include "base/mutex.h"
 #include "ledger/kv.h"
 
 namespace cairn::ledger {
@@ -29,11 +29,11 @@ struct BytesLess {
 }  // namespace
 
 struct MemoryKv::Impl {
-  std::mutex mu;
-  std::map<Bytes, Bytes, BytesLess> durable;
-  std::map<Bytes, std::optional<Bytes>, BytesLess> pending;
+  Mutex mu;
+  std::map<Bytes, Bytes, BytesLess> durable GUARDED_BY(mu);
+  std::map<Bytes, std::optional<Bytes>, BytesLess> pending GUARDED_BY(mu);
 
-  void FoldPending() {
+  void FoldPending() REQUIRES(mu) {
     for (auto& [key, value] : pending) {
       if (value) {
         durable[key] = std::move(*value);
@@ -49,7 +49,7 @@ std::shared_ptr<MemoryKv::Impl> MemoryKv::MakeImpl() { return std::make_shared<I
 
 Result<std::optional<Bytes>> MemoryKv::Get(ByteView key) const {
   Bytes k(key.begin(), key.end());
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(&impl_->mu);
   if (auto it = impl_->pending.find(k); it != impl_->pending.end()) {
     return std::optional<Bytes>(it->second);
   }
@@ -60,7 +60,7 @@ Result<std::optional<Bytes>> MemoryKv::Get(ByteView key) const {
 }
 
 Status MemoryKv::Write(const WriteBatch& batch, bool sync) {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(&impl_->mu);
   if (sync) {
     impl_->FoldPending();
     for (const WriteBatch::Op& op : batch.ops()) {
@@ -85,7 +85,7 @@ Status MemoryKv::Scan(ByteView start, ByteView end,
     Bytes lo(start.begin(), start.end());
     Bytes hi(end.begin(), end.end());
     auto in_range = [&](const Bytes& k) { return hi.empty() || Compare(k, hi) < 0; };
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(&impl_->mu);
     auto d = impl_->durable.lower_bound(lo);
     auto p = impl_->pending.lower_bound(lo);
     const auto d_end = impl_->durable.end();
@@ -112,7 +112,7 @@ Status MemoryKv::Scan(ByteView start, ByteView end,
 }
 
 void MemoryKv::DropUnsynced() {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(&impl_->mu);
   impl_->pending.clear();
 }
 

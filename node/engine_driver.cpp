@@ -25,13 +25,13 @@ Status EngineDriver::Open(
   if (!engine.ok()) return engine.status();
   engine_ = std::move(engine.value());
   if (wrap) engine_ = wrap(std::move(engine_));
-  MutexLock lock(status_mu_);
+  MutexLock lock(&status_mu_);
   status_ = engine_->GetStatus();
   return Status::Ok();
 }
 
 consensus::EngineStatus EngineDriver::status() const {
-  MutexLock lock(status_mu_);
+  MutexLock lock(&status_mu_);
   return status_;
 }
 
@@ -126,7 +126,7 @@ Status EngineDriver::AfterInput() {
   }
   // Its own lock: admission holds the mempool lock for whole batches, and consensus must not
   // wait on it.
-  MutexLock lock(status_mu_);
+  MutexLock lock(&status_mu_);
   status_ = engine_->GetStatus();
   return Status::Ok();
 }

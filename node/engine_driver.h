@@ -13,7 +13,7 @@
 #include <optional>
 
 #include "base/clock.h"
-#include "base/thread_annotations.h"
+#include "base/mutex.h"
 #include "consensus/engine.h"
 #include "consensus/factory.h"
 #include "genesis/genesis.h"

@@ -8,10 +8,10 @@
 namespace cairn::node {
 namespace {}  // namespace
 
-std::optional<rpc::EvidenceInfo> EvidencePool::Describe(ByteView raw, uint64_t recorded_ms) const {
+std::optional<api::EvidenceInfo> EvidencePool::Describe(ByteView raw, uint64_t recorded_ms) const {
   auto ev = consensus::bft::Evidence::Decode(raw);
   if (!ev.ok()) return std::nullopt;
-  rpc::EvidenceInfo info;
+  api::EvidenceInfo info;
   info.raw.assign(raw.begin(), raw.end());
   info.validator = ev->a.voter;
   if (ev->a.voter < genesis_.validators.size()) {
@@ -27,19 +27,19 @@ std::optional<rpc::EvidenceInfo> EvidencePool::Describe(ByteView raw, uint64_t r
 }
 
 Status EvidencePool::Load() {
-  std::vector<rpc::EvidenceInfo> loaded;
+  std::vector<api::EvidenceInfo> loaded;
   Status s = store_.ScanEvidence([&](uint64_t ms, ByteView raw) {
     if (auto info = Describe(raw, ms)) loaded.push_back(std::move(*info));
   });
   if (!s.ok()) return s.Wrap("reading evidence");
   std::sort(loaded.begin(), loaded.end(),
-            [](const rpc::EvidenceInfo& a, const rpc::EvidenceInfo& b) {
+            [](const api::EvidenceInfo& a, const api::EvidenceInfo& b) {
               return a.recorded_ms < b.recorded_ms;
             });
-  MutexLock lock(mu_);
+  MutexLock lock(&mu_);
   pieces_ = std::move(loaded);
   ids_.clear();
-  for (const rpc::EvidenceInfo& e : pieces_) ids_.insert(crypto::Sha256Of(e.raw));
+  for (const api::EvidenceInfo& e : pieces_) ids_.insert(crypto::Sha256Of(e.raw));
   return Status::Ok();
 }
 
@@ -51,7 +51,7 @@ void EvidencePool::Record(ByteView raw) {
   }
   const crypto::Hash256 id = crypto::Sha256Of(raw);
   {
-    MutexLock lock(mu_);
+    MutexLock lock(&mu_);
     if (!ids_.insert(id).second) return;
     if (pieces_.size() >= kMaxPieces) {
       // The engine keeps one piece per validator, height, round and vote type; this bound is
@@ -77,8 +77,8 @@ void EvidencePool::Record(ByteView raw) {
   }
 }
 
-std::vector<rpc::EvidenceInfo> EvidencePool::List() const {
-  MutexLock lock(mu_);
+std::vector<api::EvidenceInfo> EvidencePool::List() const {
+  MutexLock lock(&mu_);
   return pieces_;
 }
 

@@ -9,11 +9,11 @@
 #include <set>
 #include <vector>
 
+#include "api/node_api.h"
 #include "base/clock.h"
-#include "base/thread_annotations.h"
+#include "base/mutex.h"
 #include "genesis/genesis.h"
 #include "node/engine_store.h"
-#include "rpc/node_api.h"
 
 namespace cairn::node {
 
@@ -28,16 +28,16 @@ class EvidencePool {
   Status Load() EXCLUDES(mu_);
   // Adds one piece (an Evidence encoding) unless known; undecodable ones are logged.
   void Record(ByteView raw) EXCLUDES(mu_);
-  std::vector<rpc::EvidenceInfo> List() const EXCLUDES(mu_);
+  std::vector<api::EvidenceInfo> List() const EXCLUDES(mu_);
 
  private:
-  std::optional<rpc::EvidenceInfo> Describe(ByteView raw, uint64_t recorded_ms) const;
+  std::optional<api::EvidenceInfo> Describe(ByteView raw, uint64_t recorded_ms) const;
 
   const genesis::Genesis& genesis_;
   EngineStore& store_;
   const Clock& clock_;
   mutable Mutex mu_;
-  std::vector<rpc::EvidenceInfo> pieces_ GUARDED_BY(mu_);
+  std::vector<api::EvidenceInfo> pieces_ GUARDED_BY(mu_);
   std::set<crypto::Hash256> ids_ GUARDED_BY(mu_);  // sha256 of each piece in pieces_
   bool full_logged_ GUARDED_BY(mu_) = false;
 };

@@ -7,12 +7,12 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 
+#include "api/methods.h"
 #include "crypto/key_file.h"
 #include "node/logging.h"
 #include "node/p2p_network.h"
 #include "node/wire.h"
 #include "rpc/dispatcher.h"
-#include "rpc/methods.h"
 #include "rpc/server.h"
 
 namespace cairn::node {
@@ -124,7 +124,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
       .on_handler_exception = [](std::string_view method, std::string_view what) {
         Log("rpc")->error("method {} threw: {}", method, what);
       }});
-  if (Status s = rpc::RegisterNodeMethods(dispatcher, loop.core->api()); !s.ok()) return s;
+  if (Status s = api::RegisterNodeMethods(dispatcher, loop.core->api()); !s.ok()) return s;
   rpc::ServerOptions rpc_opts;
   rpc_opts.threads = config_.rpc_threads;
   rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;

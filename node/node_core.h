@@ -63,7 +63,7 @@ class NodeCore {
   // Loop lane, every tick: gossip out, block sync, engine timers. Error: halt.
   Status Tick();
 
-  rpc::NodeApi& api() { return service_; }
+  api::NodeApi& api() { return service_; }
   bool is_validator() const { return validator_index_ >= 0; }
 
  private:

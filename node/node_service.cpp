@@ -20,13 +20,13 @@ std::vector<ledger::Admission> NodeService::SubmitTransactions(
   return p_.pool.Admit(std::move(txs), TxPool::Source::kClient);
 }
 
-Result<rpc::TxLookup> NodeService::GetTransaction(const crypto::Hash256& hash) const {
-  rpc::TxLookup out;
+Result<api::TxLookup> NodeService::GetTransaction(const crypto::Hash256& hash) const {
+  api::TxLookup out;
   auto loc = p_.store.FindTx(hash);
   if (!loc.ok()) return loc.status();
   if (!loc->has_value()) {
     if (auto tx = p_.pool.Get(hash)) {
-      out.status = rpc::TxLookup::Status::kPending;
+      out.status = api::TxLookup::Status::kPending;
       out.tx = std::move(tx);
     }
     return out;
@@ -36,7 +36,7 @@ Result<rpc::TxLookup> NodeService::GetTransaction(const crypto::Hash256& hash) c
   if (!block->has_value() || (*loc)->index >= (*block)->txs.size()) {
     return Status::Error("tx index points at a missing block or position");
   }
-  out.status = rpc::TxLookup::Status::kCommitted;
+  out.status = api::TxLookup::Status::kCommitted;
   out.height = (*loc)->height;
   out.index = (*loc)->index;
   out.block_hash = (*block)->Hash();
@@ -53,8 +53,8 @@ uint64_t NodeService::NextNonce(const ledger::Address& a) const {
   return p_.pool.NextNonce(a, acct ? acct->nonce : 0);
 }
 
-rpc::NodeStatus NodeService::GetStatus() const {
-  rpc::NodeStatus s;
+api::NodeStatus NodeService::GetStatus() const {
+  api::NodeStatus s;
   s.chain_id = p_.genesis.chain_id;
   s.genesis_hash = p_.store.genesis_hash();
   s.node_id = p_.node_id;
@@ -86,12 +86,12 @@ rpc::NodeStatus NodeService::GetStatus() const {
   return s;
 }
 
-std::vector<rpc::PeerInfo> NodeService::GetPeers() const {
-  std::vector<rpc::PeerInfo> out;
+std::vector<api::PeerInfo> NodeService::GetPeers() const {
+  std::vector<api::PeerInfo> out;
   const Network* net = net_.load();
   if (!net) return out;
   for (const p2p::PeerInfo& p : net->Peers()) {
-    rpc::PeerInfo r;
+    api::PeerInfo r;
     r.node_id = p.id.ToHex();
     for (const auto* list : {&p_.genesis.validators, &p_.genesis.observers}) {
       for (const genesis::Node& n : *list) {
@@ -110,21 +110,21 @@ std::vector<rpc::PeerInfo> NodeService::GetPeers() const {
   return out;
 }
 
-Result<std::optional<rpc::CertificateInfo>> NodeService::GetCertificate(uint64_t height) const {
+Result<std::optional<api::CertificateInfo>> NodeService::GetCertificate(uint64_t height) const {
   auto raw = p_.store.CertificateAt(height);
   if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return std::optional<rpc::CertificateInfo>();
+  if (!raw->has_value()) return std::optional<api::CertificateInfo>();
   auto cert = consensus::bft::Certificate::Decode(**raw);
   if (!cert.ok()) {
     return cert.status().Wrap("stored certificate of block " + std::to_string(height));
   }
-  rpc::CertificateInfo info;
+  api::CertificateInfo info;
   info.raw = std::move(**raw);
   info.height = cert->height;
   info.round = cert->round;
   info.block = cert->block;
   for (const auto& sig : cert->sigs) {
-    rpc::CertificateInfo::Signer signer;
+    api::CertificateInfo::Signer signer;
     signer.validator = sig.validator;
     if (sig.validator < p_.genesis.validators.size()) {
       signer.key = p_.genesis.validators[sig.validator].public_key;
@@ -132,7 +132,7 @@ Result<std::optional<rpc::CertificateInfo>> NodeService::GetCertificate(uint64_t
     signer.sig = sig.sig;
     info.signers.push_back(signer);
   }
-  return std::optional<rpc::CertificateInfo>(std::move(info));
+  return std::optional<api::CertificateInfo>(std::move(info));
 }
 
 }  // namespace cairn::node

@@ -1,4 +1,4 @@
-// NodeService: the node as its JSON-RPC methods see it (rpc::NodeApi): reads of the store,
+// NodeService: the node as its JSON-RPC methods see it (api::NodeApi): reads of the store,
 // admission through the TxPool, and the status of consensus, peers and evidence. It owns no
 // state of its own. Thread-safety: called concurrently by RPC threads; every part it reads
 // is thread-safe.
@@ -7,17 +7,17 @@
 #include <atomic>
 #include <string>
 
+#include "api/node_api.h"
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
 #include "node/engine_driver.h"
 #include "node/evidence_pool.h"
 #include "node/network.h"
 #include "node/tx_pool.h"
-#include "rpc/node_api.h"
 
 namespace cairn::node {
 
-class NodeService final : public rpc::NodeApi {
+class NodeService final : public api::NodeApi {
  public:
   struct Parts {
     std::string node_name;
@@ -44,7 +44,7 @@ class NodeService final : public rpc::NodeApi {
   Result<std::optional<std::vector<ledger::Receipt>>> GetReceipts(uint64_t height) const override {
     return p_.store.ReceiptsAt(height);
   }
-  Result<rpc::TxLookup> GetTransaction(const crypto::Hash256& hash) const override;
+  Result<api::TxLookup> GetTransaction(const crypto::Hash256& hash) const override;
   std::optional<ledger::Account> GetAccount(const ledger::Address& a) const override {
     return p_.store.GetAccount(a);
   }
@@ -52,11 +52,11 @@ class NodeService final : public rpc::NodeApi {
   std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override {
     return p_.store.GetRecord(a, key);
   }
-  rpc::NodeStatus GetStatus() const override;
+  api::NodeStatus GetStatus() const override;
   const genesis::Genesis& GetGenesis() const override { return p_.genesis; }
-  std::vector<rpc::PeerInfo> GetPeers() const override;
-  Result<std::optional<rpc::CertificateInfo>> GetCertificate(uint64_t height) const override;
-  std::vector<rpc::EvidenceInfo> GetEvidence() const override { return p_.evidence.List(); }
+  std::vector<api::PeerInfo> GetPeers() const override;
+  Result<std::optional<api::CertificateInfo>> GetCertificate(uint64_t height) const override;
+  std::vector<api::EvidenceInfo> GetEvidence() const override { return p_.evidence.List(); }
 
  private:
   Parts p_;

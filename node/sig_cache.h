@@ -10,7 +10,7 @@
 #include <span>
 #include <unordered_set>
 
-#include "base/thread_annotations.h"
+#include "base/mutex.h"
 #include "crypto/sha256.h"
 
 namespace cairn::node {
@@ -20,11 +20,11 @@ class SigCache {
   explicit SigCache(size_t capacity) : capacity_(capacity) {}
 
   bool Contains(const crypto::Hash256& h) const EXCLUDES(mu_) {
-    MutexLock lock(mu_);
+    MutexLock lock(&mu_);
     return set_.count(h) != 0;
   }
   void Insert(std::span<const crypto::Hash256> hashes) EXCLUDES(mu_) {
-    MutexLock lock(mu_);
+    MutexLock lock(&mu_);
     for (const crypto::Hash256& h : hashes) {
       if (set_.insert(h).second) order_.push_back(h);
     }

@@ -85,7 +85,7 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
   std::vector<ledger::Admission> out;
   out.reserve(txs.size());
   {
-    MutexLock lock(mu_);
+    MutexLock lock(&mu_);
     uint64_t height = store_.head().height;
     const ledger::StateReader& state =
         height == snapshot_height ? static_cast<const ledger::StateReader&>(snapshot) : store_;
@@ -97,7 +97,7 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
   // Relay only what was admitted. Validators keep a full mesh (consensus needs direct links),
   // and the validator that admitted a transaction first broadcasts it to every peer, so
   // relaying what a validator sent would only add N x (N-1) copies of each transaction.
-  MutexLock lock(gossip_mu_);
+  MutexLock lock(&gossip_mu_);
   for (size_t i = 0; i < out.size(); ++i) {
     if (!out[i].ok()) continue;
     if (seen_.insert(out[i].hash).second) seen_order_.push_back(out[i].hash);
@@ -119,7 +119,7 @@ void TxPool::OnGossip(Network& net, const p2p::NodeId& from, ByteView payload) {
   {
     // Only admitted transactions enter the seen-set (Admit adds them): one refused now (a
     // nonce gap, a full pool) may be admissible when a peer offers it again.
-    MutexLock lock(gossip_mu_);
+    MutexLock lock(&gossip_mu_);
     for (ByteView b : *items) {
       if (seen_.count(crypto::Sha256Of(b))) continue;
       auto tx = ledger::Transaction::Decode(b);
@@ -145,7 +145,7 @@ void TxPool::TrimSeen() {
 void TxPool::FlushGossip(Network& net) {
   std::vector<Bytes> out;
   {
-    MutexLock lock(gossip_mu_);
+    MutexLock lock(&gossip_mu_);
     out.swap(gossip_out_);
   }
   SendBatches(std::move(out), [&](Bytes b) { net.Broadcast(wire::kTxs, std::move(b)); });
@@ -154,7 +154,7 @@ void TxPool::FlushGossip(Network& net) {
 void TxPool::SendPendingTo(Network& net, const p2p::NodeId& peer) {
   std::vector<ledger::Transaction> pending;
   {
-    MutexLock lock(mu_);
+    MutexLock lock(&mu_);
     pending = mempool_.Oldest(kMaxPendingOnConnect);
   }
   std::vector<Bytes> encoded;
@@ -165,33 +165,33 @@ void TxPool::SendPendingTo(Network& net, const p2p::NodeId& peer) {
 
 std::vector<ledger::Transaction> TxPool::Select(size_t max_txs,
                                                 const ledger::StateReader& state) const {
-  MutexLock lock(mu_);
+  MutexLock lock(&mu_);
   return mempool_.Select(max_txs, state);
 }
 
 void TxPool::OnCommitted(std::span<const ledger::Transaction> txs,
                          std::span<const crypto::Hash256> hashes, uint64_t height) {
-  MutexLock lock(mu_);
+  MutexLock lock(&mu_);
   mempool_.OnCommitted(txs, hashes, store_, height);
 }
 
 size_t TxPool::size() const {
-  MutexLock lock(mu_);
+  MutexLock lock(&mu_);
   return mempool_.size();
 }
 
 size_t TxPool::bytes() const {
-  MutexLock lock(mu_);
+  MutexLock lock(&mu_);
   return mempool_.bytes();
 }
 
 std::optional<ledger::Transaction> TxPool::Get(const crypto::Hash256& hash) const {
-  MutexLock lock(mu_);
+  MutexLock lock(&mu_);
   return mempool_.Get(hash);
 }
 
 uint64_t TxPool::NextNonce(const ledger::Address& a, uint64_t committed_nonce) const {
-  MutexLock lock(mu_);
+  MutexLock lock(&mu_);
   return mempool_.NextNonce(a, committed_nonce);
 }
 

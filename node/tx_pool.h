@@ -13,7 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "base/thread_annotations.h"
+#include "base/mutex.h"
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
 #include "ledger/mempool.h"

@@ -2,10 +2,10 @@
 // Implementations must be thread-safe; the host calls IsAllowed from its network thread.
 #pragma once
 
-#include <mutex>
 #include <set>
 #include <vector>
 
+#include "base/mutex.h"
 #include "crypto/ed25519.h"
 
 namespace cairn::p2p {
@@ -36,18 +36,18 @@ class MutableAllowlist final : public Allowlist {
  public:
   explicit MutableAllowlist(const std::vector<NodeId>& ids) { Replace(ids); }
   bool IsAllowed(const NodeId& id) const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return ids_.count(id) != 0;
   }
   void Replace(const std::vector<NodeId>& ids) {
     std::set<NodeId> next(ids.begin(), ids.end());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ids_.swap(next);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::set<NodeId> ids_;
+  mutable Mutex mu_;
+  std::set<NodeId> ids_ GUARDED_BY(mu_);
 };
 
 }  // namespace cairn::p2p

@@ -9,11 +9,11 @@
 #include <boost/asio/post.hpp>
 #include <cassert>
 #include <map>
-#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "base/mutex.h"
 #include "p2p/connection.h"
 
 namespace cairn::p2p {
@@ -88,12 +88,16 @@ struct Host::Impl final : ConnectionHooks {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{io};
   asio::steady_timer accept_retry{io};
-  std::thread thread;
   std::atomic<uint16_t> port{0};
 
-  std::mutex api_mu;  // Start/Stop
-  bool started = false;
-  bool stopped = false;
+  mutable Mutex api_mu;  // serialises Start and Stop
+  std::thread thread GUARDED_BY(api_mu);
+  bool started GUARDED_BY(api_mu) = false;
+  bool stopped GUARDED_BY(api_mu) = false;
+  bool Started() const EXCLUDES(api_mu) {
+    MutexLock lock(&api_mu);
+    return started;
+  }
 
   // Network thread only.
   bool stopping = false;
@@ -105,9 +109,16 @@ struct Host::Impl final : ConnectionHooks {
   std::optional<uint64_t> last_limit_log_ms;  // Clock::SteadyMs() of the last report
   uint64_t limit_suppressed = 0;
 
-  // Written on the network thread under peers_mu; read there without it, elsewhere with it.
-  mutable std::mutex peers_mu;
-  std::map<NodeId, std::shared_ptr<Connection>> peers;
+  // Written on the network thread under peers_mu; read there without it (NetPeers()),
+  // elsewhere with it.
+  mutable Mutex peers_mu;
+  std::map<NodeId, std::shared_ptr<Connection>> peers GUARDED_BY(peers_mu);
+  // The network thread's view of `peers`: it is the only writer, so its reads need no lock.
+  // The analysis has no notion of "the writing thread", hence the opt-out.
+  // REQUIRES: called on the network thread.
+  const std::map<NodeId, std::shared_ptr<Connection>>& NetPeers() const NO_THREAD_SAFETY_ANALYSIS {
+    return peers;
+  }
 
   std::atomic<uint64_t> handshakes{0};
   std::array<std::atomic<uint64_t>, kCloseReasonCount> closes{};
@@ -185,7 +196,7 @@ void Host::Impl::Dial(const NodeId& id) {
   auto it = slots.find(id);
   if (it == slots.end()) return;
   Slot& s = *it->second;
-  if (stopping || s.dialing || peers.count(id) != 0) return;
+  if (stopping || s.dialing || NetPeers().count(id) != 0) return;
   s.dialing = true;
   auto conn = std::make_shared<Connection>(io, ctx, Direction::kOutbound, id);
   conns.insert(conn);
@@ -197,7 +208,7 @@ void Host::Impl::ScheduleRedial(const NodeId& id) {
   auto it = slots.find(id);
   if (it == slots.end()) return;
   Slot& s = *it->second;
-  if (stopping || s.dialing || s.timer_armed || peers.count(s.addr.id) != 0) return;
+  if (stopping || s.dialing || s.timer_armed || NetPeers().count(s.addr.id) != 0) return;
   // Equal jitter: uniform in [backoff/2, backoff], so peers that lost each other at the
   // same moment do not redial in lockstep forever.
   const int64_t b = s.backoff.count();
@@ -252,20 +263,20 @@ void Host::Impl::OnAuthenticated(const std::shared_ptr<Connection>& conn) {
   ++handshakes;
   if (stopping) return conn->Close(CloseReason::kLocalShutdown, "host stopping");
   const NodeId id = conn->remote_id();
-  auto it = peers.find(id);
-  if (it != peers.end()) {
+  auto it = NetPeers().find(id);
+  if (it != NetPeers().end()) {
     std::shared_ptr<Connection> old_conn = it->second;
     if (!KeepNew(*old_conn, *conn)) {
       return conn->Close(CloseReason::kDuplicate, "keeping " + old_conn->Describe());
     }
     {
-      std::lock_guard<std::mutex> lock(peers_mu);
-      it->second = conn;
+      MutexLock lock(&peers_mu);
+      peers.insert_or_assign(id, conn);
     }
     old_conn->Close(CloseReason::kDuplicate, "replaced by " + conn->Describe());
     CallPeerHandler(on_disconnected, id);
   } else {
-    std::lock_guard<std::mutex> lock(peers_mu);
+    MutexLock lock(&peers_mu);
     peers.emplace(id, conn);
   }
   spdlog::info("{}: connected {}", ctx.log_prefix, conn->Describe());
@@ -296,10 +307,10 @@ void Host::Impl::OnClosed(const std::shared_ptr<Connection>& conn, CloseReason r
   if (conn->direction() == Direction::kInbound) --inbound;
   std::optional<NodeId> id = conn->authenticated() ? conn->remote_id() : conn->expected_id();
   if (conn->authenticated()) {
-    auto it = peers.find(*id);
-    if (it != peers.end() && it->second == conn) {
+    auto it = NetPeers().find(*id);
+    if (it != NetPeers().end() && it->second == conn) {
       {
-        std::lock_guard<std::mutex> lock(peers_mu);
+        MutexLock lock(&peers_mu);
         peers.erase(it);
       }
       spdlog::info("{}: disconnected {} ({})", ctx.log_prefix, conn->Describe(),
@@ -347,19 +358,19 @@ Host::Host(HostOptions options) : impl_(std::make_unique<Impl>(std::move(options
 Host::~Host() { Stop(); }
 
 void Host::SetHandler(MessageType type, MessageHandler handler) {
-  assert(!impl_->started && !IsTransport(type));
+  assert(!impl_->Started() && !IsTransport(type));
   impl_->handlers[type] = std::move(handler);
 }
 
 void Host::SetPeerHandlers(PeerHandler on_connected, PeerHandler on_disconnected) {
-  assert(!impl_->started);
+  assert(!impl_->Started());
   impl_->on_connected = std::move(on_connected);
   impl_->on_disconnected = std::move(on_disconnected);
 }
 
 Status Host::Start() {
   Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.api_mu);
+  MutexLock lock(&m.api_mu);
   if (m.started) return Status::Error("p2p: host already started");
   if (Status s = ValidateOptions(m.opts); !s.ok()) return s;
   crypto::Init();
@@ -403,7 +414,7 @@ Status Host::Start() {
 
 void Host::Stop() {
   Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.api_mu);
+  MutexLock lock(&m.api_mu);
   if (!m.started || m.stopped) return;
   m.stopped = true;
   assert(std::this_thread::get_id() != m.thread.get_id() && "Stop() called from a callback");
@@ -429,8 +440,8 @@ Status Host::Send(const NodeId& to, MessageType type, Bytes payload) {
   }
   auto shared = std::make_shared<const Bytes>(std::move(payload));
   asio::post(m.io, [&m, to, type, shared] {
-    auto it = m.peers.find(to);
-    if (it != m.peers.end()) it->second->Enqueue(type, shared);
+    auto it = m.NetPeers().find(to);
+    if (it != m.NetPeers().end()) it->second->Enqueue(type, shared);
   });
   return Status::Ok();
 }
@@ -445,13 +456,13 @@ Status Host::Broadcast(MessageType type, Bytes payload) {
   auto shared = std::make_shared<const Bytes>(std::move(payload));
   asio::post(m.io, [&m, type, shared] {
     // Enqueue may close a peer; the removal is posted, so the map stays intact here.
-    for (auto& [id, conn] : m.peers) conn->Enqueue(type, shared);
+    for (auto& [id, conn] : m.NetPeers()) conn->Enqueue(type, shared);
   });
   return Status::Ok();
 }
 
 std::vector<PeerInfo> Host::GetPeers() const {
-  std::lock_guard<std::mutex> lock(impl_->peers_mu);
+  MutexLock lock(&impl_->peers_mu);
   std::vector<PeerInfo> out;
   out.reserve(impl_->peers.size());
   for (const auto& [id, conn] : impl_->peers) out.push_back(conn->Info());
@@ -459,7 +470,7 @@ std::vector<PeerInfo> Host::GetPeers() const {
 }
 
 bool Host::IsConnected(const NodeId& id) const {
-  std::lock_guard<std::mutex> lock(impl_->peers_mu);
+  MutexLock lock(&impl_->peers_mu);
   return impl_->peers.count(id) != 0;
 }
 
@@ -495,15 +506,15 @@ void Host::RemovePersistentPeer(const NodeId& id) {
 void Host::Disconnect(const NodeId& id, const std::string& why) {
   Impl& m = *impl_;
   asio::post(m.io, [&m, id, why] {
-    auto it = m.peers.find(id);
-    if (it != m.peers.end()) it->second->Close(CloseReason::kMisbehaved, why);
+    auto it = m.NetPeers().find(id);
+    if (it != m.NetPeers().end()) it->second->Close(CloseReason::kMisbehaved, why);
   });
 }
 
 void Host::RecheckAllowlist() {
   Impl& m = *impl_;
   asio::post(m.io, [&m] {
-    for (auto& [id, conn] : m.peers) {
+    for (auto& [id, conn] : m.NetPeers()) {
       if (!m.opts.allowlist->IsAllowed(id)) {
         conn->Close(CloseReason::kAllowlistRevoked, "key " + id.ToHex() + " no longer allowed");
       }

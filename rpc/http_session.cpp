@@ -58,7 +58,7 @@ bool IsHttpSyntaxError(const beast::error_code& ec) {
 }  // namespace
 
 ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& session) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (stopping.load()) return Admission::kDrop;
   session->id_ = next_id_++;
   sessions_.emplace(session->id_, session);
@@ -69,15 +69,15 @@ ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& 
 }
 
 void ServerShared::Remove(uint64_t id, bool admitted) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   sessions_.erase(id);
   if (admitted) --active_;
-  if (sessions_.empty()) empty_cv_.notify_all();
+  if (sessions_.empty()) empty_cv_.NotifyAll();
 }
 
 std::vector<std::shared_ptr<HttpSession>> ServerShared::Snapshot() {
   std::vector<std::shared_ptr<HttpSession>> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   out.reserve(sessions_.size());
   for (auto& [id, weak] : sessions_) {
     if (auto session = weak.lock()) out.push_back(std::move(session));
@@ -86,12 +86,15 @@ std::vector<std::shared_ptr<HttpSession>> ServerShared::Snapshot() {
 }
 
 bool ServerShared::WaitUntilEmpty(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return empty_cv_.wait_for(lock, timeout, [this] { return sessions_.empty(); });
+  MutexLock lock(&mu_);
+  return empty_cv_.WaitFor(&mu_, timeout, [this] {
+    mu_.AssertHeld();  // the predicate runs inside WaitFor, under mu_
+    return sessions_.empty();
+  });
 }
 
 uint64_t ServerShared::active() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return active_;
 }
 

@@ -3,11 +3,9 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +18,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "base/mutex.h"
 #include "rpc/dispatcher.h"
 #include "rpc/server.h"
 
@@ -40,13 +39,13 @@ class ServerShared {
   enum class Admission { kServe, kReject, kDrop };
   // Registers a new session (it must then be Run, RunRejected or dropped, as told): kReject at
   // max_connections, kDrop once stopping.
-  Admission Admit(const std::shared_ptr<HttpSession>& session);
-  void Remove(uint64_t id, bool admitted);
-  std::vector<std::shared_ptr<HttpSession>> Snapshot();
+  Admission Admit(const std::shared_ptr<HttpSession>& session) EXCLUDES(mu_);
+  void Remove(uint64_t id, bool admitted) EXCLUDES(mu_);
+  std::vector<std::shared_ptr<HttpSession>> Snapshot() EXCLUDES(mu_);
   // Waits until no session is left or `timeout` passes; true when none is left. A relative
   // timeout keeps clock reads out of rpc/ (the condition variable reads its own).
-  bool WaitUntilEmpty(std::chrono::milliseconds timeout);
-  uint64_t active() const;
+  bool WaitUntilEmpty(std::chrono::milliseconds timeout) EXCLUDES(mu_);
+  uint64_t active() const EXCLUDES(mu_);
 
   const Dispatcher& dispatcher;
   const ServerOptions options;
@@ -56,11 +55,11 @@ class ServerShared {
   std::atomic<uint64_t> requests{0};
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable empty_cv_;
-  std::map<uint64_t, std::weak_ptr<HttpSession>> sessions_;  // guarded by mu_
-  uint64_t next_id_ = 1;                                     // guarded by mu_
-  uint64_t active_ = 0;                                      // guarded by mu_
+  mutable Mutex mu_;
+  CondVar empty_cv_;  // signalled when sessions_ becomes empty
+  std::map<uint64_t, std::weak_ptr<HttpSession>> sessions_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  uint64_t active_ GUARDED_BY(mu_) = 0;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {

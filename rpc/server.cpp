@@ -3,7 +3,6 @@
 
 #include <cerrno>
 #include <exception>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "base/mutex.h"
 #include "rpc/http_session.h"
 
 namespace cairn::rpc {
@@ -61,7 +61,7 @@ class Server::Impl {
   ~Impl() { Stop(); }
 
   Status Start(const std::string& address, uint16_t port) {
-    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    MutexLock lock(&lifecycle_mu_);
     if (started_) return Status::Error("rpc: server already started");
     if (Status s = ValidateOptions(shared_->options); !s.ok()) return s;
     boost::system::error_code ec;
@@ -89,7 +89,7 @@ class Server::Impl {
   }
 
   void Stop() {
-    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    MutexLock lock(&lifecycle_mu_);
     if (!started_ || stopped_) return;
     stopped_ = true;
     shared_->stopping = true;
@@ -184,11 +184,12 @@ class Server::Impl {
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
-  std::vector<std::thread> threads_;
   std::atomic<uint16_t> port_{0};
-  std::mutex lifecycle_mu_;
-  bool started_ = false;  // guarded by lifecycle_mu_
-  bool stopped_ = false;  // guarded by lifecycle_mu_
+  // Serialises Start and Stop.
+  Mutex lifecycle_mu_;
+  std::vector<std::thread> threads_ GUARDED_BY(lifecycle_mu_);
+  bool started_ GUARDED_BY(lifecycle_mu_) = false;
+  bool stopped_ GUARDED_BY(lifecycle_mu_) = false;
 };
 
 Server::Server(const Dispatcher& dispatcher, ServerOptions options)

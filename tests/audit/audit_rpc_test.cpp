@@ -2,9 +2,9 @@
 // that serves a ChainStore, so the audit pages through getRawBlocks exactly as against cairnd.
 #include <catch2/catch.hpp>
 
+#include "api/methods.h"
 #include "audit/audit.h"
 #include "rpc/client.h"
-#include "rpc/methods.h"
 #include "rpc/server.h"
 #include "tests/audit/audit_fixture.h"
 
@@ -15,7 +15,7 @@ using namespace cairn::audit::testing;
 namespace {
 
 // Serves a committed chain; submissions are refused (the audit never submits).
-class StoreNode final : public rpc::NodeApi {
+class StoreNode final : public api::NodeApi {
  public:
   StoreNode(const ledger::ChainStore& store, genesis::Genesis genesis)
       : store_(store), genesis_(std::move(genesis)) {}
@@ -39,8 +39,8 @@ class StoreNode final : public rpc::NodeApi {
   Result<std::optional<std::vector<ledger::Receipt>>> GetReceipts(uint64_t h) const override {
     return store_.ReceiptsAt(h);
   }
-  Result<rpc::TxLookup> GetTransaction(const crypto::Hash256&) const override {
-    return rpc::TxLookup{};
+  Result<api::TxLookup> GetTransaction(const crypto::Hash256&) const override {
+    return api::TxLookup{};
   }
   std::optional<ledger::Account> GetAccount(const ledger::Address& a) const override {
     return store_.GetAccount(a);
@@ -49,9 +49,9 @@ class StoreNode final : public rpc::NodeApi {
   std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override {
     return store_.GetRecord(a, key);
   }
-  rpc::NodeStatus GetStatus() const override { return rpc::NodeStatus{}; }
+  api::NodeStatus GetStatus() const override { return api::NodeStatus{}; }
   const genesis::Genesis& GetGenesis() const override { return genesis_; }
-  std::vector<rpc::PeerInfo> GetPeers() const override { return {}; }
+  std::vector<api::PeerInfo> GetPeers() const override { return {}; }
 
   // Serves block `h` with its first transaction's nonce changed (a node lying about history).
   void TamperWith(uint64_t h) { tamper_height_ = h; }
@@ -77,7 +77,7 @@ struct ServedChain {
     store = std::move(s.value());
     head = chain.Build(*store);
     node = std::make_unique<StoreNode>(*store, served_genesis.value_or(chain.genesis));
-    REQUIRE(rpc::RegisterNodeMethods(dispatcher, *node).ok());
+    REQUIRE(api::RegisterNodeMethods(dispatcher, *node).ok());
     server = std::make_unique<rpc::Server>(dispatcher);
     REQUIRE(server->Start("127.0.0.1", 0).ok());
   }

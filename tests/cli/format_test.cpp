@@ -2,8 +2,8 @@
 // printed safely, and errors read as one line.
 #include <catch2/catch.hpp>
 
+#include "api/methods.h"
 #include "cli/format.h"
-#include "rpc/methods.h"
 
 using namespace cairn;
 using namespace cairn::cli;
@@ -164,7 +164,7 @@ TEST_CASE("transactions are summarised for the block view", "[cli]") {
     tx.chain_id = "c";
     tx.payload = std::move(p);
     tx.Sign(key(1));
-    return rpc::TxToJson(tx, tx.Hash());
+    return api::TxToJson(tx, tx.Hash());
   };
   const ledger::Address to = key(2).public_key();
   const std::string to12 = to.ToHex().substr(0, 12) + "..";

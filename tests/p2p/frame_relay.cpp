@@ -79,7 +79,7 @@ void FrameRelay::AcceptLoop() {
     ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     const size_t conn = connections_++;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     fds_.push_back(client);
     fds_.push_back(server);
     pumps_.emplace_back([this, conn, client, server] { PumpFrames(conn, client, server); });

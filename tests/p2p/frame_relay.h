@@ -7,11 +7,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/mutex.h"
 
 namespace cairn::p2p::test {
 
@@ -44,9 +44,9 @@ class FrameRelay {
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> connections_{0};
   std::thread accept_thread_;
-  std::mutex mu_;
-  std::vector<int> fds_;
-  std::vector<std::thread> pumps_;
+  Mutex mu_;
+  std::vector<int> fds_ GUARDED_BY(mu_);
+  std::vector<std::thread> pumps_ GUARDED_BY(mu_);
 };
 
 }  // namespace cairn::p2p::test

@@ -4,14 +4,13 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "crypto/ed25519.h"
 #include "crypto/sha256.h"
 #include "p2p/host.h"
@@ -81,42 +80,45 @@ class Inbox {
   void Register(Host& host, std::initializer_list<MessageType> types) {
     for (MessageType t : types) {
       host.SetHandler(t, [this](const NodeId& from, MessageType type, ByteView payload) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         items_.push_back({from, type, Bytes(payload.begin(), payload.end())});
       });
     }
   }
   size_t Count() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return items_.size();
   }
   std::vector<Received> Items() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return items_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<Received> items_;
+  mutable Mutex mu_;
+  std::vector<Received> items_ GUARDED_BY(mu_);
 };
 
 // Parks whoever calls Wait() until Open(); bounded so a failing test cannot hang forever.
 class Gate {
  public:
   void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, 60s, [this] { return open_; });
+    MutexLock lock(&mu_);
+    cv_.WaitUntil(&mu_, std::chrono::steady_clock::now() + 60s, [this] {
+      mu_.AssertHeld();  // the predicate runs inside WaitUntil, under mu_
+      return open_;
+    });
   }
   void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     open_ = true;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  bool open_ GUARDED_BY(mu_) = false;
 };
 
 // A plain blocking TCP client for speaking garbage (or nothing) to a host.

@@ -1,5 +1,6 @@
-// NodeApi: what the JSON-RPC methods need from a node. node/ implements it; tests use fakes.
-// Implementations must be thread-safe: the RPC server calls them from several threads.
+// NodeApi: what the node's JSON-RPC methods (api/methods.h) need from a node. node/ implements
+// it; tests use fakes. Implementations must be thread-safe: the RPC server calls them from
+// several threads.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@
 #include "ledger/chain_store.h"
 #include "ledger/mempool.h"
 
-namespace cairn::rpc {
+namespace cairn::api {
 
 struct TxLookup {
   enum class Status { kUnknown, kPending, kCommitted };
@@ -116,4 +117,4 @@ class NodeApi {
   virtual std::vector<EvidenceInfo> GetEvidence() const { return {}; }
 };
 
-}  // namespace cairn::rpc
+}  // namespace cairn::api
