@@ -15,8 +15,7 @@ CommitResult Fail(CommitResult::Kind kind, Status status,
 
 BlockAcceptor::BlockAcceptor(const genesis::Genesis& genesis, ledger::ChainStore& store,
                              TxPool& pool, BlockCache& cache, const Clock& clock, Options options)
-    : genesis_(genesis),
-      store_(store),
+    : store_(store),
       pool_(pool),
       cache_(cache),
       clock_(clock),

@@ -63,7 +63,6 @@ class BlockAcceptor final : public consensus::ProposalValidator {
                         ByteView certificate, uint64_t since_ms);
   void Announce(const ledger::Block& block, ByteView certificate, bool built);
 
-  const genesis::Genesis& genesis_;
   ledger::ChainStore& store_;
   TxPool& pool_;
   BlockCache& cache_;

@@ -4,11 +4,11 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <mutex>
+#include "base/mutex.h"
 
 namespace cairn::node {
 namespace {
-std::mutex g_mu;
+Mutex g_mu;
 spdlog::sink_ptr Sink() {
   static spdlog::sink_ptr sink = [] {
     auto s = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -18,14 +18,15 @@ spdlog::sink_ptr Sink() {
   }();
   return sink;
 }
-spdlog::level::level_enum g_level = spdlog::level::info;
+spdlog::level::level_enum g_level GUARDED_BY(g_mu) = spdlog::level::info;
 }  // namespace
 
 void SetupLogging(const std::string& level) {
   {
-    std::lock_guard<std::mutex> lock(g_mu);
+    MutexLock lock(&g_mu);
     g_level = spdlog::level::from_str(level);
-    spdlog::apply_all([](std::shared_ptr<spdlog::logger> l) { l->set_level(g_level); });
+    const spdlog::level::level_enum now = g_level;  // the lambda runs here, under g_mu
+    spdlog::apply_all([now](std::shared_ptr<spdlog::logger> l) { l->set_level(now); });
   }
   // Libraries that log through spdlog's default logger (p2p) get the same format and
   // stderr, never stdout, which scripts read.
@@ -33,7 +34,7 @@ void SetupLogging(const std::string& level) {
 }
 
 std::shared_ptr<spdlog::logger> Log(const std::string& component) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  MutexLock lock(&g_mu);
   if (auto existing = spdlog::get(component)) return existing;
   auto logger = std::make_shared<spdlog::logger>(component, Sink());
   logger->set_level(g_level);

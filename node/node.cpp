@@ -77,7 +77,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
               key_.public_key().ToHex());
   }
   {
-    std::lock_guard<std::mutex> lock(loop_mu_);
+    MutexLock lock(&loop_mu_);
     loop_ = &loop;
   }
   Status served = Serve(loop, on_serving);
@@ -87,7 +87,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   loop.worker.stop();
   loop.worker.join();
   {
-    std::lock_guard<std::mutex> lock(loop_mu_);
+    MutexLock lock(&loop_mu_);
     loop_ = nullptr;
   }
   rpc_port_ = 0;
@@ -188,7 +188,7 @@ void Node::Route(Loop& loop) {
 
 void Node::Stop() {
   stop_requested_ = true;
-  std::lock_guard<std::mutex> lock(loop_mu_);
+  MutexLock lock(&loop_mu_);
   if (loop_) loop_->io.stop();
 }
 

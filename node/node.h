@@ -9,9 +9,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "config/node_config.h"
 #include "crypto/ed25519.h"
 #include "genesis/genesis.h"
@@ -51,8 +51,8 @@ class Node {
 
   std::atomic<uint16_t> rpc_port_{0};
   std::atomic<bool> stop_requested_{false};
-  std::mutex loop_mu_;  // guards loop_ for Stop()
-  Loop* loop_ = nullptr;
+  Mutex loop_mu_;  // guards loop_ for Stop()
+  Loop* loop_ GUARDED_BY(loop_mu_) = nullptr;
 };
 
 }  // namespace cairn::node

@@ -28,8 +28,7 @@ consensus::EngineKind KindOf(genesis::ConsensusKind kind) {
 NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& genesis,
                    const crypto::KeyPair& key, ledger::ChainStore& store, Network& net,
                    const Clock& clock, NodeHooks hooks)
-    : config_(config),
-      genesis_(genesis),
+    : genesis_(genesis),
       key_(key),
       validator_index_(genesis.ValidatorIndex(key.public_key())),
       store_(store),

@@ -69,7 +69,6 @@ class NodeCore {
  private:
   Status OpenEngine();
 
-  const config::NodeConfig& config_;
   const genesis::Genesis& genesis_;
   const crypto::KeyPair& key_;
   const int validator_index_;
