@@ -10,9 +10,9 @@
 #include <string>
 #include <variant>
 
+#include "config/node_config.h"
 #include "consensus/bft/messages.h"
 #include "consensus/signer.h"
-#include "config/node_config.h"
 #include "node/node.h"
 
 using namespace cairn;
