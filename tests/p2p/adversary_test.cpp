@@ -180,7 +180,12 @@ TEST_CASE("an oversize frame closes that connection only", "[p2p]") {
   Host c(oc);
   REQUIRE(a.Start().ok());
   REQUIRE(c.Start().ok());
-  REQUIRE(WaitFor([&] { return b.GetPeers().size() == 2; }));
+  // Both ends must have finished the handshake: B can count a peer before that peer's
+  // side has registered the connection, and a Send before then finds no peer.
+  REQUIRE(WaitFor([&] {
+    return b.GetPeers().size() == 2 && a.IsConnected(kb.public_key()) &&
+           c.IsConnected(kb.public_key());
+  }));
 
   REQUIRE(a.Send(kb.public_key(), kSync, Bytes(100 << 10, 0xab)).ok());
   REQUIRE(WaitFor([&] { return Closes(b, CloseReason::kFrameTooLarge) == 1; }));
@@ -204,7 +209,12 @@ TEST_CASE("a message type without a handler closes that connection only", "[p2p]
   Host a(oa), c(oc);
   REQUIRE(a.Start().ok());
   REQUIRE(c.Start().ok());
-  REQUIRE(WaitFor([&] { return b.GetPeers().size() == 2; }));
+  // Both ends must have finished the handshake: B can count a peer before that peer's
+  // side has registered the connection, and a Send before then finds no peer.
+  REQUIRE(WaitFor([&] {
+    return b.GetPeers().size() == 2 && a.IsConnected(kb.public_key()) &&
+           c.IsConnected(kb.public_key());
+  }));
   REQUIRE(a.Send(kb.public_key(), 0x45, Bytes{1}).ok());
   REQUIRE(WaitFor([&] { return Closes(b, CloseReason::kBadMessage) == 1; }));
   REQUIRE(c.Send(kb.public_key(), kSync, Bytes{2}).ok());

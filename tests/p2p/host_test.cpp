@@ -196,7 +196,12 @@ TEST_CASE("a handler that throws closes only the connection it was serving", "[p
   Host a(oa), c(oc);
   REQUIRE(a.Start().ok());
   REQUIRE(c.Start().ok());
-  REQUIRE(WaitFor([&] { return b.GetPeers().size() == 2; }));
+  // Both ends must have finished the handshake: B can count a peer before that peer's
+  // side has registered the connection, and a Send before then finds no peer.
+  REQUIRE(WaitFor([&] {
+    return b.GetPeers().size() == 2 && a.IsConnected(kb.public_key()) &&
+           c.IsConnected(kb.public_key());
+  }));
   REQUIRE(a.Send(kb.public_key(), kSync, Bytes{0xee}).ok());
   REQUIRE(WaitFor([&] { return b.GetStats().Closes(CloseReason::kBadMessage) == 1; }));
   REQUIRE(c.Send(kb.public_key(), kSync, Bytes{1}).ok());
