@@ -84,7 +84,9 @@ std::string_view AuditCheckName(AuditCheck c) {
                                                 "tx_index",
                                                 "block_index",
                                                 "head",
-                                                "state"};
+                                                "state",
+                                                "metadata",
+                                                "engine_state"};
   const auto i = static_cast<size_t>(c);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }
@@ -121,11 +123,14 @@ AuditReport AuditStore(const ledger::KvStore& kv, const genesis::Genesis& genesi
   StoreBlockSource source(kv,
                           opened ? std::optional<uint64_t>(opened->head().height) : std::nullopt);
   Auditor auditor(genesis, options, report, opened, &kv);
-  if (Walk(auditor, source, options)) {
+  if (Walk(auditor, source, options) && auditor.CheckMetadata()) {
     if (!opened) {
-      auditor.Fail(AuditCheck::kHead, std::nullopt,
-                   "every block checks out, but the store does not open: " + store.error());
-    } else if (auditor.CheckStoreAtEnd()) {
+      // CheckMetadata names every damage to a record that Open reads; this is a store that
+      // fails Open for another reason (say, the head block's receipts or index are missing).
+      auditor.Fail(
+          AuditCheck::kHead, report.head_height,
+          "every block checks out, but the store does not open at its head: " + store.error());
+    } else if (auditor.CheckStoreAtEnd() && auditor.CheckEngineRecords() && auditor.CheckLayout()) {
       report.store_checked = true;
     }
   }

@@ -41,6 +41,8 @@ enum class AuditCheck : uint8_t {
   kBlockIndex,         // the stored block-hash index does not point at the block (data dir only)
   kHead,               // the stored head record disagrees with the last block (data dir only)
   kState,              // stored state differs from the replayed state (data dir only)
+  kMetadata,           // an 'M' record other than the head, or a key outside the layout
+  kEngineState,        // a consensus record ('C' keys) does not decode (data dir only)
 };
 std::string_view AuditCheckName(AuditCheck c);  // snake_case: "tx_signature"
 
@@ -71,8 +73,8 @@ struct AuditReport {
   crypto::Hash256 head_hash;
   crypto::Hash256 state_root;  // the replayed state root at head_height
   uint64_t state_entries = 0;  // entries of the replayed state at head_height
-  // Data dir only: receipts, tx index, block index, head record and the stored state were
-  // compared with the replay.
+  // Data dir only: receipts, tx index, block index, head record, the other metadata
+  // records, the consensus records and the stored state were checked.
   bool store_checked = false;
   std::chrono::milliseconds elapsed{0};
   std::optional<AuditFailure> failure;

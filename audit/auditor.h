@@ -47,6 +47,15 @@ class Auditor {
 
   // Data dir: the head record, nothing stored above it, and the stored state entry for entry.
   bool CheckStoreAtEnd();
+  // Data dir, after the walk: every 'M' record read raw (format, genesis, chain id against the
+  // genesis file, the head record against the last block that checked out; unknown names).
+  // Head damage is reported at a height: the last good block, or the missing one above it.
+  bool CheckMetadata();
+  // Data dir: every consensus record ('C' 'h', 'C' 'l', 'C' 'e') decodes for this chain's
+  // engine, as a restarting validator will need it to.
+  bool CheckEngineRecords();
+  // Data dir: no key outside the prefixes of ledger/chain_store.h.
+  bool CheckLayout();
 
   // Records the failure in the report; always false, so callers can `return Fail(...)`.
   bool Fail(AuditFailure f);

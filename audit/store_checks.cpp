@@ -51,6 +51,18 @@ bool Auditor::CheckStoreAtEnd() {
     return Fail(AuditCheck::kHead, h + 1,
                 "a block is stored above the head (height " + std::to_string(h) + ")");
   }
+  // What one Commit batch writes beside a block: none of it may outlive the block.
+  for (const auto& [prefix, what] : {std::pair<uint8_t, const char*>{'R', "receipts are"},
+                                     std::pair<uint8_t, const char*>{'Q', "a certificate is"}}) {
+    Bytes key = BlockKey(h + 1);
+    key[0] = prefix;
+    auto got = kv_->Get(key);
+    if (!got.ok()) return Fail(AuditCheck::kRead, h + 1, "reading: " + got.error());
+    if (got.value()) {
+      return Fail(AuditCheck::kHead, h + 1,
+                  std::string(what) + " stored above the head (height " + std::to_string(h) + ")");
+    }
+  }
   return CompareState();
 }
 

@@ -218,6 +218,14 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
                          genesis_hash->ToHex() + ", not chain \"" + genesis.header.chain_id +
                          "\" / genesis " + genesis.Hash().ToHex());
   }
+  // The chain id is not covered by the genesis hash check above (it is a copy kept for
+  // Commit), so a damaged copy would pass here and halt the node at its next block.
+  if (chain_id != genesis.header.chain_id) {
+    return Status::Corruption(
+        "chain store: the metadata record 'M' \"chain_id\" holds \"" + chain_id +
+        "\", but the genesis (" + crypto::ShortHex(*genesis_hash, 16) + ") is of chain \"" +
+        genesis.header.chain_id + "\"; the record is damaged (run `cairn audit`)");
+  }
   auto head = DecodeHead(**stored_head);
   if (!head.ok()) return head.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
 

@@ -29,6 +29,7 @@ int Fail(const std::string& msg) {
 struct RunArgs {
   std::string config_path, home, rpc_listen, p2p_listen, log_level, data_dir;
   bool dev = false;
+  bool allow_double_sign = false;
 };
 
 void AddRunOptions(CLI::App& app, RunArgs& a) {
@@ -41,6 +42,8 @@ void AddRunOptions(CLI::App& app, RunArgs& a) {
   app.add_option("--data-dir", a.data_dir, "data directory (overrides config)");
   app.add_flag("--dev", a.dev,
                "start a throwaway single-validator chain (initialises --home or a temp dir)");
+  app.add_flag("--i-know-this-may-double-sign", a.allow_double_sign,
+               "start a validator whose consensus state is lost (see CONSENSUS.md)");
 }
 
 CLI::App* AddInitCommand(CLI::App& app, std::string& home, node::InitOptions& o) {
@@ -114,7 +117,9 @@ int RunNode(RunArgs& a) {
   }
   auto config = LoadConfig(a);
   if (!config.ok()) return Fail(config.error());
-  auto n = node::Node::Open(*config);
+  node::NodeHooks hooks;
+  hooks.allow_lost_consensus_state = a.allow_double_sign;
+  auto n = node::Node::Open(*config, std::move(hooks));
   if (!n.ok()) return Fail(n.error());
   Status s = (*n)->Run([&](uint16_t port) {
     std::string host = config->rpc_listen.substr(0, config->rpc_listen.rfind(':'));

@@ -1,5 +1,6 @@
 #include "node/engine_driver.h"
 
+#include "consensus/bft/messages.h"
 #include "node/logging.h"
 #include "node/wire.h"
 
@@ -14,14 +15,72 @@ constexpr uint64_t kCompactMargin = 256;
 
 }  // namespace
 
-Status EngineDriver::Open(
-    const consensus::EngineOptions& options,
-    const std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>)>&
-        wrap) {
+Status EngineDriver::Open(const consensus::EngineOptions& options, const Wrap& wrap,
+                          LostState lost) {
   auto durable = p_.engine_store.Load();
   if (!durable.ok()) return durable.status().Wrap("consensus state");
   const ledger::Head head = p_.store.head();
-  auto engine = consensus::OpenEngine(options, *durable, {head.height, head.hash});
+  // Solo signs no votes, and a first boot has nothing to forget.
+  const bool first_boot = head.height == 0 && !durable->hard_state && durable->records.empty();
+  if (options.kind == consensus::EngineKind::kSolo || first_boot) {
+    return Install(options, wrap, *durable);
+  }
+  std::string problem;
+  if (durable->hard_state) {
+    Status opened = Install(options, wrap, *durable);
+    if (opened.ok()) return opened;
+    problem = "is unreadable (" + opened.message() + ")";
+  } else {
+    problem = "is missing";
+  }
+
+  // The state is lost. What this validator signed at heights up to the head can never be
+  // signed again (the engine starts at head + 1), so only height head + 1 is in danger:
+  // the engine persists its state for a height only once the ledger holds the one below.
+  const uint64_t floor = head.height + 1;
+  std::vector<std::string> evidence = SigningEvidence(options, *durable);
+  // A record that exists but does not read shows by itself that the engine ran here.
+  if (durable->hard_state) evidence.insert(evidence.begin(), "its engine record exists");
+  const std::string who = "validator " + std::to_string(options.id);
+  if (evidence.empty()) {
+    Log("consensus")
+        ->warn("consensus state {}, but the last {} blocks hold no signature of {}: starting clean",
+               problem, kLostStateLookback, who);
+    if (Status s = p_.engine_store.ClearEngineState(); !s.ok()) return s.Wrap("consensus state");
+    return Install(options, wrap, consensus::DurableState{});
+  }
+  std::string shown;
+  for (const std::string& e : evidence) shown += (shown.empty() ? "" : "; ") + e;
+  const std::string at = std::to_string(floor);
+  if (lost == LostState::kRefuse) {
+    return Status::Rejected(
+        "consensus state lost: the engine record of this validator (store key 'C' 'h') " + problem +
+        ", but the data dir shows " + who + " has signed (" + shown +
+        "). It may have voted at height " + at + " (the head " + std::to_string(head.height) +
+        " + 1) before the record was lost, and starting without it could sign a conflicting "
+        "vote there: a double-sign. To recover, restore the data dir from a copy that holds "
+        "its 'C' keys, or start with --i-know-this-may-double-sign: it then signs nothing "
+        "until its ledger holds height " +
+        at + " (committed by the other validators, fetched by block sync) and votes from " +
+        std::to_string(floor + 1) + " on; if height " + at + " is not reached within " +
+        std::to_string(kLostStateWaitTicks) +
+        " ticks (no quorum without this validator) it signs at height " + at +
+        " anyway, which may double-sign. See docs/CONSENSUS.md, \"Lost validator state\".");
+  }
+  Log("consensus")
+      ->warn(
+          "consensus state {} ({}); --i-know-this-may-double-sign: starting clean, signing "
+          "nothing until the ledger holds height {} or {} ticks pass",
+          problem, shown, at, kLostStateWaitTicks);
+  if (Status s = p_.engine_store.ClearEngineState(); !s.ok()) return s.Wrap("consensus state");
+  deferred_ = Deferred{options, wrap, floor, 0};
+  return MaybeOpenDeferred();
+}
+
+Status EngineDriver::Install(const consensus::EngineOptions& options, const Wrap& wrap,
+                             const consensus::DurableState& durable) {
+  const ledger::Head head = p_.store.head();
+  auto engine = consensus::OpenEngine(options, durable, {head.height, head.hash});
   if (!engine.ok()) return engine.status();
   engine_ = std::move(engine.value());
   if (wrap) engine_ = wrap(std::move(engine_));
@@ -30,12 +89,77 @@ Status EngineDriver::Open(
   return Status::Ok();
 }
 
+Status EngineDriver::MaybeOpenDeferred() {
+  if (!deferred_) return Status::Ok();
+  const uint64_t head = p_.store.head().height;
+  if (head < deferred_->floor && deferred_->waited_ticks < kLostStateWaitTicks) {
+    return Status::Ok();
+  }
+  if (head < deferred_->floor) {
+    Log("consensus")
+        ->warn(
+            "the ledger did not reach height {} within {} ticks: signing from height {} on, "
+            "where this validator may have voted before its state was lost",
+            deferred_->floor, kLostStateWaitTicks, head + 1);
+  } else {
+    Log("consensus")
+        ->info("the ledger holds height {}: signing from height {} on", deferred_->floor, head + 1);
+  }
+  Deferred d = std::move(*deferred_);
+  deferred_.reset();
+  return Install(d.options, d.wrap, consensus::DurableState{});
+}
+
+std::vector<std::string> EngineDriver::SigningEvidence(
+    const consensus::EngineOptions& options, const consensus::DurableState& durable) const {
+  std::vector<std::string> out;
+  if (!durable.records.empty()) {
+    out.push_back("it holds " + std::to_string(durable.records.size()) + " consensus log records");
+  }
+  const uint64_t head = p_.store.head().height;
+  if (options.kind == consensus::EngineKind::kRaft && head > 0) {
+    // Raft votes leave no trace in blocks, and a ledger past genesis was built by elections
+    // every validator votes in.
+    out.push_back("its ledger holds " + std::to_string(head) +
+                  " blocks committed by Raft, whose elections every validator votes in");
+  }
+  const crypto::PublicKey& self = p_.genesis.validators[options.id].public_key;
+  std::optional<uint64_t> proposed, certified;
+  const uint64_t lowest = head >= kLostStateLookback ? head - kLostStateLookback + 1 : 1;
+  for (uint64_t h = head; h >= lowest && h > 0 && !(proposed && certified); --h) {
+    if (!proposed) {
+      auto header = p_.store.HeaderAt(h);
+      if (header.ok() && header->has_value() && (*header)->proposer == self) proposed = h;
+    }
+    if (!certified && options.kind == consensus::EngineKind::kBft) {
+      auto raw = p_.store.CertificateAt(h);
+      if (raw.ok() && raw->has_value()) {
+        auto cert = consensus::bft::Certificate::Decode(**raw);
+        if (cert.ok()) {
+          for (const auto& sig : cert->sigs) {
+            if (sig.validator == options.id) certified = h;
+          }
+        }
+      }
+    }
+  }
+  if (certified) {
+    out.push_back("it signed the commit certificate of block " + std::to_string(*certified));
+  }
+  if (proposed) out.push_back("it proposed block " + std::to_string(*proposed));
+  return out;
+}
+
 consensus::EngineStatus EngineDriver::status() const {
   MutexLock lock(&status_mu_);
   return status_;
 }
 
 Status EngineDriver::Tick() {
+  if (deferred_) {
+    ++deferred_->waited_ticks;
+    if (Status s = MaybeOpenDeferred(); !s.ok()) return s;
+  }
   if (!engine_) return Status::Ok();
   // Nothing is happening at this height and nothing of ours to propose: holding the round
   // timers keeps an idle network from churning through rounds (and growing its timeouts), as

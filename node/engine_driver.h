@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/mutex.h"
@@ -41,13 +43,31 @@ class EngineDriver {
   };
   explicit EngineDriver(Parts parts, bool empty_blocks) : p_(parts), empty_blocks_(empty_blocks) {}
 
+  using Wrap =
+      std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>)>;
+  // What to do when this validator's consensus state is missing or unreadable while the
+  // chain shows it has signed (docs/CONSENSUS.md, "Lost validator state").
+  enum class LostState {
+    kRefuse,  // Open fails with the evidence and the ways to recover
+    // The operator said --i-know-this-may-double-sign: start clean, but sign nothing until
+    // the ledger holds the height it may have voted at (or kLostStateWaitTicks pass).
+    kStartClean,
+  };
+  // Ticks a clean start waits for the other validators to commit the height this one may
+  // have voted at, before it signs there anyway (20 s at the default 50 ms tick).
+  static constexpr uint64_t kLostStateWaitTicks = 400;
+  // Heights of the ledger searched, down from the head, for this validator's signatures.
+  static constexpr uint64_t kLostStateLookback = 1000;
+
   // Opens the engine from its stored state (validators only: an observer runs none).
-  // `wrap` (tests) may wrap the engine once it is open.
-  Status Open(
-      const consensus::EngineOptions& options,
-      const std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>)>&
-          wrap);
+  // `wrap` (tests) may wrap the engine once it is open. After a clean start with
+  // LostState::kStartClean the engine opens later, from Tick().
+  Status Open(const consensus::EngineOptions& options, const Wrap& wrap,
+              LostState lost = LostState::kRefuse);
   bool running() const { return engine_ != nullptr; }
+  // While a clean start waits: the height it may have voted at before its state was lost
+  // (it signs only above it, or after the wait). 0 when not waiting.
+  uint64_t signing_floor() const { return deferred_ ? deferred_->floor : 0; }
   void set_network(Network* net) { net_ = net; }
 
   // Each returns an error only when the node must halt (its store failed, or consensus
@@ -65,11 +85,26 @@ class EngineDriver {
   Status DrainReady();
   void MaybePropose();
   Status CheckSyncTarget();
+  Status Install(const consensus::EngineOptions& options, const Wrap& wrap,
+                 const consensus::DurableState& durable);
+  // Opens a deferred engine once the ledger passed its floor or the wait is over.
+  Status MaybeOpenDeferred();
+  // This validator's signatures in the last kLostStateLookback blocks, as phrases ("it
+  // signed the commit certificate of block 41"); empty when there are none.
+  std::vector<std::string> SigningEvidence(const consensus::EngineOptions& options,
+                                           const consensus::DurableState& durable) const;
 
   Parts p_;
   const bool empty_blocks_;
   Network* net_ = nullptr;
   std::unique_ptr<consensus::Engine> engine_;
+  struct Deferred {
+    consensus::EngineOptions options;
+    Wrap wrap;
+    uint64_t floor = 0;  // the highest height it may have voted at: head + 1 at the start
+    uint64_t waited_ticks = 0;
+  };
+  std::optional<Deferred> deferred_;
   std::optional<consensus::BlockRef> pending_sync_to_;
   uint64_t last_compact_ = 0;
   struct RefusedLog {

@@ -56,6 +56,17 @@ Status EngineStore::Persist(const consensus::Ready& ready) {
   return kv_.Write(batch, /*sync=*/true);
 }
 
+Status EngineStore::ClearEngineState() {
+  ledger::WriteBatch batch;
+  batch.Delete(Key('h'));
+  Status s = kv_.Scan(Key('l'), Key('m'), [&](ByteView k, ByteView) {
+    batch.Delete(Bytes(k.begin(), k.end()));
+    return true;
+  });
+  if (!s.ok()) return s;
+  return kv_.Write(batch, /*sync=*/true);
+}
+
 void EngineStore::Discard(uint64_t through) {
   ledger::WriteBatch gc;
   Status s = kv_.Scan(Key('l', 0), Key('l', through + 1), [&](ByteView k, ByteView) {

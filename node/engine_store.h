@@ -23,6 +23,10 @@ class EngineStore {
   Result<consensus::DurableState> Load() const;
   // Writes a Ready's hard state, truncation and appended records in one synced batch.
   Status Persist(const consensus::Ready& ready);
+  // Deletes the hard state and every log record, in one synced batch: the driver's way to
+  // start an engine clean once the operator has accepted that its state is lost (evidence
+  // is kept). After it, Load() returns what a first boot sees.
+  Status ClearEngineState();
   // Drops log records at or below `through` (the ledger holds those blocks durably). Best
   // effort and unsynced: a crash leaves records the engine skips on restart.
   void Discard(uint64_t through);

@@ -89,13 +89,15 @@ Status NodeCore::OpenEngine() {
     o.verifier = verifier_.get();
     o.validator = &acceptor_;
   }
-  std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>)> wrap;
+  EngineDriver::Wrap wrap;
   if (hooks_.wrap_engine) {
     wrap = [this](std::unique_ptr<consensus::Engine> e) {
       return hooks_.wrap_engine(std::move(e), key_, genesis_);
     };
   }
-  return driver_.Open(o, wrap);
+  return driver_.Open(o, wrap,
+                      hooks_.allow_lost_consensus_state ? EngineDriver::LostState::kStartClean
+                                                        : EngineDriver::LostState::kRefuse);
 }
 
 NodeCore::Lane NodeCore::LaneOf(p2p::MessageType type) {

@@ -27,9 +27,12 @@
 
 namespace cairn::node {
 
-// Test-only seams. Production cairnd passes none; tests/integration builds a misbehaving
-// validator with them (never part of the released binaries).
+// Test-only seams (production cairnd passes none; tests/integration builds a misbehaving
+// validator with them, never part of the released binaries), and one operator override.
 struct NodeHooks {
+  // cairnd --i-know-this-may-double-sign: a validator whose consensus state is lost starts
+  // clean instead of refusing (EngineDriver::LostState, docs/CONSENSUS.md).
+  bool allow_lost_consensus_state = false;
   // Wraps the consensus engine once it is opened (e.g. to make it equivocate).
   std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>,
                                                    const crypto::KeyPair& key,

@@ -4,6 +4,7 @@
 
 #include "audit/audit.h"
 #include "consensus/bft/messages.h"
+#include "consensus/bft/state.h"
 #include "consensus/signer.h"
 #include "tests/audit/audit_fixture.h"
 
@@ -151,5 +152,57 @@ TEST_CASE("audit names the block whose certificate is missing or does not prove 
     REQUIRE(r.failure);
     CHECK(r.failure->check == AuditCheck::kCertificate);
     CHECK_THAT(r.failure->detail, Catch::Contains("decode"));
+  }
+}
+
+TEST_CASE("audit decodes the BFT engine's records and names the one that is damaged",
+          "[audit][bft][meta]") {
+  Fixture f;
+  bft::HardState hs;
+  hs.height = 4;
+  hs.next_record = 8;
+  f.Put(Bytes{'C', 'h'}, bft::EncodeHardState(hs));
+  Bytes log_key = {'C', 'l', 0, 0, 0, 0, 0, 0, 0, 7};
+  consensus::Block body;
+  body.height = 4;
+  body.data = {1};
+  body.hash = crypto::Sha256Of(body.data);
+  f.Put(log_key, bft::EncodeBlockRecord(body));
+  {
+    AuditReport r = AuditStore(*f.kv, f.chain.genesis);
+    INFO(Why(r));
+    REQUIRE(r.ok());
+  }
+  auto expect = [&](const std::string& says) {
+    AuditReport r = AuditStore(*f.kv, f.chain.genesis);
+    INFO(Why(r));
+    REQUIRE(r.failure);
+    CHECK(r.failure->check == AuditCheck::kEngineState);
+    CHECK_FALSE(r.failure->height);
+    CHECK_THAT(r.failure->detail, Catch::Contains(says));
+    WARN("audit says: " << r.failure->ToString());
+  };
+  SECTION("the hard state does not decode") {
+    f.Put(Bytes{'C', 'h'}, Bytes{1, 2, 3});
+    expect("the consensus record 'C' 'h' (the BFT engine's hard state) does not decode");
+  }
+  SECTION("the hard state is above the head + 1") {
+    hs.height = 9;
+    f.Put(Bytes{'C', 'h'}, bft::EncodeHardState(hs));
+    expect("'C' 'h' (the BFT engine's hard state) is at height 9, above the head 3 + 1");
+  }
+  SECTION("a log record does not decode") {
+    f.Put(log_key, Bytes{9, 9});
+    expect("the consensus log record 'C' 'l' 7 does not decode");
+  }
+  SECTION("an evidence record does not decode") {
+    Bytes key = {'C', 'e'};
+    key.resize(34, 0xab);
+    f.Put(key, Bytes{1, 2});
+    expect("the evidence record 'C' 'e' abababababababab.. does not decode");
+  }
+  SECTION("an unknown consensus record") {
+    f.Put(Bytes{'C', 'z'}, Bytes{1});
+    expect("unknown consensus record Cz (1 bytes)");
   }
 }

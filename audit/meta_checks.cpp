@@ -1,0 +1,238 @@
+// A data-dir audit reads what is not a block too: the metadata records ('M'), which the
+// blocks do not cover by any hash, the consensus engine's records ('C'), which a validator
+// needs to restart, and the key space itself. Each is read raw, so a damaged record is named
+// exactly instead of surfacing as "the store does not open". Layouts: ledger/chain_store.h,
+// node/engine_store.cpp, consensus/bft/state.cpp, consensus/raft/messages.cpp.
+#include <map>
+#include <string>
+
+#include "audit/auditor.h"
+#include "base/codec.h"
+#include "consensus/bft/messages.h"
+#include "consensus/bft/state.h"
+#include "consensus/raft/messages.h"
+#include "crypto/hex.h"
+
+namespace cairn::audit::internal {
+namespace {
+
+constexpr uint32_t kFormatVersion = 1;  // ledger/chain_store.cpp
+constexpr size_t kMaxEvidenceBytes = 1u << 20;
+
+std::string Record(std::string_view name) {
+  return "the metadata record 'M' \"" + std::string(name) + "\"";
+}
+
+// A key for a report: printable bytes as text, the rest as hex.
+std::string Printable(ByteView b) {
+  for (uint8_t c : b) {
+    if (c < 0x20 || c > 0x7e) return "0x" + crypto::ToHex(b.first(std::min<size_t>(b.size(), 48)));
+  }
+  return std::string(b.begin(), b.end());
+}
+
+uint64_t BigEndian(ByteView b) {
+  uint64_t v = 0;
+  for (uint8_t c : b) v = v << 8 | c;
+  return v;
+}
+
+}  // namespace
+
+bool Auditor::CheckMetadata() {
+  std::map<std::string, Bytes> records;
+  const uint8_t start[] = {'M'};
+  const uint8_t end[] = {'M' + 1};
+  Status scan = kv_->Scan(start, end, [&](ByteView k, ByteView v) {
+    records.emplace(std::string(k.begin() + 1, k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  });
+  if (!scan.ok())
+    return Fail(AuditCheck::kRead, std::nullopt, "scanning the metadata: " + scan.message());
+  for (const char* name : {"format", "genesis", "chain_id", "head"}) {
+    if (!records.count(name)) {
+      // Without a head record the last good block is still known: name it.
+      if (std::string_view(name) == "head") {
+        return Fail(AuditCheck::kHead, report_.head_height,
+                    Record(name) + " is missing; the last stored block is " +
+                        std::to_string(report_.head_height) + " (" +
+                        crypto::ShortHex(report_.head_hash, 16) + ")");
+      }
+      return Fail(AuditCheck::kMetadata, std::nullopt, Record(name) + " is missing");
+    }
+  }
+  for (const auto& [name, value] : records) {
+    if (name == "format") {
+      codec::Reader r(value, "format record");
+      uint32_t version = 0;
+      r.U32(&version, "version");
+      if (Status s = r.Finish(); !s.ok()) {
+        return Fail(AuditCheck::kMetadata, std::nullopt,
+                    Record(name) + " does not decode: " + s.message());
+      }
+      if (version != kFormatVersion) {
+        return Fail(AuditCheck::kMetadata, std::nullopt,
+                    Record(name) + " says version " + std::to_string(version) +
+                        "; this audit reads version " + std::to_string(kFormatVersion));
+      }
+    } else if (name == "genesis") {
+      if (value.size() != 32 || crypto::Hash256::FromBytes(value) != report_.genesis_hash) {
+        return Fail(AuditCheck::kMetadata, std::nullopt,
+                    Record(name) + " holds " + crypto::ToHex(value) +
+                        ", not the genesis file's hash " + report_.genesis_hash.ToHex() +
+                        " (block 0 itself checks out)");
+      }
+    } else if (name == "chain_id") {
+      if (AsString(value) != genesis_.chain_id) {
+        return Fail(AuditCheck::kMetadata, std::nullopt,
+                    Record(name) + " holds \"" + Printable(value) +
+                        "\", but the genesis file's chain id is \"" + genesis_.chain_id +
+                        "\"; a node refuses to open this store");
+      }
+    } else if (name == "head") {
+      // Head := height:u64 hash:fixed[32] state_root:fixed[32]
+      const uint64_t last = report_.head_height;
+      codec::Reader r(value, "head record");
+      uint64_t height = 0;
+      crypto::Hash256 hash, root;
+      r.U64(&height, "height");
+      r.Fixed(&hash, "hash");
+      r.Fixed(&root, "state_root");
+      if (Status s = r.Finish(); !s.ok()) {
+        return Fail(AuditCheck::kHead, last,
+                    Record(name) + " does not decode (" + s.message() +
+                        "); the last stored block is " + std::to_string(last) + " (" +
+                        crypto::ShortHex(report_.head_hash, 16) + ")");
+      }
+      if (height > last) {
+        return Fail(AuditCheck::kHead, last + 1,
+                    Record(name) + " says height " + std::to_string(height) + ", but block " +
+                        std::to_string(last + 1) + " is missing (the last stored block is " +
+                        std::to_string(last) + ")");
+      }
+      if (height < last) {
+        // The blocks above it check out, so it is the record that is wrong.
+        return Fail(
+            AuditCheck::kHead, last,
+            Record(name) + " says height " + std::to_string(height) + ", but blocks up to " +
+                std::to_string(last) + " are stored and check out" +
+                (hash == report_.head_hash ? " (its hash is block " + std::to_string(last) + "'s)"
+                                           : ""));
+      }
+      if (hash != report_.head_hash) {
+        return Fail(AuditCheck::kHead, last,
+                    Record(name) + " has hash " + crypto::ShortHex(hash, 16) + ", but block " +
+                        std::to_string(last) + " hashes to " +
+                        crypto::ShortHex(report_.head_hash, 16));
+      }
+      if (root != report_.state_root) {
+        return Fail(AuditCheck::kHead, last,
+                    Record(name) + " has state root " + crypto::ShortHex(root, 16) +
+                        ", but block " + std::to_string(last) + " and the replay give " +
+                        crypto::ShortHex(report_.state_root, 16));
+      }
+    } else {
+      return Fail(AuditCheck::kMetadata, std::nullopt,
+                  "unknown metadata record 'M' \"" + Printable(AsBytes(name)) + "\" (" +
+                      std::to_string(value.size()) + " bytes)");
+    }
+  }
+  return true;
+}
+
+bool Auditor::CheckEngineRecords() {
+  const genesis::ConsensusKind kind = genesis_.consensus;
+  const char* engine = kind == genesis::ConsensusKind::kBft    ? "BFT"
+                       : kind == genesis::ConsensusKind::kRaft ? "Raft"
+                                                               : "solo";
+  std::optional<AuditFailure> bad;
+  auto fail = [&](std::string what) {
+    bad = AuditFailure{AuditCheck::kEngineState, std::nullopt, std::move(what)};
+    return false;
+  };
+  const uint8_t start[] = {'C'};
+  const uint8_t end[] = {'C' + 1};
+  Status scan = kv_->Scan(start, end, [&](ByteView k, ByteView v) {
+    const char sub = k.size() >= 2 ? static_cast<char>(k[1]) : '\0';
+    if (sub == 'h' && k.size() == 2) {
+      const std::string rec =
+          "the consensus record 'C' 'h' (the " + std::string(engine) + " engine's hard state)";
+      Status s;
+      if (kind == genesis::ConsensusKind::kBft) {
+        auto hs = consensus::bft::DecodeHardState(v);
+        s = hs.status();
+        if (hs.ok() && hs->height > report_.head_height + 1) {
+          return fail(rec + " is at height " + std::to_string(hs->height) + ", above the head " +
+                      std::to_string(report_.head_height) + " + 1");
+        }
+      } else if (kind == genesis::ConsensusKind::kRaft) {
+        s = consensus::raft::DecodeHardState(v).status();
+      } else {
+        return fail(rec + " is stored, but a solo chain keeps none");
+      }
+      if (!s.ok()) {
+        return fail(rec + " does not decode (" + s.message() +
+                    "); the validator will refuse to start without an override (CONSENSUS.md, "
+                    "\"Lost validator state\")");
+      }
+      return true;
+    }
+    if (sub == 'l' && k.size() == 10) {
+      const uint64_t index = BigEndian(k.subspan(2));
+      const std::string rec = "the consensus log record 'C' 'l' " + std::to_string(index);
+      Status s =
+          kind == genesis::ConsensusKind::kBft    ? consensus::bft::DecodeRecord(v, index).status()
+          : kind == genesis::ConsensusKind::kRaft ? consensus::raft::DecodeEntry(v, index).status()
+                                                  : Status::Error("a solo chain keeps none");
+      if (!s.ok()) return fail(rec + " does not decode: " + s.message());
+      return true;
+    }
+    if (sub == 'e' && k.size() == 2 + 32) {
+      const std::string id = crypto::ToHex(k.subspan(2)).substr(0, 16);
+      codec::Reader r(v, "stored evidence");
+      uint64_t ms = 0;
+      Bytes raw;
+      r.U64(&ms, "recorded_ms");
+      r.Var(&raw, kMaxEvidenceBytes, "evidence");
+      Status s = r.Finish();
+      if (s.ok()) s = consensus::bft::Evidence::Decode(raw).status();
+      if (s.ok() && crypto::Hash256::FromBytes(k.subspan(2)) != crypto::Sha256Of(raw)) {
+        s = Status::Error("its key is not the sha256 of the evidence");
+      }
+      if (!s.ok())
+        return fail("the evidence record 'C' 'e' " + id + ".. does not decode: " + s.message());
+      return true;
+    }
+    return fail("unknown consensus record " + Printable(k) + " (" + std::to_string(v.size()) +
+                " bytes)");
+  });
+  if (!scan.ok())
+    return Fail(AuditCheck::kRead, std::nullopt,
+                "scanning the consensus records: " + scan.message());
+  if (bad) return Fail(std::move(*bad));
+  return true;
+}
+
+bool Auditor::CheckLayout() {
+  // The gaps between the store's prefixes: B C H M Q R S T (ledger/chain_store.h).
+  static const std::pair<uint8_t, uint8_t> kGaps[] = {
+      {0x00, 'B'}, {'D', 'H'}, {'I', 'M'}, {'N', 'Q'}, {'U', 0xff}};
+  for (const auto& [from, to] : kGaps) {
+    std::optional<std::string> stray;
+    const uint8_t start[] = {from};
+    const uint8_t end[] = {to};
+    // The last gap runs to the end of the key space, 0xff-prefixed keys included.
+    Status scan =
+        kv_->Scan(start, to == 0xff ? ByteView() : ByteView(end), [&](ByteView k, ByteView v) {
+          stray = "a key outside the store's layout: " + Printable(k) + " (" +
+                  std::to_string(v.size()) + " bytes)";
+          return false;
+        });
+    if (!scan.ok())
+      return Fail(AuditCheck::kRead, std::nullopt, "scanning the store: " + scan.message());
+    if (stray) return Fail(AuditCheck::kMetadata, std::nullopt, *stray);
+  }
+  return true;
+}
+
+}  // namespace cairn::audit::internal
