@@ -71,7 +71,9 @@ TEST_CASE("R6: batches of one forged transaction are refused, and legitimate one
   // The forgery passes every cheap check (the admin's key, a nonce inside the window, funds):
   // only its signature, random bytes, is wrong.
   ledger::Transaction forged = MakeTx(admin, chain, 10, ledger::Transfer{alice.public_key(), 1});
-  for (uint8_t& b : forged.signature.data()) b = static_cast<uint8_t>(rng());
+  for (size_t i = 0; i < crypto::Signature::kSize; ++i) {
+    forged.signature.data()[i] = static_cast<uint8_t>(rng());
+  }
   ledger::Transaction wrong_chain = forged;
   wrong_chain.chain_id = chain + "-other";
   constexpr size_t kCopies = 5000;
