@@ -2,7 +2,10 @@
 // transaction. Before the fix every copy's signature was verified (twice), and a bad one was
 // never remembered: 1.5 CPU-s per request, and a legitimate client's commits slowed from
 // 52 ms to 3.4 s. Now copies in a call are answered once, cheap checks come first, and a bad
-// signature is remembered by hash. bench/attack_admission.py measures the cost.
+// signature is remembered by hash. bench/attack_admission.py measures the cost (2 vCPU, load
+// ~25, 10,000 copies per request, 2 attackers): 1.44 -> 0.17 cairnd CPU-s per request, and a
+// legitimate transfer's commit latency during the attack, median 1,984 -> 186 ms. This test
+// checks what a client sees; tests/node/tx_pool_test.cpp counts the signature checks.
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <map>
