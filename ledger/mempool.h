@@ -1,10 +1,11 @@
 // The mempool: transactions admitted but not yet committed, ordered per sender by nonce.
 // Not thread-safe: the node serialises access.
 //
-// Admission (Add) checks, in order, each with its own TxCode: chain id, duplicate hash,
-// sender registered, nonce not used (>= account nonce) and not already pending, nonce at
-// most max_nonce_gap ahead, admin-only payloads from admins only, enough balance for this
-// and the sender's other pending transfers, the signature, then capacity.
+// Admission (Add) checks, in order, each with its own TxCode: encoded size, chain id,
+// duplicate hash, sender registered, nonce not used (>= account nonce) and not already
+// pending, nonce at most max_nonce_gap ahead, admin-only payloads from admins only, enough
+// balance for this and the sender's other pending transfers (Precheck: every check so far is
+// a map lookup), then the signature (~65 us, the only expensive one), then capacity.
 //
 // Eviction rule: the pool holds at most max_txs transactions and max_bytes bytes. When it
 // is full, a new transaction that is executable (no nonce gap before it) evicts the most
@@ -48,6 +49,10 @@ struct Admission {
   bool ok() const { return code == TxCode::kOk; }
 };
 
+// The refusal of a transaction whose signature does not verify (Add's, for callers that
+// verified it themselves).
+Admission BadSignature(const crypto::Hash256& hash);
+
 class Mempool {
  public:
   Mempool(std::string chain_id, MempoolLimits limits);
@@ -60,6 +65,13 @@ class Mempool {
   // Same, when the caller already knows the hash.
   Admission Add(Transaction tx, const crypto::Hash256& hash, const StateReader& committed,
                 uint64_t height, bool signature_checked = false);
+
+  // Add's checks that come before the signature, against the pool and `committed`: kOk when
+  // only the signature and capacity remain. A caller verifies signatures outside its lock for
+  // just the transactions that pass, so a forged one costs no verification unless it would
+  // otherwise be admitted.
+  Admission Precheck(const Transaction& tx, const crypto::Hash256& hash,
+                     const StateReader& committed) const;
 
   // Up to max_txs executable transactions on top of `committed`, in selection order.
   std::vector<Transaction> Select(size_t max_txs, const StateReader& committed) const;
@@ -90,6 +102,9 @@ class Mempool {
     uint64_t pending_spend = 0;  // sum of pending transfer amounts (saturating)
   };
 
+  // Also returns the sender's account when it was read.
+  Admission Precheck(const Transaction& tx, const crypto::Hash256& hash,
+                     const StateReader& committed, std::optional<Account>* account_out) const;
   bool IsQueued(const Entry& e, const StateReader& committed) const;
   void Remove(Entry* e);
   Entry* NewestQueued(const StateReader& committed) const;

@@ -45,6 +45,8 @@ std::string_view TxCodeName(TxCode c) {
       return "already_known";
     case TxCode::kSenderQueueFull:
       return "sender_queue_full";
+    case TxCode::kSyncing:
+      return "syncing";
   }
   return "unknown";
 }

@@ -34,6 +34,7 @@ enum class TxCode : uint8_t {
   kMempoolFull = 64,
   kAlreadyKnown = 65,
   kSenderQueueFull = 66,
+  kSyncing = 67,  // refused for a reason stale state can explain while the node catches up
 };
 
 std::string_view TxCodeName(TxCode c);  // snake_case, e.g. "nonce_too_low"

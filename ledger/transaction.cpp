@@ -9,6 +9,8 @@
 //   SigningBytes    := "CAIRN/tx/v1" 0x00 || Tx without its signature field
 #include "ledger/transaction.h"
 
+#include <atomic>
+
 #include "base/codec.h"
 
 namespace cairn::ledger {
@@ -156,7 +158,16 @@ void Transaction::Sign(const crypto::KeyPair& key) {
   signature = key.Sign(SigningBytes());
 }
 
+namespace {
+std::atomic<uint64_t> g_signature_verifications{0};
+}  // namespace
+
+uint64_t SignatureVerifications() {
+  return g_signature_verifications.load(std::memory_order_relaxed);
+}
+
 bool Transaction::VerifySignature() const {
+  g_signature_verifications.fetch_add(1, std::memory_order_relaxed);
   return crypto::Verify(sender, SigningBytes(), signature);
 }
 

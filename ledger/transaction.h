@@ -76,4 +76,8 @@ struct Transaction {
   friend bool operator==(const Transaction&, const Transaction&) = default;
 };
 
+// How many times VerifySignature has run in this process (thread-safe): lets tests prove that
+// a refusal came before the expensive check.
+uint64_t SignatureVerifications();
+
 }  // namespace cairn::ledger

@@ -20,12 +20,20 @@ void BlockSync::OnPeerStatus(const p2p::NodeId& from, ByteView payload) {
     return;
   }
   peer_heads_[from] = {st->height, st->head};
+  UpdateBestPeerHeight();
   MaybeSync();
 }
 
 void BlockSync::OnPeerGone(const p2p::NodeId& peer) {
   peer_heads_.erase(peer);
+  UpdateBestPeerHeight();
   if (sync_peer_ == peer) sync_peer_.reset();
+}
+
+void BlockSync::UpdateBestPeerHeight() {
+  uint64_t best = 0;
+  for (const auto& [id, h] : peer_heads_) best = std::max(best, h.first);
+  best_peer_height_.store(best, std::memory_order_relaxed);
 }
 
 void BlockSync::SendStatus(const p2p::NodeId& peer) {
@@ -80,6 +88,7 @@ Result<size_t> BlockSync::OnBlocks(const p2p::NodeId& from, ByteView payload, bo
       // A NewBlock from further ahead: remember the peer's height and sync the gap.
       auto& known = peer_heads_[from];
       if (height > known.first) known = {height, block->Hash()};
+      UpdateBestPeerHeight();
       break;
     }
     CommitResult r =
@@ -90,6 +99,7 @@ Result<size_t> BlockSync::OnBlocks(const p2p::NodeId& from, ByteView payload, bo
                        crypto::ShortHex(from), r.status.message());
       net_.Disconnect(from, "sent an invalid block");
       peer_heads_.erase(from);
+      UpdateBestPeerHeight();
       break;
     }
     ++applied;

@@ -1,10 +1,11 @@
 // BlockSync: follows peers' heads and fetches the blocks this node is missing (GetBlocks to
 // the peer furthest ahead, re-asked after a timeout), applies Blocks answers and NewBlock
 // pushes through the BlockAcceptor, and serves other nodes' GetBlocks from the store.
-// Thread-safety: Serve runs on the worker thread and reads only the store; everything else
-// runs on the loop thread.
+// Thread-safety: Serve runs on the worker thread and reads only the store; best_peer_height
+// may be called from any thread; everything else runs on the loop thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,7 +38,14 @@ class BlockSync {
   // Answers a GetBlocks from the store (worker thread).
   void Serve(const p2p::NodeId& from, ByteView payload) const;
 
+  // The highest head a connected peer reported (0 with no peer): above this node's head, the
+  // node is catching up. A claim, not a proof: admission only uses it to say why it refused.
+  // Any thread.
+  uint64_t best_peer_height() const { return best_peer_height_.load(std::memory_order_relaxed); }
+
  private:
+  void UpdateBestPeerHeight();
+
   const ledger::ChainStore& store_;
   BlockAcceptor& acceptor_;
   Network& net_;
@@ -45,6 +53,7 @@ class BlockSync {
   std::map<p2p::NodeId, std::pair<uint64_t, crypto::Hash256>> peer_heads_;
   std::optional<p2p::NodeId> sync_peer_;
   uint64_t sync_sent_ms_ = 0;
+  std::atomic<uint64_t> best_peer_height_{0};  // max of peer_heads_, for other threads
 };
 
 }  // namespace cairn::node

@@ -52,6 +52,7 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
   acceptor_.set_network(&net_);
   driver_.set_network(&net_);
   service_.set_network(&net_);
+  pool_.set_best_peer_height([this] { return sync_.best_peer_height(); });
 }
 
 Status NodeCore::Start() {

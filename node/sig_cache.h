@@ -1,8 +1,9 @@
-// SigCache: hashes of transactions whose signatures this node has verified, so that a
-// transaction costs one Ed25519 verification per node however it arrives (RPC, gossip, a
-// proposal to vote on, a committed block). A transaction's hash covers its signature, so a
-// hit proves the very same signed bytes were verified. Bounded: the oldest are forgotten.
-// Thread-safe.
+// SigCache: hashes of transactions whose signatures this node has verified (TxPool keeps one
+// for good signatures and one for bad), so that a transaction costs one Ed25519 verification
+// per node however it arrives and however often (RPC, gossip, a proposal to vote on, a
+// committed block). A transaction's hash covers its signature and sender, so a hit proves the
+// very same signed bytes were verified with the same outcome. Bounded: the oldest are
+// forgotten. Thread-safe.
 #pragma once
 
 #include <cstddef>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 #include "ledger/executor.h"
 #include "node/logging.h"
@@ -53,58 +54,140 @@ TxPool::TxPool(const genesis::Genesis& genesis, const ledger::ChainStore& store,
       mempool_(genesis.chain_id, limits) {}
 
 std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> txs, Source source) {
-  // One encoding per transaction: its hash, the signature cache key and the gossip payload.
-  std::vector<Bytes> encoded(txs.size());
-  std::vector<crypto::Hash256> hashes(txs.size());
-  for (size_t i = 0; i < txs.size(); ++i) {
-    encoded[i] = txs[i].Encode();
-    hashes[i] = crypto::Sha256Of(encoded[i]);
-  }
-  // Signatures are the expensive check: verify outside the lock, on two threads, and only
-  // those this node has not verified yet. Under Raft a validator peer verified what it relays.
-  std::vector<uint8_t> sig_ok(txs.size(), 1);
-  if (source != Source::kValidatorPeer || !trust_validators_) {
-    std::vector<size_t> unverified;
-    for (size_t i = 0; i < txs.size(); ++i) {
-      if (!sig_cache_.Contains(hashes[i])) unverified.push_back(i);
+  const size_t n = txs.size();
+  // One encoding per transaction: its hash, the signature caches' key and the gossip payload.
+  // first[i] is the first transaction of this call with i's hash: a copy gets the first one's
+  // answer and costs nothing more (20,000 copies of one forged transaction are one check).
+  std::vector<Bytes> encoded(n);
+  std::vector<crypto::Hash256> hashes(n);
+  std::vector<size_t> first(n);
+  std::vector<size_t> unique;
+  {
+    std::unordered_map<crypto::Hash256, size_t, crypto::Hash256Hasher> index;
+    index.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      encoded[i] = txs[i].Encode();
+      hashes[i] = crypto::Sha256Of(encoded[i]);
+      auto [it, inserted] = index.emplace(hashes[i], i);
+      first[i] = it->second;
+      if (inserted) unique.push_back(i);
     }
-    ledger::VerifyEach(txs, unverified, unverified.size() >= 64 ? 2 : 1, sig_ok);
-    std::vector<crypto::Hash256> good;
-    for (size_t i : unverified) {
-      if (sig_ok[i]) good.push_back(hashes[i]);
-    }
-    sig_cache_.Insert(good);
   }
-  const bool relay = source != Source::kValidatorPeer;
   // The senders' committed accounts, read before taking mu_: LevelDB reads under the mempool
   // lock would hold up every other user of it for a whole batch. If a block commits in
-  // between, the snapshot is stale and Add reads the store itself.
+  // between, the snapshot is stale and the mempool reads the store itself.
   const uint64_t snapshot_height = store_.head().height;
   AccountSnapshot snapshot(store_);
-  for (const ledger::Transaction& tx : txs) snapshot.Load(tx.sender);
-  std::vector<ledger::Admission> out;
-  out.reserve(txs.size());
+  for (size_t i : unique) snapshot.Load(txs[i].sender);
+  auto state_at = [&](uint64_t height) -> const ledger::StateReader& {
+    return height == snapshot_height ? static_cast<const ledger::StateReader&>(snapshot) : store_;
+  };
+
+  // Cheap checks first (size, chain id, duplicates, sender, nonce window, role, balance): a
+  // transaction refused by one of them never reaches the signature check.
+  std::vector<ledger::Admission> verdict(n);
+  std::vector<size_t> passed;
   {
     MutexLock lock(&mu_);
-    uint64_t height = store_.head().height;
-    const ledger::StateReader& state =
-        height == snapshot_height ? static_cast<const ledger::StateReader&>(snapshot) : store_;
-    for (size_t i = 0; i < txs.size(); ++i) {
-      // A bad signature is re-checked by Add, so its error follows the documented order.
-      out.push_back(mempool_.Add(std::move(txs[i]), hashes[i], state, height, sig_ok[i] != 0));
+    const ledger::StateReader& state = state_at(store_.head().height);
+    for (size_t i : unique) {
+      verdict[i] = mempool_.Precheck(txs[i], hashes[i], state);
+      if (verdict[i].ok()) passed.push_back(i);
     }
   }
+
+  // Then signatures, outside the lock, on two threads, and only those neither cache knows.
+  // Under Raft a validator peer verified what it relays. A signature is a function of the
+  // hashed bytes, so a hash found bad once is bad for good: a repeat costs a lookup.
+  std::vector<uint8_t> sig_ok(n, 1);
+  if (source != Source::kValidatorPeer || !trust_validators_) {
+    std::vector<size_t> unverified;
+    for (size_t i : passed) {
+      if (bad_sigs_.Contains(hashes[i])) {
+        sig_ok[i] = 0;
+      } else if (!sig_cache_.Contains(hashes[i])) {
+        unverified.push_back(i);
+      }
+    }
+    ledger::VerifyEach(txs, unverified, unverified.size() >= 64 ? 2 : 1, sig_ok);
+    std::vector<crypto::Hash256> good, bad;
+    for (size_t i : unverified) (sig_ok[i] ? good : bad).push_back(hashes[i]);
+    sig_cache_.Insert(good);
+    bad_sigs_.Insert(bad);
+  }
+
+  // Admit, re-checking against the pool as it is now (other calls ran meanwhile, and earlier
+  // transactions of this call are now pending).
+  {
+    MutexLock lock(&mu_);
+    const uint64_t height = store_.head().height;
+    const ledger::StateReader& state = state_at(height);
+    for (size_t i : passed) {
+      if (sig_ok[i]) {
+        verdict[i] = mempool_.Add(std::move(txs[i]), hashes[i], state, height,
+                                  /*signature_checked=*/true);
+      } else {
+        // The error follows the documented order: a check before the signature may fail now.
+        verdict[i] = mempool_.Precheck(txs[i], hashes[i], state);
+        if (verdict[i].ok()) verdict[i] = ledger::BadSignature(hashes[i]);
+      }
+    }
+  }
+
+  std::vector<ledger::Admission> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (first[i] == i) {
+      out[i] = verdict[i];
+    } else if (verdict[first[i]].ok()) {
+      out[i] =
+          ledger::Admission{ledger::TxCode::kAlreadyKnown,
+                            "already in the mempool (an earlier copy in this call)", hashes[i]};
+    } else {
+      out[i] = verdict[first[i]];
+    }
+  }
+  if (source == Source::kClient) MarkSyncing(out);
+
   // Relay only what was admitted. Validators keep a full mesh (consensus needs direct links),
   // and the validator that admitted a transaction first broadcasts it to every peer, so
   // relaying what a validator sent would only add N x (N-1) copies of each transaction.
+  const bool relay = source != Source::kValidatorPeer;
   MutexLock lock(&gossip_mu_);
-  for (size_t i = 0; i < out.size(); ++i) {
+  for (size_t i : unique) {
     if (!out[i].ok()) continue;
     if (seen_.insert(out[i].hash).second) seen_order_.push_back(out[i].hash);
     if (relay) gossip_out_.push_back(std::move(encoded[i]));
   }
   TrimSeen();
   return out;
+}
+
+void TxPool::MarkSyncing(std::vector<ledger::Admission>& out) const {
+  const uint64_t peer_height = best_peer_height_ ? best_peer_height_() : 0;
+  const uint64_t head = store_.head().height;
+  if (peer_height <= head) return;
+  for (ledger::Admission& a : out) {
+    if (!CanBeStale(a.code)) continue;
+    a.detail = "this node is catching up (height " + std::to_string(head) + ", a peer is at " +
+               std::to_string(peer_height) + ") and its state may be stale; it found " +
+               std::string(ledger::TxCodeName(a.code)) + ": " + a.detail +
+               ". Retry at an up-to-date node, or once getStatus shows this one caught up";
+    a.code = ledger::TxCode::kSyncing;
+  }
+}
+
+bool TxPool::CanBeStale(ledger::TxCode code) {
+  // What a block this node has not applied yet can change: a registration, a role, a balance,
+  // a nonce moving ahead. A nonce too low, a wrong chain or a bad signature stay so.
+  switch (code) {
+    case ledger::TxCode::kUnknownSender:
+    case ledger::TxCode::kNonceTooHigh:
+    case ledger::TxCode::kNotPermitted:
+    case ledger::TxCode::kInsufficientBalance:
+      return true;
+    default:
+      return false;
+  }
 }
 
 void TxPool::OnGossip(Network& net, const p2p::NodeId& from, ByteView payload) {

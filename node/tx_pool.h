@@ -1,6 +1,7 @@
-// TxPool: transaction admission and gossip. It owns the mempool, the signature cache and the
-// gossip queue: a transaction from a client or a peer is verified once per node (SigCache),
-// admitted to the mempool, and relayed once to peers (the seen-set stops echoes).
+// TxPool: transaction admission and gossip. It owns the mempool, the signature caches and the
+// gossip queue: a transaction from a client or a peer passes the mempool's cheap checks, then
+// its signature is verified once per node (SigCache; a bad one is remembered too), it is
+// admitted, and relayed once to peers (the seen-set stops echoes).
 // Thread-safety: every method may be called from any thread (RPC, worker, loop). mu_ guards
 // the mempool, gossip_mu_ the relay queue and seen-set; neither is held while calling out
 // of the pool, and the two are never held together.
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <unordered_set>
 #include <vector>
@@ -30,9 +32,13 @@ class TxPool {
   TxPool(const genesis::Genesis& genesis, const ledger::ChainStore& store,
          const ledger::MempoolLimits& limits);
 
-  // Verifies signatures (unless cached, or a trusted validator relayed them), admits to the
-  // mempool, and queues what was admitted for gossip (unless a validator peer sent it: it
-  // broadcast it to every peer itself).
+  // Runs the mempool's cheap checks (Mempool::Precheck) on each distinct transaction, verifies
+  // the signatures of those that pass (unless cached good or bad, or a trusted validator
+  // relayed them), admits them, and queues what was admitted for gossip (unless a validator
+  // peer sent it: it broadcast it to every peer itself). A later copy of a transaction in
+  // `txs` gets the first copy's answer (already_known when that one was admitted). For a
+  // client, while a peer reports a head above ours, a refusal that stale state can explain
+  // becomes kSyncing.
   std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs, Source source)
       EXCLUDES(mu_, gossip_mu_);
   // A TxBatch from `from` (worker thread): decodes, skips what was seen, admits the rest.
@@ -56,6 +62,10 @@ class TxPool {
   std::optional<ledger::Transaction> Get(const crypto::Hash256& hash) const EXCLUDES(mu_);
   uint64_t NextNonce(const ledger::Address& a, uint64_t committed_nonce) const EXCLUDES(mu_);
 
+  // Where admission learns the highest head a peer reported (BlockSync). Set once, before any
+  // thread calls Admit; the function must be thread-safe.
+  void set_best_peer_height(std::function<uint64_t()> f) { best_peer_height_ = std::move(f); }
+
   // Transactions whose signatures this node verified (shared with block acceptance).
   SigCache& sig_cache() { return sig_cache_; }
   // Raft trusts its validators (crash faults only, authenticated links): a transaction a
@@ -64,11 +74,17 @@ class TxPool {
 
  private:
   void TrimSeen() REQUIRES(gossip_mu_);
+  void MarkSyncing(std::vector<ledger::Admission>& out) const;
+  static bool CanBeStale(ledger::TxCode code);
 
   const genesis::Genesis& genesis_;
   const ledger::ChainStore& store_;
   const bool trust_validators_;
   SigCache sig_cache_{400000};  // ~32 MiB at capacity
+  // Hashes whose signature failed: a forged transaction sent again costs a lookup, not a
+  // verification. Smaller: only an attacker fills it, and evicting one costs one verification.
+  SigCache bad_sigs_{65536};  // ~5 MiB at capacity
+  std::function<uint64_t()> best_peer_height_;
 
   mutable Mutex mu_;
   ledger::Mempool mempool_ GUARDED_BY(mu_);

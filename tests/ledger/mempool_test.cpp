@@ -172,3 +172,62 @@ TEST_CASE("mempool enforces byte and per-sender limits and expiry", "[mempool]")
   REQUIRE(small.Add(f.Pay(f.alice, 0, 1), f.state, 0).ok());
   CHECK(small.Add(f.Pay(f.bob, 0, 1), f.state, 0).code == TxCode::kMempoolFull);
 }
+
+TEST_CASE("every cheap check refuses a forged transaction before its signature is verified",
+          "[mempool]") {
+  Fixture f;
+  Mempool pool(kChain, MempoolLimits{});
+  REQUIRE(pool.Add(f.Pay(f.alice, 0, 10), f.state, 0).ok());
+  // Forged: a valid-looking transaction whose signature is garbage. Each is refused by the
+  // check named, and the number of Ed25519 verifications does not move.
+  auto forge = [](Transaction tx) {
+    tx.signature.data()[0] ^= 0x55;
+    return tx;
+  };
+  MemoryState later = f.state;
+  StateDiff d;
+  d[AccountKey(f.bob.public_key())] = Account{100, 3, Role::kMember}.Encode();
+  later.Apply(d);
+  // No decoded transaction is this large, but one built in-process can be.
+  Transaction oversized = f.Tx(f.alice, 1, Put{Bytes{'k'}, Bytes(kMaxTxSize, 'v')});
+  struct Case {
+    const char* name;
+    Transaction tx;
+    TxCode code;
+  };
+  std::vector<Case> cases = {
+      {"oversized", forge(oversized), TxCode::kMalformed},
+      {"wrong chain", forge(f.Tx(f.alice, 1, Transfer{f.bob.public_key(), 1}, "other-chain")),
+       TxCode::kWrongChain},
+      {"duplicate of a pending nonce", forge(f.Pay(f.alice, 0, 11)), TxCode::kAlreadyKnown},
+      {"unknown sender", forge(f.Pay(f.stranger, 0, 1)), TxCode::kUnknownSender},
+      {"nonce used", forge(f.Pay(f.bob, 2, 1)), TxCode::kNonceTooLow},
+      {"nonce beyond the window", forge(f.Pay(f.alice, 65, 1)), TxCode::kNonceTooHigh},
+      {"admin-only from a member",
+       forge(f.Tx(f.alice, 1, RegisterAccount{f.stranger.public_key(), Role::kMember})),
+       TxCode::kNotPermitted},
+      {"balance", forge(f.Pay(f.alice, 1, 91)), TxCode::kInsufficientBalance},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const uint64_t before = SignatureVerifications();
+    CHECK(pool.Precheck(c.tx, c.tx.Hash(), later).code == c.code);
+    CHECK(pool.Add(c.tx, later, 0).code == c.code);
+    CHECK(SignatureVerifications() == before);
+  }
+  // A pending transaction sent again: refused by hash, no verification.
+  Transaction pending = f.Pay(f.alice, 0, 10);
+  const uint64_t before = SignatureVerifications();
+  CHECK(pool.Add(pending, later, 0).code == TxCode::kAlreadyKnown);
+  CHECK(SignatureVerifications() == before);
+
+  // Only a forgery that passes every cheap check costs one verification, and it is refused.
+  Transaction forged = forge(f.Pay(f.alice, 1, 5));
+  CHECK(pool.Precheck(forged, forged.Hash(), later).ok());
+  CHECK(SignatureVerifications() == before);
+  CHECK(pool.Add(forged, later, 0).code == TxCode::kBadSignature);
+  CHECK(SignatureVerifications() == before + 1);
+  // A caller that verified it itself answers the same refusal.
+  CHECK(BadSignature(forged.Hash()).code == TxCode::kBadSignature);
+  CHECK(pool.size() == 1);
+}
