@@ -406,12 +406,14 @@ TEST_CASE("receipt codes: names and execution-failure classes", "[ledger]") {
   CHECK(TxCodeName(TxCode::kMempoolFull) == "mempool_full");
   CHECK(TxCodeName(TxCode::kAlreadyKnown) == "already_known");
   CHECK(TxCodeName(TxCode::kSenderQueueFull) == "sender_queue_full");
+  CHECK(TxCodeName(TxCode::kSyncing) == "syncing");
   CHECK(TxCodeName(static_cast<TxCode>(200)) == "unknown");
   CHECK_FALSE(IsExecutionFailure(TxCode::kOk));
   for (int v = 1; v <= 8; ++v) CHECK(IsExecutionFailure(static_cast<TxCode>(v)));
-  for (TxCode c : {TxCode::kMalformed, TxCode::kWrongChain, TxCode::kBadSignature,
-                   TxCode::kUnknownSender, TxCode::kNonceTooLow, TxCode::kNonceTooHigh,
-                   TxCode::kMempoolFull, TxCode::kAlreadyKnown, TxCode::kSenderQueueFull}) {
+  for (TxCode c :
+       {TxCode::kMalformed, TxCode::kWrongChain, TxCode::kBadSignature, TxCode::kUnknownSender,
+        TxCode::kNonceTooLow, TxCode::kNonceTooHigh, TxCode::kMempoolFull, TxCode::kAlreadyKnown,
+        TxCode::kSenderQueueFull, TxCode::kSyncing}) {
     CHECK_FALSE(IsExecutionFailure(c));
   }
 }
