@@ -77,7 +77,7 @@ TEST_CASE("one address never takes more than its share of pending slots", "[p2p]
   CHECK(adm.IsPending(5));
 }
 
-TEST_CASE("each address has a handshake budget; others are unaffected", "[p2p]") {
+TEST_CASE("each address has its own handshake budget", "[p2p]") {
   ManualClock clock;
   InboundAdmission adm(Small(100, 100), &clock);
   uint64_t id = 0;
