@@ -124,8 +124,29 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   }
   if (auto p2p = j.find("p2p"); p2p != j.end()) {
     if (!p2p->is_object()) return Err("p2p", "must be an object");
-    CAIRN_TRY(CheckKeys(*p2p, {"listen", "peers"}, "p2p."));
+    CAIRN_TRY(CheckKeys(*p2p,
+                        {"listen", "peers", "max_inbound", "max_pending", "max_pending_per_ip",
+                         "handshake_timeout_ms"},
+                        "p2p."));
     CAIRN_TRY(ReadString(*p2p, "listen", "p2p.", &c.p2p_listen));
+    CAIRN_TRY(ReadUint(*p2p, "max_inbound", "p2p.", &c.p2p_max_inbound));
+    CAIRN_TRY(ReadUint(*p2p, "max_pending", "p2p.", &c.p2p_max_pending));
+    CAIRN_TRY(ReadUint(*p2p, "max_pending_per_ip", "p2p.", &c.p2p_max_pending_per_ip));
+    CAIRN_TRY(ReadUint(*p2p, "handshake_timeout_ms", "p2p.", &c.p2p_handshake_timeout_ms));
+    // Each bounds sockets the node must have file descriptors for (p2p::MaxSockets).
+    if (c.p2p_max_inbound < 1 || c.p2p_max_inbound > 4096) {
+      return Err("p2p.max_inbound", "must be in [1, 4096]");
+    }
+    if (c.p2p_max_pending < 1 || c.p2p_max_pending > 4096) {
+      return Err("p2p.max_pending", "must be in [1, 4096]");
+    }
+    if (c.p2p_max_pending_per_ip < 1 || c.p2p_max_pending_per_ip > c.p2p_max_pending) {
+      return Err("p2p.max_pending_per_ip",
+                 "must be in [1, p2p.max_pending = " + std::to_string(c.p2p_max_pending) + "]");
+    }
+    if (c.p2p_handshake_timeout_ms < 100 || c.p2p_handshake_timeout_ms > 60000) {
+      return Err("p2p.handshake_timeout_ms", "must be in [100, 60000]");
+    }
     if (auto peers = p2p->find("peers"); peers != p2p->end()) {
       if (!peers->is_array()) return Err("p2p.peers", "must be an array");
       for (size_t i = 0; i < peers->size(); ++i) {
@@ -189,7 +210,13 @@ std::string NodeConfig::ToJson() const {
               {"max_nonce_gap", mempool.max_nonce_gap},
               {"max_per_sender", mempool.max_per_sender},
               {"ttl_blocks", mempool.ttl_blocks}}},
-            {"p2p", {{"listen", p2p_listen}, {"peers", peers_json}}},
+            {"p2p",
+             {{"listen", p2p_listen},
+              {"peers", peers_json},
+              {"max_inbound", p2p_max_inbound},
+              {"max_pending", p2p_max_pending},
+              {"max_pending_per_ip", p2p_max_pending_per_ip},
+              {"handshake_timeout_ms", p2p_handshake_timeout_ms}}},
             {"storage", {{"sync", sync_writes}}}};
   return j.dump(2) + "\n";
 }

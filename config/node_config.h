@@ -44,6 +44,12 @@ struct NodeConfig {
   // Peer-to-peer (used once the node has peers).
   std::string p2p_listen = "127.0.0.1:26656";
   std::vector<PeerConfig> peers;
+  // Inbound admission (docs/P2P.md section 6): authenticated inbound peers, unauthenticated
+  // (handshaking) inbound connections in total and per address, and the handshake deadline.
+  uint32_t p2p_max_inbound = 64;
+  uint32_t p2p_max_pending = 32;
+  uint32_t p2p_max_pending_per_ip = 8;
+  uint64_t p2p_handshake_timeout_ms = 3000;
 
   static Result<NodeConfig> Load(const std::string& path);
   static Result<NodeConfig> FromJson(const std::string& text, const std::string& home);

@@ -17,6 +17,10 @@ Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig&
   opts.allowlist = std::make_shared<p2p::StaticAllowlist>(allowed);
   opts.listen_host = listen->first;
   opts.listen_port = listen->second;
+  opts.max_inbound = config.p2p_max_inbound;
+  opts.max_pending_inbound = config.p2p_max_pending;
+  opts.max_pending_per_ip = config.p2p_max_pending_per_ip;
+  opts.handshake_timeout = std::chrono::milliseconds(config.p2p_handshake_timeout_ms);
   for (const config::PeerConfig& pc : config.peers) {
     auto addr = p2p::ParsePeerAddress(pc.node_id + "@" + pc.address);
     if (!addr.ok()) return addr.status().Wrap("p2p.peers");

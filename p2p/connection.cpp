@@ -85,7 +85,15 @@ void Connection::RecordEndpoints() {
 
 void Connection::StartInbound() {
   RecordEndpoints();
-  BeginHandshake();
+  state_ = State::kHandshaking;
+  ArmHandshakeTimer();
+  asio::async_read(socket_, asio::buffer(hello_buf_),
+                   [self = shared_from_this()](const error_code& ec, size_t n) {
+                     if (self->closed()) return;
+                     self->bytes_in_ += n;
+                     if (ec) return self->OnIoError(ec, "reading hello");
+                     self->OnInboundHello();
+                   });
 }
 
 void Connection::StartOutbound(const std::string& host, uint16_t port) {
@@ -117,10 +125,7 @@ void Connection::StartOutbound(const std::string& host, uint16_t port) {
       });
 }
 
-void Connection::BeginHandshake() {
-  state_ = State::kHandshaking;
-  // Outbound: the deadline restarts once TCP is up, so a slow connect does not eat the
-  // handshake's time. Either way one timer bounds every stage before authentication.
+void Connection::ArmHandshakeTimer() {
   handshake_timer_.expires_after(ctx_.options->handshake_timeout);
   handshake_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->state_ != State::kHandshaking) return;
@@ -128,6 +133,13 @@ void Connection::BeginHandshake() {
                 "no authenticated handshake within " +
                     std::to_string(self->ctx_.options->handshake_timeout.count()) + " ms");
   });
+}
+
+void Connection::BeginHandshake() {
+  state_ = State::kHandshaking;
+  // The deadline restarts once TCP is up, so a slow connect does not eat the handshake's
+  // time. Either way one timer bounds every stage before authentication.
+  ArmHandshakeTimer();
   handshake_ = std::make_unique<Handshake>(ctx_.options->node_key, ctx_.options->network_id);
   asio::async_write(socket_, asio::buffer(handshake_->hello()),
                     [self = shared_from_this()](const error_code& ec, size_t n) {
@@ -141,6 +153,29 @@ void Connection::BeginHandshake() {
                                          if (ec) return self->OnIoError(ec, "reading hello");
                                          self->OnHelloRead();
                                        });
+                    });
+}
+
+void Connection::OnInboundHello() {
+  // Cheap checks first: a byte comparison, then the address's handshake budget, and only
+  // then the ephemeral key and the key exchange.
+  if (Status s = CheckHello(hello_buf_); !s.ok()) return Close(CloseReason::kBadHello, s.message());
+  hello_received_ = true;
+  if (!ctx_.hooks->AllowHandshake(*this)) {
+    return Close(CloseReason::kRateLimited,
+                 "more than " + std::to_string(ctx_.options->handshakes_per_ip_per_second) +
+                     " handshakes per second from this address");
+  }
+  handshake_ = std::make_unique<Handshake>(ctx_.options->node_key, ctx_.options->network_id);
+  if (Status s = handshake_->OnRemoteHello(hello_buf_); !s.ok()) {
+    return Close(CloseReason::kBadHello, s.message());
+  }
+  asio::async_write(socket_, asio::buffer(handshake_->hello()),
+                    [self = shared_from_this()](const error_code& ec, size_t n) {
+                      if (self->closed()) return;
+                      if (ec) return self->OnIoError(ec, "sending hello");
+                      self->bytes_out_ += n;
+                      self->ReadAuthHeader();
                     });
 }
 
@@ -181,11 +216,28 @@ void Connection::ReadAuthHeader() {
 }
 
 void Connection::OnAuthFrame() {
-  Result<NodeId> id = handshake_->OnRemoteAuth(header_buf_, read_buf_);
+  Result<NodeId> id = handshake_->OpenRemoteAuth(header_buf_, read_buf_);
   if (!id.ok()) return Close(CloseReason::kBadAuth, id.error());
+  // Permission before the signature: a key we would refuse anyway costs no verification.
   std::string detail;
   if (auto refusal = CheckPermission(*id, &detail)) return Close(*refusal, detail);
-  remote_id_ = *id;
+  if (Status s = handshake_->VerifyRemoteAuth(); !s.ok()) {
+    return Close(CloseReason::kBadAuth, s.message());
+  }
+  if (direction_ == Direction::kOutbound) return OnAuthenticated(*id);
+  // The listener signs only for a remote that proved an allowlisted key.
+  write_buf_ = handshake_->AuthFrame();
+  asio::async_write(socket_, asio::buffer(write_buf_),
+                    [self = shared_from_this(), id = *id](const error_code& ec, size_t n) {
+                      if (self->closed()) return;
+                      if (ec) return self->OnIoError(ec, "sending auth");
+                      self->bytes_out_ += n;
+                      self->OnAuthenticated(id);
+                    });
+}
+
+void Connection::OnAuthenticated(const NodeId& id) {
+  remote_id_ = id;
   sealer_ = handshake_->TakeSealer();
   opener_ = handshake_->TakeOpener();
   handshake_.reset();
@@ -409,11 +461,24 @@ void Connection::Close(CloseReason reason, const std::string& detail) {
   queue_bytes_ = 0;
   queue_messages_ = 0;
   handshake_.reset();
-  spdlog::log(LevelFor(reason), "{}: {} {}: {}: {}", ctx_.log_prefix,
-              was_up                                  ? "closed"
-              : reason == CloseReason::kConnectFailed ? "failed"
-                                                      : "refused",
-              Describe(), CloseReasonName(reason), detail);
+  const spdlog::level::level_enum level = LevelFor(reason);
+  if (!spdlog::should_log(level)) return PostClosed(reason);
+  // Whoever can reach the port can make an unauthenticated inbound connection fail at will,
+  // so those lines are paced; the counters (Host::GetStats) still see every one.
+  uint64_t suppressed = 0;
+  const bool outsider = !was_up && direction_ == Direction::kInbound;
+  if (outsider && !ctx_.outsider_log->Allow(&suppressed)) return PostClosed(reason);
+  spdlog::log(
+      level, "{}: {} {}: {}: {}{}", ctx_.log_prefix,
+      was_up                                  ? "closed"
+      : reason == CloseReason::kConnectFailed ? "failed"
+                                              : "refused",
+      Describe(), CloseReasonName(reason), detail,
+      suppressed == 0 ? std::string() : " (" + std::to_string(suppressed) + " similar suppressed)");
+  PostClosed(reason);
+}
+
+void Connection::PostClosed(CloseReason reason) {
   asio::post(io_,
              [self = shared_from_this(), reason] { self->ctx_.hooks->OnClosed(self, reason); });
 }

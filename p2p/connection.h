@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "base/rate_limit.h"
 #include "p2p/host.h"
 #include "p2p/secure_channel.h"
 
@@ -25,6 +26,9 @@ class Connection;
 class ConnectionHooks {
  public:
   virtual ~ConnectionHooks() = default;
+  // An inbound connection sent a well-formed hello; false refuses it (handshake rate limit)
+  // before any key exchange work is spent on it.
+  virtual bool AllowHandshake(const Connection& conn) = 0;
   // The remote proved its key and passed every permission check. The host either
   // registers the connection and calls Activate(), or closes it (duplicate, shutdown).
   virtual void OnAuthenticated(const std::shared_ptr<Connection>& conn) = 0;
@@ -39,6 +43,9 @@ struct ConnectionContext {
   const HostOptions* options = nullptr;
   ConnectionHooks* hooks = nullptr;
   std::string log_prefix;  // "p2p[ab12cd34]"
+  // Paces log lines about inbound connections that never authenticated: anyone who can
+  // reach the port can trigger them at will.
+  RateLimiter* outsider_log = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -53,7 +60,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   tcp::socket& socket() { return socket_; }
-  // Starts the handshake on an accepted socket.
+  // Starts the handshake on an accepted socket. The listener waits for the remote's hello
+  // before its own key exchange work, and sends its auth frame only after verifying the
+  // remote's, so an outsider costs it nothing until it sends a well-formed hello, and never a
+  // signature unless it proves an allowlisted key.
   void StartInbound();
   // Resolves, connects, then handshakes; the handshake deadline covers all three.
   void StartOutbound(const std::string& host, uint16_t port);
@@ -66,6 +76,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close(CloseReason reason, const std::string& detail);
 
   bool closed() const { return state_ == State::kClosed; }
+  // A well-formed hello arrived (a real peer sends its hello as soon as TCP is up).
+  bool hello_received() const { return hello_received_; }
   bool authenticated() const { return remote_id_.has_value(); }
   // REQUIRES: authenticated()
   const NodeId& remote_id() const { return *remote_id_; }
@@ -84,10 +96,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::shared_ptr<const Bytes> payload;
   };
 
+  void ArmHandshakeTimer();
   void BeginHandshake();
   void OnHelloRead();
+  void OnInboundHello();
   void ReadAuthHeader();
   void OnAuthFrame();
+  void OnAuthenticated(const NodeId& id);
   std::optional<CloseReason> CheckPermission(const NodeId& id, std::string* detail) const;
   void ReadHeader();
   void ReadBody(uint32_t length);
@@ -97,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SchedulePing();
   void SendPing();
   void OnIoError(const boost::system::error_code& ec, const char* what);
+  void PostClosed(CloseReason reason);
   void RecordEndpoints();
   bool CanQueue(size_t cost, size_t byte_limit, size_t msg_limit) const;
 
@@ -113,6 +129,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t ping_generation_ = 0;  // invalidates a ping-timer wait that already fired
   uint64_t ping_nonce_ = 0;
   bool awaiting_pong_ = false;
+  bool hello_received_ = false;
 
   std::unique_ptr<Handshake> handshake_;
   FrameSealer sealer_;

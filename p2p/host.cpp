@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "base/mutex.h"
+#include "base/rate_limit.h"
+#include "p2p/admission.h"
 #include "p2p/connection.h"
 
 namespace cairn::p2p {
@@ -23,6 +25,22 @@ using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
 
 namespace {
+
+// Log lines about unauthenticated inbound connections (refusals, evictions, timeouts,
+// failed accepts): enough to see an attack and its kind, never a line per attempt.
+constexpr uint64_t kOutsiderLogPerSecond = 2;
+constexpr uint64_t kOutsiderLogBurst = 20;
+
+InboundAdmission::Limits AdmissionLimits(const HostOptions& o) {
+  InboundAdmission::Limits l;
+  l.max_pending = o.max_pending_inbound;
+  l.max_pending_per_address = o.max_pending_per_ip;
+  l.handshakes_per_second = o.handshakes_per_ip_per_second;
+  l.handshake_burst = o.handshake_burst_per_ip;
+  return l;
+}
+
+uint64_t AdmissionId(const Connection* c) { return reinterpret_cast<uintptr_t>(c); }
 
 Status ValidateOptions(const HostOptions& o) {
   if (!o.allowlist) return Status::Error("p2p: options.allowlist is required");
@@ -38,6 +56,14 @@ Status ValidateOptions(const HostOptions& o) {
   if (o.handshake_timeout <= zero || o.ping_interval <= zero || o.pong_timeout <= zero ||
       o.reconnect_initial <= zero || o.reconnect_max < o.reconnect_initial) {
     return Status::Error("p2p: timeouts must be positive and reconnect_max >= reconnect_initial");
+  }
+  if (o.max_pending_inbound == 0 || o.max_pending_per_ip == 0 ||
+      o.max_pending_per_ip > o.max_pending_inbound) {
+    return Status::Error("p2p: need 1 <= max_pending_per_ip <= max_pending_inbound");
+  }
+  if (o.handshakes_per_ip_per_second == 0 || o.handshake_burst_per_ip == 0) {
+    return Status::Error(
+        "p2p: handshakes_per_ip_per_second and handshake_burst_per_ip must be >= 1");
   }
   return Status::Ok();
 }
@@ -58,14 +84,20 @@ struct Slot {
 };
 
 struct Host::Impl final : ConnectionHooks {
-  explicit Impl(HostOptions o) : opts(std::move(o)) {
+  explicit Impl(HostOptions o)
+      : opts(std::move(o)),
+        outsider_log(kOutsiderLogPerSecond, kOutsiderLogBurst, opts.clock),
+        admission(AdmissionLimits(opts), opts.clock) {
     ctx.options = &opts;
     ctx.hooks = this;
     ctx.log_prefix = "p2p[" + crypto::ShortHex(opts.node_key.public_key(), 8) + "]";
+    ctx.outsider_log = &outsider_log;
   }
 
   void Run();
   void Accept();
+  void Admit(tcp::socket socket);
+  size_t InboundPeersOtherThan(const NodeId& id) const;
   Status AddSlot(const PeerAddress& p);
   void Dial(const NodeId& id);
   void ScheduleRedial(const NodeId& id);
@@ -74,11 +106,13 @@ struct Host::Impl final : ConnectionHooks {
   void CallPeerHandler(const PeerHandler& h, const NodeId& id);
   void ShutdownOnIoThread();
 
+  bool AllowHandshake(const Connection& conn) override;
   void OnAuthenticated(const std::shared_ptr<Connection>& conn) override;
   bool OnMessage(Connection& conn, MessageType type, ByteView payload) override;
   void OnClosed(const std::shared_ptr<Connection>& conn, CloseReason reason) override;
 
   HostOptions opts;
+  RateLimiter outsider_log;
   ConnectionContext ctx;
   std::map<MessageType, MessageHandler> handlers;  // frozen at Start()
   PeerHandler on_connected, on_disconnected;
@@ -102,12 +136,13 @@ struct Host::Impl final : ConnectionHooks {
   // Network thread only.
   bool stopping = false;
   std::set<std::shared_ptr<Connection>> conns;  // every live connection, any state
-  uint32_t inbound = 0;
+  // Unauthenticated inbound connections, by AdmissionId; `admission` decides who stays.
+  InboundAdmission admission;
+  std::map<uint64_t, std::shared_ptr<Connection>> pending;
+  std::atomic<uint64_t> pending_count{0};  // pending.size(), for GetStats
   std::map<NodeId, std::unique_ptr<Slot>> slots;
   std::map<const Connection*, NodeId> dial_slot;  // outbound connection -> its slot
   std::mt19937_64 rng;
-  std::optional<uint64_t> last_limit_log_ms;  // Clock::SteadyMs() of the last report
-  uint64_t limit_suppressed = 0;
 
   // Written on the network thread under peers_mu; read there without it (NetPeers()),
   // elsewhere with it.
@@ -143,41 +178,64 @@ void Host::Impl::Accept() {
     if (stopping) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
-      // E.g. EMFILE: retry shortly instead of spinning.
-      spdlog::warn("{}: accept failed: {}", ctx.log_prefix, ec.message());
+      // E.g. EMFILE: retry shortly instead of spinning. A flood can cause it, so the line
+      // is paced like the other outsider-triggered ones.
+      uint64_t suppressed = 0;
+      if (outsider_log.Allow(&suppressed)) {
+        spdlog::warn("{}: accept failed: {}{}", ctx.log_prefix, ec.message(),
+                     suppressed == 0 ? std::string()
+                                     : " (" + std::to_string(suppressed) + " similar suppressed)");
+      }
       accept_retry.expires_after(milliseconds(100));
       accept_retry.async_wait([this](const error_code& ec) {
         if (!ec && !stopping) Accept();
       });
       return;
     }
-    if (inbound >= opts.max_inbound) {
-      ++closes[static_cast<size_t>(CloseReason::kInboundLimit)];
-      // A flood of connections must not become a flood of log lines: one per second.
-      const uint64_t now_ms = opts.clock->SteadyMs();
-      if (!last_limit_log_ms || now_ms - *last_limit_log_ms >= 1000) {
-        error_code ignored;
-        auto remote = socket.remote_endpoint(ignored);
-        spdlog::warn(
-            "{}: refused inbound {}:{}: inbound limit {} reached ({} more since last report)",
-            ctx.log_prefix, remote.address().to_string(), remote.port(), opts.max_inbound,
-            limit_suppressed);
-        last_limit_log_ms = now_ms;
-        limit_suppressed = 0;
-      } else {
-        ++limit_suppressed;
-      }
-      error_code ignored;
-      socket.close(ignored);
-    } else {
-      ++inbound;
-      auto conn = std::make_shared<Connection>(io, ctx, Direction::kInbound, std::nullopt);
-      conn->socket() = std::move(socket);
-      conns.insert(conn);
-      conn->StartInbound();
-    }
+    Admit(std::move(socket));
     Accept();
   });
+}
+
+void Host::Impl::Admit(tcp::socket socket) {
+  error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already reset by the remote; nothing to admit
+  const auto addr = remote.address();
+  const AddressKey key =
+      addr.is_v4() ? AddressKeyOf(addr.to_v4().to_bytes()) : AddressKeyOf(addr.to_v6().to_bytes());
+  auto conn = std::make_shared<Connection>(io, ctx, Direction::kInbound, std::nullopt);
+  conn->socket() = std::move(socket);
+  const uint64_t id = AdmissionId(conn.get());
+  const bool address_full = admission.pending_from(key) >= opts.max_pending_per_ip;
+  if (std::optional<uint64_t> victim = admission.Admit(id, key)) {
+    auto it = pending.find(*victim);
+    assert(it != pending.end());
+    std::shared_ptr<Connection> evicted = std::move(it->second);
+    pending.erase(it);
+    evicted->Close(CloseReason::kEvicted,
+                   address_full
+                       ? "made room for a newer connection from " + AddressKeyToString(key) +
+                             " (max_pending_per_ip " + std::to_string(opts.max_pending_per_ip) + ")"
+                       : "made room for a newer connection (max_pending_inbound " +
+                             std::to_string(opts.max_pending_inbound) + ")");
+  }
+  pending.emplace(id, conn);
+  pending_count = pending.size();
+  conns.insert(conn);
+  conn->StartInbound();
+}
+
+bool Host::Impl::AllowHandshake(const Connection& conn) {
+  return admission.OnHello(AdmissionId(&conn));
+}
+
+size_t Host::Impl::InboundPeersOtherThan(const NodeId& id) const {
+  size_t n = 0;
+  for (const auto& [peer, conn] : NetPeers()) {
+    if (peer != id && conn->direction() == Direction::kInbound) ++n;
+  }
+  return n;
 }
 
 Status Host::Impl::AddSlot(const PeerAddress& p) {
@@ -261,8 +319,16 @@ void Host::Impl::CallPeerHandler(const PeerHandler& h, const NodeId& id) {
 
 void Host::Impl::OnAuthenticated(const std::shared_ptr<Connection>& conn) {
   ++handshakes;
+  if (pending.erase(AdmissionId(conn.get())) != 0) {
+    admission.Remove(AdmissionId(conn.get()));
+    pending_count = pending.size();
+  }
   if (stopping) return conn->Close(CloseReason::kLocalShutdown, "host stopping");
   const NodeId id = conn->remote_id();
+  if (conn->direction() == Direction::kInbound && InboundPeersOtherThan(id) >= opts.max_inbound) {
+    return conn->Close(CloseReason::kInboundLimit,
+                       "max_inbound " + std::to_string(opts.max_inbound) + " peers reached");
+  }
   auto it = NetPeers().find(id);
   if (it != NetPeers().end()) {
     std::shared_ptr<Connection> old_conn = it->second;
@@ -304,7 +370,10 @@ bool Host::Impl::OnMessage(Connection& conn, MessageType type, ByteView payload)
 void Host::Impl::OnClosed(const std::shared_ptr<Connection>& conn, CloseReason reason) {
   ++closes[static_cast<size_t>(reason)];
   conns.erase(conn);
-  if (conn->direction() == Direction::kInbound) --inbound;
+  if (pending.erase(AdmissionId(conn.get())) != 0) {
+    admission.Remove(AdmissionId(conn.get()));
+    pending_count = pending.size();
+  }
   std::optional<NodeId> id = conn->authenticated() ? conn->remote_id() : conn->expected_id();
   if (conn->authenticated()) {
     auto it = NetPeers().find(*id);
@@ -351,6 +420,17 @@ void Host::Impl::ShutdownOnIoThread() {
   // Close() posts OnClosed, so iterating a copy is only for clarity, not safety.
   const auto live = conns;
   for (const auto& c : live) c->Close(CloseReason::kLocalShutdown, "host stopping");
+}
+
+size_t MaxSockets(const HostOptions& o, size_t allowlist_size) {
+  size_t n = 1;  // Asio resolves names on one background thread: one DNS socket at a time
+  if (o.listen) {
+    // +1: a newcomer is accepted before the pending connection it evicts is closed.
+    n += 1 + o.max_pending_inbound + 1 + std::min<size_t>(o.max_inbound, allowlist_size);
+  }
+  // One dial per persistent peer; AddPersistentPeer may add any allowlisted key later.
+  n += std::max(o.persistent_peers.size(), allowlist_size);
+  return n;
 }
 
 Host::Host(HostOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -478,6 +558,8 @@ HostStats Host::GetStats() const {
   HostStats s;
   s.handshakes_completed = impl_->handshakes;
   for (size_t i = 0; i < kCloseReasonCount; ++i) s.closes[i] = impl_->closes[i];
+  s.log_lines_suppressed = impl_->outsider_log.total_suppressed();
+  s.pending_inbound = impl_->pending_count;
   return s;
 }
 

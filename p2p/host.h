@@ -52,15 +52,17 @@ enum class CloseReason : uint8_t {
   kSelfConnection,
   kWrongPeerKey,  // dialled a configured peer and a different key answered
   kNotAllowed,    // key not on the allowlist
-  kInboundLimit,
-  kDuplicate,  // lost the one-connection-per-peer tie-break
+  kInboundLimit,  // max_inbound authenticated inbound peers reached
+  kDuplicate,     // lost the one-connection-per-peer tie-break
   kFrameTooLarge,
   kDecryptFailed,  // a frame was modified, replayed, reordered or dropped
   kBadMessage,     // bad envelope version, unknown type, malformed transport message
   kPingTimeout,
   kSendQueueFull,  // a non-droppable message did not fit the peer's send queue
   kAllowlistRevoked,
-  kMisbehaved,  // the node layer judged what the peer sent invalid (Host::Disconnect)
+  kMisbehaved,   // the node layer judged what the peer sent invalid (Host::Disconnect)
+  kEvicted,      // an unauthenticated inbound connection made room for a newer one
+  kRateLimited,  // its address exceeded its handshake rate (before any key exchange work)
   kCount
 };
 inline constexpr size_t kCloseReasonCount = static_cast<size_t>(CloseReason::kCount);
@@ -87,6 +89,9 @@ struct HostStats {
   uint64_t handshakes_completed = 0;
   std::array<uint64_t, kCloseReasonCount> closes{};  // indexed by CloseReason
   uint64_t Closes(CloseReason r) const { return closes[static_cast<size_t>(r)]; }
+  // Log lines about unauthenticated connections left out by the rate limit.
+  uint64_t log_lines_suppressed = 0;
+  uint64_t pending_inbound = 0;  // unauthenticated inbound connections right now
 };
 
 struct HostOptions {
@@ -99,7 +104,9 @@ struct HostOptions {
   uint16_t listen_port = 0;                   // 0: the OS picks; see Host::listen_port()
   std::vector<PeerAddress> persistent_peers;  // our own id is skipped if listed
 
-  std::chrono::milliseconds handshake_timeout{5000};  // accept/dial start -> authenticated
+  // Accept or dial start -> authenticated. Short, because an unauthenticated inbound
+  // connection holds a pending slot (below) until then.
+  std::chrono::milliseconds handshake_timeout{3000};
   std::chrono::milliseconds ping_interval{10000};
   std::chrono::milliseconds pong_timeout{15000};
   std::chrono::milliseconds reconnect_initial{500};
@@ -116,13 +123,34 @@ struct HostOptions {
   // Must be >= 2 * max_frame_bytes so one largest message always fits.
   uint64_t max_send_queue_bytes = 32u << 20;
   uint32_t max_send_queue_messages = 10000;
-  uint32_t max_inbound = 64;  // inbound connections, handshaking ones included
+
+  // Admission of inbound connections (docs/P2P.md, section 6). Handshaking (unauthenticated)
+  // connections are "pending" and never take the slots of authenticated peers:
+  // - max_inbound bounds authenticated inbound peers (only allowlisted keys get there);
+  // - max_pending_inbound bounds pending ones in total, max_pending_per_ip those of one
+  //   address (an IPv6 address counts by its /64). When either is full, a newcomer evicts
+  //   the oldest pending connection (of that address, or of all) among those that have not
+  //   yet sent a valid hello, or else the oldest of all: a silent or slow flood can never
+  //   keep a real peer, which sends its hello at once, from completing its handshake;
+  // - each address may start at most handshakes_per_ip_per_second key exchanges (burst
+  //   handshake_burst_per_ip); beyond that its valid hellos are refused before any
+  //   cryptographic work.
+  uint32_t max_inbound = 64;
+  uint32_t max_pending_inbound = 32;
+  uint32_t max_pending_per_ip = 8;
+  uint32_t handshakes_per_ip_per_second = 20;
+  uint32_t handshake_burst_per_ip = 40;
 
   uint64_t rng_seed = 0;  // reconnect jitter; 0 draws a seed from the OS
   // Stamps and rate limits ("connected since", backoff reset, log throttling) read this;
   // Asio's timers keep their own steady clock. Must outlive the Host.
   const Clock* clock = &SystemClock::Instance();
 };
+
+// The most sockets a Host with these options holds at once (listener, pending and
+// authenticated inbound connections, outbound dials, one for name resolution), given the
+// number of keys its allowlist admits. For the node's file-descriptor budget.
+size_t MaxSockets(const HostOptions& options, size_t allowlist_size);
 
 // from: the authenticated peer. payload is valid only during the call.
 using MessageHandler = std::function<void(const NodeId& from, MessageType type, ByteView payload)>;

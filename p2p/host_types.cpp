@@ -47,6 +47,10 @@ const char* CloseReasonName(CloseReason r) {
       return "removed from allowlist";
     case CloseReason::kMisbehaved:
       return "misbehaved";
+    case CloseReason::kEvicted:
+      return "evicted";
+    case CloseReason::kRateLimited:
+      return "handshake rate limit";
     case CloseReason::kCount:
       break;
   }

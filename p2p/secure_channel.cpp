@@ -157,7 +157,7 @@ Handshake::~Handshake() {
   sodium_memzero(challenge_.data(), challenge_.size());
 }
 
-Status Handshake::OnRemoteHello(ByteView hello) {
+Status CheckHello(ByteView hello) {
   if (hello.size() != kHelloSize) return Status::Error("hello: wrong size");
   if (std::memcmp(hello.data(), kMagic, kMagicSize) != 0) {
     return Status::Error("hello: bad magic (not a cairn p2p peer)");
@@ -166,6 +166,11 @@ Status Handshake::OnRemoteHello(ByteView hello) {
     return Status::Error("hello: unsupported handshake version " +
                          std::to_string(hello[kMagicSize]));
   }
+  return Status::Ok();
+}
+
+Status Handshake::OnRemoteHello(ByteView hello) {
+  if (Status s = CheckHello(hello); !s.ok()) return s;
   std::memcpy(remote_ephemeral_.data(), hello.data() + kMagicSize + 1, 32);
   // Our own ephemeral key coming back means a reflector; refusing it keeps the two
   // directions' keys distinct.
@@ -224,6 +229,13 @@ Bytes Handshake::AuthFrame() {
 }
 
 Result<NodeId> Handshake::OnRemoteAuth(ByteView header, std::span<uint8_t> body) {
+  Result<NodeId> id = OpenRemoteAuth(header, body);
+  if (!id.ok()) return id;
+  if (Status s = VerifyRemoteAuth(); !s.ok()) return s;
+  return id;
+}
+
+Result<NodeId> Handshake::OpenRemoteAuth(ByteView header, std::span<uint8_t> body) {
   assert(keys_ready_);
   if (header.size() != kFrameHeaderSize || DecodeFrameLength(header) != kAuthFrameLength ||
       body.size() != kAuthFrameLength) {
@@ -233,13 +245,18 @@ Result<NodeId> Handshake::OnRemoteAuth(ByteView header, std::span<uint8_t> body)
   if (!pt)
     return Status::Error("auth: frame failed authentication (different network or tampered)");
   assert(pt->size() == kAuthPlaintextSize);
-  auto remote_id = NodeId::FromBytes(pt->first(32));
-  auto sig = crypto::Signature::FromBytes(pt->subspan(32, 64));
-  assert(remote_id && sig);
-  if (!crypto::Verify(*remote_id, SignedMessage(remote_ephemeral_), *sig)) {
-    return Status::Error("auth: bad signature for node " + remote_id->ToHex());
+  claimed_id_ = NodeId::FromBytes(pt->first(32));
+  claimed_sig_ = crypto::Signature::FromBytes(pt->subspan(32, 64));
+  assert(claimed_id_ && claimed_sig_);
+  return *claimed_id_;
+}
+
+Status Handshake::VerifyRemoteAuth() const {
+  assert(claimed_id_ && claimed_sig_);
+  if (!crypto::Verify(*claimed_id_, SignedMessage(remote_ephemeral_), *claimed_sig_)) {
+    return Status::Error("auth: bad signature for node " + claimed_id_->ToHex());
   }
-  return *remote_id;
+  return Status::Ok();
 }
 
 }  // namespace cairn::p2p

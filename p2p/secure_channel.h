@@ -37,6 +37,10 @@ inline constexpr uint32_t kMaxFrameLengthLimit = 64u << 20;
 
 using EphemeralSecret = std::array<uint8_t, 32>;
 
+// The checks of a remote hello that need no cryptography: size, magic and version. A node
+// runs them before it spends any key-exchange work on a connection.
+Status CheckHello(ByteView hello);
+
 // HKDF-SHA256 (RFC 5869), extract then expand. REQUIRES: length <= 255 * 32.
 Bytes HkdfSha256(ByteView salt, ByteView ikm, ByteView info, size_t length);
 
@@ -90,6 +94,11 @@ class FrameOpener {
 //   2. read kHelloSize bytes                 5. read one frame of kAuthFrameLength
 //   3. OnRemoteHello(bytes)                  6. OnRemoteAuth(header, body) -> remote NodeId
 // then TakeSealer()/TakeOpener() carry the channel. Any error means: close the connection.
+// The order of sends and reads is free as long as neither side waits for a message the
+// other sends later: a listener may read the hello before it creates its Handshake, and
+// send its own auth frame only after verifying the remote's (docs/P2P.md, section 2).
+// Step 6 may be split into OpenRemoteAuth (cheap) and VerifyRemoteAuth (a signature check),
+// so the caller can refuse a key it would never admit before paying for the signature.
 class Handshake {
  public:
   // A fresh ephemeral key from the OS CSPRNG. node_key must outlive the Handshake.
@@ -112,6 +121,11 @@ class Handshake {
   // the remote's signature over the transcript; returns the remote node id. Permission
   // (allowlist, expected id) is the caller's decision.
   Result<NodeId> OnRemoteAuth(ByteView header, std::span<uint8_t> body);
+  // OnRemoteAuth in two steps. OpenRemoteAuth opens the frame and returns the node id it
+  // claims, not yet proven; VerifyRemoteAuth (REQUIRES: OpenRemoteAuth succeeded) checks the
+  // claimed key's signature over the transcript.
+  Result<NodeId> OpenRemoteAuth(ByteView header, std::span<uint8_t> body);
+  Status VerifyRemoteAuth() const;
 
   // REQUIRES: OnRemoteAuth succeeded. Each may be taken once.
   FrameSealer TakeSealer() { return std::move(sealer_); }
@@ -136,6 +150,8 @@ class Handshake {
   FrameSealer sealer_;
   FrameOpener opener_;
   bool keys_ready_ = false;
+  std::optional<NodeId> claimed_id_;  // set by OpenRemoteAuth
+  std::optional<crypto::Signature> claimed_sig_;
 };
 
 }  // namespace cairn::p2p
