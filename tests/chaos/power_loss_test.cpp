@@ -15,7 +15,8 @@
 //
 // CAIRN_POWER_LOSS_SEED picks the first seed (else one is drawn and printed);
 // CAIRN_POWER_LOSS_ITERS the number of networks run (each with several cuts). CI runs a few;
-// scripts/chaos.sh --power-loss runs many.
+// scripts/chaos.sh --power-loss runs many. CAIRN_POWER_LOSS_STRICT_DIRS=1 takes the strict
+// directory model (see FaultEnv::Options).
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -136,7 +137,10 @@ struct Totals {
 // One validator on its own directory and its own power supply.
 struct PNode {
   std::string dir;
-  std::unique_ptr<FaultEnv> env = std::make_unique<FaultEnv>();
+  // CAIRN_POWER_LOSS_STRICT_DIRS=1: a new file's directory entry is durable only when the
+  // posix Env syncs the directory (at a MANIFEST sync), not with the file's own first sync.
+  std::unique_ptr<FaultEnv> env = std::make_unique<FaultEnv>(
+      FaultEnv::Options{.file_sync_syncs_dir = EnvU64("CAIRN_POWER_LOSS_STRICT_DIRS", 0) == 0});
   crypto::KeyPair key;
   config::NodeConfig config;
   std::unique_ptr<ledger::ChainStore> store;
