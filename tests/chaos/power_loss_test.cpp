@@ -493,6 +493,8 @@ void RunSoak(genesis::ConsensusKind kind, const char* name) {
     const uint64_t seed = first + i;
     INFO("seed " << seed);
     RunIteration(kind, seed, t);
+    std::cout << "power loss " << name << ": seed " << seed << " ok (cuts so far " << t.cuts
+              << ", committed " << t.committed << ")" << std::endl;
   }
   std::cout << "power loss " << name << ": iterations " << iters << " cuts " << t.cuts
             << " (mid-write " << t.cuts_mid_write << ", all nodes " << t.cuts_all << ")"
