@@ -12,6 +12,10 @@
 #include "base/bytes.h"
 #include "base/status.h"
 
+namespace leveldb {
+class Env;
+}
+
 namespace cairn::ledger {
 
 // An atomic group of writes: all of them land, or none.
@@ -51,6 +55,8 @@ struct LevelDbOptions {
   size_t block_cache_bytes = 64 << 20;
   size_t write_buffer_bytes = 32 << 20;
   bool paranoid_checks = true;
+  // The file system LevelDB uses; null: the real one. Tests pass one that cuts the power.
+  leveldb::Env* env = nullptr;
 };
 
 // Opens an existing LevelDB at `path`, or creates one if `create` and the directory is

@@ -150,6 +150,7 @@ Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool creat
   o.write_buffer_size = opts.write_buffer_bytes;
   o.block_cache = cache.get();
   o.filter_policy = filter.get();
+  if (opts.env != nullptr) o.env = opts.env;
   // What we store is mostly keys, hashes and signatures, which do not compress: Snappy only
   // spent CPU trying (3.6% of a Raft follower's profile under load). Tables written with
   // compression by an older build stay readable.
