@@ -8,7 +8,8 @@
 #                                      executions per harness and keeps crash inputs
 #   scripts/fuzz.sh --build            only build
 #   scripts/fuzz.sh --seeds            regenerate tests/fuzz/corpus from the fixtures
-# Options: --only NAME (one harness; repeatable), --jobs N (parallel harnesses).
+# Options: --only NAME (one harness; repeatable), --jobs N (parallel harnesses), --no-build
+# (use the harnesses already in build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,6 +18,7 @@ MODE=""
 SECONDS_EACH=0
 JOBS=$(nproc)
 ONLY=()
+BUILD_FIRST=1
 while (($#)); do
   case "$1" in
     --smoke) MODE=smoke ;;
@@ -25,6 +27,7 @@ while (($#)); do
     --seeds) MODE=seeds ;;
     --only) ONLY+=("${2:?--only needs a harness name}"); shift ;;
     --jobs) JOBS=${2:?--jobs needs a number}; shift ;;
+    --no-build) BUILD_FIRST=0 ;;
     *) echo "usage: $0 --smoke | --soak SECONDS | --build | --seeds [--only NAME] [--jobs N]" >&2
        exit 2 ;;
   esac
@@ -32,11 +35,13 @@ while (($#)); do
 done
 [ -n "$MODE" ] || { echo "usage: $0 --smoke | --soak SECONDS | --build | --seeds" >&2; exit 2; }
 
-export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
-cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=OFF \
-  -DCAIRN_BUILD_BENCH=OFF >/dev/null
-cmake --build "$BUILD" -j "${CAIRN_FUZZ_BUILD_JOBS:-2}" --target cairn_fuzz
+if ((BUILD_FIRST)); then
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAIRN_FUZZ=ON -DCAIRN_BUILD_TESTS=OFF \
+    -DCAIRN_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$BUILD" -j "${CAIRN_FUZZ_BUILD_JOBS:-2}" --target cairn_fuzz
+fi
 [ "$MODE" = build ] && exit 0
 
 if [ "$MODE" = seeds ]; then
@@ -64,6 +69,7 @@ mkdir -p "$LOGS" "$ARTIFACTS"
 run_one() {
   local name=$1 secs=$2 bin="$BUILD/tests/fuzz/fuzz_$1"
   local dirs=("tests/fuzz/corpus/$name")
+  mkdir -p "tests/fuzz/corpus/$name"
   if [ "$MODE" = soak ]; then
     mkdir -p "$BUILD/corpus/$name"
     dirs=("$BUILD/corpus/$name" "tests/fuzz/corpus/$name")
