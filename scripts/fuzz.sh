@@ -68,12 +68,15 @@ mkdir -p "$LOGS" "$ARTIFACTS"
 # it grows); its log is $LOGS/NAME.log and crash inputs land in $ARTIFACTS/NAME-*.
 run_one() {
   local name=$1 secs=$2 bin="$BUILD/tests/fuzz/fuzz_$1"
-  local dirs=("tests/fuzz/corpus/$name")
-  mkdir -p "tests/fuzz/corpus/$name"
-  if [ "$MODE" = soak ]; then
-    mkdir -p "$BUILD/corpus/$name"
-    dirs=("$BUILD/corpus/$name" "tests/fuzz/corpus/$name")
+  # libFuzzer writes new inputs into the first directory: a working one, never the committed
+  # seeds. A smoke run starts from the seeds alone; a soak keeps its corpus between runs.
+  local work="$BUILD/corpus/$name"
+  if [ "$MODE" = smoke ]; then
+    work="$BUILD/smoke-corpus/$name"
+    rm -rf "$work"
   fi
+  mkdir -p "$work" "tests/fuzz/corpus/$name"
+  local dirs=("$work" "tests/fuzz/corpus/$name")
   # -max_len: the seeds hold whole blocks; 64 KiB lets mutations grow past any one of them.
   "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$ARTIFACTS/$name-" "${dirs[@]}" \
