@@ -1,8 +1,8 @@
 // The JSON-RPC dispatcher on hostile HTTP bodies, with every node method registered against
 // a fake node: parsing, batches, notifications, ids, routing and each method's parameter
 // checks. Properties: a response is empty or one valid JSON value (object, or array for a
-// batch); a body that is not JSON gets -32700; no handler throws (the fake never fails, so a
-// throw is a parameter a method did not check).
+// batch); a body that is not JSON gets -32700 (or -32600 when nested too deep); no handler throws
+// (the fake never fails, so a throw is a parameter a method did not check).
 #include "api/methods.h"
 #include "tests/fuzz/fake_node.h"
 
@@ -38,7 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(r.is_object() || (r.is_array() && !r.empty()));
   const Json parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
-    FUZZ_CHECK(r.is_object() && r["error"]["code"] == rpc::kParseError);
+    // Not JSON: -32700, or -32600 when its brackets nest past max_nesting_depth, which the
+    // dispatcher checks before it parses (the soak's first finding was this harness
+    // expecting -32700 there).
+    FUZZ_CHECK(r.is_object() && (r["error"]["code"] == rpc::kParseError ||
+                                 r["error"]["code"] == rpc::kInvalidRequest));
   }
   return 0;
 }
