@@ -83,12 +83,15 @@ run_one() {
     >"$LOGS/$name.log" 2>&1
 }
 
+# stat_of LOG NAME: the value of libFuzzer's final "stat::NAME:" line.
+stat_of() { awk -v k="stat::$2:" '$1 == k {v = $2} END {print v}' "$1"; }
+
 if [ "$MODE" = smoke ]; then
   SLICE=${CAIRN_FUZZ_SLICE:-2}
   failed=()
   for h in "${HARNESSES[@]}"; do
     if run_one "$h" "$SLICE"; then
-      printf '%-16s ok   %s execs\n' "$h" "$(grep -m1 -o 'stat::number_of_executed_units: [0-9]*' "$LOGS/$h.log" | awk '{print $2}')"
+      printf '%-16s ok   %s execs\n' "$h" "$(stat_of "$LOGS/$h.log" number_of_executed_units)"
     else
       printf '%-16s FAIL (log: %s)\n' "$h" "$LOGS/$h.log"
       tail -n 40 "$LOGS/$h.log" >&2
@@ -111,8 +114,8 @@ printf '%s\n' "${HARNESSES[@]}" |
 printf '%-16s %14s %10s %8s  %s\n' harness executions exec/s corpus result
 for h in "${HARNESSES[@]}"; do
   log="$LOGS/$h.log"
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  execs=$(stat_of "$log" number_of_executed_units)
+  rate=$(stat_of "$log" average_exec_per_sec)
   units=$(find "$BUILD/corpus/$h" -type f | wc -l)
   result=ok
   if grep -qE 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error:|fuzz property failed|deadly signal' "$log"; then
