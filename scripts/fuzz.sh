@@ -28,7 +28,7 @@ while (($#)); do
     --only) ONLY+=("${2:?--only needs a harness name}"); shift ;;
     --jobs) JOBS=${2:?--jobs needs a number}; shift ;;
     --no-build) BUILD_FIRST=0 ;;
-    *) echo "usage: $0 --smoke | --soak SECONDS | --build | --seeds [--only NAME] [--jobs N]" >&2
+    *) echo "usage: $0 --smoke | --soak SECONDS | --build | --seeds [--only NAME] [--jobs N] [--no-build]" >&2
        exit 2 ;;
   esac
   shift
