@@ -21,6 +21,16 @@ const std::string& Dir() {
     FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
     return new std::string(pattern);
   }();
+  // libFuzzer ends a timed run with exit(): leave no directory behind.
+  static const bool registered = [] {
+    std::atexit([] {
+      ::unlink((*dir + "/key.json").c_str());
+      ::unlink((*dir + "/copy.json").c_str());
+      ::rmdir(dir->c_str());
+    });
+    return true;
+  }();
+  (void)registered;
   return *dir;
 }
 
