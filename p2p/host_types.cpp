@@ -88,6 +88,10 @@ Result<PeerAddress> ParsePeerAddress(std::string_view text) {
     if (host.find(':') != std::string_view::npos) return fail("IPv6 hosts need brackets");
   }
   if (host.empty()) return fail("empty host");
+  // A bracket left in the host ("[[1]:81") would not survive ToString and parse again.
+  if (host.find_first_of("[]") != std::string_view::npos) {
+    return fail("brackets only around an IPv6 host");
+  }
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Cairn needs to build, test and run. Idempotent.
+# libclang-rt-14-dev (sanitizer and libFuzzer runtimes) is only a Recommends of clang-14.
 set -euo pipefail
-PKGS=(g++ clang-14 cmake ninja-build ccache pkg-config git curl python3
+PKGS=(g++ clang-14 libclang-rt-14-dev cmake ninja-build ccache pkg-config git curl python3
       libssl-dev libsodium-dev libleveldb-dev libsnappy-dev nlohmann-json3-dev catch2
       libboost-dev libspdlog-dev libcli11-dev libbenchmark-dev iproute2)
 missing=()
