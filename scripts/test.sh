@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, runs every test, then builds with
 # ASan+UBSan and runs the unit and simulation tests again, and last builds everything with
-# clang-14 in Release (-O3) under the thread-safety analysis and runs the unit tests there.
+# clang-14 in Release (-O3) under the thread-safety analysis and runs the unit tests there,
+# and runs every fuzz harness for a short slice.
 # Exit code 0 means all passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,8 @@ cmake -S . -B build-clang -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD
   -DCAIRN_THREAD_SAFETY=ON -DCAIRN_BUILD_BENCH=ON >/dev/null
 cmake --build build-clang -j "$JOBS"
 ctest --test-dir build-clang --output-on-failure -j "$JOBS" -L unit
+
+# Every libFuzzer harness for a short slice over its committed seeds (docs/FUZZING.md); the
+# long soak is `scripts/fuzz.sh --soak SECONDS`.
+echo "== fuzz smoke: every libFuzzer harness ~2 s over its seeds (clang-14, ASan+UBSan)"
+./scripts/fuzz.sh --smoke
