@@ -101,6 +101,8 @@ for e in "${engines[@]}"; do
     exit 2
   fi
 done
+# Replay commands name the binaries as given; chunks run them by absolute path.
+declare -A shown=([raft]="${bin[raft]}" [bft]="${bin[bft]}")
 bin[raft]=$(realpath "${bin[raft]}" 2>/dev/null || echo "${bin[raft]}")
 bin[bft]=$(realpath "${bin[bft]}" 2>/dev/null || echo "${bin[bft]}")
 
@@ -128,8 +130,9 @@ stop() {
 }
 trap 'stop; echo "sim_soak: interrupted; finished chunks are summarised below" >&2' INT TERM
 
-echo "sim_soak: ${engines[*]}; $seeds seeds per engine in chunks of $chunk; $jobs jobs;" \
-  "raft from ${first[raft]}, bft from ${first[bft]}; logs in $out" >&2
+from=""
+for e in "${engines[@]}"; do from+=", $e from ${first[$e]}"; done
+echo "sim_soak: $seeds seeds per engine in chunks of $chunk, $jobs jobs$from; logs in $out" >&2
 [[ $deadline -gt 0 ]] && echo "sim_soak: no chunk starts after $(date -u -d "@$deadline")" >&2
 echo "sim_soak: commit $(git -C "$(dirname "$self")" describe --always --dirty 2>/dev/null ||
   echo unknown); $(nproc) cores; $(uname -m)" >&2
@@ -174,8 +177,8 @@ for e in "${engines[@]}"; do
     while read -r seed; do
       echo "FAILING SEED: $e $seed" >&2
       grep -A1 -E "^SIM FAILURE \[$e\] seed=$seed " "$name.log" | sed 's/^/  /' >&2
-      echo "  replay: CAIRN_SIM_SEED=$seed ${bin[$e]} '${filter[$e]}'" >&2
-      echo "  trace:  CAIRN_SIM_SEED=$seed CAIRN_SIM_TRACE=1 ${bin[$e]} '${filter[$e]}'" >&2
+      echo "  replay: CAIRN_SIM_SEED=$seed ${shown[$e]} '${filter[$e]}'" >&2
+      echo "  trace:  CAIRN_SIM_SEED=$seed CAIRN_SIM_TRACE=1 ${shown[$e]} '${filter[$e]}'" >&2
     done < <(grep -oE "^SIM FAILURE \[$e\] seed=[0-9]+" "$name.log" 2>/dev/null |
       sed -E 's/.*seed=//' || true)
   done <"$out/chunks"
