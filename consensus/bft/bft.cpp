@@ -140,7 +140,7 @@ Status BftEngine::StepMessage(ReplicaId from, const Message& m) {
 BftEngine::Disposition BftEngine::Classify(uint64_t height) const {
   if (sync_target_) return Disposition::kDrop;  // block sync will overtake it
   if (height < height_) return Disposition::kStale;
-  if (height == height_) return decided_ ? Disposition::kDrop : Disposition::kCurrent;
+  if (height == height_) return deciding() ? Disposition::kCurrent : Disposition::kDrop;
   if (height == height_ + 1) return Disposition::kNextHeight;
   return Disposition::kDrop;  // the peer will answer our votes with a Decision
 }

@@ -105,6 +105,10 @@ class BftEngine final : public Engine {
   uint32_t locked_round() const { return locked_round_; }  // kNoRound when not locked
   std::optional<crypto::Hash256> locked_hash() const;
   uint32_t valid_round() const { return valid_round_; }  // kNoRound when none
+  // False once height() is decided (until Advance()) or a peer's certificate showed a later
+  // height decided (until block sync completes): messages for height() are then dropped
+  // unread, so they neither count nor become evidence (block sync overtakes them).
+  bool deciding() const { return !decided_ && !sync_target_; }
   // What the next Ready would persist (height, round, step, lock, own signed messages).
   HardState hard_state() const;
   // Votes and proposals held for the current and the next height. Bounded by

@@ -68,7 +68,8 @@ std::string VoteName(const Vote& v) {
 // - what an honest replica persisted covers every vote it sent: a replica reopened from
 //   its disk right after a vote went out (sampled) never signs a conflicting one;
 // - evidence never names an honest replica, and an honest replica that accepted two
-//   conflicting votes of one validator for its current height holds evidence of them;
+//   conflicting votes of one validator for the height it is deciding (not decided, not
+//   waiting for block sync) holds evidence of them;
 // - the ProposalValidator contract holds and GetStatus reports the proposer of (h, r).
 class BftChecker final : public Checker {
  public:
@@ -170,8 +171,12 @@ class BftChecker final : public Checker {
     // Only votes for the height being decided, in a recent round the replica has reached:
     // those it must keep (far future and far past rounds may be dropped to bound memory).
     // A replica may drop its own votes coming back from the network without an error.
-    if (v->height != e.height() || v->round > e.round() || v->round + 16 < e.round() ||
-        v->voter == to) {
+    // While the height is decided, or a certificate for a later height sent the replica to
+    // block sync, it reads no vote of the height at all: Step returns ok for a message it
+    // dropped unread, so "accepted" would be wrong (seed 7047238: a replica with a sync
+    // target at height 4, still at height 2, was sent both of an equivocator's prevotes).
+    if (!e.deciding() || v->height != e.height() || v->round > e.round() ||
+        v->round + 16 < e.round() || v->voter == to) {
       return "";
     }
     auto& seen = nodes_[to].heard;

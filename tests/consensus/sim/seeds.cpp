@@ -66,21 +66,19 @@ uint64_t EnvU64(const char* name, uint64_t fallback, bool* present = nullptr) {
   if (!v || !*v) return fallback;
   return std::strtoull(v, nullptr, 10);
 }
-}  // namespace
 
-SeedsSummary RunSeeds(const EngineDriver& driver, uint64_t default_count,
-                      const std::function<SimConfig(uint64_t seed)>& config_for_seed) {
-  bool single = false;
-  uint64_t only = EnvU64("CAIRN_SIM_SEED", 0, &single);
-  uint64_t first = single ? only : EnvU64("CAIRN_SIM_FIRST_SEED", 1);
-  uint64_t count = single ? 1 : EnvU64("CAIRN_SIM_SEEDS", default_count);
-  bool print_trace = EnvU64("CAIRN_SIM_TRACE", 0) != 0;
+// The runner behind RunSeeds and RunSeedList: seeds in order, as `next` hands them out.
+SeedsSummary RunEach(const EngineDriver& driver, const std::function<bool(uint64_t*)>& next,
+                     const std::function<SimConfig(uint64_t seed)>& config_for_seed,
+                     bool print_trace) {
+  uint64_t first = 0;
   SeedsSummary sum;
   auto start = std::chrono::steady_clock::now();
-  for (uint64_t seed = first; seed < first + count; ++seed) {
+  for (uint64_t seed = 0; next(&seed);) {
+    if (sum.seeds == 0) first = seed;
     SimConfig cfg = config_for_seed(seed);
     std::vector<std::string> trace;
-    SimResult r = RunSimulation(cfg, driver, single && print_trace ? &trace : nullptr);
+    SimResult r = RunSimulation(cfg, driver, print_trace ? &trace : nullptr);
     ++sum.seeds;
     SimStats& t = sum.totals;
     t.delivered += r.stats.delivered;
@@ -92,7 +90,7 @@ SeedsSummary RunSeeds(const EngineDriver& driver, uint64_t default_count,
     for (const auto& [name, value] : r.stats.counters) t.counters[name] += value;
     t.max_term = std::max(t.max_term, r.stats.max_term);
     t.committed_height += r.stats.committed_height;
-    if (single && print_trace) {
+    if (print_trace) {
       for (const std::string& line : trace) std::fprintf(stderr, "%s\n", line.c_str());
     }
     if (r.ok) continue;
@@ -129,6 +127,39 @@ SeedsSummary RunSeeds(const EngineDriver& driver, uint64_t default_count,
     std::fprintf(stderr, "%s\n", line.c_str());
   }
   return sum;
+}
+
+}  // namespace
+
+SeedsSummary RunSeeds(const EngineDriver& driver, uint64_t default_count,
+                      const std::function<SimConfig(uint64_t seed)>& config_for_seed) {
+  bool single = false;
+  uint64_t only = EnvU64("CAIRN_SIM_SEED", 0, &single);
+  uint64_t first = single ? only : EnvU64("CAIRN_SIM_FIRST_SEED", 1);
+  uint64_t count = single ? 1 : EnvU64("CAIRN_SIM_SEEDS", default_count);
+  bool print_trace = single && EnvU64("CAIRN_SIM_TRACE", 0) != 0;
+  uint64_t at = first;
+  return RunEach(
+      driver,
+      [&](uint64_t* seed) {
+        if (at >= first + count) return false;
+        *seed = at++;
+        return true;
+      },
+      config_for_seed, print_trace);
+}
+
+SeedsSummary RunSeedList(const EngineDriver& driver, const std::vector<uint64_t>& seeds,
+                         const std::function<SimConfig(uint64_t seed)>& config_for_seed) {
+  size_t at = 0;
+  return RunEach(
+      driver,
+      [&](uint64_t* seed) {
+        if (at >= seeds.size()) return false;
+        *seed = seeds[at++];
+        return true;
+      },
+      config_for_seed, /*print_trace=*/false);
 }
 
 }  // namespace cairn::consensus::sim

@@ -171,4 +171,9 @@ struct SeedsSummary {
 SeedsSummary RunSeeds(const EngineDriver& driver, uint64_t default_count,
                       const std::function<SimConfig(uint64_t seed)>& config_for_seed);
 
+// Runs exactly `seeds`, whatever the environment, reporting as RunSeeds does: the regression
+// seeds (seeds a soak once found failing) that every CI run replays.
+SeedsSummary RunSeedList(const EngineDriver& driver, const std::vector<uint64_t>& seeds,
+                         const std::function<SimConfig(uint64_t seed)>& config_for_seed);
+
 }  // namespace cairn::consensus::sim
