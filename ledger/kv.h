@@ -51,6 +51,12 @@ struct LevelDbOptions {
   size_t block_cache_bytes = 64 << 20;
   size_t write_buffer_bytes = 32 << 20;
   bool paranoid_checks = true;
+  // Descriptors LevelDB may hold at once: its table cache plus about ten of its own (log,
+  // manifest, LOCK, info log). Set here, not left at LevelDB's 1000, because the node
+  // reserves exactly this many when it sizes its descriptor limit (node/fd_limits.h): a
+  // connection flood must find the limit before LevelDB does. Tables past the cache are
+  // reopened on demand, which costs an open(2) per miss, not a failure.
+  int max_open_files = 256;
 };
 
 // Opens an existing LevelDB at `path`, or creates one if `create` and the directory is
