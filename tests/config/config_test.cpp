@@ -202,7 +202,8 @@ TEST_CASE("loopback hosts, and warnings for the ones other hosts reach", "[confi
   CHECK_THAT(w[1], Catch::StartsWith("p2p.listen is [::]:26656, reachable from other hosts"));
 }
 
-TEST_CASE("testnet --host moves p2p only; RPC stays on loopback unless --rpc-host", "[config]") {
+TEST_CASE("testnet --host moves p2p only, and RPC stays on loopback unless --rpc-host",
+          "[config]") {
   TempDir dir("testnet");
   TestnetOptions o;
   o.validators = 2;
