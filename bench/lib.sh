@@ -133,7 +133,7 @@ start_network() {
   before_network
   base=$(pick_ports "$n")
   "$CAIRND" testnet --out "$WORK/net" --validators "$n" --consensus "$consensus" \
-    --host "$NODE_HOST" --rpc-port "$base" --p2p-port $((base + 100)) \
+    --host "$NODE_HOST" --rpc-host "$NODE_HOST" --rpc-port "$base" --p2p-port $((base + 100)) \
     --block-interval-ms "$BLOCK_INTERVAL" >"$WORK/testnet.log" 2>&1 ||
     { cat "$WORK/testnet.log" >&2; die "cairnd testnet failed"; }
   after_testnet "$base" "$n"

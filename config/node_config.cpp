@@ -1,10 +1,17 @@
 #include "config/node_config.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
+
+#include "base/file.h"
+#include "crypto/ed25519.h"
+#include "ledger/block.h"
+#include "ledger/transaction.h"
 
 namespace cairn::config {
 namespace {
@@ -15,12 +22,64 @@ Status Err(const std::string& key, const std::string& problem) {
   return Status::Error("config: " + key + ": " + problem);
 }
 
+// The ranges below are what the node can run with, not what is wise: a value past one
+// aborts at startup (rpc.threads: 100000 cannot start its threads), starves the node
+// (tick_ms: an hour) or lets one client take the memory (max_body_bytes).
+constexpr uint64_t kMiB = 1u << 20;
+constexpr UintRange kUintRanges[] = {
+    {"rpc.threads", 1, 256, [](const NodeConfig& c) -> uint64_t { return c.rpc_threads; }},
+    {"rpc.max_body_bytes", 1024, 64 * kMiB,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_body_bytes; }},
+    {"rpc.max_connections", 1, 65536,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_connections; }},
+    {"rpc.max_batch", 1, 10000, [](const NodeConfig& c) -> uint64_t { return c.rpc_max_batch; }},
+    {"consensus.block_interval_ms", 0, 3'600'000,
+     [](const NodeConfig& c) -> uint64_t { return c.block_interval_ms; }},
+    {"consensus.tick_ms", 1, 10'000, [](const NodeConfig& c) -> uint64_t { return c.tick_ms; }},
+    {"consensus.max_block_txs", 0, ledger::kMaxBlockTxs,
+     [](const NodeConfig& c) -> uint64_t { return c.max_block_txs; }},
+    {"mempool.max_txs", 1, 10'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.mempool.max_txs; }},
+    {"mempool.max_bytes", ledger::kMaxTxSize, 16 * 1024 * kMiB,
+     [](const NodeConfig& c) -> uint64_t { return c.mempool.max_bytes; }},
+    {"mempool.max_nonce_gap", 0, 1'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.mempool.max_nonce_gap; }},
+    {"mempool.max_per_sender", 1, 10'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.mempool.max_per_sender; }},
+    {"mempool.ttl_blocks", 0, 1'000'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.mempool.ttl_blocks; }},
+    // Each p2p limit bounds sockets the node must hold descriptors for (node/fd_limits.h).
+    {"p2p.max_inbound", 1, 4096, [](const NodeConfig& c) -> uint64_t { return c.p2p_max_inbound; }},
+    {"p2p.max_pending", 1, 4096, [](const NodeConfig& c) -> uint64_t { return c.p2p_max_pending; }},
+    {"p2p.max_pending_per_ip", 1, 4096,
+     [](const NodeConfig& c) -> uint64_t { return c.p2p_max_pending_per_ip; }},
+    {"p2p.handshake_timeout_ms", 100, 60'000,
+     [](const NodeConfig& c) -> uint64_t { return c.p2p_handshake_timeout_ms; }},
+};
+
+const UintRange* FindRange(std::string_view key) {
+  for (const UintRange& r : kUintRanges) {
+    if (r.key == key) return &r;
+  }
+  return nullptr;
+}
+
+std::string RangeText(const UintRange& r) {
+  return "allowed " + std::to_string(r.min) + " to " + std::to_string(r.max);
+}
+
+// Type only: Validate checks the range, so values set after parsing are checked too.
 template <typename T>
 Status ReadUint(const json& obj, const char* key, const std::string& prefix, T* out) {
   auto it = obj.find(key);
   if (it == obj.end()) return Status::Ok();
-  if (!it->is_number_unsigned() || it->get<uint64_t>() > std::numeric_limits<T>::max()) {
-    return Err(prefix + key, "must be a non-negative integer");
+  const UintRange* range = FindRange(prefix + key);
+  if (!it->is_number_unsigned() || it->get<uint64_t>() > std::numeric_limits<T>::max() ||
+      (range != nullptr && it->get<uint64_t>() > range->max)) {
+    std::string shown = it->dump();
+    if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+    return Err(prefix + key, shown + " is not an integer in range" +
+                                 (range ? " (" + RangeText(*range) + ")" : std::string()));
   }
   *out = it->get<T>();
   return Status::Ok();
@@ -86,10 +145,6 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   CAIRN_TRY(ReadString(j, "key_file", "", &c.key_file));
   CAIRN_TRY(ReadString(j, "genesis_file", "", &c.genesis_file));
   CAIRN_TRY(ReadString(j, "log_level", "", &c.log_level));
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
-  if (!kLevels.count(c.log_level)) {
-    return Err("log_level", "must be one of trace, debug, info, warn, error, off");
-  }
   if (auto rpc = j.find("rpc"); rpc != j.end()) {
     if (!rpc->is_object()) return Err("rpc", "must be an object");
     CAIRN_TRY(CheckKeys(
@@ -99,7 +154,6 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadUint(*rpc, "max_body_bytes", "rpc.", &c.rpc_max_body_bytes));
     CAIRN_TRY(ReadUint(*rpc, "max_connections", "rpc.", &c.rpc_max_connections));
     CAIRN_TRY(ReadUint(*rpc, "max_batch", "rpc.", &c.rpc_max_batch));
-    if (c.rpc_threads == 0) return Err("rpc.threads", "must be at least 1");
   }
   if (auto cons = j.find("consensus"); cons != j.end()) {
     if (!cons->is_object()) return Err("consensus", "must be an object");
@@ -109,7 +163,6 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadBool(*cons, "empty_blocks", "consensus.", &c.empty_blocks));
     CAIRN_TRY(ReadUint(*cons, "tick_ms", "consensus.", &c.tick_ms));
     CAIRN_TRY(ReadUint(*cons, "max_block_txs", "consensus.", &c.max_block_txs));
-    if (c.tick_ms == 0) return Err("consensus.tick_ms", "must be at least 1");
   }
   if (auto mp = j.find("mempool"); mp != j.end()) {
     if (!mp->is_object()) return Err("mempool", "must be an object");
@@ -133,22 +186,11 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadUint(*p2p, "max_pending", "p2p.", &c.p2p_max_pending));
     CAIRN_TRY(ReadUint(*p2p, "max_pending_per_ip", "p2p.", &c.p2p_max_pending_per_ip));
     CAIRN_TRY(ReadUint(*p2p, "handshake_timeout_ms", "p2p.", &c.p2p_handshake_timeout_ms));
-    // Each bounds sockets the node must have file descriptors for (p2p::MaxSockets).
-    if (c.p2p_max_inbound < 1 || c.p2p_max_inbound > 4096) {
-      return Err("p2p.max_inbound", "must be in [1, 4096]");
-    }
-    if (c.p2p_max_pending < 1 || c.p2p_max_pending > 4096) {
-      return Err("p2p.max_pending", "must be in [1, 4096]");
-    }
-    if (c.p2p_max_pending_per_ip < 1 || c.p2p_max_pending_per_ip > c.p2p_max_pending) {
-      return Err("p2p.max_pending_per_ip",
-                 "must be in [1, p2p.max_pending = " + std::to_string(c.p2p_max_pending) + "]");
-    }
-    if (c.p2p_handshake_timeout_ms < 100 || c.p2p_handshake_timeout_ms > 60000) {
-      return Err("p2p.handshake_timeout_ms", "must be in [100, 60000]");
-    }
     if (auto peers = p2p->find("peers"); peers != p2p->end()) {
       if (!peers->is_array()) return Err("p2p.peers", "must be an array");
+      if (peers->size() > kMaxPeers) {
+        return Err("p2p.peers", "more than the " + std::to_string(kMaxPeers) + " peers allowed");
+      }
       for (size_t i = 0; i < peers->size(); ++i) {
         const json& p = (*peers)[i];
         std::string at = "p2p.peers[" + std::to_string(i) + "].";
@@ -156,9 +198,6 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
         PeerConfig pc;
         CAIRN_TRY(ReadString(p, "address", at, &pc.address));
         CAIRN_TRY(ReadString(p, "node_id", at, &pc.node_id));
-        if (!SplitHostPort(pc.address, at + "address").ok()) {
-          return Err(at + "address", "must be host:port");
-        }
         c.peers.push_back(pc);
       }
     }
@@ -168,20 +207,104 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(CheckKeys(*st, {"sync"}, "storage."));
     CAIRN_TRY(ReadBool(*st, "sync", "storage.", &c.sync_writes));
   }
-  if (auto hp = SplitHostPort(c.rpc_listen, "rpc.listen"); !hp.ok()) return hp.status();
-  if (auto hp = SplitHostPort(c.p2p_listen, "p2p.listen"); !hp.ok()) return hp.status();
+  CAIRN_TRY(c.Validate());
   return c;
 }
 
 Result<NodeConfig> NodeConfig::Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::Error("config: cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  auto file = ReadRegularFile(path, kMaxConfigFileBytes);
+  if (!file.ok()) return file.status().Wrap("config");
   std::string home = std::filesystem::absolute(path).parent_path().string();
-  auto c = FromJson(ss.str(), home);
-  if (!c.ok()) return Status::Error(path + ": " + c.error());
+  auto c = FromJson(file->data, home);
+  if (!c.ok()) return Status::InvalidArgument(path + ": " + c.error());
   return c;
+}
+
+Status NodeConfig::Validate() const {
+  for (const UintRange& r : kUintRanges) {
+    const uint64_t v = r.get(*this);
+    if (v < r.min || v > r.max) {
+      return Err(std::string(r.key), std::to_string(v) + " is out of range (" + RangeText(r) + ")");
+    }
+  }
+  if (p2p_max_pending_per_ip > p2p_max_pending) {
+    return Err("p2p.max_pending_per_ip", std::to_string(p2p_max_pending_per_ip) +
+                                             " is above p2p.max_pending (" +
+                                             std::to_string(p2p_max_pending) + ")");
+  }
+  if (name.empty() || name.size() > kMaxNameBytes) {
+    return Err("name", "must be 1 to " + std::to_string(kMaxNameBytes) + " bytes");
+  }
+  if (std::any_of(name.begin(), name.end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+    return Err("name", "must not hold control characters");
+  }
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"data_dir", &data_dir},
+        {"key_file", &key_file},
+        {"genesis_file", &genesis_file}}) {
+    if (value->empty() || value->size() > kMaxPathBytes) {
+      return Err(key, "must be a path of 1 to " + std::to_string(kMaxPathBytes) + " bytes");
+    }
+    if (value->find('\0') != std::string::npos) return Err(key, "must not hold a NUL byte");
+  }
+  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
+  if (!kLevels.count(log_level)) {
+    return Err("log_level", "must be one of trace, debug, info, warn, error, off");
+  }
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string*>{"rpc.listen", &rpc_listen},
+        {"p2p.listen", &p2p_listen}}) {
+    auto hp = SplitHostPort(*value, key);
+    if (!hp.ok()) return hp.status();
+    if (hp->first.empty()) return Err(key, "\"" + *value + "\" has no host");
+  }
+  if (peers.size() > kMaxPeers) {
+    return Err("p2p.peers", std::to_string(peers.size()) + " peers, more than the " +
+                                std::to_string(kMaxPeers) + " allowed");
+  }
+  for (size_t i = 0; i < peers.size(); ++i) {
+    std::string at = "p2p.peers[" + std::to_string(i) + "].";
+    if (!SplitHostPort(peers[i].address, at + "address").ok()) {
+      return Err(at + "address", "must be host:port");
+    }
+    if (!crypto::PublicKey::FromHex(peers[i].node_id)) {
+      return Err(at + "node_id", "must be 64 hex digits (the peer's public key)");
+    }
+  }
+  return Status::Ok();
+}
+
+std::span<const UintRange> UintRanges() { return kUintRanges; }
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost") return true;
+  std::string h(host);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;  // any other name may resolve anywhere
+}
+
+std::vector<std::string> ExposureWarnings(const NodeConfig& c) {
+  std::vector<std::string> out;
+  auto rpc = SplitHostPort(c.rpc_listen, "rpc.listen");
+  if (rpc.ok() && !IsLoopbackHost(rpc->first)) {
+    out.push_back("rpc.listen is " + c.rpc_listen +
+                  ", reachable from other hosts: JSON-RPC has no TLS and no authentication, "
+                  "so anyone who reaches it can read the chain and submit transactions. Keep it "
+                  "on 127.0.0.1 behind a reverse proxy with TLS and authentication "
+                  "(docs/OPERATIONS.md)");
+  }
+  auto p2p = SplitHostPort(c.p2p_listen, "p2p.listen");
+  if (p2p.ok() && !IsLoopbackHost(p2p->first)) {
+    out.push_back("p2p.listen is " + c.p2p_listen +
+                  ", reachable from other hosts: only nodes in the genesis can complete a "
+                  "handshake, but anyone can connect; firewall it to the other nodes' "
+                  "addresses (docs/OPERATIONS.md)");
+  }
+  return out;
 }
 
 std::string NodeConfig::ToJson() const {

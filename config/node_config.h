@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -51,12 +53,38 @@ struct NodeConfig {
   uint32_t p2p_max_pending_per_ip = 8;
   uint64_t p2p_handshake_timeout_ms = 3000;
 
+  // Load refuses what is not a regular file (a directory, a FIFO: said so, without blocking)
+  // and a file over kMaxConfigFileBytes. Both parse, then Validate.
   static Result<NodeConfig> Load(const std::string& path);
   static Result<NodeConfig> FromJson(const std::string& text, const std::string& home);
+  // Every value within its range (UintRanges() for the integers); the error names the key
+  // and the range. Run again after command-line overrides.
+  Status Validate() const;
   std::string ToJson() const;
   // `p` unchanged when absolute, else joined to home.
   std::string Resolve(const std::string& p) const;
 };
+
+inline constexpr size_t kMaxConfigFileBytes = 1u << 20;
+inline constexpr size_t kMaxNameBytes = 64;
+inline constexpr size_t kMaxPathBytes = 4096;  // PATH_MAX
+inline constexpr size_t kMaxPeers = 1024;
+
+// An integer key of config.json and the values it may take, [min, max] inclusive.
+struct UintRange {
+  std::string_view key;  // "rpc.threads"
+  uint64_t min;
+  uint64_t max;
+  uint64_t (*get)(const NodeConfig&);
+};
+// Every integer key of config.json with its range; docs/CONFIG.md lists the same.
+std::span<const UintRange> UintRanges();
+
+// True for "localhost", 127.0.0.0/8 and ::1: an address no other host can reach.
+bool IsLoopbackHost(std::string_view host);
+// One line per listen address (rpc.listen, p2p.listen) that other hosts can reach, saying
+// what that exposes and where the docs say how to protect it; empty when all are loopback.
+std::vector<std::string> ExposureWarnings(const NodeConfig& c);
 
 // "host:port" -> (host, port); errors name the key.
 Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& s,

@@ -18,7 +18,11 @@ struct TestnetOptions {
   size_t observers = 0;
   genesis::ConsensusKind consensus = genesis::ConsensusKind::kRaft;
   std::string chain_id = "cairn-testnet";
+  // p2p listen and genesis address host of every node.
   std::string host = "127.0.0.1";
+  // JSON-RPC listen host of every node. Not --host: RPC has no TLS and no authentication,
+  // so reaching it from other hosts is a choice of its own (docs/OPERATIONS.md).
+  std::string rpc_host = "127.0.0.1";
   uint16_t rpc_port = 8545;   // node i (validators first, then observers) gets rpc_port + i
   uint16_t p2p_port = 26656;  // likewise
   uint64_t admin_balance = 1'000'000'000'000ull;
@@ -36,6 +40,8 @@ struct TestnetResult {
   std::string genesis_path;    // OUT/genesis.json, shared by every node
   std::string admin_key_path;  // OUT/admin_key.json, a funded admin account
   std::vector<TestnetNode> nodes;
+  // One line per listen address reachable from other hosts (config::ExposureWarnings).
+  std::vector<std::string> warnings;
 };
 
 // Writes the network into `out`, which must not exist or be empty.

@@ -14,7 +14,12 @@ CLI::App* AddTestnetCommand(CLI::App& app, TestnetCommand* cmd) {
       ->capture_default_str();
   c->add_option("--consensus", cmd->consensus, "solo | raft | bft")->capture_default_str();
   c->add_option("--chain-id", o.chain_id, "chain id")->capture_default_str();
-  c->add_option("--host", o.host, "listen host of every node")->capture_default_str();
+  c->add_option("--host", o.host, "p2p listen host of every node (and its genesis address)")
+      ->capture_default_str();
+  c->add_option("--rpc-host", o.rpc_host,
+                "JSON-RPC listen host of every node; anything but loopback exposes an "
+                "unauthenticated API")
+      ->capture_default_str();
   c->add_option("--rpc-port", o.rpc_port, "first RPC port")->capture_default_str();
   c->add_option("--p2p-port", o.p2p_port, "first p2p port")->capture_default_str();
   c->add_option("--block-interval-ms", o.block_interval_ms, "block interval")
@@ -35,6 +40,8 @@ Status RunTestnetCommand(TestnetCommand& cmd) {
     std::printf("  %-4s %-9s rpc %-24s start: cairnd --home %s\n", n.name.c_str(),
                 n.validator ? "validator" : "observer", n.rpc_url.c_str(), n.home.c_str());
   }
+  // stderr: scripts read stdout, and a warning must reach a person even when they do.
+  for (const std::string& w : r->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   return Status::Ok();
 }
 

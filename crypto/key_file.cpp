@@ -5,10 +5,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/file.h"
+
 namespace cairn::crypto {
+namespace {
+constexpr size_t kMaxKeyFileBytes = 64 << 10;
+}  // namespace
 
 Status WriteKeyFile(const std::string& path, const KeyPair& key) {
   nlohmann::json j = {{"type", "ed25519"},
@@ -36,30 +42,16 @@ Status WriteKeyFile(const std::string& path, const KeyPair& key) {
 }
 
 Result<KeyPair> ReadKeyFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("key file " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return Status::Error("key file " + path + ": " + std::strerror(errno));
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
+  // A key file is about 200 bytes; anything over 64 KiB is not one.
+  auto file = ReadRegularFile(path, kMaxKeyFileBytes);
+  if (!file.ok()) return file.status().Wrap("key file");
+  if ((file->mode & 077) != 0) {
     char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(file->mode & 07777));
     return Status::Error("key file " + path + " has mode " + mode +
                          ", readable or writable by others; run: chmod 600 " + path);
   }
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > 65536) break;
-  }
-  ::close(fd);
+  const std::string& text = file->data;
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return Status::Error("key file " + path + ": not a JSON object");

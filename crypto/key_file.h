@@ -10,8 +10,9 @@ namespace cairn::crypto {
 
 // Writes a new file with mode 0600; refuses to overwrite an existing file.
 Status WriteKeyFile(const std::string& path, const KeyPair& key);
-// Refuses a file that group or others may read or write, a malformed file, and a
-// public key that does not match the private key.
+// Refuses what is not a regular file (a FIFO or a directory, without blocking on it), a file
+// that group or others may read or write, a malformed file, and a public key that does not
+// match the private key.
 Result<KeyPair> ReadKeyFile(const std::string& path);
 
 }  // namespace cairn::crypto

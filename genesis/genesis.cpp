@@ -16,12 +16,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "base/codec.h"
+#include "base/file.h"
 #include "crypto/merkle.h"
 #include "ledger/state_root.h"
 
@@ -312,11 +311,9 @@ Status Genesis::Validate() const {
 }
 
 Result<Genesis> Genesis::Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::Error("genesis: cannot read " + path + ": " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto g = FromJson(ss.str());
+  auto file = ReadRegularFile(path, kMaxGenesisFileBytes);
+  if (!file.ok()) return file.status().Wrap("genesis");
+  auto g = FromJson(file->data);
   if (!g.ok()) return Status::Error(path + ": " + g.error());
   return g;
 }

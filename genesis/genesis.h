@@ -16,6 +16,9 @@
 
 namespace cairn::genesis {
 
+// The largest genesis file Load reads: room for about 300,000 initial accounts.
+inline constexpr size_t kMaxGenesisFileBytes = 64u << 20;
+
 enum class ConsensusKind : uint8_t { kSolo = 1, kRaft = 2, kBft = 3 };
 std::string_view ConsensusName(ConsensusKind k);
 // The engine a name denotes ("solo", "raft", "bft": ConsensusName's inverse, exact and
@@ -50,6 +53,8 @@ struct Genesis {
 
   // Parses and validates; errors name the field ("validators[1].public_key: ...").
   static Result<Genesis> FromJson(const std::string& text);
+  // Refuses what is not a regular file (a directory, a FIFO: said so, without blocking) and
+  // a file over kMaxGenesisFileBytes, before parsing.
   static Result<Genesis> Load(const std::string& path);
   std::string ToJson() const;
   Status Save(const std::string& path) const;  // refuses to overwrite

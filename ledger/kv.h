@@ -57,6 +57,12 @@ struct LevelDbOptions {
   bool paranoid_checks = true;
   // The file system LevelDB uses; null: the real one. Tests pass one that cuts the power.
   leveldb::Env* env = nullptr;
+  // Descriptors LevelDB may hold at once: its table cache plus about ten of its own (log,
+  // manifest, LOCK, info log). Set here, not left at LevelDB's 1000, because the node
+  // reserves exactly this many when it sizes its descriptor limit (node/fd_limits.h): a
+  // connection flood must find the limit before LevelDB does. Tables past the cache are
+  // reopened on demand, which costs an open(2) per miss, not a failure.
+  int max_open_files = 256;
 };
 
 // Opens an existing LevelDB at `path`, or creates one if `create` and the directory is

@@ -148,6 +148,7 @@ Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool creat
   o.error_if_exists = fresh;
   o.paranoid_checks = opts.paranoid_checks;
   o.write_buffer_size = opts.write_buffer_bytes;
+  o.max_open_files = opts.max_open_files;
   o.block_cache = cache.get();
   o.filter_policy = filter.get();
   if (opts.env != nullptr) o.env = opts.env;

@@ -13,7 +13,9 @@
 #include "config/node_config.h"
 #include "config/testnet_command.h"
 #include "crypto/ed25519.h"
+#include "node/fd_limits.h"
 #include "node/init.h"
+#include "node/logging.h"
 #include "node/node.h"
 
 using namespace cairn;
@@ -66,6 +68,7 @@ int RunInit(const std::string& home, const node::InitOptions& opts) {
       "account)\n  genesis:   %s\nstart it with: cairnd --home %s\n",
       home.c_str(), r->config_path.c_str(), r->node_key_path.c_str(), r->admin_key_path.c_str(),
       r->genesis_path.c_str(), home.c_str());
+  for (const std::string& w : r->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   return 0;
 }
 
@@ -108,7 +111,27 @@ Result<config::NodeConfig> LoadConfig(RunArgs& a) {
   }
   if (!a.log_level.empty()) config->log_level = a.log_level;
   if (!a.data_dir.empty()) config->data_dir = a.data_dir;
+  // The overrides are values like any other: the same ranges hold.
+  if (Status s = config->Validate(); !s.ok()) return s.Wrap("with the command line's overrides");
   return config;
+}
+
+// Before any file or socket opens: say what is exposed, and size the descriptor limit so a
+// connection flood meets the network limits before LevelDB meets the process limit.
+Status PrepareProcess(const config::NodeConfig& config) {
+  node::SetupLogging(config.log_level);
+  auto log = node::Log("node");
+  for (const std::string& w : config::ExposureWarnings(config)) log->warn("{}", w);
+  const node::FdBudget budget = node::FdBudgetFor(config);
+  auto change = node::EnsureFdLimit(budget);
+  if (!change.ok()) return change.status();
+  if (change->soft_after != change->before.soft) {
+    log->info("raised the open file limit from {} to {} (hard limit {}) for {}",
+              change->before.soft, change->soft_after, change->before.hard, budget.Describe());
+  } else {
+    log->info("open file limit {} covers {}", change->soft_after, budget.Describe());
+  }
+  return Status::Ok();
 }
 
 int RunNode(RunArgs& a) {
@@ -117,6 +140,7 @@ int RunNode(RunArgs& a) {
   }
   auto config = LoadConfig(a);
   if (!config.ok()) return Fail(config.error());
+  if (Status s = PrepareProcess(*config); !s.ok()) return Fail(s.message());
   node::NodeHooks hooks;
   hooks.allow_lost_consensus_state = a.allow_double_sign;
   auto n = node::Node::Open(*config, std::move(hooks));

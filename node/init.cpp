@@ -16,6 +16,15 @@ namespace fs = std::filesystem;
 Result<InitResult> InitHome(const std::string& home, const InitOptions& opts) {
   std::error_code ec;
   fs::path dir = fs::absolute(home, ec);
+  // The config is checked before anything is written, so a bad option leaves no half home.
+  config::NodeConfig c;
+  c.home = dir.string();
+  c.name = opts.name;
+  c.rpc_listen = opts.rpc_listen;
+  c.p2p_listen = opts.p2p_listen;
+  c.block_interval_ms = opts.block_interval_ms;
+  if (Status s = c.Validate(); !s.ok()) return s.Wrap("init");
+
   if (fs::exists(dir / "config.json")) {
     return Status::Error("init: " + (dir / "config.json").string() +
                          " already exists; refusing to overwrite a node");
@@ -29,6 +38,7 @@ Result<InitResult> InitHome(const std::string& home, const InitOptions& opts) {
   r.node_key_path = (dir / "node_key.json").string();
   r.admin_key_path = (dir / "admin_key.json").string();
   r.genesis_path = (dir / "genesis.json").string();
+  r.warnings = config::ExposureWarnings(c);
 
   crypto::KeyPair node_key = crypto::KeyPair::Generate();
   crypto::KeyPair admin_key = crypto::KeyPair::Generate();
@@ -50,12 +60,6 @@ Result<InitResult> InitHome(const std::string& home, const InitOptions& opts) {
   if (Status s = g.Validate(); !s.ok()) return s;
   if (Status s = g.Save(r.genesis_path); !s.ok()) return s;
 
-  config::NodeConfig c;
-  c.home = dir.string();
-  c.name = opts.name;
-  c.rpc_listen = opts.rpc_listen;
-  c.p2p_listen = opts.p2p_listen;
-  c.block_interval_ms = opts.block_interval_ms;
   std::ofstream out(r.config_path);
   out << c.ToJson();
   if (!out) return Status::Error("init: cannot write " + r.config_path);

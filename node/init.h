@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "genesis/genesis.h"
@@ -22,6 +23,8 @@ struct InitResult {
   std::string node_key_path;
   std::string admin_key_path;
   std::string genesis_path;
+  // One line per listen address reachable from other hosts (config::ExposureWarnings).
+  std::vector<std::string> warnings;
 };
 
 // Writes node_key.json, admin_key.json (a funded admin account), genesis.json (a

@@ -60,6 +60,9 @@ bool IsHttpSyntaxError(const beast::error_code& ec) {
 ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& session) {
   MutexLock lock(&mu_);
   if (stopping.load()) return Admission::kDrop;
+  // At most 64 past max_connections wait for their 503 (node/fd_limits.h, kRpcRefusingFds): a flood
+  // must not take the descriptors LevelDB needs.
+  if (sessions_.size() >= options.max_connections + 64) return Admission::kDrop;
   session->id_ = next_id_++;
   sessions_.emplace(session->id_, session);
   if (active_ >= options.max_connections) return Admission::kReject;

@@ -1,8 +1,11 @@
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
+#include <future>
 
 #include "crypto/key_file.h"
 #include "tests/kit/temp_dir.h"
@@ -56,4 +59,30 @@ TEST_CASE("malformed and mismatched key files are refused", "[crypto]") {
   REQUIRE_FALSE(r.ok());
   REQUIRE_THAT(r.error(), Catch::Contains("does not match"));
   REQUIRE_FALSE(ReadKeyFile(dir.Sub("missing")).ok());
+}
+
+TEST_CASE("a FIFO or a directory given as the key file is refused without blocking", "[crypto]") {
+  TempDir dir("keyfile");
+  const std::string fifo = dir.Sub("node_key.json");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Nobody writes to the FIFO: a blocking open would hang startup. On a regression, open a
+  // writer so the reader returns and the test fails instead of hanging.
+  auto reading = std::async(std::launch::async, [&] { return ReadKeyFile(fifo); });
+  const bool returned = reading.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  if (!returned) ::close(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK));
+  REQUIRE(returned);
+  CHECK(reading.get().error() == "key file: " + fifo + " is a FIFO (named pipe), not a file");
+
+  const std::string sub = dir.Sub("keys");
+  REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+  CHECK(ReadKeyFile(sub).error() == "key file: " + sub + " is a directory, not a file");
+
+  CHECK(ReadKeyFile("/dev/zero").error() ==
+        "key file: /dev/zero is a character device, not a file");
+
+  const std::string big = dir.Sub("big.json");
+  std::ofstream(big) << std::string(65537, ' ');
+  ::chmod(big.c_str(), 0600);
+  CHECK(ReadKeyFile(big).error() ==
+        "key file: " + big + " is 65537 bytes, more than the 65536 allowed");
 }

@@ -1,8 +1,16 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "genesis/genesis.h"
 #include "ledger/state_root.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::genesis;
@@ -140,4 +148,29 @@ TEST_CASE("engine names parse to the kind ConsensusName prints, and nothing else
   CHECK_FALSE(ParseConsensusKind("pbft").has_value());
   CHECK_FALSE(ParseConsensusKind("").has_value());
   CHECK_FALSE(ParseConsensusKind("solo ").has_value());
+}
+
+TEST_CASE("a directory or a FIFO given as genesis.json is named, without blocking", "[genesis]") {
+  testkit::TempDir dir("genesis");
+  auto as_dir = Genesis::Load(dir.path());
+  REQUIRE_FALSE(as_dir.ok());
+  // Not "not valid JSON": the operator pointed at the wrong thing.
+  CHECK(as_dir.error() == "genesis: " + dir.path() + " is a directory, not a file");
+
+  const std::string fifo = dir.Sub("genesis.json");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto loading = std::async(std::launch::async, [&] { return Genesis::Load(fifo); });
+  const bool returned = loading.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  if (!returned) ::close(::open(fifo.c_str(), O_WRONLY | O_NONBLOCK));  // unblock, then fail
+  REQUIRE(returned);
+  CHECK(loading.get().error() == "genesis: " + fifo + " is a FIFO (named pipe), not a file");
+
+  const std::string missing = dir.Sub("absent.json");
+  CHECK(Genesis::Load(missing).error() == "genesis: " + missing + ": does not exist");
+
+  // A regular file still loads, through a symlink too.
+  const std::string real = dir.Sub("real.json");
+  std::ofstream(real) << ValidJson().dump();
+  REQUIRE(::symlink(real.c_str(), dir.Sub("link.json").c_str()) == 0);
+  CHECK(Genesis::Load(dir.Sub("link.json")).ok());
 }

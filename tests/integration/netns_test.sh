@@ -36,7 +36,7 @@ ip -n "$NS_A" link set "${TAG}va" up
 ip -n "$NS_B" link set "${TAG}vb" up
 
 "$CAIRND" testnet --out "$DIR/net" --consensus solo --validators 1 --observers 1 \
-  --host "$ADDR_A" --rpc-port 8545 --p2p-port 26656 --block-interval-ms 50 >/dev/null
+  --host "$ADDR_A" --rpc-host "$ADDR_A" --rpc-port 8545 --p2p-port 26656 --block-interval-ms 50 >/dev/null
 # The observer lives on the other host: move its listen addresses and its genesis entry.
 python3 - "$DIR/net" "$ADDR_B" <<'PY'
 import json, sys
