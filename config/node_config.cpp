@@ -92,14 +92,26 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   }
   if (auto rpc = j.find("rpc"); rpc != j.end()) {
     if (!rpc->is_object()) return Err("rpc", "must be an object");
-    CAIRN_TRY(CheckKeys(
-        *rpc, {"listen", "threads", "max_body_bytes", "max_connections", "max_batch"}, "rpc."));
+    CAIRN_TRY(CheckKeys(*rpc,
+                        {"listen", "threads", "max_body_bytes", "max_connections", "max_batch",
+                         "max_response_bytes", "max_connections_per_ip"},
+                        "rpc."));
     CAIRN_TRY(ReadString(*rpc, "listen", "rpc.", &c.rpc_listen));
     CAIRN_TRY(ReadUint(*rpc, "threads", "rpc.", &c.rpc_threads));
     CAIRN_TRY(ReadUint(*rpc, "max_body_bytes", "rpc.", &c.rpc_max_body_bytes));
     CAIRN_TRY(ReadUint(*rpc, "max_connections", "rpc.", &c.rpc_max_connections));
     CAIRN_TRY(ReadUint(*rpc, "max_batch", "rpc.", &c.rpc_max_batch));
     if (c.rpc_threads == 0) return Err("rpc.threads", "must be at least 1");
+    CAIRN_TRY(ReadUint(*rpc, "max_response_bytes", "rpc.", &c.rpc_max_response_bytes));
+    CAIRN_TRY(ReadUint(*rpc, "max_connections_per_ip", "rpc.", &c.rpc_max_connections_per_ip));
+    // Below 64 KiB a single block could not be answered; above 1 GiB one answer could hold
+    // more memory than a node has to spare.
+    if (c.rpc_max_response_bytes < (64u << 10) || c.rpc_max_response_bytes > (1u << 30)) {
+      return Err("rpc.max_response_bytes", "must be between 65536 and 1073741824");
+    }
+    if (c.rpc_max_connections_per_ip < 1 || c.rpc_max_connections_per_ip > 65536) {
+      return Err("rpc.max_connections_per_ip", "must be between 1 and 65536");
+    }
   }
   if (auto cons = j.find("consensus"); cons != j.end()) {
     if (!cons->is_object()) return Err("consensus", "must be an object");
@@ -177,7 +189,9 @@ std::string NodeConfig::ToJson() const {
               {"threads", rpc_threads},
               {"max_body_bytes", rpc_max_body_bytes},
               {"max_connections", rpc_max_connections},
-              {"max_batch", rpc_max_batch}}},
+              {"max_batch", rpc_max_batch},
+              {"max_response_bytes", rpc_max_response_bytes},
+              {"max_connections_per_ip", rpc_max_connections_per_ip}}},
             {"consensus",
              {{"block_interval_ms", block_interval_ms},
               {"empty_blocks", empty_blocks},
