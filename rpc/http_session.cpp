@@ -217,8 +217,9 @@ void HttpSession::WaitForRequest() {
 }
 
 void HttpSession::OnIdleRead(beast::error_code ec, size_t n) {
-  if (ec) return Close();               // peer closed, idle timeout, Stop() or eviction
-  if (stop_requested_) return Close();  // evicted as the request began: let it retry elsewhere
+  // Peer closed, idle timeout, Stop() or eviction. A request that raced an eviction or Stop()
+  // is served, with Connection: close.
+  if (ec) return Close();
   buffer_.commit(n);
   shared_->SetIdle(id_, false);
   ReadHeader();
