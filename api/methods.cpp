@@ -210,7 +210,21 @@ RpcResult GetBlock(NodeApi& node, const Json& params) {
   return j;
 }
 
-RpcResult GetBlocks(NodeApi& node, const Json& params) {
+// A range that does not fit the response at all: its first item alone is too big.
+RpcError RangeTooLarge(uint64_t height, size_t bytes, const rpc::CallContext& ctx) {
+  return rpc::StandardError(rpc::kLimitExceeded, "block " + std::to_string(height) + " takes " +
+                                                     std::to_string(bytes) +
+                                                     " bytes of the response, over the " +
+                                                     std::to_string(ctx.response_budget) +
+                                                     " bytes left (max_response_bytes)");
+}
+
+// Room for what surrounds a range's items: the JSON-RPC envelope and the result's fields.
+constexpr size_t kRangeEnvelope = 256;
+
+// Ends early, before `to`, when the next header would pass the response budget; the client
+// continues from the last height + 1 (docs/RPC.md "Response size").
+RpcResult GetBlocks(NodeApi& node, const Json& params, const rpc::CallContext& ctx) {
   RpcError err;
   auto from = UintParam(params, 0, "from", &err);
   if (!from) return err;
@@ -225,16 +239,26 @@ RpcResult GetBlocks(NodeApi& node, const Json& params) {
     return BadParams("at most " + std::to_string(kMaxBlocksPerCall) + " blocks per call");
   }
   Json out = Json::array();
+  size_t used = kRangeEnvelope;
   for (uint64_t h = *from; h <= to; ++h) {
     auto b = node.GetBlock(h);
     if (!b.ok()) return Internal(b.status());
     if (!b->has_value()) break;
-    out.push_back(HeaderToJson((*b)->header, (*b)->Hash()));
+    Json header = HeaderToJson((*b)->header, (*b)->Hash());
+    const size_t cost = header.dump().size() + 1;
+    if (used + cost > ctx.response_budget) {
+      if (out.empty()) return RangeTooLarge(h, cost, ctx);
+      break;
+    }
+    used += cost;
+    out.push_back(std::move(header));
   }
   return out;
 }
 
-RpcResult GetRawBlocks(NodeApi& node, const Json& params) {
+// Returns fewer than `count` blocks, with "truncated": true, when the next one would pass the
+// response budget; the client continues from `from` + the blocks returned.
+RpcResult GetRawBlocks(NodeApi& node, const Json& params, const rpc::CallContext& ctx) {
   RpcError err;
   auto from = UintParam(params, 0, "from", &err);
   if (!from) return err;
@@ -246,13 +270,25 @@ RpcResult GetRawBlocks(NodeApi& node, const Json& params) {
   Json out = Json::array();
   Json certs = Json::array();
   bool any_cert = false;
+  bool truncated = false;
+  size_t used = kRangeEnvelope;
   for (uint64_t h = *from; h < *from + count; ++h) {
     auto b = node.GetBlock(h);
     if (!b.ok()) return Internal(b.status());
     if (!b->has_value()) break;
-    out.push_back(crypto::ToHex((*b)->Encode()));
+    Bytes encoded = (*b)->Encode();
     auto cert = node.GetCertificate(h);
     if (!cert.ok()) return Internal(cert.status());
+    // Hex doubles the bytes; quotes and a comma per item (null for a missing certificate).
+    const size_t cost =
+        2 * encoded.size() + 3 + (cert->has_value() ? 2 * (*cert)->raw.size() + 3 : 5);
+    if (used + cost > ctx.response_budget) {
+      if (out.empty()) return RangeTooLarge(h, cost, ctx);
+      truncated = true;
+      break;
+    }
+    used += cost;
+    out.push_back(crypto::ToHex(encoded));
     if (cert->has_value()) {
       any_cert = true;
       certs.push_back(crypto::ToHex((*cert)->raw));
@@ -262,6 +298,7 @@ RpcResult GetRawBlocks(NodeApi& node, const Json& params) {
   }
   Json j{{"from", *from}, {"blocks", std::move(out)}, {"head", node.GetHead().height}};
   if (any_cert) j["certificates"] = std::move(certs);
+  if (truncated) j["truncated"] = true;
   return j;
 }
 
@@ -328,25 +365,32 @@ RpcResult GetPeers(NodeApi& node, const Json&) {
 // A plain function pointer and a string_view: the table is constant-initialised, with no
 // std::string or std::function to construct (GCC 12 at -O3 reported a false -Warray-bounds
 // through the std::pair<std::string, std::function> vector this table replaces).
+// Exactly one of `handler` and `ranged` is set: a ranged method reads the response budget.
+// `lane`: light methods cost little whatever their params (docs/RPC.md "Lanes").
 struct MethodEntry {
   std::string_view name;
   RpcResult (*handler)(NodeApi& node, const Json& params);
+  RpcResult (*ranged)(NodeApi& node, const Json& params, const rpc::CallContext& ctx);
+  rpc::Lane lane;
 };
 
+constexpr rpc::Lane kLight = rpc::Lane::kLight;
+constexpr rpc::Lane kHeavy = rpc::Lane::kHeavy;
+
 constexpr MethodEntry kMethods[] = {
-    {"sendTransaction", SendTransaction},
-    {"sendTransactions", SendTransactions},
-    {"getTransaction", GetTransaction},
-    {"getBlock", GetBlock},
-    {"getBlocks", GetBlocks},
-    {"getRawBlocks", GetRawBlocks},
-    {"getAccount", GetAccount},
-    {"getRecord", GetRecord},
-    {"getStatus", GetStatus},
-    {"getValidators", GetValidators},
-    {"getGenesis", GetGenesis},
-    {"getEvidence", GetEvidence},
-    {"getPeers", GetPeers},
+    {"sendTransaction", SendTransaction, nullptr, kLight},
+    {"sendTransactions", SendTransactions, nullptr, kLight},
+    {"getTransaction", GetTransaction, nullptr, kLight},
+    {"getBlock", GetBlock, nullptr, kHeavy},
+    {"getBlocks", nullptr, GetBlocks, kHeavy},
+    {"getRawBlocks", nullptr, GetRawBlocks, kHeavy},
+    {"getAccount", GetAccount, nullptr, kLight},
+    {"getRecord", GetRecord, nullptr, kLight},
+    {"getStatus", GetStatus, nullptr, kLight},
+    {"getValidators", GetValidators, nullptr, kLight},
+    {"getGenesis", GetGenesis, nullptr, kLight},
+    {"getEvidence", GetEvidence, nullptr, kHeavy},
+    {"getPeers", GetPeers, nullptr, kLight},
 };
 
 }  // namespace
@@ -363,8 +407,19 @@ rpc::RpcError AdmissionError(const ledger::Admission& a) {
 
 Status RegisterNodeMethods(rpc::Dispatcher& dispatcher, NodeApi& node) {
   for (const MethodEntry& m : kMethods) {
-    auto call = [&node, handler = m.handler](const Json& params) { return handler(node, params); };
-    if (Status s = dispatcher.Register(std::string(m.name), call); !s.ok()) return s;
+    rpc::ContextHandler call;
+    if (m.ranged != nullptr) {
+      call = [&node, ranged = m.ranged](const Json& params, const rpc::CallContext& ctx) {
+        return ranged(node, params, ctx);
+      };
+    } else {
+      call = [&node, handler = m.handler](const Json& params, const rpc::CallContext&) {
+        return handler(node, params);
+      };
+    }
+    if (Status s = dispatcher.Register(std::string(m.name), std::move(call), m.lane); !s.ok()) {
+      return s;
+    }
   }
   return Status::Ok();
 }

@@ -33,6 +33,12 @@ constexpr UintRange kUintRanges[] = {
     {"rpc.max_connections", 1, 65536,
      [](const NodeConfig& c) -> uint64_t { return c.rpc_max_connections; }},
     {"rpc.max_batch", 1, 10000, [](const NodeConfig& c) -> uint64_t { return c.rpc_max_batch; }},
+    // Below 64 KiB a single block could not be answered; above 1 GiB one answer could hold
+    // more memory than a node has to spare.
+    {"rpc.max_response_bytes", 64 << 10, 1024 * kMiB,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_response_bytes; }},
+    {"rpc.max_connections_per_ip", 1, 65536,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_connections_per_ip; }},
     {"consensus.block_interval_ms", 0, 3'600'000,
      [](const NodeConfig& c) -> uint64_t { return c.block_interval_ms; }},
     {"consensus.tick_ms", 1, 10'000, [](const NodeConfig& c) -> uint64_t { return c.tick_ms; }},
@@ -147,13 +153,17 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   CAIRN_TRY(ReadString(j, "log_level", "", &c.log_level));
   if (auto rpc = j.find("rpc"); rpc != j.end()) {
     if (!rpc->is_object()) return Err("rpc", "must be an object");
-    CAIRN_TRY(CheckKeys(
-        *rpc, {"listen", "threads", "max_body_bytes", "max_connections", "max_batch"}, "rpc."));
+    CAIRN_TRY(CheckKeys(*rpc,
+                        {"listen", "threads", "max_body_bytes", "max_connections", "max_batch",
+                         "max_response_bytes", "max_connections_per_ip"},
+                        "rpc."));
     CAIRN_TRY(ReadString(*rpc, "listen", "rpc.", &c.rpc_listen));
     CAIRN_TRY(ReadUint(*rpc, "threads", "rpc.", &c.rpc_threads));
     CAIRN_TRY(ReadUint(*rpc, "max_body_bytes", "rpc.", &c.rpc_max_body_bytes));
     CAIRN_TRY(ReadUint(*rpc, "max_connections", "rpc.", &c.rpc_max_connections));
     CAIRN_TRY(ReadUint(*rpc, "max_batch", "rpc.", &c.rpc_max_batch));
+    CAIRN_TRY(ReadUint(*rpc, "max_response_bytes", "rpc.", &c.rpc_max_response_bytes));
+    CAIRN_TRY(ReadUint(*rpc, "max_connections_per_ip", "rpc.", &c.rpc_max_connections_per_ip));
   }
   if (auto cons = j.find("consensus"); cons != j.end()) {
     if (!cons->is_object()) return Err("consensus", "must be an object");
@@ -321,7 +331,9 @@ std::string NodeConfig::ToJson() const {
               {"threads", rpc_threads},
               {"max_body_bytes", rpc_max_body_bytes},
               {"max_connections", rpc_max_connections},
-              {"max_batch", rpc_max_batch}}},
+              {"max_batch", rpc_max_batch},
+              {"max_response_bytes", rpc_max_response_bytes},
+              {"max_connections_per_ip", rpc_max_connections_per_ip}}},
             {"consensus",
              {{"block_interval_ms", block_interval_ms},
               {"empty_blocks", empty_blocks},

@@ -33,6 +33,8 @@ struct NodeConfig {
   size_t rpc_max_body_bytes = 8u << 20;
   size_t rpc_max_connections = 256;
   size_t rpc_max_batch = 1000;
+  size_t rpc_max_response_bytes = 16u << 20;
+  size_t rpc_max_connections_per_ip = 64;
 
   // Block production and consensus timing.
   uint64_t block_interval_ms = 200;

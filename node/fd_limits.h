@@ -10,11 +10,12 @@
 
 #include "base/status.h"
 #include "config/node_config.h"
+#include "rpc/server.h"
 
 namespace cairn::node {
 
 // Descriptors RPC may hold past rpc.max_connections: connections being answered 503.
-inline constexpr uint64_t kRpcRefusingFds = 64;
+inline constexpr uint64_t kRpcRefusingFds = rpc::kMaxRefusingConnections;
 // Descriptors that are no connection and no LevelDB file: stdio, the event loops' epoll,
 // eventfd and timerfd (four io_contexts), the signal pipe, and files read at startup.
 inline constexpr uint64_t kReserveFds = 64;

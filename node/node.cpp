@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "api/methods.h"
+#include "base/rate_limit.h"
 #include "crypto/key_file.h"
 #include "node/logging.h"
 #include "node/p2p_network.h"
@@ -121,14 +122,21 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   rpc::Dispatcher dispatcher(rpc::DispatcherOptions{
       .max_batch_size = config_.rpc_max_batch,
       .max_nesting_depth = 64,
-      .on_handler_exception = [](std::string_view method, std::string_view what) {
-        Log("rpc")->error("method {} threw: {}", method, what);
+      .max_response_bytes = config_.rpc_max_response_bytes,
+      // A client can make a handler throw at will (bad_alloc at worst): rate-limited.
+      .on_handler_exception = [limiter = std::make_shared<RateLimiter>(/*per_second=*/1,
+                                                                       /*burst=*/10)](
+                                  std::string_view method, std::string_view what) {
+        uint64_t suppressed = 0;
+        if (!limiter->Allow(&suppressed)) return;
+        Log("rpc")->error("method {} threw: {} ({} similar suppressed)", method, what, suppressed);
       }});
   if (Status s = api::RegisterNodeMethods(dispatcher, loop.core->api()); !s.ok()) return s;
   rpc::ServerOptions rpc_opts;
   rpc_opts.threads = config_.rpc_threads;
   rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;
   rpc_opts.max_connections = config_.rpc_max_connections;
+  rpc_opts.max_connections_per_ip = config_.rpc_max_connections_per_ip;
   rpc::Server server(dispatcher, rpc_opts);
   auto listen = config::SplitHostPort(config_.rpc_listen, "rpc.listen");
   if (!listen.ok()) return listen.status();

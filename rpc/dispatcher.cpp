@@ -21,44 +21,78 @@ std::string Dump(const Json& j) {
   return j.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
 }
 
-// Depth of the deepest array/object nesting, stopping early past `limit`. Scans bytes without
-// parsing: brackets inside strings do not count, and malformed input is left to the parser.
-size_t NestingDepth(std::string_view body, size_t limit) {
-  size_t depth = 0;
-  size_t max_depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
-        break;
-      case '[':
-      case '{':
-        if (++depth > max_depth) {
-          max_depth = depth;
-          if (max_depth > limit) return max_depth;
-        }
-        break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
-        break;
-      default:
-        break;
-    }
+// Builds the document like nlohmann's own DOM parser, but counts as it goes and stops at the
+// first limit passed, so neither a long batch, a deep nesting nor a flood of tiny values
+// (`[{},{},...]`: 3 bytes of input, ~100 bytes of DOM each) is ever built whole. The checks
+// are per event, so the parse costs what the accepted prefix of the body costs.
+class LimitedSax {
+ public:
+  enum class Stop { kNone, kDepth, kBatch, kValues };
+
+  LimitedSax(Json* root, const DispatcherOptions& options)
+      : dom_(*root, /*allow_exceptions=*/false), options_(options) {}
+
+  bool null() { return Value() && dom_.null(); }
+  bool boolean(bool v) { return Value() && dom_.boolean(v); }
+  bool number_integer(Json::number_integer_t v) { return Value() && dom_.number_integer(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Value() && dom_.number_unsigned(v); }
+  bool number_float(Json::number_float_t v, const Json::string_t& s) {
+    return Value() && dom_.number_float(v, s);
   }
-  return max_depth;
+  bool string(Json::string_t& v) { return Value() && dom_.string(v); }
+  bool binary(Json::binary_t& v) { return Value() && dom_.binary(v); }
+  bool start_object(size_t n) { return Open() && dom_.start_object(n); }
+  bool key(Json::string_t& k) { return dom_.key(k); }
+  bool end_object() {
+    --depth_;
+    return dom_.end_object();
+  }
+  bool start_array(size_t n) {
+    if (depth_ == 0) root_is_array_ = true;
+    return Open() && dom_.start_array(n);
+  }
+  bool end_array() {
+    --depth_;
+    return dom_.end_array();
+  }
+  template <class Exception>
+  bool parse_error(size_t position, const std::string& token, const Exception& ex) {
+    return dom_.parse_error(position, token, ex);
+  }
+
+  Stop stop() const { return stop_; }
+
+ private:
+  // Every value, scalar or container, counts once; an element of the top-level array is also
+  // one request of the batch.
+  bool Value() {
+    if (++values_ > options_.max_json_values) return Halt(Stop::kValues);
+    if (depth_ == 1 && root_is_array_ && ++batch_ > options_.max_batch_size) {
+      return Halt(Stop::kBatch);
+    }
+    return true;
+  }
+  bool Open() {
+    if (!Value()) return false;
+    if (++depth_ > options_.max_nesting_depth) return Halt(Stop::kDepth);
+    return true;
+  }
+  bool Halt(Stop why) {
+    stop_ = why;
+    return false;
+  }
+
+  nlohmann::detail::json_sax_dom_parser<Json> dom_;
+  const DispatcherOptions& options_;
+  size_t depth_ = 0;
+  size_t values_ = 0;
+  size_t batch_ = 0;
+  bool root_is_array_ = false;
+  Stop stop_ = Stop::kNone;
+};
+
+std::string LimitError(const std::string& what) {
+  return ErrorResponse(nullptr, StandardError(kInvalidRequest, what));
 }
 
 const Json& NullJson() {
@@ -146,13 +180,20 @@ const Json* FindParam(const Json& params, size_t index, std::string_view name) {
 
 Dispatcher::Dispatcher(DispatcherOptions options) : options_(std::move(options)) {}
 
-Status Dispatcher::Register(std::string method, Handler handler) {
+Status Dispatcher::Register(std::string method, Handler handler, Lane lane) {
+  if (!handler) return Register(std::move(method), ContextHandler(), lane);
+  return Register(
+      std::move(method),
+      [h = std::move(handler)](const Json& params, const CallContext&) { return h(params); }, lane);
+}
+
+Status Dispatcher::Register(std::string method, ContextHandler handler, Lane lane) {
   if (method.empty()) return Status::Error("rpc: empty method name");
   if (method.rfind("rpc.", 0) == 0) {
     return Status::Error("rpc: method name '" + method + "' uses the reserved prefix 'rpc.'");
   }
   if (!handler) return Status::Error("rpc: method '" + method + "' has an empty handler");
-  auto [it, inserted] = methods_.try_emplace(std::move(method), std::move(handler));
+  auto [it, inserted] = methods_.try_emplace(std::move(method), Method{std::move(handler), lane});
   if (!inserted) return Status::Error("rpc: method '" + it->first + "' registered twice");
   return Status::Ok();
 }
@@ -162,15 +203,21 @@ bool Dispatcher::Has(std::string_view method) const { return methods_.contains(m
 std::vector<std::string> Dispatcher::Methods() const {
   std::vector<std::string> names;
   names.reserve(methods_.size());
-  for (const auto& [name, handler] : methods_) names.push_back(name);
+  for (const auto& [name, m] : methods_) names.push_back(name);
   return names;
 }
 
-RpcResult Dispatcher::Invoke(std::string_view method, const Json& params) const {
+Lane Dispatcher::LaneOf(std::string_view method) const {
+  auto it = methods_.find(method);
+  return it == methods_.end() ? Lane::kLight : it->second.lane;
+}
+
+RpcResult Dispatcher::Invoke(std::string_view method, const Json& params,
+                             const CallContext& context) const {
   auto it = methods_.find(method);
   if (it == methods_.end()) return StandardError(kMethodNotFound);
   try {
-    return it->second(params);
+    return it->second.handler(params, context);
   } catch (const std::exception& e) {
     if (options_.on_handler_exception) options_.on_handler_exception(method, e.what());
   } catch (...) {
@@ -179,7 +226,17 @@ RpcResult Dispatcher::Invoke(std::string_view method, const Json& params) const 
   return StandardError(kInternalError);
 }
 
-bool Dispatcher::HandleRequest(const Json& request, std::string* out) const {
+namespace {
+
+RpcError ResponseLimitError(size_t limit, std::string detail) {
+  return StandardError(kLimitExceeded, detail + "; the limit is " + std::to_string(limit) +
+                                           " bytes per response (max_response_bytes)");
+}
+
+}  // namespace
+
+bool Dispatcher::HandleRequest(const Json& request, size_t budget, std::string* out,
+                               bool* over_budget) const {
   if (!request.is_object()) {
     AppendErrorResponse(nullptr, StandardError(kInvalidRequest, "request must be an object"), out);
     return true;
@@ -209,11 +266,24 @@ bool Dispatcher::HandleRequest(const Json& request, std::string* out) const {
         id, StandardError(kInvalidRequest, R"("params" must be an array or an object)"), out);
     return true;
   }
+  if (budget == 0) {
+    // The batch has used the whole response: running this request would only build an
+    // answer that cannot be sent.
+    if (!has_id) return false;
+    AppendErrorResponse(id,
+                        ResponseLimitError(options_.max_response_bytes,
+                                           "not executed: earlier answers in this batch used "
+                                           "the whole response"),
+                        out);
+    return true;
+  }
 
   RpcResult result =
-      Invoke(method->get_ref<const std::string&>(), params == request.end() ? NullJson() : *params);
+      Invoke(method->get_ref<const std::string&>(), params == request.end() ? NullJson() : *params,
+             CallContext{.response_budget = budget});
   if (!has_id) return false;  // a notification: the outcome, even an error, is not reported
   if (!result.ok()) {
+    if (result.error().code == kLimitExceeded) *over_budget = true;
     AppendErrorResponse(id, result.error(), out);
     return true;
   }
@@ -227,43 +297,105 @@ bool Dispatcher::HandleRequest(const Json& request, std::string* out) const {
       options_.on_handler_exception(method->get_ref<const std::string&>(), e.what());
     }
     AppendErrorResponse(id, StandardError(kInternalError), out);
+    return true;
+  }
+  if (out->size() - mark > budget) {
+    *over_budget = true;
+    const size_t size = out->size() - mark;
+    out->resize(mark);
+    out->shrink_to_fit();
+    AppendErrorResponse(
+        id,
+        ResponseLimitError(options_.max_response_bytes,
+                           "result of " + std::to_string(size) + " bytes is over the " +
+                               std::to_string(budget) + " bytes left for this response"),
+        out);
   }
   return true;
 }
 
-std::string Dispatcher::Dispatch(std::string_view body) const {
-  std::string out;
+Dispatcher::Prepared Dispatcher::Prepare(std::string_view body) const {
+  Prepared p;
   try {
-    size_t depth = NestingDepth(body, options_.max_nesting_depth);
-    if (depth > options_.max_nesting_depth) {
-      return ErrorResponse(
-          nullptr, StandardError(kInvalidRequest, "JSON nesting deeper than the limit of " +
-                                                      std::to_string(options_.max_nesting_depth) +
-                                                      " (max_nesting_depth)"));
+    LimitedSax sax(&p.doc_, options_);
+    const bool parsed = Json::sax_parse(body.begin(), body.end(), &sax,
+                                        nlohmann::detail::input_format_t::json, /*strict=*/true);
+    if (!parsed) {
+      p.doc_ = Json();
+      switch (sax.stop()) {
+        case LimitedSax::Stop::kDepth:
+          p.answer_ =
+              LimitError("JSON nesting deeper than the limit of " +
+                         std::to_string(options_.max_nesting_depth) + " (max_nesting_depth)");
+          break;
+        case LimitedSax::Stop::kBatch:
+          p.answer_ =
+              LimitError("batch longer than the limit of " +
+                         std::to_string(options_.max_batch_size) + " requests (max_batch_size)");
+          break;
+        case LimitedSax::Stop::kValues:
+          p.answer_ =
+              LimitError("JSON holds more than the limit of " +
+                         std::to_string(options_.max_json_values) + " values (max_json_values)");
+          break;
+        case LimitedSax::Stop::kNone:
+          p.answer_ = ErrorResponse(nullptr, StandardError(kParseError));
+          break;
+      }
+      return p;
     }
-    Json doc = Json::parse(body.begin(), body.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return ErrorResponse(nullptr, StandardError(kParseError));
+    if (p.doc_.is_array() && p.doc_.empty()) {
+      p.answer_ = ErrorResponse(nullptr, StandardError(kInvalidRequest, "empty batch"));
+      return p;
+    }
+    auto lane_of = [this](const Json& request) {
+      if (!request.is_object()) return Lane::kLight;
+      auto method = request.find("method");
+      if (method == request.end() || !method->is_string()) return Lane::kLight;
+      return LaneOf(method->get_ref<const std::string&>());
+    };
+    if (p.doc_.is_array()) {
+      for (const Json& request : p.doc_) {
+        if (lane_of(request) == Lane::kHeavy) {
+          p.lane_ = Lane::kHeavy;
+          break;
+        }
+      }
+    } else {
+      p.lane_ = lane_of(p.doc_);
+    }
+  } catch (const std::exception& e) {
+    // Only allocation failure can get here; answer rather than take the server down.
+    if (options_.on_handler_exception) options_.on_handler_exception("", e.what());
+    p.doc_ = Json();
+    p.answer_ = ErrorResponse(nullptr, StandardError(kInternalError));
+  }
+  return p;
+}
 
+std::string Dispatcher::Execute(Prepared prepared) const {
+  if (prepared.answer_) return std::move(*prepared.answer_);
+  const Json& doc = prepared.doc_;
+  const size_t limit = options_.max_response_bytes;
+  auto left = [limit](const std::string& out) {
+    return out.size() < limit ? limit - out.size() : 0;
+  };
+  std::string out;
+  bool over_budget = false;
+  try {
     if (!doc.is_array()) {
-      HandleRequest(doc, &out);
+      HandleRequest(doc, limit, &out, &over_budget);
       return out;
-    }
-    if (doc.empty()) {
-      return ErrorResponse(nullptr, StandardError(kInvalidRequest, "empty batch"));
-    }
-    if (doc.size() > options_.max_batch_size) {
-      return ErrorResponse(
-          nullptr, StandardError(kInvalidRequest, "batch of " + std::to_string(doc.size()) +
-                                                      " requests exceeds the limit of " +
-                                                      std::to_string(options_.max_batch_size) +
-                                                      " (max_batch_size)"));
     }
     out.push_back('[');
     bool any = false;
     for (const Json& request : doc) {
       const size_t mark = out.size();
       if (any) out.push_back(',');
-      if (HandleRequest(request, &out)) {
+      // The brackets and commas still to come are not charged: they are a few bytes per
+      // request, and the limit is about what one answer can make the node hold. Once one
+      // answer did not fit, the rest of the batch is not executed: the budget is spent.
+      if (HandleRequest(request, over_budget ? 0 : left(out), &out, &over_budget)) {
         any = true;
       } else {
         out.resize(mark);  // a notification leaves no trace, not even its comma
@@ -273,10 +405,11 @@ std::string Dispatcher::Dispatch(std::string_view body) const {
     out.push_back(']');
     return out;
   } catch (const std::exception& e) {
-    // Only allocation failure can get here; answer rather than take the server down.
     if (options_.on_handler_exception) options_.on_handler_exception("", e.what());
     return ErrorResponse(nullptr, StandardError(kInternalError));
   }
 }
+
+std::string Dispatcher::Dispatch(std::string_view body) const { return Execute(Prepare(body)); }
 
 }  // namespace cairn::rpc

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -35,7 +36,7 @@ inline constexpr int kInternalError = -32603;
 inline constexpr int kServerErrorFirst = -32099;
 inline constexpr int kServerErrorLast = -32000;
 inline constexpr int kResourceUnavailable = -32002;  // busy or shutting down (HTTP 503)
-inline constexpr int kLimitExceeded = -32005;        // request body too large (HTTP 413)
+inline constexpr int kLimitExceeded = -32005;  // over a size limit (HTTP 413/431, or a response)
 
 // [kAppErrorFirst, kAppErrorLast]: errors a method defines (a rejected transaction, an unknown
 // block). Positive and outside the reserved space, so they can never collide with a spec or
@@ -86,15 +87,38 @@ class [[nodiscard]] RpcResult {
   std::variant<Json, RpcError> v_;
 };
 
+// Which handler threads run a method (docs/RPC.md "Lanes"): kLight for methods whose cost is
+// small and bounded whatever the params (status, admission), kHeavy for the rest, so that a
+// flood of heavy calls can never delay a light one.
+enum class Lane { kLight, kHeavy };
+
+// What a handler may know about its call beyond the params.
+struct CallContext {
+  // Bytes this call's result may still take in the response (what is left of
+  // max_response_bytes after the batch's earlier answers). A result that is larger is replaced
+  // by a -32005 error, so a handler that builds a long result (a range of blocks) should stop
+  // early, as its documentation says, rather than build what will be thrown away.
+  size_t response_budget = SIZE_MAX;
+};
+
 // `params` is the request's array or object, or null when the request had no "params".
 using Handler = std::function<RpcResult(const Json& params)>;
+using ContextHandler = std::function<RpcResult(const Json& params, const CallContext& context)>;
 
 struct DispatcherOptions {
   // A batch longer than this is answered with one -32600 error naming the limit.
   size_t max_batch_size = 1000;
-  // Bodies nested deeper than this are refused before parsing (-32600): a handler that copies
+  // Bodies nested deeper than this are refused while parsing (-32600): a handler that copies
   // or dumps its params recurses once per level, and network input must not size our stack.
   size_t max_nesting_depth = 64;
+  // JSON values (scalars, arrays and objects) in one body; more is one -32600 error. The parse
+  // stops at the limit, so memory stays a small multiple of the body: a parsed `{}` costs
+  // about 100 bytes for 3 bytes of input.
+  size_t max_json_values = 100'000;
+  // Bytes of one response: a single answer, or a whole batch's. A result that would pass it is
+  // replaced by a -32005 error naming the limit, and once a batch has used it up its remaining
+  // requests are answered -32005 without running (docs/RPC.md "Response size").
+  size_t max_response_bytes = 16u << 20;
   // Told about every handler exception (the client only sees -32603 without details, so
   // internals do not leak). Called on the dispatching thread; must be thread-safe.
   std::function<void(std::string_view method, std::string_view what)> on_handler_exception;
@@ -105,28 +129,62 @@ class Dispatcher {
   explicit Dispatcher(DispatcherOptions options = {});
 
   // Fails on an empty name, a name starting with "rpc." (reserved by the spec), a duplicate,
-  // or an empty handler.
-  Status Register(std::string method, Handler handler);
+  // or an empty handler. Methods are heavy unless registered light: a light method must be
+  // cheap for any params, or it can delay the others of its lane.
+  Status Register(std::string method, Handler handler, Lane lane = Lane::kHeavy);
+  Status Register(std::string method, ContextHandler handler, Lane lane = Lane::kHeavy);
   bool Has(std::string_view method) const;
   std::vector<std::string> Methods() const;  // sorted
 
+  // A body parsed within the limits, with the lane that should execute it; or, when parsing
+  // already decided the answer (a parse error, a limit), that answer. Move-only.
+  class Prepared {
+   public:
+    Prepared(Prepared&&) = default;
+    Prepared& operator=(Prepared&&) = default;
+    // kHeavy when any request in it names a heavy method.
+    Lane lane() const { return lane_; }
+
+   private:
+    friend class Dispatcher;
+    Prepared() = default;
+    std::optional<std::string> answer_;
+    Json doc_;
+    Lane lane_ = Lane::kLight;
+  };
+
+  // Dispatch in two steps, so a transport can parse on one thread and execute on the lane's:
+  // Prepare never runs a handler; Execute runs them. Neither throws.
+  Prepared Prepare(std::string_view body) const;
+  std::string Execute(Prepared prepared) const;
+
   // Answers one transport message (an HTTP body): returns the response body, or "" when
   // nothing must be sent back (a notification, or a batch of only notifications).
-  // Never throws; a throwing handler becomes a -32603 response.
+  // Never throws; a throwing handler becomes a -32603 response. Execute(Prepare(body)).
   std::string Dispatch(std::string_view body) const;
+
+  // The lane of a registered method; kLight for an unknown one (its answer is an error).
+  Lane LaneOf(std::string_view method) const;
 
   // Calls one method in-process with the same error containment as Dispatch:
   // -32601 for an unknown method, -32603 if the handler throws.
-  RpcResult Invoke(std::string_view method, const Json& params) const;
+  RpcResult Invoke(std::string_view method, const Json& params,
+                   const CallContext& context = {}) const;
 
   const DispatcherOptions& options() const { return options_; }
 
  private:
+  struct Method {
+    ContextHandler handler;
+    Lane lane;
+  };
   // Appends the response to one request object to *out; returns false for a notification.
-  bool HandleRequest(const Json& request, std::string* out) const;
+  // `budget` is what the response may still grow by; *over_budget is set when the answer did
+  // not fit it (and is a -32005 error instead).
+  bool HandleRequest(const Json& request, size_t budget, std::string* out, bool* over_budget) const;
 
   DispatcherOptions options_;
-  std::map<std::string, Handler, std::less<>> methods_;
+  std::map<std::string, Method, std::less<>> methods_;
 };
 
 // Response serializers, for transports that must answer without a dispatcher (HTTP 413/503).

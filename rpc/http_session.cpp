@@ -57,24 +57,81 @@ bool IsHttpSyntaxError(const beast::error_code& ec) {
 
 }  // namespace
 
-ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& session) {
+ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& session,
+                                            const net::ip::address& ip) {
   MutexLock lock(&mu_);
   if (stopping.load()) return Admission::kDrop;
-  // At most 64 past max_connections wait for their 503 (node/fd_limits.h, kRpcRefusingFds): a flood
-  // must not take the descriptors LevelDB needs.
-  if (sessions_.size() >= options.max_connections + 64) return Admission::kDrop;
+  const bool ip_full = per_ip_[ip] >= options.max_connections_per_ip;
+  bool full = ip_full && !EvictLongestIdle(&ip);
+  if (!full && active_ >= options.max_connections) full = !EvictLongestIdle(nullptr);
+  if (per_ip_[ip] == 0) per_ip_.erase(ip);
+  if (full && rejecting_ >= kMaxRejecting) return Admission::kDrop;
   session->id_ = next_id_++;
-  sessions_.emplace(session->id_, session);
-  if (active_ >= options.max_connections) return Admission::kReject;
-  session->admitted_ = true;
+  Entry& e = sessions_[session->id_];
+  e.session = session;
+  e.ip = ip;
+  if (full) {
+    e.rejecting = true;
+    ++rejecting_;
+    return Admission::kReject;
+  }
+  e.admitted = true;
   ++active_;
+  ++per_ip_[ip];
+  // Waiting for its first request: as evictable as any idle connection, and the newest.
+  e.idle_seq = next_idle_seq_++;
+  idle_.emplace(e.idle_seq, session->id_);
   return Admission::kServe;
 }
 
-void ServerShared::Remove(uint64_t id, bool admitted) {
+bool ServerShared::EvictLongestIdle(const net::ip::address* ip) {
+  for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+    auto entry = sessions_.find(it->second);
+    if (entry == sessions_.end()) continue;
+    Entry& e = entry->second;
+    if (ip != nullptr && e.ip != *ip) continue;
+    Release(e);
+    evicted.fetch_add(1);
+    // Its slot is the newcomer's from now on; the session closes on its own strand, or, if a
+    // request arrived meanwhile, after answering it.
+    if (auto victim = e.session.lock()) victim->RequestStop();
+    return true;
+  }
+  return false;
+}
+
+void ServerShared::Release(Entry& e) {
+  if (e.idle_seq != 0) idle_.erase(e.idle_seq);
+  e.idle_seq = 0;
+  if (e.admitted) {
+    --active_;
+    if (auto it = per_ip_.find(e.ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+  }
+  if (e.rejecting) --rejecting_;
+  e.admitted = false;
+  e.rejecting = false;
+}
+
+void ServerShared::SetIdle(uint64_t id, bool idle) {
   MutexLock lock(&mu_);
-  sessions_.erase(id);
-  if (admitted) --active_;
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second.admitted) return;  // evicted: it closes soon
+  Entry& e = it->second;
+  if (e.idle_seq != 0) idle_.erase(e.idle_seq);
+  e.idle_seq = 0;
+  if (idle) {
+    e.idle_seq = next_idle_seq_++;
+    idle_.emplace(e.idle_seq, id);
+  }
+}
+
+void ServerShared::Remove(uint64_t id) {
+  MutexLock lock(&mu_);
+  auto it = sessions_.find(id);
+  if (it != sessions_.end()) {
+    Release(it->second);
+    sessions_.erase(it);
+  }
   if (sessions_.empty()) empty_cv_.NotifyAll();
 }
 
@@ -82,8 +139,8 @@ std::vector<std::shared_ptr<HttpSession>> ServerShared::Snapshot() {
   std::vector<std::shared_ptr<HttpSession>> out;
   MutexLock lock(&mu_);
   out.reserve(sessions_.size());
-  for (auto& [id, weak] : sessions_) {
-    if (auto session = weak.lock()) out.push_back(std::move(session));
+  for (auto& [id, e] : sessions_) {
+    if (auto session = e.session.lock()) out.push_back(std::move(session));
   }
   return out;
 }
@@ -102,10 +159,15 @@ uint64_t ServerShared::active() const {
 }
 
 HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<ServerShared> shared)
-    : shared_(std::move(shared)), stream_(std::move(socket)) {}
+    : shared_(std::move(shared)), stream_(std::move(socket)) {
+  // Beast checks header_limit on the headers only: a chunked body's trailer is buffered until
+  // its end is found. Bytes not yet parsed are a header, a chunk-size line or a trailer, so
+  // bounding the buffer bounds the trailer (buffer_overflow, answered 431).
+  buffer_.max_size(shared_->options.max_header_bytes + kReadChunk);
+}
 
 HttpSession::~HttpSession() {
-  if (id_ != 0) shared_->Remove(id_, admitted_);
+  if (id_ != 0) shared_->Remove(id_);
 }
 
 void HttpSession::Run() {
@@ -116,11 +178,14 @@ void HttpSession::Run() {
 void HttpSession::RunRejected() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     self->shared_->rejected_busy.fetch_add(1);
+    const ServerOptions& o = self->shared_->options;
     self->SendError(
         http::status::service_unavailable,
         StandardError(kResourceUnavailable,
-                      "server busy: " + std::to_string(self->shared_->options.max_connections) +
-                          " connections open (max_connections)"));
+                      "server busy: every connection has a request in progress "
+                      "(max_connections " +
+                          std::to_string(o.max_connections) + ", max_connections_per_ip " +
+                          std::to_string(o.max_connections_per_ip) + ")"));
   });
 }
 
@@ -142,15 +207,21 @@ void HttpSession::WaitForRequest() {
   if (stop_requested_) return Close();
   if (buffer_.size() > 0) return ReadHeader();  // the next request was pipelined
   // The first byte is awaited apart from the rest so that an idle kept-alive connection may
-  // wait idle_timeout while a started request must finish within read_timeout.
-  stream_.expires_after(shared_->options.idle_timeout);
+  // wait idle_timeout while a started request must finish within read_timeout. A new
+  // connection's first request must have its headers in first_request_timeout, all told.
+  if (!first_request_) shared_->SetIdle(id_, true);
+  stream_.expires_after(first_request_ ? shared_->options.first_request_timeout
+                                       : shared_->options.idle_timeout);
   stream_.async_read_some(buffer_.prepare(kReadChunk),
                           beast::bind_front_handler(&HttpSession::OnIdleRead, shared_from_this()));
 }
 
 void HttpSession::OnIdleRead(beast::error_code ec, size_t n) {
-  if (ec) return Close();  // peer closed, idle timeout, or Stop()
+  // Peer closed, idle timeout, Stop() or eviction. A request that raced an eviction or Stop()
+  // is served, with Connection: close.
+  if (ec) return Close();
   buffer_.commit(n);
+  shared_->SetIdle(id_, false);
   ReadHeader();
 }
 
@@ -160,7 +231,8 @@ void HttpSession::ReadHeader() {
   parser_->header_limit(
       static_cast<std::uint32_t>(std::min<size_t>(shared_->options.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(shared_->options.max_body_bytes);
-  stream_.expires_after(shared_->options.read_timeout);
+  // The first request's header is still under first_request_timeout (set on accept).
+  if (!first_request_) stream_.expires_after(shared_->options.read_timeout);
   http::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -186,6 +258,10 @@ void HttpSession::OnHeader(beast::error_code ec) {
                      StandardError(kInvalidRequest, "malformed HTTP request: " + ec.message()));
   }
   if (ec) return Close();  // read timeout, reset, or the peer gave up half-way
+  if (first_request_) {
+    first_request_ = false;
+    stream_.expires_after(shared_->options.read_timeout);  // for the body
+  }
 
   const auto& request = parser_->get();
   const std::string_view target = View(request.target());
@@ -239,6 +315,14 @@ void HttpSession::OnBody(beast::error_code ec) {
                                           std::to_string(shared_->options.max_body_bytes) +
                                           " bytes (max_body_bytes)"));
   }
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    // A chunked body's trailer counts against the header limit.
+    return SendError(
+        http::status::request_header_fields_too_large,
+        StandardError(kLimitExceeded, "request headers and trailer exceed " +
+                                          std::to_string(shared_->options.max_header_bytes) +
+                                          " bytes (max_header_bytes)"));
+  }
   if (IsHttpSyntaxError(ec)) {
     return SendError(http::status::bad_request,
                      StandardError(kInvalidRequest, "malformed HTTP request: " + ec.message()));
@@ -254,9 +338,29 @@ void HttpSession::Handle() {
   parser_.reset();
   const unsigned version = request.version();
   const bool keep_alive = request.keep_alive();
-  std::string body = shared_->dispatcher.Dispatch(request.body());
-  request = {};  // the request body may be megabytes; do not hold it while writing
+  // Parsing runs on the light lane: its cost is bounded by the body, which the client had to
+  // send, while a heavy method's cost is not. The body is freed once parsed.
+  net::post(*shared_->light_pool, [self = shared_from_this(), body = std::move(request.body()),
+                                   version, keep_alive]() mutable {
+    Dispatcher::Prepared prepared = self->shared_->dispatcher.Prepare(body);
+    body = std::string();
+    auto run = [self, version, keep_alive](Dispatcher::Prepared p) {
+      std::string answer = self->shared_->dispatcher.Execute(std::move(p));
+      net::post(self->stream_.get_executor(),
+                [self, answer = std::move(answer), version, keep_alive]() mutable {
+                  self->Respond(std::move(answer), version, keep_alive);
+                });
+    };
+    if (prepared.lane() == Lane::kHeavy) {
+      net::post(*self->shared_->heavy_pool,
+                [run, prepared = std::move(prepared)]() mutable { run(std::move(prepared)); });
+    } else {
+      run(std::move(prepared));
+    }
+  });
+}
 
+void HttpSession::Respond(std::string body, unsigned version, bool keep_alive) {
   const bool close = !keep_alive || stop_requested_ || shared_->stopping;
   response_ = {};
   response_.version(version);

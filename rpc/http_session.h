@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -25,6 +27,7 @@
 namespace cairn::rpc::detail {
 
 namespace beast = boost::beast;
+namespace net = boost::asio;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
@@ -37,10 +40,15 @@ class ServerShared {
       : dispatcher(dispatcher), options(options) {}
 
   enum class Admission { kServe, kReject, kDrop };
-  // Registers a new session (it must then be Run, RunRejected or dropped, as told): kReject at
-  // max_connections, kDrop once stopping.
-  Admission Admit(const std::shared_ptr<HttpSession>& session) EXCLUDES(mu_);
-  void Remove(uint64_t id, bool admitted) EXCLUDES(mu_);
+  // Registers a new session from `ip` (it must then be Run, RunRejected or dropped, as told).
+  // At max_connections_per_ip or max_connections it evicts the longest-idle connection of the
+  // address or of the server; kReject when none is idle (at most kMaxRejecting such sessions
+  // answer at once, beyond them kDrop), kDrop once stopping.
+  Admission Admit(const std::shared_ptr<HttpSession>& session, const net::ip::address& ip)
+      EXCLUDES(mu_);
+  // An admitted session waits for a request (evictable, the oldest first) or has one.
+  void SetIdle(uint64_t id, bool idle) EXCLUDES(mu_);
+  void Remove(uint64_t id) EXCLUDES(mu_);
   std::vector<std::shared_ptr<HttpSession>> Snapshot() EXCLUDES(mu_);
   // Waits until no session is left or `timeout` passes; true when none is left. A relative
   // timeout keeps clock reads out of rpc/ (the condition variable reads its own).
@@ -49,22 +57,46 @@ class ServerShared {
 
   const Dispatcher& dispatcher;
   const ServerOptions options;
+  // The handler pools, one per Lane; set by Server::Start before the first session.
+  net::thread_pool* light_pool = nullptr;
+  net::thread_pool* heavy_pool = nullptr;
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> rejected_busy{0};
+  std::atomic<uint64_t> evicted{0};
   std::atomic<uint64_t> requests{0};
 
  private:
+  static constexpr size_t kMaxRejecting = kMaxRefusingConnections;
+
+  struct Entry {
+    std::weak_ptr<HttpSession> session;
+    net::ip::address ip;
+    bool admitted = false;   // holds a slot (of max_connections and of its address)
+    bool rejecting = false;  // being answered 503
+    uint64_t idle_seq = 0;   // its key in idle_ while idle; 0 when busy
+  };
+  // Frees the slot of the admitted session idle the longest (of `ip` when given) and tells it
+  // to close; false when no admitted session is idle.
+  bool EvictLongestIdle(const net::ip::address* ip) REQUIRES(mu_);
+  void Release(Entry& e) REQUIRES(mu_);
+
   mutable Mutex mu_;
   CondVar empty_cv_;  // signalled when sessions_ becomes empty
-  std::map<uint64_t, std::weak_ptr<HttpSession>> sessions_ GUARDED_BY(mu_);
+  std::map<uint64_t, Entry> sessions_ GUARDED_BY(mu_);
+  // Idle admitted sessions by when they became idle (a counter, not a clock): begin() is the
+  // one idle the longest.
+  std::map<uint64_t, uint64_t> idle_ GUARDED_BY(mu_);
+  std::map<net::ip::address, size_t> per_ip_ GUARDED_BY(mu_);
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  uint64_t next_idle_seq_ GUARDED_BY(mu_) = 1;
   uint64_t active_ GUARDED_BY(mu_) = 0;
+  size_t rejecting_ GUARDED_BY(mu_) = 0;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  friend class ServerShared;  // sets id_ and admitted_ when it registers the session
+  friend class ServerShared;  // sets id_ when it registers the session
 
   HttpSession(tcp::socket socket, std::shared_ptr<ServerShared> shared);
   ~HttpSession();
@@ -73,7 +105,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Run();
   // Over max_connections: answers 503 and closes.
   void RunRejected();
-  // Stop(): an idle connection closes now, a busy one after its current response.
+  // Stop() or eviction: an idle connection closes now, a busy one after its current response.
   void RequestStop();
   // Stop() after the grace period: closes the socket whatever is in progress.
   void ForceClose();
@@ -89,6 +121,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void ReadBody();
   void OnBody(beast::error_code ec);
   void Handle();
+  // On the strand, with the dispatcher's answer to the request Handle() passed on.
+  void Respond(std::string body, unsigned version, bool keep_alive);
   // Sends an error with a JSON-RPC body; closes afterwards when the request body was not read.
   void SendError(http::status status, const RpcError& error, const char* allow = nullptr);
   void SendHealth();
@@ -109,7 +143,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Phase phase_ = Phase::kIdle;
   bool stop_requested_ = false;
   uint64_t id_ = 0;  // 0 until ServerShared::Admit registers the session
-  bool admitted_ = false;
+  bool first_request_ = true;
 };
 
 }  // namespace cairn::rpc::detail

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <exception>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "base/mutex.h"
 #include "rpc/http_session.h"
@@ -38,10 +40,16 @@ std::string EndpointString(const net::ip::address& address, uint16_t port) {
 
 Status ValidateOptions(const ServerOptions& o) {
   if (o.threads == 0) return Status::Error("rpc: threads must be at least 1");
+  if (o.light_threads == 0) return Status::Error("rpc: light_threads must be at least 1");
+  if (o.io_threads == 0) return Status::Error("rpc: io_threads must be at least 1");
   if (o.max_connections == 0) return Status::Error("rpc: max_connections must be at least 1");
+  if (o.max_connections_per_ip == 0) {
+    return Status::Error("rpc: max_connections_per_ip must be at least 1");
+  }
   if (o.max_body_bytes == 0) return Status::Error("rpc: max_body_bytes must be at least 1");
   if (o.max_header_bytes < 256) return Status::Error("rpc: max_header_bytes must be >= 256");
-  if (o.idle_timeout.count() <= 0 || o.read_timeout.count() <= 0 || o.write_timeout.count() <= 0) {
+  if (o.idle_timeout.count() <= 0 || o.read_timeout.count() <= 0 || o.write_timeout.count() <= 0 ||
+      o.first_request_timeout.count() <= 0) {
     return Status::Error("rpc: timeouts must be positive");
   }
   if (o.shutdown_grace.count() < 0) return Status::Error("rpc: shutdown_grace must be >= 0");
@@ -54,7 +62,7 @@ class Server::Impl {
  public:
   Impl(const Dispatcher& dispatcher, ServerOptions options)
       : shared_(std::make_shared<ServerShared>(dispatcher, options)),
-        ioc_(static_cast<int>(options.threads == 0 ? 1 : options.threads)),
+        ioc_(static_cast<int>(options.io_threads == 0 ? 1 : options.io_threads)),
         acceptor_(net::make_strand(ioc_)),
         retry_timer_(acceptor_.get_executor()) {}
 
@@ -80,9 +88,13 @@ class Server::Impl {
       return Status::Error("rpc: listen on " + where + ": " + ec.message());
     }
     started_ = true;
+    light_pool_.emplace(shared_->options.light_threads);
+    heavy_pool_.emplace(shared_->options.threads);
+    shared_->light_pool = &*light_pool_;
+    shared_->heavy_pool = &*heavy_pool_;
     net::post(acceptor_.get_executor(), [this] { Accept(); });
-    threads_.reserve(shared_->options.threads);
-    for (size_t i = 0; i < shared_->options.threads; ++i) {
+    threads_.reserve(shared_->options.io_threads);
+    for (size_t i = 0; i < shared_->options.io_threads; ++i) {
       threads_.emplace_back([this] { RunLoop(); });
     }
     return Status::Ok();
@@ -102,9 +114,13 @@ class Server::Impl {
     if (!shared_->WaitUntilEmpty(shared_->options.shutdown_grace)) {
       for (auto& session : shared_->Snapshot()) session->ForceClose();
       // Closed sockets complete their operations at once; only a handler still running user
-      // code can hold a session now, and the join below waits for it.
+      // code can hold a session now, and the joins below wait for it.
       shared_->WaitUntilEmpty(std::chrono::seconds(1));
     }
+    // Handlers still running finish and post their answers to the I/O threads, which still
+    // run, so the sessions they hold are released.
+    light_pool_->join();
+    heavy_pool_->join();
     ioc_.stop();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
@@ -127,6 +143,7 @@ class Server::Impl {
     stats.active_connections = shared_->active();
     stats.accepted = shared_->accepted.load();
     stats.rejected_busy = shared_->rejected_busy.load();
+    stats.evicted = shared_->evicted.load();
     stats.requests = shared_->requests.load();
     return stats;
   }
@@ -165,8 +182,15 @@ class Server::Impl {
     shared_->accepted.fetch_add(1);
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    tcp::endpoint remote = socket.remote_endpoint(ec);
+    if (ec) return Accept();  // already reset by the peer
+    net::ip::address ip = remote.address();
+    // One client, one address, whichever family the listening socket speaks.
+    if (ip.is_v6() && ip.to_v6().is_v4_mapped()) {
+      ip = net::ip::make_address_v4(net::ip::v4_mapped, ip.to_v6());
+    }
     auto session = std::make_shared<HttpSession>(std::move(socket), shared_);
-    switch (shared_->Admit(session)) {
+    switch (shared_->Admit(session, ip)) {
       case ServerShared::Admission::kServe:
         session->Run();
         break;
@@ -174,7 +198,8 @@ class Server::Impl {
         session->RunRejected();
         break;
       case ServerShared::Admission::kDrop:
-        break;  // stopping: the socket closes with the session
+        if (!shared_->stopping) shared_->rejected_busy.fetch_add(1);
+        break;  // stopping or flooded: the socket closes with the session
     }
     Accept();
   }
@@ -184,6 +209,9 @@ class Server::Impl {
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
+  // The handler pools (ServerShared points at them); started by Start, joined by Stop.
+  std::optional<net::thread_pool> light_pool_;
+  std::optional<net::thread_pool> heavy_pool_;
   std::atomic<uint16_t> port_{0};
   // Serialises Start and Stop.
   Mutex lifecycle_mu_;

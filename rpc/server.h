@@ -1,6 +1,7 @@
 // JSON-RPC 2.0 over HTTP/1.1: POST / answers through a Dispatcher, GET /health answers "ok".
 // Thread-safety: all methods may be called from any thread. The server runs its own threads
-// and calls the Dispatcher (so its handlers) concurrently from them.
+// and calls the Dispatcher (so its handlers) concurrently from them: I/O threads that never
+// run a handler, and one pool of handler threads per Lane (docs/RPC.md "Lanes").
 #pragma once
 
 #include <chrono>
@@ -15,18 +16,37 @@ namespace cairn::rpc {
 
 class Dispatcher;
 
+// Connections past the limits that may be answered 503 at once; each holds a descriptor while
+// its answer drains, so a further one is closed without an answer. The node counts these in
+// its file descriptor budget (node/fd_limits.h).
+inline constexpr size_t kMaxRefusingConnections = 64;
+
 struct ServerOptions {
-  // Threads running the I/O and the handlers. A handler occupies its thread until it returns,
-  // so at most `threads` handlers run at once; slow I/O on one connection blocks no one.
+  // Threads running heavy methods (Lane::kHeavy). A handler occupies its thread until it
+  // returns, so at most `threads` heavy handlers run at once.
   size_t threads = 2;
-  // Admitted connections at once; one more is accepted, answered 503 and closed.
+  // Threads parsing request bodies and running light methods (Lane::kLight): status and
+  // transaction admission keep these however many heavy calls are queued.
+  size_t light_threads = 2;
+  // Threads doing socket I/O and answering /health; they never run a handler, so /health
+  // answers while every handler thread is busy.
+  size_t io_threads = 1;
+  // Connections at once. A newcomer past it closes the connection idle the longest (waiting
+  // for its next or first request) and takes its place; when every connection has a request
+  // in progress, the newcomer is answered 503 and closed.
   size_t max_connections = 256;
+  // Connections at once from one IP address, with the same eviction and 503 among that
+  // address's connections. Behind a reverse proxy every client has the proxy's address.
+  size_t max_connections_per_ip = 64;
   // A larger request body is answered 413 (before it is read when Content-Length says so).
   size_t max_body_bytes = 5 * 1024 * 1024;
   // Request line plus headers; larger is answered 431.
   size_t max_header_bytes = 16 * 1024;
   // A kept-alive connection with no new request for this long is closed.
   std::chrono::milliseconds idle_timeout{30'000};
+  // A new connection must deliver its first request's headers within this: a connection that
+  // is opened and left silent holds a slot only this long.
+  std::chrono::milliseconds first_request_timeout{5'000};
   // From the first byte of a request to its last; bounds a slowloris client.
   std::chrono::milliseconds read_timeout{15'000};
   // For writing one response; bounds a client that does not read.
@@ -41,7 +61,8 @@ struct ServerOptions {
 struct ServerStats {
   uint64_t active_connections = 0;  // admitted and not yet closed
   uint64_t accepted = 0;            // connections accepted, admitted or not
-  uint64_t rejected_busy = 0;       // answered 503 because of max_connections
+  uint64_t rejected_busy = 0;       // answered 503 (or closed) because of the limits
+  uint64_t evicted = 0;             // idle connections closed to admit a newcomer
   uint64_t requests = 0;            // JSON-RPC HTTP requests handed to the dispatcher
 };
 

@@ -334,3 +334,57 @@ TEST_CASE("registering twice on one dispatcher fails on the first duplicate", "[
   Status again = api::RegisterNodeMethods(dispatcher, node);
   CHECK_FALSE(again.ok());
 }
+
+TEST_CASE("range methods stop at the response budget and say where to continue", "[api]") {
+  FakeNode node;
+  rpc::Dispatcher unlimited;
+  REQUIRE(api::RegisterNodeMethods(unlimited, node).ok());
+  auto result = [](const rpc::Dispatcher& d, const std::string& method, const Json& params) {
+    Json request = {{"jsonrpc", "2.0"}, {"id", 1}, {"method", method}, {"params", params}};
+    return Json::parse(d.Dispatch(request.dump()));
+  };
+  Json raw = result(unlimited, "getRawBlocks", Json::array({0, 10}))["result"];
+  Json headers = result(unlimited, "getBlocks", Json::array({0, 10}))["result"];
+  REQUIRE(raw["blocks"].size() >= 2);
+  REQUIRE(headers.size() >= 2);
+  CHECK_FALSE(raw.contains("truncated"));
+
+  // Room for the envelope and block i only (the cost rules of api/methods.cpp).
+  auto raw_cost = [&](size_t i) {
+    const Json& cert = raw.contains("certificates") ? raw["certificates"][i] : Json();
+    return raw["blocks"][i].get<std::string>().size() + 3 +
+           (cert.is_string() ? cert.get<std::string>().size() + 3 : 5);
+  };
+  rpc::DispatcherOptions o;
+  o.max_response_bytes = 256 + raw_cost(0) + 1;
+  rpc::Dispatcher tight(o);
+  REQUIRE(api::RegisterNodeMethods(tight, node).ok());
+  Json cut = result(tight, "getRawBlocks", Json::array({0, 10}));
+  INFO(cut.dump());
+  CHECK(cut["result"]["blocks"].size() == 1);
+  CHECK(cut["result"]["truncated"] == true);
+  CHECK(cut["result"]["blocks"][0] == raw["blocks"][0]);
+  // Continuing from `from` + 1 gives the next block.
+  o.max_response_bytes = 256 + raw_cost(1) + 1;
+  rpc::Dispatcher tight_next(o);
+  REQUIRE(api::RegisterNodeMethods(tight_next, node).ok());
+  Json next = result(tight_next, "getRawBlocks", Json::array({1, 10}));
+  CHECK(next["result"]["blocks"][0] == raw["blocks"][1]);
+
+  const size_t first_header = headers[0].dump().size() + 1;
+  o.max_response_bytes = 256 + first_header + 1;
+  rpc::Dispatcher tight_headers(o);
+  REQUIRE(api::RegisterNodeMethods(tight_headers, node).ok());
+  Json one = result(tight_headers, "getBlocks", Json::array({0, 10}));
+  CHECK(one["result"].size() == 1);
+  CHECK(one["result"][0] == headers[0]);
+
+  // Not even the first block fits: -32005 naming the limit.
+  o.max_response_bytes = 256;
+  rpc::Dispatcher none(o);
+  REQUIRE(api::RegisterNodeMethods(none, node).ok());
+  Json refused = result(none, "getRawBlocks", Json::array({0, 10}));
+  CHECK(refused["error"]["code"] == rpc::kLimitExceeded);
+  CHECK(refused["error"]["data"].get<std::string>().find("max_response_bytes") !=
+        std::string::npos);
+}

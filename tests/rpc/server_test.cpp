@@ -253,16 +253,15 @@ TEST_CASE("server: an oversized body is 413 and the server keeps serving", "[rpc
   CHECK(after.value() == 3);
 }
 
-TEST_CASE("server: connections beyond max_connections get 503 and the server keeps serving",
+TEST_CASE("server: past max_connections with none idle, a newcomer gets 503; serving goes on",
           "[rpc][server]") {
   ServerOptions options;
   options.max_connections = 2;
   Fixture f(options);
-  auto first = std::make_unique<RawConn>(f.server.port());
-  RawConn second(f.server.port());
-  REQUIRE(first->connected());
-  REQUIRE(second.connected());
-  REQUIRE(Eventually([&] { return f.server.Stats().active_connections == 2; }));
+  // Two connections with a request in progress: neither may be closed for a newcomer.
+  auto first = std::async(std::launch::async, [&] { return f.NewClient().Call("slow"); });
+  auto second = std::async(std::launch::async, [&] { return f.NewClient().Call("slow"); });
+  REQUIRE(Eventually([&] { return f.methods.slow_entered == 2; }));
 
   Client client = f.NewClient();
   CallResult refused = client.Call("add", Json::array({1, 2}));
@@ -270,7 +269,9 @@ TEST_CASE("server: connections beyond max_connections get 503 and the server kee
   CHECK(refused.rpc_error().code == kResourceUnavailable);
   CHECK(f.server.Stats().rejected_busy >= 1);
 
-  first.reset();  // frees a slot
+  f.Release();  // both answer; their connections become idle, so evictable
+  CHECK(first.get().value() == "done");
+  CHECK(second.get().value() == "done");
   CHECK(Eventually([&] { return client.Call("add", Json::array({1, 2})).ok(); }));
 }
 
@@ -309,6 +310,7 @@ TEST_CASE("server: slow and idle clients are timed out without blocking others",
   ServerOptions options;
   options.idle_timeout = std::chrono::milliseconds(300);
   options.read_timeout = std::chrono::milliseconds(300);
+  options.first_request_timeout = std::chrono::milliseconds(300);
   Fixture f(options);
 
   RawConn idle(f.server.port());

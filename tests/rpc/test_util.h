@@ -41,6 +41,11 @@ class RawConn {
       fd_ = -1;
     }
   }
+  // Takes over a connected socket (made with options RawConn(port) does not set).
+  struct Adopt {
+    int fd;
+  };
+  explicit RawConn(Adopt a) : fd_(a.fd) {}
   ~RawConn() { Close(); }
   RawConn(const RawConn&) = delete;
   RawConn& operator=(const RawConn&) = delete;
