@@ -112,17 +112,28 @@ void ServerShared::Release(Entry& e) {
   e.rejecting = false;
 }
 
-void ServerShared::SetIdle(uint64_t id, bool idle) {
+bool ServerShared::SetIdle(uint64_t id, bool idle) {
   MutexLock lock(&mu_);
   auto it = sessions_.find(id);
-  if (it == sessions_.end() || !it->second.admitted) return;  // evicted: it closes soon
+  if (it == sessions_.end()) return false;
   Entry& e = it->second;
+  if (!e.admitted) {
+    // Evicted while its next request was arriving: it gave its slot away, so it may answer
+    // that request only as one of the refusing connections the descriptor budget counts
+    // (node/fd_limits.h); past those it closes unanswered, as a refused connection would.
+    if (idle || e.rejecting) return e.rejecting;
+    if (rejecting_ >= kMaxRejecting) return false;
+    e.rejecting = true;
+    ++rejecting_;
+    return true;
+  }
   if (e.idle_seq != 0) idle_.erase(e.idle_seq);
   e.idle_seq = 0;
   if (idle) {
     e.idle_seq = next_idle_seq_++;
     idle_.emplace(e.idle_seq, id);
   }
+  return true;
 }
 
 void ServerShared::Remove(uint64_t id) {
@@ -218,10 +229,10 @@ void HttpSession::WaitForRequest() {
 
 void HttpSession::OnIdleRead(beast::error_code ec, size_t n) {
   // Peer closed, idle timeout, Stop() or eviction. A request that raced an eviction or Stop()
-  // is served, with Connection: close.
+  // is served, with Connection: close, while the refusing connections have room.
   if (ec) return Close();
   buffer_.commit(n);
-  shared_->SetIdle(id_, false);
+  if (!shared_->SetIdle(id_, false)) return Close();
   ReadHeader();
 }
 
@@ -379,7 +390,9 @@ void HttpSession::Respond(std::string body, unsigned version, bool keep_alive) {
 
 void HttpSession::SendHealth() {
   const auto& request = parser_->get();
-  const bool close = !request.keep_alive() || stop_requested_ || shared_->stopping;
+  // A body we did not read would be taken for the next request: close instead.
+  const bool close =
+      !request.keep_alive() || !parser_->is_done() || stop_requested_ || shared_->stopping;
   response_ = {};
   response_.version(request.version());
   response_.result(http::status::ok);

@@ -46,8 +46,10 @@ class ServerShared {
   // answer at once, beyond them kDrop), kDrop once stopping.
   Admission Admit(const std::shared_ptr<HttpSession>& session, const net::ip::address& ip)
       EXCLUDES(mu_);
-  // An admitted session waits for a request (evictable, the oldest first) or has one.
-  void SetIdle(uint64_t id, bool idle) EXCLUDES(mu_);
+  // An admitted session waits for a request (evictable, the oldest first) or has one. False
+  // when the session may not serve a request: it was evicted, and the refusing connections
+  // (kMaxRejecting) are full.
+  bool SetIdle(uint64_t id, bool idle) EXCLUDES(mu_);
   void Remove(uint64_t id) EXCLUDES(mu_);
   std::vector<std::shared_ptr<HttpSession>> Snapshot() EXCLUDES(mu_);
   // Waits until no session is left or `timeout` passes; true when none is left. A relative

@@ -121,6 +121,8 @@ TEST_CASE("R4: a newcomer past max_connections closes the longest-idle connectio
           "[rpc][lanes]") {
   ServerOptions options;
   options.max_connections = 3;
+  // Only eviction may close these silent connections, however slow the machine.
+  options.first_request_timeout = std::chrono::seconds(60);
   LaneServer s(options);
   auto oldest = ConnectFrom("127.0.0.2", s.server->port());
   REQUIRE(Eventually([&] { return s.server->Stats().active_connections == 1; }));
@@ -164,6 +166,7 @@ TEST_CASE("R4: one address holds at most max_connections_per_ip; its own idle on
           "[rpc][lanes]") {
   ServerOptions options;
   options.max_connections_per_ip = 2;
+  options.first_request_timeout = std::chrono::seconds(60);  // only eviction closes them
   LaneServer s(options);
   std::vector<std::unique_ptr<RawConn>> flood;
   for (int i = 0; i < 10; ++i) flood.push_back(ConnectFrom("127.0.0.9", s.server->port()));
