@@ -220,16 +220,19 @@ TEST_CASE("R3: /health, getStatus and sendTransaction answer while heavy batches
   for (rpc::Client& c : heavy_clients) {
     running.push_back(std::async(std::launch::async, [&c, &heavy] { return c.PostRaw(heavy); }));
   }
-  auto all_running = [&] {
+  // Heavy work still queued or running. Not "every batch": on a fast machine the first
+  // wave (rpc.threads batches at once) may finish while the light calls run; the last of the
+  // three waves is still well behind them.
+  auto heavy_pending = [&] {
     for (auto& f : running) {
-      if (f.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return false;
+      if (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return true;
     }
-    return true;
+    return false;
   };
 
   // The heavy batches are being worked on (the node's threads are burning CPU for them).
   REQUIRE(Eventually([&] { return CpuSeconds(n.pid) - cpu0 > 0.5; }, std::chrono::seconds(60)));
-  REQUIRE(all_running());
+  REQUIRE(heavy_pending());
 
   rpc::Client light = n.node.Client();
   const uint64_t h0 = n.Height();
@@ -253,8 +256,8 @@ TEST_CASE("R3: /health, getStatus and sendTransaction answer while heavy batches
   // failed receipt), but answered.
   CHECK((sent_tx.ok() || sent_tx.is_rpc_error()));
   REQUIRE(Eventually([&] { return n.Height() > h0 + 5; }));
-  // All of it while every heavy batch was still in progress.
-  CHECK(all_running());
+  // All of it while heavy batches were still waiting or running.
+  CHECK(heavy_pending());
   n.node.Kill();  // the heavy batches would run for a while yet
   for (auto& f : running) f.wait();
 }
