@@ -237,11 +237,6 @@ Status NodeConfig::Validate() const {
       return Err(std::string(r.key), std::to_string(v) + " is out of range (" + RangeText(r) + ")");
     }
   }
-  if (p2p_max_pending_per_ip > p2p_max_pending) {
-    return Err("p2p.max_pending_per_ip", std::to_string(p2p_max_pending_per_ip) +
-                                             " is above p2p.max_pending (" +
-                                             std::to_string(p2p_max_pending) + ")");
-  }
   if (name.empty() || name.size() > kMaxNameBytes) {
     return Err("name", "must be 1 to " + std::to_string(kMaxNameBytes) + " bytes");
   }

@@ -1,5 +1,7 @@
 #include "node/p2p_network.h"
 
+#include <algorithm>
+
 namespace cairn::node {
 
 Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig& config,
@@ -19,7 +21,9 @@ Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig&
   opts.listen_port = listen->second;
   opts.max_inbound = config.p2p_max_inbound;
   opts.max_pending_inbound = config.p2p_max_pending;
-  opts.max_pending_per_ip = config.p2p_max_pending_per_ip;
+  // One address can never hold more than all pending slots; the host refuses the options
+  // otherwise, and each key is range-checked on its own (docs/CONFIG.md).
+  opts.max_pending_per_ip = std::min(config.p2p_max_pending_per_ip, config.p2p_max_pending);
   opts.handshake_timeout = std::chrono::milliseconds(config.p2p_handshake_timeout_ms);
   for (const config::PeerConfig& pc : config.peers) {
     auto addr = p2p::ParsePeerAddress(pc.node_id + "@" + pc.address);

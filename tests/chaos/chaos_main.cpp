@@ -291,13 +291,19 @@ class Client {
       f.hash = f.tx.Hash().ToHex();
       f.sent = now;
       auto r = c.Call("sendTransaction", {{"tx", Hex(f.tx)}});
-      if (r.is_transport_error()) return fail();
+      // The nonce is spent whatever the answer: a timeout may still have been admitted (and
+      // committed), so these exact bytes are what the client must keep and resend. Signing a
+      // new transaction for the nonce instead would leave this one's twin committed and the
+      // new one refused nonce_too_low for ever (a bug this driver had, seen as a stall).
       ++s.next_nonce;
-      MutexLock lock(&mu_);
-      f.accepted = r.ok();
-      if (r.ok()) ++accepted_;
-      s.window.push_back(std::move(f));
-      ++inflight_;
+      {
+        MutexLock lock(&mu_);
+        f.accepted = r.ok();
+        if (r.ok()) ++accepted_;
+        s.window.push_back(std::move(f));
+        ++inflight_;
+      }
+      if (r.is_transport_error()) return fail();
       // A refusal (nonce_too_high from a node still catching up, mempool_full) leaves it in
       // the window unaccepted; the pass above sends it again.
     }

@@ -153,10 +153,15 @@ TEST_CASE("a replayed, dropped or reordered frame closes the connection", "[p2p]
   });
   REQUIRE(link.a->Start().ok());
   REQUIRE(WaitFor([&] { return link.Connected(); }));
+  // The attack may close the connection before the last Send is queued (B closes at the
+  // second frame, and A can learn it between two Sends), so only the first must be taken.
+  bool first = true;
   for (const char* text : {"one", "two", "three"}) {
-    REQUIRE(
+    const bool queued =
         link.a->Send(link.kb.public_key(), kSync, Bytes(AsBytes(text).begin(), AsBytes(text).end()))
-            .ok());
+            .ok();
+    if (first) REQUIRE(queued);
+    first = false;
   }
   REQUIRE(WaitFor([&] { return Closes(*link.b, CloseReason::kDecryptFailed) == 1; }));
   // Only the frames before the attack get through, each exactly once.

@@ -162,7 +162,7 @@ TEST_CASE("R4: when every connection has a request in progress, a newcomer gets 
   CHECK(Eventually([&] { return client.Call("ping").ok(); }));
 }
 
-TEST_CASE("R4: one address holds at most max_connections_per_ip; its own idle ones give way",
+TEST_CASE("R4: one address holds at most max_connections_per_ip, and its own idle ones give way",
           "[rpc][lanes]") {
   ServerOptions options;
   options.max_connections_per_ip = 2;

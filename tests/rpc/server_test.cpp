@@ -253,7 +253,7 @@ TEST_CASE("server: an oversized body is 413 and the server keeps serving", "[rpc
   CHECK(after.value() == 3);
 }
 
-TEST_CASE("server: past max_connections with none idle, a newcomer gets 503; serving goes on",
+TEST_CASE("server: past max_connections with none idle, a newcomer gets 503, and serving goes on",
           "[rpc][server]") {
   ServerOptions options;
   options.max_connections = 2;
