@@ -300,6 +300,17 @@ Status RaftEngine::StepMessage(ReplicaId from, const Message& m) {
     } else if (m.type == MsgType::kApp || m.type == MsgType::kHeartbeat ||
                m.type == MsgType::kSnapshot) {
       BecomeFollower(m.term, from);
+    } else if (m.type == MsgType::kVote) {
+      // A vote request moves us to its term but does not restart our election timer: only a
+      // leader's append or a granted vote does (Figure 2). Restarting it, as etcd does, lets
+      // candidates whose logs are too old to win keep every up-to-date replica from ever
+      // campaigning when their clocks run fast and pre-vote is off: a livelock the
+      // simulation found (seeds 6387957 and 6436029).
+      uint32_t elapsed = role_ == Role::kLeader ? 0 : election_elapsed_;
+      uint32_t timeout = randomized_election_timeout_;
+      BecomeFollower(m.term, kNoReplica);
+      election_elapsed_ = elapsed;
+      randomized_election_timeout_ = timeout;
     } else {
       BecomeFollower(m.term, kNoReplica);
     }

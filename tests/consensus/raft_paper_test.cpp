@@ -209,6 +209,37 @@ TEST_CASE("Leader Completeness: a candidate lacking committed entries cannot win
   }
 }
 
+TEST_CASE("Election timer: a vote request it rejects does not restart a follower's timer",
+          "[consensus][raft][paper]") {
+  // Figure 2: a follower campaigns unless it hears from the leader or grants a vote. A
+  // candidate whose log is too old to win, asking more often than any timeout, must not keep
+  // an up-to-date follower from campaigning (with pre-vote off; the sim's seeds 6387957 and
+  // 6436029 livelocked that way).
+  RaftCluster c(Opts(3));
+  c.Campaign(0);
+  ProposeAndCommit(c, 0, 2);
+  c.Crash(0);
+  const uint32_t ticks = 10;  // Opts' election_ticks: timeouts are drawn from [10, 20)
+  bool campaigned = false;
+  uint64_t asked_term = 0;
+  for (uint32_t t = 0; t < 3 * ticks && !campaigned; ++t) {
+    if (t % (ticks / 2) == 0) {
+      Message stale;
+      stale.type = MsgType::kVote;
+      stale.term = c.node(1).term() + 1;
+      stale.index = 1;  // older than replica 1's log: refused
+      stale.log_term = 1;
+      REQUIRE(c.node(1).StepMessage(2, stale).ok());
+      REQUIRE(c.node(1).term() == stale.term);  // the term still moves, as Figure 2 says
+      asked_term = stale.term;
+      c.Process(1);
+    }
+    c.Tick(1);
+    campaigned = c.node(1).role() == Role::kCandidate && c.node(1).term() == asked_term + 1;
+  }
+  REQUIRE(campaigned);
+}
+
 TEST_CASE("State Machine Safety: a block applied by one server is the block every server applies",
           "[consensus][raft][paper]") {
   RaftCluster c(Opts(3));
