@@ -15,12 +15,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "bench/load.h"
 #include "bench/procstat.h"
 #include "bench/report.h"
+#include "bench/sweep.h"
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
 #include "genesis/genesis.h"
@@ -54,6 +56,8 @@ struct Options {
   std::string pid_file;
   std::string json_file;
   std::string scenario = "custom";
+  std::string sweep;    // factors of `capacity`, one step each (bench/sweep.h)
+  double capacity = 0;  // tx/s the sweep's factors multiply
 };
 
 rpc::Client Connect(const std::string& url) {
@@ -130,6 +134,19 @@ void RegisterOverRpc(rpc::Client& c, const std::string& key_file, const std::str
   }
 }
 
+// Transactions per sendTransactions call at `rate` over `lanes`: at a fixed rate a batch
+// every ~20 ms per lane keeps submission close to uniform; flat out, 1,000.
+size_t StepBatch(double rate, size_t lanes) {
+  if (rate <= 0) return 1000;
+  return std::clamp<size_t>(static_cast<size_t>(rate * 0.02 / static_cast<double>(lanes)), 1, 1000);
+}
+
+void WriteJson(const std::string& path, const json& j) {
+  std::ofstream f(path, std::ios::trunc);
+  f << j.dump(2) << "\n";
+  if (!f) Die("cannot write " + path);
+}
+
 void ReadPidFile(const std::string& path, std::vector<std::string>* specs) {
   std::ifstream f(path);
   if (!f) Die("cannot read --pid-file " + path);
@@ -146,6 +163,12 @@ int Run(Options o) {
   if (o.follow.empty()) o.follow = o.rpc.front();
   if (!o.prefunded && o.key_file.empty()) Die("give --key ADMIN_KEY or --prefunded");
   if (o.accounts < 2) Die("--accounts must be at least 2");
+  if (!o.sweep.empty()) {
+    if (ParseSweepFactors(o.sweep).empty())
+      Die("--sweep: expected rising positive factors such as 0.25,0.5,1,2,3");
+    if (!(o.capacity > 0)) Die("--sweep needs --capacity (tx/s the factors multiply)");
+    if (o.json_file == "-") Die("--sweep prints its table; give --json a file");
+  }
   if (!o.pid_file.empty()) ReadPidFile(o.pid_file, &o.pid_specs);
   std::vector<std::string> pid_names;
   std::vector<pid_t> pids;
@@ -160,14 +183,10 @@ int Run(Options o) {
     // Admission is one synchronous call per batch: at full rate several calls in flight per
     // node keep its RPC threads and verifiers busy; at a fixed rate two keep a slow call from
     // delaying the schedule.
-    o.conns_per_node = o.rate > 0 ? 2 : 4;
+    o.conns_per_node = o.rate > 0 || !o.sweep.empty() ? 2 : 4;
   }
   size_t lanes = o.rpc.size() * o.conns_per_node;
-  if (o.batch == 0) {
-    // At a fixed rate, a batch every ~20 ms per lane keeps submission close to uniform.
-    o.batch =
-        o.rate > 0 ? std::clamp<size_t>(static_cast<size_t>(o.rate * 0.02 / lanes), 1, 1000) : 1000;
-  }
+  if (o.batch == 0 && o.sweep.empty()) o.batch = StepBatch(o.rate, lanes);
 
   rpc::Client follower = Connect(o.follow);
   json status = CallOrDie(follower, "getStatus");
@@ -200,35 +219,77 @@ int Run(Options o) {
   std::vector<crypto::KeyPair> keys;
   for (size_t i = 0; i < o.accounts; ++i) keys.push_back(AccountKey(o.seed, i));
   if (!o.prefunded) RegisterOverRpc(follower, o.key_file, chain, keys);
-  std::vector<uint64_t> nonces;
-  for (const json& a : GetAccounts(follower, keys)) {
-    if (a.is_null()) {
-      Die("a bench account is not registered" +
-          std::string(o.prefunded ? ": run `cairn-bench genesis` on the genesis file first" : ""));
-    }
-    nonces.push_back(a.value("next_nonce", uint64_t{0}));
-  }
   double setup_s = std::chrono::duration<double>(Clock::now() - t_setup).count();
 
-  auto t_sign = Clock::now();
-  std::fprintf(stderr, "cairn-bench: pre-signing %zu transfers from %zu accounts...\n", o.txs,
-               o.accounts);
-  Load load = PrepareLoad(keys, nonces, chain, o.txs, o.rpc.size(), o.conns_per_node, cores);
-  double presign_s = std::chrono::duration<double>(Clock::now() - t_sign).count();
+  // One timed load at `rate` (0: as fast as accepted) from the accounts' current nonces:
+  // pre-signs `txs` transfers, submits them for at most `duration` seconds, then drains.
+  auto run_at = [&](double rate, double duration, size_t txs, size_t batch, double* presign_s) {
+    std::vector<uint64_t> nonces;
+    for (const json& a : GetAccounts(follower, keys)) {
+      if (a.is_null()) {
+        Die("a bench account is not registered" +
+            std::string(o.prefunded ? ": run `cairn-bench genesis` on the genesis file first"
+                                    : ""));
+      }
+      nonces.push_back(a.value("next_nonce", uint64_t{0}));
+    }
+    auto t_sign = Clock::now();
+    std::fprintf(stderr, "cairn-bench: pre-signing %zu transfers from %zu accounts...\n", txs,
+                 o.accounts);
+    Load load = PrepareLoad(keys, nonces, chain, txs, o.rpc.size(), o.conns_per_node, cores);
+    *presign_s = std::chrono::duration<double>(Clock::now() - t_sign).count();
+    RunParams p;
+    p.rpc = o.rpc;
+    p.follow = o.follow;
+    p.rate = rate;
+    p.duration_s = duration;
+    p.drain_timeout_s = o.drain_timeout_s;
+    p.batch = batch;
+    p.start_height = CallOrDie(follower, "getStatus")["height"];
+    p.pids = pids;
+    std::fprintf(
+        stderr, "cairn-bench: load running at %s (at most %.0f s, then up to %.0f s drain)\n",
+        rate > 0 ? (std::to_string(static_cast<long>(rate)) + " tx/s").c_str() : "full rate",
+        duration, o.drain_timeout_s);
+    auto tl = std::make_unique<Timeline>(txs);
+    RunLoad(load, p, tl.get());
+    return tl;
+  };
 
-  RunParams p;
-  p.rpc = o.rpc;
-  p.follow = o.follow;
-  p.rate = o.rate;
-  p.duration_s = o.duration_s;
-  p.drain_timeout_s = o.drain_timeout_s;
-  p.batch = o.batch;
-  p.start_height = CallOrDie(follower, "getStatus")["height"];
-  p.pids = pids;
-  std::fprintf(stderr, "cairn-bench: load running (at most %.0f s, then up to %.0f s drain)\n",
-               o.duration_s, o.drain_timeout_s);
-  Timeline tl(o.txs);
-  RunLoad(load, p, &tl);
+  if (!o.sweep.empty()) {
+    std::vector<double> factors = ParseSweepFactors(o.sweep);
+    json steps = json::array();
+    for (double f : factors) {
+      double rate = f * o.capacity;
+      size_t txs = std::min(o.max_txs, static_cast<size_t>(rate * o.duration_s) + 1);
+      size_t batch = o.batch ? o.batch : StepBatch(rate, lanes);
+      double presign_s = 0;
+      auto tl = run_at(rate, o.duration_s, txs, batch, &presign_s);
+      steps.push_back(SweepStep(*tl, f, rate, o.trim));
+      std::fprintf(stderr, "cairn-bench: step %.2fx: %.0f offered, %.0f committed/s, p99 %.0f ms\n",
+                   f, rate, steps.back()["goodput_tps"].get<double>(),
+                   steps.back()["latency_ms"]["p99"].get<double>());
+    }
+    json sweep = SweepReport(o.scenario, o.capacity, ceiling, steps);
+    sweep["setup_s"] = setup_s;
+    sweep["config"] = {{"rpc", o.rpc},
+                       {"step_duration_s", o.duration_s},
+                       {"conns_per_node", o.conns_per_node},
+                       {"accounts", o.accounts},
+                       {"verifications_per_tx", o.verifications_per_tx},
+                       {"ed25519_verify_per_s_core", verify_rate},
+                       {"cores", cores},
+                       {"load_avg_1m_before", load_before},
+                       {"load_avg_1m_after", LoadAverage1()}};
+    PrintSweepTable(sweep);
+    if (!o.json_file.empty()) WriteJson(o.json_file, sweep);
+    if (sweep["lost"].get<size_t>() > 0) return 2;
+    return sweep["peak_goodput_tps"].get<double>() > 0 ? 0 : 3;
+  }
+
+  double presign_s = 0;
+  auto tl_owner = run_at(o.rate, o.duration_s, o.txs, o.batch, &presign_s);
+  const Timeline& tl = *tl_owner;
 
   ReportInputs in;
   in.scenario = o.scenario;
@@ -259,11 +320,7 @@ int Run(Options o) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
     PrintTable(report);
-    if (!o.json_file.empty()) {
-      std::ofstream f(o.json_file, std::ios::trunc);
-      f << report.dump(2) << "\n";
-      if (!f) Die("cannot write " + o.json_file);
-    }
+    if (!o.json_file.empty()) WriteJson(o.json_file, report);
   }
   if (report["txs"]["lost"].get<size_t>() > 0) return 2;
   if (report["txs"]["committed"].get<size_t>() == 0) return 3;
@@ -316,6 +373,10 @@ int main(int argc, char** argv) {
   app.add_option("--pid-file", o.pid_file, "file of 'NAME PID' or 'NAME=PID' lines");
   app.add_option("--json", o.json_file, "also write the report as JSON to FILE ('-': stdout only)");
   app.add_option("--scenario", o.scenario, "name in the report")->capture_default_str();
+  app.add_option("--sweep", o.sweep,
+                 "goodput sweep: comma-separated factors of --capacity, one step of --duration "
+                 "seconds each, drained in between (e.g. 0.25,0.5,0.75,1,1.5,2,3)");
+  app.add_option("--capacity", o.capacity, "tx/s the --sweep factors multiply");
 
   std::string genesis_path;
   size_t genesis_accounts = 200;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Validates cairn-bench JSON reports: the fields BENCHMARKS.md and CI rely on are present
-and typed, nothing accepted was lost, something committed. Usage: check_report.py FILE...
+"""Validates cairn-bench JSON reports (single runs and --sweep reports): the fields
+BENCHMARKS.md and CI rely on are present and typed, nothing accepted was lost, something
+committed. Usage: check_report.py FILE...
 Exit 0 when every report passes; prints one line per report."""
 import json
 import sys
@@ -31,9 +32,63 @@ def get(report, dotted):
     return cur
 
 
+SWEEP_REQUIRED = {
+    "schema": str, "scenario": str, "ok": bool, "capacity_tps": (int, float),
+    "ceiling_tps": (int, float), "peak_goodput_tps": (int, float), "lost": int, "steps": list,
+}
+STEP_REQUIRED = {
+    "factor": (int, float), "offered_tps": (int, float), "accepted_tps": (int, float),
+    "goodput_tps": (int, float), "window_s": (int, float), "latency_ms.p50": (int, float),
+    "latency_ms.p99": (int, float), "txs.accepted": int, "txs.committed": int, "txs.lost": int,
+}
+
+
+def typed(obj, fields, prefix=""):
+    problems = []
+    for field, kind in fields.items():
+        try:
+            v = get(obj, field)
+        except KeyError:
+            problems.append(f"missing {prefix}{field}")
+            continue
+        if not isinstance(v, kind) or (kind != bool and isinstance(v, bool)):
+            problems.append(f"{prefix}{field} has type {type(v).__name__}")
+    return problems
+
+
+def check_sweep(r):
+    problems = typed(r, SWEEP_REQUIRED)
+    if problems:
+        return problems
+    if not r["steps"]:
+        problems.append("no steps")
+    factors = []
+    for i, s in enumerate(r["steps"]):
+        step_problems = typed(s, STEP_REQUIRED, f"steps[{i}].")
+        problems += step_problems
+        if step_problems:
+            continue
+        factors.append(s["factor"])
+        if s["txs"]["lost"] != 0:
+            problems.append(f"step {s['factor']}x: {s['txs']['lost']} accepted never committed")
+        if s["txs"]["committed"] > s["txs"]["accepted"]:
+            problems.append(f"step {s['factor']}x: more committed than accepted")
+    if factors != sorted(set(factors)):
+        problems.append("factors not strictly rising")
+    if r["lost"] != 0:
+        problems.append(f"{r['lost']} accepted transactions never committed")
+    if r["peak_goodput_tps"] <= 0:
+        problems.append("nothing committed")
+    if not r["ok"]:
+        problems.append("ok is false")
+    return problems
+
+
 def check(path):
     with open(path) as f:
         r = json.load(f)
+    if r.get("schema") == "cairn-bench-sweep/1":
+        return check_sweep(r)
     problems = []
     for field, kind in REQUIRED.items():
         try:
@@ -82,8 +137,12 @@ def main(paths):
         else:
             with open(p) as f:
                 r = json.load(f)
-            print(f"ok   {p}: {r['scenario']}: {r['txs']['committed']} committed, 0 lost, "
-                  f"{r['tps']['steady']:.0f} TPS steady")
+            if r["schema"] == "cairn-bench-sweep/1":
+                print(f"ok   {p}: {r['scenario']} sweep: {len(r['steps'])} steps, 0 lost, "
+                      f"peak goodput {r['peak_goodput_tps']:.0f} TPS")
+            else:
+                print(f"ok   {p}: {r['scenario']}: {r['txs']['committed']} committed, 0 lost, "
+                      f"{r['tps']['steady']:.0f} TPS steady")
     return 1 if failed or not paths else 0
 
 

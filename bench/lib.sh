@@ -12,6 +12,9 @@
 #   --no-build           use the binaries already in the build dir
 #   --out FILE           the JSON report (default bench/results/NAME-DATE[-smoke].json)
 #   --keep               keep the temp dir (data, logs) after the run
+#   --sweep F1,F2,...    goodput sweep instead of one run: one step of --duration seconds at
+#                        each factor of --capacity, drained in between (bench/sweep.sh)
+#   --capacity TPS       what the --sweep factors multiply
 #   -- ARGS              passed to cairn-bench as they are
 # Exit status: cairn-bench's (0 ok, 2 lost transactions, 3 nothing committed), 1 on a setup
 # failure, 77 when the scenario cannot run here (e.g. bft not in this cairnd).
@@ -28,6 +31,7 @@ die() {
 
 parse_args() {
   SMOKE=0 RATE=0 DURATION="" ACCOUNTS="" BLOCK_INTERVAL=100 NO_BUILD=0 KEEP=0 OUT=""
+  SWEEP="" CAPACITY=0
   BUILD_DIR=${CAIRN_BUILD_DIR:-$REPO/build}
   EXTRA=()
   while (($#)); do
@@ -41,6 +45,8 @@ parse_args() {
       --no-build) NO_BUILD=1 ;;
       --out) OUT=$2; shift ;;
       --keep) KEEP=1 ;;
+      --sweep) SWEEP=$2; shift ;;
+      --capacity) CAPACITY=$2; shift ;;
       --) shift; EXTRA=("$@"); break ;;
       -h | --help)
         sed -n '/^# Options/,/^# failure/p' "$BENCH_DIR/lib.sh" | sed 's/^# \{0,1\}//'
@@ -182,7 +188,12 @@ wait_leader() {
 run_bench() {
   local k=$1 i stamp
   local args=(--prefunded --accounts "$ACCOUNTS" --scenario "$SCENARIO" --verifications-per-tx "$k"
-    --duration "$DURATION" --rate "$RATE")
+    --duration "$DURATION")
+  if [[ -n $SWEEP ]]; then
+    args+=(--sweep "$SWEEP" --capacity "$CAPACITY")
+  else
+    args+=(--rate "$RATE")
+  fi
   for i in "${!NODE_PIDS[@]}"; do args+=(--pid "${NODE_NAMES[$i]}=${NODE_PIDS[$i]}"); done
   if ((SMOKE)); then
     args+=(--drain-timeout 30 --verify-seconds 0.3)
@@ -192,7 +203,11 @@ run_bench() {
     mkdir -p "$BENCH_DIR/results"
     local suffix=""
     ((SMOKE)) && suffix=-smoke
-    [[ $RATE == 0 ]] || suffix+="-rate$RATE"
+    if [[ -n $SWEEP ]]; then
+      suffix+="-sweep"
+    elif [[ $RATE != 0 ]]; then
+      suffix+="-rate$RATE"
+    fi
     OUT="$BENCH_DIR/results/$SCENARIO-$stamp$suffix.json"
   fi
   log "cairn-bench ${args[*]} ${EXTRA[*]}"

@@ -22,6 +22,8 @@ double Percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
+}  // namespace
+
 json LatencyJson(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   return {{"count", ms.size()},
@@ -30,6 +32,8 @@ json LatencyJson(std::vector<double> ms) {
           {"p99", Percentile(ms, 99)},
           {"max", ms.empty() ? 0.0 : ms.back()}};
 }
+
+namespace {
 
 // CPU seconds of pid slot `k` at time t, interpolated between the samples around it.
 double CpuAt(const std::vector<CpuSample>& samples, int k, double t) {

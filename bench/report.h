@@ -26,6 +26,9 @@ struct ReportInputs {
   double presign_s = 0;
 };
 
+// count, p50, p95, p99 and max (nearest rank) of latencies in milliseconds.
+nlohmann::json LatencyJson(std::vector<double> ms);
+
 nlohmann::json BuildReport(const Timeline& tl, const ReportInputs& in);
 void PrintTable(const nlohmann::json& report);
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # CI smoke: every scenario in --smoke mode (3 s at 1,000 tx/s), then each JSON report is
-# checked (bench/check_report.py: fields present, committed > 0, lost == 0). bft4 is skipped,
+# checked (bench/check_report.py: fields present, committed > 0, lost == 0); then the goodput
+# sweep in miniature (bench/sweep.sh --smoke: raft4 at 0.5x, 1x and 2x of 500 tx/s, checked
+# the same way). bft4 is skipped,
 # with a message, only when cairnd says BFT is not available.
 #   bench/smoke.sh [--build-dir DIR] [--no-build]
 set -euo pipefail
@@ -41,6 +43,11 @@ for s in solo raft3 raft4 bft4; do
 done
 check_rc=0
 ((${#reports[@]} == 0)) || python3 "$BENCH_DIR/check_report.py" "${reports[@]}" || check_rc=$?
+if ! "$BENCH_DIR/sweep.sh" --smoke --no-build "${PASS[@]}" --out "$OUT/sweep" >"$OUT/sweep.out" 2>&1; then
+  echo "FAIL sweep:"
+  tail -n 25 "$OUT/sweep.out"
+  failed+=(sweep)
+fi
 if ((${#failed[@]})) || ((check_rc != 0)); then
   echo "bench smoke FAILED: ${failed[*]:-report check}"
   exit 1
