@@ -401,8 +401,9 @@ rpc::RpcError AdmissionError(const ledger::Admission& a) {
   for (char& c : message) {
     if (c == '_') c = ' ';
   }
-  return rpc::AppError(kTxErrorBase + static_cast<int>(a.code), message,
-                       Json{{"reason", reason}, {"detail", a.detail}, {"hash", a.hash.ToHex()}});
+  Json data{{"reason", reason}, {"detail", a.detail}, {"hash", a.hash.ToHex()}};
+  if (a.retry_after_ms > 0) data["retry_after_ms"] = a.retry_after_ms;
+  return rpc::AppError(kTxErrorBase + static_cast<int>(a.code), message, std::move(data));
 }
 
 Status RegisterNodeMethods(rpc::Dispatcher& dispatcher, NodeApi& node) {

@@ -51,7 +51,8 @@ class RefusalLog {
 };
 
 // One lane: submits its transactions in order, at rate `rate` (0: back to back), until done
-// or the duration bound. Capacity refusals are retried (after 10 ms) from the first refused.
+// or the duration bound. Capacity refusals are retried from the first refused, after the
+// node's retry_after_ms hint (10 ms to 1 s).
 void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clock::time_point t0,
              Timeline* tl, RefusalLog* refusals) {
   rpc::Client client = Connect(p.rpc[load.lane_node[lane]]);
@@ -100,6 +101,7 @@ void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clo
     const rpc::Json& results = reply["result"]["results"];
     if (!results.is_array() || results.size() != n) Die("sendTransactions: results do not match");
     size_t advance = n;
+    int64_t retry_after_ms = 0;  // the node's hint (docs/RPC.md, mempool_full)
     for (size_t i = 0; i < n; ++i) {
       uint32_t idx = txs[pos + i];
       const rpc::Json& r = results[i];
@@ -115,6 +117,9 @@ void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clo
       }
       if (IsBackPressure(reason)) {
         advance = std::min(advance, i);
+        retry_after_ms = std::max<int64_t>(
+            retry_after_ms,
+            r["error"].value("data", rpc::Json::object()).value("retry_after_ms", 0));
         continue;
       }
       if (i < advance) {
@@ -124,8 +129,10 @@ void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clo
     }
     pos += advance;
     if (advance < n) {
+      // As a client should: wait as long as the node asks (at least 10 ms, at most 1 s).
       tl->retries++;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::clamp<int64_t>(retry_after_ms, 10, 1000)));
     }
   }
 }

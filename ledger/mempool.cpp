@@ -130,7 +130,39 @@ Admission Mempool::Precheck(const Transaction& tx, const crypto::Hash256& hash,
                       std::to_string(spend) + " plus " + std::to_string(pending) + " pending",
                   hash);
   }
+  // Capacity before the signature too: under overload most refusals are these, and each
+  // must cost a lookup, not a verification (congestion collapse, issue 13).
+  if (sender && sender->by_nonce.size() >= limits_.max_per_sender) {
+    return Refuse(TxCode::kSenderQueueFull,
+                  "sender has " + std::to_string(limits_.max_per_sender) + " pending transactions",
+                  hash);
+  }
+  if (Full(tx.EncodedSize()) && !(IsExecutable(tx, *account, sender) && NewestQueued(committed))) {
+    return FullRefusal(hash);
+  }
   return Admission{TxCode::kOk, "", hash};
+}
+
+bool Mempool::Full(size_t tx_bytes) const {
+  return size() >= limits_.max_txs || bytes_ + tx_bytes > limits_.max_bytes;
+}
+
+Admission Mempool::FullRefusal(const crypto::Hash256& hash) const {
+  return Refuse(TxCode::kMempoolFull,
+                "mempool holds " + std::to_string(size()) + " transactions, " +
+                    std::to_string(bytes_) + " bytes",
+                hash);
+}
+
+bool Mempool::IsExecutable(const Transaction& tx, const Account& account,
+                           const Sender* sender) const {
+  // Executable when every nonce from the account's up to this one is pending.
+  if (tx.nonce == account.nonce) return true;
+  if (!sender) return false;
+  for (uint64_t n = account.nonce; n < tx.nonce; ++n) {
+    if (!sender->by_nonce.count(n)) return false;
+  }
+  return true;
 }
 
 Admission BadSignature(const crypto::Hash256& hash) {
@@ -145,31 +177,11 @@ Admission Mempool::Add(Transaction tx, const crypto::Hash256& hash, const StateR
   Sender* sender = nullptr;
   if (auto it = senders_.find(tx.sender); it != senders_.end()) sender = &it->second;
   const uint64_t spend = SpendOf(tx);
-  if (sender && sender->by_nonce.size() >= limits_.max_per_sender) {
-    return Refuse(TxCode::kSenderQueueFull,
-                  "sender has " + std::to_string(limits_.max_per_sender) + " pending transactions",
-                  hash);
-  }
   const size_t tx_bytes = tx.EncodedSize();
-  bool executable = tx.nonce == account->nonce;
-  if (!executable && sender) {
-    // Executable when every nonce from the account's up to this one is pending.
-    executable = true;
-    for (uint64_t n = account->nonce; n < tx.nonce; ++n) {
-      if (!sender->by_nonce.count(n)) {
-        executable = false;
-        break;
-      }
-    }
-  }
-  while (size() >= limits_.max_txs || bytes_ + tx_bytes > limits_.max_bytes) {
+  const bool executable = IsExecutable(tx, *account, sender);
+  while (Full(tx_bytes)) {
     Entry* victim = executable ? NewestQueued(committed) : nullptr;
-    if (victim == nullptr) {
-      return Refuse(TxCode::kMempoolFull,
-                    "mempool holds " + std::to_string(size()) + " transactions, " +
-                        std::to_string(bytes_) + " bytes",
-                    hash);
-    }
+    if (victim == nullptr) return FullRefusal(hash);
     Remove(victim);
   }
 
@@ -185,6 +197,7 @@ Admission Mempool::Add(Transaction tx, const crypto::Hash256& hash, const StateR
   s.by_nonce[e->tx.nonce] = e;
   s.pending_spend = SatAdd(s.pending_spend, spend);
   by_seq_.emplace(e->seq, e);
+  if (!executable) maybe_queued_.emplace(e->seq, e);
   bytes_ += tx_bytes;
   by_hash_.emplace(hash, std::move(entry));
   return Admission{TxCode::kOk, "", hash};
@@ -201,7 +214,10 @@ bool Mempool::IsQueued(const Entry& e, const StateReader& committed) const {
 }
 
 Mempool::Entry* Mempool::NewestQueued(const StateReader& committed) const {
-  for (auto it = by_seq_.rbegin(); it != by_seq_.rend(); ++it) {
+  // Only entries that were behind a gap can be queued: scanning the whole pool (a state read
+  // per entry, under the node's lock) for every newcomer to a full pool was itself a
+  // collapse under overload. A candidate whose gap has filled since is executable now.
+  for (auto it = maybe_queued_.rbegin(); it != maybe_queued_.rend(); ++it) {
     if (IsQueued(*it->second, committed)) return it->second;
   }
   return nullptr;
@@ -215,6 +231,7 @@ void Mempool::Remove(Entry* e) {
   for (const auto& [n, other] : s.by_nonce) s.pending_spend = SatAdd(s.pending_spend, other->spend);
   if (s.by_nonce.empty()) senders_.erase(sit);
   by_seq_.erase({e->seq, e});
+  maybe_queued_.erase({e->seq, e});
   bytes_ -= e->bytes;
   crypto::Hash256 hash = e->hash;
   by_hash_.erase(hash);  // destroys *e
@@ -269,7 +286,17 @@ void Mempool::OnCommitted(std::span<const Transaction> txs, std::span<const cryp
       if (height < e->admitted_height + limits_.ttl_blocks) break;
       expired.push_back(e);
     }
-    for (Entry* e : expired) Remove(e);
+    std::set<Address> gapped;
+    for (Entry* e : expired) {
+      gapped.insert(e->tx.sender);
+      Remove(e);
+    }
+    // An expired transaction may leave its sender's later ones behind a gap.
+    for (const Address& a : gapped) {
+      auto sit = senders_.find(a);
+      if (sit == senders_.end()) continue;
+      for (const auto& [n, e] : sit->second.by_nonce) maybe_queued_.emplace(e->seq, e);
+    }
   }
 }
 

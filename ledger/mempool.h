@@ -4,8 +4,9 @@
 // Admission (Add) checks, in order, each with its own TxCode: encoded size, chain id,
 // duplicate hash, sender registered, nonce not used (>= account nonce) and not already
 // pending, nonce at most max_nonce_gap ahead, admin-only payloads from admins only, enough
-// balance for this and the sender's other pending transfers (Precheck: every check so far is
-// a map lookup), then the signature (~65 us, the only expensive one), then capacity.
+// balance for this and the sender's other pending transfers, the sender's pending count, the
+// pool's capacity (Precheck: every check so far is a map lookup), then the signature (~65 us,
+// the only expensive one), then capacity again (other admissions ran meanwhile).
 //
 // Eviction rule: the pool holds at most max_txs transactions and max_bytes bytes. When it
 // is full, a new transaction that is executable (no nonce gap before it) evicts the most
@@ -40,12 +41,16 @@ struct MempoolLimits {
   uint64_t max_nonce_gap = 64;   // a tx may carry at most account nonce + this
   size_t max_per_sender = 1000;  // pending transactions of one sender
   uint64_t ttl_blocks = 1000;    // expiry, counted in committed blocks
+  // Read by the node's admission control (node/admission_control.h), not by the Mempool:
+  // clients are refused while the pool holds more than this much of the commit rate.
+  uint64_t admission_window_ms = 2000;
 };
 
 struct Admission {
   TxCode code = TxCode::kOk;
   std::string detail;  // human-readable reason when code != kOk
   crypto::Hash256 hash;
+  uint32_t retry_after_ms = 0;  // with kMempoolFull for a client: when to try again
   bool ok() const { return code == TxCode::kOk; }
 };
 
@@ -106,6 +111,9 @@ class Mempool {
   Admission Precheck(const Transaction& tx, const crypto::Hash256& hash,
                      const StateReader& committed, std::optional<Account>* account_out) const;
   bool IsQueued(const Entry& e, const StateReader& committed) const;
+  bool IsExecutable(const Transaction& tx, const Account& account, const Sender* sender) const;
+  bool Full(size_t tx_bytes) const;
+  Admission FullRefusal(const crypto::Hash256& hash) const;
   void Remove(Entry* e);
   Entry* NewestQueued(const StateReader& committed) const;
 
@@ -117,6 +125,9 @@ class Mempool {
   std::unordered_map<crypto::Hash256, std::unique_ptr<Entry>, crypto::Hash256Hasher> by_hash_;
   std::map<Address, Sender> senders_;
   std::set<std::pair<uint64_t, Entry*>> by_seq_;  // admission order
+  // The only entries that can be queued (see NewestQueued): admitted behind a nonce gap, or
+  // left behind one when an earlier transaction of their sender expired. Admission order.
+  std::set<std::pair<uint64_t, Entry*>> maybe_queued_;
 };
 
 }  // namespace cairn::ledger

@@ -35,7 +35,7 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
       net_(net),
       hooks_(std::move(hooks)),
       engine_store_(store.kv()),
-      pool_(genesis, store, config.mempool),
+      pool_(genesis, store, config.mempool, clock),
       acceptor_(genesis, store, pool_, cache_, clock,
                 BlockAcceptor::Options{.sync_writes = config.sync_writes, .verify_threads = 2}),
       builder_(key, store, pool_, cache_, clock,

@@ -1,6 +1,8 @@
 #include "node/tx_pool.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <map>
 #include <unordered_map>
 
@@ -44,13 +46,24 @@ void SendBatches(std::vector<Bytes> txs, const std::function<void(Bytes)>& send)
   }
 }
 
+AdmissionControl::Options AdmissionOptions(const genesis::Genesis& genesis,
+                                           const ledger::MempoolLimits& limits) {
+  AdmissionControl::Options o;
+  o.window_ms = limits.admission_window_ms;
+  // Two full blocks may always wait, so an idle network can take a burst; never more than
+  // the pool itself holds.
+  o.floor_txs = std::min<size_t>(limits.max_txs, 2 * size_t{genesis.params.max_block_txs});
+  return o;
+}
+
 }  // namespace
 
 TxPool::TxPool(const genesis::Genesis& genesis, const ledger::ChainStore& store,
-               const ledger::MempoolLimits& limits)
+               const ledger::MempoolLimits& limits, const Clock& clock)
     : genesis_(genesis),
       store_(store),
       trust_validators_(genesis.consensus == genesis::ConsensusKind::kRaft),
+      admission_(AdmissionOptions(genesis, limits), clock),
       mempool_(genesis.chain_id, limits) {}
 
 std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> txs, Source source) {
@@ -73,6 +86,12 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
       if (inserted) unique.push_back(i);
     }
   }
+  // Past the admission bound a client's call is refused before anything else is read: under
+  // overload this is most calls, and refusing must cost far less than admitting.
+  const bool client = source == Source::kClient;
+  const size_t bound = client ? admission_.Bound() : SIZE_MAX;
+  if (client && size() >= bound) return RefuseAll(hashes, first);
+
   // The senders' committed accounts, read before taking mu_: LevelDB reads under the mempool
   // lock would hold up every other user of it for a whole batch. If a block commits in
   // between, the snapshot is stale and the mempool reads the store itself.
@@ -90,9 +109,21 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
   {
     MutexLock lock(&mu_);
     const ledger::StateReader& state = state_at(store_.head().height);
+    // Every validator admits from its clients at once and learns of the others' admissions
+    // only by gossip, so each takes its share of the room in one call: together they cannot
+    // overshoot the bound N times over. Repeated calls still fill it from a single node.
+    const size_t share = std::max<size_t>(1, genesis_.validators.size());
+    size_t room = SIZE_MAX;  // peers: only the mempool's own limits
+    if (client) room = bound > mempool_.size() ? (bound - mempool_.size() + share - 1) / share : 0;
     for (size_t i : unique) {
       verdict[i] = mempool_.Precheck(txs[i], hashes[i], state);
-      if (verdict[i].ok()) passed.push_back(i);
+      if (!verdict[i].ok()) continue;
+      if (room == 0) {
+        verdict[i] = BoundRefusal(hashes[i], mempool_.size());
+        continue;
+      }
+      --room;
+      passed.push_back(i);
     }
   }
 
@@ -146,7 +177,15 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
       out[i] = verdict[first[i]];
     }
   }
-  if (source == Source::kClient) MarkSyncing(out);
+  if (client) {
+    MarkSyncing(out);
+    // The pool's own capacity refusals get the hint too.
+    for (ledger::Admission& a : out) {
+      if (a.code == ledger::TxCode::kMempoolFull && a.retry_after_ms == 0) {
+        a.retry_after_ms = admission_.RetryAfterMs(size());
+      }
+    }
+  }
 
   // Relay only what was admitted. Validators keep a full mesh (consensus needs direct links),
   // and the validator that admitted a transaction first broadcasts it to every peer, so
@@ -159,6 +198,31 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
     if (relay) gossip_out_.push_back(std::move(encoded[i]));
   }
   TrimSeen();
+  return out;
+}
+
+ledger::Admission TxPool::BoundRefusal(const crypto::Hash256& hash, size_t pending) const {
+  ledger::Admission a;
+  a.code = ledger::TxCode::kMempoolFull;
+  a.hash = hash;
+  a.retry_after_ms = admission_.RetryAfterMs(pending);
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.0f", admission_.CommitRate());
+  a.detail = std::to_string(pending) + " transactions are pending and the network commits about " +
+             rate + " per second: this node takes more from clients once the backlog drains " +
+             "below " + std::to_string(admission_.Bound()) + "; retry in " +
+             std::to_string(a.retry_after_ms) + " ms";
+  return a;
+}
+
+std::vector<ledger::Admission> TxPool::RefuseAll(const std::vector<crypto::Hash256>& hashes,
+                                                 const std::vector<size_t>& first) const {
+  const size_t pending = size();
+  std::vector<ledger::Admission> out(hashes.size());
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    out[i] = first[i] == i ? BoundRefusal(hashes[i], pending) : out[first[i]];
+    out[i].hash = hashes[i];
+  }
   return out;
 }
 
@@ -254,6 +318,7 @@ std::vector<ledger::Transaction> TxPool::Select(size_t max_txs,
 
 void TxPool::OnCommitted(std::span<const ledger::Transaction> txs,
                          std::span<const crypto::Hash256> hashes, uint64_t height) {
+  admission_.OnCommitted(txs.size());
   MutexLock lock(&mu_);
   mempool_.OnCommitted(txs, hashes, store_, height);
 }

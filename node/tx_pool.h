@@ -15,10 +15,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/mutex.h"
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
 #include "ledger/mempool.h"
+#include "node/admission_control.h"
 #include "node/network.h"
 #include "node/sig_cache.h"
 
@@ -29,8 +31,9 @@ class TxPool {
   // Where transactions being admitted come from; it decides what is verified and relayed.
   enum class Source { kClient, kValidatorPeer, kOtherPeer };
 
+  // `clock` times commits for the admission bound (AdmissionControl).
   TxPool(const genesis::Genesis& genesis, const ledger::ChainStore& store,
-         const ledger::MempoolLimits& limits);
+         const ledger::MempoolLimits& limits, const Clock& clock = SystemClock::Instance());
 
   // Runs the mempool's cheap checks (Mempool::Precheck) on each distinct transaction, verifies
   // the signatures of those that pass (unless cached good or bad, or a trusted validator
@@ -38,7 +41,10 @@ class TxPool {
   // peer sent it: it broadcast it to every peer itself). A later copy of a transaction in
   // `txs` gets the first copy's answer (already_known when that one was admitted). For a
   // client, while a peer reports a head above ours, a refusal that stale state can explain
-  // becomes kSyncing.
+  // becomes kSyncing; and past the admission bound (AdmissionControl) a transaction that
+  // passes the cheap checks is refused kMempoolFull with a retry hint, before its signature.
+  // Peers are held only to the mempool's own limits: what a validator admitted must reach
+  // the next proposer.
   std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs, Source source)
       EXCLUDES(mu_, gossip_mu_);
   // A TxBatch from `from` (worker thread): decodes, skips what was seen, admits the rest.
@@ -59,6 +65,7 @@ class TxPool {
 
   size_t size() const EXCLUDES(mu_);
   size_t bytes() const EXCLUDES(mu_);
+  const AdmissionControl& admission() const { return admission_; }
   std::optional<ledger::Transaction> Get(const crypto::Hash256& hash) const EXCLUDES(mu_);
   uint64_t NextNonce(const ledger::Address& a, uint64_t committed_nonce) const EXCLUDES(mu_);
 
@@ -75,6 +82,11 @@ class TxPool {
  private:
   void TrimSeen() REQUIRES(gossip_mu_);
   void MarkSyncing(std::vector<ledger::Admission>& out) const;
+  // kMempoolFull past the admission bound, with the retry hint and the numbers behind it.
+  ledger::Admission BoundRefusal(const crypto::Hash256& hash, size_t pending) const;
+  // Every transaction of a call refused so (a copy gets its first's answer).
+  std::vector<ledger::Admission> RefuseAll(const std::vector<crypto::Hash256>& hashes,
+                                           const std::vector<size_t>& first) const EXCLUDES(mu_);
   static bool CanBeStale(ledger::TxCode code);
 
   const genesis::Genesis& genesis_;
@@ -85,6 +97,7 @@ class TxPool {
   // verification. Smaller: only an attacker fills it, and evicting one costs one verification.
   SigCache bad_sigs_{65536};  // ~5 MiB at capacity
   std::function<uint64_t()> best_peer_height_;
+  AdmissionControl admission_;
 
   mutable Mutex mu_;
   ledger::Mempool mempool_ GUARDED_BY(mu_);

@@ -231,3 +231,50 @@ TEST_CASE("every cheap check refuses a forged transaction before its signature i
   CHECK(BadSignature(forged.Hash()).code == TxCode::kBadSignature);
   CHECK(pool.size() == 1);
 }
+
+TEST_CASE("a full pool and a full sender queue refuse before the signature is verified",
+          "[mempool]") {
+  // Under overload most refusals are capacity refusals: each must cost lookups, not an
+  // Ed25519 verification, or refusing the excess starves the block pipeline (issue 13).
+  Fixture f;
+  auto forge = [](Transaction tx) {
+    tx.signature.data()[0] ^= 0x55;
+    return tx;
+  };
+  MempoolLimits limits;
+  limits.max_txs = 2;
+  limits.max_per_sender = 1;
+  Mempool pool(kChain, limits);
+  REQUIRE(pool.Add(f.Pay(f.alice, 0, 1), f.state, 0).ok());
+  const uint64_t before = SignatureVerifications();
+  Transaction alice1 = forge(f.Pay(f.alice, 1, 1));
+  CHECK(pool.Precheck(alice1, alice1.Hash(), f.state).code == TxCode::kSenderQueueFull);
+  CHECK(pool.Add(alice1, f.state, 0).code == TxCode::kSenderQueueFull);
+  REQUIRE(pool.Add(f.Pay(f.bob, 0, 1), f.state, 0).ok());  // verified: +1
+  Transaction admin0 = forge(f.Pay(f.admin, 0, 1));
+  CHECK(pool.Precheck(admin0, admin0.Hash(), f.state).code == TxCode::kMempoolFull);
+  CHECK(pool.Add(admin0, f.state, 0).code == TxCode::kMempoolFull);
+  CHECK(SignatureVerifications() == before + 1);
+}
+
+TEST_CASE("a transaction left behind a gap by an expiry can be evicted", "[mempool]") {
+  Fixture f;
+  MempoolLimits limits;
+  limits.max_txs = 3;
+  limits.ttl_blocks = 5;
+  Mempool pool(kChain, limits);
+  Transaction a0 = f.Pay(f.alice, 0, 1), a1 = f.Pay(f.alice, 1, 1);
+  REQUIRE(pool.Add(a0, f.state, 0).ok());
+  REQUIRE(pool.Add(a1, f.state, 3).ok());  // executable when admitted: a0 is pending
+  REQUIRE(pool.Add(f.Pay(f.bob, 0, 1), f.state, 3).ok());
+  pool.OnCommitted({}, {}, f.state, 5);  // a0 expires; a1 now waits behind a gap
+  REQUIRE_FALSE(pool.Contains(a0.Hash()));
+  REQUIRE(pool.Contains(a1.Hash()));
+  REQUIRE(pool.Add(f.Pay(f.admin, 0, 1), f.state, 5).ok());  // full again: 3 pending
+  // An executable newcomer evicts a1, the only queued one.
+  Transaction b1 = f.Pay(f.bob, 1, 1);
+  CHECK(pool.Add(b1, f.state, 5).ok());
+  CHECK_FALSE(pool.Contains(a1.Hash()));
+  CHECK(pool.Contains(b1.Hash()));
+  CHECK(pool.size() == 3);
+}
