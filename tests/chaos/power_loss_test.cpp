@@ -101,26 +101,12 @@ class PoweredNetwork final : public Network {
   }
   void Broadcast(p2p::MessageType type, Bytes payload) override {
     if (!env_.powered()) return;
-    bool any = false;
-    for (const auto& [a, b] : hub_.links) {
-      if (a != self_) continue;
-      hub_.queue.push_back({self_, b, type, payload});
-      any = true;
-    }
-    if (any && type == wire::kConsensus) on_consensus_(payload);
+    const size_t queued = hub_.Broadcast(self_, type, payload);
+    if (queued > 0 && type == wire::kConsensus) on_consensus_(payload);
   }
   void Disconnect(const p2p::NodeId& peer, const std::string&) override { hub_.Cut(self_, peer); }
   bool IsConnected(const p2p::NodeId& peer) const override { return hub_.Linked(self_, peer); }
-  std::vector<p2p::PeerInfo> Peers() const override {
-    std::vector<p2p::PeerInfo> out;
-    for (const auto& [a, b] : hub_.links) {
-      if (a != self_) continue;
-      p2p::PeerInfo info;
-      info.id = b;
-      out.push_back(std::move(info));
-    }
-    return out;
-  }
+  std::vector<p2p::PeerInfo> Peers() const override { return hub_.PeersOf(self_); }
 
  private:
   FakeHub& hub_;
