@@ -293,11 +293,9 @@ class PowerLossNetwork {
       if (s.inflight && steps_ - s.sent_at_step < 40) continue;
       if (!s.inflight) {
         if (!submit) continue;
-        ledger::Transaction tx;
-        tx.chain_id = genesis_.chain_id;
-        tx.nonce = s.nonce;
-        tx.payload = ledger::Transfer{senders_[rng_() % senders_.size()].key.public_key(), 1};
-        tx.Sign(s.key);
+        ledger::Transaction tx = testkit::MakeTx(
+            s.key, genesis_.chain_id, s.nonce,
+            ledger::Transfer{senders_[rng_() % senders_.size()].key.public_key(), 1});
         s.inflight = tx;
       } else {
         ++t.resubmitted;

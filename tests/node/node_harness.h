@@ -17,6 +17,7 @@
 #include "node/node_core.h"
 #include "node/wire.h"
 #include "tests/kit/keys.h"
+#include "tests/kit/make_tx.h"
 
 namespace cairn::node::testing {
 
@@ -178,12 +179,7 @@ class TestNetwork {
 
   ledger::Transaction Transfer(const crypto::KeyPair& from, uint64_t nonce,
                                const crypto::PublicKey& to, uint64_t amount) const {
-    ledger::Transaction tx;
-    tx.chain_id = genesis_.chain_id;
-    tx.nonce = nonce;
-    tx.payload = ledger::Transfer{to, amount};
-    tx.Sign(from);
-    return tx;
+    return testkit::MakeTx(from, genesis_.chain_id, nonce, ledger::Transfer{to, amount});
   }
 
   TestNode& node(size_t i) { return *nodes_[i]; }
