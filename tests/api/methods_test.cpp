@@ -11,9 +11,10 @@
 
 #include "api/methods.h"
 #include "crypto/hex.h"
+#include "tests/api/fake_node.h"
 
 using namespace cairn;
-using api::NodeApi;
+using api::testing::FakeNode;
 using rpc::Json;
 
 namespace {
@@ -39,175 +40,103 @@ ledger::Transaction SignedTx(const crypto::KeyPair& key, uint64_t nonce, ledger:
   return tx;
 }
 
+crypto::KeyPair Sender() { return Key(2); }
+crypto::KeyPair Other() { return Key(3); }
+
 // A deterministic chain of two blocks (0 and 1) with one transaction of each kind, plus a
 // pending transaction, one peer, one certificate and one piece of evidence. Height 7 and
 // hash 0x77.. fail with a storage error, so the -32603 paths are covered too.
-class FakeNode final : public NodeApi {
- public:
-  FakeNode() : validator_(Key(1)), sender_(Key(2)), other_(Key(3)) {
-    genesis_.chain_id = "golden";
-    genesis_.genesis_time_ms = 1764547200000;
-    genesis_.consensus = genesis::ConsensusKind::kBft;
-    genesis_.validators.push_back({"v0", validator_.public_key(), "127.0.0.1:7001"});
-    genesis_.accounts.push_back({sender_.public_key(), ledger::Role::kAdmin, 1000});
-    blocks_.push_back(genesis_.Block0());
+api::testing::FakeChain GoldenChain() {
+  const crypto::KeyPair validator = Key(1), sender = Sender(), other = Other();
+  api::testing::FakeChain c;
+  c.genesis.chain_id = "golden";
+  c.genesis.genesis_time_ms = 1764547200000;
+  c.genesis.consensus = genesis::ConsensusKind::kBft;
+  c.genesis.validators.push_back({"v0", validator.public_key(), "127.0.0.1:7001"});
+  c.genesis.accounts.push_back({sender.public_key(), ledger::Role::kAdmin, 1000});
+  c.blocks.push_back(c.genesis.Block0());
 
-    ledger::Block b;
-    b.header.chain_id = "golden";
-    b.header.height = 1;
-    b.header.prev_hash = blocks_[0].Hash();
-    b.header.timestamp_ms = 1764547200123;
-    b.header.state_root = HashOf(0x5a);
-    b.header.consensus_data = {0x01, 0x02};
-    b.txs.push_back(SignedTx(sender_, 0, ledger::Transfer{other_.public_key(), 25}));
-    b.txs.push_back(SignedTx(sender_, 1, ledger::Put{{0x6b}, {0x76, 0x00}}));
-    b.txs.push_back(
-        SignedTx(sender_, 2, ledger::RegisterAccount{other_.public_key(), ledger::Role::kMember}));
-    b.txs.push_back(
-        SignedTx(sender_, 3, ledger::SetRole{other_.public_key(), ledger::Role::kAdmin}));
-    b.header.tx_count = static_cast<uint32_t>(b.txs.size());
-    b.header.tx_root = b.ComputeTxRoot();
-    b.Sign(validator_);
-    blocks_.push_back(std::move(b));
-    receipts_ = {{ledger::TxCode::kOk, 1, 0},
-                 {ledger::TxCode::kOk, 1, 1},
-                 {ledger::TxCode::kAccountExists, 1, 2},
-                 {ledger::TxCode::kOk, 1, 3}};
-    pending_ = SignedTx(sender_, 4, ledger::Transfer{other_.public_key(), 1});
-  }
+  ledger::Block b;
+  b.header.chain_id = "golden";
+  b.header.height = 1;
+  b.header.prev_hash = c.blocks[0].Hash();
+  b.header.timestamp_ms = 1764547200123;
+  b.header.state_root = HashOf(0x5a);
+  b.header.consensus_data = {0x01, 0x02};
+  b.txs.push_back(SignedTx(sender, 0, ledger::Transfer{other.public_key(), 25}));
+  b.txs.push_back(SignedTx(sender, 1, ledger::Put{{0x6b}, {0x76, 0x00}}));
+  b.txs.push_back(
+      SignedTx(sender, 2, ledger::RegisterAccount{other.public_key(), ledger::Role::kMember}));
+  b.txs.push_back(SignedTx(sender, 3, ledger::SetRole{other.public_key(), ledger::Role::kAdmin}));
+  b.header.tx_count = static_cast<uint32_t>(b.txs.size());
+  b.header.tx_root = b.ComputeTxRoot();
+  b.Sign(validator);
+  c.blocks.push_back(std::move(b));
+  c.head_receipts = {{ledger::TxCode::kOk, 1, 0},
+                     {ledger::TxCode::kOk, 1, 1},
+                     {ledger::TxCode::kAccountExists, 1, 2},
+                     {ledger::TxCode::kOk, 1, 3}};
+  c.pending = SignedTx(sender, 4, ledger::Transfer{other.public_key(), 1});
 
-  const ledger::Block& block(size_t i) const { return blocks_.at(i); }
-  const ledger::Transaction& pending() const { return pending_; }
-  const crypto::KeyPair& sender() const { return sender_; }
-  const crypto::KeyPair& other() const { return other_; }
+  api::CertificateInfo cert;
+  cert.raw = {0xce, 0x47};
+  cert.height = 1;
+  cert.round = 2;
+  cert.block = c.blocks[1].Hash();
+  cert.signers.push_back({0, validator.public_key(), c.blocks[1].proposer_sig});
+  c.certificate = cert;
+  api::EvidenceInfo e;
+  e.raw = {0xee};
+  e.key = validator.public_key();
+  e.vote_type = "precommit";
+  e.height = 1;
+  e.round = 2;
+  e.block_a = c.blocks[1].Hash();
+  e.recorded_ms = 1764547202000;
+  c.evidence = {e};
+  c.peers = {{other.public_key().ToHex(), "v1", "127.0.0.1:7002", "outbound", 1764547201000, 10, 20,
+              3, 4}};
 
-  // Nonce 99 is refused as too high; everything else is admitted.
-  ledger::Admission SubmitTransaction(ledger::Transaction tx) override {
-    if (tx.nonce == 99) return {ledger::TxCode::kNonceTooHigh, "expected nonce 4", tx.Hash()};
-    return {ledger::TxCode::kOk, "", tx.Hash()};
-  }
-  std::vector<ledger::Admission> SubmitTransactions(std::vector<ledger::Transaction> txs) override {
-    std::vector<ledger::Admission> out;
-    for (ledger::Transaction& tx : txs) out.push_back(SubmitTransaction(std::move(tx)));
-    return out;
-  }
-  ledger::Head GetHead() const override {
-    return {1, blocks_[1].Hash(), blocks_[1].header.state_root};
-  }
-  Result<std::optional<ledger::Block>> GetBlock(uint64_t height) const override {
-    if (height == 7) return Status::Error("store read failed at height 7");
-    if (height < blocks_.size()) return std::optional<ledger::Block>(blocks_[height]);
-    return std::optional<ledger::Block>();
-  }
-  Result<std::optional<ledger::Block>> GetBlockByHash(const crypto::Hash256& h) const override {
-    if (h == HashOf(0x77)) return Status::Error("store read failed by hash");
-    for (const ledger::Block& b : blocks_) {
-      if (b.Hash() == h) return std::optional<ledger::Block>(b);
-    }
-    return std::optional<ledger::Block>();
-  }
-  Result<std::optional<std::vector<ledger::Receipt>>> GetReceipts(uint64_t h) const override {
-    if (h != 1) return std::optional<std::vector<ledger::Receipt>>();
-    return std::optional<std::vector<ledger::Receipt>>(receipts_);
-  }
-  Result<api::TxLookup> GetTransaction(const crypto::Hash256& hash) const override {
-    if (hash == HashOf(0x77)) return Status::Error("store read failed by tx hash");
-    api::TxLookup out;
-    for (size_t i = 0; i < blocks_[1].txs.size(); ++i) {
-      if (blocks_[1].txs[i].Hash() != hash) continue;
-      out.status = api::TxLookup::Status::kCommitted;
-      out.tx = blocks_[1].txs[i];
-      out.height = 1;
-      out.index = static_cast<uint32_t>(i);
-      out.block_hash = blocks_[1].Hash();
-      out.receipt = receipts_[i];
-      return out;
-    }
-    if (hash == pending_.Hash()) {
-      out.status = api::TxLookup::Status::kPending;
-      out.tx = pending_;
-    }
-    return out;
-  }
-  std::optional<ledger::Account> GetAccount(const ledger::Address& a) const override {
-    if (a != sender_.public_key()) return std::nullopt;
-    return ledger::Account{975, 4, ledger::Role::kAdmin};
-  }
-  uint64_t NextNonce(const ledger::Address&) const override { return 5; }
-  std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override {
-    if (a != sender_.public_key() || Bytes(key.begin(), key.end()) != Bytes{0x6b}) {
-      return std::nullopt;
-    }
-    return Bytes{0x76, 0x00};
-  }
-  api::NodeStatus GetStatus() const override {
-    api::NodeStatus s;
-    s.chain_id = "golden";
-    s.genesis_hash = blocks_[0].Hash();
-    s.node_id = validator_.public_key();
-    s.node_name = "v0";
-    s.consensus = "bft";
-    s.validator = true;
-    s.head = GetHead();
-    s.head_time_ms = blocks_[1].header.timestamp_ms;
-    s.mempool_size = 1;
-    s.mempool_bytes = 190;
-    s.peers = 1;
-    s.role = "leader";
-    s.term = 3;
-    s.leader = validator_.public_key().ToHex();
-    s.commit_height = 1;
-    s.version = "0.0.0-golden";
-    return s;
-  }
-  const genesis::Genesis& GetGenesis() const override { return genesis_; }
-  std::vector<api::PeerInfo> GetPeers() const override {
-    return {{other_.public_key().ToHex(), "v1", "127.0.0.1:7002", "outbound", 1764547201000, 10, 20,
-             3, 4}};
-  }
-  Result<std::optional<api::CertificateInfo>> GetCertificate(uint64_t height) const override {
-    if (height != 1) return std::optional<api::CertificateInfo>();
-    api::CertificateInfo c;
-    c.raw = {0xce, 0x47};
-    c.height = 1;
-    c.round = 2;
-    c.block = blocks_[1].Hash();
-    c.signers.push_back({0, validator_.public_key(), blocks_[1].proposer_sig});
-    return std::optional<api::CertificateInfo>(std::move(c));
-  }
-  std::vector<api::EvidenceInfo> GetEvidence() const override {
-    api::EvidenceInfo e;
-    e.raw = {0xee};
-    e.key = validator_.public_key();
-    e.vote_type = "precommit";
-    e.height = 1;
-    e.round = 2;
-    e.block_a = blocks_[1].Hash();
-    e.recorded_ms = 1764547202000;
-    return {e};
-  }
+  api::NodeStatus& s = c.status;
+  s.chain_id = "golden";
+  s.genesis_hash = c.blocks[0].Hash();
+  s.node_id = validator.public_key();
+  s.node_name = "v0";
+  s.consensus = "bft";
+  s.validator = true;
+  s.head_time_ms = c.blocks[1].header.timestamp_ms;
+  s.mempool_size = 1;
+  s.mempool_bytes = 190;
+  s.peers = 1;
+  s.role = "leader";
+  s.term = 3;
+  s.leader = validator.public_key().ToHex();
+  s.commit_height = 1;
+  s.version = "0.0.0-golden";
 
- private:
-  crypto::KeyPair validator_, sender_, other_;
-  genesis::Genesis genesis_;
-  std::vector<ledger::Block> blocks_;
-  std::vector<ledger::Receipt> receipts_;
-  ledger::Transaction pending_;
-};
+  c.account_address = sender.public_key();
+  c.account = ledger::Account{975, 4, ledger::Role::kAdmin};
+  c.next_nonce = 5;
+  c.record_key = {0x6b};
+  c.record_value = {0x76, 0x00};
+  c.failing_height = 7;
+  c.failing_hash = HashOf(0x77);
+  return c;
+}
 
 std::string Hex(const ledger::Transaction& tx) { return crypto::ToHex(tx.Encode()); }
 
 // One request per parameter check and per outcome of every method, in docs/RPC.md's order.
 std::vector<Json> Requests(const FakeNode& node) {
-  const ledger::Block& b1 = node.block(1);
+  const ledger::Block& b1 = node.chain().blocks.at(1);
   const std::string tx0 = b1.txs[0].Hash().ToHex();
   const std::string b1_hash = b1.Hash().ToHex();
-  const std::string sender = node.sender().public_key().ToHex();
-  const std::string other = node.other().public_key().ToHex();
+  const std::string sender = Sender().public_key().ToHex();
+  const std::string other = Other().public_key().ToHex();
   const std::string failing = HashOf(0x77).ToHex();
-  const std::string tx_ok = Hex(node.pending());
+  const std::string tx_ok = Hex(node.chain().pending.value());
   const std::string tx_high =
-      Hex(SignedTx(node.sender(), 99, ledger::Transfer{node.other().public_key(), 1}));
+      Hex(SignedTx(Sender(), 99, ledger::Transfer{Other().public_key(), 1}));
   std::vector<std::pair<std::string, Json>> calls = {
       {"sendTransaction", nullptr},
       {"sendTransaction", {{"tx", 5}}},
@@ -226,7 +155,7 @@ std::vector<Json> Requests(const FakeNode& node) {
       {"getTransaction", {{"hash", 1}}},
       {"getTransaction", {{"hash", "ab"}}},
       {"getTransaction", {{"hash", tx0}}},
-      {"getTransaction", Json::array({node.pending().Hash().ToHex()})},
+      {"getTransaction", Json::array({node.chain().pending.value().Hash().ToHex()})},
       {"getTransaction", {{"hash", HashOf(0x01).ToHex()}}},
       {"getTransaction", {{"hash", failing}}},
       {"getBlock", {{"height", 0}}},
@@ -293,7 +222,7 @@ std::vector<Json> Requests(const FakeNode& node) {
 }  // namespace
 
 TEST_CASE("every method answers as the recorded transcript", "[api]") {
-  FakeNode node;
+  FakeNode node(GoldenChain());
   rpc::Dispatcher dispatcher;
   REQUIRE(api::RegisterNodeMethods(dispatcher, node).ok());
   CHECK(dispatcher.Methods() == std::vector<std::string>{"getAccount", "getBlock", "getBlocks",
@@ -328,7 +257,7 @@ TEST_CASE("every method answers as the recorded transcript", "[api]") {
 }
 
 TEST_CASE("registering twice on one dispatcher fails on the first duplicate", "[api]") {
-  FakeNode node;
+  FakeNode node(GoldenChain());
   rpc::Dispatcher dispatcher;
   REQUIRE(api::RegisterNodeMethods(dispatcher, node).ok());
   Status again = api::RegisterNodeMethods(dispatcher, node);
@@ -336,7 +265,7 @@ TEST_CASE("registering twice on one dispatcher fails on the first duplicate", "[
 }
 
 TEST_CASE("range methods stop at the response budget and say where to continue", "[api]") {
-  FakeNode node;
+  FakeNode node(GoldenChain());
   rpc::Dispatcher unlimited;
   REQUIRE(api::RegisterNodeMethods(unlimited, node).ok());
   auto result = [](const rpc::Dispatcher& d, const std::string& method, const Json& params) {

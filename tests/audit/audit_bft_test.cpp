@@ -57,11 +57,9 @@ struct BftChain {
     ledger::BlockHeader parent = genesis.Block0().header;
     for (uint64_t h = 1; h <= 3; ++h) {
       std::vector<ledger::Transaction> txs;
-      ledger::Transaction tx;
-      tx.chain_id = genesis.chain_id;
-      tx.nonce = h - 1;
-      tx.payload = ledger::Put{Bytes{'k', static_cast<uint8_t>(h)}, Bytes{1, 2, 3}};
-      tx.Sign(admin);
+      ledger::Transaction tx =
+          testkit::MakeTx(admin, genesis.chain_id, h - 1,
+                          ledger::Put{Bytes{'k', static_cast<uint8_t>(h)}, Bytes{1, 2, 3}});
       txs.push_back(tx);
       auto built = ledger::BuildBlock(store, parent, std::move(txs), genesis.genesis_time_ms + h,
                                       validators[h % 4]);

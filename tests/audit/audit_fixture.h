@@ -42,12 +42,7 @@ struct AuditChain {
   }
 
   ledger::Transaction Tx(const crypto::KeyPair& from, uint64_t nonce, ledger::Payload p) const {
-    ledger::Transaction tx;
-    tx.chain_id = genesis.chain_id;
-    tx.nonce = nonce;
-    tx.payload = std::move(p);
-    tx.Sign(from);
-    return tx;
+    return testkit::MakeTx(from, genesis.chain_id, nonce, std::move(p));
   }
 
   // The transactions of blocks 1..5: registrations, transfers, records, and two that fail on

@@ -101,26 +101,12 @@ class PoweredNetwork final : public Network {
   }
   void Broadcast(p2p::MessageType type, Bytes payload) override {
     if (!env_.powered()) return;
-    bool any = false;
-    for (const auto& [a, b] : hub_.links) {
-      if (a != self_) continue;
-      hub_.queue.push_back({self_, b, type, payload});
-      any = true;
-    }
-    if (any && type == wire::kConsensus) on_consensus_(payload);
+    const size_t queued = hub_.Broadcast(self_, type, payload);
+    if (queued > 0 && type == wire::kConsensus) on_consensus_(payload);
   }
   void Disconnect(const p2p::NodeId& peer, const std::string&) override { hub_.Cut(self_, peer); }
   bool IsConnected(const p2p::NodeId& peer) const override { return hub_.Linked(self_, peer); }
-  std::vector<p2p::PeerInfo> Peers() const override {
-    std::vector<p2p::PeerInfo> out;
-    for (const auto& [a, b] : hub_.links) {
-      if (a != self_) continue;
-      p2p::PeerInfo info;
-      info.id = b;
-      out.push_back(std::move(info));
-    }
-    return out;
-  }
+  std::vector<p2p::PeerInfo> Peers() const override { return hub_.PeersOf(self_); }
 
  private:
   FakeHub& hub_;
@@ -307,11 +293,9 @@ class PowerLossNetwork {
       if (s.inflight && steps_ - s.sent_at_step < 40) continue;
       if (!s.inflight) {
         if (!submit) continue;
-        ledger::Transaction tx;
-        tx.chain_id = genesis_.chain_id;
-        tx.nonce = s.nonce;
-        tx.payload = ledger::Transfer{senders_[rng_() % senders_.size()].key.public_key(), 1};
-        tx.Sign(s.key);
+        ledger::Transaction tx = testkit::MakeTx(
+            s.key, genesis_.chain_id, s.nonce,
+            ledger::Transfer{senders_[rng_() % senders_.size()].key.public_key(), 1});
         s.inflight = tx;
       } else {
         ++t.resubmitted;

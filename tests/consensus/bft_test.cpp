@@ -65,6 +65,15 @@ TEST_CASE("bft: an invalid proposal gets nil prevotes and the round changes", "[
 
 namespace {
 
+// Replica t sees v proposed in round 0 of height 1 and a polka for it (its own prevote and
+// those of validators 0 and 1): v becomes its valid value, with valid round 0.
+void ValidInRound0(Hand& t, const Block& v) {
+  t.Deliver(t.MakeProposal(1, 0, kNoRound, v));
+  t.Prevote(1, 0, v.hash, 0);
+  t.Prevote(1, 0, v.hash, 1);
+  REQUIRE(t.e().valid_round() == 0);
+}
+
 // Replica 0 of 4 locks on `v` in round 0 of height 1, then moves to round 1.
 // Proposers at height 1: round 0 -> 1, round 1 -> 2, round 2 -> 3.
 void LockInRound0(Hand& t, const Block& v) {
@@ -136,10 +145,7 @@ TEST_CASE("bft: the next proposer re-proposes the valid value with its valid rou
           "[consensus][bft]") {
   Hand t(2);  // proposer of height 1 round 1
   Block v = MakeBlock(1, "v");
-  t.Deliver(t.MakeProposal(1, 0, kNoRound, v));
-  t.Prevote(1, 0, v.hash, 0);
-  t.Prevote(1, 0, v.hash, 1);
-  REQUIRE(t.e().valid_round() == 0);
+  ValidInRound0(t, v);
   t.Prevote(1, 1, std::nullopt, 0);
   t.Prevote(1, 1, std::nullopt, 3);
   REQUIRE(t.e().round() == 1);
@@ -163,10 +169,7 @@ TEST_CASE(
     "[consensus][bft]") {
   Hand t(2);  // proposer of height 1 round 1
   Block v = MakeBlock(1, "v");
-  t.Deliver(t.MakeProposal(1, 0, kNoRound, v));
-  t.Prevote(1, 0, v.hash, 0);
-  t.Prevote(1, 0, v.hash, 1);
-  REQUIRE(t.e().valid_round() == 0);
+  ValidInRound0(t, v);
   // Crash and restart before round 1: the proof of lock must survive in the records.
   t.replica->engine.reset();
   t.replica->Open();

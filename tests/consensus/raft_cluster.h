@@ -26,6 +26,13 @@ struct ClusterOptions {
   uint64_t seed = 1;
 };
 
+// The default options for a cluster of `replicas`.
+inline ClusterOptions OptionsFor(uint32_t replicas) {
+  ClusterOptions o;
+  o.replicas = replicas;
+  return o;
+}
+
 struct Envelope {
   ReplicaId from;
   ReplicaId to;

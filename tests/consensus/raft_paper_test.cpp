@@ -12,15 +12,10 @@ using namespace cairn::consensus;
 using namespace cairn::consensus::raft;
 using cairn::consensus::test::ClusterOptions;
 using cairn::consensus::test::Envelope;
+using cairn::consensus::test::OptionsFor;
 using cairn::consensus::test::RaftCluster;
 
 namespace {
-
-ClusterOptions Opts(uint32_t replicas) {
-  ClusterOptions o;
-  o.replicas = replicas;
-  return o;
-}
 
 // Log Matching over the live nodes' in-memory logs: equal (index, term) means equal
 // entries up to that index.
@@ -68,7 +63,7 @@ void ProposeAndCommit(RaftCluster& c, ReplicaId leader, int blocks) {
 TEST_CASE("Election Safety: at most one leader per term", "[consensus][raft][paper]") {
   // Competing candidates over a lossy network, many times: record every leader per term.
   for (uint64_t seed = 1; seed <= 60; ++seed) {
-    ClusterOptions o = Opts(5);
+    ClusterOptions o = OptionsFor(5);
     o.seed = seed;
     RaftCluster c(o);
     Rng rng(seed);
@@ -94,7 +89,7 @@ TEST_CASE("Election Safety: at most one leader per term", "[consensus][raft][pap
 
 TEST_CASE("Leader Append-Only: a leader never overwrites or deletes its entries",
           "[consensus][raft][paper]") {
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   ProposeAndCommit(c, 0, 2);
   // Replica 0 keeps leading term 1 alone and appends entries nobody else sees.
@@ -138,7 +133,7 @@ TEST_CASE("Leader Append-Only: a leader never overwrites or deletes its entries"
 TEST_CASE("Log Matching: the consistency check makes diverged logs identical",
           "[consensus][raft][paper]") {
   // Figure 7-like: a follower with extra entries from an old term, one that is behind.
-  RaftCluster c(Opts(5));
+  RaftCluster c(OptionsFor(5));
   c.Campaign(0);
   ProposeAndCommit(c, 0, 2);
   c.Isolate(0);
@@ -187,7 +182,7 @@ TEST_CASE("Log Matching: the consistency check makes diverged logs identical",
 
 TEST_CASE("Leader Completeness: a candidate lacking committed entries cannot win",
           "[consensus][raft][paper]") {
-  RaftCluster c(Opts(5));
+  RaftCluster c(OptionsFor(5));
   c.Campaign(0);
   c.Isolate(3);
   c.Isolate(4);
@@ -215,7 +210,7 @@ TEST_CASE("Election timer: a vote request it rejects does not restart a follower
   // candidate whose log is too old to win, asking more often than any timeout, must not keep
   // an up-to-date follower from campaigning (with pre-vote off; the sim's seeds 6387957 and
   // 6436029 livelocked that way).
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   ProposeAndCommit(c, 0, 2);
   c.Crash(0);
@@ -242,7 +237,7 @@ TEST_CASE("Election timer: a vote request it rejects does not restart a follower
 
 TEST_CASE("State Machine Safety: a block applied by one server is the block every server applies",
           "[consensus][raft][paper]") {
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   // The leader commits block 1, but no follower hears that it is committed.
   c.drop = [](const Envelope& e) {
@@ -272,7 +267,7 @@ TEST_CASE("State Machine Safety: a block applied by one server is the block ever
 
 TEST_CASE("Figure 8: a leader does not commit an earlier term's entry by counting replicas",
           "[consensus][raft][paper]") {
-  ClusterOptions o = Opts(5);
+  ClusterOptions o = OptionsFor(5);
   o.max_msg_bytes = 1;  // one entry per App, so the scenario can stop between entries
   RaftCluster c(o);
   c.Campaign(0);
@@ -348,7 +343,7 @@ TEST_CASE("Figure 8: a leader does not commit an earlier term's entry by countin
 TEST_CASE("PreVote: a partitioned replica that rejoins does not depose a healthy leader",
           "[consensus][raft][paper][prevote]") {
   for (bool pre_vote : {true, false}) {
-    ClusterOptions o = Opts(3);
+    ClusterOptions o = OptionsFor(3);
     o.pre_vote = pre_vote;
     RaftCluster c(o);
     c.Campaign(0);
@@ -383,7 +378,7 @@ TEST_CASE("PreVote: a partitioned replica that rejoins does not depose a healthy
 TEST_CASE("CheckQuorum: a leader that loses its quorum steps down",
           "[consensus][raft][paper][checkquorum]") {
   for (bool check_quorum : {true, false}) {
-    ClusterOptions o = Opts(3);
+    ClusterOptions o = OptionsFor(3);
     o.check_quorum = check_quorum;
     o.pre_vote = true;
     RaftCluster c(o);
@@ -404,7 +399,7 @@ TEST_CASE("CheckQuorum: a leader that loses its quorum steps down",
   }
 
   // A follower that hears from its leader ignores vote requests (the lease).
-  ClusterOptions o = Opts(3);
+  ClusterOptions o = OptionsFor(3);
   o.check_quorum = true;
   RaftCluster c(o);
   c.Campaign(0);

@@ -11,16 +11,11 @@ using namespace cairn::consensus;
 using namespace cairn::consensus::raft;
 using cairn::consensus::test::ClusterOptions;
 using cairn::consensus::test::Envelope;
+using cairn::consensus::test::OptionsFor;
 using cairn::consensus::test::RaftCluster;
 using cairn::consensus::test::TestBlock;
 
 namespace {
-
-ClusterOptions Opts(uint32_t replicas) {
-  ClusterOptions o;
-  o.replicas = replicas;
-  return o;
-}
 
 RaftConfig Config(ReplicaId id, uint32_t replicas) {
   RaftConfig c;
@@ -90,7 +85,7 @@ TEST_CASE("a follower acknowledges entries in the Ready that persists them", "[c
 }
 
 TEST_CASE("only the leader takes proposals and followers name the leader", "[consensus][raft]") {
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   REQUIRE(c.node(1).GetStatus().leader == 0);
   REQUIRE_FALSE(c.node(1).ProposalWanted());
@@ -117,7 +112,7 @@ TEST_CASE("only the leader takes proposals and followers name the leader", "[con
 }
 
 TEST_CASE("the leader pipelines at most K uncommitted blocks", "[consensus][raft][pipeline]") {
-  ClusterOptions o = Opts(3);
+  ClusterOptions o = OptionsFor(3);
   o.max_uncommitted_blocks = 3;
   RaftCluster c(o);
   c.Campaign(0);
@@ -147,7 +142,7 @@ TEST_CASE("the leader pipelines at most K uncommitted blocks", "[consensus][raft
 }
 
 TEST_CASE("fast back-off skips a whole conflicting term per round trip", "[consensus][raft]") {
-  ClusterOptions o = Opts(3);
+  ClusterOptions o = OptionsFor(3);
   o.max_uncommitted_blocks = 64;
   RaftCluster c(o);
   c.Campaign(0);
@@ -182,7 +177,7 @@ TEST_CASE("fast back-off skips a whole conflicting term per round trip", "[conse
 
 TEST_CASE("a cluster restarted from persisted state keeps its blocks and carries on",
           "[consensus][raft][restart]") {
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   for (int k = 0; k < 5; ++k) {
     REQUIRE(c.Propose(0, std::to_string(k)).ok());
@@ -209,7 +204,7 @@ TEST_CASE("a cluster restarted from persisted state keeps its blocks and carries
 
 TEST_CASE("committed blocks not yet applied are handed out again after a restart",
           "[consensus][raft][restart]") {
-  RaftCluster c(Opts(1));
+  RaftCluster c(OptionsFor(1));
   c.Campaign(0);
   for (int k = 0; k < 3; ++k) REQUIRE(c.Propose(0, std::to_string(k)).ok());
   REQUIRE(c.ledger(0).size() == 3);
@@ -225,7 +220,7 @@ TEST_CASE("committed blocks not yet applied are handed out again after a restart
 
 TEST_CASE("restart refuses stored state that is corrupt or disagrees with the ledger",
           "[consensus][raft][restart]") {
-  RaftCluster c(Opts(1));
+  RaftCluster c(OptionsFor(1));
   c.Campaign(0);
   for (int k = 0; k < 3; ++k) REQUIRE(c.Propose(0, std::to_string(k)).ok());
   DurableState good = c.disk(0).ToDurable();
@@ -264,7 +259,7 @@ TEST_CASE("restart refuses stored state that is corrupt or disagrees with the le
 
 TEST_CASE("a follower behind the leader's compacted log block-syncs and rejoins",
           "[consensus][raft][compaction]") {
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   c.Isolate(2);
   for (int k = 0; k < 6; ++k) {
@@ -299,7 +294,7 @@ TEST_CASE("a follower behind the leader's compacted log block-syncs and rejoins"
 
 TEST_CASE("a follower that crashed mid block-sync asks again on restart",
           "[consensus][raft][compaction]") {
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   c.Isolate(2);
   for (int k = 0; k < 4; ++k) {
@@ -335,7 +330,7 @@ TEST_CASE("a follower that crashed mid block-sync asks again on restart",
 
 TEST_CASE("Step refuses bad senders and malformed messages and keeps working",
           "[consensus][raft]") {
-  RaftCluster c(Opts(3));
+  RaftCluster c(OptionsFor(3));
   c.Campaign(0);
   RaftEngine& f = c.node(1);
   Message hb;

@@ -251,7 +251,7 @@ void RpcSeeds(const Fixture& f) {
   Write("rpc_dispatcher", "not_json", std::string("{\"jsonrpc\":\"2.0\",\"id\":"));
 
   // rpc_methods: the method's index among the sorted names, then its params.
-  fuzz::FakeNode node;
+  api::testing::FakeNode node{fuzz::FixtureChain()};
   rpc::Dispatcher d;
   if (!api::RegisterNodeMethods(d, node).ok()) std::exit(1);
   const std::vector<std::string> names = d.Methods();

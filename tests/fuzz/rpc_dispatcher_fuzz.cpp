@@ -12,7 +12,7 @@ using rpc::Json;
 namespace {
 
 const rpc::Dispatcher& TheDispatcher() {
-  static fuzz::FakeNode* node = new fuzz::FakeNode();
+  static api::testing::FakeNode* node = new api::testing::FakeNode(fuzz::FixtureChain());
   static rpc::Dispatcher* d = [] {
     rpc::DispatcherOptions options;
     options.on_handler_exception = [](std::string_view method, std::string_view what) {

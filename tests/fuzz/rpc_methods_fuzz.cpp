@@ -12,7 +12,7 @@ using rpc::Json;
 namespace {
 
 struct Methods {
-  fuzz::FakeNode node;
+  api::testing::FakeNode node{fuzz::FixtureChain()};
   rpc::Dispatcher dispatcher;
   std::vector<std::string> names;
   Methods() {

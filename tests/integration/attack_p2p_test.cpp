@@ -14,9 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/integration/network.h"
+#include "tests/integration/temp_network.h"
 #include "tests/kit/keys.h"
-#include "tests/kit/temp_dir.h"
 #include "tests/p2p/flood.h"
 
 using namespace cairn;
@@ -37,8 +36,7 @@ std::string Binary() {
 // A 4-validator BFT network that commits a block every 100 ms with or without load, so
 // "the chain commits" is visible as heights that grow.
 struct AttackNet {
-  TempDir dir{"it-attack-p2p"};
-  Network net{dir.path() + "/net", 4, 0, "bft"};
+  TempNetwork net{"it-attack-p2p", 4, 0, "bft"};
 
   AttackNet() {
     for (const auto& n : kValidators) {
@@ -55,15 +53,7 @@ struct AttackNet {
       });
     }
   }
-  void Start(const std::string& n) {
-    std::string why;
-    INFO(why);
-    REQUIRE(net.Start(n, &why, Binary()));
-  }
-  uint64_t Height(const std::string& n) const {
-    json s = net.Status(n);
-    return s.is_null() ? 0 : s["height"].get<uint64_t>();
-  }
+  void Start(const std::string& n) { net.StartAll({n}, Binary()); }
   int Peers(const std::string& n) const {
     json s = net.Status(n);
     return s.is_null() ? -1 : s["peers"].get<int>();
@@ -77,11 +67,11 @@ struct AttackNet {
   // Every validator's height grows by `blocks` within the deadline.
   bool AllCommit(uint64_t blocks, std::chrono::milliseconds deadline) const {
     std::map<std::string, uint64_t> from;
-    for (const auto& n : kValidators) from[n] = Height(n);
+    for (const auto& n : kValidators) from[n] = Height(net, n);
     return Eventually(
         [&] {
           for (const auto& n : kValidators) {
-            if (Height(n) < from[n] + blocks) return false;
+            if (Height(net, n) < from[n] + blocks) return false;
           }
           return true;
         },

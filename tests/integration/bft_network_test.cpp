@@ -7,12 +7,10 @@
 #include <set>
 #include <thread>
 
-#include "crypto/key_file.h"
 #include "ledger/chain_store.h"
 #include "ledger/kv.h"
 #include "tests/integration/dev_node.h"
-#include "tests/integration/network.h"
-#include "tests/kit/temp_dir.h"
+#include "tests/integration/temp_network.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -31,11 +29,6 @@ std::string RpcUrl(const Network& net, const std::string& n) {
   return "http://" + cfg["rpc"]["listen"].get<std::string>();
 }
 
-uint64_t Height(const Network& net, const std::string& n) {
-  json s = net.Status(n);
-  return s.is_null() ? 0 : s["height"].get<uint64_t>();
-}
-
 // Block hashes 1..to on node `n`.
 std::vector<std::string> Chain(const Network& net, const std::string& n, uint64_t to) {
   auto c = net.Client(n);
@@ -48,32 +41,6 @@ std::vector<std::string> Chain(const Network& net, const std::string& n, uint64_
   return out;
 }
 
-// Sends `count` record writes from the admin (consecutive nonces from *nonce) to `node`,
-// in batches, and returns their hashes (only those the node accepted).
-std::vector<std::string> Load(const Network& net, const std::string& node,
-                              const crypto::KeyPair& admin, const std::string& chain,
-                              uint64_t* nonce, size_t count) {
-  auto c = net.Client(node);
-  std::vector<std::string> accepted;
-  json batch = json::array();
-  std::vector<std::string> hashes;
-  for (size_t i = 0; i < count; ++i) {
-    auto tx = MakeTx(admin, chain, *nonce + i,
-                     ledger::Put{{static_cast<uint8_t>(i % 251), static_cast<uint8_t>(i / 251)},
-                                 {static_cast<uint8_t>(*nonce)}});
-    batch.push_back(Hex(tx));
-    hashes.push_back(tx.Hash().ToHex());
-  }
-  auto r = c.Call("sendTransactions", {{"txs", batch}});
-  REQUIRE(r.ok());
-  const json& results = r.value()["results"];
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    if (results[i].contains("hash") && !results[i].contains("error")) accepted.push_back(hashes[i]);
-  }
-  *nonce += count;
-  return accepted;
-}
-
 bool AllCommitted(const Network& net, const std::string& node,
                   const std::vector<std::string>& hashes) {
   auto c = net.Client(node);
@@ -82,14 +49,6 @@ bool AllCommitted(const Network& net, const std::string& node,
     if (!r.ok() || r.value()["status"] != "committed") return false;
   }
   return true;
-}
-
-void StartAll(Network& net, const std::vector<std::string>& names) {
-  for (const std::string& n : names) {
-    std::string why;
-    INFO(why);
-    REQUIRE(net.Start(n, &why));
-  }
 }
 
 // Once every node in `names` reached height h: the blocks at heights 1..h agree on all of
@@ -128,12 +87,8 @@ void CheckAgreement(const Network& net, const std::vector<std::string>& names, u
 TEST_CASE(
     "bft: four validators commit a load sent to all of them, and audit checks every certificate",
     "[integration][bft]") {
-  TempDir dir("it-bft");
-  Network net(dir.path() + "/net", 4, 0, "bft");
-  StartAll(net, kAll);
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  REQUIRE(admin.ok());
-  std::string chain = net.Status("v0")["chain_id"];
+  TempNetwork net("it-bft", 4, 0, "bft");
+  net.StartAll(kAll);
   CHECK(net.Status("v0")["consensus"] == "bft");
 
   uint64_t nonce = 0;
@@ -141,7 +96,7 @@ TEST_CASE(
   for (int round = 0; round < 8; ++round) {
     // One sender (at most 64 pending per sender), each batch through another node: gossip
     // carries it to the proposers.
-    auto got = Load(net, kAll[static_cast<size_t>(round) % 4], *admin, chain, &nonce, 60);
+    auto got = net.Load(kAll[static_cast<size_t>(round) % 4], &nonce, 60);
     CHECK(got.size() == 60);
     all.insert(all.end(), got.begin(), got.end());
     REQUIRE(Eventually([&] { return AllCommitted(net, "v0", got); }, 60s));
@@ -203,13 +158,10 @@ TEST_CASE(
 
 TEST_CASE("bft: with one validator killed the other three keep committing, and it catches up",
           "[integration][bft]") {
-  TempDir dir("it-bft-kill1");
-  Network net(dir.path() + "/net", 4, 0, "bft");
-  StartAll(net, kAll);
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  std::string chain = net.Status("v0")["chain_id"];
+  TempNetwork net("it-bft-kill1", 4, 0, "bft");
+  net.StartAll(kAll);
   uint64_t nonce = 0;
-  auto first = Load(net, "v0", *admin, chain, &nonce, 50);
+  auto first = net.Load("v0", &nonce, 50);
   REQUIRE(Eventually([&] { return AllCommitted(net, "v0", first); }, 60s));
 
   net.Kill("v2");
@@ -217,7 +169,7 @@ TEST_CASE("bft: with one validator killed the other three keep committing, and i
   uint64_t before = Height(net, "v0");
   std::vector<std::string> during;
   for (int i = 0; i < 5; ++i) {
-    auto got = Load(net, live[static_cast<size_t>(i) % 3], *admin, chain, &nonce, 40);
+    auto got = net.Load(live[static_cast<size_t>(i) % 3], &nonce, 40);
     during.insert(during.end(), got.begin(), got.end());
   }
   // Rounds whose proposer is v2 time out; the others commit.
@@ -229,7 +181,7 @@ TEST_CASE("bft: with one validator killed the other three keep committing, and i
   uint64_t target = Height(net, "v0");
   REQUIRE(Eventually([&] { return Height(net, "v2") >= target; }, 60s));
   // And it takes part again: more load commits with all four up.
-  auto after = Load(net, "v2", *admin, chain, &nonce, 40);
+  auto after = net.Load("v2", &nonce, 40);
   REQUIRE(Eventually([&] { return AllCommitted(net, "v2", after); }, 60s));
   uint64_t h = Height(net, "v2");
   CheckAgreement(net, kAll, h);
@@ -239,20 +191,17 @@ TEST_CASE(
     "bft: with two of four validators down nothing commits and nothing forks, and with one back "
     "progress resumes",
     "[integration][bft]") {
-  TempDir dir("it-bft-kill2");
-  Network net(dir.path() + "/net", 4, 0, "bft");
-  StartAll(net, kAll);
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  std::string chain = net.Status("v0")["chain_id"];
+  TempNetwork net("it-bft-kill2", 4, 0, "bft");
+  net.StartAll(kAll);
   uint64_t nonce = 0;
-  auto first = Load(net, "v0", *admin, chain, &nonce, 30);
+  auto first = net.Load("v0", &nonce, 30);
   REQUIRE(Eventually([&] { return AllCommitted(net, "v0", first); }, 60s));
   REQUIRE(Eventually([&] { return Height(net, "v1") == Height(net, "v0"); }, 30s));
 
   net.Kill("v2");
   net.Kill("v3");
   uint64_t stuck = std::max(Height(net, "v0"), Height(net, "v1"));
-  auto pending = Load(net, "v0", *admin, chain, &nonce, 30);
+  auto pending = net.Load("v0", &nonce, 30);
   REQUIRE(pending.size() == 30);
   // Two of four is below the quorum of three: no block may commit. Watch for a while (a
   // bounded observation window, not a synchronisation).
@@ -274,17 +223,14 @@ TEST_CASE(
 
 TEST_CASE("bft: an equivocating validator is caught with evidence and honest ones agree",
           "[integration][bft]") {
-  TempDir dir("it-bft-equivocate");
-  Network net(dir.path() + "/net", 4, 0, "bft");
+  TempNetwork net("it-bft-equivocate", 4, 0, "bft");
   std::string why;
   REQUIRE(net.Start("v3", &why, EquivocatorPath()));
-  StartAll(net, {"v0", "v1", "v2"});
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  std::string chain = net.Status("v0")["chain_id"];
+  net.StartAll({"v0", "v1", "v2"});
   uint64_t nonce = 0;
   std::vector<std::string> all;
   for (int i = 0; i < 3; ++i) {
-    auto got = Load(net, kAll[static_cast<size_t>(i)], *admin, chain, &nonce, 60);
+    auto got = net.Load(kAll[static_cast<size_t>(i)], &nonce, 60);
     CHECK(got.size() == 60);
     all.insert(all.end(), got.begin(), got.end());
     REQUIRE(Eventually([&] { return AllCommitted(net, "v0", got); }, 60s));
@@ -301,7 +247,7 @@ TEST_CASE("bft: an equivocating validator is caught with evidence and honest one
   REQUIRE(Eventually(
       [&] {
         if (has_evidence("v0") && has_evidence("v1") && has_evidence("v2")) return true;
-        auto more = Load(net, "v0", *admin, chain, &nonce, 5);
+        auto more = net.Load("v0", &nonce, 5);
         (void)Eventually([&] { return AllCommitted(net, "v0", more); }, 10s);
         all.insert(all.end(), more.begin(), more.end());
         return false;

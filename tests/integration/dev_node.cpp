@@ -63,16 +63,6 @@ std::string DevNode::ChainId() {
   return r.value()["chain_id"].get<std::string>();
 }
 
-ledger::Transaction MakeTx(const crypto::KeyPair& from, const std::string& chain, uint64_t nonce,
-                           ledger::Payload payload) {
-  ledger::Transaction tx;
-  tx.chain_id = chain;
-  tx.nonce = nonce;
-  tx.payload = std::move(payload);
-  tx.Sign(from);
-  return tx;
-}
-
 std::string Hex(const ledger::Transaction& tx) { return crypto::ToHex(tx.Encode()); }
 
 std::optional<nlohmann::json> WaitCommitted(rpc::Client& c, const std::string& hash,

@@ -10,6 +10,7 @@
 #include "crypto/ed25519.h"
 #include "ledger/transaction.h"
 #include "rpc/client.h"
+#include "tests/kit/make_tx.h"
 #include "tests/kit/process.h"
 
 namespace cairn::testing {
@@ -43,9 +44,8 @@ class DevNode {
   std::unique_ptr<testkit::Process> proc_;
 };
 
-// A signed transaction, hex-encoded for sendTransaction.
-ledger::Transaction MakeTx(const crypto::KeyPair& from, const std::string& chain, uint64_t nonce,
-                           ledger::Payload payload);
+using testkit::MakeTx;
+// A transaction hex-encoded for sendTransaction.
 std::string Hex(const ledger::Transaction& tx);
 
 // Polls getTransaction until status is "committed" (returns its JSON) or the deadline.

@@ -7,11 +7,9 @@
 #include <csignal>
 #include <set>
 
-#include "crypto/key_file.h"
 #include "ledger/kv.h"
 #include "tests/integration/dev_node.h"
-#include "tests/integration/network.h"
-#include "tests/kit/temp_dir.h"
+#include "tests/integration/temp_network.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -22,25 +20,6 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::vector<std::string> kAll = {"v0", "v1", "v2", "v3"};
-
-uint64_t Height(const Network& net, const std::string& n) {
-  json s = net.Status(n);
-  return s.is_null() ? 0 : s["height"].get<uint64_t>();
-}
-
-// Sends `count` record writes from the admin to `node`; nonces continue from *nonce.
-void Load(const Network& net, const std::string& node, const crypto::KeyPair& admin,
-          const std::string& chain, uint64_t* nonce, size_t count) {
-  json batch = json::array();
-  for (size_t i = 0; i < count; ++i) {
-    batch.push_back(
-        Hex(MakeTx(admin, chain, *nonce + i,
-                   ledger::Put{{static_cast<uint8_t>(i)}, {static_cast<uint8_t>(*nonce)}})));
-  }
-  auto r = net.Client(node).Call("sendTransactions", {{"txs", batch}});
-  REQUIRE(r.ok());
-  *nonce += count;
-}
 
 // The heights in (from, head of `on`] whose certificate holds validator `v`'s precommit.
 std::set<uint64_t> SignedBy(const Network& net, const std::string& on, uint64_t v, uint64_t from) {
@@ -82,22 +61,14 @@ TEST_CASE(
     "lost state: a BFT validator whose consensus record was deleted refuses to start, "
     "and rejoins with the override without equivocating",
     "[integration][bft][lost_state]") {
-  TempDir dir("it-lost-state");
-  Network net(dir.path() + "/net", 4, 0, "bft");
-  for (const std::string& n : kAll) {
-    std::string why;
-    INFO(why);
-    REQUIRE(net.Start(n, &why));
-  }
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  REQUIRE(admin.ok());
-  const std::string chain = net.Status("v0")["chain_id"];
+  TempNetwork net("it-lost-state", 4, 0, "bft");
+  net.StartAll(kAll);
   uint64_t nonce = 0;
   // Until validator 3's precommit is in a certificate of the chain v3 holds.
   REQUIRE(Eventually(
       [&] {
         if (!SignedBy(net, "v3", 3, 0).empty()) return true;
-        Load(net, "v0", *admin, chain, &nonce, 5);
+        net.Load("v0", &nonce, 5);
         return false;
       },
       60s));
@@ -126,7 +97,7 @@ TEST_CASE(
 
   // The others go on without it.
   const uint64_t before = Height(net, "v0");
-  Load(net, "v1", *admin, chain, &nonce, 10);
+  net.Load("v1", &nonce, 10);
   REQUIRE(Eventually([&] { return Height(net, "v0") > before; }, 60s));
 
   // With the override it starts, catches up, and signs again.
@@ -138,7 +109,7 @@ TEST_CASE(
     REQUIRE(Eventually(
         [&] {
           if (!SignedBy(net, "v0", 3, restart_at).empty()) return true;
-          Load(net, "v2", *admin, chain, &nonce, 5);
+          net.Load("v2", &nonce, 5);
           return false;
         },
         90s));
@@ -159,18 +130,13 @@ TEST_CASE(
   }
   // Its new record is on disk: an ordinary start works again.
   CHECK(HasKey(data, hard_state));
-  std::string why;
-  INFO(why);
-  REQUIRE(net.Start("v3", &why));
+  net.StartAll({"v3"});
 }
 
 TEST_CASE("lost state: a node whose stored chain id was changed refuses its data dir",
           "[integration][lost_state]") {
-  TempDir dir("it-chain-id");
-  Network net(dir.path() + "/net", 1, 0, "solo");
-  std::string why;
-  INFO(why);
-  REQUIRE(net.Start("v0", &why));
+  TempNetwork net("it-chain-id", 1, 0, "solo");
+  net.StartAll({"v0"});
   const std::string chain = net.Status("v0")["chain_id"];
   REQUIRE(net.Stop("v0") == 0);
   const std::string home = net.Home("v0");

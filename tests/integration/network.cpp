@@ -122,4 +122,9 @@ nlohmann::json Network::Status(const std::string& name) const {
   return r.ok() ? r.value() : nlohmann::json();
 }
 
+uint64_t Height(const Network& net, const std::string& name) {
+  nlohmann::json s = net.Status(name);
+  return s.is_null() ? 0 : s["height"].get<uint64_t>();
+}
+
 }  // namespace cairn::testing

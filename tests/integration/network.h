@@ -46,6 +46,9 @@ class Network {
   std::map<std::string, std::unique_ptr<testkit::Process>> procs_;
 };
 
+// The height of `name`'s head, or 0 while it does not answer.
+uint64_t Height(const Network& net, const std::string& name);
+
 using testkit::Eventually;
 
 }  // namespace cairn::testing

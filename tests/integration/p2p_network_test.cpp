@@ -6,9 +6,8 @@
 
 #include "crypto/key_file.h"
 #include "tests/integration/dev_node.h"
-#include "tests/integration/network.h"
+#include "tests/integration/temp_network.h"
 #include "tests/kit/keys.h"
-#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -17,11 +16,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-uint64_t Height(const Network& net, const std::string& name) {
-  json s = net.Status(name);
-  return s.is_null() ? 0 : s["height"].get<uint64_t>();
-}
 
 std::string HashAt(const Network& net, const std::string& name, uint64_t height) {
   auto c = net.Client(name);
@@ -42,22 +36,16 @@ bool SameChainAt(const Network& net, const std::vector<std::string>& names, uint
 }  // namespace
 
 TEST_CASE("a transaction sent to an observer is committed by the validator", "[integration][p2p]") {
-  TempDir dir("it-p2p");
-  Network net(dir.path() + "/net", 1, 2);
-  std::string why;
-  for (const char* n : {"v0", "o0", "o1"}) {
-    REQUIRE(net.Start(n, &why));
-    INFO(why);
-  }
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  REQUIRE(admin.ok());
+  TempNetwork net("it-p2p", 1, 2);
+  net.StartAll({"v0", "o0", "o1"});
+  const crypto::KeyPair& admin = net.admin();
   REQUIRE(Eventually(
       [&] { return net.Status("o0")["peers"] == 1 && net.Status("v0")["peers"] == 2; }, 20s));
   std::string chain = net.Status("o0")["chain_id"];
 
   auto alice = TestKey(9, /*family=*/0);
   auto reg =
-      MakeTx(*admin, chain, 0, ledger::RegisterAccount{alice.public_key(), ledger::Role::kMember});
+      MakeTx(admin, chain, 0, ledger::RegisterAccount{alice.public_key(), ledger::Role::kMember});
   auto o0 = net.Client("o0");
   auto sent = o0.Call("sendTransaction", {{"tx", Hex(reg)}});
   REQUIRE(sent.ok());
@@ -84,8 +72,7 @@ TEST_CASE("a transaction sent to an observer is committed by the validator", "[i
 
 TEST_CASE("an observer started after 2000 blocks catches up, and again after SIGKILL",
           "[integration][p2p]") {
-  TempDir dir("it-sync");
-  Network net(dir.path() + "/net", 1, 1);
+  TempNetwork net("it-sync", 1, 1);
   // A fast producer of empty blocks, so 2,000 blocks take seconds.
   net.EditConfig("v0", [](json& c) {
     c["consensus"]["empty_blocks"] = true;
@@ -121,8 +108,7 @@ TEST_CASE("an observer started after 2000 blocks catches up, and again after SIG
 }
 
 TEST_CASE("a node whose key is not in the genesis is refused by every peer", "[integration][p2p]") {
-  TempDir dir("it-rogue");
-  Network net(dir.path() + "/net", 1, 1);
+  TempNetwork net("it-rogue", 1, 1);
   std::string why;
   REQUIRE(net.Start("v0", &why));
   REQUIRE(net.Start("o0", &why));

@@ -6,11 +6,9 @@
 #include <set>
 #include <thread>
 
-#include "crypto/key_file.h"
 #include "tests/integration/dev_node.h"
-#include "tests/integration/network.h"
+#include "tests/integration/temp_network.h"
 #include "tests/kit/keys.h"
-#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::testing;
@@ -40,11 +38,6 @@ std::string Leader(const Network& net, const std::vector<std::string>& live) {
   return "";
 }
 
-uint64_t Height(const Network& net, const std::string& n) {
-  json s = net.Status(n);
-  return s.is_null() ? 0 : s["height"].get<uint64_t>();
-}
-
 // Every committed tx hash on `n`, in chain order.
 std::vector<std::string> ChainTxs(const Network& net, const std::string& n) {
   auto c = net.Client(n);
@@ -62,17 +55,11 @@ std::vector<std::string> ChainTxs(const Network& net, const std::string& n) {
 
 TEST_CASE("raft: transactions sent to every node commit once, in one order, everywhere",
           "[integration][raft]") {
-  TempDir dir("it-raft");
-  Network net(dir.path() + "/net", 3, 0, "raft");
-  std::string why;
-  for (const std::string& n : kAll) {
-    REQUIRE(net.Start(n, &why));
-    INFO(why);
-  }
+  TempNetwork net("it-raft", 3, 0, "raft");
+  net.StartAll(kAll);
   REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  REQUIRE(admin.ok());
-  std::string chain = net.Status("v0")["chain_id"];
+  const crypto::KeyPair& admin = net.admin();
+  const std::string& chain = net.chain_id();
 
   // Register three members through the three nodes (one admin nonce sequence), then each
   // member sends transfers through a different node.
@@ -81,9 +68,9 @@ TEST_CASE("raft: transactions sent to every node commit once, in one order, ever
   for (size_t i = 0; i < 3; ++i) {
     auto c = net.Client(kAll[i]);
     for (const auto& tx :
-         {MakeTx(*admin, chain, 2 * i,
+         {MakeTx(admin, chain, 2 * i,
                  ledger::RegisterAccount{members[i].public_key(), ledger::Role::kMember}),
-          MakeTx(*admin, chain, 2 * i + 1, ledger::Transfer{members[i].public_key(), 1000})}) {
+          MakeTx(admin, chain, 2 * i + 1, ledger::Transfer{members[i].public_key(), 1000})}) {
       auto r = c.Call("sendTransaction", {{"tx", Hex(tx)}});
       INFO(r.status().message());
       REQUIRE(r.ok());
@@ -125,13 +112,12 @@ TEST_CASE("raft: transactions sent to every node commit once, in one order, ever
 
 TEST_CASE("raft: the leader killed under load is replaced, and nothing committed is lost",
           "[integration][raft]") {
-  TempDir dir("it-raft-kill");
-  Network net(dir.path() + "/net", 3, 0, "raft");
+  TempNetwork net("it-raft-kill", 3, 0, "raft");
+  net.StartAll(kAll);
   std::string why;
-  for (const std::string& n : kAll) REQUIRE(net.Start(n, &why));
   REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  std::string chain = net.Status("v0")["chain_id"];
+  const crypto::KeyPair& admin = net.admin();
+  const std::string& chain = net.chain_id();
   std::string leader = Leader(net, kAll);
   std::vector<std::string> live;
   for (const auto& n : kAll) {
@@ -147,7 +133,7 @@ TEST_CASE("raft: the leader killed under load is replaced, and nothing committed
     auto lc = net.Client(live[0]);
     uint64_t nonce = 0;
     while (!stop_load) {
-      auto tx = MakeTx(*admin, chain, nonce, ledger::Put{{static_cast<uint8_t>(nonce % 200)}, {1}});
+      auto tx = MakeTx(admin, chain, nonce, ledger::Put{{static_cast<uint8_t>(nonce % 200)}, {1}});
       if (lc.Call("sendTransaction", {{"tx", Hex(tx)}}).ok()) {
         ++nonce;
         std::lock_guard<std::mutex> lock(mu);
@@ -212,18 +198,17 @@ TEST_CASE("raft: the leader killed under load is replaced, and nothing committed
 
 TEST_CASE("raft: with a majority down nothing commits, and when it returns progress resumes",
           "[integration][raft]") {
-  TempDir dir("it-raft-majority");
-  Network net(dir.path() + "/net", 3, 0, "raft");
+  TempNetwork net("it-raft-majority", 3, 0, "raft");
+  net.StartAll(kAll);
   std::string why;
-  for (const std::string& n : kAll) REQUIRE(net.Start(n, &why));
   REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
-  auto admin = crypto::ReadKeyFile(net.AdminKeyPath());
-  std::string chain = net.Status("v0")["chain_id"];
+  const crypto::KeyPair& admin = net.admin();
+  const std::string& chain = net.chain_id();
   net.Kill("v1");
   net.Kill("v2");
   uint64_t before = Height(net, "v0");
   auto c = net.Client("v0");
-  auto tx = MakeTx(*admin, chain, 0, ledger::Put{{'k'}, {1}});
+  auto tx = MakeTx(admin, chain, 0, ledger::Put{{'k'}, {1}});
   REQUIRE(c.Call("sendTransaction", {{"tx", Hex(tx)}}).ok());
   // It stays pending while v0 is alone: it must step down and commit nothing.
   REQUIRE(Eventually([&] { return net.Status("v0")["role"] != "leader"; }, 30s));
@@ -237,8 +222,7 @@ TEST_CASE("raft: with a majority down nothing commits, and when it returns progr
 
 TEST_CASE("raft: a follower down past log compaction catches up and can lead",
           "[integration][raft]") {
-  TempDir dir("it-raft-compact");
-  Network net(dir.path() + "/net", 3, 0, "raft");
+  TempNetwork net("it-raft-compact", 3, 0, "raft");
   // Empty blocks as fast as consensus allows, so the leader compacts past the dead follower.
   for (const std::string& n : kAll) {
     net.EditConfig(n, [](json& c) {
@@ -246,8 +230,8 @@ TEST_CASE("raft: a follower down past log compaction catches up and can lead",
       c["consensus"]["block_interval_ms"] = 1;
     });
   }
+  net.StartAll(kAll);
   std::string why;
-  for (const std::string& n : kAll) REQUIRE(net.Start(n, &why));
   REQUIRE(Eventually([&] { return !Leader(net, kAll).empty(); }, 30s));
   std::string leader = Leader(net, kAll);
   std::string follower = leader == "v2" ? "v1" : "v2";

@@ -32,12 +32,7 @@ MemoryState ChainFixture::GenesisMemoryState() const {
 }
 
 Transaction ChainFixture::Sign(const crypto::KeyPair& from, uint64_t nonce, Payload payload) const {
-  Transaction tx;
-  tx.chain_id = chain_id;
-  tx.nonce = nonce;
-  tx.payload = std::move(payload);
-  tx.Sign(from);
-  return tx;
+  return MakeTx(from, chain_id, nonce, std::move(payload));
 }
 
 std::vector<Transaction> ChainFixture::Transfers(const StateReader& state, size_t count,

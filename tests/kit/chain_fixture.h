@@ -11,6 +11,7 @@
 #include "ledger/executor.h"
 #include "ledger/kv.h"
 #include "tests/kit/keys.h"
+#include "tests/kit/make_tx.h"
 
 namespace cairn::testkit {
 

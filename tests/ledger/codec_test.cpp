@@ -3,15 +3,18 @@
 
 #include <limits>
 
-#include "alloc_probe.h"
 #include "base/codec.h"
 #include "ledger/account.h"
 #include "ledger_test_util.h"
+#include "tests/kit/alloc_probe.h"
 
 using namespace cairn;
 using namespace cairn::codec;
 using namespace cairn::ledger;
 using namespace cairn::ledger::testing;
+using testkit::AllocStats;
+using testkit::GetAllocStats;
+using testkit::ResetAllocStats;
 
 namespace {
 using Catch::Matchers::Contains;
@@ -268,11 +271,16 @@ TEST_CASE("the allocation probe sees allocations", "[ledger][codec]") {
   // A direct call to operator new: compilers may elide a new-expression's allocation (clang
   // does at -O3), never an explicit call.
   ResetAllocStats();
+  const size_t live_before = GetAllocStats().live;
   void* v = ::operator new(100000);
   AllocStats a = GetAllocStats();
   ::operator delete(v);
   CHECK(a.largest >= 100000);
   CHECK(a.total >= 100000);
+  // The live and peak counts that rpc_test's memory bounds read.
+  CHECK(a.live >= live_before + 100000);
+  CHECK(a.peak_live >= a.live);
+  CHECK(GetAllocStats().live < a.live);
 }
 
 TEST_CASE("Account encodes as balance, nonce, role and round trips", "[ledger][codec]") {

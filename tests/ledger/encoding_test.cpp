@@ -3,14 +3,17 @@
 // an error that names the field.
 #include <catch2/catch.hpp>
 
-#include "alloc_probe.h"
 #include "base/codec.h"
 #include "ledger_test_util.h"
+#include "tests/kit/alloc_probe.h"
 
 using namespace cairn;
 using namespace cairn::codec;
 using namespace cairn::ledger;
 using namespace cairn::ledger::testing;
+using testkit::AllocStats;
+using testkit::GetAllocStats;
+using testkit::ResetAllocStats;
 
 namespace {
 using Catch::Matchers::Contains;

@@ -19,6 +19,7 @@
 #include "ledger/state_root.h"
 #include "ledger/transaction.h"
 #include "tests/kit/keys.h"
+#include "tests/kit/make_tx.h"
 
 namespace cairn::ledger::testing {
 
@@ -35,12 +36,7 @@ inline Bytes Filled(size_t n, uint8_t start = 0) {
 
 inline Transaction SignedTx(const crypto::KeyPair& from, uint64_t nonce, Payload payload,
                             const std::string& chain = kChain) {
-  Transaction tx;
-  tx.chain_id = chain;
-  tx.nonce = nonce;
-  tx.payload = std::move(payload);
-  tx.Sign(from);
-  return tx;
+  return testkit::MakeTx(from, chain, nonce, std::move(payload));
 }
 
 inline Transaction PayTx(const crypto::KeyPair& from, uint64_t nonce, const crypto::KeyPair& to,

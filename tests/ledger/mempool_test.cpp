@@ -3,6 +3,7 @@
 #include "ledger/executor.h"
 #include "ledger/mempool.h"
 #include "tests/kit/keys.h"
+#include "tests/kit/make_tx.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
@@ -30,12 +31,7 @@ struct Fixture {
   }
   Transaction Tx(const crypto::KeyPair& from, uint64_t nonce, Payload p,
                  const std::string& chain = kChain) {
-    Transaction tx;
-    tx.chain_id = chain;
-    tx.nonce = nonce;
-    tx.payload = std::move(p);
-    tx.Sign(from);
-    return tx;
+    return testkit::MakeTx(from, chain, nonce, std::move(p));
   }
   Transaction Pay(const crypto::KeyPair& from, uint64_t nonce, uint64_t amount) {
     const crypto::KeyPair& to = from.public_key() == bob.public_key() ? alice : bob;

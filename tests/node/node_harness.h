@@ -17,6 +17,7 @@
 #include "node/node_core.h"
 #include "node/wire.h"
 #include "tests/kit/keys.h"
+#include "tests/kit/make_tx.h"
 
 namespace cairn::node::testing {
 
@@ -43,6 +44,28 @@ class FakeHub {
     links.erase({b, a});
   }
   bool Linked(const p2p::NodeId& a, const p2p::NodeId& b) const { return links.count({a, b}); }
+
+  // Queues the message to every node `from` is linked to; returns how many.
+  size_t Broadcast(const p2p::NodeId& from, p2p::MessageType type, const Bytes& payload) {
+    size_t queued = 0;
+    for (const auto& [a, b] : links) {
+      if (a != from) continue;
+      queue.push_back({from, b, type, payload});
+      ++queued;
+    }
+    return queued;
+  }
+  // The nodes `self` is linked to, as Network::Peers() reports them.
+  std::vector<p2p::PeerInfo> PeersOf(const p2p::NodeId& self) const {
+    std::vector<p2p::PeerInfo> out;
+    for (const auto& [a, b] : links) {
+      if (a != self) continue;
+      p2p::PeerInfo info;
+      info.id = b;
+      out.push_back(std::move(info));
+    }
+    return out;
+  }
 };
 
 class FakeNetwork final : public Network {
@@ -54,25 +77,14 @@ class FakeNetwork final : public Network {
     return Status::Ok();
   }
   void Broadcast(p2p::MessageType type, Bytes payload) override {
-    for (const auto& [a, b] : hub_.links) {
-      if (a == self_) hub_.queue.push_back({self_, b, type, payload});
-    }
+    hub_.Broadcast(self_, type, payload);
   }
   void Disconnect(const p2p::NodeId& peer, const std::string& why) override {
     hub_.disconnects.emplace_back(peer, why);
     hub_.Cut(self_, peer);
   }
   bool IsConnected(const p2p::NodeId& peer) const override { return hub_.Linked(self_, peer); }
-  std::vector<p2p::PeerInfo> Peers() const override {
-    std::vector<p2p::PeerInfo> out;
-    for (const auto& [a, b] : hub_.links) {
-      if (a != self_) continue;
-      p2p::PeerInfo info;
-      info.id = b;
-      out.push_back(std::move(info));
-    }
-    return out;
-  }
+  std::vector<p2p::PeerInfo> Peers() const override { return hub_.PeersOf(self_); }
 
  private:
   FakeHub& hub_;
@@ -167,12 +179,7 @@ class TestNetwork {
 
   ledger::Transaction Transfer(const crypto::KeyPair& from, uint64_t nonce,
                                const crypto::PublicKey& to, uint64_t amount) const {
-    ledger::Transaction tx;
-    tx.chain_id = genesis_.chain_id;
-    tx.nonce = nonce;
-    tx.payload = ledger::Transfer{to, amount};
-    tx.Sign(from);
-    return tx;
+    return testkit::MakeTx(from, genesis_.chain_id, nonce, ledger::Transfer{to, amount});
   }
 
   TestNode& node(size_t i) { return *nodes_[i]; }

@@ -179,21 +179,9 @@ TEST_CASE("an oversize frame closes that connection only", "[p2p]") {
   b_inbox.Register(b, {kSync});
   REQUIRE(b.Start().ok());
   // A allows itself bigger frames than B accepts; C behaves.
-  HostOptions oa = LoopbackOptions(ka, allow);
-  oa.persistent_peers = {AddressOf(b)};
-  oa.reconnect_initial = oa.reconnect_max = 5s;
-  Host a(oa);
-  HostOptions oc = LoopbackOptions(kc, allow);
-  oc.persistent_peers = {AddressOf(b)};
-  Host c(oc);
-  REQUIRE(a.Start().ok());
-  REQUIRE(c.Start().ok());
-  // Both ends must have finished the handshake: B can count a peer before that peer's
-  // side has registered the connection, and a Send before then finds no peer.
-  REQUIRE(WaitFor([&] {
-    return b.GetPeers().size() == 2 && a.IsConnected(kb.public_key()) &&
-           c.IsConnected(kb.public_key());
-  }));
+  TwoDialers d(b, ka, kc, allow, /*a_redial=*/5s);
+  d.StartAndJoin(b);
+  Host &a = d.a, &c = d.c;
 
   REQUIRE(a.Send(kb.public_key(), kSync, Bytes(100 << 10, 0xab)).ok());
   REQUIRE(WaitFor([&] { return Closes(b, CloseReason::kFrameTooLarge) == 1; }));
@@ -211,18 +199,9 @@ TEST_CASE("a message type without a handler closes that connection only", "[p2p]
   Inbox b_inbox;
   b_inbox.Register(b, {kSync});
   REQUIRE(b.Start().ok());
-  HostOptions oa = LoopbackOptions(ka, allow), oc = LoopbackOptions(kc, allow);
-  oa.persistent_peers = oc.persistent_peers = {AddressOf(b)};
-  oa.reconnect_initial = oa.reconnect_max = 5s;
-  Host a(oa), c(oc);
-  REQUIRE(a.Start().ok());
-  REQUIRE(c.Start().ok());
-  // Both ends must have finished the handshake: B can count a peer before that peer's
-  // side has registered the connection, and a Send before then finds no peer.
-  REQUIRE(WaitFor([&] {
-    return b.GetPeers().size() == 2 && a.IsConnected(kb.public_key()) &&
-           c.IsConnected(kb.public_key());
-  }));
+  TwoDialers d(b, ka, kc, allow, /*a_redial=*/5s);
+  d.StartAndJoin(b);
+  Host &a = d.a, &c = d.c;
   REQUIRE(a.Send(kb.public_key(), 0x45, Bytes{1}).ok());
   REQUIRE(WaitFor([&] { return Closes(b, CloseReason::kBadMessage) == 1; }));
   REQUIRE(c.Send(kb.public_key(), kSync, Bytes{2}).ok());

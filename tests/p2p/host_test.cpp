@@ -190,18 +190,9 @@ TEST_CASE("a handler that throws closes only the connection it was serving", "[p
     ++served;
   });
   REQUIRE(b.Start().ok());
-  HostOptions oa = LoopbackOptions(ka, allow), oc = LoopbackOptions(kc, allow);
-  oa.persistent_peers = oc.persistent_peers = {AddressOf(b)};
-  oa.reconnect_initial = oa.reconnect_max = 30s;
-  Host a(oa), c(oc);
-  REQUIRE(a.Start().ok());
-  REQUIRE(c.Start().ok());
-  // Both ends must have finished the handshake: B can count a peer before that peer's
-  // side has registered the connection, and a Send before then finds no peer.
-  REQUIRE(WaitFor([&] {
-    return b.GetPeers().size() == 2 && a.IsConnected(kb.public_key()) &&
-           c.IsConnected(kb.public_key());
-  }));
+  TwoDialers d(b, ka, kc, allow, /*a_redial=*/30s);
+  d.StartAndJoin(b);
+  Host &a = d.a, &c = d.c;
   REQUIRE(a.Send(kb.public_key(), kSync, Bytes{0xee}).ok());
   REQUIRE(WaitFor([&] { return b.GetStats().Closes(CloseReason::kBadMessage) == 1; }));
   REQUIRE(c.Send(kb.public_key(), kSync, Bytes{1}).ok());

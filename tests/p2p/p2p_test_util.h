@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,6 +68,38 @@ inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds
   }
   return true;
 }
+
+// Two hosts dialling B (started): `a`, the peer a test makes B drop, which waits `a_redial`
+// before dialling again so that the drop stays visible, and `c`, a bystander B must go on
+// serving.
+struct TwoDialers {
+  TwoDialers(const Host& b, const crypto::KeyPair& ka, const crypto::KeyPair& kc,
+             const std::shared_ptr<const Allowlist>& allow, std::chrono::milliseconds a_redial)
+      : a(DialerOptions(b, ka, allow, a_redial)), c(DialerOptions(b, kc, allow, std::nullopt)) {}
+
+  // Starts A and C, and waits until each is connected to B as seen from both ends: B can count
+  // a peer before that peer's side has registered the connection, and a Send before then
+  // finds no peer.
+  void StartAndJoin(const Host& b) {
+    REQUIRE(a.Start().ok());
+    REQUIRE(c.Start().ok());
+    REQUIRE(WaitFor([&] {
+      return b.GetPeers().size() == 2 && a.IsConnected(b.id()) && c.IsConnected(b.id());
+    }));
+  }
+
+  Host a, c;
+
+ private:
+  static HostOptions DialerOptions(const Host& b, const crypto::KeyPair& key,
+                                   const std::shared_ptr<const Allowlist>& allow,
+                                   std::optional<std::chrono::milliseconds> redial) {
+    HostOptions o = LoopbackOptions(key, allow);
+    o.persistent_peers = {AddressOf(b)};
+    if (redial) o.reconnect_initial = o.reconnect_max = *redial;
+    return o;
+  }
+};
 
 struct Received {
   NodeId from;

@@ -55,6 +55,23 @@ struct Rendezvous {
   }
 };
 
+// Two started hosts that allow each other, each with its peer events and sync inbox.
+struct TwoHosts {
+  TwoHosts(const crypto::KeyPair& ka, const crypto::KeyPair& kb,
+           const std::shared_ptr<const Allowlist>& allow)
+      : a(LoopbackOptions(ka, allow)), b(LoopbackOptions(kb, allow)) {
+    ea.Attach(a);
+    eb.Attach(b);
+    a_inbox.Register(a, {kSync});
+    b_inbox.Register(b, {kSync});
+    REQUIRE(a.Start().ok());
+    REQUIRE(b.Start().ok());
+  }
+  Host a, b;
+  PeerEvents ea, eb;
+  Inbox a_inbox, b_inbox;
+};
+
 }  // namespace
 
 TEST_CASE("simultaneous dial leaves exactly one connection, the same on both sides", "[p2p]") {
@@ -65,15 +82,10 @@ TEST_CASE("simultaneous dial leaves exactly one connection, the same on both sid
   SECTION("both dials held until both TCP connections exist") {
     // Each host reaches the other through a relay; neither relay forwards until both
     // have accepted, so both handshakes run concurrently and both may complete.
-    Host a(LoopbackOptions(ka, allow)), b(LoopbackOptions(kb, allow));
-    PeerEvents ea, eb;
-    ea.Attach(a);
-    eb.Attach(b);
-    Inbox a_inbox, b_inbox;
-    a_inbox.Register(a, {kSync});
-    b_inbox.Register(b, {kSync});
-    REQUIRE(a.Start().ok());
-    REQUIRE(b.Start().ok());
+    TwoHosts hosts(ka, kb, allow);
+    Host &a = hosts.a, &b = hosts.b;
+    PeerEvents &ea = hosts.ea, &eb = hosts.eb;
+    Inbox &a_inbox = hosts.a_inbox, &b_inbox = hosts.b_inbox;
     Rendezvous both;
     FrameRelay to_b(b.listen_port(), nullptr, [&] { both.Arrive(); });
     FrameRelay to_a(a.listen_port(), nullptr, [&] { both.Arrive(); });
@@ -105,15 +117,10 @@ TEST_CASE("simultaneous dial leaves exactly one connection, the same on both sid
   SECTION("dials racing freely, several rounds") {
     for (int round = 0; round < 5; ++round) {
       INFO("round " << round);
-      Host a(LoopbackOptions(ka, allow)), b(LoopbackOptions(kb, allow));
-      PeerEvents ea, eb;
-      ea.Attach(a);
-      eb.Attach(b);
-      Inbox a_inbox, b_inbox;
-      a_inbox.Register(a, {kSync});
-      b_inbox.Register(b, {kSync});
-      REQUIRE(a.Start().ok());
-      REQUIRE(b.Start().ok());
+      TwoHosts hosts(ka, kb, allow);
+      Host &a = hosts.a, &b = hosts.b;
+      PeerEvents &ea = hosts.ea, &eb = hosts.eb;
+      Inbox &a_inbox = hosts.a_inbox, &b_inbox = hosts.b_inbox;
       a.AddPersistentPeer(AddressOf(b));
       b.AddPersistentPeer(AddressOf(a));
       // Without a relay, the addresses prove both ends kept the same TCP connection.
