@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -369,4 +370,55 @@ TEST_CASE("R10: max_inflight_bytes below max_body_bytes or max_response_bytes is
   o.max_body_bytes = 3 << 20;
   Server below_body(d, o);
   CHECK_THAT(below_body.Start("127.0.0.1", 0).message(), Catch::Contains("max_body_bytes"));
+}
+
+TEST_CASE("ByteBudget: grants never pass the limit, however many threads ask", "[rpc][inflight]") {
+  ByteBudget budget(1000);
+  {
+    ByteBudget::Reservation r = budget.Open();
+    CHECK(r.TryGrow(600));
+    CHECK_FALSE(r.TryGrow(401));  // all or nothing
+    CHECK(r.bytes() == 600);
+    CHECK(r.GrowUpTo(1000) == 400);  // as much as is left
+    CHECK(budget.used() == 1000);
+    r.ShrinkTo(100);
+    CHECK(budget.used() == 100);
+    ByteBudget::Reservation moved = std::move(r);
+    CHECK(moved.bytes() == 100);
+    CHECK(budget.used() == 100);
+  }
+  CHECK(budget.used() == 0);  // released on destruction
+  // Without a budget everything is granted and nothing counted (Dispatch without a server).
+  ByteBudget::Reservation unlimited;
+  CHECK(unlimited.TryGrow(size_t{1} << 40));
+  CHECK(unlimited.GrowUpTo(77) == 77);
+  CHECK_FALSE(unlimited.limited());
+
+  const uint32_t seed = Catch::rngSeed();
+  INFO("seed " << seed);
+  std::atomic<bool> over{false};
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(seed + t);
+      ByteBudget::Reservation r = budget.Open();
+      for (int i = 0; i < 20'000; ++i) {
+        const size_t n = rng() % 300;
+        switch (rng() % 3) {
+          case 0:
+            r.TryGrow(n);
+            break;
+          case 1:
+            r.GrowUpTo(n);
+            break;
+          default:
+            r.ShrinkTo(r.bytes() > n ? r.bytes() - n : 0);
+        }
+        if (budget.used() > budget.limit()) over = true;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK_FALSE(over);
+  CHECK(budget.used() == 0);
 }
