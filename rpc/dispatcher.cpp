@@ -61,6 +61,7 @@ class LimitedSax {
   }
 
   Stop stop() const { return stop_; }
+  size_t values() const { return values_; }
 
  private:
   // Every value, scalar or container, counts once; an element of the top-level array is also
@@ -356,6 +357,8 @@ Dispatcher::Prepared Dispatcher::Prepare(std::string_view body) const {
       p.answer_ = ErrorResponse(nullptr, StandardError(kInvalidRequest, "empty batch"));
       return p;
     }
+    // Strings are copied out of the body (at most its size); every value also costs its node.
+    p.approx_bytes_ = body.size() + sax.values() * kApproxBytesPerJsonValue;
     auto lane_of = [this](const Json& request) {
       if (!request.is_object()) return Lane::kLight;
       auto method = request.find("method");

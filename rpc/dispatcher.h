@@ -114,6 +114,11 @@ struct CallContext {
 using Handler = std::function<RpcResult(const Json& params)>;
 using ContextHandler = std::function<RpcResult(const Json& params, const CallContext& context)>;
 
+// What one parsed JSON value may cost beyond its text: a `{}` element of an array costs about
+// 100 bytes (its 16-byte value, the map, the allocator's headers), an object member more with
+// its key; scalars in arrays cost less.
+inline constexpr size_t kApproxBytesPerJsonValue = 128;
+
 struct DispatcherOptions {
   // A batch longer than this is answered with one -32600 error naming the limit.
   size_t max_batch_size = 1000;
@@ -153,6 +158,10 @@ class Dispatcher {
     Prepared& operator=(Prepared&&) = default;
     // kHeavy when any request in it names a heavy method.
     Lane lane() const { return lane_; }
+    // An upper estimate of the heap the parsed document holds (0 when parsing already decided
+    // the answer): the body's size for its strings plus kApproxBytesPerJsonValue per value. A
+    // server charges it while the document waits for a handler thread.
+    size_t approx_bytes() const { return approx_bytes_; }
 
    private:
     friend class Dispatcher;
@@ -160,6 +169,7 @@ class Dispatcher {
     std::optional<std::string> answer_;
     Json doc_;
     Lane lane_ = Lane::kLight;
+    size_t approx_bytes_ = 0;
   };
 
   // Dispatch in two steps, so a transport can parse on one thread and execute on the lane's:

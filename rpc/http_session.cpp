@@ -404,13 +404,27 @@ void HttpSession::Handle() {
   const unsigned version = request.version();
   const bool keep_alive = request.keep_alive();
   // Parsing runs on the light lane: its cost is bounded by the body, which the client had to
-  // send, while a heavy method's cost is not. The body is freed once parsed; its charge stays
-  // until the answer is built, standing for the parsed document waiting for a handler.
+  // send, while a heavy method's cost is not. The body is freed once parsed; its charge then
+  // becomes the parsed document's, until the answer is built.
   net::post(
       *shared_->light_pool, [self = shared_from_this(), body = std::move(request.body()),
                              body_charge = std::move(body_charge_), version, keep_alive]() mutable {
         Dispatcher::Prepared prepared = self->shared_->dispatcher.Prepare(body);
         body = std::string();
+        // From here the charge stands for the parsed document, which may be larger than its
+        // body (many small values) and may wait long for a heavy thread: charge its estimate,
+        // or refuse it as a body that does not fit (nothing has run yet).
+        const size_t doc = prepared.approx_bytes() > kUncountedBodyBytes
+                               ? prepared.approx_bytes() - kUncountedBodyBytes
+                               : 0;
+        if (doc > body_charge.bytes() && !body_charge.TryGrow(doc - body_charge.bytes())) {
+          body_charge.Reset();
+          self->shared_->rejected_inflight.fetch_add(1);
+          net::post(self->stream_.get_executor(),
+                    [self, version, keep_alive] { self->RespondBusy(version, keep_alive); });
+          return;
+        }
+        body_charge.ShrinkTo(doc);
         auto run = [self, version, keep_alive](Dispatcher::Prepared p,
                                                ByteBudget::Reservation doc_charge) {
           ByteBudget::Reservation charge = self->shared_->inflight.Open();
@@ -448,6 +462,25 @@ void HttpSession::Respond(std::string body, ByteBudget::Reservation charge, unsi
     response_.body() = std::move(body);
     response_.prepare_payload();
   }
+  response_.keep_alive(!close);
+  Write(close);
+}
+
+void HttpSession::RespondBusy(unsigned version, bool keep_alive) {
+  // The body was read whole, so the connection may carry another request.
+  const bool close = !keep_alive || stop_requested_ || shared_->stopping;
+  response_ = {};
+  response_.version(version);
+  response_.result(http::status::service_unavailable);
+  response_.set(http::field::content_type, "application/json");
+  response_.set(http::field::retry_after, "1");
+  response_.body() = ErrorResponse(
+      nullptr,
+      StandardError(kResourceUnavailable,
+                    "server busy: the parsed request does not fit the server's budget "
+                    "of bytes in flight (max_inflight_bytes " +
+                        std::to_string(shared_->options.max_inflight_bytes) + "); retry later"));
+  response_.prepare_payload();
   response_.keep_alive(!close);
   Write(close);
 }

@@ -139,6 +139,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Respond(std::string body, ByteBudget::Reservation charge, unsigned version, bool keep_alive);
   // Sends an error with a JSON-RPC body; closes afterwards when the request body was not read.
   void SendError(http::status status, const RpcError& error, const char* allow = nullptr);
+  // 503, -32002: the parsed document did not fit max_inflight_bytes; nothing was run.
+  void RespondBusy(unsigned version, bool keep_alive);
   void SendHealth();
   void Write(bool close);
   void OnWrite(bool close, beast::error_code ec);

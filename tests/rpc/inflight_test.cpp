@@ -356,6 +356,39 @@ TEST_CASE(
   CHECK(watch.max() <= o.max_inflight_bytes);
 }
 
+TEST_CASE("R10: a parsed document is charged by its estimate, and refused 503 when it does not fit",
+          "[rpc][inflight]") {
+  Dispatcher d(WithResponseLimit(1 << 20));
+  RegisterMethods(d);
+  // 90,000 empty arrays: a 270 KB body whose document is about 40 times larger.
+  std::string params = "[";
+  for (int i = 0; i < 90'000; ++i) params += i == 0 ? "[]" : ",[]";
+  params += "]";
+  const std::string body = R"({"jsonrpc":"2.0","method":"ping","params":)" + params + R"(,"id":1})";
+  Dispatcher::Prepared prepared = d.Prepare(body);
+  CHECK(prepared.approx_bytes() >= body.size() + 90'000 * kApproxBytesPerJsonValue);
+  CHECK(d.Prepare(Call("ping", Json::array())).approx_bytes() < kUncountedBodyBytes);
+  CHECK(d.Prepare("[]").approx_bytes() == 0);  // answered while parsing: no document kept
+
+  ServerOptions o;
+  o.max_inflight_bytes = 4 << 20;
+  o.max_body_bytes = 1 << 20;
+  Server server(d, o);
+  REQUIRE(server.Start("127.0.0.1", 0).ok());
+  RawConn conn(server.port());
+  REQUIRE(conn.Send(PostJson(body)));
+  const std::string refused = conn.ReadResponse();
+  CHECK(refused.rfind("HTTP/1.1 503", 0) == 0);
+  CHECK(refused.find("Retry-After: 1") != std::string::npos);
+  CHECK(refused.find("-32002") != std::string::npos);
+  CHECK(refused.find("parsed request") != std::string::npos);
+  CHECK(server.Stats().rejected_inflight == 1);
+  // The body was read whole, so the connection serves the next request.
+  REQUIRE(conn.Send(PostJson(Call("ping", Json::array()))));
+  CHECK(conn.ReadResponse().find("pong") != std::string::npos);
+  CHECK(Eventually([&] { return server.InflightBytes() == 0; }));
+}
+
 TEST_CASE("R10: max_inflight_bytes below max_body_bytes or max_response_bytes is refused",
           "[rpc][inflight]") {
   Dispatcher d(WithResponseLimit(2 << 20));
