@@ -216,7 +216,7 @@ RpcError RangeTooLarge(uint64_t height, size_t bytes, const rpc::CallContext& ct
                                                      std::to_string(bytes) +
                                                      " bytes of the response, over the " +
                                                      std::to_string(ctx.response_budget) +
-                                                     " bytes left (max_response_bytes)");
+                                                     " bytes left (" + ctx.limit_name() + ")");
 }
 
 // Room for what surrounds a range's items: the JSON-RPC envelope and the result's fields.

@@ -39,6 +39,10 @@ constexpr UintRange kUintRanges[] = {
      [](const NodeConfig& c) -> uint64_t { return c.rpc_max_response_bytes; }},
     {"rpc.max_connections_per_ip", 1, 65536,
      [](const NodeConfig& c) -> uint64_t { return c.rpc_max_connections_per_ip; }},
+    // At least one smallest answer; at most what no node has to spare. Validate also requires
+    // it to hold one largest body and one largest answer.
+    {"rpc.max_inflight_bytes", 64 << 10, 16 * 1024 * kMiB,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_inflight_bytes; }},
     {"consensus.block_interval_ms", 0, 3'600'000,
      [](const NodeConfig& c) -> uint64_t { return c.block_interval_ms; }},
     {"consensus.tick_ms", 1, 10'000, [](const NodeConfig& c) -> uint64_t { return c.tick_ms; }},
@@ -157,7 +161,7 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     if (!rpc->is_object()) return Err("rpc", "must be an object");
     CAIRN_TRY(CheckKeys(*rpc,
                         {"listen", "threads", "max_body_bytes", "max_connections", "max_batch",
-                         "max_response_bytes", "max_connections_per_ip"},
+                         "max_response_bytes", "max_connections_per_ip", "max_inflight_bytes"},
                         "rpc."));
     CAIRN_TRY(ReadString(*rpc, "listen", "rpc.", &c.rpc_listen));
     CAIRN_TRY(ReadUint(*rpc, "threads", "rpc.", &c.rpc_threads));
@@ -166,6 +170,7 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadUint(*rpc, "max_batch", "rpc.", &c.rpc_max_batch));
     CAIRN_TRY(ReadUint(*rpc, "max_response_bytes", "rpc.", &c.rpc_max_response_bytes));
     CAIRN_TRY(ReadUint(*rpc, "max_connections_per_ip", "rpc.", &c.rpc_max_connections_per_ip));
+    CAIRN_TRY(ReadUint(*rpc, "max_inflight_bytes", "rpc.", &c.rpc_max_inflight_bytes));
   }
   if (auto cons = j.find("consensus"); cons != j.end()) {
     if (!cons->is_object()) return Err("consensus", "must be an object");
@@ -239,6 +244,17 @@ Status NodeConfig::Validate() const {
     const uint64_t v = r.get(*this);
     if (v < r.min || v > r.max) {
       return Err(std::string(r.key), std::to_string(v) + " is out of range (" + RangeText(r) + ")");
+    }
+  }
+  // The budget must hold one largest request and one largest answer, or a lone client could be
+  // refused by an idle server.
+  for (const auto& [key, value] :
+       {std::pair<const char*, size_t>{"rpc.max_body_bytes", rpc_max_body_bytes},
+        {"rpc.max_response_bytes", rpc_max_response_bytes}}) {
+    if (rpc_max_inflight_bytes < value) {
+      return Err("rpc.max_inflight_bytes", std::to_string(rpc_max_inflight_bytes) + " is below " +
+                                               key + " " + std::to_string(value) +
+                                               "; raise it to at least " + std::to_string(value));
     }
   }
   if (name.empty() || name.size() > kMaxNameBytes) {
@@ -332,7 +348,8 @@ std::string NodeConfig::ToJson() const {
               {"max_connections", rpc_max_connections},
               {"max_batch", rpc_max_batch},
               {"max_response_bytes", rpc_max_response_bytes},
-              {"max_connections_per_ip", rpc_max_connections_per_ip}}},
+              {"max_connections_per_ip", rpc_max_connections_per_ip},
+              {"max_inflight_bytes", rpc_max_inflight_bytes}}},
             {"consensus",
              {{"block_interval_ms", block_interval_ms},
               {"empty_blocks", empty_blocks},

@@ -35,6 +35,9 @@ struct NodeConfig {
   size_t rpc_max_batch = 1000;
   size_t rpc_max_response_bytes = 16u << 20;
   size_t rpc_max_connections_per_ip = 64;
+  // Request bodies and answers held at once across all RPC connections (docs/RPC.md "Memory in
+  // flight"). Validate requires it >= rpc_max_body_bytes and >= rpc_max_response_bytes.
+  size_t rpc_max_inflight_bytes = 256u << 20;
 
   // Block production and consensus timing.
   uint64_t block_interval_ms = 200;

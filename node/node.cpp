@@ -137,6 +137,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;
   rpc_opts.max_connections = config_.rpc_max_connections;
   rpc_opts.max_connections_per_ip = config_.rpc_max_connections_per_ip;
+  rpc_opts.max_inflight_bytes = config_.rpc_max_inflight_bytes;
   rpc::Server server(dispatcher, rpc_opts);
   auto listen = config::SplitHostPort(config_.rpc_listen, "rpc.listen");
   if (!listen.ok()) return listen.status();

@@ -10,22 +10,16 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <unordered_map>
 
 #include "base/clock.h"
+#include "base/net_address.h"
 #include "base/rate_limit.h"
 
 namespace cairn::p2p {
 
-// The unit an address is limited by: an IPv4 address, or the /64 prefix of an IPv6 one
-// (a single IPv6 host is usually given a whole /64, so its addresses are one source).
-using AddressKey = std::array<uint8_t, 16>;
-// ip: the 4 or 16 bytes of an address in network order. IPv4-mapped IPv6 counts as IPv4.
-AddressKey AddressKeyOf(std::span<const uint8_t> ip);
-std::string AddressKeyToString(const AddressKey& key);
-
+// Connections are counted per AddressKey (base/net_address.h): an IPv4 address or an IPv6 /64.
 class InboundAdmission {
  public:
   struct Limits {

@@ -61,6 +61,7 @@ class LimitedSax {
   }
 
   Stop stop() const { return stop_; }
+  size_t values() const { return values_; }
 
  private:
   // Every value, scalar or container, counts once; an element of the top-level array is also
@@ -228,15 +229,21 @@ RpcResult Dispatcher::Invoke(std::string_view method, const Json& params,
 
 namespace {
 
-RpcError ResponseLimitError(size_t limit, std::string detail) {
+RpcError ResponseLimitError(size_t limit, bool limited_by_inflight, std::string detail) {
+  if (limited_by_inflight) {
+    return StandardError(kLimitExceeded,
+                         detail +
+                             "; the server's budget of bytes in flight is in use by other "
+                             "answers (max_inflight_bytes), retry later or ask for less");
+  }
   return StandardError(kLimitExceeded, detail + "; the limit is " + std::to_string(limit) +
                                            " bytes per response (max_response_bytes)");
 }
 
 }  // namespace
 
-bool Dispatcher::HandleRequest(const Json& request, size_t budget, std::string* out,
-                               bool* over_budget) const {
+bool Dispatcher::HandleRequest(const Json& request, size_t budget, bool limited_by_inflight,
+                               std::string* out, bool* over_budget) const {
   if (!request.is_object()) {
     AppendErrorResponse(nullptr, StandardError(kInvalidRequest, "request must be an object"), out);
     return true;
@@ -270,17 +277,19 @@ bool Dispatcher::HandleRequest(const Json& request, size_t budget, std::string* 
     // The batch has used the whole response: running this request would only build an
     // answer that cannot be sent.
     if (!has_id) return false;
-    AppendErrorResponse(id,
-                        ResponseLimitError(options_.max_response_bytes,
-                                           "not executed: earlier answers in this batch used "
-                                           "the whole response"),
-                        out);
+    AppendErrorResponse(
+        id,
+        ResponseLimitError(options_.max_response_bytes, limited_by_inflight,
+                           limited_by_inflight ? "not executed: no bytes left for this response"
+                                               : "not executed: earlier answers in this batch "
+                                                 "used the whole response"),
+        out);
     return true;
   }
 
   RpcResult result =
       Invoke(method->get_ref<const std::string&>(), params == request.end() ? NullJson() : *params,
-             CallContext{.response_budget = budget});
+             CallContext{.response_budget = budget, .limited_by_inflight = limited_by_inflight});
   if (!has_id) return false;  // a notification: the outcome, even an error, is not reported
   if (!result.ok()) {
     if (result.error().code == kLimitExceeded) *over_budget = true;
@@ -306,7 +315,7 @@ bool Dispatcher::HandleRequest(const Json& request, size_t budget, std::string* 
     out->shrink_to_fit();
     AppendErrorResponse(
         id,
-        ResponseLimitError(options_.max_response_bytes,
+        ResponseLimitError(options_.max_response_bytes, limited_by_inflight,
                            "result of " + std::to_string(size) + " bytes is over the " +
                                std::to_string(budget) + " bytes left for this response"),
         out);
@@ -348,6 +357,8 @@ Dispatcher::Prepared Dispatcher::Prepare(std::string_view body) const {
       p.answer_ = ErrorResponse(nullptr, StandardError(kInvalidRequest, "empty batch"));
       return p;
     }
+    // Strings are copied out of the body (at most its size); every value also costs its node.
+    p.approx_bytes_ = body.size() + sax.values() * kApproxBytesPerJsonValue;
     auto lane_of = [this](const Json& request) {
       if (!request.is_object()) return Lane::kLight;
       auto method = request.find("method");
@@ -374,17 +385,51 @@ Dispatcher::Prepared Dispatcher::Prepare(std::string_view body) const {
 }
 
 std::string Dispatcher::Execute(Prepared prepared) const {
+  ByteBudget::Reservation unlimited;
+  return Execute(std::move(prepared), &unlimited);
+}
+
+std::string Dispatcher::Execute(Prepared prepared, ByteBudget::Reservation* charge) const {
   if (prepared.answer_) return std::move(*prepared.answer_);
   const Json& doc = prepared.doc_;
   const size_t limit = options_.max_response_bytes;
-  auto left = [limit](const std::string& out) {
-    return out.size() < limit ? limit - out.size() : 0;
+  const size_t uncounted = charge->limited() ? kUncountedAnswerBytes : 0;
+  // What the answer may still grow by: what is left of max_response_bytes, and of what the
+  // server-wide budget grants. The reservation is taken before the handler runs, so concurrent
+  // answers can never be granted more than the budget together; it is trimmed to the answer's
+  // real size at the end. *by_inflight says the server-wide budget was the smaller.
+  auto room = [&](const std::string& out, bool* by_inflight) {
+    *by_inflight = false;
+    const size_t left = out.size() < limit ? limit - out.size() : 0;
+    if (!charge->limited()) return left;
+    const size_t held = uncounted + charge->bytes();
+    size_t granted = held > out.size() ? held - out.size() : 0;
+    if (granted < left) granted += charge->GrowUpTo(left - granted);
+    if (granted >= left) return left;
+    *by_inflight = true;
+    return granted;
+  };
+  // The answer is held as its buffer's capacity: trim the slack string growth left when it
+  // passes the grant or is large (one copy of the answer), then charge exactly that. Past the
+  // grant only by the error objects that replaced results, which are not refused (docs/RPC.md
+  // "Response size", rule 3).
+  auto settle = [&](std::string& out) {
+    if (!charge->limited()) return;
+    auto need = [&] { return out.capacity() > uncounted ? out.capacity() - uncounted : 0; };
+    if (need() > charge->bytes() || out.capacity() > out.size() + out.size() / 8) {
+      out.shrink_to_fit();
+    }
+    if (need() > charge->bytes()) charge->ForceGrow(need() - charge->bytes());
+    charge->ShrinkTo(need());
   };
   std::string out;
   bool over_budget = false;
+  bool by_inflight = false;
   try {
     if (!doc.is_array()) {
-      HandleRequest(doc, limit, &out, &over_budget);
+      const size_t budget = room(out, &by_inflight);
+      HandleRequest(doc, budget, by_inflight, &out, &over_budget);
+      settle(out);
       return out;
     }
     out.push_back('[');
@@ -395,18 +440,25 @@ std::string Dispatcher::Execute(Prepared prepared) const {
       // The brackets and commas still to come are not charged: they are a few bytes per
       // request, and the limit is about what one answer can make the node hold. Once one
       // answer did not fit, the rest of the batch is not executed: the budget is spent.
-      if (HandleRequest(request, over_budget ? 0 : left(out), &out, &over_budget)) {
+      const size_t budget = over_budget ? 0 : room(out, &by_inflight);
+      if (HandleRequest(request, budget, by_inflight, &out, &over_budget)) {
         any = true;
       } else {
         out.resize(mark);  // a notification leaves no trace, not even its comma
       }
     }
-    if (!any) return std::string();  // only notifications: nothing is returned at all
+    if (!any) {
+      charge->Reset();
+      return std::string();  // only notifications: nothing is returned at all
+    }
     out.push_back(']');
+    settle(out);
     return out;
   } catch (const std::exception& e) {
     if (options_.on_handler_exception) options_.on_handler_exception("", e.what());
-    return ErrorResponse(nullptr, StandardError(kInternalError));
+    out = ErrorResponse(nullptr, StandardError(kInternalError));
+    settle(out);
+    return out;
   }
 }
 

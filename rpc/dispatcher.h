@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/status.h"
+#include "rpc/byte_budget.h"
 
 namespace cairn::rpc {
 
@@ -99,11 +100,24 @@ struct CallContext {
   // by a -32005 error, so a handler that builds a long result (a range of blocks) should stop
   // early, as its documentation says, rather than build what will be thrown away.
   size_t response_budget = SIZE_MAX;
+  // True when response_budget is smaller than what is left of max_response_bytes because the
+  // server's budget of bytes in flight (max_inflight_bytes) is held by other answers: an error
+  // about the budget should name that limit instead.
+  bool limited_by_inflight = false;
+  // The limit to name in an error about response_budget.
+  const char* limit_name() const {
+    return limited_by_inflight ? "max_inflight_bytes" : "max_response_bytes";
+  }
 };
 
 // `params` is the request's array or object, or null when the request had no "params".
 using Handler = std::function<RpcResult(const Json& params)>;
 using ContextHandler = std::function<RpcResult(const Json& params, const CallContext& context)>;
+
+// What one parsed JSON value may cost beyond its text: a `{}` element of an array costs about
+// 100 bytes (its 16-byte value, the map, the allocator's headers), an object member more with
+// its key; scalars in arrays cost less.
+inline constexpr size_t kApproxBytesPerJsonValue = 128;
 
 struct DispatcherOptions {
   // A batch longer than this is answered with one -32600 error naming the limit.
@@ -144,6 +158,10 @@ class Dispatcher {
     Prepared& operator=(Prepared&&) = default;
     // kHeavy when any request in it names a heavy method.
     Lane lane() const { return lane_; }
+    // An upper estimate of the heap the parsed document holds (0 when parsing already decided
+    // the answer): the body's size for its strings plus kApproxBytesPerJsonValue per value. A
+    // server charges it while the document waits for a handler thread.
+    size_t approx_bytes() const { return approx_bytes_; }
 
    private:
     friend class Dispatcher;
@@ -151,12 +169,19 @@ class Dispatcher {
     std::optional<std::string> answer_;
     Json doc_;
     Lane lane_ = Lane::kLight;
+    size_t approx_bytes_ = 0;
   };
 
   // Dispatch in two steps, so a transport can parse on one thread and execute on the lane's:
   // Prepare never runs a handler; Execute runs them. Neither throws.
   Prepared Prepare(std::string_view body) const;
   std::string Execute(Prepared prepared) const;
+  // Execute, charging the answer to a server-wide budget as it is built: each request runs with
+  // what is left of max_response_bytes or what `charge` can still get, whichever is less, and
+  // the answer is cut as for max_response_bytes (docs/RPC.md "Memory in flight"). The first
+  // kUncountedAnswerBytes of the answer are not charged. On return `charge` holds the answer's
+  // bytes past those; the caller keeps it while it holds the answer.
+  std::string Execute(Prepared prepared, ByteBudget::Reservation* charge) const;
 
   // Answers one transport message (an HTTP body): returns the response body, or "" when
   // nothing must be sent back (a notification, or a batch of only notifications).
@@ -181,7 +206,9 @@ class Dispatcher {
   // Appends the response to one request object to *out; returns false for a notification.
   // `budget` is what the response may still grow by; *over_budget is set when the answer did
   // not fit it (and is a -32005 error instead).
-  bool HandleRequest(const Json& request, size_t budget, std::string* out, bool* over_budget) const;
+  // `limited_by_inflight`: `budget` was cut by the server-wide budget (names it in errors).
+  bool HandleRequest(const Json& request, size_t budget, bool limited_by_inflight, std::string* out,
+                     bool* over_budget) const;
 
   DispatcherOptions options_;
   std::map<std::string, Method, std::less<>> methods_;

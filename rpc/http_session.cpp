@@ -58,18 +58,18 @@ bool IsHttpSyntaxError(const beast::error_code& ec) {
 }  // namespace
 
 ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& session,
-                                            const net::ip::address& ip) {
+                                            const AddressKey& client) {
   MutexLock lock(&mu_);
   if (stopping.load()) return Admission::kDrop;
-  const bool ip_full = per_ip_[ip] >= options.max_connections_per_ip;
-  bool full = ip_full && !EvictLongestIdle(&ip);
+  const bool client_full = per_client_[client] >= options.max_connections_per_ip;
+  bool full = client_full && !EvictLongestIdle(&client);
   if (!full && active_ >= options.max_connections) full = !EvictLongestIdle(nullptr);
-  if (per_ip_[ip] == 0) per_ip_.erase(ip);
+  if (per_client_[client] == 0) per_client_.erase(client);
   if (full && rejecting_ >= kMaxRejecting) return Admission::kDrop;
   session->id_ = next_id_++;
   Entry& e = sessions_[session->id_];
   e.session = session;
-  e.ip = ip;
+  e.client = client;
   if (full) {
     e.rejecting = true;
     ++rejecting_;
@@ -77,19 +77,19 @@ ServerShared::Admission ServerShared::Admit(const std::shared_ptr<HttpSession>& 
   }
   e.admitted = true;
   ++active_;
-  ++per_ip_[ip];
+  ++per_client_[client];
   // Waiting for its first request: as evictable as any idle connection, and the newest.
   e.idle_seq = next_idle_seq_++;
   idle_.emplace(e.idle_seq, session->id_);
   return Admission::kServe;
 }
 
-bool ServerShared::EvictLongestIdle(const net::ip::address* ip) {
+bool ServerShared::EvictLongestIdle(const AddressKey* client) {
   for (auto it = idle_.begin(); it != idle_.end(); ++it) {
     auto entry = sessions_.find(it->second);
     if (entry == sessions_.end()) continue;
     Entry& e = entry->second;
-    if (ip != nullptr && e.ip != *ip) continue;
+    if (client != nullptr && e.client != *client) continue;
     Release(e);
     evicted.fetch_add(1);
     // Its slot is the newcomer's from now on; the session closes on its own strand, or, if a
@@ -105,7 +105,9 @@ void ServerShared::Release(Entry& e) {
   e.idle_seq = 0;
   if (e.admitted) {
     --active_;
-    if (auto it = per_ip_.find(e.ip); it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+    if (auto it = per_client_.find(e.client); it != per_client_.end() && --it->second == 0) {
+      per_client_.erase(it);
+    }
   }
   if (e.rejecting) --rejecting_;
   e.admitted = false;
@@ -286,6 +288,8 @@ void HttpSession::OnHeader(beast::error_code ec) {
       return SendError(http::status::unsupported_media_type,
                        StandardError(kInvalidRequest, "Content-Type must be application/json"));
     }
+    // Before 100 Continue, so a refused client need not send the body at all.
+    if (!ReserveBody()) return RefuseForInflight();
     if (IEquals(View(request[http::field::expect]), "100-continue")) return SendContinue();
     return ReadBody();
   }
@@ -313,9 +317,59 @@ void HttpSession::SendContinue() {
   });
 }
 
+bool HttpSession::ReserveBody() {
+  body_charge_ = shared_->inflight.Open();
+  // Beast reserves a Content-Length body whole before reading it (string_body), so that is what
+  // the body holds; body_limit has already refused one over max_body_bytes. A chunked body is
+  // charged as it grows (ReserveChunkRoom).
+  const auto length = parser_->content_length();  // boost::optional
+  if (!length || *length <= kUncountedBodyBytes) return true;
+  return body_charge_.TryGrow(static_cast<size_t>(*length) - kUncountedBodyBytes);
+}
+
+void HttpSession::RefuseForInflight() {
+  shared_->rejected_inflight.fetch_add(1);
+  body_charge_.Reset();
+  SendError(
+      http::status::service_unavailable,
+      StandardError(kResourceUnavailable,
+                    "server busy: request bodies and answers in flight use the server's "
+                    "budget (max_inflight_bytes " +
+                        std::to_string(shared_->options.max_inflight_bytes) + "); retry later"));
+}
+
 void HttpSession::ReadBody() {
+  if (parser_->chunked()) return ReadChunkedBody();
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+}
+
+void HttpSession::ReadChunkedBody() {
+  if (!ReserveChunkRoom()) return RefuseForInflight();
+  http::async_read_some(stream_, buffer_, *parser_,
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec || self->parser_->is_done()) return self->OnBody(ec);
+                          self->ReadChunkedBody();
+                        });
+}
+
+bool HttpSession::ReserveChunkRoom() {
+  std::string& body = parser_->get().body();
+  // One read adds at most what buffer_ can hold to the body (Beast parses what one read
+  // brought), so with that much spare capacity the string cannot reallocate behind our back.
+  const size_t max_read = buffer_.max_size();
+  if (body.capacity() - body.size() >= max_read) return true;
+  // Geometric growth, as the string would grow itself, but charged before it happens; never
+  // past max_body_bytes, where body_limit stops the read.
+  const size_t max_body = shared_->options.max_body_bytes;
+  const size_t want = std::min(std::max(body.size() + max_read, 2 * body.capacity()), max_body);
+  if (want <= body.capacity()) return true;
+  const size_t charge = want > kUncountedBodyBytes ? want - kUncountedBodyBytes : 0;
+  if (charge > body_charge_.bytes() && !body_charge_.TryGrow(charge - body_charge_.bytes())) {
+    return false;
+  }
+  body.reserve(want);
+  return true;
 }
 
 void HttpSession::OnBody(beast::error_code ec) {
@@ -350,30 +404,54 @@ void HttpSession::Handle() {
   const unsigned version = request.version();
   const bool keep_alive = request.keep_alive();
   // Parsing runs on the light lane: its cost is bounded by the body, which the client had to
-  // send, while a heavy method's cost is not. The body is freed once parsed.
-  net::post(*shared_->light_pool, [self = shared_from_this(), body = std::move(request.body()),
-                                   version, keep_alive]() mutable {
-    Dispatcher::Prepared prepared = self->shared_->dispatcher.Prepare(body);
-    body = std::string();
-    auto run = [self, version, keep_alive](Dispatcher::Prepared p) {
-      std::string answer = self->shared_->dispatcher.Execute(std::move(p));
-      net::post(self->stream_.get_executor(),
-                [self, answer = std::move(answer), version, keep_alive]() mutable {
-                  self->Respond(std::move(answer), version, keep_alive);
-                });
-    };
-    if (prepared.lane() == Lane::kHeavy) {
-      net::post(*self->shared_->heavy_pool,
-                [run, prepared = std::move(prepared)]() mutable { run(std::move(prepared)); });
-    } else {
-      run(std::move(prepared));
-    }
-  });
+  // send, while a heavy method's cost is not. The body is freed once parsed; its charge then
+  // becomes the parsed document's, until the answer is built.
+  net::post(
+      *shared_->light_pool, [self = shared_from_this(), body = std::move(request.body()),
+                             body_charge = std::move(body_charge_), version, keep_alive]() mutable {
+        Dispatcher::Prepared prepared = self->shared_->dispatcher.Prepare(body);
+        body = std::string();
+        // From here the charge stands for the parsed document, which may be larger than its
+        // body (many small values) and may wait long for a heavy thread: charge its estimate,
+        // or refuse it as a body that does not fit (nothing has run yet).
+        const size_t doc = prepared.approx_bytes() > kUncountedBodyBytes
+                               ? prepared.approx_bytes() - kUncountedBodyBytes
+                               : 0;
+        if (doc > body_charge.bytes() && !body_charge.TryGrow(doc - body_charge.bytes())) {
+          body_charge.Reset();
+          self->shared_->rejected_inflight.fetch_add(1);
+          net::post(self->stream_.get_executor(),
+                    [self, version, keep_alive] { self->RespondBusy(version, keep_alive); });
+          return;
+        }
+        body_charge.ShrinkTo(doc);
+        auto run = [self, version, keep_alive](Dispatcher::Prepared p,
+                                               ByteBudget::Reservation doc_charge) {
+          ByteBudget::Reservation charge = self->shared_->inflight.Open();
+          std::string answer = self->shared_->dispatcher.Execute(std::move(p), &charge);
+          doc_charge.Reset();
+          net::post(self->stream_.get_executor(),
+                    [self, answer = std::move(answer), charge = std::move(charge), version,
+                     keep_alive]() mutable {
+                      self->Respond(std::move(answer), std::move(charge), version, keep_alive);
+                    });
+        };
+        if (prepared.lane() == Lane::kHeavy) {
+          net::post(*self->shared_->heavy_pool, [run, prepared = std::move(prepared),
+                                                 body_charge = std::move(body_charge)]() mutable {
+            run(std::move(prepared), std::move(body_charge));
+          });
+        } else {
+          run(std::move(prepared), std::move(body_charge));
+        }
+      });
 }
 
-void HttpSession::Respond(std::string body, unsigned version, bool keep_alive) {
+void HttpSession::Respond(std::string body, ByteBudget::Reservation charge, unsigned version,
+                          bool keep_alive) {
   const bool close = !keep_alive || stop_requested_ || shared_->stopping;
   response_ = {};
+  answer_charge_ = std::move(charge);
   response_.version(version);
   if (body.empty()) {
     // Only notifications: nothing to return. 204 carries no Content-Length (RFC 9110 8.6).
@@ -384,6 +462,25 @@ void HttpSession::Respond(std::string body, unsigned version, bool keep_alive) {
     response_.body() = std::move(body);
     response_.prepare_payload();
   }
+  response_.keep_alive(!close);
+  Write(close);
+}
+
+void HttpSession::RespondBusy(unsigned version, bool keep_alive) {
+  // The body was read whole, so the connection may carry another request.
+  const bool close = !keep_alive || stop_requested_ || shared_->stopping;
+  response_ = {};
+  response_.version(version);
+  response_.result(http::status::service_unavailable);
+  response_.set(http::field::content_type, "application/json");
+  response_.set(http::field::retry_after, "1");
+  response_.body() = ErrorResponse(
+      nullptr,
+      StandardError(kResourceUnavailable,
+                    "server busy: the parsed request does not fit the server's budget "
+                    "of bytes in flight (max_inflight_bytes " +
+                        std::to_string(shared_->options.max_inflight_bytes) + "); retry later"));
+  response_.prepare_payload();
   response_.keep_alive(!close);
   Write(close);
 }
@@ -420,6 +517,7 @@ void HttpSession::SendError(http::status status, const RpcError& error, const ch
   response_.prepare_payload();
   response_.keep_alive(!close);
   parser_.reset();
+  body_charge_.Reset();  // what was read of the body is dropped with the parser
   Write(close);
 }
 
@@ -433,8 +531,11 @@ void HttpSession::Write(bool close) {
 }
 
 void HttpSession::OnWrite(bool close, beast::error_code ec) {
+  // Free the body before waiting, perhaps long, for the next request; and at once when the
+  // write failed or timed out (a client that does not read), not when the session goes.
+  response_ = {};
+  answer_charge_.Reset();
   if (ec) return Close();
-  response_ = {};  // free the body before waiting, perhaps long, for the next request
   if (close) return LingerClose();
   WaitForRequest();
 }
@@ -460,6 +561,8 @@ void HttpSession::Drain() {
 void HttpSession::Close() {
   phase_ = Phase::kClosed;
   stream_.close();
+  // An operation still pending refers to parser_ and response_, so what they hold of the
+  // budget goes back when its completion lets the session go (the reservations are members).
 }
 
 }  // namespace cairn::rpc::detail

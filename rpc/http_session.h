@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -21,6 +20,8 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "base/mutex.h"
+#include "base/net_address.h"
+#include "rpc/byte_budget.h"
 #include "rpc/dispatcher.h"
 #include "rpc/server.h"
 
@@ -37,14 +38,14 @@ class HttpSession;
 class ServerShared {
  public:
   ServerShared(const Dispatcher& dispatcher, const ServerOptions& options)
-      : dispatcher(dispatcher), options(options) {}
+      : dispatcher(dispatcher), options(options), inflight(options.max_inflight_bytes) {}
 
   enum class Admission { kServe, kReject, kDrop };
-  // Registers a new session from `ip` (it must then be Run, RunRejected or dropped, as told).
-  // At max_connections_per_ip or max_connections it evicts the longest-idle connection of the
-  // address or of the server; kReject when none is idle (at most kMaxRejecting such sessions
-  // answer at once, beyond them kDrop), kDrop once stopping.
-  Admission Admit(const std::shared_ptr<HttpSession>& session, const net::ip::address& ip)
+  // Registers a new session from `client` (it must then be Run, RunRejected or dropped, as
+  // told). At max_connections_per_ip or max_connections it evicts the longest-idle connection
+  // of the client or of the server; kReject when none is idle (at most kMaxRejecting such
+  // sessions answer at once, beyond them kDrop), kDrop once stopping.
+  Admission Admit(const std::shared_ptr<HttpSession>& session, const AddressKey& client)
       EXCLUDES(mu_);
   // An admitted session waits for a request (evictable, the oldest first) or has one. False
   // when the session may not serve a request: it was evicted, and the refusing connections
@@ -67,20 +68,23 @@ class ServerShared {
   std::atomic<uint64_t> rejected_busy{0};
   std::atomic<uint64_t> evicted{0};
   std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> rejected_inflight{0};
+  // max_inflight_bytes: bodies being read or parsed and answers being built or written.
+  ByteBudget inflight;
 
  private:
   static constexpr size_t kMaxRejecting = kMaxRefusingConnections;
 
   struct Entry {
     std::weak_ptr<HttpSession> session;
-    net::ip::address ip;
+    AddressKey client;
     bool admitted = false;   // holds a slot (of max_connections and of its address)
     bool rejecting = false;  // being answered 503
     uint64_t idle_seq = 0;   // its key in idle_ while idle; 0 when busy
   };
-  // Frees the slot of the admitted session idle the longest (of `ip` when given) and tells it
-  // to close; false when no admitted session is idle.
-  bool EvictLongestIdle(const net::ip::address* ip) REQUIRES(mu_);
+  // Frees the slot of the admitted session idle the longest (of `client` when given) and tells
+  // it to close; false when no admitted session is idle.
+  bool EvictLongestIdle(const AddressKey* client) REQUIRES(mu_);
   void Release(Entry& e) REQUIRES(mu_);
 
   mutable Mutex mu_;
@@ -89,7 +93,7 @@ class ServerShared {
   // Idle admitted sessions by when they became idle (a counter, not a clock): begin() is the
   // one idle the longest.
   std::map<uint64_t, uint64_t> idle_ GUARDED_BY(mu_);
-  std::map<net::ip::address, size_t> per_ip_ GUARDED_BY(mu_);
+  std::map<AddressKey, size_t> per_client_ GUARDED_BY(mu_);
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_idle_seq_ GUARDED_BY(mu_) = 1;
   uint64_t active_ GUARDED_BY(mu_) = 0;
@@ -120,13 +124,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void ReadHeader();
   void OnHeader(beast::error_code ec);
   void SendContinue();
+  // Reserves a body of known length in ServerShared::inflight before any of it is read; false
+  // when the budget has not got it.
+  bool ReserveBody();
   void ReadBody();
+  // A chunked body, a read at a time: its buffer is grown, and charged, before each read.
+  void ReadChunkedBody();
+  bool ReserveChunkRoom();
   void OnBody(beast::error_code ec);
+  // 503, -32002, close: the body could not be reserved in max_inflight_bytes.
+  void RefuseForInflight();
   void Handle();
   // On the strand, with the dispatcher's answer to the request Handle() passed on.
-  void Respond(std::string body, unsigned version, bool keep_alive);
+  void Respond(std::string body, ByteBudget::Reservation charge, unsigned version, bool keep_alive);
   // Sends an error with a JSON-RPC body; closes afterwards when the request body was not read.
   void SendError(http::status status, const RpcError& error, const char* allow = nullptr);
+  // 503, -32002: the parsed document did not fit max_inflight_bytes; nothing was run.
+  void RespondBusy(unsigned version, bool keep_alive);
   void SendHealth();
   void Write(bool close);
   void OnWrite(bool close, beast::error_code ec);
@@ -142,6 +156,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   http::response<http::empty_body> continue_;
+  // What the request body being read holds of ServerShared::inflight; handed on with the body
+  // and kept while its parsed document waits for a handler.
+  ByteBudget::Reservation body_charge_;
+  // What response_ holds of ServerShared::inflight, until it is written or the session closes.
+  ByteBudget::Reservation answer_charge_;
   Phase phase_ = Phase::kIdle;
   bool stop_requested_ = false;
   uint64_t id_ = 0;  // 0 until ServerShared::Admit registers the session

@@ -15,6 +15,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "base/mutex.h"
+#include "base/net_address.h"
 #include "rpc/http_session.h"
 
 namespace cairn::rpc {
@@ -38,7 +39,7 @@ std::string EndpointString(const net::ip::address& address, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-Status ValidateOptions(const ServerOptions& o) {
+Status ValidateOptions(const ServerOptions& o, size_t max_response_bytes) {
   if (o.threads == 0) return Status::Error("rpc: threads must be at least 1");
   if (o.light_threads == 0) return Status::Error("rpc: light_threads must be at least 1");
   if (o.io_threads == 0) return Status::Error("rpc: io_threads must be at least 1");
@@ -47,6 +48,16 @@ Status ValidateOptions(const ServerOptions& o) {
     return Status::Error("rpc: max_connections_per_ip must be at least 1");
   }
   if (o.max_body_bytes == 0) return Status::Error("rpc: max_body_bytes must be at least 1");
+  // Below either, a lone request could never be served whole, however idle the server.
+  if (o.max_inflight_bytes < o.max_body_bytes) {
+    return Status::Error("rpc: max_inflight_bytes " + std::to_string(o.max_inflight_bytes) +
+                         " is below max_body_bytes " + std::to_string(o.max_body_bytes));
+  }
+  if (o.max_inflight_bytes < max_response_bytes) {
+    return Status::Error("rpc: max_inflight_bytes " + std::to_string(o.max_inflight_bytes) +
+                         " is below the dispatcher's max_response_bytes " +
+                         std::to_string(max_response_bytes));
+  }
   if (o.max_header_bytes < 256) return Status::Error("rpc: max_header_bytes must be >= 256");
   if (o.idle_timeout.count() <= 0 || o.read_timeout.count() <= 0 || o.write_timeout.count() <= 0 ||
       o.first_request_timeout.count() <= 0) {
@@ -71,7 +82,11 @@ class Server::Impl {
   Status Start(const std::string& address, uint16_t port) {
     MutexLock lock(&lifecycle_mu_);
     if (started_) return Status::Error("rpc: server already started");
-    if (Status s = ValidateOptions(shared_->options); !s.ok()) return s;
+    if (Status s =
+            ValidateOptions(shared_->options, shared_->dispatcher.options().max_response_bytes);
+        !s.ok()) {
+      return s;
+    }
     boost::system::error_code ec;
     net::ip::address ip = net::ip::make_address(address, ec);
     if (ec) return Status::Error("rpc: invalid listen address '" + address + "'");
@@ -145,8 +160,12 @@ class Server::Impl {
     stats.rejected_busy = shared_->rejected_busy.load();
     stats.evicted = shared_->evicted.load();
     stats.requests = shared_->requests.load();
+    stats.rejected_inflight = shared_->rejected_inflight.load();
+    stats.inflight_bytes = shared_->inflight.used();
     return stats;
   }
+
+  size_t InflightBytes() const { return shared_->inflight.used(); }
 
  private:
   void RunLoop() {
@@ -184,13 +203,13 @@ class Server::Impl {
     socket.set_option(tcp::no_delay(true), ignored);
     tcp::endpoint remote = socket.remote_endpoint(ec);
     if (ec) return Accept();  // already reset by the peer
-    net::ip::address ip = remote.address();
-    // One client, one address, whichever family the listening socket speaks.
-    if (ip.is_v6() && ip.to_v6().is_v4_mapped()) {
-      ip = net::ip::make_address_v4(net::ip::v4_mapped, ip.to_v6());
-    }
+    const net::ip::address ip = remote.address();
+    // One client, whichever family the listening socket speaks (IPv4-mapped IPv6 is its IPv4
+    // address), and one IPv6 host is its /64.
+    const AddressKey client =
+        ip.is_v4() ? AddressKeyOf(ip.to_v4().to_bytes()) : AddressKeyOf(ip.to_v6().to_bytes());
     auto session = std::make_shared<HttpSession>(std::move(socket), shared_);
-    switch (shared_->Admit(session, ip)) {
+    switch (shared_->Admit(session, client)) {
       case ServerShared::Admission::kServe:
         session->Run();
         break;
@@ -234,5 +253,7 @@ uint16_t Server::port() const { return impl_->port(); }
 void Server::Stop() { impl_->Stop(); }
 
 ServerStats Server::Stats() const { return impl_->Stats(); }
+
+size_t Server::InflightBytes() const { return impl_->InflightBytes(); }
 
 }  // namespace cairn::rpc

@@ -35,11 +35,20 @@ struct ServerOptions {
   // for its next or first request) and takes its place; when every connection has a request
   // in progress, the newcomer is answered 503 and closed.
   size_t max_connections = 256;
-  // Connections at once from one IP address, with the same eviction and 503 among that
-  // address's connections. Behind a reverse proxy every client has the proxy's address.
+  // Connections at once from one client, with the same eviction and 503 among that client's
+  // connections. A client is an IPv4 address or an IPv6 /64 (base/net_address.h), since one
+  // IPv6 host usually has a whole /64. Behind a reverse proxy every client is the proxy.
   size_t max_connections_per_ip = 64;
   // A larger request body is answered 413 (before it is read when Content-Length says so).
   size_t max_body_bytes = 5 * 1024 * 1024;
+  // Bytes of request bodies and answers held at once across all connections (docs/RPC.md
+  // "Memory in flight"): a body is reserved before it is read (503 and closed when it cannot
+  // be), an answer is charged as it is built and cut like one over max_response_bytes when the
+  // budget has no more. The first kUncountedBodyBytes of a body and kUncountedAnswerBytes of an
+  // answer are not counted, so small calls go on. Must be >= max_body_bytes and >= the
+  // dispatcher's max_response_bytes, so that any one request can be served when the server is
+  // otherwise idle.
+  size_t max_inflight_bytes = 256u << 20;
   // Request line plus headers; larger is answered 431.
   size_t max_header_bytes = 16 * 1024;
   // A kept-alive connection with no new request for this long is closed.
@@ -64,6 +73,8 @@ struct ServerStats {
   uint64_t rejected_busy = 0;       // answered 503 (or closed) because of the limits
   uint64_t evicted = 0;             // idle connections closed to admit a newcomer
   uint64_t requests = 0;            // JSON-RPC HTTP requests handed to the dispatcher
+  uint64_t rejected_inflight = 0;   // bodies answered 503 unread: max_inflight_bytes was in use
+  uint64_t inflight_bytes = 0;      // bodies and answers held now, as InflightBytes()
 };
 
 class Server {
@@ -85,6 +96,9 @@ class Server {
   // REQUIRES: not called from a handler (it joins the thread running it).
   void Stop();
   ServerStats Stats() const;
+  // Bytes of request bodies and answers the server holds now, charged to max_inflight_bytes
+  // (not counting each one's uncounted first bytes). 0 when no request is in progress.
+  size_t InflightBytes() const;
 
  private:
   class Impl;

@@ -59,12 +59,25 @@ TEST_CASE("every integer key has a range, and both ends of it are accepted", "[c
     for (const UintRange& r : UintRanges()) ranged |= r.key == key;
     CHECK(ranged);
   }
+  // rpc.max_inflight_bytes must hold one largest body and answer: the keys it is compared
+  // with are set to what each end needs, so every end is reachable.
+  auto with_rpc_budget = [](json j, const UintRange& r, uint64_t v) {
+    const std::string key(r.key);
+    if (key == "rpc.max_inflight_bytes" && v < NodeConfig().rpc_max_response_bytes) {
+      j["rpc"]["max_body_bytes"] = v < 1024 ? v : 1024;
+      j["rpc"]["max_response_bytes"] = 64 << 10;
+    } else if ((key == "rpc.max_body_bytes" || key == "rpc.max_response_bytes") &&
+               v > NodeConfig().rpc_max_inflight_bytes) {
+      j["rpc"]["max_inflight_bytes"] = v;
+    }
+    return j;
+  };
   for (const UintRange& r : UintRanges()) {
     INFO(r.key);
-    auto at_min = Parse(WithKey(r.key, r.min));
+    auto at_min = Parse(with_rpc_budget(WithKey(r.key, r.min), r, r.min));
     REQUIRE(at_min.ok());
     CHECK(r.get(*at_min) == r.min);
-    auto at_max = Parse(WithKey(r.key, r.max));
+    auto at_max = Parse(with_rpc_budget(WithKey(r.key, r.max), r, r.max));
     REQUIRE(at_max.ok());
     CHECK(r.get(*at_max) == r.max);
     // The defaults are inside their ranges too.
@@ -95,6 +108,26 @@ TEST_CASE("a value past either end of its range names the key and the range", "[
           Catch::StartsWith("config: " + std::string(r.key) + ": ") && Catch::Contains(range));
     }
   }
+}
+
+TEST_CASE("rpc.max_inflight_bytes below one largest body or answer is refused, naming both",
+          "[config]") {
+  CHECK(ErrorOf(json::parse(R"({"rpc": {"max_inflight_bytes": 8388607}})")) ==
+        "config: rpc.max_inflight_bytes: 8388607 is below rpc.max_body_bytes 8388608; raise it "
+        "to at least 8388608");
+  CHECK(ErrorOf(json::parse(R"({"rpc": {"max_response_bytes": 536870912}})")) ==
+        "config: rpc.max_inflight_bytes: 268435456 is below rpc.max_response_bytes 536870912; "
+        "raise it to at least 536870912");
+  auto equal =
+      Parse(json::parse(R"({"rpc": {"max_inflight_bytes": 1048576, "max_body_bytes": 1048576,)"
+                        R"( "max_response_bytes": 1048576}})"));
+  REQUIRE(equal.ok());
+  CHECK(equal->rpc_max_inflight_bytes == 1u << 20);
+  CHECK(NodeConfig().rpc_max_inflight_bytes == 256u << 20);
+  // Set after parsing, Validate says the same.
+  NodeConfig c;
+  c.rpc_max_response_bytes = 512u << 20;
+  CHECK_THAT(c.Validate().message(), Catch::StartsWith("config: rpc.max_inflight_bytes: "));
 }
 
 TEST_CASE("rpc.threads 100000 is refused at load instead of aborting at startup", "[config]") {
