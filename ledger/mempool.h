@@ -98,6 +98,9 @@ class Mempool {
   std::vector<crypto::Hash256> PendingOf(const Address& sender) const;
   size_t size() const;
   size_t bytes() const { return bytes_; }
+  // At most the pending transactions that can execute in order (size() less those that were
+  // ever behind a nonce gap): the backlog the network can commit, for admission control.
+  size_t backlog() const { return size() - maybe_queued_.size(); }
   const MempoolLimits& limits() const { return limits_; }
 
  private:

@@ -11,7 +11,9 @@ AdmissionControl::AdmissionControl(Options options, const Clock& clock)
 
 void AdmissionControl::OnCommitted(size_t txs) {
   MutexLock lock(&mu_);
-  commits_.emplace_back(clock_.SteadyMs(), txs);
+  const uint64_t now = clock_.SteadyMs();
+  commits_.emplace_back(now, txs);
+  RateLocked(now);  // drops what left the horizon: a node no client calls must not grow
 }
 
 double AdmissionControl::RateLocked(uint64_t now) const {
@@ -43,7 +45,16 @@ size_t AdmissionControl::Bound() const {
 
 uint32_t AdmissionControl::RetryAfterMs(size_t pending) const {
   MutexLock lock(&mu_);
+  return RetryLocked(clock_.SteadyMs(), pending);
+}
+
+AdmissionControl::Snapshot AdmissionControl::Measure(size_t pending) const {
+  MutexLock lock(&mu_);
   const uint64_t now = clock_.SteadyMs();
+  return Snapshot{RateLocked(now), BoundLocked(now), RetryLocked(now, pending)};
+}
+
+uint32_t AdmissionControl::RetryLocked(uint64_t now, size_t pending) const {
   const double rate = RateLocked(now);
   const size_t bound = BoundLocked(now);
   if (rate <= 0) return 1000;  // nothing commits: a leader election, a stalled network

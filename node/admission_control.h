@@ -38,9 +38,18 @@ class AdmissionControl {
   // the network needs to commit the excess over 80% of the bound, 50 ms to 5 s.
   uint32_t RetryAfterMs(size_t pending) const EXCLUDES(mu_);
 
+  // The three at one instant, under one lock (a refusal's numbers).
+  struct Snapshot {
+    double commit_rate = 0;
+    size_t bound = 0;
+    uint32_t retry_after_ms = 0;
+  };
+  Snapshot Measure(size_t pending) const EXCLUDES(mu_);
+
  private:
   double RateLocked(uint64_t now) const REQUIRES(mu_);
   size_t BoundLocked(uint64_t now) const REQUIRES(mu_);
+  uint32_t RetryLocked(uint64_t now, size_t pending) const REQUIRES(mu_);
 
   const Options options_;
   const Clock& clock_;

@@ -86,11 +86,20 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
       if (inserted) unique.push_back(i);
     }
   }
-  // Past the admission bound a client's call is refused before anything else is read: under
-  // overload this is most calls, and refusing must cost far less than admitting.
+  // Past the admission bound a client's call is refused before any account is read or
+  // signature checked: under overload this is most calls, and refusing must cost far less
+  // than admitting. The bound counts the backlog that can commit, not transactions waiting
+  // behind a nonce gap (those would otherwise lock every client out, the gap's filler too).
   const bool client = source == Source::kClient;
   const size_t bound = client ? admission_.Bound() : SIZE_MAX;
-  if (client && size() >= bound) return RefuseAll(hashes, first);
+  std::optional<ledger::Admission> refusal;  // one per call: its numbers are the same for all
+  if (client && bound != SIZE_MAX) {
+    MutexLock lock(&mu_);
+    if (mempool_.backlog() >= bound) {
+      refusal = BoundRefusal(mempool_.backlog());
+      return RefuseAll(txs, hashes, first, *refusal);
+    }
+  }
 
   // The senders' committed accounts, read before taking mu_: LevelDB reads under the mempool
   // lock would hold up every other user of it for a whole batch. If a block commits in
@@ -113,13 +122,18 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
     // only by gossip, so each takes its share of the room in one call: together they cannot
     // overshoot the bound N times over. Repeated calls still fill it from a single node.
     const size_t share = std::max<size_t>(1, genesis_.validators.size());
-    size_t room = SIZE_MAX;  // peers: only the mempool's own limits
-    if (client) room = bound > mempool_.size() ? (bound - mempool_.size() + share - 1) / share : 0;
+    size_t room = SIZE_MAX;  // peers, or the bound off: only the mempool's own limits
+    if (client && bound != SIZE_MAX) {
+      const size_t left = bound > mempool_.backlog() ? bound - mempool_.backlog() : 0;
+      room = left / share + (left % share != 0);
+    }
     for (size_t i : unique) {
       verdict[i] = mempool_.Precheck(txs[i], hashes[i], state);
       if (!verdict[i].ok()) continue;
       if (room == 0) {
-        verdict[i] = BoundRefusal(hashes[i], mempool_.size());
+        if (!refusal) refusal = BoundRefusal(mempool_.backlog());
+        verdict[i] = *refusal;
+        verdict[i].hash = hashes[i];
         continue;
       }
       --room;
@@ -180,9 +194,11 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
   if (client) {
     MarkSyncing(out);
     // The pool's own capacity refusals get the hint too.
+    uint32_t retry_after_ms = 0;
     for (ledger::Admission& a : out) {
       if (a.code == ledger::TxCode::kMempoolFull && a.retry_after_ms == 0) {
-        a.retry_after_ms = admission_.RetryAfterMs(size());
+        if (retry_after_ms == 0) retry_after_ms = admission_.RetryAfterMs(size());
+        a.retry_after_ms = retry_after_ms;
       }
     }
   }
@@ -201,26 +217,40 @@ std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> tx
   return out;
 }
 
-ledger::Admission TxPool::BoundRefusal(const crypto::Hash256& hash, size_t pending) const {
+ledger::Admission TxPool::BoundRefusal(size_t backlog) const {
+  const AdmissionControl::Snapshot s = admission_.Measure(backlog);
   ledger::Admission a;
   a.code = ledger::TxCode::kMempoolFull;
-  a.hash = hash;
-  a.retry_after_ms = admission_.RetryAfterMs(pending);
+  a.retry_after_ms = s.retry_after_ms;
   char rate[32];
-  std::snprintf(rate, sizeof rate, "%.0f", admission_.CommitRate());
-  a.detail = std::to_string(pending) + " transactions are pending and the network commits about " +
-             rate + " per second: this node takes more from clients once the backlog drains " +
-             "below " + std::to_string(admission_.Bound()) + "; retry in " +
+  std::snprintf(rate, sizeof rate, "%.0f", s.commit_rate);
+  a.detail = std::to_string(backlog) + " transactions can commit ahead of this one and the " +
+             "network commits about " + rate + " per second: this node takes at most " +
+             std::to_string(s.bound) + " from clients (its share per call); retry in " +
              std::to_string(a.retry_after_ms) + " ms";
   return a;
 }
 
-std::vector<ledger::Admission> TxPool::RefuseAll(const std::vector<crypto::Hash256>& hashes,
-                                                 const std::vector<size_t>& first) const {
-  const size_t pending = size();
+std::vector<ledger::Admission> TxPool::RefuseAll(const std::vector<ledger::Transaction>& txs,
+                                                 const std::vector<crypto::Hash256>& hashes,
+                                                 const std::vector<size_t>& first,
+                                                 const ledger::Admission& refusal) const {
+  // What costs only a comparison or a lookup is still answered truly, so a client never
+  // resends for ever a transaction that could not be admitted anyway, or one already pending.
   std::vector<ledger::Admission> out(hashes.size());
   for (size_t i = 0; i < hashes.size(); ++i) {
-    out[i] = first[i] == i ? BoundRefusal(hashes[i], pending) : out[first[i]];
+    if (first[i] != i) {
+      out[i] = out[first[i]];
+    } else if (txs[i].chain_id != genesis_.chain_id) {
+      out[i] = ledger::Admission{
+          ledger::TxCode::kWrongChain,
+          "chain id \"" + txs[i].chain_id + "\" is not \"" + genesis_.chain_id + "\"", hashes[i]};
+    } else if (mempool_.Contains(hashes[i])) {
+      out[i] =
+          ledger::Admission{ledger::TxCode::kAlreadyKnown, "already in the mempool", hashes[i]};
+    } else {
+      out[i] = refusal;
+    }
     out[i].hash = hashes[i];
   }
   return out;

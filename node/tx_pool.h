@@ -82,11 +82,15 @@ class TxPool {
  private:
   void TrimSeen() REQUIRES(gossip_mu_);
   void MarkSyncing(std::vector<ledger::Admission>& out) const;
-  // kMempoolFull past the admission bound, with the retry hint and the numbers behind it.
-  ledger::Admission BoundRefusal(const crypto::Hash256& hash, size_t pending) const;
-  // Every transaction of a call refused so (a copy gets its first's answer).
-  std::vector<ledger::Admission> RefuseAll(const std::vector<crypto::Hash256>& hashes,
-                                           const std::vector<size_t>& first) const EXCLUDES(mu_);
+  // kMempoolFull past the admission bound, with the retry hint and the numbers behind it
+  // (no hash: the caller copies it per transaction).
+  ledger::Admission BoundRefusal(size_t backlog) const;
+  // Every transaction of a call refused with `refusal`, but for a wrong chain id or one
+  // already pending, which are answered as such (a copy gets its first's answer).
+  std::vector<ledger::Admission> RefuseAll(const std::vector<ledger::Transaction>& txs,
+                                           const std::vector<crypto::Hash256>& hashes,
+                                           const std::vector<size_t>& first,
+                                           const ledger::Admission& refusal) const REQUIRES(mu_);
   static bool CanBeStale(ledger::TxCode code);
 
   const genesis::Genesis& genesis_;

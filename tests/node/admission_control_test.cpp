@@ -162,5 +162,45 @@ TEST_CASE("each of N validators takes its share of the room in one client call",
         ledger::TxCode::kMempoolFull);
 }
 
+TEST_CASE("the admission bound counts what can commit, and can be turned off",
+          "[node][admission]") {
+  PoolFixture f(3);
+  {
+    // 30 transactions behind a nonce gap (nonce 0 missing) hold no place under the bound:
+    // otherwise they would lock every client out, the one who would fill the gap too.
+    TxPool pool(f.genesis, *f.store, ledger::MempoolLimits{}, f.clock);
+    for (const ledger::Admission& a : pool.Admit(f.Pays(1, 31), TxPool::Source::kValidatorPeer))
+      REQUIRE(a.ok());
+    REQUIRE(pool.size() == 30);
+    auto filler = pool.Admit(f.Pays(0, 1), TxPool::Source::kClient);
+    CHECK(filler.front().ok());
+  }
+  {
+    // Off (0): three validators and an empty pool, and clients are held to nothing but the
+    // mempool's own limits.
+    ledger::MempoolLimits off;
+    off.admission_window_ms = 0;
+    TxPool pool(f.genesis, *f.store, off, f.clock);
+    auto admitted = pool.Admit(f.Pays(0, 40), TxPool::Source::kClient);
+    for (const ledger::Admission& a : admitted) CHECK(a.ok());
+  }
+}
+
+TEST_CASE("a call refused whole still names a wrong chain and what is already pending",
+          "[node][admission]") {
+  PoolFixture f;
+  TxPool pool(f.genesis, *f.store, ledger::MempoolLimits{}, f.clock);
+  REQUIRE(pool.Admit(f.Pays(0, 20), TxPool::Source::kClient).back().ok());  // at the bound
+  ledger::Transaction elsewhere = f.Pay(20);
+  elsewhere.chain_id = "elsewhere";
+  elsewhere.Sign(f.admin);
+  std::vector<ledger::Transaction> call = {f.Pay(3), elsewhere, f.Pay(21)};
+  auto out = pool.Admit(call, TxPool::Source::kClient);
+  CHECK(out[0].code == ledger::TxCode::kAlreadyKnown);
+  CHECK(out[1].code == ledger::TxCode::kWrongChain);
+  CHECK(out[2].code == ledger::TxCode::kMempoolFull);
+  for (size_t i = 0; i < call.size(); ++i) CHECK(out[i].hash == call[i].Hash());
+}
+
 }  // namespace
 }  // namespace cairn::node
