@@ -87,6 +87,10 @@ void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clo
     }
     body += "]}}";
     double sent_at = Since(t0);
+    for (size_t i = 0; i < n; ++i) {
+      double& first = tl->first_try[txs[pos + i]];
+      if (first < 0) first = sent_at;
+    }
     auto resp = client.PostRaw(body);
     tl->calls++;
     if (!resp.ok()) Die("sendTransactions to " + p.rpc[load.lane_node[lane]] + ": " + resp.error());

@@ -61,7 +61,9 @@ struct CpuSample {
 };
 
 struct Timeline {
-  explicit Timeline(size_t txs) : submitted(txs, -1), committed(txs, -1), refused(txs, 0) {}
+  explicit Timeline(size_t txs)
+      : first_try(txs, -1), submitted(txs, -1), committed(txs, -1), refused(txs, 0) {}
+  std::vector<double> first_try;  // seconds since t0 of the first call that carried it
   std::vector<double> submitted;  // seconds since t0 of the call that admitted it; -1: never
   std::vector<double> committed;  // seconds since t0 the follower saw it; -1: never
   std::vector<uint8_t> refused;   // refused for a reason other than capacity
