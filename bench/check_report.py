@@ -89,15 +89,7 @@ def check(path):
         r = json.load(f)
     if r.get("schema") == "cairn-bench-sweep/1":
         return check_sweep(r)
-    problems = []
-    for field, kind in REQUIRED.items():
-        try:
-            v = get(r, field)
-        except KeyError:
-            problems.append(f"missing {field}")
-            continue
-        if not isinstance(v, kind) or (kind != bool and isinstance(v, bool)):
-            problems.append(f"{field} has type {type(v).__name__}")
+    problems = typed(r, REQUIRED)
     if problems:
         return problems
     if r["schema"] != "cairn-bench/1":
