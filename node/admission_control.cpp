@@ -9,7 +9,9 @@ namespace cairn::node {
 AdmissionControl::AdmissionControl(Options options, const Clock& clock)
     : options_(options), clock_(clock) {}
 
-void AdmissionControl::OnCommitted(size_t txs) {
+void AdmissionControl::OnCommitted(size_t txs, uint64_t block_time_ms) {
+  constexpr uint64_t kLiveMs = 30'000;  // generous: proposers' clocks may differ by seconds
+  if (block_time_ms + kLiveMs < clock_.UnixMs()) return;
   MutexLock lock(&mu_);
   const uint64_t now = clock_.SteadyMs();
   commits_.emplace_back(now, txs);

@@ -28,8 +28,10 @@ class AdmissionControl {
 
   AdmissionControl(Options options, const Clock& clock);
 
-  // A block of `txs` transactions committed now.
-  void OnCommitted(size_t txs) EXCLUDES(mu_);
+  // A block of `txs` transactions, proposed at `block_time_ms` (unix), committed now. A block
+  // proposed more than 30 s ago (block sync catching up) does not count: its commit says
+  // nothing about how fast the network commits now.
+  void OnCommitted(size_t txs, uint64_t block_time_ms) EXCLUDES(mu_);
   // Transactions per second committed over the horizon.
   double CommitRate() const EXCLUDES(mu_);
   // The most pending transactions client admissions may bring the pool to; SIZE_MAX when off.

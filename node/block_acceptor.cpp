@@ -106,7 +106,7 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
     return Fail(CommitResult::Kind::kDiskError, s.Wrap("store commit"));
   }
   const uint64_t stored_at = clock_.SteadyMs();
-  pool_.OnCommitted(block.txs, exec->tx_hashes, height);
+  pool_.OnCommitted(block.txs, exec->tx_hashes, height, block.header.timestamp_ms);
   const uint64_t done = clock_.SteadyMs();
   // The split says where a slow commit went: checking and executing, the synced write, the
   // mempool update.

@@ -347,8 +347,9 @@ std::vector<ledger::Transaction> TxPool::Select(size_t max_txs,
 }
 
 void TxPool::OnCommitted(std::span<const ledger::Transaction> txs,
-                         std::span<const crypto::Hash256> hashes, uint64_t height) {
-  admission_.OnCommitted(txs.size());
+                         std::span<const crypto::Hash256> hashes, uint64_t height,
+                         uint64_t block_time_ms) {
+  admission_.OnCommitted(txs.size(), block_time_ms);
   MutexLock lock(&mu_);
   mempool_.OnCommitted(txs, hashes, store_, height);
 }

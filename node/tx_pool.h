@@ -59,9 +59,11 @@ class TxPool {
   // The block builder's view: candidates in nonce order, valid against `state`.
   std::vector<ledger::Transaction> Select(size_t max_txs, const ledger::StateReader& state) const
       EXCLUDES(mu_);
-  // Drops what `txs` committed at `height` and re-checks the rest against the store.
+  // Drops what `txs` committed at `height` (a block proposed at `block_time_ms`, unix) and
+  // re-checks the rest against the store.
   void OnCommitted(std::span<const ledger::Transaction> txs,
-                   std::span<const crypto::Hash256> hashes, uint64_t height) EXCLUDES(mu_);
+                   std::span<const crypto::Hash256> hashes, uint64_t height, uint64_t block_time_ms)
+      EXCLUDES(mu_);
 
   size_t size() const EXCLUDES(mu_);
   size_t bytes() const EXCLUDES(mu_);

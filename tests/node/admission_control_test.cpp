@@ -28,7 +28,7 @@ TEST_CASE("the admission bound follows the commit rate from its floor", "[node][
   // 4,000 tx/s for five seconds: the pool may hold two seconds of it.
   for (int i = 0; i < 50; ++i) {
     clock.Advance(100);
-    ac.OnCommitted(400);
+    ac.OnCommitted(400, clock.UnixMs());
   }
   CHECK(ac.CommitRate() == Approx(4000));
   CHECK(ac.Bound() == 8000);
@@ -43,6 +43,14 @@ TEST_CASE("the admission bound follows the commit rate from its floor", "[node][
   clock.Advance(2500);
   CHECK(ac.CommitRate() == 0);
   CHECK(ac.Bound() == 1000);
+
+  // Blocks proposed long ago (block sync catching up) say nothing about the rate now.
+  ManualClock later(1'000'000, 1'000'000);
+  AdmissionControl syncing(o, later);
+  syncing.OnCommitted(100000, later.UnixMs() - 60'000);
+  CHECK(syncing.CommitRate() == 0);
+  syncing.OnCommitted(500, later.UnixMs() - 1'000);
+  CHECK(syncing.CommitRate() == Approx(100));
 
   o.window_ms = 0;  // off
   AdmissionControl off(o, clock);
@@ -131,7 +139,7 @@ TEST_CASE("clients past the admission bound are refused with a retry hint, unver
   for (int i = 0; i < 50; ++i) {
     f.clock.Advance(100);
     std::vector<ledger::Transaction> block(20, f.Pay(999));
-    pool.OnCommitted(block, no_hashes, 1);
+    pool.OnCommitted(block, no_hashes, 1, f.clock.UnixMs());
   }
   CHECK(pool.admission().Bound() == 400);
   auto third = pool.Admit(f.Pays(40, 60), TxPool::Source::kClient);
