@@ -431,9 +431,9 @@ class Chaos {
   // and block on every node, and that block is the canonical one.
   void CheckCommitted(Counters& n, bool all) {
     auto committed = client_.committed();
-    std::vector<std::pair<std::string, Client::Committed>> todo;
+    std::vector<std::pair<std::string, Client::Committed>> to_check;
     for (const auto& [hash, where] : committed) {
-      if (all || !checked_txs_.count(hash)) todo.emplace_back(hash, where);
+      if (all || !checked_txs_.count(hash)) to_check.emplace_back(hash, where);
     }
     // One batch request per 200 transactions and node: the ledger grows by thousands a round.
     // A node still catching up (just restarted or woken) is held only to heights it has; a
@@ -442,16 +442,16 @@ class Chaos {
     for (size_t i = 0; i < kNodes; ++i) {
       const uint64_t head = HeightOf(cluster_.Url(i));
       auto c = ClientFor(cluster_.Url(i), 30s);
-      for (size_t lo = 0; lo < todo.size(); lo += 200) {
-        const size_t hi = std::min(todo.size(), lo + 200);
+      for (size_t lo = 0; lo < to_check.size(); lo += 200) {
+        const size_t hi = std::min(to_check.size(), lo + 200);
         std::vector<std::pair<std::string, json>> calls;
         for (size_t k = lo; k < hi; ++k) {
-          calls.emplace_back("getTransaction", json{{"hash", todo[k].first}});
+          calls.emplace_back("getTransaction", json{{"hash", to_check[k].first}});
         }
         auto r = c.CallBatch(calls);
         if (!r.ok()) Fail(cluster_.Name(i) + " getTransaction batch: " + r.status().message());
         for (size_t k = lo; k < hi; ++k) {
-          const auto& [hash, where] = todo[k];
+          const auto& [hash, where] = to_check[k];
           if (where.height > head) {
             above_a_head.insert(hash);
             continue;
@@ -468,7 +468,7 @@ class Chaos {
         }
       }
     }
-    for (const auto& [hash, where] : todo) {
+    for (const auto& [hash, where] : to_check) {
       auto it = canonical_.find(where.height);
       if (it != canonical_.end() && it->second != where.block_hash) {
         ++n.lost;
