@@ -208,7 +208,10 @@ class BftEngine final : public Engine {
   void CastVote(VoteType type, const std::optional<crypto::Hash256>& block);
   void SendProposal(const Block& block, uint32_t valid_round);
   void RecordBlock(const Block& block);
+  // Persists the proof of lock of (round, block) and relays it to every peer, once.
   void RecordPol(uint32_t round, const crypto::Hash256& block);
+  // A polka in a round this replica has left: adopted as the valid value if newer.
+  void AdoptLatePolka(uint32_t round);
   // Sends the prevotes of `round` for `block` (a proof of lock) to `to`, or to all.
   void SendPol(uint32_t round, const crypto::Hash256& block, ReplicaId to);
   void Arm(Timer& t, uint32_t base);

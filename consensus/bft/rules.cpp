@@ -87,6 +87,7 @@ void BftEngine::OnTimeout(RoundStep kind, uint32_t round) {
 }
 
 void BftEngine::Evaluate(uint32_t event_round) {
+  if (event_round < round_) AdoptLatePolka(event_round);
   // Each pass either casts a vote (which can complete a quorum counted locally) or
   // stops; a round has at most two own votes, so this terminates quickly.
   for (int pass = 0; pass < 8 && !decided_; ++pass) {
@@ -264,6 +265,33 @@ void BftEngine::RecordPol(uint32_t round, const crypto::Hash256& block) {
     pol.prevotes.sigs.push_back({v.voter, v.sig});
   }
   pending_records_.push_back(LogRecord{next_record_++, EncodePolRecord(pol)});
+  // Tendermint's liveness proof assumes that a message one correct replica receives, all
+  // receive. Byzantine validators can break that for prevotes: a voter that tells some
+  // replicas "block" and others "nil" makes a polka only some of them see, so only those
+  // lock, and the next honest proposer, which did not see it, re-proposes an older value
+  // they refuse; repeated, no height ever decides (simulation seed 8685109). Relaying the
+  // quorum once restores the assumption for the only votes that move locks. A peer that
+  // already holds a vote drops the copy before verifying it.
+  SendPol(round, block, kNoReplica);
+}
+
+void BftEngine::AdoptLatePolka(uint32_t round) {
+  // The relayed polka of a round can arrive after this replica left it. The paper updates
+  // validValue only in the current round, but any (value, round) backed by a real polka
+  // is a safe re-proposal: receivers check the proof, and a Byzantine proposer could send
+  // the same. Adopting the newest one keeps the next proposal acceptable to every replica
+  // locked in that round.
+  if (decided_ || (valid_round_ != kNoRound && round <= valid_round_)) return;
+  auto it = rounds_.find(round);
+  if (it == rounds_.end() || !it->second.proposal) return;
+  const Block& b = it->second.proposal->block;
+  if (it->second.prevotes.CountFor(b.hash) < quorum_ || !Valid(b)) return;
+  if (!valid_value_ || valid_value_->hash != b.hash) {
+    valid_value_ = b;
+    RecordBlock(b);
+  }
+  valid_round_ = round;
+  RecordPol(round, b.hash);
 }
 
 void BftEngine::SendPol(uint32_t round, const crypto::Hash256& block, ReplicaId to) {

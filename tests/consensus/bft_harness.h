@@ -220,6 +220,7 @@ struct Hand {
     cfg.replicas = n;
     cfg.genesis = kGenesis;
     replica = std::make_unique<Replica>(v, cfg);
+    self = id;
     sent = replica->Drain();
   }
 
@@ -278,13 +279,27 @@ struct Hand {
       Drain();
     }
   }
+  // The votes the replica under test signed (it also relays others' polkas).
   std::vector<Vote> Sent(VoteType t, uint64_t h, uint32_t r) const {
-    return VotesSent(sent, t, h, r);
+    std::vector<Vote> own;
+    for (const Vote& x : VotesSent(sent, t, h, r)) {
+      if (x.voter == self) own.push_back(x);
+    }
+    return own;
+  }
+  // Others' votes the replica under test sent on (polka relays, proofs of lock).
+  std::vector<Vote> Relayed(VoteType t, uint64_t h, uint32_t r) const {
+    std::vector<Vote> others;
+    for (const Vote& x : VotesSent(sent, t, h, r)) {
+      if (x.voter != self) others.push_back(x);
+    }
+    return others;
   }
   BftEngine& e() { return *replica->engine; }
 
   Validators v;
   std::unique_ptr<Replica> replica;
+  ReplicaId self = 0;
   std::vector<OutboundMessage> sent;
 };
 

@@ -71,6 +71,11 @@ const std::vector<uint64_t> kBftRegressionSeeds = {
     // to block sync by a certificate for height 4, got both of n5's prevotes for 2/0 and
     // dropped them unread; the checker took Step's ok for "accepted" (the checker was wrong).
     7047238,
+    // 7 replicas, churn, n0 and n6 Byzantine with split votes: their prevotes made the polkas
+    // of rounds 7 and 9 visible to only some honest replicas, which locked; each next honest
+    // proposer had not seen the newest polka and re-proposed an older value the locked ones
+    // refused, round after round. Fixed by relaying every polka a replica sees.
+    8685109,
 };
 
 }  // namespace

@@ -163,6 +163,60 @@ TEST_CASE("bft: the next proposer re-proposes the valid value with its valid rou
   CHECK(pv[0].block == v.hash);
 }
 
+TEST_CASE("bft: a replica relays a polka it sees to every peer, once", "[consensus][bft]") {
+  // A Byzantine voter can tell some replicas "v" and others "nil": the relay lets every
+  // honest replica see the polka the first one saw (Tendermint's gossip assumption).
+  Hand t(0);
+  Block v = MakeBlock(1, "v");
+  LockInRound0(t, v);
+  auto copies_of = [&](ReplicaId voter) {
+    size_t n = 0;
+    for (const Message& m : Decoded(t.sent)) {
+      const auto* x = std::get_if<Vote>(&m);
+      if (x && x->type == VoteType::kPrevote && x->round == 0 && x->voter == voter) ++n;
+    }
+    return n;
+  };
+  std::vector<Vote> relayed = t.Relayed(VoteType::kPrevote, 1, 0);
+  REQUIRE(relayed.size() == 2);
+  for (const Vote& x : relayed) CHECK(x.block == v.hash);
+  CHECK(copies_of(1) == 3);  // to each other validator, the voter included
+  CHECK(copies_of(2) == 3);
+  t.Prevote(1, 0, v.hash, 3);  // a fourth prevote does not send the polka again
+  CHECK(copies_of(1) == 3);
+  CHECK(copies_of(3) == 0);
+}
+
+TEST_CASE(
+    "bft: a polka that arrives after its round becomes the valid value the replica "
+    "re-proposes",
+    "[consensus][bft]") {
+  Hand t(3);  // proposer of height 1 round 2
+  Block v = MakeBlock(1, "v");
+  t.Deliver(t.MakeProposal(1, 0, kNoRound, v));
+  REQUIRE(t.Sent(VoteType::kPrevote, 1, 0).at(0).block == v.hash);
+  t.Prevote(1, 1, std::nullopt, 0);  // f+1 validators in round 1: leave round 0
+  t.Prevote(1, 1, std::nullopt, 1);
+  REQUIRE(t.e().round() == 1);
+  CHECK(t.e().valid_round() == kNoRound);
+  // The rest of round 0's polka arrives late (relayed by a replica that saw it).
+  t.Prevote(1, 0, v.hash, 1);
+  t.Prevote(1, 0, v.hash, 2);
+  CHECK(t.e().valid_round() == 0);
+  CHECK(t.e().locked_round() == kNoRound);  // locks only move in the current round
+  CHECK(t.Relayed(VoteType::kPrevote, 1, 0).size() == 2);
+  t.Prevote(1, 2, std::nullopt, 0);
+  t.Prevote(1, 2, std::nullopt, 1);
+  REQUIRE(t.e().round() == 2);
+  std::vector<Proposal> props;
+  for (const Message& m : Decoded(t.sent)) {
+    if (const auto* p = std::get_if<Proposal>(&m); p && p->round == 2) props.push_back(*p);
+  }
+  REQUIRE_FALSE(props.empty());
+  CHECK(props[0].valid_round == 0);
+  CHECK(props[0].block.hash == v.hash);
+}
+
 TEST_CASE(
     "bft: a re-proposal carries its proof of lock so replicas that missed the polka "
     "accept it",
