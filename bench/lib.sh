@@ -15,6 +15,8 @@
 #   --sweep F1,F2,...    goodput sweep instead of one run: one step of --duration seconds at
 #                        each factor of --capacity, drained in between (bench/sweep.sh)
 #   --capacity TPS       what the --sweep factors multiply
+#   --set KEY=VALUE      set a key of every node's config.json (docs/CONFIG.md), e.g.
+#                        --set mempool.admission_nice=0; repeatable (for A/B runs)
 #   -- ARGS              passed to cairn-bench as they are
 # Exit status: cairn-bench's (0 ok, 2 lost transactions, 3 nothing committed), 1 on a setup
 # failure, 77 when the scenario cannot run here (e.g. bft not in this cairnd).
@@ -31,7 +33,7 @@ die() {
 
 parse_args() {
   SMOKE=0 RATE=0 DURATION="" ACCOUNTS="" BLOCK_INTERVAL=100 NO_BUILD=0 KEEP=0 OUT=""
-  SWEEP="" CAPACITY=0
+  SWEEP="" CAPACITY=0 SETS=()
   BUILD_DIR=${CAIRN_BUILD_DIR:-$REPO/build}
   EXTRA=()
   while (($#)); do
@@ -47,6 +49,7 @@ parse_args() {
       --keep) KEEP=1 ;;
       --sweep) SWEEP=$2; shift ;;
       --capacity) CAPACITY=$2; shift ;;
+      --set) [[ $2 == *=* ]] || die "--set wants KEY=VALUE, got '$2'"; SETS+=("$2"); shift ;;
       --) shift; EXTRA=("$@"); break ;;
       -h | --help)
         sed -n '/^# Options/,/^# failure/p' "$BENCH_DIR/lib.sh" | sed 's/^# \{0,1\}//'
@@ -131,6 +134,32 @@ before_network() { :; }             # set up hosts (after WORK exists and the tr
 after_testnet() { :; }              # after_testnet BASE_PORT N: adjust $WORK/net
 network_teardown() { :; }
 
+# set_config FILE KEY=VALUE...: a dotted key ("mempool.admission_nice") of a node's
+# config.json; the value is read as JSON (a number, true, a quoted string), else a string.
+set_config() {
+  local file=$1
+  shift
+  python3 - "$file" "$@" <<'PY' || die "cannot set $* in $file"
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    cfg = json.load(f)
+for kv in sys.argv[2:]:
+    key, raw = kv.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    *parents, leaf = key.split(".")
+    node = cfg
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = value
+with open(path, "w") as f:
+    json.dump(cfg, f, indent=2)
+PY
+}
+
 start_network() {
   local consensus=$1 n=$2 base i
   WORK=$(mktemp -d "/tmp/cairn-bench-$SCENARIO-XXXXXX")
@@ -143,6 +172,9 @@ start_network() {
     --block-interval-ms "$BLOCK_INTERVAL" >"$WORK/testnet.log" 2>&1 ||
     { cat "$WORK/testnet.log" >&2; die "cairnd testnet failed"; }
   after_testnet "$base" "$n"
+  if ((${#SETS[@]})); then
+    for ((i = 0; i < n; i++)); do set_config "$WORK/net/v$i/config.json" "${SETS[@]}"; done
+  fi
   "$CAIRN_BENCH" genesis --genesis "$WORK/net/genesis.json" --accounts "$ACCOUNTS" >/dev/null ||
     die "adding bench accounts to the genesis failed"
   RPCS=()

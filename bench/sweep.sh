@@ -5,7 +5,9 @@
 # latency against offered tx/s (gnuplot, Debian's gnuplot-nox).
 #   bench/sweep.sh [--scenarios "solo raft3 raft4 bft4"] [--factors LIST] [--duration S]
 #                  [--capacity TPS] [--build-dir DIR] [--no-build] [--smoke] [--out DIR]
+#                  [--set KEY=VALUE]...
 # --capacity sets every scenario's (default: each one's sustained rate from BENCHMARKS.md).
+# --set KEY=VALUE sets a key of every node's config.json (bench/lib.sh), for A/B sweeps.
 # --smoke: raft4 only, factors 0.5,1,2 of 500 tx/s for 2 s each, no plot (what CI runs).
 # Reports and plots land in --out (default bench/results/sweep-DATE/). Exit status: 0 ok,
 # 1 a scenario failed, 2 an accepted transaction was lost.
@@ -21,6 +23,7 @@ while (($#)); do
     --capacity) capacity=$2; shift ;;
     --build-dir) pass+=(--build-dir "$2"); shift ;;
     --no-build) pass+=(--no-build) ;;
+    --set) pass+=(--set "$2"); shift ;;
     --smoke) smoke=1 ;;
     --out) out=$2; shift ;;
     *) echo "sweep.sh: unknown argument '$1'" >&2; exit 2 ;;

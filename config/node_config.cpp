@@ -60,6 +60,9 @@ constexpr UintRange kUintRanges[] = {
      [](const NodeConfig& c) -> uint64_t { return c.mempool.ttl_blocks; }},
     {"mempool.admission_window_ms", 0, 600'000,
      [](const NodeConfig& c) -> uint64_t { return c.mempool.admission_window_ms; }},
+    // Linux nice values stop at 19.
+    {"mempool.admission_nice", 0, 19,
+     [](const NodeConfig& c) -> uint64_t { return c.admission_nice; }},
     // Each p2p limit bounds sockets the node must hold descriptors for (node/fd_limits.h).
     {"p2p.max_inbound", 1, 4096, [](const NodeConfig& c) -> uint64_t { return c.p2p_max_inbound; }},
     {"p2p.max_pending", 1, 4096, [](const NodeConfig& c) -> uint64_t { return c.p2p_max_pending; }},
@@ -185,7 +188,7 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     if (!mp->is_object()) return Err("mempool", "must be an object");
     CAIRN_TRY(CheckKeys(*mp,
                         {"max_txs", "max_bytes", "max_nonce_gap", "max_per_sender", "ttl_blocks",
-                         "admission_window_ms"},
+                         "admission_window_ms", "admission_nice"},
                         "mempool."));
     CAIRN_TRY(ReadUint(*mp, "max_txs", "mempool.", &c.mempool.max_txs));
     CAIRN_TRY(ReadUint(*mp, "max_bytes", "mempool.", &c.mempool.max_bytes));
@@ -193,6 +196,7 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadUint(*mp, "max_per_sender", "mempool.", &c.mempool.max_per_sender));
     CAIRN_TRY(ReadUint(*mp, "ttl_blocks", "mempool.", &c.mempool.ttl_blocks));
     CAIRN_TRY(ReadUint(*mp, "admission_window_ms", "mempool.", &c.mempool.admission_window_ms));
+    CAIRN_TRY(ReadUint(*mp, "admission_nice", "mempool.", &c.admission_nice));
   }
   if (auto p2p = j.find("p2p"); p2p != j.end()) {
     if (!p2p->is_object()) return Err("p2p", "must be an object");
@@ -361,7 +365,8 @@ std::string NodeConfig::ToJson() const {
               {"max_nonce_gap", mempool.max_nonce_gap},
               {"max_per_sender", mempool.max_per_sender},
               {"ttl_blocks", mempool.ttl_blocks},
-              {"admission_window_ms", mempool.admission_window_ms}}},
+              {"admission_window_ms", mempool.admission_window_ms},
+              {"admission_nice", admission_nice}}},
             {"p2p",
              {{"listen", p2p_listen},
               {"peers", peers_json},

@@ -47,6 +47,9 @@ struct NodeConfig {
   bool sync_writes = true;     // fsync every commit; off only for throwaway chains
 
   ledger::MempoolLimits mempool;
+  // Transaction admission (the RPC threads and the gossip worker) runs this many nice levels
+  // below the block pipeline, so that under overload it gets what the pipeline leaves.
+  uint32_t admission_nice = 0;
 
   // Peer-to-peer (used once the node has peers).
   std::string p2p_listen = "127.0.0.1:26656";

@@ -9,6 +9,7 @@
 
 #include "api/methods.h"
 #include "base/rate_limit.h"
+#include "base/thread.h"
 #include "crypto/key_file.h"
 #include "node/logging.h"
 #include "node/p2p_network.h"
@@ -67,6 +68,12 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
             crypto::ShortHex(store_->genesis_hash()), head.height, crypto::ShortHex(head.hash));
 
   Loop loop;
+  // The worker admits gossiped transactions: like the RPC threads, it runs below the loop
+  // thread (the block pipeline) by mempool.admission_nice. One thread, so one task sets it.
+  boost::asio::post(loop.worker, [nice = static_cast<int>(config_.admission_nice)] {
+    NameThisThread("gossip-worker");
+    if (nice > 0) (void)LowerThisThreadPriority(nice);
+  });
   auto net = P2pNetwork::Create(config_, genesis_, key_);
   if (!net.ok()) return net.status();
   loop.net = std::move(net.value());
@@ -138,6 +145,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   rpc_opts.max_connections = config_.rpc_max_connections;
   rpc_opts.max_connections_per_ip = config_.rpc_max_connections_per_ip;
   rpc_opts.max_inflight_bytes = config_.rpc_max_inflight_bytes;
+  rpc_opts.thread_nice = static_cast<int>(config_.admission_nice);
   rpc::Server server(dispatcher, rpc_opts);
   auto listen = config::SplitHostPort(config_.rpc_listen, "rpc.listen");
   if (!listen.ok()) return listen.status();

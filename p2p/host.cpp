@@ -15,6 +15,7 @@
 
 #include "base/mutex.h"
 #include "base/rate_limit.h"
+#include "base/thread.h"
 #include "p2p/admission.h"
 #include "p2p/connection.h"
 
@@ -487,7 +488,10 @@ Status Host::Start() {
     if (m.opts.listen) m.Accept();
     for (auto& [id, slot] : m.slots) m.Dial(id);
   });
-  m.thread = std::thread([&m] { m.Run(); });
+  m.thread = std::thread([&m] {
+    NameThisThread("p2p");
+    m.Run();
+  });
   m.started = true;
   return Status::Ok();
 }

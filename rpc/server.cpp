@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <exception>
+#include <latch>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 
 #include "base/mutex.h"
 #include "base/net_address.h"
+#include "base/thread.h"
 #include "rpc/http_session.h"
 
 namespace cairn::rpc {
@@ -43,6 +45,8 @@ Status ValidateOptions(const ServerOptions& o, size_t max_response_bytes) {
   if (o.threads == 0) return Status::Error("rpc: threads must be at least 1");
   if (o.light_threads == 0) return Status::Error("rpc: light_threads must be at least 1");
   if (o.io_threads == 0) return Status::Error("rpc: io_threads must be at least 1");
+  if (o.thread_nice < 0 || o.thread_nice > 19)
+    return Status::Error("rpc: thread_nice must be 0 to 19");
   if (o.max_connections == 0) return Status::Error("rpc: max_connections must be at least 1");
   if (o.max_connections_per_ip == 0) {
     return Status::Error("rpc: max_connections_per_ip must be at least 1");
@@ -107,10 +111,16 @@ class Server::Impl {
     heavy_pool_.emplace(shared_->options.threads);
     shared_->light_pool = &*light_pool_;
     shared_->heavy_pool = &*heavy_pool_;
+    const int nice = shared_->options.thread_nice;
+    SetUpPool(*light_pool_, shared_->options.light_threads, "rpc-light", nice);
+    SetUpPool(*heavy_pool_, shared_->options.threads, "rpc-heavy", nice);
     net::post(acceptor_.get_executor(), [this] { Accept(); });
     threads_.reserve(shared_->options.io_threads);
     for (size_t i = 0; i < shared_->options.io_threads; ++i) {
-      threads_.emplace_back([this] { RunLoop(); });
+      threads_.emplace_back([this, nice] {
+        SetUpThread("rpc-io", nice);
+        RunLoop();
+      });
     }
     return Status::Ok();
   }
@@ -168,6 +178,26 @@ class Server::Impl {
   size_t InflightBytes() const { return shared_->inflight.used(); }
 
  private:
+  static void SetUpThread(const char* name, int nice) {
+    NameThisThread(name);
+    // Raising a thread's own nice value cannot fail on Linux; if it somehow did, the thread
+    // would only keep the pipeline's priority.
+    if (nice > 0) (void)LowerThisThreadPriority(nice);
+  }
+
+  // Runs SetUpThread once on each of the pool's `threads` threads: every task waits until
+  // all have started, so no thread can take two.
+  static void SetUpPool(net::thread_pool& pool, size_t threads, const char* name, int nice) {
+    std::latch started(static_cast<std::ptrdiff_t>(threads) + 1);
+    for (size_t i = 0; i < threads; ++i) {
+      net::post(pool, [&started, name, nice] {
+        SetUpThread(name, nice);
+        started.arrive_and_wait();
+      });
+    }
+    started.arrive_and_wait();
+  }
+
   void RunLoop() {
     for (;;) {
       try {

@@ -31,6 +31,11 @@ struct ServerOptions {
   // Threads doing socket I/O and answering /health; they never run a handler, so /health
   // answers while every handler thread is busy.
   size_t io_threads = 1;
+  // Every thread above runs this many nice levels (0..19) below the thread that calls
+  // Start(). A node runs them below its block pipeline so that under overload admission gets
+  // what the pipeline leaves (docs/CONFIG.md mempool.admission_nice). The threads are named
+  // rpc-io, rpc-light and rpc-heavy.
+  int thread_nice = 0;
   // Connections at once. A newcomer past it closes the connection idle the longest (waiting
   // for its next or first request) and takes its place; when every connection has a request
   // in progress, the newcomer is answered 503 and closed.

@@ -32,6 +32,7 @@ class DevNode {
   void Kill();  // SIGKILL
 
   const std::string& home() const { return home_; }
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }  // cairnd's, while started
   const std::string& url() const { return url_; }
   std::string log_tail() const { return testkit::TailOf(home_ + ".cairnd.log"); }
   rpc::Client Client() const;

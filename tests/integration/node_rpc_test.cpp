@@ -2,11 +2,15 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "crypto/hex.h"
 #include "tests/integration/dev_node.h"
+#include "tests/kit/eventually.h"
 #include "tests/kit/keys.h"
 #include "tests/kit/temp_dir.h"
 
@@ -179,6 +183,67 @@ TEST_CASE("every JSON-RPC error is answered and the server keeps serving", "[int
   auto no_block = c.Call("getBlock", {{"height", 1000000}});
   REQUIRE(no_block.is_rpc_error());
   CHECK(no_block.rpc_error().code == 1100);
+  CHECK(c.Call("getStatus").ok());
+  CHECK(node.Stop() == 0);
+}
+
+namespace {
+
+// Thread name -> nice values of a running process's threads (/proc/PID/task/*/comm, stat).
+std::multimap<std::string, int> ThreadNices(pid_t pid) {
+  std::multimap<std::string, int> out;
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& e : std::filesystem::directory_iterator(task)) {
+    std::string comm;
+    std::getline(std::ifstream(e.path() / "comm"), comm);
+    std::string stat;
+    std::getline(std::ifstream(e.path() / "stat"), stat);
+    // Fields after the ")" that ends comm: state is field 3, nice field 19.
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+    }
+    if (!comm.empty() && !field.empty()) out.emplace(comm, std::stoi(field));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("mempool.admission_nice runs the admission threads below the block pipeline",
+          "[integration]") {
+  TempDir dir("it-nice");
+  DevNode node(dir.path() + "/home");
+  std::string why;
+  REQUIRE(node.Start({}, &why));
+  REQUIRE(node.Stop() == 0);
+  const std::string path = node.home() + "/config.json";
+  json config = json::parse(ReadFile(path));
+  config["mempool"]["admission_nice"] = 7;
+  std::ofstream(path) << config.dump(2);
+  REQUIRE(node.Start({}, &why));
+  INFO(why);
+  // The admission threads are there once RPC serves; the gossip worker names itself on its
+  // first task, posted before RPC starts.
+  std::multimap<std::string, int> nices;
+  REQUIRE(Eventually([&] {
+    nices = ThreadNices(node.pid());
+    return nices.count("gossip-worker") == 1;
+  }));
+  for (const char* name : {"rpc-io", "rpc-light", "rpc-heavy", "gossip-worker"}) {
+    INFO(name);
+    auto [first, last] = nices.equal_range(name);
+    REQUIRE(first != last);
+    for (auto it = first; it != last; ++it) CHECK(it->second == 7);
+  }
+  // The loop thread (block production and commit, named after the program) and the p2p
+  // thread keep the process's priority.
+  REQUIRE(nices.count("cairnd") >= 1);
+  CHECK(nices.find("cairnd")->second == 0);
+  REQUIRE(nices.count("p2p") == 1);
+  CHECK(nices.find("p2p")->second == 0);
+  // Still serving, at the lower priority.
+  auto c = node.Client();
   CHECK(c.Call("getStatus").ok());
   CHECK(node.Stop() == 0);
 }
