@@ -1,6 +1,7 @@
 #include "ledger/mempool.h"
 
 #include <algorithm>
+#include <cstring>
 #include <queue>
 
 namespace cairn::ledger {
@@ -11,8 +12,18 @@ struct Mempool::Entry {
   uint64_t seq = 0;
   uint64_t admitted_height = 0;
   size_t bytes = 0;
-  uint64_t spend = 0;  // transfer amount, 0 for other payloads
+  uint64_t spend = 0;      // transfer amount, 0 for other payloads
+  Entry* older = nullptr;  // admission order (Mempool::oldest_ / newest_)
+  Entry* newer = nullptr;
 };
+
+size_t Mempool::AddressHasher::operator()(const Address& a) const {
+  // A public key's bytes are uniform; senders are registered accounts, so an outsider cannot
+  // choose keys to collide.
+  size_t v;
+  std::memcpy(&v, a.data(), sizeof v);
+  return v;
+}
 
 namespace {
 uint64_t SpendOf(const Transaction& tx) {
@@ -34,8 +45,8 @@ size_t Mempool::size() const { return by_hash_.size(); }
 
 std::vector<Transaction> Mempool::Oldest(size_t max) const {
   std::vector<Transaction> out;
-  for (auto it = by_seq_.begin(); it != by_seq_.end() && out.size() < max; ++it) {
-    out.push_back(it->second->tx);
+  for (const Entry* e = oldest_; e != nullptr && out.size() < max; e = e->newer) {
+    out.push_back(e->tx);
   }
   return out;
 }
@@ -196,7 +207,9 @@ Admission Mempool::Add(Transaction tx, const crypto::Hash256& hash, const StateR
   Sender& s = senders_[e->tx.sender];
   s.by_nonce[e->tx.nonce] = e;
   s.pending_spend = SatAdd(s.pending_spend, spend);
-  by_seq_.emplace(e->seq, e);
+  e->older = newest_;
+  (newest_ ? newest_->newer : oldest_) = e;
+  newest_ = e;
   if (!executable) maybe_queued_.emplace(e->seq, e);
   bytes_ += tx_bytes;
   by_hash_.emplace(hash, std::move(entry));
@@ -227,11 +240,19 @@ void Mempool::Remove(Entry* e) {
   auto sit = senders_.find(e->tx.sender);
   Sender& s = sit->second;
   s.by_nonce.erase(e->tx.nonce);
-  s.pending_spend = 0;
-  for (const auto& [n, other] : s.by_nonce) s.pending_spend = SatAdd(s.pending_spend, other->spend);
+  if (s.pending_spend != UINT64_MAX) {
+    s.pending_spend -= e->spend;
+  } else {
+    // A saturated sum cannot be taken apart: add up what is left.
+    s.pending_spend = 0;
+    for (const auto& [n, other] : s.by_nonce) {
+      s.pending_spend = SatAdd(s.pending_spend, other->spend);
+    }
+  }
   if (s.by_nonce.empty()) senders_.erase(sit);
-  by_seq_.erase({e->seq, e});
-  maybe_queued_.erase({e->seq, e});
+  (e->older ? e->older->newer : oldest_) = e->newer;
+  (e->newer ? e->newer->older : newest_) = e->older;
+  if (!maybe_queued_.empty()) maybe_queued_.erase({e->seq, e});
   bytes_ -= e->bytes;
   crypto::Hash256 hash = e->hash;
   by_hash_.erase(hash);  // destroys *e
@@ -282,7 +303,7 @@ void Mempool::OnCommitted(std::span<const Transaction> txs, std::span<const cryp
   if (limits_.ttl_blocks > 0) {
     std::vector<Entry*> expired;
     // Admission order is also admitted_height order, so the expired ones form a prefix.
-    for (const auto& [seq, e] : by_seq_) {
+    for (Entry* e = oldest_; e != nullptr; e = e->newer) {
       if (height < e->admitted_height + limits_.ttl_blocks) break;
       expired.push_back(e);
     }

@@ -105,6 +105,9 @@ class Mempool {
 
  private:
   struct Entry;
+  struct AddressHasher {
+    size_t operator()(const Address& a) const;
+  };
   struct Sender {
     std::map<uint64_t, Entry*> by_nonce;
     uint64_t pending_spend = 0;  // sum of pending transfer amounts (saturating)
@@ -126,8 +129,13 @@ class Mempool {
   uint64_t next_seq_ = 0;
   // Lookup only; never iterated, so its order cannot leak into anything.
   std::unordered_map<crypto::Hash256, std::unique_ptr<Entry>, crypto::Hash256Hasher> by_hash_;
-  std::map<Address, Sender> senders_;
-  std::set<std::pair<uint64_t, Entry*>> by_seq_;  // admission order
+  // Lookup, and iterated only by Select, which orders what it takes by admission sequence.
+  // Keys are registered accounts' public keys (an unknown sender never gets in).
+  std::unordered_map<Address, Sender, AddressHasher> senders_;
+  // Admission order: a list through the entries (Entry::older/newer), appended at admission
+  // and unlinked on removal, so neither allocates.
+  Entry* oldest_ = nullptr;
+  Entry* newest_ = nullptr;
   // The only entries that can be queued (see NewestQueued): admitted behind a nonce gap, or
   // left behind one when an earlier transaction of their sender expired. Admission order.
   std::set<std::pair<uint64_t, Entry*>> maybe_queued_;

@@ -42,6 +42,55 @@ void BM_MempoolAdmit(benchmark::State& state) {
 }
 BENCHMARK(BM_MempoolAdmit)->Arg(0)->Arg(1);
 
+// A proposer's mempool work per block under load: Select a block of 2,000 from a pool holding
+// 20,000 (20 pending per sender, 1,000 senders), drop them when the block commits
+// (OnCommitted), and admit 2,000 new ones to refill. Executing the block (to advance the
+// committed state) is not timed. Items are transactions committed.
+void BM_MempoolBlockCycle(benchmark::State& state) {
+  crypto::Init();
+  constexpr size_t kPool = 20000, kBlock = 2000, kReserve = 200000;
+  ChainFixture chain(1000, "micro-bench");
+  ledger::MemoryState genesis = chain.GenesisMemoryState();
+  const std::vector<ledger::Transaction> txs = chain.Transfers(genesis, kReserve);
+  std::vector<crypto::Hash256> hashes;
+  for (const auto& tx : txs) hashes.push_back(tx.Hash());
+  std::unique_ptr<ledger::Mempool> pool;
+  ledger::MemoryState s;
+  ledger::BlockHeader parent;
+  size_t next = 0;
+  auto reset = [&] {
+    pool = std::make_unique<ledger::Mempool>(chain.chain_id, ledger::MempoolLimits{});
+    s = genesis;
+    parent = chain.genesis.header;
+    for (next = 0; next < kPool; ++next) pool->Add(txs[next], hashes[next], s, 0, true);
+  };
+  reset();
+  for (auto _ : state) {
+    if (next + kBlock > txs.size()) {
+      state.PauseTiming();
+      reset();
+      state.ResumeTiming();
+    }
+    std::vector<ledger::Transaction> block = pool->Select(kBlock, s);
+    state.PauseTiming();
+    ledger::BuiltBlock built = chain.NextBlock(s, parent, block);
+    if (built.block.txs.size() != kBlock) state.SkipWithError("a selected transaction failed");
+    s.Apply(built.exec.diff);
+    parent = built.block.header;
+    std::vector<crypto::Hash256> block_hashes;
+    for (const auto& tx : built.block.txs) block_hashes.push_back(tx.Hash());
+    state.ResumeTiming();
+    pool->OnCommitted(built.block.txs, block_hashes, s, parent.height);
+    for (size_t end = next + kBlock; next < end; ++next) {
+      if (!pool->Add(txs[next], hashes[next], s, parent.height, true).ok()) {
+        state.SkipWithError("refill refused");
+      }
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBlock));
+}
+BENCHMARK(BM_MempoolBlockCycle)->Unit(benchmark::kMillisecond);
+
 // ExecuteBlock of 1,000 transfers among 1,000 accounts. arg 0: signatures known valid
 // (checked at admission, looked up in a hash set as the node does in its mempool); arg 1:
 // every signature verified on one thread.
