@@ -84,6 +84,11 @@ Status BftEngine::RestoreLockAndValid(const HardState& hs, const StoredBlocks& b
 
 Status BftEngine::RestoreOwnMessages(const HardState& hs, const StoredBlocks& blocks) {
   RoundState& rs = rounds_.emplace(round_, RoundState(cfg_.replicas)).first->second;
+  // The lock's and the valid value's rounds before the own votes of up to kMaxRoundsKept
+  // rounds: eviction spares them once they exist, and RestoreProofOfLock needs the valid
+  // round's (a polka adopted after its round may have no own vote there).
+  if (valid_round_ != kNoRound) RoundFor(valid_round_);
+  if (locked_round_ != kNoRound) RoundFor(locked_round_);
   if (hs.proposal) {
     if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) {
       return Status::Error("own proposal stored for a round this replica does not lead");

@@ -41,6 +41,15 @@ void BftEngine::StartRound(uint32_t round) {
   // Old rounds still matter (a decision or a re-proposal's polka can come from any of
   // them) but must not crowd out the new one.
   RoundFor(round);
+  // A polka completed in a round this replica left before it could act on it (it was still
+  // in the propose step, or f+1 others moved it on): relayed copies of those votes are
+  // duplicates and never reach Evaluate again, so look now, newest round first.
+  for (auto it = rounds_.rbegin(); it != rounds_.rend(); ++it) {
+    if (it->first >= round) continue;
+    if (valid_round_ != kNoRound && it->first <= valid_round_) break;
+    AdoptLatePolka(it->first);
+    if (valid_round_ == it->first) break;
+  }
   EnterPropose();
   Evaluate(round);
 }
@@ -292,6 +301,12 @@ void BftEngine::AdoptLatePolka(uint32_t round) {
   }
   valid_round_ = round;
   RecordPol(round, b.hash);
+  // Lines 14-16 for a proposer still waiting on its node in the propose step: the valid
+  // value goes out now, not the fresh block the replicas locked in `round` would refuse.
+  if (step_ == RoundStep::kPropose && ProposerOf(height_, round_, cfg_.replicas) == cfg_.id) {
+    RoundState* rs = RoundFor(round_);
+    if (rs != nullptr && !rs->proposal) SendProposal(*valid_value_, valid_round_);
+  }
 }
 
 void BftEngine::SendPol(uint32_t round, const crypto::Hash256& block, ReplicaId to) {
@@ -299,7 +314,7 @@ void BftEngine::SendPol(uint32_t round, const crypto::Hash256& block, ReplicaId 
   if (it == rounds_.end()) return;
   for (const Vote& v : it->second.prevotes.VotesFor(block)) {
     if (to == kNoReplica) {
-      Broadcast(v);
+      Broadcast(v, /*except=*/v.voter);  // the voter has its own vote
     } else {
       Send(to, v);
     }

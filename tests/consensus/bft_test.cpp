@@ -180,10 +180,10 @@ TEST_CASE("bft: a replica relays a polka it sees to every peer, once", "[consens
   std::vector<Vote> relayed = t.Relayed(VoteType::kPrevote, 1, 0);
   REQUIRE(relayed.size() == 2);
   for (const Vote& x : relayed) CHECK(x.block == v.hash);
-  CHECK(copies_of(1) == 3);  // to each other validator, the voter included
-  CHECK(copies_of(2) == 3);
+  CHECK(copies_of(1) == 2);  // to each other validator but the voter
+  CHECK(copies_of(2) == 2);
   t.Prevote(1, 0, v.hash, 3);  // a fourth prevote does not send the polka again
-  CHECK(copies_of(1) == 3);
+  CHECK(copies_of(1) == 2);
   CHECK(copies_of(3) == 0);
 }
 
@@ -215,6 +215,89 @@ TEST_CASE(
   REQUIRE_FALSE(props.empty());
   CHECK(props[0].valid_round == 0);
   CHECK(props[0].block.hash == v.hash);
+}
+
+namespace {
+std::vector<Proposal> ProposalsOf(const Hand& t, uint32_t round) {
+  std::vector<Proposal> props;
+  for (const Message& m : Decoded(t.sent)) {
+    if (const auto* p = std::get_if<Proposal>(&m); p && p->round == round) props.push_back(*p);
+  }
+  return props;
+}
+}  // namespace
+
+TEST_CASE("bft: a proposer that learns a polka during its propose step re-proposes it",
+          "[consensus][bft]") {
+  Hand t(2);  // proposer of height 1 round 1
+  Block v = MakeBlock(1, "v"), w = MakeBlock(1, "w");
+  t.Deliver(t.MakeProposal(1, 0, kNoRound, v));
+  REQUIRE(t.Sent(VoteType::kPrevote, 1, 0).at(0).block == v.hash);
+  t.Prevote(1, 1, std::nullopt, 0);  // f+1 in round 1: t enters it with no valid value
+  t.Prevote(1, 1, std::nullopt, 3);
+  REQUIRE(t.e().round() == 1);
+  REQUIRE(t.e().step() == RoundStep::kPropose);
+  REQUIRE(t.e().ProposalWanted());  // waiting on its node (empty mempool, interval not due)
+  // The relayed polka of round 0 arrives while t still waits.
+  t.Prevote(1, 0, v.hash, 0);
+  t.Prevote(1, 0, v.hash, 1);
+  REQUIRE(t.e().valid_round() == 0);
+  CHECK_FALSE(t.e().ProposalWanted());
+  if (t.e().ProposalWanted()) {  // the node would supply a fresh block now
+    REQUIRE(t.e().Propose(w).ok());
+    t.Drain();
+  }
+  std::vector<Proposal> props = ProposalsOf(t, 1);
+  REQUIRE_FALSE(props.empty());
+  CHECK(props[0].block.hash == v.hash);  // a replica locked on v in round 0 accepts it
+  CHECK(props[0].valid_round == 0);
+}
+
+TEST_CASE("bft: a polka completed during the propose step is adopted when f+1 move the round on",
+          "[consensus][bft]") {
+  Hand t(3);  // proposer of height 1 round 2
+  Block v = MakeBlock(1, "v");
+  t.Prevote(1, 1, v.hash, 0);  // f+1 in round 1: t joins it
+  t.Prevote(1, 1, v.hash, 1);
+  REQUIRE(t.e().round() == 1);
+  // Round 1's proposer re-proposes v from round 0, whose polka t never saw: t waits.
+  t.Deliver(t.MakeProposal(1, 1, /*vr=*/0, v));
+  REQUIRE(t.e().step() == RoundStep::kPropose);
+  t.Prevote(1, 1, v.hash, 2);        // a polka for round 1's proposal, but t is in its propose step
+  t.Prevote(1, 2, std::nullopt, 0);  // f+1 in round 2 before t's propose timeout
+  t.Prevote(1, 2, std::nullopt, 1);
+  REQUIRE(t.e().round() == 2);
+  CHECK(t.e().valid_round() == 1);
+  std::vector<Proposal> props = ProposalsOf(t, 2);
+  REQUIRE_FALSE(props.empty());
+  CHECK(props[0].block.hash == v.hash);
+  CHECK(props[0].valid_round == 1);
+}
+
+TEST_CASE("bft: a replica restarted after adopting a late polka re-proposes it with its proof",
+          "[consensus][bft]") {
+  Hand t(3);  // proposer of height 1 round 2
+  Block v = MakeBlock(1, "v");
+  t.Deliver(t.MakeProposal(1, 0, kNoRound, v));
+  t.Prevote(1, 1, std::nullopt, 0);
+  t.Prevote(1, 1, std::nullopt, 1);
+  REQUIRE(t.e().round() == 1);
+  t.Prevote(1, 0, v.hash, 1);
+  t.Prevote(1, 0, v.hash, 2);
+  REQUIRE(t.e().valid_round() == 0);
+  t.replica->engine.reset();  // a crash after the Ready was persisted
+  t.replica->Open();
+  CHECK(t.e().valid_round() == 0);
+  t.sent.clear();
+  t.Drain();
+  t.Prevote(1, 2, std::nullopt, 0);
+  t.Prevote(1, 2, std::nullopt, 1);
+  REQUIRE(t.e().round() == 2);
+  std::vector<Proposal> props = ProposalsOf(t, 2);
+  REQUIRE_FALSE(props.empty());
+  CHECK(props[0].valid_round == 0);
+  CHECK(props[0].block.hash == v.hash);
+  CHECK(t.Relayed(VoteType::kPrevote, 1, 0).size() >= 2);  // its proof of lock goes with it
 }
 
 TEST_CASE(
