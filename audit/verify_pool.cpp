@@ -34,8 +34,6 @@ void VerifyPool::Submit(Checked& c) {
     }
   }
   work_cv_.NotifyAll();
-  // A waiter with nothing to run may now help.
-  done_cv_.NotifyAll();
 }
 
 void VerifyPool::Run(const Task& t) const {

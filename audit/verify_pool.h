@@ -74,7 +74,7 @@ class VerifyPool {
   const chain::BlockRules& rules_;
   Mutex mu_;
   CondVar work_cv_;  // a task was queued, or stop_
-  CondVar done_cv_;  // a block's last task finished, or a task was queued
+  CondVar done_cv_;  // a block's last task finished (only the submitting thread waits on it)
   std::deque<Task> queue_ GUARDED_BY(mu_);
   bool stop_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;

@@ -23,6 +23,8 @@ using ledger::Block;
 // Encoded bytes read ahead of the replay before the walk stops reading: with the decoded
 // blocks, this bounds the audit's memory beyond the replayed state, whatever the page size.
 constexpr size_t kMaxBytesAhead = 32 << 20;
+// Blocks per read, whatever AuditOptions::page_blocks says: keeps heights far from overflow.
+constexpr uint64_t kMaxPage = 1 << 16;
 
 // One position of the window: a block, or where the walk ends.
 struct Slot {
@@ -39,7 +41,7 @@ class Window {
       : auditor_(auditor),
         source_(source),
         options_(options),
-        page_(std::max<uint64_t>(1, options.page_blocks)),
+        page_(std::clamp<uint64_t>(options.page_blocks, 1, kMaxPage)),
         next_(auditor.next_height()),
         pool_(auditor.rules(), std::max(1u, options.verify_threads)) {}
 
@@ -47,8 +49,7 @@ class Window {
     for (;;) {
       // A page is read when there is room for a whole one, so that blocks stay queued for
       // the pool while this thread replays: up to two pages ahead.
-      if (reading_ &&
-          (ahead_.empty() || (ahead_.size() + page_ <= 2 * page_ && bytes_ < kMaxBytesAhead))) {
+      if (reading_ && (ahead_.empty() || (ahead_.size() <= page_ && bytes_ < kMaxBytesAhead))) {
         ReadPage();
       }
       Slot& s = ahead_.front();

@@ -12,8 +12,10 @@
 #   --chain DIR        audit DIR (holding genesis.json and data/, as --save-chain leaves it)
 #                      instead of building a new chain
 #   --save-chain DIR   copy the chain built here to DIR, for later --chain runs
-# Prints one line per audit ("cairn=BIN run=I blocks=B txs=T ms=M tx/s=X blocks/s=Y") and,
-# per binary, the best run; exit status 1 when an audit fails or the setup does.
+# Prints one line per audit ("cairn=BIN run=I blocks=B txs=T ms=M tx/s=X blocks/s=Y cpu_s=C
+# cpu/wall=P": the audit's own elapsed time, and the process's CPU seconds, user and system,
+# over it: below the core count when the machine is shared) and, per binary, the best run;
+# exit status 1 when an audit fails or the setup does.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SCENARIO=audit
@@ -76,18 +78,23 @@ if [[ -z $CHAIN ]]; then
 fi
 [[ -f $CHAIN/genesis.json && -d $CHAIN/data ]] || die "$CHAIN holds no genesis.json and data/"
 
+TIMES=$(mktemp /tmp/cairn-audit-times-XXXXXX)
 extra=()
 [[ -z $THREADS ]] || extra+=(--threads "$THREADS")
 declare -A BEST
 for ((run = 1; run <= REPEAT; run++)); do
   for c in "${CAIRNS[@]}"; do
-    json=$("$c" --json audit --data-dir "$CHAIN/data" --genesis "$CHAIN/genesis.json" \
-      "${extra[@]}" </dev/null 2>/dev/null) || die "$c: the audit failed: $json"
+    json=$(/usr/bin/time -f '%U %S' -o "$TIMES" "$c" --json audit --data-dir "$CHAIN/data" \
+      --genesis "$CHAIN/genesis.json" "${extra[@]}" </dev/null 2>/dev/null) ||
+      die "$c: the audit failed: $json"
     line=$(python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
 ms, txs, blocks = max(1, r["elapsed_ms"]), r["transactions"], r["blocks"]
-print(f"blocks={blocks} txs={txs} ms={ms} tx/s={txs * 1000 // ms} blocks/s={blocks * 1000 // ms}")' "$json")
+user, sys_ = (float(x) for x in open(sys.argv[2]).read().split()[-2:])
+cpu = user + sys_
+print(f"blocks={blocks} txs={txs} ms={ms} tx/s={txs * 1000 // ms} blocks/s={blocks * 1000 // ms} "
+      f"cpu_s={cpu:.2f} cpu/wall={cpu * 1000 / ms:.2f}")' "$json" "$TIMES")
     echo "cairn=$c run=$run $line"
     ms=${line#*ms=}
     ms=${ms%% *}
@@ -95,3 +102,4 @@ print(f"blocks={blocks} txs={txs} ms={ms} tx/s={txs * 1000 // ms} blocks/s={bloc
   done
 done
 for c in "${CAIRNS[@]}"; do echo "best cairn=$c ${BEST[$c]#*:}"; done
+rm -f "$TIMES"
