@@ -70,7 +70,7 @@ bool Auditor::CheckBlock(const Checked& c) {
   opts.proposer_signature_ok = c.proposer_sig_ok;
   // The pool verified every transaction: only its first failure is checked again.
   opts.signature_known_valid = [&c](const crypto::Hash256& tx) {
-    return c.first_bad_tx < 0 || tx != c.tx_hashes[static_cast<size_t>(c.first_bad_tx)];
+    return c.first_bad_tx < 0 || tx != c.first_bad_hash;
   };
   // The pool checked the certificate too. The rules check it after the header, the proposer
   // and its signature and before everything else, so its verdict goes exactly there.

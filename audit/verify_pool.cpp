@@ -23,7 +23,6 @@ VerifyPool::~VerifyPool() {
 
 void VerifyPool::Submit(Checked& c) {
   const size_t n = c.block.txs.size();
-  c.tx_hashes.resize(n);
   c.tx_ok.assign(n, 0);
   const size_t tasks = std::max<size_t>(1, (n + kTxsPerTask - 1) / kTxsPerTask);
   c.pending.store(tasks, std::memory_order_relaxed);
@@ -46,9 +45,7 @@ void VerifyPool::Run(const Task& t) const {
     }
   }
   for (size_t i = t.begin; i < t.end; ++i) {
-    const ledger::Transaction& tx = c.block.txs[i];
-    c.tx_hashes[i] = tx.Hash();
-    c.tx_ok[i] = tx.VerifySignature() ? 1 : 0;
+    c.tx_ok[i] = c.block.txs[i].VerifySignature() ? 1 : 0;
   }
 }
 
@@ -99,6 +96,7 @@ void VerifyPool::Wait(Checked& c) {
   for (size_t i = 0; i < c.tx_ok.size(); ++i) {
     if (!c.tx_ok[i]) {
       c.first_bad_tx = static_cast<long>(i);
+      c.first_bad_hash = c.block.txs[i].Hash();
       break;
     }
   }

@@ -29,12 +29,14 @@ struct Checked {
 
   // Written by the pool; read only after VerifyPool::Wait returned for this block.
   crypto::Hash256 hash;
-  std::vector<crypto::Hash256> tx_hashes;
   std::vector<uint8_t> tx_ok;  // bytes, not vector<bool>: tasks write neighbouring slots
   bool proposer_sig_ok = false;
   // Chains whose rules require a certificate: BlockRules::CheckCertificate's verdict.
   std::optional<chain::Checked> certificate_verdict;
-  long first_bad_tx = -1;  // the lowest index whose signature does not verify; set by Wait
+  // Set by Wait: the lowest index whose signature does not verify, and that tx's hash (the
+  // replay hashes every transaction itself; the pool does not, to save the work).
+  long first_bad_tx = -1;
+  crypto::Hash256 first_bad_hash;
 
   std::atomic<size_t> pending{0};  // tasks not finished
 };
