@@ -1,11 +1,11 @@
-// The audit walks the chain page by page: each page's blocks are decoded, their transaction
-// and proposer signatures verified on AuditOptions::verify_threads threads, then each block
-// is checked in height order against its parent (header fields, proposer set, tx root), and
-// replayed with ledger::VerifyBlock on a MemoryState holding the state after the parent,
-// exactly as a node executes it. The first block that fails stops the audit, so the reported
-// height is the lowest inconsistent one. A data-dir audit also compares what the node stored
-// beside each block (receipts, tx index, block index) and, at the end, the head record and
-// every stored state entry with the replay.
+// The audit walks the chain from genesis (walk.cpp): blocks are read and decoded a bounded
+// window ahead, their transaction and proposer signatures and BFT certificates verified on
+// AuditOptions::verify_threads threads, while each block is checked in height order against
+// its parent (header fields, proposer set, tx root) and replayed with chain::BlockRules on a
+// MemoryState holding the state after the parent, exactly as a node executes it. The first
+// block that fails stops the audit, so the reported height is the lowest inconsistent one. A
+// data-dir audit also compares what the node stored beside each block (receipts, tx index, block
+// index) and, at the end, the head record and every stored state entry with the replay.
 #include "audit/audit.h"
 
 #include <algorithm>
@@ -22,35 +22,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using internal::Auditor;
-using internal::BlockSource;
-using internal::Page;
 using internal::ReadOnlyKv;
 using internal::RpcBlockSource;
 using internal::StoreBlockSource;
-
-// Pages through `source` from genesis to its target (or to the first missing block when it
-// has none); false at the first failure.
-bool Walk(Auditor& auditor, BlockSource& source, const AuditOptions& options) {
-  const uint64_t page_size = std::max<uint64_t>(1, options.page_blocks);
-  for (;;) {
-    const uint64_t from = auditor.next_height();
-    const std::optional<uint64_t> target = source.target();
-    if (target && from > *target) return true;
-    const uint64_t want = target ? std::min(page_size, *target - from + 1) : page_size;
-    Page page = source.Fetch(from, want);
-    const size_t got = page.blocks.size();
-    if (!auditor.CheckPage(std::move(page.blocks), std::move(page.certificates))) return false;
-    if (page.error) return auditor.Fail(std::move(*page.error));
-    if (options.progress && got > 0) options.progress(from + got - 1, source.target().value_or(0));
-    if (got == 0) {
-      if (from == 0) return auditor.Fail(AuditCheck::kRead, 0, "there is no block 0");
-      const std::optional<uint64_t> t = source.target();
-      if (!t || from > *t) return true;
-      return auditor.Fail(AuditCheck::kRead, from,
-                          "block is missing (the head is at " + std::to_string(*t) + ")");
-    }
-  }
-}
+using internal::Walk;
 
 AuditReport NewReport(std::string source, const genesis::Genesis& genesis) {
   AuditReport r;

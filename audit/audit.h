@@ -82,14 +82,27 @@ struct AuditReport {
   bool ok() const { return !failure.has_value(); }
 };
 
+// How far an audit got, for a progress display.
+struct AuditProgress {
+  uint64_t height = 0;        // the last block that passed every check
+  uint64_t target = 0;        // the height the audit goes to; 0 when not known in advance
+  uint64_t blocks = 0;        // blocks that passed, genesis included
+  uint64_t transactions = 0;  // their transactions, replayed
+};
+
 struct AuditOptions {
-  // Threads verifying transaction and proposer signatures.
+  // Threads verifying transaction, proposer and certificate signatures, the calling thread
+  // included (it replays blocks in order and verifies whenever it would wait).
   unsigned verify_threads = 2;
-  // Blocks fetched (one getRawBlocks call) and signature-checked together.
+  // Blocks read per batch (one getRawBlocks call over RPC); up to two batches are read ahead
+  // of the replay, and at most 32 MiB of encoded blocks, whatever the batch size.
   uint64_t page_blocks = 100;
-  // Called after each page with the last height checked and the height the audit goes to
-  // (0 when not known in advance). For progress output; runs on the calling thread.
+  // Called after each block that passed, with its height and the height the audit goes to
+  // (0 when not known in advance); heights only increase. Runs on the calling thread, so
+  // a slow callback slows the audit: a display should render at most every few hundred ms.
   std::function<void(uint64_t height, uint64_t target)> progress;
+  // As `progress`, with the counts a display needs for rates (tx/s, blocks/s) and an ETA.
+  std::function<void(const AuditProgress&)> progress_counts;
 };
 
 // Audits a chain store held in `kv` (the layout of ledger/chain_store.h). Never writes to `kv`:

@@ -1,7 +1,7 @@
-// The audit's per-chain walk state (internal to audit/): the signature pass over a page
-// (signatures.cpp), the per-block checks and replay (block_checks.cpp), and the comparison of
-// what a data dir stored with the replay (store_checks.cpp). Not thread-safe: one Auditor per
-// audit, driven from one thread (VerifySignatures fans out internally and joins).
+// The audit's per-chain walk state (internal to audit/): the walk that reads blocks ahead and
+// hands them to the parallel checks (walk.cpp, verify_pool.cpp), the per-block checks and
+// replay (block_checks.cpp), and the comparison of what a data dir stored with the replay
+// (store_checks.cpp). Not thread-safe: one Auditor per audit, driven from one thread.
 #pragma once
 
 #include <memory>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "audit/verify_pool.h"
 #include "base/bytes.h"
 #include "chain/block_rules.h"
 #include "ledger/block.h"
@@ -18,18 +19,7 @@
 
 namespace cairn::audit::internal {
 
-// A decoded block of a page with its signature checks done.
-struct Checked {
-  ledger::Block block;
-  Bytes certificate;  // as stored beside the block; empty when none
-  std::vector<crypto::Hash256> tx_hashes;
-  long first_bad_tx = -1;
-  bool proposer_sig_ok = false;
-};
-
-// Verifies every transaction signature and every proposer signature of `page` on `threads`
-// threads (strided items; each writes only its own slots).
-void VerifySignatures(std::vector<Checked>& page, unsigned threads);
+class BlockSource;
 
 // Checks blocks in height order from genesis, replaying each on the state after its parent.
 // Results go to the report it was given; the first failure is recorded there and stops it.
@@ -41,9 +31,14 @@ class Auditor {
           const ledger::ChainStore* store, const ledger::KvStore* kv);
 
   uint64_t next_height() const { return next_height_; }
+  const AuditReport& report() const { return report_; }
+  const chain::BlockRules& rules() const { return rules_; }
 
-  // Checks `blocks`, the blocks at next_height() on, in order; false at the first failure.
-  bool CheckPage(std::vector<Bytes> blocks, std::vector<Bytes> certificates);
+  // Block 0, as stored: exactly the genesis file's block. Then applies the genesis state.
+  bool CheckGenesis(const Bytes& bytes);
+  // The block at next_height(), its parallel checks done (VerifyPool::Wait): chain::BlockRules
+  // on the state after the parent, then the stored indexes; applies it when it passes.
+  bool CheckBlock(const Checked& c);
 
   // Data dir: the head record, nothing stored above it, and the stored state entry for entry.
   bool CheckStoreAtEnd();
@@ -62,9 +57,6 @@ class Auditor {
   bool Fail(AuditCheck check, std::optional<uint64_t> height, std::string detail);
 
  private:
-  bool CheckGenesis(const Bytes& bytes);
-  // chain::BlockRules::Check on the state after the parent, then the stored indexes.
-  bool CheckBlock(const Checked& c);
   static AuditCheck AuditCheckOf(chain::Verdict v);
   static std::string DetailOf(const chain::Checked& checked);
   // What the node stored beside block `b`: its receipts, each tx's index entry, its hash index.
@@ -85,5 +77,11 @@ class Auditor {
   ledger::BlockHeader parent_;
   uint64_t next_height_ = 0;
 };
+
+// Reads `source` from genesis to its target (or to the first missing block when it has none)
+// a bounded window ahead of the replay, runs each block's parallel checks on
+// options.verify_threads threads and checks the blocks in height order with `auditor`. False
+// at the first failure, which is the lowest failing height whatever the threads did.
+bool Walk(Auditor& auditor, BlockSource& source, const AuditOptions& options);
 
 }  // namespace cairn::audit::internal

@@ -1,7 +1,9 @@
 // The per-block checks: genesis, then for every other block chain::BlockRules (header and
-// proposer, proposer signature, the BFT certificate, the tx root, transaction signatures from
-// the signature pass, then the replay on the state after the parent), exactly as a node
-// checks a block before it commits it.
+// proposer, proposer signature, the BFT certificate, the tx root, transaction signatures,
+// then the replay on the state after the parent), exactly as a node checks a block before it
+// commits it. The signatures and the certificate were verified ahead by the VerifyPool; their
+// outcomes are reported here, in the rules' order.
+#include <cassert>
 #include <optional>
 #include <utility>
 
@@ -20,33 +22,6 @@ Auditor::Auditor(const genesis::Genesis& genesis, const AuditOptions& options, A
       store_(store),
       kv_(kv),
       rules_(genesis) {}
-
-bool Auditor::CheckPage(std::vector<Bytes> blocks, std::vector<Bytes> certificates) {
-  std::vector<Checked> page;
-  std::optional<AuditFailure> decode_failure;
-  size_t i = 0;
-  if (next_height_ == 0 && !blocks.empty()) {
-    if (!CheckGenesis(blocks[0])) return false;
-    i = 1;
-  }
-  for (; i < blocks.size(); ++i) {
-    auto block = Block::Decode(blocks[i]);
-    if (!block.ok()) {
-      // Blocks before it are checked first: one of them may fail at a lower height.
-      decode_failure = AuditFailure{AuditCheck::kDecode, next_height_ + page.size(),
-                                    "block does not decode: " + block.error()};
-      break;
-    }
-    Bytes cert = i < certificates.size() ? std::move(certificates[i]) : Bytes();
-    page.push_back(Checked{std::move(block.value()), std::move(cert), {}, -1, false});
-  }
-  VerifySignatures(page, options_.verify_threads);
-  for (Checked& c : page) {
-    if (!CheckBlock(c)) return false;
-  }
-  if (decode_failure) return Fail(std::move(*decode_failure));
-  return true;
-}
 
 bool Auditor::Fail(AuditFailure f) {
   report_.failure = std::move(f);
@@ -93,14 +68,25 @@ bool Auditor::CheckBlock(const Checked& c) {
   }
   chain::CheckOptions opts;
   opts.proposer_signature_ok = c.proposer_sig_ok;
-  // The signature pass verified every transaction: only its first failure is checked again.
+  // The pool verified every transaction: only its first failure is checked again.
   opts.signature_known_valid = [&c](const crypto::Hash256& tx) {
-    return c.first_bad_tx < 0 || tx != c.tx_hashes[static_cast<size_t>(c.first_bad_tx)];
+    return c.first_bad_tx < 0 || tx != c.first_bad_hash;
   };
+  // The pool checked the certificate too. The rules check it after the header, the proposer
+  // and its signature and before everything else, so its verdict goes exactly there.
+  opts.check_certificate = false;
   chain::Checked checked = rules_.Check(state_, parent_, c.block, c.certificate, opts);
+  const bool before_certificate = checked.verdict == chain::Verdict::kHeader ||
+                                  checked.verdict == chain::Verdict::kProposer ||
+                                  checked.verdict == chain::Verdict::kClockDrift ||
+                                  checked.verdict == chain::Verdict::kProposerSignature;
+  assert(c.certificate_verdict.has_value() == rules_.certificates_required());
+  if (!before_certificate && c.certificate_verdict && !c.certificate_verdict->ok()) {
+    return Fail(AuditCheck::kCertificate, h, DetailOf(*c.certificate_verdict));
+  }
   if (!checked.ok()) return Fail(AuditCheckOf(checked.verdict), h, DetailOf(checked));
   if (rules_.certificates_required()) report_.certificates += 1;
-  const crypto::Hash256 hash = c.block.Hash();
+  const crypto::Hash256& hash = c.hash;
   const ledger::ExecResult& exec = *checked.exec;
   if (store_ && !CheckStoredIndexes(c.block, hash, exec.tx_hashes, exec.receipts)) return false;
   state_.Apply(exec.diff);

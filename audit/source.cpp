@@ -21,7 +21,8 @@ Status ReadOnlyKv::Write(const ledger::WriteBatch&, bool) {
 
 Page StoreBlockSource::Fetch(uint64_t from, uint64_t max) {
   Page page;
-  for (uint64_t h = from; h < from + max; ++h) {
+  size_t bytes = 0;
+  for (uint64_t h = from; h < from + max && bytes < kPageBudget; ++h) {
     auto got = kv_.Get(BlockKey(h));
     if (!got.ok()) {
       page.error = AuditFailure{AuditCheck::kRead, h, "reading block: " + got.error()};
@@ -35,6 +36,7 @@ Page StoreBlockSource::Fetch(uint64_t from, uint64_t max) {
     }
     page.blocks.push_back(std::move(*got.value()));
     page.certificates.push_back(cert.value() ? std::move(*cert.value()) : Bytes());
+    bytes += page.blocks.back().size() + page.certificates.back().size();
   }
   return page;
 }

@@ -65,6 +65,9 @@ class StoreBlockSource final : public BlockSource {
   std::optional<uint64_t> target() const override { return head_; }
 
  private:
+  // Encoded bytes one page stops after (at least one block): bounds a page of large blocks.
+  static constexpr size_t kPageBudget = 16 << 20;
+
   const ledger::KvStore& kv_;
   std::optional<uint64_t> head_;
 };

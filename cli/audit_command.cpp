@@ -3,7 +3,10 @@
 //   cairn audit [--rpc URL] [--genesis FILE]      online, through getRawBlocks
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <memory>
+#include <thread>
 
 #include "audit/audit.h"
 #include "cli/common.h"
@@ -14,8 +17,81 @@ namespace {
 struct AuditCliOptions {
   std::string data_dir;
   std::string genesis_file;
-  std::string threads = "2";
+  std::string threads = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
   std::string page = "100";
+  bool progress = false;     // --progress: show it even when stderr is not a terminal
+  bool no_progress = false;  // --no-progress
+};
+
+// "1,234,567": counts and rates on the progress line.
+std::string Grouped(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// 75 s -> "1m15s"; 3700 s -> "1h01m".
+std::string Eta(uint64_t s) {
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s % 3600 / 60));
+  }
+  return buf;
+}
+
+// The progress line: "audit: height 1,200 of 5,000 (24%)  27,310 tx/s  140 blocks/s  ETA 27s".
+// Rates are averages since the audit started; the ETA assumes the remaining blocks go at the
+// same block rate (over RPC the target is known after the first answer).
+std::string ProgressLine(const audit::AuditProgress& p, uint64_t elapsed_ms) {
+  const uint64_t ms = std::max<uint64_t>(1, elapsed_ms);
+  const uint64_t blocks_per_s = p.blocks * 1000 / ms;
+  std::string line = "audit: height " + Grouped(p.height);
+  if (p.target > 0) {
+    line += " of " + Grouped(p.target) + " (" + std::to_string(p.height * 100 / p.target) + "%)";
+  }
+  line +=
+      "  " + Grouped(p.transactions * 1000 / ms) + " tx/s  " + Grouped(blocks_per_s) + " blocks/s";
+  if (p.target > p.height && p.blocks > 0) {
+    // Remaining blocks at the average block rate, in whole seconds.
+    line += "  ETA " + Eta((p.target - p.height) * ms / p.blocks / 1000);
+  }
+  return line;
+}
+
+// Redraws one line on stderr at most once a second, and clears it at the end.
+class ProgressDisplay {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  void Update(const audit::AuditProgress& p) {
+    const Clock::time_point now = Clock::now();
+    if (now < next_) return;
+    next_ = now + std::chrono::seconds(1);
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - start_);
+    std::fprintf(stderr, "\r\033[K%s",
+                 ProgressLine(p, static_cast<uint64_t>(elapsed.count())).c_str());
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+  void Clear() {
+    if (drawn_) std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+
+ private:
+  const Clock::time_point start_ = Clock::now();
+  Clock::time_point next_ = start_ + std::chrono::seconds(1);  // quick audits draw nothing
+  bool drawn_ = false;
 };
 
 Json ReportToJson(const audit::AuditReport& r) {
@@ -84,13 +160,12 @@ Status RunAudit(const GlobalOptions& g, const AuditCliOptions& o) {
   opts.verify_threads =
       static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(64, U64Of(o.threads))));
   opts.page_blocks = std::max<uint64_t>(1, U64Of(o.page));
-  const bool show_progress = !g.json && isatty(STDERR_FILENO);
+  // stdout carries the report, so the line goes to stderr, and by default only to a terminal
+  // and without --json: a script or a log file gets no carriage returns.
+  const bool show_progress = o.progress || (!o.no_progress && !g.json && isatty(STDERR_FILENO));
+  auto display = std::make_shared<ProgressDisplay>();
   if (show_progress) {
-    opts.progress = [](uint64_t height, uint64_t target) {
-      std::fprintf(stderr, "\raudit: height %llu", static_cast<unsigned long long>(height));
-      if (target > 0) std::fprintf(stderr, " of %llu", static_cast<unsigned long long>(target));
-      std::fflush(stderr);
-    };
+    opts.progress_counts = [display](const audit::AuditProgress& p) { display->Update(p); };
   }
 
   std::optional<genesis::Genesis> genesis;
@@ -110,7 +185,7 @@ Status RunAudit(const GlobalOptions& g, const AuditCliOptions& o) {
     if (!node.ok()) return node.status();
     report = audit::AuditRpc(node->client(), genesis, opts);
   }
-  if (show_progress) std::fprintf(stderr, "\r\033[K");
+  if (show_progress) display->Clear();
 
   const bool started = report.blocks > 0 || (report.failure && report.failure->height);
   if (g.json) {
@@ -140,14 +215,20 @@ void AddAuditCommand(CLI::App& app, const GlobalOptions& g, Action* action) {
                 "genesis must match it (without it the node's own genesis is used and its hash "
                 "printed)")
       ->type_name("FILE");
-  c->add_option("--threads", o->threads, "threads verifying signatures")
+  c->add_option("--threads", o->threads,
+                "threads verifying signatures and certificates ahead of the replay (default: "
+                "the number of CPUs)")
       ->check(U64Validator())
       ->type_name("N")
       ->capture_default_str();
-  c->add_option("--page", o->page, "blocks fetched and verified per batch")
+  c->add_option("--page", o->page, "blocks read per batch; up to two batches are read ahead")
       ->check(U64Validator())
       ->type_name("N")
       ->capture_default_str();
+  auto* on = c->add_flag("--progress", o->progress,
+                         "show height, tx/s, blocks/s and ETA on stderr, updated every second "
+                         "(default: when stderr is a terminal)");
+  c->add_flag("--no-progress", o->no_progress, "never show the progress line")->excludes(on);
   c->footer(
       "Examples:\n  cairn audit --data-dir ~/.cairn/data --genesis ~/.cairn/genesis.json\n"
       "  cairn --rpc http://127.0.0.1:8545 audit --genesis genesis.json\n"
