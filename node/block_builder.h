@@ -25,11 +25,12 @@ class BlockBuilder {
     // At most one block per interval, unless a full block is waiting (or on_arrival applies).
     uint64_t block_interval_ms = 0;
     bool empty_blocks = false;
-    // A solo validator's group commit: with transactions waiting and its last block applied
-    // (nothing in flight), a block is due at once, whatever the interval. Transactions that
-    // arrive while a block is built and written wait for the next one, so blocks grow with
-    // the load by themselves; the interval then only paces empty blocks. Nobody else votes,
-    // so the interval's batching buys nothing a busy writer does not already get.
+    // A solo validator's commit on arrival: while fewer than max_block_txs / 8 transactions
+    // wait and its last block is applied (nothing in flight), a block is due at once, whatever
+    // the interval: nobody else votes, so a light load need not wait to fill a block. More
+    // than that is a backlog, where latency is queueing anyway: the interval (or a full block)
+    // applies, so blocks stay big, and so do the reads of every client that follows the chain
+    // block by block (at a few blocks/s under full load, BENCHMARKS.md "Solo latency").
     bool on_arrival = false;
   };
 
@@ -37,8 +38,8 @@ class BlockBuilder {
                BlockCache& cache, const Clock& clock, Options options);
 
   // The block for `slot`, or nothing when it is not due (no full block, the interval has not
-  // passed, and not on_arrival with transactions waiting on an applied parent), there is
-  // nothing to put in it, or its parent is someone else's block that is not applied yet.
+  // passed, and not on_arrival with a few transactions waiting on an applied parent), there
+  // is nothing to put in it, or its parent is someone else's block that is not applied yet.
   std::optional<consensus::Block> Build(const consensus::ProposalSlot& slot);
   // Drops a block the engine refused to propose.
   void Forget(const crypto::Hash256& hash) { cache_.Erase(hash); }

@@ -111,8 +111,9 @@ Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteV
   switch (type) {
     case wire::kTxs:
       pool_.OnGossip(net_, from, payload);
-      // An observer relays its clients' transactions to a solo validator.
-      if (pool_.size() > 0) NotifyArrival();
+      // An observer relays its clients' transactions to a solo validator. A wake that finds
+      // nothing new proposes nothing.
+      NotifyArrival();
       return Status::Ok();
     case wire::kGetBlocks:
       sync_.Serve(from, payload);

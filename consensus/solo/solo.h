@@ -12,7 +12,7 @@ namespace cairn::consensus::solo {
 // Solo has no write-ahead log: the node's ledger commit is its durability. A crash between
 // Propose() and applying the Ready loses that block, which is safe because no other node
 // ever saw it; the restarted engine continues from the ledger tip it is opened with.
-// Block timing stays in the node: it calls Propose() as soon as transactions wait and the
+// Block timing stays in the node: it calls Propose() as soon as a few transactions wait and the
 // previous block is applied (commit on arrival, node/block_builder.h). Tick() does nothing.
 class SoloEngine final : public Engine {
  public:

@@ -1,8 +1,8 @@
-// A solo validator commits on arrival (group commit): transactions admitted into its mempool
-// wake its loop, which proposes and commits them at once when its last block is applied,
-// instead of waiting for the block interval. The interval still paces empty blocks, and the
-// other engines keep their interval. NodeCores on a manual clock: no time passes unless a
-// test says so.
+// A solo validator commits on arrival: transactions admitted into its mempool wake its loop,
+// which proposes and commits them at once when its last block is applied and only a few wait
+// (fewer than max_block_txs / 8), instead of waiting for the block interval. A backlog, empty
+// blocks and the other engines keep the interval. NodeCores on a manual clock: no time passes
+// unless a test says so.
 #include <catch2/catch.hpp>
 
 #include "tests/node/node_harness.h"
@@ -77,6 +77,34 @@ TEST_CASE("solo: a transaction into an empty mempool is committed at once, not a
   for (int i = 0; i < 5; ++i) net.Step(kLongIntervalMs);
   CHECK(Height(net, 0) == 2);
   CHECK(net.node(0).halted.ok());
+}
+
+TEST_CASE("solo: a backlog waits for the interval, so blocks under load stay big", "[node][solo]") {
+  // At most 40 transactions a block: fewer than 40 / 8 = 5 waiting are committed at once.
+  TestNetwork net(genesis::ConsensusKind::kSolo, 1, 0, 1, [](config::NodeConfig& c) {
+    c.block_interval_ms = 1000;
+    c.max_block_txs = 40;
+  });
+  net.Start();
+  for (uint64_t n = 0; n < 4; ++n) Pay(net, 0, n, 1);
+  REQUIRE(net.node(0).core->OnArrival().ok());
+  REQUIRE(Height(net, 0) == 1);
+
+  // Five at once is a backlog: they wait for the interval, then go in one block.
+  for (uint64_t n = 4; n < 9; ++n) Pay(net, 0, n, 2);
+  REQUIRE(net.node(0).core->OnArrival().ok());
+  CHECK(Height(net, 0) == 1);
+  for (int i = 0; i < 19; ++i) net.Step();  // 950 ms
+  CHECK(Height(net, 0) == 1);
+  net.Step();  // the interval has passed
+  REQUIRE(Height(net, 0) == 2);
+  CHECK(AmountsAt(net, 0, 2) == std::vector<uint64_t>(5, 2));
+
+  // A full block does not wait.
+  for (uint64_t n = 9; n < 49; ++n) Pay(net, 0, n, 3);
+  REQUIRE(net.node(0).core->OnArrival().ok());
+  REQUIRE(Height(net, 0) == 3);
+  CHECK(AmountsAt(net, 0, 3).size() == 40);
 }
 
 TEST_CASE("solo: without a wake, the next tick proposes what waits", "[node][solo]") {
