@@ -67,10 +67,10 @@ class NodeCore {
   Status Tick();
 
   // Any thread: a solo validator calls `wake` whenever transactions are admitted (from RPC or
-  // gossip), so the loop can propose them at once instead of at its next tick (group commit,
-  // BlockBuilder::Options::on_arrival); other nodes never call it. `wake` must be thread-safe
-  // and quick (post to the loop, coalesced). Set once, before Start and before any thread
-  // submits transactions.
+  // gossip), so the loop can propose a few waiting transactions at once instead of at its
+  // next tick (commit on arrival, BlockBuilder::Options::on_arrival); other nodes never call it.
+  // `wake` must be thread-safe and quick (post to the loop, coalesced). Set once, before Start and
+  // before any thread submits transactions.
   void set_arrival_wake(std::function<void()> wake) { arrival_wake_ = std::move(wake); }
   // Loop lane: what the wake runs: proposes and commits what is due. Error: halt.
   Status OnArrival();
