@@ -1,5 +1,6 @@
 #include "node/block_builder.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "ledger/executor.h"
@@ -84,7 +85,10 @@ std::optional<consensus::Block> BlockBuilder::Build(const consensus::ProposalSlo
   const size_t queued = pool_.size();
   const bool full = queued >= options_.max_block_txs;
   const bool due = now - last_block_ms_ >= options_.block_interval_ms;
-  if (!full && !due) return std::nullopt;
+  const bool on_arrival = options_.on_arrival && queued > 0 &&
+                          queued < std::max<size_t>(1, options_.max_block_txs / 8) &&
+                          in_flight.empty();
+  if (!full && !due && !on_arrival) return std::nullopt;
   if (queued == 0 && !options_.empty_blocks) return std::nullopt;
   // Selected against the pending state, so transactions of blocks in flight are skipped.
   std::vector<ledger::Transaction> candidates = pool_.Select(options_.max_block_txs, pending);

@@ -239,6 +239,11 @@ Status EngineDriver::CatchUp() {
   return AfterInput();
 }
 
+Status EngineDriver::OnArrival() {
+  if (!engine_) return Status::Ok();
+  return AfterInput();
+}
+
 Status EngineDriver::AfterInput() {
   if (!engine_) return Status::Ok();
   if (Status s = DrainReady(); !s.ok()) return s;

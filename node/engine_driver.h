@@ -77,6 +77,8 @@ class EngineDriver {
   Status Step(consensus::ReplicaId replica, ByteView payload);
   // Tells the engine about blocks the node applied through block sync on its own.
   Status CatchUp();
+  // Transactions arrived in the mempool: proposes (and, solo, commits) what is due now.
+  Status OnArrival();
 
   consensus::EngineStatus status() const EXCLUDES(status_mu_);
 

@@ -1,5 +1,6 @@
 #include "node/node.h"
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -28,6 +29,8 @@ struct Node::Loop {
   std::unique_ptr<P2pNetwork> net;
   std::unique_ptr<NodeCore> core;
   Status exit_status;
+  // A solo validator's arrival wake is queued on `io` (at most one at a time).
+  std::atomic<bool> arrival_posted{false};
 
   // Stops the loop with `s` as the reason, unless it is ok. Loop thread only.
   void HaltIf(Status s) {
@@ -79,6 +82,17 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   loop.net = std::move(net.value());
   loop.core =
       std::make_unique<NodeCore>(config_, genesis_, key_, *store_, *loop.net, clock_, hooks_);
+  // Transactions admitted on RPC or worker threads wake the loop (solo only, NodeCore decides)
+  // so they are proposed now, not at the next tick. Coalesced: what arrives while the wake
+  // runs posts the next one, and the flag is cleared before the mempool is read.
+  loop.core->set_arrival_wake([this, &loop] {
+    if (loop.arrival_posted.exchange(true)) return;
+    boost::asio::post(loop.io, [this, &loop] {
+      loop.arrival_posted.store(false);
+      if (stop_requested_ || !loop.exit_status.ok()) return;
+      loop.HaltIf(loop.core->OnArrival());
+    });
+  });
   if (Status s = loop.core->Start(); !s.ok()) return s;
   if (!loop.core->is_validator()) {
     log->warn("this node's key {} is not a validator of this chain; it will not produce blocks",

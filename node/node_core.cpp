@@ -34,6 +34,7 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
       store_(store),
       net_(net),
       hooks_(std::move(hooks)),
+      solo_validator_(genesis.consensus == genesis::ConsensusKind::kSolo && validator_index_ >= 0),
       engine_store_(store.kv()),
       pool_(genesis, store, config.mempool, clock),
       acceptor_(genesis, store, pool_, cache_, clock,
@@ -41,14 +42,15 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
       builder_(key, store, pool_, cache_, clock,
                BlockBuilder::Options{.max_block_txs = MaxBlockTxs(config, genesis),
                                      .block_interval_ms = config.block_interval_ms,
-                                     .empty_blocks = config.empty_blocks}),
+                                     .empty_blocks = config.empty_blocks,
+                                     .on_arrival = solo_validator_}),
       evidence_(genesis, engine_store_, clock),
       driver_(EngineDriver::Parts{genesis, store, engine_store_, acceptor_, builder_, evidence_,
                                   pool_, clock},
               config.empty_blocks),
       sync_(store, acceptor_, net, clock),
       service_(NodeService::Parts{config.name, genesis, key.public_key(), store, pool_, driver_,
-                                  evidence_}) {
+                                  evidence_, [this] { NotifyArrival(); }}) {
   acceptor_.set_network(&net_);
   driver_.set_network(&net_);
   service_.set_network(&net_);
@@ -109,6 +111,9 @@ Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteV
   switch (type) {
     case wire::kTxs:
       pool_.OnGossip(net_, from, payload);
+      // An observer relays its clients' transactions to a solo validator. A wake that finds
+      // nothing new proposes nothing.
+      NotifyArrival();
       return Status::Ok();
     case wire::kGetBlocks:
       sync_.Serve(from, payload);
@@ -139,6 +144,8 @@ void NodeCore::OnPeerConnected(const p2p::NodeId& peer) {
 }
 
 void NodeCore::OnPeerGone(const p2p::NodeId& peer) { sync_.OnPeerGone(peer); }
+
+Status NodeCore::OnArrival() { return driver_.OnArrival(); }
 
 Status NodeCore::Tick() {
   pool_.FlushGossip(net_);

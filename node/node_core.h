@@ -66,11 +66,24 @@ class NodeCore {
   // Loop lane, every tick: gossip out, block sync, engine timers. Error: halt.
   Status Tick();
 
+  // Any thread: a solo validator calls `wake` whenever transactions are admitted (from RPC or
+  // gossip), so the loop can propose a few waiting transactions at once instead of at its
+  // next tick (commit on arrival, BlockBuilder::Options::on_arrival); other nodes never call it.
+  // `wake` must be thread-safe and quick (post to the loop, coalesced). Set once, before Start and
+  // before any thread submits transactions.
+  void set_arrival_wake(std::function<void()> wake) { arrival_wake_ = std::move(wake); }
+  // Loop lane: what the wake runs: proposes and commits what is due. Error: halt.
+  Status OnArrival();
+
   api::NodeApi& api() { return service_; }
   bool is_validator() const { return validator_index_ >= 0; }
 
  private:
   Status OpenEngine();
+  // Any thread: transactions were admitted.
+  void NotifyArrival() const {
+    if (solo_validator_ && arrival_wake_) arrival_wake_();
+  }
 
   const genesis::Genesis& genesis_;
   const crypto::KeyPair& key_;
@@ -78,6 +91,8 @@ class NodeCore {
   ledger::ChainStore& store_;
   Network& net_;
   const NodeHooks hooks_;
+  const bool solo_validator_;
+  std::function<void()> arrival_wake_;  // set before threads start, then only read
 
   EngineStore engine_store_;
   TxPool pool_;

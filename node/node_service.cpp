@@ -17,7 +17,16 @@ ledger::Admission NodeService::SubmitTransaction(ledger::Transaction tx) {
 
 std::vector<ledger::Admission> NodeService::SubmitTransactions(
     std::vector<ledger::Transaction> txs) {
-  return p_.pool.Admit(std::move(txs), TxPool::Source::kClient);
+  std::vector<ledger::Admission> out = p_.pool.Admit(std::move(txs), TxPool::Source::kClient);
+  if (p_.on_admitted) {
+    for (const ledger::Admission& a : out) {
+      if (a.ok()) {
+        p_.on_admitted();
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 Result<api::TxLookup> NodeService::GetTransaction(const crypto::Hash256& hash) const {

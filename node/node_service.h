@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "api/node_api.h"
@@ -27,6 +28,8 @@ class NodeService final : public api::NodeApi {
     TxPool& pool;
     const EngineDriver& driver;
     const EvidencePool& evidence;
+    // Called on the RPC thread after a call admitted at least one transaction; may be empty.
+    std::function<void()> on_admitted;
   };
   explicit NodeService(Parts parts) : p_(std::move(parts)) {}
   // Where peers are read from; null (before the network starts, and after) reports none.

@@ -12,8 +12,8 @@ namespace cairn::consensus::solo {
 // Solo has no write-ahead log: the node's ledger commit is its durability. A crash between
 // Propose() and applying the Ready loses that block, which is safe because no other node
 // ever saw it; the restarted engine continues from the ledger tip it is opened with.
-// Block timing stays in the node: it calls Propose() when its block timer fires and the
-// mempool is not empty. Tick() does nothing.
+// Block timing stays in the node: it calls Propose() as soon as a few transactions wait and the
+// previous block is applied (commit on arrival, node/block_builder.h). Tick() does nothing.
 class SoloEngine final : public Engine {
  public:
   // `applied` is the ledger's last block (the genesis block on first boot).

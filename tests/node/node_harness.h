@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -105,8 +106,11 @@ struct TestNode {
 // admin account, run in one process.
 class TestNetwork {
  public:
+  // `configure` may change each node's config (block_interval_ms 100, sync_writes off) before
+  // its core is built.
   TestNetwork(genesis::ConsensusKind kind, size_t validators, size_t observers = 0,
-              uint64_t seed = 1) {
+              uint64_t seed = 1,
+              const std::function<void(config::NodeConfig&)>& configure = nullptr) {
     genesis_.chain_id = "inproc";
     genesis_.genesis_time_ms = clock_.UnixMs() - 1000;
     genesis_.consensus = kind;
@@ -125,6 +129,7 @@ class TestNetwork {
       node->config.name = "n" + std::to_string(i);
       node->config.block_interval_ms = 100;
       node->config.sync_writes = false;
+      if (configure) configure(node->config);
       auto store = ledger::ChainStore::Open(std::make_unique<ledger::MemoryKv>(), genesis_.Block0(),
                                             genesis_.InitialState());
       REQUIRE(store.ok());
