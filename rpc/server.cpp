@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <exception>
 #include <latch>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -188,14 +189,15 @@ class Server::Impl {
   // Runs SetUpThread once on each of the pool's `threads` threads: every task waits until
   // all have started, so no thread can take two.
   static void SetUpPool(net::thread_pool& pool, size_t threads, const char* name, int nice) {
-    std::latch started(static_cast<std::ptrdiff_t>(threads) + 1);
+    // Shared: a task may still be inside arrive_and_wait when this returns.
+    auto started = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(threads) + 1);
     for (size_t i = 0; i < threads; ++i) {
-      net::post(pool, [&started, name, nice] {
+      net::post(pool, [started, name, nice] {
         SetUpThread(name, nice);
-        started.arrive_and_wait();
+        started->arrive_and_wait();
       });
     }
-    started.arrive_and_wait();
+    started->arrive_and_wait();
   }
 
   void RunLoop() {
