@@ -117,12 +117,17 @@ class Server::Impl {
     SetUpPool(*heavy_pool_, shared_->options.threads, "rpc-heavy", nice);
     net::post(acceptor_.get_executor(), [this] { Accept(); });
     threads_.reserve(shared_->options.io_threads);
+    // Named and de-prioritised before Start returns, like the pools' threads.
+    auto ready =
+        std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(shared_->options.io_threads));
     for (size_t i = 0; i < shared_->options.io_threads; ++i) {
-      threads_.emplace_back([this, nice] {
+      threads_.emplace_back([this, nice, ready] {
         SetUpThread("rpc-io", nice);
+        ready->count_down();
         RunLoop();
       });
     }
+    ready->wait();
     return Status::Ok();
   }
 

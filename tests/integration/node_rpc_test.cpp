@@ -223,12 +223,13 @@ TEST_CASE("mempool.admission_nice runs the admission threads below the block pip
   std::ofstream(path) << config.dump(2);
   REQUIRE(node.Start({}, &why));
   INFO(why);
-  // The admission threads are there once RPC serves; the gossip worker names itself on its
+  // The RPC threads are named before the node serves; the gossip worker names itself on its
   // first task, posted before RPC starts.
   std::multimap<std::string, int> nices;
   REQUIRE(Eventually([&] {
     nices = ThreadNices(node.pid());
-    return nices.count("gossip-worker") == 1;
+    return nices.count("gossip-worker") == 1 && nices.count("rpc-io") == 1 &&
+           nices.count("rpc-light") == 2 && nices.count("rpc-heavy") == 2;
   }));
   for (const char* name : {"rpc-io", "rpc-light", "rpc-heavy", "gossip-worker"}) {
     INFO(name);

@@ -156,7 +156,7 @@ TEST_CASE("solo: with empty_blocks, empty blocks keep the interval", "[node][sol
   CHECK(AmountsAt(net, 0, 3) == std::vector<uint64_t>{4});
 }
 
-TEST_CASE("raft: admission does not wake the loop; the leader keeps its block interval",
+TEST_CASE("raft: admission does not wake the loop, the leader keeps its block interval",
           "[node][solo]") {
   TestNetwork net(genesis::ConsensusKind::kRaft, 3, 0, 1, LongInterval);
   int wakes = 0;
