@@ -74,6 +74,15 @@ void ValidInRound0(Hand& t, const Block& v) {
   REQUIRE(t.e().valid_round() == 0);
 }
 
+// The proposals the replica under test sent for `round`.
+std::vector<Proposal> ProposalsOf(const Hand& t, uint32_t round) {
+  std::vector<Proposal> props;
+  for (const Message& m : Decoded(t.sent)) {
+    if (const auto* p = std::get_if<Proposal>(&m); p && p->round == round) props.push_back(*p);
+  }
+  return props;
+}
+
 // Replica 0 of 4 locks on `v` in round 0 of height 1, then moves to round 1.
 // Proposers at height 1: round 0 -> 1, round 1 -> 2, round 2 -> 3.
 void LockInRound0(Hand& t, const Block& v) {
@@ -150,10 +159,7 @@ TEST_CASE("bft: the next proposer re-proposes the valid value with its valid rou
   t.Prevote(1, 1, std::nullopt, 3);
   REQUIRE(t.e().round() == 1);
   CHECK_FALSE(t.e().ProposalWanted());
-  std::vector<Proposal> props;
-  for (const Message& m : Decoded(t.sent)) {
-    if (const auto* p = std::get_if<Proposal>(&m); p && p->round == 1) props.push_back(*p);
-  }
+  std::vector<Proposal> props = ProposalsOf(t, 1);
   REQUIRE(props.size() == 3);  // to each other validator
   CHECK(props[0].valid_round == 0);
   CHECK(props[0].block.hash == v.hash);
@@ -208,24 +214,11 @@ TEST_CASE(
   t.Prevote(1, 2, std::nullopt, 0);
   t.Prevote(1, 2, std::nullopt, 1);
   REQUIRE(t.e().round() == 2);
-  std::vector<Proposal> props;
-  for (const Message& m : Decoded(t.sent)) {
-    if (const auto* p = std::get_if<Proposal>(&m); p && p->round == 2) props.push_back(*p);
-  }
+  std::vector<Proposal> props = ProposalsOf(t, 2);
   REQUIRE_FALSE(props.empty());
   CHECK(props[0].valid_round == 0);
   CHECK(props[0].block.hash == v.hash);
 }
-
-namespace {
-std::vector<Proposal> ProposalsOf(const Hand& t, uint32_t round) {
-  std::vector<Proposal> props;
-  for (const Message& m : Decoded(t.sent)) {
-    if (const auto* p = std::get_if<Proposal>(&m); p && p->round == round) props.push_back(*p);
-  }
-  return props;
-}
-}  // namespace
 
 TEST_CASE("bft: a proposer that learns a polka during its propose step re-proposes it",
           "[consensus][bft]") {
