@@ -15,6 +15,7 @@
 #include "crypto/merkle.h"
 #include "genesis/genesis.h"
 #include "ledger/block.h"
+#include "ledger/executor.h"
 #include "ledger/receipt.h"
 #include "ledger/state_root.h"
 #include "tests/kit/temp_dir.h"
@@ -238,4 +239,74 @@ TEST_CASE("docs/PROTOCOL.md genesis and key file vectors hold", "[protocol]") {
   std::ifstream in(written);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text == doc.json[1]);
+}
+
+// Section 3 "State writes", as the executor does it: writes that change nothing and the
+// nonce of a failed transaction are among a block's writes, so they enter the state root.
+TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions enter the root",
+          "[protocol]") {
+  KeyPair admin = SeedKey(0x00), member = SeedKey(0x20);
+  MemoryState state;
+  StateDiff genesis;
+  genesis[AccountKey(admin.public_key())] =
+      Account{.balance = 10, .nonce = 0, .role = Role::kAdmin}.Encode();
+  genesis[AccountKey(member.public_key())] =
+      Account{.balance = 0, .nonce = 0, .role = Role::kMember}.Encode();
+  genesis[RecordKey(admin.public_key(), Bytes{'k'})] = Bytes{'v'};
+  state.Apply(genesis);
+  auto tx = [&](const KeyPair& from, uint64_t nonce, Payload p) {
+    Transaction t;
+    t.chain_id = "cairn-test";
+    t.nonce = nonce;
+    t.payload = std::move(p);
+    t.Sign(from);
+    return t;
+  };
+  auto run = [&](std::vector<Transaction> txs) {
+    Block b;
+    b.header.chain_id = "cairn-test";
+    b.header.height = 1;
+    b.txs = std::move(txs);
+    auto r = ExecuteBlock(state, Hash256(), b, ExecOptions{});
+    REQUIRE(r.ok());
+    CHECK(r->state_root == NextStateRoot(Hash256(), 1, r->diff));
+    return *r;
+  };
+  const Bytes admin_key = AccountKey(admin.public_key());
+  const Bytes member_key = AccountKey(member.public_key());
+
+  SECTION("a Put of the value the record already holds") {
+    ExecResult r = run({tx(admin, 0, Put{Bytes{'k'}, Bytes{'v'}})});
+    REQUIRE(r.diff.count(RecordKey(admin.public_key(), Bytes{'k'})) == 1);
+    CHECK(r.diff.at(RecordKey(admin.public_key(), Bytes{'k'})) == Bytes{'v'});
+    CHECK(r.diff.size() == 2);  // and the sender's account (its nonce)
+  }
+  SECTION("a SetRole to the role the account already has") {
+    ExecResult r = run({tx(admin, 0, SetRole{member.public_key(), Role::kMember})});
+    CHECK(r.receipts[0].code == TxCode::kOk);
+    REQUIRE(r.diff.count(member_key) == 1);
+    CHECK(r.diff.at(member_key) == genesis.at(member_key));  // unchanged, still written
+  }
+  SECTION("a failed transaction writes the sender's nonce and nothing else") {
+    ExecResult r = run({tx(member, 0, Transfer{admin.public_key(), 5})});
+    CHECK(r.receipts[0].code == TxCode::kInsufficientBalance);
+    REQUIRE(r.diff.size() == 1);
+    CHECK(r.diff.at(member_key) ==
+          (Account{.balance = 0, .nonce = 1, .role = Role::kMember}.Encode()));
+  }
+  SECTION("the failure table in order: a member's register of an account is not_permitted") {
+    ExecResult r = run({tx(member, 0, RegisterAccount{admin.public_key(), Role::kMember}),
+                        tx(member, 1, Transfer{member.public_key(), 0})});
+    CHECK(r.receipts[0].code == TxCode::kNotPermitted);  // not account_exists
+    CHECK(r.receipts[1].code == TxCode::kZeroAmount);    // not self_transfer
+    CHECK(r.diff.size() == 1);
+  }
+  SECTION("an entry written twice is hashed once, with its last value") {
+    ExecResult r =
+        run({tx(admin, 0, Put{Bytes{'k'}, Bytes{'a'}}), tx(admin, 1, Put{Bytes{'k'}, Bytes{'b'}})});
+    CHECK(r.diff.size() == 2);
+    CHECK(r.diff.at(RecordKey(admin.public_key(), Bytes{'k'})) == Bytes{'b'});
+    CHECK(r.diff.at(admin_key) ==
+          (Account{.balance = 10, .nonce = 2, .role = Role::kAdmin}.Encode()));
+  }
 }
