@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/tx_proof.h"
 #include "crypto/hex.h"
 
 namespace cairn::api {
@@ -269,7 +270,7 @@ RpcResult GetRawBlocks(NodeApi& node, const Json& params, const rpc::CallContext
   }
   Json out = Json::array();
   Json certs = Json::array();
-  bool any_cert = false;
+  bool any_cert = false;  // a chain that is not BFT keeps none
   bool truncated = false;
   size_t used = kRangeEnvelope;
   for (uint64_t h = *from; h < *from + count; ++h) {
@@ -297,9 +298,102 @@ RpcResult GetRawBlocks(NodeApi& node, const Json& params, const rpc::CallContext
     }
   }
   Json j{{"from", *from}, {"blocks", std::move(out)}, {"head", node.GetHead().height}};
-  if (any_cert) j["certificates"] = std::move(certs);
+  // On a BFT chain the field is always there, one entry per block (null for genesis), so a
+  // client need not tell "no certificates kept" from "a page holding only genesis".
+  if (any_cert || node.GetGenesis().consensus == genesis::ConsensusKind::kBft) {
+    j["certificates"] = std::move(certs);
+  }
   if (truncated) j["truncated"] = true;
   return j;
+}
+
+// getHeaders' count: explicit bounds rather than getRawBlocks' silent cap, since a light
+// client that asked for more than it got must not mistake the cap for the head.
+constexpr uint64_t kDefaultHeadersPerCall = 100;
+
+// Headers with their certificates, for light clients: the canonical header bytes (what the
+// block hash and the certificate sign) rather than JSON, so the client hashes what it checks.
+// Ends early, like getBlocks, when the next item would pass the response budget.
+RpcResult GetHeaders(NodeApi& node, const Json& params, const rpc::CallContext& ctx) {
+  RpcError err;
+  auto from = UintParam(params, 0, "from", &err);
+  if (!from) return err;
+  uint64_t count = kDefaultHeadersPerCall;
+  if (const Json* c = FindParam(params, 1, "count"); c && !c->is_null()) {
+    if (!c->is_number_unsigned() || c->get<uint64_t>() == 0 ||
+        c->get<uint64_t>() > kMaxBlocksPerCall) {
+      return BadParams("\"count\" must be an integer from 1 to " +
+                       std::to_string(kMaxBlocksPerCall));
+    }
+    count = c->get<uint64_t>();
+  }
+  const uint64_t head = node.GetHead().height;
+  if (*from > head) {
+    return rpc::AppError(kNotFound, "not found",
+                         Json{{"reason", "not_found"},
+                              {"detail", "from " + std::to_string(*from) + " is above the head " +
+                                             std::to_string(head)},
+                              {"head", head}});
+  }
+  const uint64_t to = std::min(head, *from + count - 1);
+  Json out = Json::array();
+  size_t used = kRangeEnvelope;
+  for (uint64_t h = *from; h <= to; ++h) {
+    auto header = node.GetHeader(h);
+    if (!header.ok()) return Internal(header.status());
+    if (!header->has_value()) break;
+    auto cert = node.GetCertificate(h);
+    if (!cert.ok()) return Internal(cert.status());
+    Json item{{"height", h},
+              {"header", crypto::ToHex((*header)->Encode())},
+              {"certificate", cert->has_value() ? Json(crypto::ToHex((*cert)->raw)) : Json()}};
+    const size_t cost = item.dump().size() + 1;
+    if (used + cost > ctx.response_budget) {
+      if (out.empty()) return RangeTooLarge(h, cost, ctx);
+      break;
+    }
+    used += cost;
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+// A committed transaction's RFC 9162 inclusion proof against its block's tx_root, with the
+// header and certificate a client needs to check it (docs/PROTOCOL.md section 6.1).
+RpcResult GetTxProof(NodeApi& node, const Json& params) {
+  RpcError err;
+  auto hash = FixedParam<crypto::Hash256>(params, 0, "hash", &err);
+  if (!hash) return err;
+  auto found = node.GetTransaction(*hash);
+  if (!found.ok()) return Internal(found.status());
+  if (found->status != TxLookup::Status::kCommitted) {
+    return NotFound("transaction " + hash->ToHex() + " is not committed" +
+                    (found->status == TxLookup::Status::kPending ? " (it is pending)" : ""));
+  }
+  auto block = node.GetBlock(found->height);
+  if (!block.ok()) return Internal(block.status());
+  if (!block->has_value()) {
+    return Internal(Status::Error("block " + std::to_string(found->height) + " of transaction " +
+                                  hash->ToHex() + " is missing"));
+  }
+  const Block& b = **block;
+  std::vector<crypto::Hash256> leaves;
+  leaves.reserve(b.txs.size());
+  for (const Transaction& tx : b.txs) leaves.push_back(tx.Hash());
+  // The index says where the node filed it; the block is what the proof must hold against.
+  if (found->index >= leaves.size() || leaves[found->index] != *hash) {
+    return Internal(Status::Error("the index files transaction " + hash->ToHex() + " at " +
+                                  std::to_string(found->height) + "/" +
+                                  std::to_string(found->index) + ", where the block has another"));
+  }
+  auto cert = node.GetCertificate(found->height);
+  if (!cert.ok()) return Internal(cert.status());
+  return Json{{"height", found->height},
+              {"index", found->index},
+              {"tx_count", b.txs.size()},
+              {"proof", crypto::ToHex(EncodeTxProof(crypto::MerkleProve(leaves, found->index)))},
+              {"header", crypto::ToHex(b.header.Encode())},
+              {"certificate", cert->has_value() ? Json(crypto::ToHex((*cert)->raw)) : Json()}};
 }
 
 RpcResult GetAccount(NodeApi& node, const Json& params) {
@@ -384,6 +478,8 @@ constexpr MethodEntry kMethods[] = {
     {"getBlock", GetBlock, nullptr, kHeavy},
     {"getBlocks", nullptr, GetBlocks, kHeavy},
     {"getRawBlocks", nullptr, GetRawBlocks, kHeavy},
+    {"getHeaders", nullptr, GetHeaders, kHeavy},
+    {"getTxProof", GetTxProof, nullptr, kHeavy},
     {"getAccount", GetAccount, nullptr, kLight},
     {"getRecord", GetRecord, nullptr, kLight},
     {"getStatus", GetStatus, nullptr, kLight},

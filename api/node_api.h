@@ -96,6 +96,14 @@ class NodeApi {
   virtual ledger::Head GetHead() const = 0;
   virtual Result<std::optional<ledger::Block>> GetBlock(uint64_t height) const = 0;
   virtual Result<std::optional<ledger::Block>> GetBlockByHash(const crypto::Hash256& h) const = 0;
+  // The header of the block at `height`, nullopt above the head. The default reads the whole
+  // block; a node with a header index overrides it, so getHeaders costs headers, not blocks.
+  virtual Result<std::optional<ledger::BlockHeader>> GetHeader(uint64_t height) const {
+    auto block = GetBlock(height);
+    if (!block.ok()) return block.status();
+    if (!block->has_value()) return std::optional<ledger::BlockHeader>();
+    return std::optional<ledger::BlockHeader>(std::move((*block)->header));
+  }
   virtual Result<std::optional<std::vector<ledger::Receipt>>> GetReceipts(
       uint64_t height) const = 0;
   virtual Result<TxLookup> GetTransaction(const crypto::Hash256& hash) const = 0;

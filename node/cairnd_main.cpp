@@ -82,13 +82,7 @@ Status PrepareDevHome(RunArgs& a) {
   if (!a.config_path.empty() || std::filesystem::exists(a.home + "/config.json")) {
     return Status::Ok();
   }
-  node::InitOptions opts;
-  opts.chain_id = "cairn-dev";
-  opts.block_interval_ms = 100;
-  // Several dev chains may run side by side: let the OS pick the p2p port.
-  opts.p2p_listen = a.p2p_listen.empty() ? "127.0.0.1:0" : a.p2p_listen;
-  if (!a.rpc_listen.empty()) opts.rpc_listen = a.rpc_listen;
-  auto r = node::InitHome(a.home, opts);
+  auto r = node::InitHome(a.home, node::DevInitOptions(a.p2p_listen, a.rpc_listen));
   return r.ok() ? Status::Ok() : r.status();
 }
 

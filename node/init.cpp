@@ -13,6 +13,14 @@ namespace cairn::node {
 
 namespace fs = std::filesystem;
 
+InitOptions DevInitOptions(const std::string& p2p_listen, const std::string& rpc_listen) {
+  InitOptions opts;
+  opts.chain_id = "cairn-dev";
+  opts.p2p_listen = p2p_listen.empty() ? "127.0.0.1:0" : p2p_listen;
+  if (!rpc_listen.empty()) opts.rpc_listen = rpc_listen;
+  return opts;
+}
+
 Result<InitResult> InitHome(const std::string& home, const InitOptions& opts) {
   std::error_code ec;
   fs::path dir = fs::absolute(home, ec);

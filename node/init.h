@@ -27,6 +27,11 @@ struct InitResult {
   std::vector<std::string> warnings;
 };
 
+// What `cairnd --dev` initialises a new home with: chain "cairn-dev", the documented
+// defaults otherwise (docs/CONFIG.md), and `p2p_listen` when given, else an OS-picked port so
+// several dev chains run side by side. `rpc_listen` empty keeps the default.
+InitOptions DevInitOptions(const std::string& p2p_listen, const std::string& rpc_listen);
+
 // Writes node_key.json, admin_key.json (a funded admin account), genesis.json (a
 // single-validator "solo" chain) and config.json into `home`, creating it. Refuses a home
 // that already holds a config.json, so it never overwrites a node.

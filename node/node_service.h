@@ -44,6 +44,9 @@ class NodeService final : public api::NodeApi {
   Result<std::optional<ledger::Block>> GetBlockByHash(const crypto::Hash256& h) const override {
     return p_.store.BlockByHash(h);
   }
+  Result<std::optional<ledger::BlockHeader>> GetHeader(uint64_t height) const override {
+    return p_.store.HeaderAt(height);
+  }
   Result<std::optional<std::vector<ledger::Receipt>>> GetReceipts(uint64_t height) const override {
     return p_.store.ReceiptsAt(height);
   }

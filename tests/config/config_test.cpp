@@ -112,9 +112,9 @@ TEST_CASE("a value past either end of its range names the key and the range", "[
 
 TEST_CASE("rpc.max_inflight_bytes below one largest body or answer is refused, naming both",
           "[config]") {
-  CHECK(ErrorOf(json::parse(R"({"rpc": {"max_inflight_bytes": 8388607}})")) ==
-        "config: rpc.max_inflight_bytes: 8388607 is below rpc.max_body_bytes 8388608; raise it "
-        "to at least 8388608");
+  CHECK(ErrorOf(json::parse(R"({"rpc": {"max_inflight_bytes": 5242879}})")) ==
+        "config: rpc.max_inflight_bytes: 5242879 is below rpc.max_body_bytes 5242880; raise it "
+        "to at least 5242880");
   CHECK(ErrorOf(json::parse(R"({"rpc": {"max_response_bytes": 536870912}})")) ==
         "config: rpc.max_inflight_bytes: 268435456 is below rpc.max_response_bytes 536870912; "
         "raise it to at least 536870912");
