@@ -83,10 +83,13 @@ class BlockRules {
 
   // That `certificate` proves `block` final for the validator set (kCertificate or ok).
   Checked CheckCertificate(const ledger::Block& block, ByteView certificate) const;
-
- private:
+  // Check's first step alone: `block`'s header follows `parent` (height, chain id, prev_hash,
+  // timestamp) and names a validator as proposer (kHeader, kProposer, kClockDrift or ok).
+  // Public for the light client (audit/header_trust.h), which links headers without blocks.
   Checked CheckHeader(const ledger::BlockHeader& parent, const ledger::Block& block,
                       const CheckOptions& options) const;
+
+ private:
   Checked CheckTransactions(const ledger::StateReader& state, const ledger::BlockHeader& parent,
                             const ledger::Block& block, const CheckOptions& options) const;
 

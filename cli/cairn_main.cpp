@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   cli::AddWalletCommands(app, g, &action);
   cli::AddExplorerCommands(app, g, &action);
   cli::AddAuditCommand(app, g, &action);
+  cli::AddProofCommands(app, g, &action);
 
   // cairn testnet: the very command `cairnd testnet` runs, where operators expect it.
   auto tn = std::make_shared<config::TestnetCommand>();

@@ -32,6 +32,8 @@ using Action = std::function<Status()>;
 void AddWalletCommands(CLI::App& app, const GlobalOptions& g, Action* action);
 void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action);
 void AddAuditCommand(CLI::App& app, const GlobalOptions& g, Action* action);
+// prove tx, verify-proof, light sync (cli/prove_command.cpp).
+void AddProofCommands(CLI::App& app, const GlobalOptions& g, Action* action);
 
 // A JSON-RPC connection to one node.
 class NodeClient {

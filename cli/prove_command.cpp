@@ -1,0 +1,454 @@
+// Proofs and the light client (docs/CLI.md "Proofs and the light client"):
+//   cairn prove tx HASH --out FILE [--genesis F] [--light] [--light-dir D] [--headers-from H]
+//   cairn verify-proof FILE --genesis F [--light-dir D]          offline, no node
+//   cairn light sync [--genesis F] [--light-dir D] [--to H]
+// The header checks are audit::HeaderTrust's (chain::BlockRules), the proof check
+// api::VerifyTxProof: the rules the node and the audit run, not a copy.
+#include <cstdio>
+#include <memory>
+
+#include "audit/header_trust.h"
+#include "cli/common.h"
+#include "cli/light_store.h"
+#include "cli/proof_file.h"
+#include "cli/proof_verify.h"
+#include "crypto/hex.h"
+
+namespace cairn::cli {
+namespace {
+
+struct ProofCliOptions {
+  std::string tx_hash;
+  std::string out;
+  std::string file;
+  std::string genesis_file;
+  std::string light_dir;
+  std::string to;
+  std::string headers_from = "1";
+  bool light = false;
+  bool verbose = false;
+};
+
+// The default genesis file: the default cairnd home's (~/.cairn/genesis.json).
+std::string DefaultGenesis() {
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : ".") + "/.cairn/genesis.json";
+}
+
+Result<std::unique_ptr<audit::HeaderTrust>> LoadTrust(const std::string& path) {
+  const std::string file = path.empty() ? DefaultGenesis() : path;
+  auto g = genesis::Genesis::Load(file);
+  if (!g.ok()) return Status::Error("--genesis " + file + ": " + g.error());
+  return std::make_unique<audit::HeaderTrust>(std::move(g.value()));
+}
+
+Result<LightStore> OpenStore(const audit::HeaderTrust& trust, const std::string& dir) {
+  return LightStore::Open(dir.empty() ? LightStore::DefaultDir(trust.genesis_hash()) : dir,
+                          /*linked=*/!trust.certified());
+}
+
+// What a sync downloaded, for --verbose and --json: tests and users see that a second proof
+// fetched only the headers past the store's newest.
+struct SyncStats {
+  uint64_t before = 0;   // the store's height before
+  uint64_t after = 0;    // and after
+  uint64_t fetched = 0;  // headers downloaded
+  uint64_t calls = 0;    // RPC calls made for them
+  Json ToJson() const {
+    return Json{{"store_height_before", before},
+                {"store_height_after", after},
+                {"headers_fetched", fetched},
+                {"calls", calls}};
+  }
+};
+
+void Verbose(bool on, const std::string& line) {
+  if (on) std::fprintf(stderr, "light: %s\n", line.c_str());
+}
+
+Result<Bytes> HexField(const Json& j, const char* key, size_t max_hex) {
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string() ||
+      j[key].get_ref<const std::string&>().size() > max_hex) {
+    return Status::Error(std::string("the node's answer has no valid \"") + key + "\"");
+  }
+  auto b = crypto::FromHex(j[key].get<std::string>());
+  if (!b) return Status::Error(std::string("the node's \"") + key + "\" is not hex");
+  return std::move(*b);
+}
+
+// Headers [from, to] with their proposer signatures, from getRawBlocks (getHeaders carries no
+// signatures). Not verified here.
+Result<std::vector<TrustedHeader>> FetchSigned(NodeClient& node, uint64_t from, uint64_t to,
+                                               SyncStats* stats) {
+  std::vector<TrustedHeader> out;
+  uint64_t next = from;
+  while (next <= to) {
+    const uint64_t count = std::min<uint64_t>(100, to - next + 1);
+    auto r = node.Call("getRawBlocks", Json{{"from", next}, {"count", count}});
+    if (!r.ok()) return r.status();
+    ++stats->calls;
+    const Json& blocks = (*r).is_object() ? (*r)["blocks"] : Json();
+    if (!blocks.is_array() || blocks.empty() || blocks.size() > count) {
+      return Status::Error("getRawBlocks from " + std::to_string(next) +
+                           ": the node returned no usable page (is its head below " +
+                           std::to_string(to) + "?)");
+    }
+    for (const Json& hex : blocks) {
+      if (!hex.is_string()) return Status::Error("getRawBlocks: a block is not a hex string");
+      auto bytes = crypto::FromHex(hex.get<std::string>());
+      if (!bytes) return Status::Error("getRawBlocks: a block is not hex");
+      auto block = ledger::Block::Decode(*bytes);
+      if (!block.ok()) {
+        return Status::Error("block " + std::to_string(next) +
+                             " does not decode: " + block.status().message());
+      }
+      if (block->header.height != next) {
+        return Status::Error("getRawBlocks: asked for block " + std::to_string(next) + ", got " +
+                             std::to_string(block->header.height));
+      }
+      TrustedHeader t;
+      t.encoded = block->header.Encode();
+      t.header = std::move(block->header);
+      t.proof.assign(block->proposer_sig.view().begin(), block->proposer_sig.view().end());
+      out.push_back(std::move(t));
+      ++next;
+    }
+  }
+  stats->fetched += out.size();
+  return out;
+}
+
+crypto::Signature SigOf(const TrustedHeader& t) {
+  return crypto::Signature::FromBytes(t.proof).value_or(crypto::Signature());
+}
+
+// Brings the store to trust header `target`: solo and Raft, every header past its newest,
+// each checked against the one before; BFT, header `target` alone with its certificate.
+Status SyncTo(NodeClient& node, const audit::HeaderTrust& trust, LightStore& store, uint64_t target,
+              bool verbose, SyncStats* stats) {
+  stats->before = store.height();
+  if (trust.certified()) {
+    if (target > 0 && store.Find(target) == nullptr) {
+      auto r = node.Call("getHeaders", Json{{"from", target}, {"count", 1}});
+      if (!r.ok()) return r.status();
+      ++stats->calls;
+      if (!r->is_array() || r->size() != 1) {
+        return Status::Error("getHeaders " + std::to_string(target) + ": not one header");
+      }
+      auto hb = HexField((*r)[0], "header", kMaxHeaderHex);
+      if (!hb.ok()) return hb.status();
+      auto cb = HexField((*r)[0], "certificate", kMaxCertificateHex);
+      if (!cb.ok()) return Status::Error("header " + std::to_string(target) + ": no certificate");
+      auto h = ledger::BlockHeader::Decode(*hb);
+      if (!h.ok()) return h.status().Wrap("header " + std::to_string(target));
+      if (h->height != target) return Status::Error("getHeaders: wrong height");
+      auto signers = trust.CheckCertified(*h, *cb);
+      if (!signers.ok()) return signers.status();
+      stats->fetched = 1;
+      Verbose(verbose, "fetched header " + std::to_string(target) + " and its certificate (" +
+                           std::to_string(*signers) + " signers)");
+      if (target > store.height()) {
+        if (Status s = store.Append({TrustedHeader{std::move(*hb), std::move(*h), std::move(*cb)}});
+            !s.ok()) {
+          return s;
+        }
+      }
+    }
+    stats->after = store.height();
+    return Status::Ok();
+  }
+  while (store.height() < target) {
+    // A page at a time, each appended (and synced) once verified, so progress survives.
+    const uint64_t from = store.height() + 1;
+    const uint64_t to = std::min(target, from + 999);
+    auto page = FetchSigned(node, from, to, stats);
+    if (!page.ok()) return page.status();
+    ledger::BlockHeader prev =
+        store.height() == 0 ? trust.genesis_header() : store.Find(store.height())->header;
+    for (const TrustedHeader& t : *page) {
+      if (Status s = trust.CheckLinked(prev, t.header, SigOf(t)); !s.ok()) return s;
+      prev = t.header;
+    }
+    Verbose(verbose, "fetched headers " + std::to_string(from) + ".." +
+                         std::to_string(from + page->size() - 1) + " (" +
+                         std::to_string(page->size()) + ") with their proposer signatures");
+    if (Status s = store.Append(std::move(*page)); !s.ok()) return s;
+  }
+  stats->after = store.height();
+  return Status::Ok();
+}
+
+struct NodeChain {
+  std::string chain_id;
+  crypto::Hash256 genesis_hash;
+  genesis::ConsensusKind consensus = genesis::ConsensusKind::kSolo;
+  uint64_t head = 0;
+};
+
+Result<NodeChain> GetNodeChain(NodeClient& node) {
+  auto st = node.Call("getStatus");
+  if (!st.ok()) return st.status();
+  NodeChain c;
+  c.chain_id = JsonText(*st, "chain_id");
+  auto gh = crypto::Hash256::FromHex(JsonText(*st, "genesis_hash"));
+  auto kind = genesis::ParseConsensusKind(JsonText(*st, "consensus"));
+  auto head = JsonU64(*st, "height");
+  if (c.chain_id.empty() || !gh || !kind || !head) {
+    return Status::Error(
+        "getStatus: the node's answer lacks chain_id, genesis_hash, consensus "
+        "or height");
+  }
+  c.genesis_hash = *gh;
+  c.consensus = *kind;
+  c.head = *head;
+  return c;
+}
+
+Status SameGenesis(const NodeChain& c, const audit::HeaderTrust& trust, const std::string& url) {
+  if (c.genesis_hash == trust.genesis_hash()) return Status::Ok();
+  return Status::Error("the node at " + url + " serves the chain of genesis " +
+                       c.genesis_hash.ToHex() + ", but the genesis file gives " +
+                       trust.genesis_hash().ToHex());
+}
+
+Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
+  const bool use_store = o.light || !o.light_dir.empty();
+  std::unique_ptr<audit::HeaderTrust> trust;
+  if (use_store || !o.genesis_file.empty()) {
+    auto t = LoadTrust(o.genesis_file);
+    if (!t.ok()) return t.status();
+    trust = std::move(t.value());
+  }
+  auto node = NodeClient::Connect(g.rpc_url);
+  if (!node.ok()) return node.status();
+  auto chain = GetNodeChain(*node);
+  if (!chain.ok()) return chain.status();
+  if (trust) {
+    if (Status s = SameGenesis(*chain, *trust, node->url()); !s.ok()) return s;
+  }
+  auto r = node->Call("getTxProof", Json{{"hash", o.tx_hash}});
+  if (!r.ok()) return r.status();
+
+  ProofFile f;
+  f.chain_id = chain->chain_id;
+  f.genesis_hash = chain->genesis_hash;
+  f.consensus = chain->consensus;
+  f.kind = StatementKind::kTx;
+  f.tx.tx_hash = *crypto::Hash256::FromHex(o.tx_hash);  // the option's validator checked it
+  auto height = JsonU64(*r, "height");
+  auto index = JsonU64(*r, "index");
+  auto header = HexField(*r, "header", kMaxHeaderHex);
+  auto proof = HexField(*r, "proof", kMaxTxProofHex);
+  if (!height || !index || *index > UINT32_MAX || !header.ok() || !proof.ok()) {
+    return Status::Error("getTxProof: the node's answer is incomplete");
+  }
+  f.height = *height;
+  f.tx.index = static_cast<uint32_t>(*index);
+  f.header = std::move(*header);
+  f.proof = std::move(*proof);
+
+  std::optional<LightStore> store;
+  SyncStats stats;
+  if (use_store) {
+    auto s = OpenStore(*trust, o.light_dir);
+    if (!s.ok()) return s.status();
+    store = std::move(s.value());
+  }
+  if (chain->consensus == genesis::ConsensusKind::kBft) {
+    if (r->contains("certificate") && (*r)["certificate"].is_string()) {
+      auto cert = HexField(*r, "certificate", kMaxCertificateHex);
+      if (!cert.ok()) return cert.status();
+      f.certificate = std::move(*cert);
+    }
+    f.headers_from = f.height;
+    if (store && f.certificate) {
+      // The certificate came with the proof: nothing more to download.
+      stats.before = store->height();
+      auto h = ledger::BlockHeader::Decode(f.header);
+      if (!h.ok()) return h.status().Wrap("getTxProof header");
+      auto signers = trust->CheckCertified(*h, *f.certificate);
+      if (!signers.ok()) return signers.status();
+      if (f.height > store->height()) {
+        Status s = store->Append({TrustedHeader{f.header, std::move(*h), *f.certificate}});
+        if (!s.ok()) return s;
+      }
+      stats.after = store->height();
+      Verbose(o.verbose, "header " + std::to_string(f.height) + " trusted by its certificate (" +
+                             std::to_string(*signers) + " signers); no headers fetched");
+    }
+  } else {
+    f.headers_from = std::max<uint64_t>(1, U64Of(o.headers_from));
+    if (f.headers_from > f.height) {
+      return Status::Error("--headers-from " + o.headers_from + " is above the block's height " +
+                           std::to_string(f.height));
+    }
+    std::vector<TrustedHeader> chain_headers;  // heights [headers_from, height]
+    if (store) {
+      if (Status s = SyncTo(*node, *trust, *store, f.height, o.verbose, &stats); !s.ok()) return s;
+      for (uint64_t h = f.headers_from; h <= f.height; ++h)
+        chain_headers.push_back(*store->Find(h));
+    } else {
+      auto fetched = FetchSigned(*node, f.headers_from, f.height, &stats);
+      if (!fetched.ok()) return fetched.status();
+      chain_headers = std::move(*fetched);
+    }
+    if (chain_headers.back().encoded != f.header) {
+      return Status::Error(
+          "header " + std::to_string(f.height) + ": getTxProof's header is not the block's (" +
+          (store ? "the light store trusts another" : "getRawBlocks has another") + ")");
+    }
+    f.proposer_sig = SigOf(chain_headers.back());
+    chain_headers.pop_back();
+    for (TrustedHeader& t : chain_headers) {
+      f.headers.push_back(LinkedHeader{std::move(t.encoded), SigOf(t)});
+    }
+  }
+
+  // The prover checks what it writes when it can: a node's bad answer is refused here, not by
+  // the recipient.
+  std::optional<VerifiedProof> verified;
+  if (trust) {
+    auto v = VerifyProof(f, *trust, store ? &*store : nullptr);
+    if (!v.ok()) return Status::Error("the node's proof does not verify: " + v.status().message());
+    verified = *v;
+  }
+  if (Status s = WriteProofFile(o.out, f); !s.ok()) return s;
+  if (g.json) {
+    Json j{{"file", o.out},
+           {"tx_hash", f.tx.tx_hash.ToHex()},
+           {"height", f.height},
+           {"index", f.tx.index},
+           {"headers", f.headers.size()},
+           {"verified", verified.has_value()}};
+    if (store) j["light"] = stats.ToJson();
+    PrintJson(j);
+  } else {
+    std::string line = "wrote " + o.out + ": transaction " + f.tx.tx_hash.ToHex() + " at index " +
+                       std::to_string(f.tx.index) + " of block " + std::to_string(f.height);
+    if (!f.headers.empty()) line += ", with " + std::to_string(f.headers.size()) + " headers";
+    if (store) line += "; fetched " + std::to_string(stats.fetched) + " new headers";
+    Print(line + (verified ? " (verified)\n" : " (not verified: no --genesis)\n"));
+  }
+  return Status::Ok();
+}
+
+Status VerifyProofCommand(const GlobalOptions& g, const ProofCliOptions& o) {
+  if (o.genesis_file.empty()) return Status::Error("verify-proof needs --genesis FILE");
+  auto trust = LoadTrust(o.genesis_file);
+  if (!trust.ok()) return trust.status();
+  auto file = ReadProofFile(o.file);
+  if (!file.ok()) return Status::Error("proof refused: " + file.status().message());
+  std::optional<LightStore> store;
+  if (!o.light_dir.empty()) {
+    auto s = OpenStore(**trust, o.light_dir);
+    if (!s.ok()) return s.status();
+    store = std::move(s.value());
+  }
+  auto v = VerifyProof(*file, **trust, store ? &*store : nullptr);
+  if (!v.ok()) return Status::Error("proof refused: " + v.status().message());
+  if (g.json) {
+    PrintJson(
+        Json{{"ok", true},
+             {"statement", {{"kind", "tx"}, {"tx_hash", v->tx_hash.ToHex()}, {"index", v->index}}},
+             {"height", v->height},
+             {"block_hash", v->block_hash.ToHex()},
+             {"basis", v->certified ? "certificate" : "header_chain"},
+             {"signers", v->signers},
+             {"validators", v->validators},
+             {"linked_headers", v->linked_headers},
+             {"trusted_by_store", v->trusted_by_store}});
+  } else {
+    Print(DescribeVerified(*v) + "\n");
+  }
+  return Status::Ok();
+}
+
+Status LightSync(const GlobalOptions& g, const ProofCliOptions& o) {
+  auto trust = LoadTrust(o.genesis_file);
+  if (!trust.ok()) return trust.status();
+  auto store = OpenStore(**trust, o.light_dir);
+  if (!store.ok()) return store.status();
+  auto node = NodeClient::Connect(g.rpc_url);
+  if (!node.ok()) return node.status();
+  auto chain = GetNodeChain(*node);
+  if (!chain.ok()) return chain.status();
+  if (Status s = SameGenesis(*chain, **trust, node->url()); !s.ok()) return s;
+  const uint64_t target = o.to.empty() ? chain->head : std::min(chain->head, U64Of(o.to));
+  SyncStats stats;
+  if (Status s = SyncTo(*node, **trust, *store, target, o.verbose, &stats); !s.ok()) return s;
+  const TrustedHeader* newest = store->Find(store->height());
+  const std::string hash =
+      newest ? newest->header.Hash().ToHex() : (*trust)->genesis_hash().ToHex();
+  if (g.json) {
+    Json j = stats.ToJson();
+    j["dir"] = store->dir();
+    j["height"] = store->height();
+    j["hash"] = hash;
+    PrintJson(j);
+  } else {
+    Print("light store " + store->dir() + ": trusted up to block " +
+          std::to_string(store->height()) + " (hash " + hash + "); fetched " +
+          std::to_string(stats.fetched) + " headers in " + std::to_string(stats.calls) +
+          " calls\n");
+  }
+  return Status::Ok();
+}
+
+void AddLightOptions(CLI::App* c, ProofCliOptions* o) {
+  c->add_option("--light-dir", o->light_dir,
+                "the light store (default: ~/.cairn/light/<genesis hash>)")
+      ->type_name("DIR");
+  c->add_flag("--verbose", o->verbose, "say on stderr what was downloaded");
+}
+
+}  // namespace
+
+void AddProofCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
+  auto o = std::make_shared<ProofCliOptions>();
+  CLI::App* prove = app.add_subcommand("prove", "write a proof file a third party checks offline");
+  prove->require_subcommand(1);
+  CLI::App* c = prove->add_subcommand(
+      "tx",
+      "prove that a committed transaction is in its block, and that the block is the chain's");
+  c->add_option("HASH", o->tx_hash, "the transaction hash")->required()->check(HashValidator());
+  c->add_option("--out", o->out, "the proof file to write")->required()->type_name("FILE");
+  c->add_option("--genesis", o->genesis_file,
+                "the chain's genesis file: check the proof before writing it (needed with "
+                "--light; default with --light: ~/.cairn/genesis.json)")
+      ->type_name("FILE");
+  c->add_flag("--light", o->light,
+              "take the headers from the light store, downloading only those it lacks");
+  AddLightOptions(c, o.get());
+  c->add_option("--headers-from", o->headers_from,
+                "solo and Raft: carry headers from this height only (the verifier must trust "
+                "the one below it in its light store); default 1, a self-contained file")
+      ->check(U64Validator())
+      ->type_name("H");
+  c->callback([&g, o, action] { *action = [&g, o] { return ProveTx(g, *o); }; });
+
+  c = app.add_subcommand("verify-proof",
+                         "check a proof file offline against the chain's genesis file");
+  c->add_option("FILE", o->file, "the proof file")->required();
+  c->add_option("--genesis", o->genesis_file, "the chain's genesis file")
+      ->required()
+      ->type_name("FILE");
+  c->add_option("--light-dir", o->light_dir,
+                "also trust the headers of this light store (solo, Raft: a file may then carry "
+                "only the headers past it)")
+      ->type_name("DIR");
+  c->callback([&g, o, action] { *action = [&g, o] { return VerifyProofCommand(g, *o); }; });
+
+  CLI::App* light = app.add_subcommand("light", "the light client: a store of verified headers");
+  light->require_subcommand(1);
+  c = light->add_subcommand("sync", "download and verify the headers up to the node's head");
+  c->add_option("--genesis", o->genesis_file,
+                "the chain's genesis file (default: ~/.cairn/genesis.json)")
+      ->type_name("FILE");
+  c->add_option("--to", o->to, "stop at this height (default: the node's head)")
+      ->check(U64Validator())
+      ->type_name("H");
+  AddLightOptions(c, o.get());
+  c->callback([&g, o, action] { *action = [&g, o] { return LightSync(g, *o); }; });
+}
+
+}  // namespace cairn::cli
