@@ -147,7 +147,7 @@ std::string DescribeVerified(const VerifiedProof& v) {
   return s + " and linked to " +
          (v.anchor == 0 ? std::string("genesis")
                         : "the light store's trusted header " + std::to_string(v.anchor)) +
-         by " + std::to_string(v.linked_headers) +
+         " by " + std::to_string(v.linked_headers) +
          (v.linked_headers == 1 ? " signed header" : " signed headers") +
          " (authorship, not finality: solo and raft keep no certificates)";
 }
