@@ -179,7 +179,7 @@ TEST_CASE("cairn prove tx on a 4-validator BFT network verifies offline with eve
 }
 
 TEST_CASE(
-    "cairn prove tx on a solo chain links the header to genesis; a light store fetches "
+    "cairn prove tx on a solo chain links the header to genesis, and a light store fetches "
     "only new headers",
     "[cli][integration][proof][light]") {
   REQUIRE_FALSE(CairnPath().empty());

@@ -134,7 +134,7 @@ TEST_CASE("proof file: hostile files are refused with the reason, before any wor
   }
 }
 
-TEST_CASE("light store: appended headers survive a reopen; a cut-short record is dropped",
+TEST_CASE("light store: appended headers survive a reopen and a cut-short record is dropped",
           "[cli][light]") {
   testkit::TempDir dir("light-store");
   const std::string d = dir.path() + "/store";
