@@ -5,6 +5,7 @@
 // The header checks are audit::HeaderTrust's (chain::BlockRules), the proof check
 // api::VerifyTxProof: the rules the node and the audit run, not a copy.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "audit/header_trust.h"
@@ -340,6 +341,10 @@ Status VerifyProofCommand(const GlobalOptions& g, const ProofCliOptions& o) {
   if (!file.ok()) return Status::Error("proof refused: " + file.status().message());
   std::optional<LightStore> store;
   if (!o.light_dir.empty()) {
+    // Checking reads the store; it never creates one where the user mistyped a path.
+    if (!std::filesystem::is_directory(o.light_dir)) {
+      return Status::Error("--light-dir " + o.light_dir + " is not a directory");
+    }
     auto s = OpenStore(**trust, o.light_dir);
     if (!s.ok()) return s.status();
     store = std::move(s.value());
