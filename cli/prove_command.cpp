@@ -283,6 +283,14 @@ Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
       return Status::Error("--headers-from " + o.headers_from + " is above the block's height " +
                            std::to_string(f.height));
     }
+    if (f.height - f.headers_from >= kMaxProofHeaders) {
+      // No verifier would read the file; say so before downloading what it cannot hold.
+      return Status::Error("block " + std::to_string(f.height) + " needs " +
+                           std::to_string(f.height - f.headers_from) +
+                           " linked headers, more than a proof file holds (" +
+                           std::to_string(kMaxProofHeaders) +
+                           "): give --headers-from for a verifier with a light store");
+    }
     std::vector<TrustedHeader> chain_headers;  // heights [headers_from, height]
     if (store) {
       if (Status s = SyncTo(*node, *trust, *store, f.height, o.verbose, &stats); !s.ok()) return s;

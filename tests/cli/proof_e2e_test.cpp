@@ -288,3 +288,40 @@ TEST_CASE(
                      [](json& j) { j["proof"] = FlipDigit(j["proof"], 2); }),
              Catch::StartsWith("cairn: proof refused: proof: "));
 }
+
+TEST_CASE("cairn prove tx on a 3-validator Raft network verifies offline through the header chain",
+          "[cli][integration][raft][proof]") {
+  REQUIRE_FALSE(CairnPath().empty());
+  TempNetwork net("cli-proof-raft", 3, 0, "raft");
+  net.StartAll({"v0", "v1", "v2"});
+  const std::string genesis = net.dir() + "/genesis.json";
+  auto c = net.Client("v1");
+  REQUIRE(Eventually(
+      [&] {
+        const json s = net.Status("v1");
+        return s.is_object() && !s.value("leader", std::string()).empty();
+      },
+      30s));
+  uint64_t nonce = 0;
+  std::vector<std::string> sent;
+  for (int round = 0; round < 3; ++round) {  // several blocks, so the chain has links
+    std::vector<std::string> batch = net.Load("v1", &nonce, 5);
+    REQUIRE(batch.size() == 5);
+    for (const std::string& h : batch) REQUIRE(WaitCommitted(c, h, 60s));
+    sent.insert(sent.end(), batch.begin(), batch.end());
+  }
+  const std::string file = net.dir() + "/proof.json";
+  REQUIRE(Cairn({"--rpc", c.url(), "prove", "tx", sent.back(), "--out", file, "--genesis", genesis})
+              .exit_code == 0);
+  for (const char* n : {"v0", "v1", "v2"}) CHECK(net.Stop(n) == 0);
+
+  json v = JsonOf(Cairn({"verify-proof", file, "--genesis", genesis, "--json"}));
+  CHECK(v["basis"] == "header_chain");
+  CHECK(v["linked_headers"] == v["height"]);
+  const json original = json::parse(ReadFile(file));
+  CHECK(original["certificate"].is_null());
+  CHECK(original["headers"].size() == original["height"].get<size_t>() - 1);
+  CHECK_THAT(Refusal(net.dir(), original, genesis,
+                     [](json& j) { j["proposer_sig"] = FlipDigit(j["proposer_sig"], 0); }),
+             Catch::Contains(": proposer_signature: the signature by "));
+}
