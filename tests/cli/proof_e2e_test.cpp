@@ -287,6 +287,25 @@ TEST_CASE(
   CHECK_THAT(Refusal(dir.path(), original, genesis,
                      [](json& j) { j["proof"] = FlipDigit(j["proof"], 2); }),
              Catch::StartsWith("cairn: proof refused: proof: "));
+
+  // Hostile files through the binary: one line on stderr, exit 1, no crash.
+  const std::string text = ReadFile(p2);
+  const std::string cut = dir.path() + "/cut.json";
+  {
+    std::ofstream out(cut, std::ios::trunc);
+    out << text.substr(0, text.size() / 3);
+  }
+  CommandResult truncated = Cairn({"verify-proof", cut, "--genesis", genesis});
+  CHECK(truncated.exit_code == 1);
+  CHECK_THAT(truncated.err, Catch::StartsWith("cairn: proof refused: " + cut + ": not JSON: "));
+  CHECK(std::count(truncated.err.begin(), truncated.err.end(), '\n') == 1);
+  json huge = original;
+  for (int i = 0; i < 250'000; ++i) huge["headers"].push_back(json::object());
+  WriteJson(cut, huge);
+  CommandResult many = Cairn({"verify-proof", cut, "--genesis", genesis});
+  CHECK(many.exit_code == 1);
+  CHECK_THAT(many.err, Catch::Contains("proof file: headers: ") &&
+                           Catch::Contains(" entries exceeds 200000"));
 }
 
 TEST_CASE("cairn prove tx on a 3-validator Raft network verifies offline through the header chain",
