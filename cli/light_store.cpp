@@ -5,6 +5,7 @@
 #include "cli/light_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +38,16 @@ Result<LightStore> LightStore::Open(const std::string& dir, bool linked) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IoError("light store " + dir + ": " + ec.message());
   LightStore store(dir, linked);
+  const std::string lock = dir + "/lock";
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError("light store " + lock + ": " + std::strerror(errno));
+  store.lock_fd_ = std::shared_ptr<int>(new int(fd), [](int* p) {
+    ::close(*p);
+    delete p;
+  });
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Error("light store " + dir + " is in use by another cairn (" + lock + ")");
+  }
   auto file = ReadRegularFile(store.path(), kMaxStoreBytes);
   if (!file.ok()) {
     if (file.status().code() == StatusCode::kNotFound) return store;

@@ -2,10 +2,12 @@
 // directory per chain, <dir>/headers, records appended and synced. Solo and Raft: every header
 // from 1 up (each linked to the one before and signed by its proposer). BFT: any headers, each
 // with the certificate that made it trusted. Genesis is never stored: it is computed from the
-// genesis file. Not thread-safe: one command uses one store.
+// genesis file. Not thread-safe: one command uses one store, and an open store holds an
+// exclusive lock (<dir>/lock), so a second cairn on the same store is refused, not interleaved.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,7 @@ class LightStore {
 
   std::string dir_;
   bool linked_ = false;
+  std::shared_ptr<int> lock_fd_;        // flock'ed <dir>/lock, closed with the last copy
   std::vector<TrustedHeader> headers_;  // by height
 };
 

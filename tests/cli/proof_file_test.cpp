@@ -157,24 +157,40 @@ TEST_CASE("light store: appended headers survive a reopen and a cut-short record
     REQUIRE(s->Append({hs[0], hs[1]}).ok());
     REQUIRE(s->Append({hs[2]}).ok());
   }
-  auto s = LightStore::Open(d, /*linked=*/true);
-  REQUIRE(s.ok());
-  CHECK(s->height() == 3);
-  REQUIRE(s->Find(2) != nullptr);
-  CHECK(s->Find(2)->header == hs[1].header);
-  CHECK(s->Find(4) == nullptr);
+  {
+    auto s = LightStore::Open(d, /*linked=*/true);
+    REQUIRE(s.ok());
+    CHECK(s->height() == 3);
+    REQUIRE(s->Find(2) != nullptr);
+    CHECK(s->Find(2)->header == hs[1].header);
+    CHECK(s->Find(4) == nullptr);
+  }
 
   // A crash in the middle of an append leaves part of a record: it was never trusted.
   const std::string file = d + "/headers";
   const std::string text = testkit::ReadFile(file);
   Write(file, text.substr(0, text.size() - 10));
-  auto cut = LightStore::Open(d, /*linked=*/true);
-  REQUIRE(cut.ok());
-  CHECK(cut->height() == 2);
+  {
+    auto cut = LightStore::Open(d, /*linked=*/true);
+    REQUIRE(cut.ok());
+    CHECK(cut->height() == 2);
+  }
 
   // A store whose headers do not link is refused, not trusted.
   std::string broken = text;
   broken[8 + 4 + 20] ^= 0x01;  // inside the first header
   Write(file, broken);
   CHECK_FALSE(LightStore::Open(d, /*linked=*/true).ok());
+}
+
+TEST_CASE("light store: a second opener of the same store is refused while the first holds it",
+          "[cli][light]") {
+  testkit::TempDir dir("light-lock");
+  auto first = LightStore::Open(dir.path() + "/s", /*linked=*/true);
+  REQUIRE(first.ok());
+  auto second = LightStore::Open(dir.path() + "/s", /*linked=*/true);
+  REQUIRE_FALSE(second.ok());
+  CHECK_THAT(second.status().message(), Catch::Contains("is in use by another cairn"));
+  first = Status::Error("closed");  // releases the lock
+  CHECK(LightStore::Open(dir.path() + "/s", /*linked=*/true).ok());
 }
