@@ -60,6 +60,12 @@ Status CheckChain(const ProofFile& file, const ledger::BlockHeader& header,
     const uint64_t height = file.headers_from + i;
     auto h = DecodeHeader(file.headers[i].header, "header " + std::to_string(height));
     if (!h.ok()) return h.status();
+    if (h->height != height) {
+      // Named by position: the header's own height is the wrong one.
+      return Status::Error("headers[" + std::to_string(i) + "]: is header " +
+                           std::to_string(h->height) + ", where header " + std::to_string(height) +
+                           " belongs");
+    }
     if (Status s = trust.CheckLinked(prev, *h, file.headers[i].proposer_sig); !s.ok()) return s;
     prev = std::move(*h);
   }
