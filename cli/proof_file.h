@@ -21,7 +21,7 @@ namespace cairn::cli {
 
 inline constexpr const char* kProofFormat = "cairn-proof/1";
 // The largest proof file read: a solo or Raft chain's file carries every header from genesis
-// (about 600 hex characters each), so this holds a chain of about 100,000 blocks.
+// (about 510 bytes of JSON each), so this holds a chain of about 130,000 blocks.
 inline constexpr size_t kMaxProofFileBytes = 64 << 20;
 // Checked against the array's length before any element is decoded.
 inline constexpr size_t kMaxProofHeaders = 200'000;
