@@ -480,7 +480,15 @@ Ready RaftEngine::TakeReady() {
   rd.truncate_from = pending_truncate_;
   pending_truncate_.reset();
   for (uint64_t i = unstable_from_; i <= log_.last_index(); ++i) {
-    rd.append.push_back(LogRecord{i, EncodeEntry(log_.At(i))});
+    const Entry& e = log_.At(i);
+    LogRecord rec{i, EncodeEntry(e)};
+    if (e.is_block()) {
+      // The node stores the block once, beside the record, and its ledger reuses it.
+      rec.block_hash = e.hash;
+      rec.block_offset = kEntryDataOffset;
+      rec.block_size = e.data.size();
+    }
+    rd.append.push_back(std::move(rec));
   }
   ready_persist_to_ = log_.last_index();
   unstable_from_ = log_.last_index() + 1;

@@ -1,0 +1,96 @@
+// A Raft follower's work per block outside execution (issue 13): what it writes to its store
+// for each committed block (the engine's log record, then the chain store's commit) and the
+// copies of the block's bytes between the AppendEntries message and the store.
+#include <benchmark/benchmark.h>
+
+#include "consensus/raft/messages.h"
+#include "ledger/chain_store.h"
+#include "tests/kit/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
+
+namespace cairn::micro {
+namespace {
+
+using testkit::ChainFixture;
+using testkit::TempDir;
+
+constexpr size_t kTxs = 1000;
+
+// Counts what goes into the key-value store: key and value bytes of every put.
+class CountingKv : public ledger::KvStore {
+ public:
+  explicit CountingKv(std::unique_ptr<ledger::KvStore> inner) : inner_(std::move(inner)) {}
+  Result<std::optional<Bytes>> Get(ByteView key) const override { return inner_->Get(key); }
+  Status Write(const ledger::WriteBatch& batch, bool sync) override {
+    for (const auto& op : batch.ops()) bytes_ += op.key.size() + (op.value ? op.value->size() : 0);
+    return inner_->Write(batch, sync);
+  }
+  Status Scan(ByteView start, ByteView end,
+              const std::function<bool(ByteView, ByteView)>& fn) const override {
+    return inner_->Scan(start, end, fn);
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::unique_ptr<ledger::KvStore> inner_;
+  uint64_t bytes_ = 0;
+};
+
+Bytes LogKey(uint64_t index) {
+  Bytes k = {'C', 'l'};
+  for (int i = 7; i >= 0; --i) k.push_back(static_cast<uint8_t>(index >> (8 * i)));
+  return k;
+}
+
+// The follower's writes for one block of 1,000 transfers, unsynced (CPU, not fsync): the Raft
+// log record of the block entry, then ChainStore::Commit. arg 0: the record holds the block's
+// bytes (as stored today); arg 1: the record holds the entry without them, so the block's
+// bytes are written once (the lower bound of any written-once design).
+// Counter bytes_per_block: key and value bytes handed to LevelDB per block (LevelDB's own
+// log then writes each byte once more, and its compactions again).
+void BM_FollowerBlockWrites(benchmark::State& state) {
+  crypto::Init();
+  const bool once = state.range(0) != 0;
+  ChainFixture chain(1000, "micro-bench");
+  TempDir dir("micro");
+  auto kv = ledger::OpenLevelDb(dir.path() + "/chain", /*create=*/true);
+  if (!kv.ok()) {
+    state.SkipWithError(kv.status().message().c_str());
+    return;
+  }
+  auto counting = std::make_unique<CountingKv>(std::move(kv.value()));
+  CountingKv* counter = counting.get();
+  auto store = ledger::ChainStore::Open(std::move(counting), chain.genesis, chain.genesis_state);
+  if (!store.ok()) {
+    state.SkipWithError(store.status().message().c_str());
+    return;
+  }
+  uint64_t index = 0, bytes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto parent = (*store)->HeaderAt((*store)->head().height);
+    ledger::BuiltBlock b = chain.NextBlock(**store, **parent, kTxs);
+    consensus::raft::Entry e;
+    e.index = ++index;
+    e.term = 1;
+    e.type = consensus::raft::EntryType::kBlock;
+    e.height = b.block.header.height;
+    e.hash = b.block.Hash();
+    if (!once) e.data = b.block.Encode();
+    const uint64_t before = counter->bytes();
+    state.ResumeTiming();
+    ledger::WriteBatch record;
+    record.Put(LogKey(index), consensus::raft::EncodeEntry(e));
+    Status s = (*store)->kv().Write(record, /*sync=*/false);
+    if (s.ok()) s = (*store)->Commit(b.block, b.exec, /*sync=*/false);
+    if (!s.ok()) state.SkipWithError(s.message().c_str());
+    bytes += counter->bytes() - before;
+  }
+  state.counters["bytes_per_block"] =
+      benchmark::Counter(static_cast<double>(bytes) / static_cast<double>(state.iterations()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kTxs);
+}
+BENCHMARK(BM_FollowerBlockWrites)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(60);
+
+}  // namespace
+}  // namespace cairn::micro
