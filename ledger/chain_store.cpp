@@ -212,8 +212,9 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
       return s.WithCode(StatusCode::kCorruption).Wrap("chain store");
     if (version != kFormatPlain && version != kFormatVersion) {
       return Status::Error("chain store: format version " + std::to_string(version) +
-                           " is not supported (this build reads version " +
-                           std::to_string(kFormatVersion) + ")");
+                           " is not supported (this build reads versions " +
+                           std::to_string(kFormatPlain) + " and " + std::to_string(kFormatVersion) +
+                           ")");
     }
   }
 

@@ -206,7 +206,7 @@ size_t BodyRefs(const ledger::KvStore& kv) {
   return refs;
 }
 
-TEST_CASE("in-process raft: a crashed node replays its log, and every store audits clean",
+TEST_CASE("in-process raft: a crashed node replays its log and every store audits clean",
           "[node][inproc][engine_store]") {
   const uint64_t seed = 7;
   INFO("seed " << seed);
