@@ -345,9 +345,16 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   WriteBatch batch;
   // A block whose Raft log record stored its encoding under 'K' is kept there: 'B' refers to
   // it instead of holding a second copy (BlockBytesAt resolves the reference).
-  auto body = kv_->Get(BodyKey(hash));
-  if (!body.ok()) return body.status().WithCode(StatusCode::kIoError).Wrap(at + "reading body");
-  const bool adopt = body.value().has_value();
+  // Looked up by a one-key scan: a Get would copy the whole body out only to learn it exists.
+  const Bytes body_key = BodyKey(hash);
+  Bytes past = body_key;
+  past.push_back(0);
+  bool adopt = false;
+  Status looked = kv_->Scan(body_key, past, [&](ByteView, ByteView) {
+    adopt = true;
+    return false;
+  });
+  if (!looked.ok()) return looked.WithCode(StatusCode::kIoError).Wrap(at + "looking up its body");
   if (adopt) {
     batch.Put(HeightKey(kBlockPrefix, h.height), EncodeBodyRef(hash));
     if (impl_->format == kFormatPlain) {

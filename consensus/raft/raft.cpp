@@ -266,10 +266,15 @@ bool RaftEngine::QuorumActive() {
 Status RaftEngine::Step(ReplicaId from, ByteView message) {
   Result<Message> m = DecodeMessage(message);
   if (!m) return m.status().Wrap("from replica " + std::to_string(from));
-  return StepMessage(from, *m);
+  return StepOwned(from, *m);
 }
 
 Status RaftEngine::StepMessage(ReplicaId from, const Message& m) {
+  Message own = m;
+  return StepOwned(from, own);
+}
+
+Status RaftEngine::StepOwned(ReplicaId from, Message& m) {
   std::string what =
       "raft " + std::string(MsgTypeName(m.type)) + " from replica " + std::to_string(from);
   if (from >= cfg_.replicas || from == cfg_.id) return Status::Error(what + ": bad sender");
