@@ -175,6 +175,9 @@ struct ChainStore::Impl {
   // Lock order: commit_mu, then head_mu (Commit publishes the new head last).
   mutable Mutex head_mu ACQUIRED_AFTER(commit_mu);
   Head head GUARDED_BY(head_mu);
+  // The head block's header, which every commit asks for (the parent of the next block):
+  // served from here, not by reading and decoding the whole head block again.
+  std::optional<BlockHeader> head_header GUARDED_BY(head_mu);
 
   mutable Mutex error_mu;
   mutable Status read_error GUARDED_BY(error_mu);  // the first hidden state read error
@@ -189,6 +192,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
                                                      const Block& genesis,
                                                      const StateDiff& genesis_state) {
   if (!kv) return Status::Error("chain store: no key-value store");
+  uint32_t stored_format = kFormatPlain;  // what Initialise writes
   auto format = kv->Get(MetaKey("format"));
   if (!format.ok()) return format.status().Wrap("chain store: reading format version");
   if (!format.value()) {
@@ -206,7 +210,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     }
   } else {
     Reader r(*format.value(), "format record");
-    uint32_t version = 0;
+    uint32_t& version = stored_format;
     r.U32(&version, "version");
     if (Status s = r.Finish(); !s.ok())
       return s.WithCode(StatusCode::kCorruption).Wrap("chain store");
@@ -250,11 +254,8 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   store->impl_->genesis_hash = *genesis_hash;
   store->impl_->chain_id = chain_id;
   {
-    Reader r(format.value() ? *format.value() : Bytes{1, 0, 0, 0}, "format record");
-    uint32_t version = kFormatPlain;
-    r.U32(&version, "version");
     MutexLock lock(&store->impl_->commit_mu);
-    store->impl_->format = version;
+    store->impl_->format = stored_format;
   }
   {
     // Nothing else sees the store yet; the lock only keeps the analysis' rule uniform.
@@ -279,6 +280,10 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
         at + " has state_root " + crypto::ShortHex(block.value()->header.state_root, 16) +
         ", but the stored state root is " + crypto::ShortHex(head->state_root, 16) +
         "; the store is inconsistent");
+  }
+  {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->head_header = block.value()->header;
   }
   auto by_hash = store->kv_->Get(HashKey(kHashPrefix, hash));
   if (!by_hash.ok()) return by_hash.status().Wrap(at);
@@ -401,6 +406,7 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (adopt) impl_->format = kFormatVersion;
   MutexLock head_lock(&impl_->head_mu);
   impl_->head = next;
+  impl_->head_header = h;
   return Status::Ok();
 }
 
@@ -506,6 +512,12 @@ Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash
 }
 
 Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
+  {
+    MutexLock lock(&impl_->head_mu);
+    if (impl_->head_header && impl_->head_header->height == height) {
+      return std::optional<BlockHeader>(*impl_->head_header);
+    }
+  }
   const std::string at = "block " + std::to_string(height);
   auto got = BlockBytesAt(*kv_, height);
   if (!got.ok()) return got.status().Wrap(at);

@@ -57,20 +57,15 @@ Result<BlockSpan> DecodeSpan(ByteView b) {
 // whose block committed is the chain's now and stays.
 Status DeleteRecords(const ledger::KvStore& kv, uint64_t from, std::optional<uint64_t> to,
                      ledger::WriteBatch& batch) {
-  auto key = [](char kind, uint64_t i) {
-    Bytes k = {'C', static_cast<uint8_t>(kind)};
-    for (int b = 7; b >= 0; --b) k.push_back(static_cast<uint8_t>(i >> (8 * b)));
-    return k;
-  };
-  const Bytes l_end = to ? key('l', *to) : Bytes{'C', 'm'};
-  const Bytes m_end = to ? key('m', *to) : Bytes{'C', 'n'};
-  Status s = kv.Scan(key('l', from), l_end, [&](ByteView k, ByteView) {
+  const Bytes l_end = to ? Key('l', *to) : Key('m');
+  const Bytes m_end = to ? Key('m', *to) : Key('n');
+  Status s = kv.Scan(Key('l', from), l_end, [&](ByteView k, ByteView) {
     batch.Delete(k);
     return true;
   });
   if (!s.ok()) return s;
   Status inner = Status::Ok();
-  s = kv.Scan(key('m', from), m_end, [&](ByteView k, ByteView v) {
+  s = kv.Scan(Key('m', from), m_end, [&](ByteView k, ByteView v) {
     batch.Delete(k);
     auto span = DecodeSpan(v);
     if (!span.ok()) return true;  // the record is gone with it; nothing to find

@@ -142,3 +142,39 @@ BENCHMARK(BM_BodyLookup)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace cairn::micro
+
+namespace cairn::micro {
+namespace {
+
+// HeaderAt, which every commit asks for the head (the parent of the block being committed):
+// arg 0 reads the block below the head, as every height was read before the head's header
+// was kept in memory (the whole 1,000-tx block read and its header decoded); arg 1 the head.
+void BM_HeaderAt(benchmark::State& state) {
+  crypto::Init();
+  ChainFixture chain(1000, "micro-bench");
+  TempDir dir("micro");
+  auto store = ledger::OpenChainStore(dir.path() + "/chain", chain.genesis, chain.genesis_state,
+                                      /*create=*/true);
+  if (!store.ok()) {
+    state.SkipWithError(store.status().message().c_str());
+    return;
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto parent = (*store)->HeaderAt((*store)->head().height);
+    ledger::BuiltBlock b = chain.NextBlock(**store, **parent, kTxs);
+    if (Status s = (*store)->Commit(b.block, b.exec, /*sync=*/false); !s.ok()) {
+      state.SkipWithError(s.message().c_str());
+      return;
+    }
+  }
+  const uint64_t height = (*store)->head().height - (state.range(0) == 0 ? 1 : 0);
+  for (auto _ : state) {
+    auto h = (*store)->HeaderAt(height);
+    if (!h.ok() || !h->has_value()) state.SkipWithError("no header");
+    benchmark::DoNotOptimize(h);
+  }
+}
+BENCHMARK(BM_HeaderAt)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace cairn::micro
