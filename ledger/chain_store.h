@@ -64,15 +64,15 @@ class ChainStore : public StateReader {
   static Result<std::unique_ptr<ChainStore>> Open(std::unique_ptr<KvStore> kv, const Block& genesis,
                                                   const StateDiff& genesis_state);
 
-  // Atomically appends `block`. When 'K' holds the block's encoding (its Raft log record put
-  // it there), the block is stored as a reference to it rather than a second copy. (REQUIRES:
-  // height == head + 1 and prev_hash == head hash, else an error) with its receipts, tx index and
-  // state diff. `exec` must be the result of executing `block` on the head state (its state root is
-  // checked against the header). `extra` holds writes from the caller (e.g. consensus state) that
-  // must land in the same batch; its keys may not use the store's own prefixes (M B H T R S Q).
-  // `certificate`, when not empty, is the engine's proof that the block is final, stored in the
-  // same batch. sync=true: durable on return. head() moves only after the batch is written, so
-  // whatever head() reports is readable.
+  // Atomically appends `block` (REQUIRES: height == head + 1 and prev_hash == head hash,
+  // else an error) with its receipts, tx index and state diff. When 'K' holds the block's
+  // encoding (its Raft log record put it there), 'B' stores a reference to it instead of a
+  // second copy. `exec` must be the result of executing `block` on the head state (its state
+  // root is checked against the header). `extra` holds writes from the caller (e.g. consensus
+  // state) that must land in the same batch; its keys may not use the store's own prefixes
+  // (M B H K T R S Q). `certificate`, when not empty, is the engine's proof that the block is
+  // final, stored in the same batch. sync=true: durable on return. head() moves only after
+  // the batch is written, so whatever head() reports is readable.
   // Errors: kIoError when the batch could not be written (the disk failed; the block may be
   // fine), kRejected or kInvalidArgument when the block or `exec` breaks a requirement above.
   Status Commit(const Block& block, const ExecResult& exec, bool sync = true,
