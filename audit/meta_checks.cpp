@@ -4,19 +4,24 @@
 // exactly instead of surfacing as "the store does not open". Layouts: ledger/chain_store.h,
 // node/engine_store.cpp, consensus/bft/state.cpp, consensus/raft/messages.cpp.
 #include <map>
+#include <set>
 #include <string>
 
 #include "audit/auditor.h"
+#include "audit/source.h"
 #include "base/codec.h"
 #include "consensus/bft/messages.h"
 #include "consensus/bft/state.h"
 #include "consensus/raft/messages.h"
 #include "crypto/hex.h"
+#include "ledger/chain_store.h"
 
 namespace cairn::audit::internal {
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;  // ledger/chain_store.cpp
+// ledger/chain_store.cpp: 1, or 2 once a block is stored as a reference to its 'K' body.
+constexpr uint32_t kFormatPlain = 1;
+constexpr uint32_t kFormatVersion = 2;
 constexpr size_t kMaxEvidenceBytes = 1u << 20;
 
 std::string Record(std::string_view name) {
@@ -70,10 +75,11 @@ bool Auditor::CheckMetadata() {
         return Fail(AuditCheck::kMetadata, std::nullopt,
                     Record(name) + " does not decode: " + s.message());
       }
-      if (version != kFormatVersion) {
+      if (version != kFormatPlain && version != kFormatVersion) {
         return Fail(AuditCheck::kMetadata, std::nullopt,
                     Record(name) + " says version " + std::to_string(version) +
-                        "; this audit reads version " + std::to_string(kFormatVersion));
+                        "; this audit reads versions " + std::to_string(kFormatPlain) + " and " +
+                        std::to_string(kFormatVersion));
       }
     } else if (name == "genesis") {
       if (value.size() != 32 || crypto::Hash256::FromBytes(value) != report_.genesis_hash) {
@@ -152,6 +158,26 @@ bool Auditor::CheckEngineRecords() {
   };
   const uint8_t start[] = {'C'};
   const uint8_t end[] = {'C' + 1};
+  // Block spans ('C' 'm', node/engine_store.cpp): the records that lent their block's bytes
+  // to the chain store's 'K', by index, and the hashes they name.
+  std::map<uint64_t, std::pair<crypto::Hash256, uint32_t>> spans;
+  std::set<crypto::Hash256> lent;
+  Status span_scan = kv_->Scan(std::vector<uint8_t>{'C', 'm'}, std::vector<uint8_t>{'C', 'n'},
+                               [&](ByteView k, ByteView v) {
+                                 codec::Reader r(v, "block span");
+                                 crypto::Hash256 h;
+                                 uint32_t offset = 0;
+                                 r.Fixed(&h, "hash");
+                                 r.U32(&offset, "offset");
+                                 if (k.size() == 10 && r.Finish().ok()) {
+                                   spans[BigEndian(k.subspan(2))] = {h, offset};
+                                   lent.insert(h);
+                                 }
+                                 return true;
+                               });
+  if (!span_scan.ok())
+    return Fail(AuditCheck::kRead, std::nullopt,
+                "scanning the consensus records: " + span_scan.message());
   Status scan = kv_->Scan(start, end, [&](ByteView k, ByteView v) {
     const char sub = k.size() >= 2 ? static_cast<char>(k[1]) : '\0';
     if (sub == 'h' && k.size() == 2) {
@@ -180,11 +206,32 @@ bool Auditor::CheckEngineRecords() {
     if (sub == 'l' && k.size() == 10) {
       const uint64_t index = BigEndian(k.subspan(2));
       const std::string rec = "the consensus log record 'C' 'l' " + std::to_string(index);
-      Status s =
-          kind == genesis::ConsensusKind::kBft    ? consensus::bft::DecodeRecord(v, index).status()
-          : kind == genesis::ConsensusKind::kRaft ? consensus::raft::DecodeEntry(v, index).status()
-                                                  : Status::Error("a solo chain keeps none");
+      // A record that lent its block to 'K' is checked whole, its block put back.
+      Bytes whole(v.begin(), v.end());
+      if (auto span = spans.find(index); span != spans.end()) {
+        auto body = ledger::ChainStore::BlockBytesByHash(*kv_, span->second.first);
+        if (!body.ok()) return fail(rec + ": reading its block: " + body.status().message());
+        if (!body.value() || span->second.second > whole.size()) {
+          return fail(rec + ": its block " + crypto::ShortHex(span->second.first, 16) +
+                      " is stored nowhere");
+        }
+        whole.insert(whole.begin() + span->second.second, body.value()->begin(),
+                     body.value()->end());
+      }
+      Status s = kind == genesis::ConsensusKind::kBft
+                     ? consensus::bft::DecodeRecord(whole, index).status()
+                 : kind == genesis::ConsensusKind::kRaft
+                     ? consensus::raft::DecodeEntry(whole, index).status()
+                     : Status::Error("a solo chain keeps none");
       if (!s.ok()) return fail(rec + " does not decode: " + s.message());
+      return true;
+    }
+    if (sub == 'm' && k.size() == 10) {
+      const uint64_t index = BigEndian(k.subspan(2));
+      const std::string rec = "the consensus block span record 'C' 'm' " + std::to_string(index);
+      if (!spans.count(index)) return fail(rec + " does not decode");
+      auto whole = kv_->Get(Bytes{'C', 'l', k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9]});
+      if (!whole.ok() || !whole.value()) return fail(rec + " has no log record 'C' 'l' beside it");
       return true;
     }
     if (sub == 'e' && k.size() == 2 + 32) {
@@ -210,13 +257,46 @@ bool Auditor::CheckEngineRecords() {
     return Fail(AuditCheck::kRead, std::nullopt,
                 "scanning the consensus records: " + scan.message());
   if (bad) return Fail(std::move(*bad));
+
+  // Every block body under 'K' is either a committed block ('B' refers to it) or lent by a
+  // log record; anything else is an orphan that truncation should have deleted.
+  std::optional<AuditFailure> orphan;
+  Status bodies =
+      kv_->Scan(std::vector<uint8_t>{'K'}, std::vector<uint8_t>{'L'}, [&](ByteView k, ByteView v) {
+        auto hash = crypto::Hash256::FromBytes(k.subspan(1));
+        if (!hash) {
+          orphan = AuditFailure{AuditCheck::kMetadata, std::nullopt,
+                                "a block body key of the wrong size: " + Printable(k)};
+          return false;
+        }
+        if (lent.count(*hash)) return true;
+        codec::Reader r(v, "block");
+        ByteView header_bytes;
+        r.VarView(&header_bytes, v.size(), "header");
+        auto header = ledger::BlockHeader::Decode(header_bytes);
+        std::optional<Bytes> at;
+        if (header.ok()) {
+          auto got = kv_->Get(BlockKey(header->height));
+          if (got.ok()) at = std::move(got.value());
+        }
+        if (!at || ledger::ChainStore::BodyRefOf(*at) != hash) {
+          orphan = AuditFailure{AuditCheck::kEngineState, std::nullopt,
+                                "the block body 'K' " + crypto::ShortHex(*hash, 16) +
+                                    " belongs to no committed block and no log record"};
+          return false;
+        }
+        return true;
+      });
+  if (!bodies.ok())
+    return Fail(AuditCheck::kRead, std::nullopt, "scanning the block bodies: " + bodies.message());
+  if (orphan) return Fail(std::move(*orphan));
   return true;
 }
 
 bool Auditor::CheckLayout() {
-  // The gaps between the store's prefixes: B C H M Q R S T (ledger/chain_store.h).
-  static const std::pair<uint8_t, uint8_t> kGaps[] = {
-      {0x00, 'B'}, {'D', 'H'}, {'I', 'M'}, {'N', 'Q'}, {'U', 0xff}};
+  // The gaps between the store's prefixes: B C H K M Q R S T (ledger/chain_store.h).
+  static const std::pair<uint8_t, uint8_t> kGaps[] = {{0x00, 'B'}, {'D', 'H'}, {'I', 'K'},
+                                                      {'L', 'M'},  {'N', 'Q'}, {'U', 0xff}};
   for (const auto& [from, to] : kGaps) {
     std::optional<std::string> stray;
     const uint8_t start[] = {from};

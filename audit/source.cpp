@@ -23,7 +23,8 @@ Page StoreBlockSource::Fetch(uint64_t from, uint64_t max) {
   Page page;
   size_t bytes = 0;
   for (uint64_t h = from; h < from + max && bytes < kPageBudget; ++h) {
-    auto got = kv_.Get(BlockKey(h));
+    // Through a reference to a block body stored once by hash (ledger/chain_store.h).
+    auto got = ledger::ChainStore::BlockBytesAt(kv_, h);
     if (!got.ok()) {
       page.error = AuditFailure{AuditCheck::kRead, h, "reading block: " + got.error()};
       break;

@@ -45,6 +45,13 @@ struct BlockRef {
 struct LogRecord {
   uint64_t index = 0;
   Bytes data;
+  // Set when data[block_offset, block_offset + block_size) is the encoding of the block
+  // `block_hash` (a Raft block entry). The node may then store those bytes once, by hash,
+  // where its ledger reuses them when the block commits, and keep the rest of `data` in the
+  // record; it must hand `data` back whole on restart.
+  std::optional<crypto::Hash256> block_hash = std::nullopt;
+  size_t block_offset = 0;
+  size_t block_size = 0;
 
   friend bool operator==(const LogRecord&, const LogRecord&) = default;
 };

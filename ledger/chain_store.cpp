@@ -1,11 +1,13 @@
 // Stored encodings (codec.h integers, little endian; keys use big-endian heights so that
 // byte order is height order):
 //   key   'M' name                value
-//         "format"                u32 (kFormatVersion)
+//         "format"                u32 (1, or 2 once a BodyRef is stored)
 //         "genesis"               fixed[32]
 //         "chain_id"              bytes[1..64]
 //         "head"                  Head := height:u64 hash:fixed[32] state_root:fixed[32]
-//   key   'B' height:u64be        Block (block.h)
+//   key   'B' height:u64be        Block (block.h), or BodyRef := 0xffffffff:u32 hash:fixed[32]
+//                                 (no Block encoding starts with that header length)
+//   key   'K' hash:fixed[32]      Block: a block's encoding stored once, by hash (see .h)
 //   key   'H' hash:fixed[32]      height:u64
 //   key   'T' tx_hash:fixed[32]   TxLocation := height:u64 index:u32
 //   key   'R' height:u64be        Receipts (receipt.h)
@@ -25,7 +27,10 @@ using codec::Reader;
 using codec::Writer;
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+// Format 1 knows no BodyRef; a store moves to 2 when Commit writes its first one, so an
+// older build refuses it instead of misreading the reference as a damaged block.
+constexpr uint32_t kFormatPlain = 1;
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint8_t kMetaPrefix = 'M';
 constexpr uint8_t kBlockPrefix = 'B';
 constexpr uint8_t kHashPrefix = 'H';
@@ -33,13 +38,15 @@ constexpr uint8_t kTxPrefix = 'T';
 constexpr uint8_t kReceiptsPrefix = 'R';
 constexpr uint8_t kStatePrefix = 'S';
 constexpr uint8_t kCertificatePrefix = 'Q';
+constexpr uint8_t kBodyPrefix = 'K';
+constexpr size_t kBodyRefBytes = 4 + 32;
 // The largest BlockHeader encoding (see block.cpp), to read a header without its block.
 constexpr size_t kMaxHeaderBytes =
     1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
 
 bool IsReservedPrefix(uint8_t p) {
   return p == kMetaPrefix || p == kBlockPrefix || p == kHashPrefix || p == kTxPrefix ||
-         p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix;
+         p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix || p == kBodyPrefix;
 }
 
 // Sized up front and copied: GCC 12 at -O2 warns (-Warray-bounds, a false positive) on
@@ -117,6 +124,12 @@ Result<BlockHeader> DecodeStoredHeader(ByteView block_bytes) {
   return BlockHeader::Decode(header);
 }
 
+Bytes EncodeBodyRef(const crypto::Hash256& hash) {
+  Writer w;
+  w.U32(0xffffffff).Fixed(hash);
+  return w.Take();
+}
+
 // The genesis batch: block 0, its indexes, its (empty) receipts, the genesis state and the
 // metadata, so an interrupted initialisation leaves an empty store.
 Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_state) {
@@ -142,7 +155,7 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
     if (value) batch.Put(PrefixedStateKey(key), *value);
   }
   Writer format;
-  format.U32(kFormatVersion);
+  format.U32(kFormatPlain);
   batch.Put(MetaKey("format"), format.bytes());
   batch.Put(MetaKey("genesis"), hash.view());
   batch.Put(MetaKey("chain_id"), AsBytes(h.chain_id));
@@ -157,10 +170,14 @@ struct ChainStore::Impl {
   std::string chain_id;
 
   Mutex commit_mu;  // serialises Commit: its height check and write are one step
+  uint32_t format GUARDED_BY(commit_mu) = kFormatPlain;
 
   // Lock order: commit_mu, then head_mu (Commit publishes the new head last).
   mutable Mutex head_mu ACQUIRED_AFTER(commit_mu);
   Head head GUARDED_BY(head_mu);
+  // The head block's header, which every commit asks for (the parent of the next block):
+  // served from here, not by reading and decoding the whole head block again.
+  std::optional<BlockHeader> head_header GUARDED_BY(head_mu);
 
   mutable Mutex error_mu;
   mutable Status read_error GUARDED_BY(error_mu);  // the first hidden state read error
@@ -175,6 +192,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
                                                      const Block& genesis,
                                                      const StateDiff& genesis_state) {
   if (!kv) return Status::Error("chain store: no key-value store");
+  uint32_t stored_format = kFormatPlain;  // what Initialise writes
   auto format = kv->Get(MetaKey("format"));
   if (!format.ok()) return format.status().Wrap("chain store: reading format version");
   if (!format.value()) {
@@ -192,14 +210,15 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     }
   } else {
     Reader r(*format.value(), "format record");
-    uint32_t version = 0;
+    uint32_t& version = stored_format;
     r.U32(&version, "version");
     if (Status s = r.Finish(); !s.ok())
       return s.WithCode(StatusCode::kCorruption).Wrap("chain store");
-    if (version != kFormatVersion) {
+    if (version != kFormatPlain && version != kFormatVersion) {
       return Status::Error("chain store: format version " + std::to_string(version) +
-                           " is not supported (this build reads version " +
-                           std::to_string(kFormatVersion) + ")");
+                           " is not supported (this build reads versions " +
+                           std::to_string(kFormatPlain) + " and " + std::to_string(kFormatVersion) +
+                           ")");
     }
   }
 
@@ -235,6 +254,10 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   store->impl_->genesis_hash = *genesis_hash;
   store->impl_->chain_id = chain_id;
   {
+    MutexLock lock(&store->impl_->commit_mu);
+    store->impl_->format = stored_format;
+  }
+  {
     // Nothing else sees the store yet; the lock only keeps the analysis' rule uniform.
     MutexLock lock(&store->impl_->head_mu);
     store->impl_->head = *head;
@@ -257,6 +280,10 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
         at + " has state_root " + crypto::ShortHex(block.value()->header.state_root, 16) +
         ", but the stored state root is " + crypto::ShortHex(head->state_root, 16) +
         "; the store is inconsistent");
+  }
+  {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->head_header = block.value()->header;
   }
   auto by_hash = store->kv_->Get(HashKey(kHashPrefix, hash));
   if (!by_hash.ok()) return by_hash.status().Wrap(at);
@@ -321,7 +348,28 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
 
   const crypto::Hash256 hash = block.Hash();
   WriteBatch batch;
-  batch.Put(HeightKey(kBlockPrefix, h.height), block.Encode());
+  // A block whose Raft log record stored its encoding under 'K' is kept there: 'B' refers to
+  // it instead of holding a second copy (BlockBytesAt resolves the reference).
+  // Looked up by a one-key scan: a Get would copy the whole body out only to learn it exists.
+  const Bytes body_key = BodyKey(hash);
+  Bytes past = body_key;
+  past.push_back(0);
+  bool adopt = false;
+  Status looked = kv_->Scan(body_key, past, [&](ByteView, ByteView) {
+    adopt = true;
+    return false;
+  });
+  if (!looked.ok()) return looked.WithCode(StatusCode::kIoError).Wrap(at + "looking up its body");
+  if (adopt) {
+    batch.Put(HeightKey(kBlockPrefix, h.height), EncodeBodyRef(hash));
+    if (impl_->format == kFormatPlain) {
+      Writer format;
+      format.U32(kFormatVersion);
+      batch.Put(MetaKey("format"), format.bytes());
+    }
+  } else {
+    batch.Put(HeightKey(kBlockPrefix, h.height), block.Encode());
+  }
   batch.Put(HashKey(kHashPrefix, hash), EncodeU64(h.height));
   for (size_t i = 0; i < exec.tx_hashes.size(); ++i) {
     batch.Put(HashKey(kTxPrefix, exec.tx_hashes[i]),
@@ -355,8 +403,10 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (Status s = kv_->Write(batch, sync); !s.ok()) {
     return s.WithCode(StatusCode::kIoError).Wrap(at);
   }
+  if (adopt) impl_->format = kFormatVersion;
   MutexLock head_lock(&impl_->head_mu);
   impl_->head = next;
+  impl_->head_header = h;
   return Status::Ok();
 }
 
@@ -369,7 +419,7 @@ const crypto::Hash256& ChainStore::genesis_hash() const { return impl_->genesis_
 
 Result<std::optional<Block>> ChainStore::BlockAt(uint64_t height) const {
   const std::string at = "block " + std::to_string(height);
-  auto got = kv_->Get(HeightKey(kBlockPrefix, height));
+  auto got = BlockBytesAt(*kv_, height);
   if (!got.ok()) return got.status().Wrap(at);
   if (!got.value()) return std::optional<Block>();
   auto block = Block::Decode(**got);
@@ -388,6 +438,59 @@ Result<std::optional<Bytes>> ChainStore::CertificateAt(uint64_t height) const {
 }
 
 Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificatePrefix, height); }
+
+Bytes ChainStore::BodyKey(const crypto::Hash256& hash) { return HashKey(kBodyPrefix, hash); }
+
+std::optional<crypto::Hash256> ChainStore::BodyRefOf(ByteView stored) {
+  if (stored.size() != kBodyRefBytes) return std::nullopt;
+  for (size_t i = 0; i < 4; ++i) {
+    if (stored[i] != 0xff) return std::nullopt;
+  }
+  return crypto::Hash256::FromBytes(stored.subspan(4));
+}
+
+Result<std::optional<Bytes>> ChainStore::BlockBytesAt(const KvStore& kv, uint64_t height) {
+  auto got = kv.Get(HeightKey(kBlockPrefix, height));
+  if (!got.ok() || !got.value()) return got;
+  std::optional<crypto::Hash256> ref = BodyRefOf(**got);
+  if (!ref) return got;
+  const std::string at = "block " + std::to_string(height) + " (stored as its hash " +
+                         crypto::ShortHex(*ref, 16) + ")";
+  auto body = kv.Get(BodyKey(*ref));
+  if (!body.ok()) return body.status().Wrap(at);
+  if (!body.value()) {
+    return Status::Corruption(at + ": its encoding is missing from 'K'; the store is damaged");
+  }
+  // The reference names the block; a body that is another block is damage, not the block.
+  auto header = DecodeStoredHeader(**body);
+  if (!header.ok() || header->Hash() != *ref) {
+    return Status::Corruption(at + ": the encoding under 'K' is not that block; the store is " +
+                              "damaged");
+  }
+  return body;
+}
+
+Result<std::optional<Bytes>> ChainStore::BlockBytesByHash(const KvStore& kv,
+                                                          const crypto::Hash256& hash) {
+  auto body = kv.Get(BodyKey(hash));
+  if (!body.ok() || body.value()) return body;
+  auto got = kv.Get(HashKey(kHashPrefix, hash));
+  if (!got.ok()) return got.status().Wrap("block " + crypto::ShortHex(hash, 16));
+  if (!got.value()) return std::optional<Bytes>();
+  auto height = DecodeU64(**got, "hash index");
+  if (!height.ok()) {
+    return height.status()
+        .WithCode(StatusCode::kCorruption)
+        .Wrap("block " + crypto::ShortHex(hash, 16));
+  }
+  return BlockBytesAt(kv, *height);
+}
+
+Result<bool> ChainStore::HasBlock(const KvStore& kv, const crypto::Hash256& hash) {
+  auto got = kv.Get(HashKey(kHashPrefix, hash));
+  if (!got.ok()) return got.status();
+  return got.value().has_value();
+}
 
 Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash) const {
   auto got = kv_->Get(HashKey(kHashPrefix, hash));
@@ -409,8 +512,14 @@ Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash
 }
 
 Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
+  {
+    MutexLock lock(&impl_->head_mu);
+    if (impl_->head_header && impl_->head_header->height == height) {
+      return std::optional<BlockHeader>(*impl_->head_header);
+    }
+  }
   const std::string at = "block " + std::to_string(height);
-  auto got = kv_->Get(HeightKey(kBlockPrefix, height));
+  auto got = BlockBytesAt(*kv_, height);
   if (!got.ok()) return got.status().Wrap(at);
   if (!got.value()) return std::optional<BlockHeader>();
   auto header = DecodeStoredHeader(**got);

@@ -23,7 +23,12 @@ namespace cairn::ledger {
 // Key layout (one-byte prefix, then a big-endian height so keys sort by height):
 //   'M' name               metadata: "format" (u32), "genesis" (hash), "chain_id" (bytes),
 //                          "head" (height u64, hash fixed[32], state_root fixed[32])
-//   'B' height:u64be       Block encoding
+//   'B' height:u64be       Block encoding, or BodyRef := 0xffffffff:u32 hash:fixed[32] when
+//                          the block's encoding is already stored under 'K' hash
+//   'K' hash               a block's encoding, stored once by hash: written with the Raft log
+//                          record that carries the block (node/engine_store.cpp), adopted by a
+//                          'B' BodyRef when the block commits, deleted with its record when
+//                          that is truncated before the block commits
 //   'H' hash               height u64
 //   'T' tx hash            TxLocation (height u64, index u32)
 //   'R' height:u64be       Receipts of the block
@@ -31,9 +36,14 @@ namespace cairn::ledger {
 //   'S' state key          state value (see state.h for state keys)
 //   'C' ...                the node's consensus keys, written by node/engine_store.cpp only:
 //     'C' 'h'                the engine's hard state (persisted before its messages are sent)
-//     'C' 'l' index:u64be    one engine log record (Raft entries)
+//     'C' 'l' index:u64be    one engine log record (Raft entries); when 'C' 'm' has the
+//                            same index, the record without its block's bytes
+//     'C' 'm' index:u64be    where record 'C' 'l' index held a block: hash:fixed[32]
+//                            offset:u32 (the block's bytes are under 'K' hash, or are the
+//                            committed block of that hash)
 //     'C' 'e' sha256         evidence of equivocation: recorded_ms:u64 evidence:bytes
 //   The store itself never reads or writes 'C' keys; Commit's `extra` batch may carry them.
+// Format 1 stores hold no BodyRef; a store becomes format 2 with the first one.
 struct Head {
   uint64_t height = 0;
   crypto::Hash256 hash;
@@ -55,13 +65,14 @@ class ChainStore : public StateReader {
                                                   const StateDiff& genesis_state);
 
   // Atomically appends `block` (REQUIRES: height == head + 1 and prev_hash == head hash,
-  // else an error) with its receipts, tx index and state diff. `exec` must be the result of
-  // executing `block` on the head state (its state root is checked against the header).
-  // `extra` holds writes from the caller (e.g. consensus state) that must land in the same
-  // batch; its keys may not use the store's own prefixes (M B H T R S Q). `certificate`, when
-  // not empty, is the engine's proof that the block is final, stored in the same batch.
-  // sync=true: durable on return. head() moves only after the batch is written, so
-  // whatever head() reports is readable.
+  // else an error) with its receipts, tx index and state diff. When 'K' holds the block's
+  // encoding (its Raft log record put it there), 'B' stores a reference to it instead of a
+  // second copy. `exec` must be the result of executing `block` on the head state (its state
+  // root is checked against the header). `extra` holds writes from the caller (e.g. consensus
+  // state) that must land in the same batch; its keys may not use the store's own prefixes
+  // (M B H K T R S Q). `certificate`, when not empty, is the engine's proof that the block is
+  // final, stored in the same batch. sync=true: durable on return. head() moves only after
+  // the batch is written, so whatever head() reports is readable.
   // Errors: kIoError when the batch could not be written (the disk failed; the block may be
   // fine), kRejected or kInvalidArgument when the block or `exec` breaks a requirement above.
   Status Commit(const Block& block, const ExecResult& exec, bool sync = true,
@@ -77,6 +88,18 @@ class ChainStore : public StateReader {
   Result<std::optional<Bytes>> CertificateAt(uint64_t height) const;
   // Its key, for readers of the raw key-value store (the audit).
   static Bytes CertificateKey(uint64_t height);
+  // For readers of the raw key-value store (the audit, the engine store): the encoding of
+  // the block at `height`, through a BodyRef if it is one (checked to hash to the reference);
+  // and the encoding of the block `hash`, from 'K' or else from the chain. nullopt: none.
+  static Result<std::optional<Bytes>> BlockBytesAt(const KvStore& kv, uint64_t height);
+  static Result<std::optional<Bytes>> BlockBytesByHash(const KvStore& kv,
+                                                       const crypto::Hash256& hash);
+  // Whether block `hash` is committed (in the hash index).
+  static Result<bool> HasBlock(const KvStore& kv, const crypto::Hash256& hash);
+  // The key of a block's encoding stored by hash ('K' hash).
+  static Bytes BodyKey(const crypto::Hash256& hash);
+  // The BodyRef in a 'B' value, if it is one.
+  static std::optional<crypto::Hash256> BodyRefOf(ByteView stored_block);
   Result<std::optional<TxLocation>> FindTx(const crypto::Hash256& tx_hash) const;
   Result<std::optional<std::vector<Receipt>>> ReceiptsAt(uint64_t height) const;
 

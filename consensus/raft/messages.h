@@ -101,6 +101,8 @@ Result<Message> DecodeMessage(ByteView in);
 
 // A persisted log record holds one entry without its index (the record key).
 Bytes EncodeEntry(const Entry& e);
+// Where a block entry's data starts in EncodeEntry's output (term, type, height, hash, length).
+inline constexpr size_t kEntryDataOffset = 8 + 1 + 8 + 32 + 4;
 Result<Entry> DecodeEntry(ByteView in, uint64_t index);
 
 Bytes EncodeHardState(const HardState& hs);

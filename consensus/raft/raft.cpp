@@ -266,10 +266,15 @@ bool RaftEngine::QuorumActive() {
 Status RaftEngine::Step(ReplicaId from, ByteView message) {
   Result<Message> m = DecodeMessage(message);
   if (!m) return m.status().Wrap("from replica " + std::to_string(from));
-  return StepMessage(from, *m);
+  return StepOwned(from, *m);
 }
 
 Status RaftEngine::StepMessage(ReplicaId from, const Message& m) {
+  Message own = m;
+  return StepOwned(from, own);
+}
+
+Status RaftEngine::StepOwned(ReplicaId from, Message& m) {
   std::string what =
       "raft " + std::string(MsgTypeName(m.type)) + " from replica " + std::to_string(from);
   if (from >= cfg_.replicas || from == cfg_.id) return Status::Error(what + ": bad sender");
@@ -480,7 +485,15 @@ Ready RaftEngine::TakeReady() {
   rd.truncate_from = pending_truncate_;
   pending_truncate_.reset();
   for (uint64_t i = unstable_from_; i <= log_.last_index(); ++i) {
-    rd.append.push_back(LogRecord{i, EncodeEntry(log_.At(i))});
+    const Entry& e = log_.At(i);
+    LogRecord rec{i, EncodeEntry(e)};
+    if (e.is_block()) {
+      // The node stores the block once, beside the record, and its ledger reuses it.
+      rec.block_hash = e.hash;
+      rec.block_offset = kEntryDataOffset;
+      rec.block_size = e.data.size();
+    }
+    rd.append.push_back(std::move(rec));
   }
   ready_persist_to_ = log_.last_index();
   unstable_from_ = log_.last_index() + 1;

@@ -99,7 +99,10 @@ class RaftEngine final : public Engine {
 
   // Replication (replication.cpp).
   Status CheckApp(const Message& m) const;
-  Status HandleAppend(ReplicaId from, const Message& m);
+  // Takes `m` by non-const reference: its entries are moved into the log, not copied (a
+  // block entry is the whole block).
+  Status StepOwned(ReplicaId from, Message& m);
+  Status HandleAppend(ReplicaId from, Message& m);
   void HandleHeartbeat(ReplicaId from, const Message& m);
   Status HandleSnapshot(ReplicaId from, const Message& m);
   Status HandleAppResp(ReplicaId from, const Message& m);

@@ -32,7 +32,7 @@ Status RaftEngine::CheckApp(const Message& m) const {
   return Status::Ok();
 }
 
-Status RaftEngine::HandleAppend(ReplicaId from, const Message& m) {
+Status RaftEngine::HandleAppend(ReplicaId from, Message& m) {
   Message resp;
   resp.type = MsgType::kAppResp;
   resp.term = term_;
@@ -71,7 +71,9 @@ Status RaftEngine::HandleAppend(ReplicaId from, const Message& m) {
                            std::to_string(conflict) + " conflicts with a committed entry");
     }
     TruncateFrom(conflict);
-    for (uint64_t i = conflict; i <= last_new; ++i) AppendEntry(m.entries[i - m.index - 1]);
+    for (uint64_t i = conflict; i <= last_new; ++i) {
+      AppendEntry(std::move(m.entries[i - m.index - 1]));
+    }
   }
   CommitTo(std::min(m.commit, last_new));
   resp.index = last_new;

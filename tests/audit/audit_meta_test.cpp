@@ -84,10 +84,10 @@ TEST_CASE("audit checks the stored chain id against the genesis file", "[audit][
 
 TEST_CASE("audit checks the format and genesis records", "[audit][meta]") {
   MemChain c;
-  SECTION("format version 2") {
-    c.Put(MetaKey("format"), Bytes{2, 0, 0, 0});
+  SECTION("format version 3") {
+    c.Put(MetaKey("format"), Bytes{3, 0, 0, 0});
     Expect(c.Audit(), AuditCheck::kMetadata, std::nullopt,
-           "'M' \"format\" says version 2; this audit reads version 1");
+           "'M' \"format\" says version 3; this audit reads versions 1 and 2");
   }
   SECTION("format truncated") {
     c.Put(MetaKey("format"), Bytes{1, 0, 0});

@@ -84,6 +84,38 @@ TEST_CASE("a follower acknowledges entries in the Ready that persists them", "[c
   REQUIRE(r.GetStatus().leader == 0);
 }
 
+TEST_CASE("a block entry's record says where its block is: the node stores it once",
+          "[consensus][raft]") {
+  auto e = RaftEngine::Open(Config(1, 3), DurableState{}, sim::SimGenesis());
+  RaftEngine& r = **e;
+  Message app;
+  app.type = MsgType::kApp;
+  app.term = 1;
+  Entry noop;
+  noop.index = 1;
+  noop.term = 1;
+  Entry block;
+  block.index = 2;
+  block.term = 1;
+  block.type = EntryType::kBlock;
+  block.height = 1;
+  block.hash = crypto::Sha256Of(AsBytes("block 1"));
+  block.data = Bytes(300, 0x5a);
+  block.data[0] = 0x01;
+  app.entries = {noop, block};
+  REQUIRE(r.StepMessage(0, app).ok());
+  Ready rd = r.TakeReady();
+  r.Advance();
+  REQUIRE(rd.append.size() == 2);
+  CHECK_FALSE(rd.append[0].block_hash);  // a no-op carries no block
+  const LogRecord& rec = rd.append[1];
+  REQUIRE(rec.block_hash == block.hash);
+  REQUIRE(rec.block_offset + rec.block_size == rec.data.size());
+  CHECK(Bytes(rec.data.begin() + static_cast<ptrdiff_t>(rec.block_offset), rec.data.end()) ==
+        block.data);
+  CHECK(rec.data == EncodeEntry(block));
+}
+
 TEST_CASE("only the leader takes proposals and followers name the leader", "[consensus][raft]") {
   RaftCluster c(OptionsFor(3));
   c.Campaign(0);

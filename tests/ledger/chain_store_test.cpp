@@ -236,12 +236,12 @@ TEST_CASE("Open refuses an unknown format version and data that is not a chain s
   ChainFixture fx;
   MemoryKv kv;
   OpenMemory(kv, fx);
-  Writer v2;
-  v2.U32(2);
-  RawPut(kv, MetaKey("format"), v2.bytes());
+  Writer v3;
+  v3.U32(3);
+  RawPut(kv, MetaKey("format"), v3.bytes());
   auto newer = ChainStore::Open(std::make_unique<MemoryKv>(kv), fx.genesis, fx.genesis_state);
   REQUIRE_FALSE(newer.ok());
-  CHECK_THAT(newer.error(), Catch::Contains("format version 2 is not supported"));
+  CHECK_THAT(newer.error(), Catch::Contains("format version 3 is not supported"));
 
   MemoryKv foreign;
   RawPut(foreign, Bytes{'x'}, Bytes{'y'});

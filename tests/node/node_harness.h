@@ -111,6 +111,7 @@ class TestNetwork {
   TestNetwork(genesis::ConsensusKind kind, size_t validators, size_t observers = 0,
               uint64_t seed = 1,
               const std::function<void(config::NodeConfig&)>& configure = nullptr) {
+    seed_ = seed;
     genesis_.chain_id = "inproc";
     genesis_.genesis_time_ms = clock_.UnixMs() - 1000;
     genesis_.consensus = kind;
@@ -140,6 +141,33 @@ class TestNetwork {
       node->core = std::make_unique<NodeCore>(node->config, genesis_, node->key, *node->store,
                                               *node->net, clock_, hooks);
       nodes_.push_back(std::move(node));
+    }
+  }
+
+  // Node i crashes and restarts: its core goes, the writes its store had not synced are lost
+  // (as in a power cut), and a new core opens the store and the engine's state from what is
+  // left, then reconnects to every peer.
+  void Restart(size_t i) {
+    TestNode& n = *nodes_[i];
+    auto* kv = dynamic_cast<ledger::MemoryKv*>(&n.store->kv());
+    REQUIRE(kv != nullptr);
+    ledger::MemoryKv disk = *kv;  // shares the store
+    for (size_t j = 0; j < nodes_.size(); ++j) {
+      if (j != i) hub_.Cut(id(i), id(j));
+    }
+    n.core.reset();
+    n.store.reset();
+    disk.DropUnsynced();
+    auto store = ledger::ChainStore::Open(std::make_unique<ledger::MemoryKv>(disk),
+                                          genesis_.Block0(), genesis_.InitialState());
+    REQUIRE(store.ok());
+    n.store = std::move(store.value());
+    NodeHooks hooks;
+    hooks.raft_seed = seed_ * 1000 + i + 500;
+    n.core = std::make_unique<NodeCore>(n.config, genesis_, n.key, *n.store, *n.net, clock_, hooks);
+    REQUIRE(n.core->Start().ok());
+    for (size_t j = 0; j < nodes_.size(); ++j) {
+      if (j != i) Connect(i, j);
     }
   }
 
@@ -202,6 +230,7 @@ class TestNetwork {
   }
 
  private:
+  uint64_t seed_ = 1;
   static void Record(TestNode& n, Status s) {
     if (!s.ok() && n.halted.ok()) n.halted = s;
   }
