@@ -354,7 +354,7 @@ void StateTree::View::Reset() {
 // --- StateTree ---
 
 StateTree::StateTree(StateTreeOptions options)
-    : options_(options), arena_(std::make_shared<Arena>()) {}
+    : parallel_min_writes_(options.parallel_min_writes), arena_(std::make_shared<Arena>()) {}
 
 StateTree::~StateTree() = default;
 
@@ -391,7 +391,7 @@ StateTree::View StateTree::UpdateHashed(const View& parent, std::vector<TreeWrit
   uint32_t root = 0;
   const uint32_t old = parent.root_;
   const bool splittable = old == 0 || !arena_->node(old).leaf();
-  if (writes.size() >= options_.parallel_min_writes && splittable) {
+  if (writes.size() >= parallel_min_writes_.load(std::memory_order_relaxed) && splittable) {
     // The root's subtrees are independent: the left one on a second thread with its own
     // Builder (its own free indices), the right one here, joined after.
     const size_t split = Builder::SplitAt(all, 0);

@@ -10,6 +10,7 @@
 // alive, so a view may outlive its StateTree.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -113,6 +114,10 @@ class StateTree {
   Bytes Prove(const View& view, ByteView state_key) const;
   Bytes ProveKeyHash(const View& view, const crypto::Hash256& key_hash) const;
 
+  // Changes StateTreeOptions::parallel_min_writes for later updates (benchmarks compare
+  // both ways on one tree); thread-safe.
+  void SetParallelMinWrites(size_t n) { parallel_min_writes_.store(n, std::memory_order_relaxed); }
+
   // Nodes (internal and leaves) held by live views or being built: 0 once every view is
   // dropped. Exact when no Update runs.
   size_t LiveNodes() const;
@@ -120,7 +125,7 @@ class StateTree {
  private:
   class Builder;
 
-  StateTreeOptions options_;
+  std::atomic<size_t> parallel_min_writes_;
   std::shared_ptr<Arena> arena_;
 };
 
