@@ -1,10 +1,15 @@
-// The in-memory state tree. Node layout (section 4 of docs/design/state-tree.md):
-//   Node      hash:32 left:u32 right:u32 version:u64 refs:atomic u32        (56 bytes)
-//             internal: left, right are child indices (0 = Empty, never both)
-//             leaf: right = kLeafMark, left indexes the leaf's LeafData
-//   LeafData  key_hash:32 value_hash:32                                      (64 bytes)
-// A node's refcount is the number of parents plus views that hold it. Nodes never change
-// after they are reachable from a view; an update copies the paths it changes.
+// The in-memory state tree. Node layout (section 4 of docs/design/state-tree.md, as built):
+//   Node  left:u32 right:u32 version:u64 a:fixed[32] b:fixed[32]              (80 bytes)
+//         internal: left, right are child indices (0 = Empty, never both), a and b their
+//                   hashes
+//         leaf:     right = kLeafMark, a = key hash, b = value hash
+//   refs  atomic u32 per node, in arrays of their own
+// A node holds its children's hashes rather than its own, so an update reads only the nodes
+// on its paths, never their siblings, and a proof is read off the path. The root's hash lives
+// in the View. A node's refcount is the number of parents plus views that hold it; keeping
+// the counts apart from the nodes lets a dropped view decrement the children it shares
+// without touching their (cold) nodes. Nodes never change after they are reachable from a
+// view; an update copies the paths it changes.
 #include "ledger/state_tree.h"
 
 #include <algorithm>
@@ -12,8 +17,12 @@
 #include <atomic>
 #include <cassert>
 #include <cstdlib>
+#include <new>
 #include <thread>
+#include <type_traits>
 #include <utility>
+
+#include <sys/mman.h>
 
 #include "base/mutex.h"
 
@@ -29,39 +38,43 @@ namespace {
 constexpr uint32_t kLeafMark = std::numeric_limits<uint32_t>::max();
 
 struct Node {
-  Hash256 hash;
   uint32_t left = 0;
   uint32_t right = 0;
   uint64_t version = 0;
-  std::atomic<uint32_t> refs{0};
+  Hash256 a;  // internal: the left child's hash; leaf: the key hash
+  Hash256 b;  // internal: the right child's hash; leaf: the value hash
 
   bool leaf() const { return right == kLeafMark; }
 };
 
-struct LeafData {
-  Hash256 key_hash;
-  Hash256 value_hash;
-};
-
-// Fixed-size chunks behind a fixed table of chunk pointers: an index never moves, and a
-// reader needs no lock (the index reached it through a view, which happened after the
-// chunk was published). Index 0 is never handed out (it means Empty).
-template <typename T>
-class Pool {
+// Nodes and their refcounts in fixed-size chunks behind a fixed table of chunk pointers: an
+// index never moves, and a reader needs no lock (the index reached it through a view, which
+// happened after the chunk was published). Index 0 is never handed out (it means Empty).
+//
+// A chunk is one allocation on 2 MB boundaries advised to use transparent huge pages: an
+// update reads nodes at random across the whole tree (~200 MB at 1M keys), and on this
+// virtual machine a TLB miss costs more than the cache miss it precedes (huge pages took a
+// 1,000-transfer block at 1M keys from ~19 ms to ~N ms, BENCHMARKS.md).
+class NodePool {
  public:
-  static constexpr unsigned kChunkBits = 14;
+  static constexpr unsigned kChunkBits = 16;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
   static constexpr size_t kMaxChunks = size_t{1} << (32 - kChunkBits);
 
-  Pool() : chunks_(new std::atomic<T*>[kMaxChunks]) {
+  NodePool() : chunks_(new std::atomic<Chunk*>[kMaxChunks]) {
     for (size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
   }
-  ~Pool() {
-    for (size_t i = 0; i < kMaxChunks; ++i) delete[] chunks_[i].load(std::memory_order_relaxed);
+  ~NodePool() {
+    for (size_t i = 0; i < kMaxChunks; ++i) std::free(chunks_[i].load(std::memory_order_relaxed));
   }
+  NodePool(const NodePool&) = delete;
+  NodePool& operator=(const NodePool&) = delete;
 
-  T& at(uint32_t i) const {
-    return chunks_[i >> kChunkBits].load(std::memory_order_acquire)[i & (kChunkSize - 1)];
+  Node& at(uint32_t i) const {
+    return chunks_[i >> kChunkBits].load(std::memory_order_acquire)->nodes[i & (kChunkSize - 1)];
+  }
+  std::atomic<uint32_t>& refs(uint32_t i) const {
+    return chunks_[i >> kChunkBits].load(std::memory_order_acquire)->refs[i & (kChunkSize - 1)];
   }
 
   // Appends n free indices to out: recycled first, then fresh ones.
@@ -73,11 +86,11 @@ class Pool {
       --n;
     }
     for (; n > 0; --n) {
-      // 2^32 - 1 nodes would be ~230 GB: running out of indices is a bug, not an input.
+      // 2^32 - 1 nodes would be ~340 GB: running out of indices is a bug, not an input.
       if (next_ == std::numeric_limits<uint32_t>::max()) std::abort();
       const size_t c = next_ >> kChunkBits;
       if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
-        chunks_[c].store(new T[kChunkSize], std::memory_order_release);
+        chunks_[c].store(NewChunk(), std::memory_order_release);
       }
       out->push_back(next_++);
     }
@@ -96,46 +109,120 @@ class Pool {
   }
 
  private:
-  std::unique_ptr<std::atomic<T*>[]> chunks_;
+  struct Chunk {
+    Node nodes[kChunkSize];
+    std::atomic<uint32_t> refs[kChunkSize];
+  };
+  static_assert(std::is_trivially_destructible_v<Chunk>);
+
+  static Chunk* NewChunk() {
+    constexpr size_t kHugePage = size_t{2} << 20;
+    constexpr size_t kBytes = (sizeof(Chunk) + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = std::aligned_alloc(kHugePage, kBytes);
+    if (p == nullptr) std::abort();  // as operator new would throw: out of memory
+    // Advice only: without huge pages the tree is slower, not wrong.
+    (void)madvise(p, kBytes, MADV_HUGEPAGE);
+    return new (p) Chunk;
+  }
+
+  std::unique_ptr<std::atomic<Chunk*>[]> chunks_;
   mutable Mutex mu_;
   std::vector<uint32_t> free_ GUARDED_BY(mu_);
   uint32_t next_ GUARDED_BY(mu_) = 1;
 };
 
+// A subtree as its parent sees it: the node's index and its hash.
+struct Sub {
+  uint32_t node = 0;  // 0: Empty
+  Hash256 hash;
+};
+
 }  // namespace
 
 struct StateTree::Arena {
-  Pool<Node> nodes;
-  Pool<LeafData> leaves;
+  NodePool pool;
 
-  Node& node(uint32_t i) const { return nodes.at(i); }
-  const LeafData& leaf_data(const Node& n) const { return leaves.at(n.left); }
-  const Hash256& hash(uint32_t i) const { return i == 0 ? kEmptyTreeHash : nodes.at(i).hash; }
+  const Node& node(uint32_t i) const { return pool.at(i); }
+  // Asks for node i's refcount line, to be written soon.
+  void Prefetch(uint32_t i) const {
+    if (i != 0) __builtin_prefetch(&pool.refs(i), /*rw=*/1);
+  }
   void Ref(uint32_t i) {
-    if (i != 0) nodes.at(i).refs.fetch_add(1, std::memory_order_relaxed);
+    if (i != 0) pool.refs(i).fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Drops one reference on i and frees every node that loses its last one.
+  // Drops one reference on i and frees every node that loses its last one. Level by level,
+  // fetching a whole level's counts and nodes before using any: a node's children are
+  // known only once it is read, and a one-at-a-time walk pays a full memory latency
+  // (~0.5 us on this machine) per node; a level's fetches overlap.
   void Unref(uint32_t i) {
     if (i == 0) return;
-    std::vector<uint32_t> stack{i}, freed_nodes, freed_leaves;
-    while (!stack.empty()) {
-      const uint32_t j = stack.back();
-      stack.pop_back();
-      Node& n = nodes.at(j);
-      // acq_rel: the freeing thread must see every write other holders made before their
-      // decrement (as std::shared_ptr does).
-      if (n.refs.fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
-      if (n.leaf()) {
-        freed_leaves.push_back(n.left);
-      } else {
-        if (n.left != 0) stack.push_back(n.left);
-        if (n.right != 0) stack.push_back(n.right);
+    std::vector<uint32_t> level{i}, dying, next, freed;
+    while (!level.empty()) {
+      for (uint32_t j : level) Prefetch(j);
+      dying.clear();
+      for (uint32_t j : level) {
+        // acq_rel: the freeing thread must see every write other holders made before their
+        // decrement (as std::shared_ptr does).
+        if (pool.refs(j).fetch_sub(1, std::memory_order_acq_rel) != 1) continue;
+        __builtin_prefetch(&pool.at(j));
+        dying.push_back(j);
       }
-      freed_nodes.push_back(j);
+      next.clear();
+      for (uint32_t j : dying) {
+        const Node& n = pool.at(j);
+        if (!n.leaf()) {
+          if (n.left != 0) next.push_back(n.left);
+          if (n.right != 0) next.push_back(n.right);
+        }
+        freed.push_back(j);
+      }
+      level.swap(next);
     }
-    nodes.Release(freed_nodes);
-    leaves.Release(freed_leaves);
+    pool.Release(freed);
+  }
+
+  // Brings into cache the nodes on the paths of `writes` below `root` (at depth d) and the
+  // counts of their siblings, walking many paths at once: the update then finds them there
+  // instead of waiting on each level in turn. Only a hint: reads nothing it returns.
+  void Warm(uint32_t root, unsigned d, std::span<const TreeWrite> writes) const {
+    if (root == 0) return;
+    constexpr size_t kLanes = 16;
+    struct Lane {
+      uint32_t node = 0;
+      unsigned depth = 0;
+      size_t write = 0;
+    };
+    std::array<Lane, kLanes> lanes;
+    size_t next_write = 0, active = 0;
+    auto start = [&](Lane& lane) {
+      if (next_write >= writes.size()) return false;
+      lane = Lane{root, d, next_write++};
+      return true;
+    };
+    for (Lane& lane : lanes) active += start(lane) ? 1 : 0;
+    while (active > 0) {
+      for (Lane& lane : lanes) {
+        if (lane.node == 0) continue;
+        const Node& n = pool.at(lane.node);
+        if (n.leaf() || lane.depth >= 256) {
+          lane.node = 0;
+          if (!start(lane)) --active;
+          continue;
+        }
+        const bool right = KeyBit(writes[lane.write].key_hash, lane.depth);
+        const uint32_t child = right ? n.right : n.left;
+        Prefetch(right ? n.left : n.right);
+        lane.node = child;
+        ++lane.depth;
+        if (child == 0) {
+          if (!start(lane)) --active;
+          continue;
+        }
+        __builtin_prefetch(&pool.at(child));
+        __builtin_prefetch(reinterpret_cast<const char*>(&pool.at(child)) + 64);
+      }
+    }
   }
 };
 
@@ -143,58 +230,48 @@ struct StateTree::Arena {
 // pool's lock once per kBatch nodes) and its counters. Indices left over go back at the end.
 class StateTree::Builder {
  public:
-  struct Item {  // an entry to place: a new leaf, or an existing one (leaf != 0)
-    Hash256 key_hash;
-    Hash256 value_hash;
-    uint32_t leaf = 0;
-  };
-
   Builder(Arena& arena, uint64_t version) : a_(arena), version_(version) {}
-  ~Builder() {
-    a_.nodes.Release(free_nodes_);
-    a_.leaves.Release(free_leaves_);
-  }
+  ~Builder() { a_.pool.Release(free_); }
   Builder(const Builder&) = delete;
   Builder& operator=(const Builder&) = delete;
 
   TreeUpdateStats stats;
 
   // The subtree at depth d after `writes` (sorted, unique, all sharing node's first d bits).
-  uint32_t Update(uint32_t node, unsigned d, std::span<const TreeWrite> writes) {
-    if (writes.empty()) return node;
-    if (node == 0) {
-      std::vector<Item> items;
-      items.reserve(writes.size());
+  Sub Update(const Sub& sub, unsigned d, std::span<const TreeWrite> writes) {
+    if (writes.empty()) return sub;
+    if (sub.node == 0) {
+      scratch_.clear();
       for (const TreeWrite& w : writes) {
-        if (w.value_hash) items.push_back(Item{w.key_hash, *w.value_hash, 0});
+        if (w.value_hash) scratch_.push_back(Item{w.key_hash, *w.value_hash, Sub{}});
       }
-      return Build(d, items, /*existing_depth=*/0);
+      return Build(d, scratch_, /*existing_depth=*/0);
     }
-    const Node& n = a_.node(node);
-    if (n.leaf()) return UpdateLeaf(node, d, writes);
+    const Node& n = a_.node(sub.node);
+    if (n.leaf()) return UpdateLeaf(sub, d, writes);
     const size_t split = SplitAt(writes, d);
-    const uint32_t l = Update(n.left, d + 1, writes.first(split));
-    const uint32_t r = Update(n.right, d + 1, writes.subspan(split));
-    if (l == n.left && r == n.right) return node;
+    const Sub l = Update(Sub{n.left, n.a}, d + 1, writes.first(split));
+    const Sub r = Update(Sub{n.right, n.b}, d + 1, writes.subspan(split));
+    if (l.node == n.left && r.node == n.right) return sub;
     return Join(l, r);
   }
 
   // Empty, the lone leaf (risen to this level), or a new internal node over l and r.
-  uint32_t Join(uint32_t l, uint32_t r) {
-    if (l == 0 && r == 0) return 0;
-    if (l == 0 && a_.node(r).leaf()) return Rise(r);
-    if (r == 0 && a_.node(l).leaf()) return Rise(l);
+  Sub Join(const Sub& l, const Sub& r) {
+    if (l.node == 0 && r.node == 0) return Sub{};
+    if (l.node == 0 && a_.node(r.node).leaf()) return Rise(r);
+    if (r.node == 0 && a_.node(l.node).leaf()) return Rise(l);
     const uint32_t i = NewNode();
-    Node& n = a_.node(i);
-    n.left = l;
-    n.right = r;
+    Node& n = a_.pool.at(i);
+    n.left = l.node;
+    n.right = r.node;
     n.version = version_;
-    n.refs.store(0, std::memory_order_relaxed);
-    n.hash = NodeHash(a_.hash(l), a_.hash(r));
+    n.a = l.hash;
+    n.b = r.hash;
+    a_.Ref(l.node);
+    a_.Ref(r.node);
     ++stats.node_hashes;
-    a_.Ref(l);
-    a_.Ref(r);
-    return i;
+    return Sub{i, NodeHash(l.hash, r.hash)};
   }
 
   template <typename Entries>
@@ -208,39 +285,48 @@ class StateTree::Builder {
  private:
   static constexpr size_t kBatch = 256;
 
-  uint32_t UpdateLeaf(uint32_t leaf, unsigned d, std::span<const TreeWrite> writes) {
-    const LeafData old = a_.leaf_data(a_.node(leaf));
-    std::vector<Item> items;
-    items.reserve(writes.size() + 1);
-    bool placed = false;  // the old leaf is in items, or replaced, or deleted
+  struct Item {  // an entry to place: a new leaf, or an existing one (existing.node != 0)
+    Hash256 key_hash;
+    Hash256 value_hash;
+    Sub existing;
+  };
+
+  Sub UpdateLeaf(const Sub& leaf, unsigned d, std::span<const TreeWrite> writes) {
+    const Node& n = a_.node(leaf.node);
+    const Hash256 old_key = n.a, old_value = n.b;
+    scratch_.clear();
+    bool placed = false;  // the old leaf is in scratch_, or replaced, or deleted
     for (const TreeWrite& w : writes) {
-      if (!placed && old.key_hash <= w.key_hash) {
+      if (!placed && old_key <= w.key_hash) {
         placed = true;
-        if (old.key_hash == w.key_hash) {
+        if (old_key == w.key_hash) {
           if (!w.value_hash) continue;  // deleted
-          if (*w.value_hash == old.value_hash) {
-            items.push_back(Item{old.key_hash, old.value_hash, leaf});  // a no-op write
+          if (*w.value_hash == old_value) {
+            scratch_.push_back(Item{old_key, old_value, leaf});  // a no-op write
           } else {
-            items.push_back(Item{w.key_hash, *w.value_hash, 0});
+            scratch_.push_back(Item{w.key_hash, *w.value_hash, Sub{}});
           }
           continue;
         }
-        items.push_back(Item{old.key_hash, old.value_hash, leaf});
+        scratch_.push_back(Item{old_key, old_value, leaf});
       }
-      if (w.value_hash) items.push_back(Item{w.key_hash, *w.value_hash, 0});
+      if (w.value_hash) scratch_.push_back(Item{w.key_hash, *w.value_hash, Sub{}});
     }
-    if (!placed) items.push_back(Item{old.key_hash, old.value_hash, leaf});
-    return Build(d, items, d);
+    if (!placed) scratch_.push_back(Item{old_key, old_value, leaf});
+    return Build(d, scratch_, d);
   }
 
   // The canonical subtree at depth d holding exactly `items` (sorted). An existing leaf stays
   // itself only where it was (existing_depth); elsewhere it is copied at this version, so
-  // page emission finds every node whose path changed by its version.
-  uint32_t Build(unsigned d, std::span<const Item> items, unsigned existing_depth) {
-    if (items.empty()) return 0;
+  // page emission finds every node whose path changed by its version. Does not touch
+  // scratch_ (which may be `items`).
+  Sub Build(unsigned d, std::span<const Item> items, unsigned existing_depth) {
+    if (items.empty()) return Sub{};
     if (items.size() == 1) {
       const Item& it = items.front();
-      if (it.leaf != 0) return d == existing_depth ? it.leaf : CopyLeaf(it.leaf);
+      if (it.existing.node != 0) {
+        return d == existing_depth ? it.existing : CopyLeaf(it.existing);
+      }
       return NewLeaf(it.key_hash, it.value_hash);
     }
     const size_t split = SplitAt(items, d);
@@ -250,68 +336,58 @@ class StateTree::Builder {
                 Build(d + 1, items.subspan(split), existing_depth));
   }
 
-  uint32_t NewLeaf(const Hash256& key_hash, const Hash256& value_hash) {
-    const uint32_t li = NewLeafData();
-    LeafData& ld = a_.leaves.at(li);
-    ld.key_hash = key_hash;
-    ld.value_hash = value_hash;
+  Sub NewLeaf(const Hash256& key_hash, const Hash256& value_hash) {
     const uint32_t i = NewNode();
-    Node& n = a_.node(i);
-    n.left = li;
+    Node& n = a_.pool.at(i);
+    n.left = 0;
     n.right = kLeafMark;
     n.version = version_;
-    n.refs.store(0, std::memory_order_relaxed);
-    n.hash = LeafHash(key_hash, value_hash);
+    n.a = key_hash;
+    n.b = value_hash;
     ++stats.leaf_hashes;
-    return i;
+    return Sub{i, LeafHash(key_hash, value_hash)};
   }
 
   // A leaf at a new depth: same hash (a leaf's hash does not depend on its depth), new
   // version.
-  uint32_t CopyLeaf(uint32_t leaf) {
-    const LeafData ld = a_.leaf_data(a_.node(leaf));
-    const uint32_t li = NewLeafData();
-    a_.leaves.at(li) = ld;
+  Sub CopyLeaf(const Sub& leaf) {
+    const Node& old = a_.node(leaf.node);
     const uint32_t i = NewNode();
-    Node& n = a_.node(i);
-    n.left = li;
+    Node& n = a_.pool.at(i);
+    n.left = 0;
     n.right = kLeafMark;
     n.version = version_;
-    n.refs.store(0, std::memory_order_relaxed);
-    n.hash = a_.node(leaf).hash;
+    n.a = old.a;
+    n.b = old.b;
     ++stats.leaf_copies;
-    return i;
+    return Sub{i, leaf.hash};
   }
 
   // A leaf rising one level: one built by this update (no reference yet, so private to it)
   // moves as is; one shared with older views is copied.
-  uint32_t Rise(uint32_t leaf) {
-    if (a_.node(leaf).refs.load(std::memory_order_relaxed) == 0) return leaf;
+  Sub Rise(const Sub& leaf) {
+    if (a_.pool.refs(leaf.node).load(std::memory_order_relaxed) == 0) return leaf;
     return CopyLeaf(leaf);
   }
 
   uint32_t NewNode() {
-    if (free_nodes_.empty()) a_.nodes.Grab(&free_nodes_, kBatch);
-    const uint32_t i = free_nodes_.back();
-    free_nodes_.pop_back();
-    return i;
-  }
-  uint32_t NewLeafData() {
-    if (free_leaves_.empty()) a_.leaves.Grab(&free_leaves_, kBatch);
-    const uint32_t i = free_leaves_.back();
-    free_leaves_.pop_back();
+    if (free_.empty()) a_.pool.Grab(&free_, kBatch);
+    const uint32_t i = free_.back();
+    free_.pop_back();
+    a_.pool.refs(i).store(0, std::memory_order_relaxed);
     return i;
   }
 
   Arena& a_;
   const uint64_t version_;
-  std::vector<uint32_t> free_nodes_, free_leaves_;
+  std::vector<uint32_t> free_;
+  std::vector<Item> scratch_;  // the items of one Build from an Empty or a leaf
 };
 
 // --- View ---
 
-StateTree::View::View(std::shared_ptr<Arena> arena, uint32_t root)
-    : arena_(std::move(arena)), root_(root) {
+StateTree::View::View(std::shared_ptr<Arena> arena, uint32_t root, const Hash256& root_hash)
+    : arena_(std::move(arena)), root_(root), root_hash_(root_hash) {
   if (root_ == 0) {
     arena_.reset();
   } else {
@@ -319,7 +395,8 @@ StateTree::View::View(std::shared_ptr<Arena> arena, uint32_t root)
   }
 }
 
-StateTree::View::View(const View& other) : arena_(other.arena_), root_(other.root_) {
+StateTree::View::View(const View& other)
+    : arena_(other.arena_), root_(other.root_), root_hash_(other.root_hash_) {
   if (root_ != 0) arena_->Ref(root_);
 }
 
@@ -332,13 +409,16 @@ StateTree::View& StateTree::View::operator=(const View& other) {
 }
 
 StateTree::View::View(View&& other) noexcept
-    : arena_(std::move(other.arena_)), root_(std::exchange(other.root_, 0)) {}
+    : arena_(std::move(other.arena_)),
+      root_(std::exchange(other.root_, 0)),
+      root_hash_(std::exchange(other.root_hash_, Hash256())) {}
 
 StateTree::View& StateTree::View::operator=(View&& other) noexcept {
   if (this != &other) {
     Reset();
     arena_ = std::move(other.arena_);
     root_ = std::exchange(other.root_, 0);
+    root_hash_ = std::exchange(other.root_hash_, Hash256());
   }
   return *this;
 }
@@ -348,6 +428,7 @@ StateTree::View::~View() { Reset(); }
 void StateTree::View::Reset() {
   if (root_ != 0) arena_->Unref(root_);
   root_ = 0;
+  root_hash_ = Hash256();
   arena_.reset();
 }
 
@@ -374,8 +455,8 @@ StateTree::View StateTree::UpdateHashed(const View& parent, std::vector<TreeWrit
                                         uint64_t version, TreeUpdateStats* stats) {
   assert(parent.empty() || parent.arena_ == arena_);
   auto by_key = [](const TreeWrite& x, const TreeWrite& y) { return x.key_hash < y.key_hash; };
-  auto strictly = [](const TreeWrite& x, const TreeWrite& y) { return x.key_hash >= y.key_hash; };
-  if (std::adjacent_find(writes.begin(), writes.end(), strictly) != writes.end()) {
+  auto unordered = [](const TreeWrite& x, const TreeWrite& y) { return x.key_hash >= y.key_hash; };
+  if (std::adjacent_find(writes.begin(), writes.end(), unordered) != writes.end()) {
     std::stable_sort(writes.begin(), writes.end(), by_key);
     // The later of two writes to one key wins: keep the last of each run.
     std::vector<TreeWrite> unique;
@@ -388,48 +469,51 @@ StateTree::View StateTree::UpdateHashed(const View& parent, std::vector<TreeWrit
   }
   const std::span<const TreeWrite> all(writes);
   Builder main(*arena_, version);
-  uint32_t root = 0;
-  const uint32_t old = parent.root_;
-  const bool splittable = old == 0 || !arena_->node(old).leaf();
+  const Sub old{parent.root_, parent.root_hash_};
+  Sub root;
+  const bool splittable = old.node == 0 || !arena_->node(old.node).leaf();
   if (writes.size() >= parallel_min_writes_.load(std::memory_order_relaxed) && splittable) {
     // The root's subtrees are independent: the left one on a second thread with its own
     // Builder (its own free indices), the right one here, joined after.
     const size_t split = Builder::SplitAt(all, 0);
-    const uint32_t old_l = old == 0 ? 0 : arena_->node(old).left;
-    const uint32_t old_r = old == 0 ? 0 : arena_->node(old).right;
-    uint32_t l = 0;
-    TreeUpdateStats left_stats;
-    {
-      std::jthread left([&] {
-        Builder b(*arena_, version);
-        l = b.Update(old_l, 1, all.first(split));
-        left_stats = b.stats;
-      });
-      const uint32_t r = main.Update(old_r, 1, all.subspan(split));
-      left.join();
-      root = (old != 0 && l == old_l && r == old_r) ? old : main.Join(l, r);
+    Sub old_l, old_r;
+    if (old.node != 0) {
+      const Node& n = arena_->node(old.node);
+      old_l = Sub{n.left, n.a};
+      old_r = Sub{n.right, n.b};
     }
+    Sub l;
+    TreeUpdateStats left_stats;
+    std::jthread left([&] {
+      arena_->Warm(old_l.node, 1, all.first(split));
+      Builder b(*arena_, version);
+      l = b.Update(old_l, 1, all.first(split));
+      left_stats = b.stats;
+    });
+    arena_->Warm(old_r.node, 1, all.subspan(split));
+    const Sub r = main.Update(old_r, 1, all.subspan(split));
+    left.join();
+    const bool same = old.node != 0 && l.node == old_l.node && r.node == old_r.node;
+    root = same ? old : main.Join(l, r);
     main.stats.node_hashes += left_stats.node_hashes;
     main.stats.leaf_hashes += left_stats.leaf_hashes;
     main.stats.leaf_copies += left_stats.leaf_copies;
   } else {
+    arena_->Warm(old.node, 0, all);
     root = main.Update(old, 0, all);
   }
   if (stats != nullptr) *stats = main.stats;
-  return View(arena_, root);
+  return View(arena_, root.node, root.hash);
 }
 
-Hash256 StateTree::Root(const View& view) {
-  return view.root_ == 0 ? kEmptyTreeHash : view.arena_->node(view.root_).hash;
-}
+Hash256 StateTree::Root(const View& view) { return view.root_hash_; }
 
 std::optional<Hash256> StateTree::Get(const View& view, const Hash256& key_hash) const {
   uint32_t i = view.root_;
   for (unsigned d = 0; i != 0; ++d) {
     const Node& n = arena_->node(i);
     if (n.leaf()) {
-      const LeafData& ld = arena_->leaf_data(n);
-      if (ld.key_hash == key_hash) return ld.value_hash;
+      if (n.a == key_hash) return n.b;
       return std::nullopt;
     }
     i = KeyBit(key_hash, d) ? n.right : n.left;
@@ -442,8 +526,9 @@ Bytes StateTree::Prove(const View& view, ByteView state_key) const {
 }
 
 Bytes StateTree::ProveKeyHash(const View& view, const Hash256& key_hash) const {
-  // Sibling hashes by level: path[d] is the sibling at level d + 1.
-  std::array<Hash256, StateProof::kMaxDepth> path;
+  // The path's nodes: path[d] is the internal node at depth d, whose other child is the
+  // sibling at level d + 1.
+  std::array<const Node*, StateProof::kMaxDepth> path;
   StateProof p;
   p.kind = StateProofKind::kAbsentEmpty;
   uint32_t i = view.root_;
@@ -451,33 +536,33 @@ Bytes StateTree::ProveKeyHash(const View& view, const Hash256& key_hash) const {
   while (i != 0) {
     const Node& n = arena_->node(i);
     if (n.leaf()) {
-      const LeafData& ld = arena_->leaf_data(n);
-      if (ld.key_hash == key_hash) {
+      if (n.a == key_hash) {
         p.kind = StateProofKind::kPresent;
       } else {
         p.kind = StateProofKind::kAbsentOtherLeaf;
-        p.other_key_hash = ld.key_hash;
-        p.other_value_hash = ld.value_hash;
+        p.other_key_hash = n.a;
+        p.other_value_hash = n.b;
       }
       break;
     }
-    const bool right = KeyBit(key_hash, d);
-    path[d] = arena_->hash(right ? n.left : n.right);
-    i = right ? n.right : n.left;
+    path[d] = &n;
+    i = KeyBit(key_hash, d) ? n.right : n.left;
     ++d;
   }
   p.depth = static_cast<uint16_t>(d);
   p.bitmap.assign((d + 7) / 8, 0);
   p.siblings.reserve(d);
   for (unsigned level = d; level >= 1; --level) {
-    if (path[level - 1].IsZero()) continue;
+    const Node& n = *path[level - 1];
+    const Hash256& sibling = KeyBit(key_hash, level - 1) ? n.a : n.b;
+    if (sibling.IsZero()) continue;
     p.bitmap[(level - 1) / 8] |= static_cast<uint8_t>(0x80 >> ((level - 1) % 8));
-    p.siblings.push_back(path[level - 1]);
+    p.siblings.push_back(sibling);
   }
   return p.Encode();
 }
 
-size_t StateTree::LiveNodes() const { return arena_->nodes.InUse(); }
+size_t StateTree::LiveNodes() const { return arena_->pool.InUse(); }
 
 // --- the naive root ---
 

@@ -82,11 +82,13 @@ class StateTree {
 
    private:
     friend class StateTree;
-    View(std::shared_ptr<Arena> arena, uint32_t root);  // takes a new reference on root
+    // Takes a new reference on root.
+    View(std::shared_ptr<Arena> arena, uint32_t root, const crypto::Hash256& root_hash);
     void Reset();
 
     std::shared_ptr<Arena> arena_;
-    uint32_t root_ = 0;  // 0: the empty tree
+    uint32_t root_ = 0;          // 0: the empty tree
+    crypto::Hash256 root_hash_;  // nodes hold their children's hashes, not their own
   };
 
   explicit StateTree(StateTreeOptions options = {});
