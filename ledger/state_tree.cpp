@@ -17,12 +17,8 @@
 #include <atomic>
 #include <cassert>
 #include <cstdlib>
-#include <new>
 #include <thread>
-#include <type_traits>
 #include <utility>
-
-#include <sys/mman.h>
 
 #include "base/mutex.h"
 
@@ -50,14 +46,10 @@ struct Node {
 // Nodes and their refcounts in fixed-size chunks behind a fixed table of chunk pointers: an
 // index never moves, and a reader needs no lock (the index reached it through a view, which
 // happened after the chunk was published). Index 0 is never handed out (it means Empty).
-//
-// A chunk is one allocation on 2 MB boundaries advised to use transparent huge pages: an
-// update reads nodes at random across the whole tree (~200 MB at 1M keys), and on this
-// virtual machine a TLB miss costs more than the cache miss it precedes (huge pages took a
-// 1,000-transfer block at 1M keys from ~19 ms to ~N ms, BENCHMARKS.md).
+// (madvise(MADV_HUGEPAGE) on the chunks was tried: this VM gave no huge pages, so no gain.)
 class NodePool {
  public:
-  static constexpr unsigned kChunkBits = 16;
+  static constexpr unsigned kChunkBits = 15;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
   static constexpr size_t kMaxChunks = size_t{1} << (32 - kChunkBits);
 
@@ -65,7 +57,7 @@ class NodePool {
     for (size_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
   }
   ~NodePool() {
-    for (size_t i = 0; i < kMaxChunks; ++i) std::free(chunks_[i].load(std::memory_order_relaxed));
+    for (size_t i = 0; i < kMaxChunks; ++i) delete chunks_[i].load(std::memory_order_relaxed);
   }
   NodePool(const NodePool&) = delete;
   NodePool& operator=(const NodePool&) = delete;
@@ -113,17 +105,8 @@ class NodePool {
     Node nodes[kChunkSize];
     std::atomic<uint32_t> refs[kChunkSize];
   };
-  static_assert(std::is_trivially_destructible_v<Chunk>);
 
-  static Chunk* NewChunk() {
-    constexpr size_t kHugePage = size_t{2} << 20;
-    constexpr size_t kBytes = (sizeof(Chunk) + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = std::aligned_alloc(kHugePage, kBytes);
-    if (p == nullptr) std::abort();  // as operator new would throw: out of memory
-    // Advice only: without huge pages the tree is slower, not wrong.
-    (void)madvise(p, kBytes, MADV_HUGEPAGE);
-    return new (p) Chunk;
-  }
+  static Chunk* NewChunk() { return new Chunk; }
 
   std::unique_ptr<std::atomic<Chunk*>[]> chunks_;
   mutable Mutex mu_;
