@@ -361,7 +361,7 @@ TEST_CASE("state keys and values: Update over a StateDiff matches the naive root
   }
 }
 
-TEST_CASE("every key proves present or absent; flips of proof, value or root fail",
+TEST_CASE("every key proves present or absent, and flips of proof, value or root fail",
           "[ledger][state_tree]") {
   const uint64_t seed = Seed(0x70726f6f6673ull);
   CAPTURE(seed);
@@ -464,7 +464,7 @@ TEST_CASE("every key proves present or absent; flips of proof, value or root fai
   }
 }
 
-TEST_CASE("views built and dropped on several threads; no node outlives its views",
+TEST_CASE("views built and dropped on several threads, and no node outlives its views",
           "[ledger][state_tree]") {
   const uint64_t seed = Seed(0x7468726561647aull);
   CAPTURE(seed);
