@@ -214,9 +214,20 @@ struct StateTree::Arena {
 class StateTree::Builder {
  public:
   Builder(Arena& arena, uint64_t version) : a_(arena), version_(version) {}
-  ~Builder() { a_.pool.Release(free_); }
+  ~Builder() {
+    assert(shared_refs_.empty());  // Finish() was called
+    a_.pool.Release(free_);
+  }
   Builder(const Builder&) = delete;
   Builder& operator=(const Builder&) = delete;
+
+  // Takes the references on older nodes that Join deferred. REQUIRES: called before the
+  // result is published, while the parent view still holds those nodes.
+  void Finish() {
+    for (uint32_t c : shared_refs_) a_.Prefetch(c);
+    for (uint32_t c : shared_refs_) a_.Ref(c);
+    shared_refs_.clear();
+  }
 
   TreeUpdateStats stats;
 
@@ -251,8 +262,8 @@ class StateTree::Builder {
     n.version = version_;
     n.a = l.hash;
     n.b = r.hash;
-    a_.Ref(l.node);
-    a_.Ref(r.node);
+    Attach(l.node);
+    Attach(r.node);
     ++stats.node_hashes;
     return Sub{i, NodeHash(l.hash, r.hash)};
   }
@@ -353,6 +364,21 @@ class StateTree::Builder {
     return CopyLeaf(leaf);
   }
 
+  // A new parent's reference on child c. A node built by this update has no reference yet
+  // and no other thread can see it: a plain store. An older node (one reference at least,
+  // held by the parent view, so never 0) needs an atomic increment, which is deferred to
+  // Finish: a locked instruction here would wait for this Join's node stores, which miss the
+  // cache on recycled slots.
+  void Attach(uint32_t c) {
+    if (c == 0) return;
+    std::atomic<uint32_t>& refs = a_.pool.refs(c);
+    if (refs.load(std::memory_order_relaxed) == 0) {
+      refs.store(1, std::memory_order_relaxed);
+    } else {
+      shared_refs_.push_back(c);
+    }
+  }
+
   uint32_t NewNode() {
     if (free_.empty()) a_.pool.Grab(&free_, kBatch);
     const uint32_t i = free_.back();
@@ -364,7 +390,8 @@ class StateTree::Builder {
   Arena& a_;
   const uint64_t version_;
   std::vector<uint32_t> free_;
-  std::vector<Item> scratch_;  // the items of one Build from an Empty or a leaf
+  std::vector<Item> scratch_;          // the items of one Build from an Empty or a leaf
+  std::vector<uint32_t> shared_refs_;  // older nodes given a new parent, see Attach
 };
 
 // --- View ---
@@ -471,6 +498,7 @@ StateTree::View StateTree::UpdateHashed(const View& parent, std::vector<TreeWrit
       arena_->Warm(old_l.node, 1, all.first(split));
       Builder b(*arena_, version);
       l = b.Update(old_l, 1, all.first(split));
+      b.Finish();
       left_stats = b.stats;
     });
     arena_->Warm(old_r.node, 1, all.subspan(split));
@@ -485,6 +513,7 @@ StateTree::View StateTree::UpdateHashed(const View& parent, std::vector<TreeWrit
     arena_->Warm(old.node, 0, all);
     root = main.Update(old, 0, all);
   }
+  main.Finish();
   if (stats != nullptr) *stats = main.stats;
   return View(arena_, root.node, root.hash);
 }
