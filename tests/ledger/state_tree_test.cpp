@@ -313,11 +313,16 @@ TEST_CASE("random batches give the naive rebuild's root, and old views keep thei
       head = tree.UpdateHashed(head, writes, static_cast<uint64_t>(b + 1));
       REQUIRE(StateTree::Root(head) == NaiveRoot(model));
       history.emplace_back(head, StateTree::Root(head));
+      // Reads and proofs after deletes and risen leaves, present and absent keys alike.
       for (int i = 0; i < 20; ++i) {
         const Hash256& k = universe[rng() % universe.size()];
         const auto it = model.find(k);
         CHECK(tree.Get(head, k) ==
               (it == model.end() ? std::nullopt : std::optional<Hash256>(it->second)));
+        const Bytes proof = tree.ProveKeyHash(head, k);
+        const Hash256* claim = it == model.end() ? nullptr : &it->second;
+        CHECK(VerifyStateProofForKeyHash(StateTree::Root(head), k, claim, proof).ok());
+        CHECK(StateProof::Decode(proof)->Encode() == proof);
       }
     }
     for (const auto& [view, root] : history) CHECK(StateTree::Root(view) == root);
