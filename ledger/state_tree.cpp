@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cassert>
 #include <cstdlib>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -494,16 +495,22 @@ StateTree::View StateTree::UpdateHashed(const View& parent, std::vector<TreeWrit
     }
     Sub l;
     TreeUpdateStats left_stats;
-    std::jthread left([&] {
+    auto update_left = [&] {
       arena_->Warm(old_l.node, 1, all.first(split));
       Builder b(*arena_, version);
       l = b.Update(old_l, 1, all.first(split));
       b.Finish();
       left_stats = b.stats;
-    });
+    };
+    std::jthread left;
+    try {
+      left = std::jthread(update_left);
+    } catch (const std::system_error&) {
+      update_left();  // no thread to be had: the same work on this one
+    }
     arena_->Warm(old_r.node, 1, all.subspan(split));
     const Sub r = main.Update(old_r, 1, all.subspan(split));
-    left.join();
+    if (left.joinable()) left.join();
     const bool same = old.node != 0 && l.node == old_l.node && r.node == old_r.node;
     root = same ? old : main.Join(l, r);
     main.stats.node_hashes += left_stats.node_hashes;
