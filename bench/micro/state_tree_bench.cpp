@@ -94,7 +94,7 @@ void BM_StateTreeUpdate(benchmark::State& state) {
   std::mt19937_64 rng(42);
   StateTree::View head = std::move(s.head);
   std::deque<StateTree::View> kept;
-  size_t node_hashes = 0, leaf_hashes = 0, keys = 0;
+  size_t node_hashes = 0, leaf_hashes = 0, leaf_copies = 0, keys = 0;
   ledger::StateDiff diff;
   for (auto _ : state) {
     // Every block writes new values (nonce = version): a replayed value would be a no-op.
@@ -107,11 +107,13 @@ void BM_StateTreeUpdate(benchmark::State& state) {
     if (kept.size() > 16) kept.pop_front();
     node_hashes += stats.node_hashes;
     leaf_hashes += stats.leaf_hashes;
+    leaf_copies += stats.leaf_copies;
     keys += diff.size();
   }
   const auto n = static_cast<double>(state.iterations());
   state.counters["node_hashes"] = static_cast<double>(node_hashes) / n;
   state.counters["leaf_hashes"] = static_cast<double>(leaf_hashes) / n;
+  state.counters["leaf_copies"] = static_cast<double>(leaf_copies) / n;
   state.counters["keys"] = static_cast<double>(keys) / n;
   state.counters["live_nodes"] = static_cast<double>(s.tree.LiveNodes());
   kept.clear();
