@@ -15,8 +15,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cassert>
 #include <cstdlib>
+#include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -269,6 +271,39 @@ class StateTree::Builder {
     return Sub{i, NodeHash(l.hash, r.hash)};
   }
 
+  // Records every node this builder creates in *created (a failed Load frees them).
+  void Track(std::vector<uint32_t>* created) { created_ = created; }
+
+  // A leaf node from its record, with the version of its key.
+  Sub LoadLeaf(const TreeRecord& r, uint64_t version) {
+    const uint32_t i = NewNode();
+    Node& n = a_.pool.at(i);
+    n.left = 0;
+    n.right = kLeafMark;
+    n.version = version;
+    n.a = r.key_hash;
+    n.b = r.value_hash;
+    return Sub{i, LeafHash(r.key_hash, r.value_hash)};
+  }
+
+  // The binary nodes of a page and everything below it. The page's inner nodes take the
+  // page's version (only page roots and leaves have keys); slots are checked against what
+  // loads below them. On failure sets *st and returns what it has (the caller drops it).
+  Sub LoadPage(const TreeRecordReader& read, const TreeRecord& page,
+               const std::vector<uint8_t>& path, uint64_t version, Status* st) {
+    if (path.size() >= 64) {
+      *st = Status::Corruption("state tree: a page below nibble 64");
+      return Sub{};
+    }
+    const Sub root = LoadRange(read, page, path, version, 0, 16, st);
+    if (st->ok() && (root.node == 0 || a_.node(root.node).leaf())) {
+      *st =
+          Status::Corruption("state tree: the page at version " + std::to_string(version) +
+                             " depth " + std::to_string(path.size()) + " does not hold two nodes");
+    }
+    return root;
+  }
+
   template <typename Entries>
   static size_t SplitAt(const Entries& e, unsigned d) {
     return static_cast<size_t>(
@@ -279,6 +314,58 @@ class StateTree::Builder {
 
  private:
   static constexpr size_t kBatch = 256;
+
+  // Slots [s, s + w) of `page` as a binary subtree (JMT's rule, section 3).
+  Sub LoadRange(const TreeRecordReader& read, const TreeRecord& page,
+                const std::vector<uint8_t>& path, uint64_t version, unsigned s, unsigned w,
+                Status* st) {
+    if (!st->ok()) return Sub{};
+    const auto mask = static_cast<uint16_t>(((1u << w) - 1) << s);
+    const uint16_t present = page.exists & mask;
+    if (present == 0) return Sub{};
+    if (std::popcount(present) == 1 && (page.leaves & present) != 0) {
+      return LoadSlot(read, page, path, static_cast<unsigned>(std::countr_zero(present)), st);
+    }
+    if (w == 1) return LoadSlot(read, page, path, s, st);
+    const Sub l = LoadRange(read, page, path, version, s, w / 2, st);
+    const Sub r = LoadRange(read, page, path, version, s + w / 2, w / 2, st);
+    if (!st->ok()) return Sub{};
+    const uint32_t i = NewNode();
+    Node& n = a_.pool.at(i);
+    n.left = l.node;
+    n.right = r.node;
+    n.version = version;
+    n.a = l.hash;
+    n.b = r.hash;
+    Attach(l.node);
+    Attach(r.node);
+    return Sub{i, NodeHash(l.hash, r.hash)};
+  }
+
+  Sub LoadSlot(const TreeRecordReader& read, const TreeRecord& page,
+               const std::vector<uint8_t>& path, unsigned slot, Status* st) {
+    TreeNodeKey key{page.version[slot], path};
+    key.nibbles.push_back(static_cast<uint8_t>(slot));
+    const TreeRecord* r = read(key);
+    const bool leaf = (page.leaves & (1u << slot)) != 0;
+    if (r == nullptr || r->kind != (leaf ? TreeRecord::Kind::kLeaf : TreeRecord::Kind::kPage)) {
+      *st =
+          r == nullptr
+              ? Status::NotFound("state tree: no record at version " + std::to_string(key.version) +
+                                 " for slot " + std::to_string(slot))
+              : Status::Corruption("state tree: the record at version " +
+                                   std::to_string(key.version) + " is not the slot's kind");
+      return Sub{};
+    }
+    const Sub sub =
+        leaf ? LoadLeaf(*r, key.version) : LoadPage(read, *r, key.nibbles, key.version, st);
+    if (st->ok() && sub.hash != page.hash[slot]) {
+      *st = Status::Corruption("state tree: the node at version " + std::to_string(key.version) +
+                               " hashes to " + crypto::ShortHex(sub.hash, 16) + ", its page says " +
+                               crypto::ShortHex(page.hash[slot], 16));
+    }
+    return sub;
+  }
 
   struct Item {  // an entry to place: a new leaf, or an existing one (existing.node != 0)
     Hash256 key_hash;
@@ -384,6 +471,7 @@ class StateTree::Builder {
     if (free_.empty()) a_.pool.Grab(&free_, kBatch);
     const uint32_t i = free_.back();
     free_.pop_back();
+    if (created_ != nullptr) created_->push_back(i);
     a_.pool.refs(i).store(0, std::memory_order_relaxed);
     return i;
   }
@@ -391,8 +479,9 @@ class StateTree::Builder {
   Arena& a_;
   const uint64_t version_;
   std::vector<uint32_t> free_;
-  std::vector<Item> scratch_;          // the items of one Build from an Empty or a leaf
-  std::vector<uint32_t> shared_refs_;  // older nodes given a new parent, see Attach
+  std::vector<Item> scratch_;                 // the items of one Build from an Empty or a leaf
+  std::vector<uint32_t> shared_refs_;         // older nodes given a new parent, see Attach
+  std::vector<uint32_t>* created_ = nullptr;  // see Track
 };
 
 // --- View ---
@@ -582,6 +671,171 @@ Bytes StateTree::ProveKeyHash(const View& view, const Hash256& key_hash) const {
 }
 
 size_t StateTree::LiveNodes() const { return arena_->pool.InUse(); }
+
+// --- pages: emission and loading (section 3) ---
+
+namespace {
+
+unsigned Nibble(const Hash256& h, unsigned k) {
+  return (h.data()[k / 2] >> (k % 2 == 0 ? 4 : 0)) & 0xf;
+}
+
+// The first n nibbles of a key hash or of a path prefix held as bits.
+std::vector<uint8_t> Nibbles(const Hash256& h, unsigned n) {
+  std::vector<uint8_t> out(n);
+  for (unsigned k = 0; k < n; ++k) out[k] = static_cast<uint8_t>(Nibble(h, k));
+  return out;
+}
+
+void SetBit(Hash256& h, unsigned i, bool v) {
+  const auto mask = static_cast<uint8_t>(0x80 >> (i % 8));
+  if (v) {
+    h.data()[i / 8] |= mask;
+  } else {
+    h.data()[i / 8] &= static_cast<uint8_t>(~mask);
+  }
+}
+
+}  // namespace
+
+class StateTree::Pages {
+ public:
+  Pages(Arena& a, uint64_t version) : a_(a), version_(version) {}
+
+  // The page of the internal node `sub` at depth 4k on `prefix`; emits the pages and leaves
+  // below it created at this version.
+  TreeRecord EmitPage(const Sub& sub, unsigned k, const Hash256& prefix, TreeBatch* out) {
+    TreeRecord page;
+    page.kind = TreeRecord::Kind::kPage;
+    const Node& n = a_.node(sub.node);
+    Fill(Sub{n.left, n.a}, 4 * k + 1, 0, prefix, k, &page, out);
+    Fill(Sub{n.right, n.b}, 4 * k + 1, 1, prefix, k, &page, out);
+    return page;
+  }
+
+  // Records of the old subtree `o` at depth d (on `prefix`) that the new subtree `n` at the
+  // same place does not keep.
+  void Stale(uint32_t o, uint32_t n, unsigned d, Hash256 prefix, TreeBatch* out) const {
+    if (o == 0 || o == n) return;
+    const Node& on = a_.node(o);
+    if (on.leaf()) {
+      if (d > 0) out->stale.push_back(TreeNodeKey{on.version, Nibbles(on.a, (d + 3) / 4)});
+      return;
+    }
+    if (d > 0 && d % 4 == 0) out->stale.push_back(TreeNodeKey{on.version, Nibbles(prefix, d / 4)});
+    uint32_t nl = 0, nr = 0;
+    if (n != 0 && !a_.node(n).leaf()) {
+      nl = a_.node(n).left;
+      nr = a_.node(n).right;
+    }
+    SetBit(prefix, d, false);
+    Stale(on.left, nl, d + 1, prefix, out);
+    SetBit(prefix, d, true);
+    Stale(on.right, nr, d + 1, prefix, out);
+  }
+
+ private:
+  // Places `sub` (at depth d, slot bits so far) into page k's slots.
+  void Fill(const Sub& sub, unsigned d, unsigned slot, Hash256 prefix, unsigned k, TreeRecord* page,
+            TreeBatch* out) {
+    if (sub.node == 0) return;
+    const Node& n = a_.node(sub.node);
+    if (n.leaf()) {
+      const unsigned i = Nibble(n.a, k);
+      page->exists |= static_cast<uint16_t>(1u << i);
+      page->leaves |= static_cast<uint16_t>(1u << i);
+      page->hash[i] = sub.hash;
+      page->version[i] = n.version;
+      if (n.version == version_) {
+        TreeRecord leaf;
+        leaf.kind = TreeRecord::Kind::kLeaf;
+        leaf.key_hash = n.a;
+        leaf.value_hash = n.b;
+        out->records.emplace_back(TreeNodeKey{n.version, Nibbles(n.a, k + 1)}, leaf);
+      }
+      return;
+    }
+    SetBit(prefix, d - 1, (slot & 1) != 0);
+    if (d == 4 * k + 4) {
+      page->exists |= static_cast<uint16_t>(1u << slot);
+      page->hash[slot] = sub.hash;
+      page->version[slot] = n.version;
+      if (n.version == version_) {
+        TreeRecord child = EmitPage(sub, k + 1, prefix, out);
+        out->records.emplace_back(TreeNodeKey{n.version, Nibbles(prefix, k + 1)}, std::move(child));
+      }
+      return;
+    }
+    Fill(Sub{n.left, n.a}, d + 1, slot * 2, prefix, k, page, out);
+    Fill(Sub{n.right, n.b}, d + 1, slot * 2 + 1, prefix, k, page, out);
+  }
+
+  Arena& a_;
+  const uint64_t version_;
+};
+
+TreeBatch StateTree::Emit(const View& old, std::optional<uint64_t> old_version, const View& now,
+                          uint64_t version) const {
+  TreeBatch out;
+  Pages pages(*arena_, version);
+  TreeRecord root;
+  if (now.root_ != 0) {
+    const Node& n = arena_->node(now.root_);
+    if (n.leaf()) {
+      root.kind = TreeRecord::Kind::kLeaf;
+      root.key_hash = n.a;
+      root.value_hash = n.b;
+    } else {
+      root = pages.EmitPage(Sub{now.root_, now.root_hash_}, 0, Hash256(), &out);
+    }
+  }
+  out.records.emplace_back(TreeNodeKey{version, {}}, std::move(root));
+  if (old_version) {
+    // The root record is rewritten every version, so the old one is always stale.
+    out.stale.push_back(TreeNodeKey{*old_version, {}});
+    pages.Stale(old.root_, now.root_, 0, Hash256(), &out);
+  }
+  return out;
+}
+
+namespace {
+
+Status Missing(const TreeNodeKey& key) {
+  std::string path;
+  for (uint8_t n : key.nibbles) path += "0123456789abcdef"[n];
+  return Status::NotFound("state tree: no record at version " + std::to_string(key.version) +
+                          " path [" + path + "]");
+}
+
+}  // namespace
+
+Result<StateTree::View> StateTree::Load(const TreeRecordReader& read, uint64_t version) {
+  Builder b(*arena_, version);
+  std::vector<uint32_t> created;
+  b.Track(&created);
+  const TreeNodeKey root_key{version, {}};
+  const TreeRecord* root = read(root_key);
+  if (root == nullptr) return Missing(root_key);
+  Status st;
+  Sub sub;
+  switch (root->kind) {
+    case TreeRecord::Kind::kEmpty:
+      break;
+    case TreeRecord::Kind::kLeaf:
+      sub = b.LoadLeaf(*root, version);
+      break;
+    case TreeRecord::Kind::kPage:
+      sub = b.LoadPage(read, *root, {}, version, &st);
+      break;
+  }
+  b.Finish();
+  if (!st.ok()) {
+    // Nothing loaded was published: give every node back as is.
+    arena_->pool.Release(created);
+    return st;
+  }
+  return View(arena_, sub.node, sub.hash);
+}
 
 // --- the naive root ---
 

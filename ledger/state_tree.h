@@ -10,9 +10,12 @@
 // alive, so a view may outlive its StateTree.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/status.h"
 #include "crypto/sha256.h"
 #include "ledger/account.h"
 #include "ledger/state.h"
@@ -51,6 +55,40 @@ struct TreeUpdateStats {
   size_t leaf_hashes = 0;  // LeafHash computed (new or changed leaves)
   size_t leaf_copies = 0;  // leaves that moved (rose or sank) without a new hash
 };
+
+// Where a stored node lives (section 3's `'N' version path`): the version (block height) it
+// was written at and its nibble path from the root, each nibble 0..15, at most 64.
+struct TreeNodeKey {
+  uint64_t version = 0;
+  std::vector<uint8_t> nibbles;
+  friend auto operator<=>(const TreeNodeKey&, const TreeNodeKey&) = default;
+};
+
+// One stored node, section 3's TreeNode before encoding: the empty tree (root only), a leaf
+// (here by its hashes; the store's record will carry the state key and value), or a page,
+// the 16 nodes four binary levels below an internal node at a depth divisible by 4.
+struct TreeRecord {
+  enum class Kind : uint8_t { kEmpty, kLeaf, kPage };
+  Kind kind = Kind::kEmpty;
+  crypto::Hash256 key_hash;    // kLeaf
+  crypto::Hash256 value_hash;  // kLeaf
+  uint16_t exists = 0;         // kPage: bit i set when slot i holds a node
+  uint16_t leaves = 0;         // kPage: bit i set when that node is a leaf
+  std::array<crypto::Hash256, 16> hash{};
+  std::array<uint64_t, 16> version{};  // the slot's node key's version
+};
+
+// What one block adds to the tree's storage and what it retires.
+struct TreeBatch {
+  // Every page and leaf created at the new version, and the root record (written every
+  // version, section 3).
+  std::vector<std::pair<TreeNodeKey, TreeRecord>> records;
+  // The old view's records that the new view no longer reaches (the StaleList).
+  std::vector<TreeNodeKey> stale;
+};
+
+// Reads one stored record; nullptr when absent.
+using TreeRecordReader = std::function<const TreeRecord*(const TreeNodeKey&)>;
 
 // KeyHash of ledger/state.h's AccountKey / RecordKey.
 crypto::Hash256 AccountKeyHash(const Address& a);
@@ -124,8 +162,19 @@ class StateTree {
   // dropped. Exact when no Update runs.
   size_t LiveNodes() const;
 
+  // Page emission (section 3) as a pure function of two views: `now` is `old`'s child, made
+  // by Update at `version`; old_version is old's version (nullopt when `now` is the first,
+  // then nothing is stale).
+  TreeBatch Emit(const View& old, std::optional<uint64_t> old_version, const View& now,
+                 uint64_t version) const;
+  // Rebuilds the view of `version` from stored records, checking every page's slot hashes
+  // against the nodes below it. kNotFound for a missing record, kCorruption for one that
+  // contradicts its parent.
+  Result<View> Load(const TreeRecordReader& read, uint64_t version);
+
  private:
   class Builder;
+  class Pages;
 
   std::atomic<size_t> parallel_min_writes_;
   std::shared_ptr<Arena> arena_;
