@@ -117,6 +117,26 @@ class NodePool {
   uint32_t next_ GUARDED_BY(mu_) = 1;
 };
 
+unsigned Nibble(const Hash256& h, unsigned k) {
+  return (h.data()[k / 2] >> (k % 2 == 0 ? 4 : 0)) & 0xf;
+}
+
+// The first n nibbles of a key hash or of a path prefix held as bits.
+std::vector<uint8_t> Nibbles(const Hash256& h, unsigned n) {
+  std::vector<uint8_t> out(n);
+  for (unsigned k = 0; k < n; ++k) out[k] = static_cast<uint8_t>(Nibble(h, k));
+  return out;
+}
+
+void SetBit(Hash256& h, unsigned i, bool v) {
+  const auto mask = static_cast<uint8_t>(0x80 >> (i % 8));
+  if (v) {
+    h.data()[i / 8] |= mask;
+  } else {
+    h.data()[i / 8] &= static_cast<uint8_t>(~mask);
+  }
+}
+
 // A subtree as its parent sees it: the node's index and its hash.
 struct Sub {
   uint32_t node = 0;  // 0: Empty
@@ -295,6 +315,10 @@ class StateTree::Builder {
       *st = Status::Corruption("state tree: a page below nibble 64");
       return Sub{};
     }
+    if ((page.leaves & ~page.exists) != 0) {
+      *st = Status::Corruption("state tree: a page marks an empty slot as a leaf");
+      return Sub{};
+    }
     const Sub root = LoadRange(read, page, path, version, 0, 16, st);
     if (st->ok() && (root.node == 0 || a_.node(root.node).leaf())) {
       *st =
@@ -355,6 +379,11 @@ class StateTree::Builder {
                                  " for slot " + std::to_string(slot))
               : Status::Corruption("state tree: the record at version " +
                                    std::to_string(key.version) + " is not the slot's kind");
+      return Sub{};
+    }
+    if (leaf && Nibbles(r->key_hash, static_cast<unsigned>(key.nibbles.size())) != key.nibbles) {
+      *st = Status::Corruption("state tree: the leaf at version " + std::to_string(key.version) +
+                               " is off its key's path");
       return Sub{};
     }
     const Sub sub =
@@ -673,30 +702,6 @@ Bytes StateTree::ProveKeyHash(const View& view, const Hash256& key_hash) const {
 size_t StateTree::LiveNodes() const { return arena_->pool.InUse(); }
 
 // --- pages: emission and loading (section 3) ---
-
-namespace {
-
-unsigned Nibble(const Hash256& h, unsigned k) {
-  return (h.data()[k / 2] >> (k % 2 == 0 ? 4 : 0)) & 0xf;
-}
-
-// The first n nibbles of a key hash or of a path prefix held as bits.
-std::vector<uint8_t> Nibbles(const Hash256& h, unsigned n) {
-  std::vector<uint8_t> out(n);
-  for (unsigned k = 0; k < n; ++k) out[k] = static_cast<uint8_t>(Nibble(h, k));
-  return out;
-}
-
-void SetBit(Hash256& h, unsigned i, bool v) {
-  const auto mask = static_cast<uint8_t>(0x80 >> (i % 8));
-  if (v) {
-    h.data()[i / 8] |= mask;
-  } else {
-    h.data()[i / 8] &= static_cast<uint8_t>(~mask);
-  }
-}
-
-}  // namespace
 
 class StateTree::Pages {
  public:

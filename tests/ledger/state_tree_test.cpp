@@ -638,7 +638,19 @@ TEST_CASE("emitted pages load back to every retained root, and GC keeps exactly 
         FlipBit(r.hash[slot], 3);
         break;
       }
-      store.erase(store.begin());
+      for (auto& [k, r] : store) {
+        // A leaf of a retained version, so loading that version reaches it.
+        if (r.kind != TreeRecord::Kind::kLeaf || k.nibbles.empty() || k.version < 36) continue;
+        const Hash256 saved = r.key_hash;
+        r.key_hash.data()[0] ^= 0xf0;  // first nibble changed: off the record's path
+        CHECK(tree.Load(read, k.version).error() == "state tree: the leaf at version " +
+                                                        std::to_string(k.version) +
+                                                        " is off its key's path");
+        r.key_hash = saved;
+        break;
+      }
+      store.erase(TreeNodeKey{40, {}});
+      CHECK(tree.Load(read, 40).code() == StatusCode::kNotFound);
       CHECK(tree.LiveNodes() == live);
     }
     loaded = Status::NotFound("dropped");
