@@ -703,97 +703,138 @@ size_t StateTree::LiveNodes() const { return arena_->pool.InUse(); }
 
 // --- pages: emission and loading (section 3) ---
 
+// Emission walks level by level over the whole batch rather than page by page: most slots of
+// an emitted page are old, cold nodes, and reading them one after another pays a full memory
+// latency each; a level's reads are issued together (prefetch) and overlap.
 class StateTree::Pages {
  public:
   Pages(Arena& a, uint64_t version) : a_(a), version_(version) {}
 
-  // The page of the internal node `sub` at depth 4k on `prefix`; emits the pages and leaves
-  // below it created at this version.
-  TreeRecord EmitPage(const Sub& sub, unsigned k, const Hash256& prefix, TreeBatch* out) {
-    TreeRecord page;
-    page.kind = TreeRecord::Kind::kPage;
-    const Node& n = a_.node(sub.node);
-    Touch(n);
-    Fill(Sub{n.left, n.a}, 4 * k + 1, 0, prefix, k, &page, out);
-    Fill(Sub{n.right, n.b}, 4 * k + 1, 1, prefix, k, &page, out);
-    return page;
+  // Fills out->records[page] (the page of the internal node `root` at depth 4k on `prefix`)
+  // and emits every page and leaf below it created at this version.
+  void EmitPages(const Sub& root, unsigned k, const Hash256& prefix, size_t page, TreeBatch* out) {
+    std::vector<Entry> level, next;
+    Expand(root, 4 * k, k, 0, prefix, page, &level);
+    while (!level.empty()) {
+      for (const Entry& e : level) __builtin_prefetch(&a_.node(e.sub.node));
+      next.clear();
+      for (const Entry& e : level) Visit(e, out, &next);
+      level.swap(next);
+    }
   }
 
-  // Records of the old subtree `o` at depth d (on `prefix`) that the new subtree `n` at the
-  // same place does not keep.
-  void Stale(uint32_t o, uint32_t n, unsigned d, Hash256 prefix, TreeBatch* out) const {
-    if (o == 0 || o == n) return;
-    const Node& on = a_.node(o);
-    if (on.leaf()) {
-      if (d > 0) out->stale.push_back(TreeNodeKey{on.version, Nibbles(on.a, (d + 3) / 4)});
-      return;
+  // Records of the old tree that the new one does not keep at the same place, level by
+  // level: an old page root or leaf is stale unless the new tree holds the same node there.
+  void Stale(uint32_t old_root, uint32_t new_root, TreeBatch* out) const {
+    struct Pair {
+      uint32_t o, n;
+      unsigned d;
+      Hash256 prefix;
+    };
+    std::vector<Pair> level{Pair{old_root, new_root, 0, Hash256()}}, next;
+    while (!level.empty()) {
+      for (const Pair& p : level) {
+        __builtin_prefetch(&a_.node(p.o));
+        if (p.n != 0) __builtin_prefetch(&a_.node(p.n));
+      }
+      next.clear();
+      for (const Pair& p : level) {
+        if (p.o == 0 || p.o == p.n) continue;
+        const Node& on = a_.node(p.o);
+        if (on.leaf()) {
+          if (p.d > 0) {
+            out->stale.push_back(TreeNodeKey{on.version, Nibbles(on.a, (p.d + 3) / 4)});
+          }
+          continue;
+        }
+        if (p.d > 0 && p.d % 4 == 0) {
+          out->stale.push_back(TreeNodeKey{on.version, Nibbles(p.prefix, p.d / 4)});
+        }
+        uint32_t nl = 0, nr = 0;
+        if (p.n != 0 && !a_.node(p.n).leaf()) {
+          nl = a_.node(p.n).left;
+          nr = a_.node(p.n).right;
+        }
+        Hash256 prefix = p.prefix;
+        SetBit(prefix, p.d, false);
+        if (on.left != 0) next.push_back(Pair{on.left, nl, p.d + 1, prefix});
+        SetBit(prefix, p.d, true);
+        if (on.right != 0) next.push_back(Pair{on.right, nr, p.d + 1, prefix});
+      }
+      level.swap(next);
     }
-    if (d > 0 && d % 4 == 0) out->stale.push_back(TreeNodeKey{on.version, Nibbles(prefix, d / 4)});
-    uint32_t nl = 0, nr = 0;
-    if (n != 0 && !a_.node(n).leaf()) {
-      nl = a_.node(n).left;
-      nr = a_.node(n).right;
-    }
-    Touch(on);
-    SetBit(prefix, d, false);
-    Stale(on.left, nl, d + 1, prefix, out);
-    SetBit(prefix, d, true);
-    Stale(on.right, nr, d + 1, prefix, out);
   }
 
  private:
-  // Places `sub` (at depth d, slot bits so far) into page k's slots.
-  void Fill(const Sub& sub, unsigned d, unsigned slot, Hash256 prefix, unsigned k, TreeRecord* page,
-            TreeBatch* out) {
-    if (sub.node == 0) return;
+  struct Entry {
+    Sub sub;         // a node at depth d
+    unsigned d;      // in (4k, 4k + 4]
+    unsigned k;      // the page's nibble depth
+    unsigned slot;   // the slot bits below the page root so far
+    Hash256 prefix;  // the key bits above d
+    size_t page;     // index of the page's record in out->records
+  };
+
+  // Queues the children of the internal node `sub` at depth d, slots of page k.
+  void Expand(const Sub& sub, unsigned d, unsigned k, unsigned slot, const Hash256& prefix,
+              size_t page, std::vector<Entry>* next) const {
     const Node& n = a_.node(sub.node);
+    Hash256 p = prefix;
+    if (n.left != 0) {
+      SetBit(p, d, false);
+      next->push_back(Entry{Sub{n.left, n.a}, d + 1, k, slot * 2, p, page});
+    }
+    if (n.right != 0) {
+      SetBit(p, d, true);
+      next->push_back(Entry{Sub{n.right, n.b}, d + 1, k, slot * 2 + 1, p, page});
+    }
+  }
+
+  void Visit(const Entry& e, TreeBatch* out, std::vector<Entry>* next) {
+    const Node& n = a_.node(e.sub.node);
     if (n.leaf()) {
-      const unsigned i = Nibble(n.a, k);
-      page->exists |= static_cast<uint16_t>(1u << i);
-      page->leaves |= static_cast<uint16_t>(1u << i);
-      page->hash[i] = sub.hash;
-      page->version[i] = n.version;
+      TreeRecord& page = out->records[e.page].second;
+      const unsigned i = Nibble(n.a, e.k);
+      page.exists |= static_cast<uint16_t>(1u << i);
+      page.leaves |= static_cast<uint16_t>(1u << i);
+      page.hash[i] = e.sub.hash;
+      page.version[i] = n.version;
       if (n.version == version_) {
         TreeRecord leaf;
         leaf.kind = TreeRecord::Kind::kLeaf;
         leaf.key_hash = n.a;
         leaf.value_hash = n.b;
-        out->records.emplace_back(TreeNodeKey{n.version, Nibbles(n.a, k + 1)}, leaf);
+        out->records.emplace_back(TreeNodeKey{n.version, Nibbles(n.a, e.k + 1)}, leaf);
       }
       return;
     }
-    SetBit(prefix, d - 1, (slot & 1) != 0);
-    if (d == 4 * k + 4) {
-      page->exists |= static_cast<uint16_t>(1u << slot);
-      page->hash[slot] = sub.hash;
-      page->version[slot] = n.version;
-      if (n.version == version_) {
-        TreeRecord child = EmitPage(sub, k + 1, prefix, out);
-        out->records.emplace_back(TreeNodeKey{n.version, Nibbles(prefix, k + 1)}, std::move(child));
-      }
+    if (e.d < 4 * e.k + 4) {
+      Expand(e.sub, e.d, e.k, e.slot, e.prefix, e.page, next);
       return;
     }
-    Touch(n);
-    Fill(Sub{n.left, n.a}, d + 1, slot * 2, prefix, k, page, out);
-    Fill(Sub{n.right, n.b}, d + 1, slot * 2 + 1, prefix, k, page, out);
-  }
-
-  // Both children are read next, the right one after the whole left subtree: asking for
-  // both now overlaps their misses (most slots of a page are old, cold nodes).
-  void Touch(const Node& n) const {
-    if (n.left != 0) __builtin_prefetch(&a_.node(n.left));
-    if (n.right != 0) __builtin_prefetch(&a_.node(n.right));
+    TreeRecord& page = out->records[e.page].second;
+    page.exists |= static_cast<uint16_t>(1u << e.slot);
+    page.hash[e.slot] = e.sub.hash;
+    page.version[e.slot] = n.version;
+    if (n.version != version_) return;  // an old page: not emitted, nothing below is new
+    TreeRecord child;
+    child.kind = TreeRecord::Kind::kPage;
+    out->records.emplace_back(TreeNodeKey{n.version, Nibbles(e.prefix, e.k + 1)}, std::move(child));
+    Expand(e.sub, e.d, e.k + 1, 0, e.prefix, out->records.size() - 1, next);
   }
 
   Arena& a_;
   const uint64_t version_;
 };
 
-TreeBatch StateTree::Emit(const View& old, std::optional<uint64_t> old_version, const View& now,
-                          uint64_t version) const {
-  TreeBatch out;
+void StateTree::Emit(const View& old, std::optional<uint64_t> old_version, const View& now,
+                     uint64_t version, TreeBatch* batch) const {
+  TreeBatch& out = *batch;
+  out.records.clear();
+  out.stale.clear();
   Pages pages(*arena_, version);
   TreeRecord root;
+  bool root_page = false;
   if (now.root_ != 0) {
     const Node& n = arena_->node(now.root_);
     if (n.leaf()) {
@@ -801,16 +842,17 @@ TreeBatch StateTree::Emit(const View& old, std::optional<uint64_t> old_version, 
       root.key_hash = n.a;
       root.value_hash = n.b;
     } else {
-      root = pages.EmitPage(Sub{now.root_, now.root_hash_}, 0, Hash256(), &out);
+      root.kind = TreeRecord::Kind::kPage;
+      root_page = true;
     }
   }
   out.records.emplace_back(TreeNodeKey{version, {}}, std::move(root));
+  if (root_page) pages.EmitPages(Sub{now.root_, now.root_hash_}, 0, Hash256(), 0, &out);
   if (old_version) {
     // The root record is rewritten every version, so the old one is always stale.
     out.stale.push_back(TreeNodeKey{*old_version, {}});
-    pages.Stale(old.root_, now.root_, 0, Hash256(), &out);
+    pages.Stale(old.root_, now.root_, &out);
   }
-  return out;
 }
 
 namespace {

@@ -572,6 +572,7 @@ TEST_CASE("emitted pages load back to every retained root, and GC keeps exactly 
       return it == store.end() ? nullptr : &it->second;
     };
     StateTree::View head;
+    TreeBatch batch;         // reused, as a store would
     uint64_t collected = 0;  // every stale list <= this has been applied
     for (uint64_t v = 0; v <= 40; ++v) {
       CAPTURE(v);
@@ -590,11 +591,10 @@ TEST_CASE("emitted pages load back to every retained root, and GC keeps exactly 
       }
       StateTree::View next = tree.UpdateHashed(head, writes, v);
       REQUIRE(StateTree::Root(next) == NaiveRoot(model));
-      TreeBatch batch =
-          tree.Emit(head, v == 0 ? std::nullopt : std::optional<uint64_t>(v - 1), next, v);
+      tree.Emit(head, v == 0 ? std::nullopt : std::optional<uint64_t>(v - 1), next, v, &batch);
       for (const TreeNodeKey& k : batch.stale) CHECK(store.count(k) == 1);
-      for (auto& [k, r] : batch.records) CHECK(store.emplace(k, std::move(r)).second);
-      stale[v] = std::move(batch.stale);
+      for (const auto& [k, r] : batch.records) CHECK(store.emplace(k, r).second);
+      stale[v] = batch.stale;
       head = std::move(next);
       roots[v] = StateTree::Root(head);
       // GC (section 3): a list made stale by block s may go once s <= head - W.
