@@ -12,8 +12,21 @@ constexpr uint64_t kRefusedLogIntervalMs = 10'000;
 // that are slightly behind.
 constexpr uint64_t kCompactEvery = 512;
 constexpr uint64_t kCompactMargin = 256;
+constexpr uint64_t kCompactLogIntervalMs = 10'000;
 
 }  // namespace
+
+EngineDriver::EngineDriver(Parts parts, bool empty_blocks, CompactRelay::Options compact)
+    : p_(parts),
+      empty_blocks_(empty_blocks),
+      relay_(
+          parts.genesis.consensus,
+          [&pool = parts.pool](const crypto::Hash256& h) -> std::optional<Bytes> {
+            std::optional<ledger::Transaction> tx = pool.Get(h);
+            if (!tx) return std::nullopt;
+            return tx->Encode();
+          },
+          parts.clock, compact) {}
 
 Status EngineDriver::Open(const consensus::EngineOptions& options, const Wrap& wrap,
                           LostState lost) {
@@ -161,6 +174,12 @@ Status EngineDriver::Tick() {
     if (Status s = MaybeOpenDeferred(); !s.ok()) return s;
   }
   if (!engine_) return Status::Ok();
+  for (CompactRelay::Completed& c : relay_.Tick()) {
+    const int replica = p_.genesis.ValidatorIndex(c.from);
+    if (replica < 0) continue;
+    if (Status s = Step(static_cast<consensus::ReplicaId>(replica), c.message); !s.ok()) return s;
+  }
+  LogCompactStats();
   // Nothing is happening at this height and nothing of ours to propose: holding the round
   // timers keeps an idle network from churning through rounds (and growing its timeouts), as
   // Tendermint does without empty blocks. Any message, or a transaction here, starts it again.
@@ -217,6 +236,44 @@ Status EngineDriver::Step(consensus::ReplicaId replica, ByteView payload) {
     }
   }
   return AfterInput();
+}
+
+Status EngineDriver::StepCompact(consensus::ReplicaId replica, const p2p::NodeId& from,
+                                 ByteView payload) {
+  if (!engine_ || !net_) return Status::Ok();
+  std::optional<Bytes> message = relay_.OnCompact(*net_, from, payload);
+  return message ? Step(replica, *message) : Status::Ok();
+}
+
+Status EngineDriver::OnBlockTxs(consensus::ReplicaId replica, const p2p::NodeId& from,
+                                ByteView payload) {
+  if (!engine_ || !net_) return Status::Ok();
+  for (const Bytes& message : relay_.OnBlockTxs(*net_, from, payload)) {
+    if (Status s = Step(replica, message); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+void EngineDriver::ServeBlockTxs(const p2p::NodeId& from, ByteView payload) {
+  if (net_) relay_.OnGetBlockTxs(*net_, from, payload);
+}
+
+void EngineDriver::LogCompactStats() {
+  const uint64_t now = p_.clock.SteadyMs();
+  if (now - last_compact_log_ms_ < kCompactLogIntervalMs) return;
+  last_compact_log_ms_ = now;
+  const CompactRelay::Stats s = relay_.stats();
+  if (s.compact_sent == logged_compact_.compact_sent &&
+      s.compact_received == logged_compact_.compact_received) {
+    return;
+  }
+  logged_compact_ = s;
+  Log("consensus")
+      ->info(
+          "compact blocks: sent {} ({} bytes instead of {}), received {}, rebuilt from the "
+          "mempool {}, fetches {} ({} txs), completed {}, dropped {}, bad answers {}, served {}",
+          s.compact_sent, s.compact_bytes, s.whole_bytes, s.compact_received, s.rebuilt_local,
+          s.fetches, s.fetched_txs, s.completed, s.dropped, s.bad_answers, s.served);
 }
 
 Status EngineDriver::CatchUp() {
@@ -283,8 +340,8 @@ Status EngineDriver::DrainReady() {
     // 2. Send, after persisting. Not connected: the engine retries on its own.
     for (consensus::OutboundMessage& m : ready.messages) {
       if (!net_ || m.to >= p_.genesis.validators.size()) continue;
-      Status sent = net_->Send(p_.genesis.validators[m.to].public_key, wire::kConsensus,
-                               std::move(m.payload));
+      Status sent =
+          relay_.Send(*net_, p_.genesis.validators[m.to].public_key, std::move(m.payload));
       if (!sent.ok()) Log("consensus")->debug("to validator {}: {}", m.to, sent.message());
     }
     // 3. Sync (through block sync, which follows peers' heads), then apply.
