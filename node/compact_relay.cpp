@@ -153,20 +153,59 @@ std::optional<Bytes> CompactRelay::OnCompact(Network& net, const p2p::NodeId& fr
     b.txs.resize(b.hashes.size());
     p.blocks.push_back(std::move(b));
   }
+  const bool behind = Holds(from);
   if (Fill(p)) {
     Count(s_.rebuilt_local);
-    return Finish(std::move(p));
+    if (!behind) return Finish(std::move(p));
+    // Raft needs a leader's appends in order: this one waits behind the parked ones.
+    p.ready = Finish(std::move(p));
+    if (!p.ready) return std::nullopt;
+    p.bytes = p.ready->size();
+    Admit(std::move(p));
+    return std::nullopt;
   }
-  // Park it within bounds, counted by what the missing transactions may add (8 KiB each at
-  // most) plus what it holds; past them the engine's own retransmission recovers.
-  p.bytes = p.skeleton.size();
+  // Park it within bounds, counted by what it holds plus what the missing transactions will
+  // add at the size of those present (an answer's own size is bounded by the p2p frame);
+  // past them the engine's own retransmission recovers.
+  size_t held = 0, present = 0;
   for (const PendingBlock& b : p.blocks) {
-    p.bytes += b.prefix.size() + 32 * b.hashes.size() + b.missing * ledger::kMaxTxSize;
-    for (const Bytes& tx : b.txs) p.bytes += tx.size();
+    for (const Bytes& tx : b.txs) {
+      held += tx.size();
+      present += tx.empty() ? 0 : 1;
+    }
   }
+  const size_t each = present ? held / present : 256;
+  p.bytes = p.skeleton.size() + held + p.missing * each;
+  for (const PendingBlock& b : p.blocks) p.bytes += b.prefix.size() + 32 * b.hashes.size();
+  const uint64_t now = clock_.SteadyMs();
+  p.fetch_at_ms = now + o_.fetch_delay_ms;
+  p.deadline_ms = now + o_.fetch_timeout_ms;
+  if (Parked* parked = Admit(std::move(p)); parked && o_.fetch_delay_ms == 0) {
+    SendFetches(net, *parked);
+  }
+  return std::nullopt;
+}
+
+bool CompactRelay::Holds(const p2p::NodeId& from) const {
+  for (const auto& [id, q] : parked_) {
+    if (q.from == from) return true;
+  }
+  return false;
+}
+
+void CompactRelay::QueueWhole(const p2p::NodeId& from, ByteView message) {
+  Parked p;
+  p.from = from;
+  p.ready = Bytes(message.begin(), message.end());
+  p.bytes = message.size();
+  p.deadline_ms = clock_.SteadyMs() + o_.fetch_timeout_ms;
+  Admit(std::move(p));
+}
+
+CompactRelay::Parked* CompactRelay::Admit(Parked p) {
   size_t peer_count = 0, peer_bytes = 0;
   for (const auto& [id, q] : parked_) {
-    if (q.from == from) {
+    if (q.from == p.from) {
       ++peer_count;
       peer_bytes += q.bytes;
     }
@@ -175,9 +214,29 @@ std::optional<Bytes> CompactRelay::OnCompact(Network& net, const p2p::NodeId& fr
       peer_bytes + p.bytes > o_.max_parked_bytes_per_peer ||
       parked_bytes_ + p.bytes > o_.max_parked_bytes) {
     Count(s_.dropped);
-    return std::nullopt;
+    return nullptr;
   }
-  p.deadline_ms = clock_.SteadyMs() + o_.fetch_timeout_ms;
+  parked_bytes_ += p.bytes;
+  return &parked_.emplace(next_id_++, std::move(p)).first->second;
+}
+
+std::vector<Bytes> CompactRelay::Release(const p2p::NodeId& from) {
+  std::vector<Bytes> out;
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    if (it->second.from != from) {
+      ++it;
+      continue;
+    }
+    if (!it->second.ready) break;
+    out.push_back(std::move(*it->second.ready));
+    parked_bytes_ -= it->second.bytes;
+    it = parked_.erase(it);
+  }
+  return out;
+}
+
+void CompactRelay::SendFetches(Network& net, Parked& p) {
+  p.fetched = true;
   for (const PendingBlock& b : p.blocks) {
     if (b.missing == 0) continue;
     compact::GetBlockTxs g;
@@ -188,11 +247,8 @@ std::optional<Bytes> CompactRelay::OnCompact(Network& net, const p2p::NodeId& fr
     }
     Count(s_.fetches);
     Count(s_.fetched_txs, g.indices.size());
-    (void)net.Send(from, wire::kGetBlockTxs, compact::EncodeGetBlockTxs(g));
+    (void)net.Send(p.from, wire::kGetBlockTxs, compact::EncodeGetBlockTxs(g));
   }
-  parked_bytes_ += p.bytes;
-  parked_.emplace(next_id_++, std::move(p));
-  return std::nullopt;
 }
 
 void CompactRelay::OnGetBlockTxs(Network& net, const p2p::NodeId& from, ByteView payload) {
@@ -217,17 +273,16 @@ void CompactRelay::OnGetBlockTxs(Network& net, const p2p::NodeId& from, ByteView
 
 std::vector<Bytes> CompactRelay::OnBlockTxs(Network& net, const p2p::NodeId& from,
                                             ByteView payload) {
-  std::vector<Bytes> done;
   auto a = compact::DecodeBlockTxs(payload);
   if (!a.ok()) {
     net.Disconnect(from, a.status().message());
-    return done;
+    return {};
   }
   // The answer fills the first parked message from this peer still missing that block; a
   // late answer (the message completed or was dropped) is ignored.
   for (auto it = parked_.begin(); it != parked_.end(); ++it) {
     Parked& p = it->second;
-    if (p.from != from) continue;
+    if (p.from != from || p.ready) continue;
     auto b = std::find_if(p.blocks.begin(), p.blocks.end(), [&](const PendingBlock& pb) {
       return pb.hash == a->block && pb.missing > 0;
     });
@@ -245,21 +300,20 @@ std::vector<Bytes> CompactRelay::OnBlockTxs(Network& net, const p2p::NodeId& fro
       Count(s_.dropped);
       Drop(it->first);
       net.Disconnect(from, "block txs: a transaction does not match the block's hash list");
-      return done;
+      return {};
     }
-    if (!Fill(p)) {
+    if (Fill(p)) {
+      Count(s_.completed);
+      p.ready = Finish(std::move(p));
+      if (!p.ready) Drop(it->first);
+    } else if (b->missing > 0) {
       // The sender answered without them (it no longer holds the block): give up now.
       Count(s_.dropped);
       Drop(it->first);
-      return done;
-    }
-    Count(s_.completed);
-    Parked whole = std::move(p);
-    Drop(it->first);
-    if (std::optional<Bytes> msg = Finish(std::move(whole))) done.push_back(std::move(*msg));
-    return done;
+    }  // else another block of the message still waits for its own answer
+    return Release(from);
   }
-  return done;
+  return {};
 }
 
 void CompactRelay::Drop(uint64_t id) {
@@ -269,22 +323,29 @@ void CompactRelay::Drop(uint64_t id) {
   parked_.erase(it);
 }
 
-std::vector<CompactRelay::Completed> CompactRelay::Tick() {
-  std::vector<Completed> done;
+std::vector<CompactRelay::Completed> CompactRelay::Tick(Network& net) {
   const uint64_t now = clock_.SteadyMs();
-  std::vector<uint64_t> finished;
+  std::vector<uint64_t> expired;
+  std::vector<p2p::NodeId> peers;
   for (auto& [id, p] : parked_) {
+    if (std::find(peers.begin(), peers.end(), p.from) == peers.end()) peers.push_back(p.from);
+    if (p.ready) continue;
     if (Fill(p)) {
       Count(s_.completed);
-      finished.push_back(id);
-      const p2p::NodeId from = p.from;
-      if (std::optional<Bytes> msg = Finish(std::move(p))) done.push_back({from, std::move(*msg)});
+      p.ready = Finish(std::move(p));
+      if (!p.ready) expired.push_back(id);
     } else if (now >= p.deadline_ms) {
       Count(s_.dropped);
-      finished.push_back(id);
+      expired.push_back(id);
+    } else if (!p.fetched && now >= p.fetch_at_ms) {
+      SendFetches(net, p);
     }
   }
-  for (uint64_t id : finished) Drop(id);
+  for (uint64_t id : expired) Drop(id);
+  std::vector<Completed> done;
+  for (const p2p::NodeId& from : peers) {
+    for (Bytes& m : Release(from)) done.push_back({from, std::move(m)});
+  }
   return done;
 }
 

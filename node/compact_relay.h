@@ -28,10 +28,16 @@ class CompactRelay {
  public:
   struct Options {
     bool enabled = true;  // off: engine messages go whole (receiving still works)
-    size_t max_parked_per_peer = 4;
-    size_t max_parked = 16;
-    size_t max_parked_bytes_per_peer = 16u << 20;
-    size_t max_parked_bytes = 64u << 20;
+    // Messages waiting, compact or queued whole behind them (a BFT proposer's votes follow
+    // its proposal).
+    size_t max_parked_per_peer = 64;
+    size_t max_parked = 256;
+    size_t max_parked_bytes_per_peer = 32u << 20;
+    size_t max_parked_bytes = 128u << 20;
+    // A message missing transactions waits this long for gossip that is still being
+    // admitted here (it travels ahead on the same connection, but admission runs on another
+    // thread) before it asks the sender; 0: ask at once.
+    uint64_t fetch_delay_ms = 50;
     uint64_t fetch_timeout_ms = 2000;
     // Recent blocks (sent or rebuilt) kept to answer fetches and to rebuild retransmissions
     // whose transactions the mempool already dropped at commit.
@@ -63,17 +69,22 @@ class CompactRelay {
   // found; nullopt when it was parked (a fetch went out) or refused (malformed input
   // disconnects the peer).
   std::optional<Bytes> OnCompact(Network& net, const p2p::NodeId& from, ByteView payload);
+  // Whether messages from `from` wait here: its next engine message, whole or compact, must
+  // queue behind them (QueueWhole) so the engine sees them in the order they were sent.
+  bool Holds(const p2p::NodeId& from) const;
+  void QueueWhole(const p2p::NodeId& from, ByteView message);
   // Answers a GetBlockTxs from the recent blocks (count 0 when the block is gone).
   void OnGetBlockTxs(Network& net, const p2p::NodeId& from, ByteView payload);
   // A BlockTxs: the engine messages it completed, in the order they arrived.
   std::vector<Bytes> OnBlockTxs(Network& net, const p2p::NodeId& from, ByteView payload);
   // Every tick: completes parked messages whose transactions reached the mempool since
-  // (returned with their senders, to be stepped), and drops those past their deadline.
+  // (returned with their senders, to be stepped), asks the senders for what is still missing
+  // past the fetch delay, and drops those past their deadline.
   struct Completed {
     p2p::NodeId from;
     Bytes message;
   };
-  std::vector<Completed> Tick();
+  std::vector<Completed> Tick(Network& net);
 
   Stats stats() const;
   size_t parked() const { return parked_.size(); }
@@ -93,11 +104,15 @@ class CompactRelay {
   };
   struct Parked {
     p2p::NodeId from;
+    uint64_t fetch_at_ms = 0;
+    bool fetched = false;
     uint64_t deadline_ms = 0;
     Bytes skeleton;
     std::vector<PendingBlock> blocks;
     size_t missing = 0;
     size_t bytes = 0;
+    // The engine message, once complete; it waits for the earlier ones from its peer.
+    std::optional<Bytes> ready;
   };
 
   // The block's layout and hashes, from the recent blocks or computed (and remembered).
@@ -108,6 +123,11 @@ class CompactRelay {
   // The engine message of a complete parked message; its blocks join the recent ones.
   std::optional<Bytes> Finish(Parked p);
   void Drop(uint64_t id);
+  // Parks `p` within the bounds; nullptr (counted dropped) past them.
+  Parked* Admit(Parked p);
+  // The complete messages at the front of `from`'s queue, in arrival order, taken out.
+  std::vector<Bytes> Release(const p2p::NodeId& from);
+  void SendFetches(Network& net, Parked& p);
   void Count(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.fetch_add(n, std::memory_order_relaxed);
   }

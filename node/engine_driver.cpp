@@ -174,7 +174,8 @@ Status EngineDriver::Tick() {
     if (Status s = MaybeOpenDeferred(); !s.ok()) return s;
   }
   if (!engine_) return Status::Ok();
-  for (CompactRelay::Completed& c : relay_.Tick()) {
+  for (CompactRelay::Completed& c :
+       net_ ? relay_.Tick(*net_) : std::vector<CompactRelay::Completed>{}) {
     const int replica = p_.genesis.ValidatorIndex(c.from);
     if (replica < 0) continue;
     if (Status s = Step(static_cast<consensus::ReplicaId>(replica), c.message); !s.ok()) return s;
@@ -245,6 +246,15 @@ Status EngineDriver::StepCompact(consensus::ReplicaId replica, const p2p::NodeId
   return message ? Step(replica, *message) : Status::Ok();
 }
 
+Status EngineDriver::StepWhole(consensus::ReplicaId replica, const p2p::NodeId& from,
+                               ByteView payload) {
+  if (relay_.Holds(from)) {
+    relay_.QueueWhole(from, payload);
+    return Status::Ok();
+  }
+  return Step(replica, payload);
+}
+
 Status EngineDriver::OnBlockTxs(consensus::ReplicaId replica, const p2p::NodeId& from,
                                 ByteView payload) {
   if (!engine_ || !net_) return Status::Ok();
@@ -258,10 +268,12 @@ void EngineDriver::ServeBlockTxs(const p2p::NodeId& from, ByteView payload) {
   if (net_) relay_.OnGetBlockTxs(*net_, from, payload);
 }
 
-void EngineDriver::LogCompactStats() {
-  const uint64_t now = p_.clock.SteadyMs();
-  if (now - last_compact_log_ms_ < kCompactLogIntervalMs) return;
-  last_compact_log_ms_ = now;
+EngineDriver::~EngineDriver() { LogCompactStats(/*now=*/true); }
+
+void EngineDriver::LogCompactStats(bool now) {
+  const uint64_t ms = p_.clock.SteadyMs();
+  if (!now && ms - last_compact_log_ms_ < kCompactLogIntervalMs) return;
+  last_compact_log_ms_ = ms;
   const CompactRelay::Stats s = relay_.stats();
   if (s.compact_sent == logged_compact_.compact_sent &&
       s.compact_received == logged_compact_.compact_received) {
@@ -337,7 +349,10 @@ Status EngineDriver::DrainReady() {
       return s.Wrap("persisting consensus state");
     }
     if (ready.discard_through) p_.engine_store.Discard(*ready.discard_through);
-    // 2. Send, after persisting. Not connected: the engine retries on its own.
+    // 2. Send, after persisting. Not connected: the engine retries on its own. Gossip
+    // waiting for the tick goes first, so a compact block's receivers hold what this node
+    // admitted since (the same connection keeps the order).
+    if (net_ && !ready.messages.empty()) p_.pool.FlushGossip(*net_);
     for (consensus::OutboundMessage& m : ready.messages) {
       if (!net_ || m.to >= p_.genesis.validators.size()) continue;
       Status sent =

@@ -39,11 +39,12 @@ class EngineDriver {
     BlockAcceptor& acceptor;
     BlockBuilder& builder;
     EvidencePool& evidence;
-    const TxPool& pool;
+    TxPool& pool;  // read, and gossip flushed before consensus messages go out
     const Clock& clock;
   };
   // `compact`: how engine messages that carry blocks travel (CompactRelay).
   EngineDriver(Parts parts, bool empty_blocks, CompactRelay::Options compact = {});
+  ~EngineDriver();  // logs the compact-block counters a last time
 
   using Wrap =
       std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>)>;
@@ -80,6 +81,8 @@ class EngineDriver {
   // Compact blocks (CompactRelay) from validator `replica`, whose node id is `from`: a
   // CompactConsensus steps the engine once rebuilt; a BlockTxs may complete parked ones.
   Status StepCompact(consensus::ReplicaId replica, const p2p::NodeId& from, ByteView payload);
+  // A whole engine message: stepped now, or queued behind the peer's parked compact ones.
+  Status StepWhole(consensus::ReplicaId replica, const p2p::NodeId& from, ByteView payload);
   Status OnBlockTxs(consensus::ReplicaId replica, const p2p::NodeId& from, ByteView payload);
   void ServeBlockTxs(const p2p::NodeId& from, ByteView payload);
   CompactRelay::Stats compact_stats() const { return relay_.stats(); }
@@ -95,8 +98,9 @@ class EngineDriver {
   Status DrainReady();
   void MaybePropose();
   Status CheckSyncTarget();
-  // One info line per interval with the compact-block counters, when they moved.
-  void LogCompactStats();
+  // One info line per interval (or, `now`, at once) with the compact-block counters, when
+  // they moved.
+  void LogCompactStats(bool now = false);
   Status Install(const consensus::EngineOptions& options, const Wrap& wrap,
                  const consensus::DurableState& durable);
   // Opens a deferred engine once the ledger passed its floor or the wait is over.

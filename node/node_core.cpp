@@ -130,7 +130,7 @@ Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteV
     case wire::kConsensus: {
       const int replica = genesis_.ValidatorIndex(from);
       if (replica < 0) return Status::Ok();  // observers have no say in consensus
-      return driver_.Step(static_cast<consensus::ReplicaId>(replica), payload);
+      return driver_.StepWhole(static_cast<consensus::ReplicaId>(replica), from, payload);
     }
     // Compact blocks pass between validators only, like the engine messages they carry.
     case wire::kCompactConsensus:
