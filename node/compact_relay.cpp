@@ -54,13 +54,19 @@ const CompactRelay::RecentBlock* CompactRelay::Remember(const crypto::Hash256& h
   return &it->second;
 }
 
-std::optional<Bytes> CompactRelay::Find(const crypto::Hash256& tx) const {
-  if (auto t = recent_txs_.find(tx); t != recent_txs_.end()) {
-    const RecentBlock& rb = recent_.at(t->second.first);
-    const auto [offset, size] = rb.txs[t->second.second];
-    return Bytes(rb.data.begin() + offset, rb.data.begin() + offset + size);
+void CompactRelay::Find(std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out) const {
+  bool missing = false;
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    if (!out[i].empty()) continue;
+    if (auto t = recent_txs_.find(hashes[i]); t != recent_txs_.end()) {
+      const RecentBlock& rb = recent_.at(t->second.first);
+      const auto [offset, size] = rb.txs[t->second.second];
+      out[i].assign(rb.data.begin() + offset, rb.data.begin() + offset + size);
+    } else {
+      missing = true;
+    }
   }
-  return lookup_(tx);
+  if (missing) lookup_(hashes, out);
 }
 
 Status CompactRelay::Send(Network& net, const p2p::NodeId& to, Bytes engine_message) {
@@ -90,15 +96,9 @@ Status CompactRelay::Send(Network& net, const p2p::NodeId& to, Bytes engine_mess
 bool CompactRelay::Fill(Parked& p) const {
   p.missing = 0;
   for (PendingBlock& b : p.blocks) {
-    b.missing = 0;
-    for (size_t i = 0; i < b.hashes.size(); ++i) {
-      if (!b.txs[i].empty()) continue;
-      if (std::optional<Bytes> tx = Find(b.hashes[i])) {
-        b.txs[i] = std::move(*tx);
-      } else {
-        ++b.missing;
-      }
-    }
+    Find(b.hashes, b.txs);
+    b.missing = static_cast<size_t>(
+        std::count_if(b.txs.begin(), b.txs.end(), [](const Bytes& tx) { return tx.empty(); }));
     p.missing += b.missing;
   }
   return p.missing == 0;

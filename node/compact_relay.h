@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -58,8 +59,9 @@ class CompactRelay {
     uint64_t bad_answers = 0;  // BlockTxs with a wrong transaction (the peer is dropped)
     uint64_t served = 0;       // GetBlockTxs answered
   };
-  // What the mempool holds: a transaction's bytes by hash, or nullopt.
-  using TxLookup = std::function<std::optional<Bytes>(const crypto::Hash256&)>;
+  // What the mempool holds: fills each empty out[i] with the bytes of hashes[i], if held.
+  using TxLookup =
+      std::function<void(std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out)>;
 
   CompactRelay(genesis::ConsensusKind kind, TxLookup lookup, const Clock& clock, Options options);
 
@@ -117,7 +119,8 @@ class CompactRelay {
 
   // The block's layout and hashes, from the recent blocks or computed (and remembered).
   const RecentBlock* Remember(const crypto::Hash256& hash, Bytes data);
-  std::optional<Bytes> Find(const crypto::Hash256& tx) const;
+  // Fills what the recent blocks hold, then asks the mempool for the rest.
+  void Find(std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out) const;
   // Fills what the mempool and recent blocks now hold; true when nothing is missing.
   bool Fill(Parked& p) const;
   // The engine message of a complete parked message; its blocks join the recent ones.

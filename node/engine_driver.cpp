@@ -21,10 +21,8 @@ EngineDriver::EngineDriver(Parts parts, bool empty_blocks, CompactRelay::Options
       empty_blocks_(empty_blocks),
       relay_(
           parts.genesis.consensus,
-          [&pool = parts.pool](const crypto::Hash256& h) -> std::optional<Bytes> {
-            std::optional<ledger::Transaction> tx = pool.Get(h);
-            if (!tx) return std::nullopt;
-            return tx->Encode();
+          [&pool = parts.pool](std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out) {
+            pool.GetEncoded(hashes, out);
           },
           parts.clock, compact) {}
 

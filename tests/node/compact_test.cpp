@@ -74,10 +74,11 @@ struct Pool {
   std::map<crypto::Hash256, Bytes> txs;
   void Add(const Bytes& tx) { txs[crypto::Sha256Of(tx)] = tx; }
   CompactRelay::TxLookup Lookup() {
-    return [this](const crypto::Hash256& h) -> std::optional<Bytes> {
-      auto it = txs.find(h);
-      if (it == txs.end()) return std::nullopt;
-      return it->second;
+    return [this](std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out) {
+      for (size_t i = 0; i < hashes.size(); ++i) {
+        auto it = txs.find(hashes[i]);
+        if (out[i].empty() && it != txs.end()) out[i] = it->second;
+      }
     };
   }
 };
