@@ -330,15 +330,19 @@ std::vector<CompactRelay::Completed> CompactRelay::Tick(Network& net) {
   for (auto& [id, p] : parked_) {
     if (std::find(peers.begin(), peers.end(), p.from) == peers.end()) peers.push_back(p.from);
     if (p.ready) continue;
-    if (Fill(p)) {
-      Count(s_.completed);
-      p.ready = Finish(std::move(p));
-      if (!p.ready) expired.push_back(id);
-    } else if (now >= p.deadline_ms) {
+    if (now >= p.deadline_ms) {
       Count(s_.dropped);
       expired.push_back(id);
     } else if (!p.fetched && now >= p.fetch_at_ms) {
-      SendFetches(net, p);
+      // One more look at the mempool, once: looking every tick would let a peer that parks
+      // large hash lists cost this thread a lookup per hash per tick.
+      if (Fill(p)) {
+        Count(s_.completed);
+        p.ready = Finish(std::move(p));
+        if (!p.ready) expired.push_back(id);
+      } else {
+        SendFetches(net, p);
+      }
     }
   }
   for (uint64_t id : expired) Drop(id);

@@ -79,9 +79,9 @@ class CompactRelay {
   void OnGetBlockTxs(Network& net, const p2p::NodeId& from, ByteView payload);
   // A BlockTxs: the engine messages it completed, in the order they arrived.
   std::vector<Bytes> OnBlockTxs(Network& net, const p2p::NodeId& from, ByteView payload);
-  // Every tick: completes parked messages whose transactions reached the mempool since
-  // (returned with their senders, to be stepped), asks the senders for what is still missing
-  // past the fetch delay, and drops those past their deadline.
+  // Every tick: once a parked message's fetch delay is over, completes it if its
+  // transactions reached the mempool since, else asks the sender for what is still missing;
+  // drops those past their deadline; returns what completed, with senders, to be stepped.
   struct Completed {
     p2p::NodeId from;
     Bytes message;

@@ -328,14 +328,18 @@ TEST_CASE("compact relay: parked messages expire, complete from a later mempool,
   CHECK(p.receiver.parked() == 0);
   CHECK(p.receiver.stats().dropped == 1);
 
-  // Gossip that lands after the message completes it at the next tick.
-  CHECK_FALSE(p.receiver.OnCompact(p.b_net, p.a, wire));
-  for (const Bytes& tx : txs) p.receiver_pool.Add(tx);
-  auto done = p.receiver.Tick(p.b_net);
+  // Gossip that lands within the fetch delay completes it without a fetch.
+  Pair g(CompactRelay::Options{.fetch_delay_ms = 50});
+  CHECK_FALSE(g.receiver.OnCompact(g.b_net, g.a, g.SendCompact(msg)));
+  for (const Bytes& tx : txs) g.receiver_pool.Add(tx);
+  CHECK(g.receiver.Tick(g.b_net).empty());  // the delay is not over
+  g.clock.Advance(50);
+  auto done = g.receiver.Tick(g.b_net);
   REQUIRE(done.size() == 1);
-  CHECK(done[0].from == p.a);
+  CHECK(done[0].from == g.a);
   CHECK(done[0].message == msg);
-  p.receiver_pool.txs.clear();
+  CHECK(g.b_net.sent.empty());
+  CHECK(g.receiver.stats().fetches == 0);
 
   // At most two parked per peer: a third is dropped at once (the engine retransmits).
   Pair b(CompactRelay::Options{.max_parked_per_peer = 2, .fetch_delay_ms = 0});
