@@ -42,16 +42,6 @@ std::vector<std::string> Chain(const Network& net, const std::string& n, uint64_
   return out;
 }
 
-bool AllCommitted(const Network& net, const std::string& node,
-                  const std::vector<std::string>& hashes) {
-  auto c = net.Client(node);
-  for (const std::string& h : hashes) {
-    auto r = c.Call("getTransaction", {{"hash", h}});
-    if (!r.ok() || r.value()["status"] != "committed") return false;
-  }
-  return true;
-}
-
 // Once every node in `names` reached height h: the blocks at heights 1..h agree on all of
 // them (no fork) and each carries a certificate with a quorum of distinct signers.
 void CheckAgreement(const Network& net, const std::vector<std::string>& names, uint64_t h) {

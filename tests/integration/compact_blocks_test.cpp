@@ -15,16 +15,6 @@ namespace {
 
 const std::vector<std::string> kAll = {"v0", "v1", "v2", "v3"};
 
-bool AllCommitted(const Network& net, const std::string& node,
-                  const std::vector<std::string>& hashes) {
-  auto c = net.Client(node);
-  for (const std::string& h : hashes) {
-    auto r = c.Call("getTransaction", {{"hash", h}});
-    if (!r.ok() || r.value()["status"] != "committed") return false;
-  }
-  return true;
-}
-
 // The last value of `counter` ("sent", "received", "rebuilt from the mempool") in the
 // node's compact-block lines; -1 when it logged none.
 long long Counter(const Network& net, const std::string& node, const std::string& counter) {

@@ -352,22 +352,6 @@ TEST_CASE("compact relay: parked messages expire, complete from a later mempool,
   CHECK(b.receiver.stats().fetches == 2);
 }
 
-uint64_t BalanceOf(TestNetwork& net, size_t node, const crypto::PublicKey& who) {
-  auto acct = net.node(node).store->GetAccount(who);
-  return acct ? acct->balance : 0;
-}
-
-void SendTransfers(TestNetwork& net, size_t via, uint64_t first_nonce, size_t count) {
-  std::vector<ledger::Transaction> txs;
-  for (size_t i = 0; i < count; ++i) {
-    txs.push_back(net.Transfer(net.admin(), first_nonce + i, net.bob().public_key(), 1));
-  }
-  for (const ledger::Admission& a : net.node(via).core->api().SubmitTransactions(std::move(txs))) {
-    INFO(a.detail);
-    REQUIRE(a.ok());
-  }
-}
-
 // Steps the network, dropping what `drop` says before delivery.
 template <typename Drop>
 bool RunFiltered(TestNetwork& net, Drop drop, const std::function<bool()>& done,
