@@ -94,6 +94,22 @@ class Engine {
 
   virtual EngineStatus GetStatus() const = 0;
 
+  // set(H): the validators that govern heights >= `height` (until a later call names a later
+  // height), sorted by member id, as the node computes them from its state (a change executed
+  // in block h governs h + 2 on: docs/design/membership.md). A pure input, like a message: the
+  // BFT engine reads set(H) only for H <= decided + 2, so the node must have given every set
+  // of those heights BEFORE the engine moves on: at open (BftConfig::validators), and after
+  // applying block h, before Advance() or SyncCompleted(h), the set of h + 2 (calling it for
+  // every block is fine; an unchanged set is a no-op). A method of Engine rather than of the
+  // BFT engine so that the node stays engine-agnostic; engines without validator sets
+  // (solo, Raft until it takes member ids) refuse it. A chain that never calls it keeps the
+  // genesis set for every height.
+  virtual Status SetValidators(uint64_t height, std::vector<ValidatorInfo> validators) {
+    (void)height;
+    (void)validators;
+    return Status::Error("this consensus engine does not take validator sets");
+  }
+
   // True while nothing is happening that needs round timers (BFT: nothing at this height
   // yet). A node with nothing to propose then calls IdleTick() instead of Tick(), so an idle
   // network does not churn through rounds. Engines without round timers are never idle.

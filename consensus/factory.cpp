@@ -36,6 +36,7 @@ Result<std::unique_ptr<Engine>> OpenEngine(const EngineOptions& o, const Durable
       bc.timeout_delta_ticks = o.timeout_delta_ticks;
       bc.max_timeout_ticks = o.max_timeout_ticks;
       bc.rebroadcast_ticks = o.rebroadcast_ticks;
+      bc.validators = o.validators;
       auto bft = bft::BftEngine::Open(bc, *o.signer, *o.verifier, *o.validator, durable, applied);
       if (!bft.ok()) return bft.status().Wrap("bft state");
       return std::unique_ptr<Engine>(std::move(bft.value()));

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "consensus/engine.h"
@@ -35,6 +37,9 @@ struct EngineOptions {
   const Signer* signer = nullptr;
   const Verifier* verifier = nullptr;
   ProposalValidator* validator = nullptr;
+  // BFT with governance: set(H) for H >= applied + 1, as bft::BftConfig::validators (empty:
+  // the genesis set of `replicas` governs every height, as before governance).
+  std::map<uint64_t, std::vector<ValidatorInfo>> validators;
 };
 
 // Opens the engine from its stored state (empty on first boot) and the ledger's last

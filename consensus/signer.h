@@ -23,8 +23,16 @@ class Signer {
 class Verifier {
  public:
   virtual ~Verifier() = default;
-  // False for an unknown replica or a bad signature.
+  // False for an unknown replica or a bad signature. `signer` is a genesis validator's
+  // index (= its member id); sets given with keys are checked through VerifyKey instead.
   virtual bool Verify(ReplicaId signer, ByteView message, const crypto::Signature& sig) const = 0;
+  // Whether `sig` is `key`'s signature of `message`: how signatures are checked against a
+  // validator set given with keys (consensus/bft/validator_set.h). Ed25519 unless a test
+  // scheme overrides it.
+  virtual bool VerifyKey(const crypto::PublicKey& key, ByteView message,
+                         const crypto::Signature& sig) const {
+    return crypto::Verify(key, message, sig);
+  }
 };
 
 // Ed25519 implementations over the validator keys, in replica order.

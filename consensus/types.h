@@ -9,14 +9,27 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "crypto/ed25519.h"
 #include "crypto/sha256.h"
 
 namespace cairn::consensus {
 
-// Validators are indexed 0..n-1 in the order of the genesis validator set; the node maps
-// an index to the validator's public key and to its p2p connection.
+// A replica's address between the node and its engine (Step's sender, OutboundMessage::to,
+// EngineStatus): the validator's member id, stable across set changes and key rotations.
+// The genesis validators are 0..n-1 in genesis order; the node maps an id to the
+// validator's public key and to its p2p connection. (Inside BFT messages a voter is named by
+// its index in the set of the message's height instead: consensus/bft/validator_set.h.)
 using ReplicaId = uint32_t;
 inline constexpr ReplicaId kNoReplica = std::numeric_limits<ReplicaId>::max();
+
+// One member of a validator set: its stable member id and the key its votes are signed with.
+// A set is sorted by id, ids distinct.
+struct ValidatorInfo {
+  ReplicaId id = kNoReplica;
+  crypto::PublicKey consensus_key;
+
+  friend bool operator==(const ValidatorInfo&, const ValidatorInfo&) = default;
+};
 
 // A block as consensus sees it: its height, its hash (computed by the ledger over the
 // canonical header) and its encoding, which consensus never interprets.

@@ -5,6 +5,7 @@
 #include "consensus/bft/bft.h"
 
 #include <algorithm>
+#include <cassert>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -13,11 +14,18 @@ namespace cairn::consensus::bft {
 namespace {
 
 Status ValidateConfig(const BftConfig& c) {
-  if (c.replicas == 0 || c.replicas > kMaxValidators) {
+  for (const auto& [from, members] : c.validators) {
+    if (Result<ValidatorSet> s = ValidatorSet::FromMembers(members); !s) {
+      return s.status().Wrap("bft config: the set from height " + std::to_string(from));
+    }
+  }
+  if (!c.validators.empty()) {
+    // The sets name the validators; `replicas` is unused.
+  } else if (c.replicas == 0 || c.replicas > kMaxValidators) {
     return Status::Error("bft config: replicas must be in [1, " + std::to_string(kMaxValidators) +
                          "]");
   }
-  if (c.id >= c.replicas) {
+  if (c.validators.empty() && c.id >= c.replicas) {
     return Status::Error("bft config: id " + std::to_string(c.id) + " is not below replicas " +
                          std::to_string(c.replicas));
   }
@@ -43,11 +51,15 @@ BftEngine::BftEngine(const BftConfig& config, const Signer& signer, const Verifi
       verifier_(verifier),
       validator_(validator),
       chain_(config.genesis.hash),
-      quorum_(Quorum(config.replicas)),
-      max_faulty_(MaxFaulty(config.replicas)),
-      max_round_seen_(config.replicas, -1),
-      next_height_(config.replicas),
-      last_reply_(config.replicas) {}
+      dynamic_(!config.validators.empty()) {
+  if (dynamic_) {
+    for (const auto& [from, members] : config.validators) {
+      schedule_.Put(from, *ValidatorSet::FromMembers(members));  // ValidateConfig checked it
+    }
+  } else {
+    schedule_.Put(0, ValidatorSet::Genesis(config.replicas));
+  }
+}
 
 BftEngine::~BftEngine() = default;
 
@@ -68,6 +80,10 @@ Result<std::unique_ptr<BftEngine>> BftEngine::Open(const BftConfig& config, cons
   }
   std::unique_ptr<BftEngine> e(new BftEngine(config, signer, verifier, validator));
   e->last_decided_ = applied;
+  if (e->schedule_.At(applied.height + 1) == nullptr) {
+    return Status::Error("bft restart: no validator set given for height " +
+                         std::to_string(applied.height + 1));
+  }
   std::optional<HardState> hs;
   if (durable.hard_state) {
     Result<HardState> decoded = DecodeHardState(*durable.hard_state);
@@ -100,6 +116,9 @@ Result<std::unique_ptr<BftEngine>> BftEngine::Open(const BftConfig& config, cons
     if (max_index > 0) e->pending_discard_ = max_index;
     e->handed_hs_ = e->hard_state();
     e->height_ = applied.height + 1;
+    e->RefreshSets();
+    e->max_round_seen_.assign(e->cur_set_.size(), -1);
+    e->next_height_.assign(e->next_set_.size(), {});
     e->StartRound(0);
   }
   return e;
@@ -119,7 +138,10 @@ Status BftEngine::Step(ReplicaId from, ByteView message) {
 }
 
 Status BftEngine::StepMessage(ReplicaId from, const Message& m) {
-  if (from >= cfg_.replicas || from == cfg_.id) {
+  if (from == cfg_.id || !KnownPeer(from)) {
+    // With a schedule, a sender outside every held set may be an honest validator removed
+    // long ago that still lags behind: nothing it sends can count, so it is dropped unread.
+    if (dynamic_ && from != cfg_.id) return Status::Ok();
     return Status::Error("bft " + Describe(m) + " from replica " + std::to_string(from) +
                          ": bad sender");
   }
@@ -145,12 +167,75 @@ BftEngine::Disposition BftEngine::Classify(uint64_t height) const {
   return Disposition::kDrop;  // the peer will answer our votes with a Decision
 }
 
+// Signatures are checked against the set of the message's own height.
 bool BftEngine::VerifyVote(const Vote& v) const {
-  return verifier_.Verify(v.voter, VoteSignBytes(chain_, v), v.sig);
+  const ValidatorSet* set = SetAt(v.height);
+  return set != nullptr && set->Verify(verifier_, v.voter, VoteSignBytes(chain_, v), v.sig);
 }
 
 bool BftEngine::VerifyProposal(const Proposal& p) const {
-  return verifier_.Verify(p.proposer, ProposalSignBytes(chain_, p), p.sig);
+  const ValidatorSet* set = SetAt(p.height);
+  return set != nullptr && set->Verify(verifier_, p.proposer, ProposalSignBytes(chain_, p), p.sig);
+}
+
+const ValidatorSet* BftEngine::SetAt(uint64_t h) const {
+  // With a schedule the node vouches for set(H) only up to decided + 2.
+  if (dynamic_ && h > last_decided_.height + 2) return nullptr;
+  return schedule_.At(h);
+}
+
+bool BftEngine::KnownPeer(ReplicaId from) const { return schedule_.AnyContains(from); }
+
+void BftEngine::RefreshSets() {
+  const ValidatorSet* cur = SetAt(height_);
+  assert(cur != nullptr);  // Open checks the schedule covers applied + 1; it only grows
+  cur_set_ = *cur;
+  const ValidatorSet* next = SetAt(height_ + 1);
+  next_set_ = next != nullptr ? *next : cur_set_;
+  self_ = cur_set_.IndexOf(cfg_.id);
+  quorum_ = Quorum(cur_set_.size());
+  max_faulty_ = MaxFaulty(cur_set_.size());
+  peers_.clear();
+  const std::vector<ValidatorInfo>& a = cur_set_.members();
+  const std::vector<ValidatorInfo>& b = next_set_.members();
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    ReplicaId id;
+    if (j == b.size() || (i < a.size() && a[i].id < b[j].id)) {
+      id = a[i++].id;
+    } else if (i == a.size() || b[j].id < a[i].id) {
+      id = b[j++].id;
+    } else {
+      id = a[i++].id;
+      ++j;
+    }
+    if (id != cfg_.id) peers_.push_back(id);
+  }
+}
+
+bool BftEngine::IsProposer() const {
+  return self_ && ProposerOf(height_, round_, cur_set_.size()) == *self_;
+}
+
+Status BftEngine::SetValidators(uint64_t height, std::vector<ValidatorInfo> validators) {
+  Result<ValidatorSet> set = ValidatorSet::FromMembers(std::move(validators));
+  if (!set) return set.status().Wrap("bft: set of height " + std::to_string(height));
+  if (height <= height_) {
+    const ValidatorSet* now = SetAt(height);
+    if (now != nullptr && *now == *set) return Status::Ok();
+    return Status::Error("bft: the set of height " + std::to_string(height) +
+                         " cannot change: height " + std::to_string(height_) + " is being decided");
+  }
+  schedule_.Put(height, std::move(*set));
+  dynamic_ = true;
+  if (height == height_ + 1 && SetAt(height) != nullptr && !(*SetAt(height) == next_set_)) {
+    // Buffered messages of the next height were checked against the set it no longer has.
+    next_height_.clear();
+    next_height_count_ = 0;
+  }
+  RefreshSets();
+  next_height_.resize(next_set_.size());
+  return Status::Ok();
 }
 
 Status BftEngine::CheckIdentity(const Block& block) {
@@ -178,7 +263,9 @@ std::optional<Status> BftEngine::RouteElsewhere(ReplicaId from, ReplicaId signer
       return Status::Ok();
     case Disposition::kStale: {
       // Only a peer's own signed message says where it is; verify before paying a Decision.
-      std::optional<uint64_t> due = signer == from ? DecisionDue(from, m.height) : std::nullopt;
+      const ValidatorSet* set = SetAt(m.height);
+      bool own = set != nullptr && signer < set->size() && set->id(signer) == from;
+      std::optional<uint64_t> due = own ? DecisionDue(from, m.height) : std::nullopt;
       if (!due) return Status::Ok();
       if (!authentic()) return Status::Error("invalid signature");
       ReplyDecision(from, *due);
@@ -202,8 +289,12 @@ std::optional<Status> BftEngine::RouteElsewhere(ReplicaId from, ReplicaId signer
 }
 
 Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verified) {
-  if (p.proposer >= cfg_.replicas) return Status::Error("unknown proposer");
-  ReplicaId expected = ProposerOf(p.height, p.round, cfg_.replicas);
+  // A height whose set this replica does not hold (past the window, or beyond decided + 2)
+  // is dropped unread: nothing it says can be checked.
+  const ValidatorSet* set = SetAt(p.height);
+  if (set == nullptr) return Status::Ok();
+  if (p.proposer >= set->size()) return Status::Error("unknown proposer");
+  ReplicaId expected = ProposerOf(p.height, p.round, set->size());
   if (p.proposer != expected) {
     return Status::Error("replica " + std::to_string(p.proposer) + " is not the proposer (" +
                          std::to_string(expected) + " is)");
@@ -213,7 +304,7 @@ Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verifie
     return Status::Error("valid_round is not below the round");
   }
   if (p.block.data.size() > kMaxBlockBytes) return Status::Error("block too large");
-  if (p.proposer == cfg_.id) return Status::Ok();  // our own, echoed back
+  if (set->id(p.proposer) == cfg_.id) return Status::Ok();  // our own, echoed back
   if (std::optional<Status> routed = RouteElsewhere(from, p.proposer, p, verified)) return *routed;
   RoundState* rs = RoundFor(p.round);
   if (rs == nullptr) return Status::Ok();
@@ -242,30 +333,33 @@ Status BftEngine::HandleProposal(ReplicaId from, const Proposal& p, bool verifie
 }
 
 Status BftEngine::HandleVote(ReplicaId from, const Vote& v, bool verified) {
-  if (v.voter >= cfg_.replicas) return Status::Error("unknown voter");
+  const ValidatorSet* set = SetAt(v.height);
+  if (set == nullptr) return Status::Ok();  // as for proposals
+  // Before any signature: an index outside set(height) names no validator of that height.
+  if (v.voter >= set->size()) return Status::Error("unknown voter");
   if (v.type != VoteType::kPrevote && v.type != VoteType::kPrecommit) {
     return Status::Error("unknown vote type");
   }
-  if (v.voter == cfg_.id) return Status::Ok();  // our own, echoed back
+  if (set->id(v.voter) == cfg_.id) return Status::Ok();  // our own, echoed back
   if (std::optional<Status> routed = RouteElsewhere(from, v.voter, v, verified)) return *routed;
   RoundState* rs = RoundFor(v.round);
   if (rs == nullptr) return Status::Ok();
-  VoteSet& set = rs->votes(v.type);
-  if (const Vote* existing = set.Get(v.voter)) {
-    if (*existing == v || set.HasConflicting(v)) return Status::Ok();
+  VoteSet& votes = rs->votes(v.type);
+  if (const Vote* existing = votes.Get(v.voter)) {
+    if (*existing == v || votes.HasConflicting(v)) return Status::Ok();
     if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
     if (existing->block == v.block) return Status::Ok();
     AddEvidence(MakeEvidence(*existing, v), kNoReplica, /*relayed=*/false);
     // Count it for its block too, but only for blocks proposed at this height (bounded:
     // one proposal per kept round), which are the only ones a quorum can matter for.
     if (v.block && KnownBlock(*v.block) != nullptr &&
-        set.conflicting() < 4 * static_cast<size_t>(cfg_.replicas) && set.AddConflicting(v)) {
+        votes.conflicting() < 4 * static_cast<size_t>(cur_set_.size()) && votes.AddConflicting(v)) {
       Evaluate(v.round);
     }
     return Status::Ok();
   }
   if (!verified && !VerifyVote(v)) return Status::Error("invalid signature");
-  set.Add(v);
+  votes.Add(v);
   NoteRound(v.voter, v.round);
   Evaluate(v.round);
   return Status::Ok();
@@ -278,8 +372,10 @@ Status BftEngine::HandleDecision(ReplicaId from, const Decision& d) {
   if (sync_handed_out_) return Status::Ok();  // a sync is under way; ask again after it
   if (h < height_ || (h == height_ && decided_)) return Status::Ok();
   if (d.block.data.size() > kMaxBlockBytes) return Status::Error("block too large");
-  if (Status s = VerifyCertificate(d.cert, chain_, h, d.block.hash, cfg_.replicas, verifier_);
-      !s.ok()) {
+  // Beyond decided + 2 the set is unknown: such a laggard catches up by block sync instead.
+  const ValidatorSet* set = SetAt(h);
+  if (set == nullptr) return Status::Ok();
+  if (Status s = VerifyCertificate(d.cert, chain_, h, d.block.hash, *set, verifier_); !s.ok()) {
     return s;
   }
   // A real certificate says nothing about the body next to it.
@@ -312,7 +408,9 @@ Status BftEngine::HandleEvidence(ReplicaId from, const Evidence& e) {
   // Cheap checks first: one validator must not fill the store (or make this replica relay)
   // with evidence against itself at arbitrary heights and rounds.
   if (!EvidenceWanted(KeyOf(e), /*relayed=*/true)) return Status::Ok();
-  if (Status s = e.Verify(chain_, cfg_.replicas, verifier_); !s.ok()) return s;
+  const ValidatorSet* set = SetAt(e.a.height);
+  if (set == nullptr) return Status::Ok();
+  if (Status s = e.Verify(chain_, *set, verifier_); !s.ok()) return s;
   AddEvidence(e, from, /*relayed=*/true);
   return Status::Ok();
 }
@@ -368,17 +466,20 @@ Status BftEngine::Buffer(ReplicaId signer, const Message& m) {
 }
 
 void BftEngine::ReplayBuffered() {
-  std::vector<std::vector<Message>> buffered(cfg_.replicas);
+  std::vector<std::vector<Message>> buffered;
   buffered.swap(next_height_);
+  next_height_.assign(next_set_.size(), {});
   next_height_count_ = 0;
-  // Proposals first, so the votes that follow find their block.
+  // Proposals first, so the votes that follow find their block. The buffer was indexed by
+  // the set of what is now height_, so r is an index in cur_set_.
   for (int pass = 0; pass < 2; ++pass) {
-    for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
+    for (size_t r = 0; r < buffered.size(); ++r) {
+      ReplicaId from = r < cur_set_.size() ? cur_set_.id(static_cast<uint32_t>(r)) : kNoReplica;
       for (const Message& m : buffered[r]) {
         if (const auto* p = std::get_if<Proposal>(&m); p && pass == 0) {
-          (void)HandleProposal(r, *p, /*verified=*/true);
+          (void)HandleProposal(from, *p, /*verified=*/true);
         } else if (const auto* v = std::get_if<Vote>(&m); v && pass == 1) {
-          (void)HandleVote(r, *v, /*verified=*/true);
+          (void)HandleVote(from, *v, /*verified=*/true);
         }
         if (decided_ || sync_target_) return;
       }
@@ -400,7 +501,7 @@ RoundState* BftEngine::RoundFor(uint32_t round) {
     if (victim == rounds_.end() || round < victim->first) return nullptr;
     rounds_.erase(victim);
   }
-  return &rounds_.emplace(round, RoundState(cfg_.replicas)).first->second;
+  return &rounds_.emplace(round, RoundState(cur_set_.size())).first->second;
 }
 
 void BftEngine::NoteRound(ReplicaId who, uint32_t round) {
@@ -419,7 +520,7 @@ void BftEngine::NoteRound(ReplicaId who, uint32_t round) {
 }
 
 std::optional<uint64_t> BftEngine::DecisionDue(ReplicaId to, uint64_t their_height) const {
-  if (held_.empty() || to >= cfg_.replicas) return std::nullopt;
+  if (held_.empty() || !KnownPeer(to)) return std::nullopt;
   auto it = held_.find(their_height);
   if (it == held_.end()) {
     // Below what we still hold: our latest decision makes the peer block-sync.
@@ -431,7 +532,9 @@ std::optional<uint64_t> BftEngine::DecisionDue(ReplicaId to, uint64_t their_heig
   if (ticks_ == it->second.decided_at_tick) return std::nullopt;
   // A Decision can be a whole block for a 150-byte vote: at most one per peer per
   // rebroadcast period over all heights, and the same height again only after a few.
-  const Reply& last = last_reply_[to];
+  auto found = last_reply_.find(to);
+  if (found == last_reply_.end()) return it->first;
+  const Reply& last = found->second;
   if (last.sent && ticks_ - last.last_tick < cfg_.rebroadcast_ticks) return std::nullopt;
   for (const auto& [height, tick] : last.recent) {
     if (height == it->first &&

@@ -17,6 +17,7 @@
 
 #include "consensus/bft/messages.h"
 #include "consensus/bft/state.h"
+#include "consensus/bft/validator_set.h"
 #include "consensus/bft/votes.h"
 #include "consensus/engine.h"
 
@@ -26,8 +27,18 @@ namespace cairn::consensus::bft {
 using ProposalValidator = consensus::ProposalValidator;
 
 struct BftConfig {
+  // This replica's member id (its index in the genesis set when `validators` is empty).
   ReplicaId id = 0;
-  uint32_t replicas = 1;  // validators 0..replicas-1; tolerates (replicas - 1) / 3 faults
+  // Without `validators`: the genesis set, validators 0..replicas-1 with their keys behind the
+  // Verifier, governs every height; tolerates (replicas - 1) / 3 faults.
+  uint32_t replicas = 1;
+  // The validator schedule from the applied block on (a chain with governance): an entry
+  // (from, set) says `set` governs heights >= from up to the next entry. On open it must cover
+  // applied + 1 and applied + 2 (the node computes both from its state after `applied`);
+  // later sets come through Engine::SetValidators. Each set is sorted by member id and
+  // tolerates (size - 1) / 3 faults. `id` need not be in any set: a replica outside set(H)
+  // follows height H without voting (a joining or a removed validator).
+  std::map<uint64_t, std::vector<ValidatorInfo>> validators;
   // Block 0; its hash is the chain id signed into every vote and proposal.
   BlockRef genesis;
   // Timeouts in ticks for round r: base + r * delta, capped at max_timeout_ticks, so a
@@ -79,6 +90,9 @@ class BftEngine final : public Engine {
   Ready TakeReady() override;
   void Advance() override;
   EngineStatus GetStatus() const override;
+  // See Engine::SetValidators. Refuses a malformed set, and a change to the set of a height
+  // at or below the one being decided (its votes are already counted against it).
+  Status SetValidators(uint64_t height, std::vector<ValidatorInfo> validators) override;
 
   // Step for an already decoded message (tests craft messages directly).
   Status StepMessage(ReplicaId from, const Message& m);
@@ -93,6 +107,12 @@ class BftEngine final : public Engine {
   uint64_t height() const { return height_; }  // the height being decided
   uint32_t round() const { return round_; }
   const BftConfig& config() const { return cfg_; }
+  // set(height()), and this replica's index in it (nullopt: not a validator of this height).
+  const ValidatorSet& validators() const { return cur_set_; }
+  std::optional<uint32_t> own_index() const { return self_; }
+  // set(h) while the engine knows it: heights from height() - kEvidenceHeights to decided + 2
+  // (every height when no schedule was given); else nullptr.
+  const ValidatorSet* SetAt(uint64_t h) const;
 
   // True while nothing has happened at the current height: round 0, step propose, no own
   // proposal, no proposal or vote received (nor buffered for it), not decided, not
@@ -192,6 +212,13 @@ class BftEngine final : public Engine {
   void AddEvidence(const Evidence& e, ReplicaId except, bool relayed);
   Status CheckIdentity(const Block& block);
   const Block* KnownBlock(const crypto::Hash256& hash) const;
+  // Re-reads set(height()) and set(height() + 1) from the schedule: own index, quorum, the
+  // peers messages go to, and the per-validator state sized by the set.
+  void RefreshSets();
+  // Whether this replica proposes (height_, round_).
+  bool IsProposer() const;
+  // Whether `from` is a member of a set the engine holds (the transport's sender check).
+  bool KnownPeer(ReplicaId from) const;
   bool VerifyVote(const Vote& v) const;
   bool VerifyProposal(const Proposal& p) const;
 
@@ -225,8 +252,16 @@ class BftEngine final : public Engine {
   const Verifier& verifier_;
   ProposalValidator& validator_;
   crypto::Hash256 chain_;
-  uint32_t quorum_;
-  uint32_t max_faulty_;
+  // Validator sets: the schedule and, copied out of it, the sets of height_ and height_ + 1.
+  // dynamic_: a schedule was given, so set(H) is known only up to last_decided_ + 2.
+  ValidatorSchedule schedule_;
+  bool dynamic_ = false;
+  ValidatorSet cur_set_;
+  ValidatorSet next_set_;
+  std::optional<uint32_t> self_;  // own index in cur_set_
+  std::vector<ReplicaId> peers_;  // members of cur_set_ and next_set_ but this one, by id
+  uint32_t quorum_ = 1;
+  uint32_t max_faulty_ = 0;
 
   // Tendermint state of the current height.
   uint64_t height_ = 1;
@@ -239,12 +274,12 @@ class BftEngine final : public Engine {
   std::map<uint32_t, RoundState> rounds_;
   std::set<crypto::Hash256> valid_cache_;                 // validated at this height
   std::map<crypto::Hash256, uint32_t> invalid_in_round_;  // failed, and in which round
-  std::vector<int64_t> max_round_seen_;                   // per validator at this height, -1 none
+  std::vector<int64_t> max_round_seen_;                   // per index in cur_set_, -1 none
   Timer propose_timer_, prevote_timer_, precommit_timer_;
   std::optional<Decision> decided_;  // this height is decided; waiting to move on
   BlockRef last_decided_;            // decided and advanced (or synced)
 
-  // Messages for height_ + 1, signature checked, per signer.
+  // Messages for height_ + 1, signature checked, per signer's index in next_set_.
   std::vector<std::vector<Message>> next_height_;
   size_t next_height_count_ = 0;
 
@@ -260,7 +295,7 @@ class BftEngine final : public Engine {
 
   // Laggards and block sync.
   std::map<uint64_t, Held> held_;
-  std::vector<Reply> last_reply_;
+  std::map<ReplicaId, Reply> last_reply_;  // by peer member id; only peers of held sets
   std::optional<BlockRef> sync_target_;
   bool sync_handed_out_ = false;
 

@@ -12,6 +12,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
+#include "consensus/bft/validator_set.h"
 #include "consensus/signer.h"
 #include "consensus/types.h"
 #include "crypto/ed25519.h"
@@ -99,6 +100,17 @@ struct Certificate {
 Status VerifyCertificate(const Certificate& cert, const crypto::Hash256& chain, uint64_t height,
                          const crypto::Hash256& block, uint32_t validators,
                          const Verifier& verifier);
+// The same against `set`, the validator set of `height` (set(height)): signer indices are
+// indices in `set`, Quorum(set.size()) of them, each signature checked with that member's key.
+// The engine, the audit and the light client all verify a certificate this way; a member of an
+// earlier or later set (a removed validator) never counts.
+Status VerifyCertificate(const Certificate& cert, const crypto::Hash256& chain, uint64_t height,
+                         const crypto::Hash256& block, const ValidatorSet& set,
+                         const Verifier& verifier);
+// For a set given with Ed25519 keys, sorted by member id (what the audit and the light client
+// hold): as above with crypto::Verify. Errors for a malformed set too.
+Status VerifyCertificate(const Certificate& cert, const crypto::Hash256& chain, uint64_t height,
+                         const crypto::Hash256& block, const std::vector<ValidatorInfo>& set);
 
 // Two conflicting votes of one validator: same type, height and round, different blocks
 // (nil counts as a block), both validly signed. `a` sorts before `b` (by encoding), so the
@@ -110,6 +122,8 @@ struct Evidence {
   static Result<Evidence> Decode(ByteView in);
   // Checks both signatures and that the votes really conflict.
   Status Verify(const crypto::Hash256& chain, uint32_t validators, const Verifier& v) const;
+  // The same with the voter's index read in `set`, the validator set of the votes' height.
+  Status Verify(const crypto::Hash256& chain, const ValidatorSet& set, const Verifier& v) const;
   friend bool operator==(const Evidence&, const Evidence&) = default;
 };
 

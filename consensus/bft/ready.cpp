@@ -37,15 +37,15 @@ void BftEngine::IdleTick() { ++ticks_; }
 
 std::optional<ProposalSlot> BftEngine::ProposalWanted() const {
   if (decided_ || sync_target_ || step_ != RoundStep::kPropose) return std::nullopt;
-  if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) return std::nullopt;
+  if (!IsProposer()) return std::nullopt;
   auto it = rounds_.find(round_);
   if (it != rounds_.end() && it->second.proposal) return std::nullopt;
   return ProposalSlot{last_decided_, /*parent_committed=*/true};
 }
 
 Status BftEngine::Propose(Block block) {
-  ReplicaId proposer = ProposerOf(height_, round_, cfg_.replicas);
-  if (proposer != cfg_.id) {
+  if (!IsProposer()) {
+    ReplicaId proposer = cur_set_.id(ProposerOf(height_, round_, cur_set_.size()));
     return Status::Error("bft: not the proposer of height " + std::to_string(height_) + " round " +
                          std::to_string(round_) + " (leader is " + std::to_string(proposer) + ")");
   }
@@ -102,7 +102,9 @@ Status BftEngine::SyncCompleted(const BlockRef& tip) {
   // The node holds tip already: a decision of ours at or below it need not be handed out.
   pending_commit_.reset();
   last_decided_ = tip;
-  next_height_.assign(cfg_.replicas, {});
+  // Buffered next-height messages are for a height now passed (or checked against a set
+  // that may not be tip + 1's).
+  next_height_.clear();
   next_height_count_ = 0;
   StartHeight(tip.height + 1);
   return Status::Ok();
@@ -128,15 +130,17 @@ HardState BftEngine::hard_state() const {
   if (valid_value_ && valid_round_ != kNoRound) hs.valid_hash = valid_value_->hash;
   hs.next_record = next_record_;
   auto it = rounds_.find(round_);
-  if (it != rounds_.end() && it->second.proposal && it->second.proposal->proposer == cfg_.id) {
+  if (self_ && it != rounds_.end() && it->second.proposal &&
+      it->second.proposal->proposer == *self_) {
     const Proposal& p = *it->second.proposal;
     hs.proposal = HardState::OwnProposal{p.valid_round, p.block.hash, p.sig};
   }
   for (const auto& [r, rs] : rounds_) {
-    if (const Vote* v = rs.prevotes.Get(cfg_.id)) {
+    if (!self_) break;
+    if (const Vote* v = rs.prevotes.Get(*self_)) {
       hs.votes.push_back(HardState::OwnVote{r, VoteType::kPrevote, v->block, v->sig});
     }
-    if (const Vote* v = rs.precommits.Get(cfg_.id)) {
+    if (const Vote* v = rs.precommits.Get(*self_)) {
       hs.votes.push_back(HardState::OwnVote{r, VoteType::kPrecommit, v->block, v->sig});
     }
   }
@@ -222,10 +226,10 @@ void BftEngine::Advance() {
 EngineStatus BftEngine::GetStatus() const {
   EngineStatus s;
   s.id = cfg_.id;
-  ReplicaId proposer = ProposerOf(height_, round_, cfg_.replicas);
+  ReplicaId proposer = cur_set_.id(ProposerOf(height_, round_, cur_set_.size()));
   s.role = proposer == cfg_.id ? Role::kLeader : Role::kFollower;
   s.term = round_;
-  s.leader = proposer;
+  s.leader = proposer;  // a member id, like every ReplicaId outside BFT messages
   s.commit_height = decided_ ? height_ : last_decided_.height;
   s.applied_height = last_decided_.height;
   s.last_log_height = s.commit_height;

@@ -27,6 +27,13 @@ Status BftEngine::Resume(const HardState& hs, const DurableState& durable) {
   height_ = hs.height;
   round_ = hs.round;
   step_ = hs.step;
+  RefreshSets();
+  max_round_seen_.assign(cur_set_.size(), -1);
+  next_height_.assign(next_set_.size(), {});
+  if (!self_ && (hs.proposal || !hs.votes.empty())) {
+    return Status::Error("own votes stored for height " + std::to_string(height_) +
+                         ", where this replica is not a validator (wrong validator set given?)");
+  }
   StoredBlocks blocks;
   std::vector<PolRecord> pols;
   if (Status s = LoadRecords(durable, blocks, pols); !s.ok()) return s;
@@ -83,14 +90,14 @@ Status BftEngine::RestoreLockAndValid(const HardState& hs, const StoredBlocks& b
 }
 
 Status BftEngine::RestoreOwnMessages(const HardState& hs, const StoredBlocks& blocks) {
-  RoundState& rs = rounds_.emplace(round_, RoundState(cfg_.replicas)).first->second;
+  RoundState& rs = rounds_.emplace(round_, RoundState(cur_set_.size())).first->second;
   // The lock's and the valid value's rounds before the own votes of up to kMaxRoundsKept
   // rounds: eviction spares them once they exist, and RestoreProofOfLock needs the valid
   // round's (a polka adopted after its round may have no own vote there).
   if (valid_round_ != kNoRound) RoundFor(valid_round_);
   if (locked_round_ != kNoRound) RoundFor(locked_round_);
   if (hs.proposal) {
-    if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) {
+    if (!IsProposer()) {
       return Status::Error("own proposal stored for a round this replica does not lead");
     }
     Result<Block> b = StoredBody(blocks, hs.proposal->block, "proposal");
@@ -100,7 +107,7 @@ Status BftEngine::RestoreOwnMessages(const HardState& hs, const StoredBlocks& bl
     p.round = round_;
     p.valid_round = hs.proposal->valid_round;
     p.block = std::move(*b);
-    p.proposer = cfg_.id;
+    p.proposer = *self_;
     p.sig = hs.proposal->sig;
     rs.proposal = std::move(p);
   }
@@ -112,12 +119,12 @@ Status BftEngine::RestoreOwnMessages(const HardState& hs, const StoredBlocks& bl
     v.height = height_;
     v.round = own.round;
     v.block = own.block;
-    v.voter = cfg_.id;
+    v.voter = *self_;
     v.sig = own.sig;
     at->votes(own.type).Add(v);
   }
-  bool prevoted = rs.prevotes.Get(cfg_.id) != nullptr;
-  bool precommitted = rs.precommits.Get(cfg_.id) != nullptr;
+  bool prevoted = self_ && rs.prevotes.Get(*self_) != nullptr;
+  bool precommitted = self_ && rs.precommits.Get(*self_) != nullptr;
   if ((step_ == RoundStep::kPropose && (prevoted || precommitted)) ||
       (step_ == RoundStep::kPrevote && precommitted)) {
     return Status::Error(std::string("step ") + StepName(step_) +
@@ -145,7 +152,7 @@ Status BftEngine::RestoreProofOfLock(const std::vector<PolRecord>& pols) {
     v.block = valid_value_->hash;
     v.voter = sig.validator;
     v.sig = sig.sig;
-    if (v.voter >= cfg_.replicas || !VerifyVote(v)) {
+    if (v.voter >= cur_set_.size() || !VerifyVote(v)) {
       return Status::Error("proof of lock holds an invalid prevote of validator " +
                            std::to_string(v.voter));
     }

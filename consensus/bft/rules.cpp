@@ -9,6 +9,12 @@ namespace cairn::consensus::bft {
 
 void BftEngine::StartHeight(uint64_t height) {
   height_ = height;
+  // Sets older than the evidence window are no longer read (static: one entry, kept).
+  if (dynamic_ && height > kEvidenceHeights) schedule_.ForgetBelow(height - kEvidenceHeights);
+  RefreshSets();
+  for (auto it = last_reply_.begin(); it != last_reply_.end();) {
+    it = KnownPeer(it->first) ? std::next(it) : last_reply_.erase(it);
+  }
   locked_round_ = kNoRound;
   locked_value_.reset();
   valid_round_ = kNoRound;
@@ -20,7 +26,7 @@ void BftEngine::StartHeight(uint64_t height) {
   for (auto it = evidence_keys_.begin(); it != evidence_keys_.end();) {
     it = std::get<1>(*it) + kEvidenceHeights < height ? evidence_keys_.erase(it) : std::next(it);
   }
-  std::fill(max_round_seen_.begin(), max_round_seen_.end(), -1);
+  max_round_seen_.assign(cur_set_.size(), -1);
   decided_.reset();
   if (next_record_ > first_record_of_height_) pending_discard_ = next_record_ - 1;
   first_record_of_height_ = next_record_;
@@ -58,7 +64,7 @@ void BftEngine::EnterPropose() {
   // The proposer also arms the timer: if its node never supplies a block, the round
   // still ends with a nil prevote instead of stalling this replica.
   Arm(propose_timer_, cfg_.propose_timeout_ticks);
-  if (ProposerOf(height_, round_, cfg_.replicas) != cfg_.id) return;
+  if (!IsProposer()) return;
   RoundState* rs = RoundFor(round_);
   if (rs == nullptr || rs->proposal) return;
   // Lines 14-16: re-propose the valid value; otherwise ProposalWanted() asks the node.
@@ -229,31 +235,34 @@ bool BftEngine::Valid(const Block& block, bool recheck) {
 }
 
 void BftEngine::CastVote(VoteType type, const std::optional<crypto::Hash256>& block) {
+  // A replica outside set(height_) follows the height without a say in it.
+  if (!self_) return;
   RoundState* rs = RoundFor(round_);
   assert(rs != nullptr);
   // Never sign twice for one (height, round, type): after a restart the stored vote is
   // already here and is what we stand by.
-  if (rs->votes(type).Get(cfg_.id) != nullptr) return;
+  if (rs->votes(type).Get(*self_) != nullptr) return;
   Vote v;
   v.type = type;
   v.height = height_;
   v.round = round_;
   v.block = block;
-  v = SignVote(chain_, std::move(v), signer_);
+  v.voter = *self_;  // the index in set(height_), which the signature does not cover
+  v.sig = signer_.Sign(VoteSignBytes(chain_, v));
   rs->votes(type).Add(v);
   Broadcast(v);
 }
 
 void BftEngine::SendProposal(const Block& block, uint32_t valid_round) {
   RoundState* rs = RoundFor(round_);
-  assert(rs != nullptr && !rs->proposal);
+  assert(rs != nullptr && !rs->proposal && self_);
   Proposal p;
   p.height = height_;
   p.round = round_;
   p.valid_round = valid_round;
   p.block = block;
   p.block.certificate.clear();
-  p.proposer = cfg_.id;
+  p.proposer = *self_;
   p.sig = signer_.Sign(ProposalSignBytes(chain_, p));
   RecordBlock(p.block);
   Broadcast(p);
@@ -303,7 +312,7 @@ void BftEngine::AdoptLatePolka(uint32_t round) {
   RecordPol(round, b.hash);
   // Lines 14-16 for a proposer still waiting on its node in the propose step: the valid
   // value goes out now, not the fresh block the replicas locked in `round` would refuse.
-  if (step_ == RoundStep::kPropose && ProposerOf(height_, round_, cfg_.replicas) == cfg_.id) {
+  if (step_ == RoundStep::kPropose && IsProposer()) {
     RoundState* rs = RoundFor(round_);
     if (rs != nullptr && !rs->proposal) SendProposal(*valid_value_, valid_round_);
   }
@@ -314,7 +323,7 @@ void BftEngine::SendPol(uint32_t round, const crypto::Hash256& block, ReplicaId 
   if (it == rounds_.end()) return;
   for (const Vote& v : it->second.prevotes.VotesFor(block)) {
     if (to == kNoReplica) {
-      Broadcast(v, /*except=*/v.voter);  // the voter has its own vote
+      Broadcast(v, /*except=*/cur_set_.id(v.voter));  // the voter has its own vote
     } else {
       Send(to, v);
     }
@@ -329,19 +338,19 @@ void BftEngine::RecordBlock(const Block& block) {
 }
 
 void BftEngine::Rebroadcast() {
-  if (decided_ || sync_target_) return;
+  if (decided_ || sync_target_ || !self_) return;
   auto it = rounds_.find(round_);
-  if (it != rounds_.end() && it->second.proposal && it->second.proposal->proposer == cfg_.id &&
+  if (it != rounds_.end() && it->second.proposal && it->second.proposal->proposer == *self_ &&
       ticks_ >= next_proposal_resend_) {
     // A proposal can be a whole block: re-sent only to peers that have not prevoted at
     // all this round (a nil prevote means the peer is past its propose step), and with
     // the period doubling after each re-send, so slow links do not pile up copies.
     const RoundState& rs = it->second;
     const Proposal& p = *rs.proposal;
-    for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
-      if (r == cfg_.id || rs.prevotes.Get(r) != nullptr) continue;
-      Send(r, p);
-      if (p.valid_round != kNoRound) SendPol(p.valid_round, p.block.hash, r);
+    for (uint32_t r = 0; r < cur_set_.size(); ++r) {
+      if (r == *self_ || rs.prevotes.Get(r) != nullptr) continue;
+      Send(cur_set_.id(r), p);
+      if (p.valid_round != kNoRound) SendPol(p.valid_round, p.block.hash, cur_set_.id(r));
     }
     uint32_t shift = std::min<uint32_t>(proposal_resends_ + 1, 16);
     next_proposal_resend_ = ticks_ + (uint64_t{cfg_.rebroadcast_ticks} << shift);
@@ -350,16 +359,18 @@ void BftEngine::Rebroadcast() {
   // Own votes of every round held, not only the current one: a peer still in an older
   // round needs them to reach that round's quorums and time out of it.
   for (const auto& [r, rs] : rounds_) {
-    if (const Vote* v = rs.prevotes.Get(cfg_.id)) Broadcast(*v);
-    if (const Vote* v = rs.precommits.Get(cfg_.id)) Broadcast(*v);
+    if (const Vote* v = rs.prevotes.Get(*self_)) Broadcast(*v);
+    if (const Vote* v = rs.precommits.Get(*self_)) Broadcast(*v);
   }
 }
 
 void BftEngine::Broadcast(const Message& m, ReplicaId except) {
-  if (cfg_.replicas <= 1) return;
+  // To the validators of this height and the next (a joining validator follows the height
+  // before its first, so it can vote on time); a replica outside set(height_) sends nothing.
+  if (!self_ || peers_.empty()) return;
   Bytes payload = EncodeMessage(m);
-  for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
-    if (r == cfg_.id || r == except) continue;
+  for (ReplicaId r : peers_) {
+    if (r == except) continue;
     msgs_.push_back(OutboundMessage{r, payload});
   }
 }
