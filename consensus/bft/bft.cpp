@@ -221,8 +221,11 @@ Status BftEngine::SetValidators(uint64_t height, std::vector<ValidatorInfo> vali
   Result<ValidatorSet> set = ValidatorSet::FromMembers(std::move(validators));
   if (!set) return set.status().Wrap("bft: set of height " + std::to_string(height));
   if (height <= height_) {
+    // A height already under way keeps its set. The node feeding it again (after a block
+    // sync that ended below the engine's height, say) is fine when it agrees, or when the
+    // engine no longer holds it.
     const ValidatorSet* now = SetAt(height);
-    if (now != nullptr && *now == *set) return Status::Ok();
+    if (now == nullptr || *now == *set) return Status::Ok();
     return Status::Error("bft: the set of height " + std::to_string(height) +
                          " cannot change: height " + std::to_string(height_) + " is being decided");
   }

@@ -113,6 +113,9 @@ class BftEngine final : public Engine {
   // set(h) while the engine knows it: heights from height() - kEvidenceHeights to decided + 2
   // (every height when no schedule was given); else nullptr.
   const ValidatorSet* SetAt(uint64_t h) const;
+  // Whether `from` is a member of a set the engine holds. Step drops messages from anyone
+  // else unread (with a schedule: they may come from a validator removed long ago).
+  bool KnownPeer(ReplicaId from) const;
 
   // True while nothing has happened at the current height: round 0, step propose, no own
   // proposal, no proposal or vote received (nor buffered for it), not decided, not
@@ -217,8 +220,7 @@ class BftEngine final : public Engine {
   void RefreshSets();
   // Whether this replica proposes (height_, round_).
   bool IsProposer() const;
-  // Whether `from` is a member of a set the engine holds (the transport's sender check).
-  bool KnownPeer(ReplicaId from) const;
+
   bool VerifyVote(const Vote& v) const;
   bool VerifyProposal(const Proposal& p) const;
 

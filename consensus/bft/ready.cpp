@@ -102,6 +102,9 @@ Status BftEngine::SyncCompleted(const BlockRef& tip) {
   // The node holds tip already: a decision of ours at or below it need not be handed out.
   pending_commit_.reset();
   last_decided_ = tip;
+  // The node vouched for set(tip + 1) and set(tip + 2), not for the heights it skipped:
+  // messages of those are dropped unread from now on rather than read against a wrong set.
+  if (dynamic_) schedule_.ForgetBelow(tip.height + 1);
   // Buffered next-height messages are for a height now passed (or checked against a set
   // that may not be tip + 1's).
   next_height_.clear();

@@ -22,7 +22,8 @@ std::string BehaviourNames(uint32_t mask) {
   if (mask == 0) return "honest";
   static constexpr std::pair<uint32_t, const char*> kNames[] = {
       {kEquivocate, "equivocate"}, {kDoubleVote, "double-vote"}, {kInvalidBlocks, "invalid-blocks"},
-      {kReplay, "replay"},         {kSilent, "silent"},          {kForge, "forge"}};
+      {kReplay, "replay"},         {kSilent, "silent"},          {kForge, "forge"},
+      {kZombie, "zombie"}};
   std::string out;
   for (const auto& [bit, name] : kNames) {
     if (mask & bit) out += (out.empty() ? "" : "+") + std::string(name);
@@ -30,8 +31,9 @@ std::string BehaviourNames(uint32_t mask) {
   return out;
 }
 
-ByzantineReplica::ByzantineReplica(const OpenArgs& a, Collusion* collusion)
-    : BftReplica(a),
+ByzantineReplica::ByzantineReplica(const OpenArgs& a, Collusion* collusion,
+                                   std::optional<MembershipPlan> plan)
+    : BftReplica(a, std::move(plan)),
       behaviour_((a.byzantine & kSilent) ? kSilent : a.byzantine),
       rng_(a.node_seed ^ 0xbb67ae8584caa73bULL),
       collusion_(collusion ? collusion : &own_) {
@@ -41,9 +43,9 @@ ByzantineReplica::ByzantineReplica(const OpenArgs& a, Collusion* collusion)
   }
 }
 
-Result<std::unique_ptr<BftReplica>> ByzantineReplica::Open(const OpenArgs& a,
-                                                           Collusion* collusion) {
-  std::unique_ptr<ByzantineReplica> r(new ByzantineReplica(a, collusion));
+Result<std::unique_ptr<BftReplica>> ByzantineReplica::Open(const OpenArgs& a, Collusion* collusion,
+                                                           std::optional<MembershipPlan> plan) {
+  std::unique_ptr<ByzantineReplica> r(new ByzantineReplica(a, collusion, std::move(plan)));
   if (Status s = r->OpenEngine(a); !s.ok()) return s;
   return std::unique_ptr<BftReplica>(std::move(r));
 }
@@ -76,6 +78,7 @@ Ready ByzantineReplica::TakeReady() {
     Rewrite(m.to, *msg, std::move(m.payload), out);
   }
   if ((behaviour_ & kForge) && rng_.Chance(1, 4)) AddForgery(out);
+  if (behaviour_ & kZombie) AddZombieVotes(out);
   if (behaviour_ & kReplay) {
     if (!out.empty() && rng_.Chance(1, 3)) Remember(out[rng_.Uniform(out.size())].payload);
     AddReplays(out);
@@ -87,11 +90,11 @@ Ready ByzantineReplica::TakeReady() {
 void ByzantineReplica::Rewrite(ReplicaId to, const Message& m, Bytes payload,
                                std::vector<OutboundMessage>& out) {
   if (const auto* p = std::get_if<Proposal>(&m);
-      p && p->proposer == id() && (behaviour_ & (kEquivocate | kInvalidBlocks))) {
+      p && IndexAt(p->height) == p->proposer && (behaviour_ & (kEquivocate | kInvalidBlocks))) {
     return RewriteProposal(to, *p, std::move(payload), out);
   }
   if (const auto* v = std::get_if<Vote>(&m);
-      v && v->voter == id() && (behaviour_ & (kEquivocate | kDoubleVote))) {
+      v && IndexAt(v->height) == v->voter && (behaviour_ & (kEquivocate | kDoubleVote))) {
     return RewriteVote(to, *v, std::move(payload), out);
   }
   if (const auto* d = std::get_if<bft::Decision>(&m);
@@ -228,7 +231,7 @@ void ByzantineReplica::RewriteVote(ReplicaId to, const Vote& v, Bytes payload,
       out.push_back(OutboundMessage{to, std::move(payload)});
     } else {
       Count("byzantine: split votes");
-      out.push_back(OutboundMessage{to, EncodeMessage(bft::SignVote(chain(), w, signer()))});
+      out.push_back(OutboundMessage{to, EncodeMessage(SignAs(w))});
     }
     return;
   }
@@ -247,7 +250,7 @@ void ByzantineReplica::RewriteVote(ReplicaId to, const Vote& v, Bytes payload,
     } else {
       other.block = RandomHash();
     }
-    dv.other = bft::SignVote(chain(), other, signer());
+    dv.other = SignAs(other);
     dv.mode = static_cast<int>(rng_.Uniform(3));
     dv.target = RandomPeer();
     Count("byzantine: double votes");
@@ -277,16 +280,24 @@ void ByzantineReplica::AddForgery(std::vector<OutboundMessage>& out) {
   v.height = e.height();
   v.round = e.round();
   if (rng_.Chance(1, 2)) v.block = last_block_seen_ ? *last_block_seen_ : RandomHash();
+  // Indices are read in set(height): "another validator" is another index of it.
+  const uint32_t size = SetSize(v.height);
+  std::optional<uint32_t> index = IndexAt(v.height);
+  const uint32_t own = index ? *index : static_cast<uint32_t>(rng_.Uniform(size));
+  auto other = [&] {
+    return size < 2 ? own : (own + 1 + static_cast<uint32_t>(rng_.Uniform(size - 1))) % size;
+  };
+  v.voter = own;
   Bytes payload;
   switch (rng_.Uniform(5)) {
     case 0: {  // a vote in another validator's name, signed with this one's key
-      v.voter = (id() + 1 + static_cast<ReplicaId>(rng_.Uniform(replicas() - 1))) % replicas();
+      v.voter = other();
       v.sig = signer().Sign(bft::VoteSignBytes(chain(), v));
       payload = EncodeMessage(v);
       break;
     }
     case 1: {  // an own vote with a corrupted signature
-      v = bft::SignVote(chain(), v, signer());
+      v = SignAs(v);
       v.sig.data()[rng_.Uniform(v.sig.kSize)] ^= static_cast<uint8_t>(1 + rng_.Uniform(255));
       payload = EncodeMessage(v);
       break;
@@ -294,7 +305,7 @@ void ByzantineReplica::AddForgery(std::vector<OutboundMessage>& out) {
     case 2: {  // evidence against another validator, made of votes it never signed
       bft::Evidence ev;
       ev.a = v;
-      ev.a.voter = (id() + 1 + static_cast<ReplicaId>(rng_.Uniform(replicas() - 1))) % replicas();
+      ev.a.voter = other();
       ev.a.sig = signer().Sign(bft::VoteSignBytes(chain(), ev.a));
       ev.b = ev.a;
       ev.b.block = ev.a.block ? std::nullopt : std::optional<crypto::Hash256>(RandomHash());
@@ -304,7 +315,7 @@ void ByzantineReplica::AddForgery(std::vector<OutboundMessage>& out) {
       break;
     }
     case 3: {  // a valid own vote, truncated
-      payload = EncodeMessage(bft::SignVote(chain(), v, signer()));
+      payload = EncodeMessage(SignAs(v));
       payload.resize(rng_.Uniform(payload.size()));
       break;
     }
@@ -340,8 +351,49 @@ void ByzantineReplica::AddReplays(std::vector<OutboundMessage>& out) {
   }
 }
 
+bft::Vote ByzantineReplica::SignAs(Vote v) const {
+  v.sig = signer().Sign(bft::VoteSignBytes(chain(), v));
+  return v;
+}
+
+void ByzantineReplica::AddZombieVotes(std::vector<OutboundMessage>& out) {
+  const bft::BftEngine& e = engine();
+  const uint64_t h = e.height();
+  if (!plan() || IndexAt(h)) return;  // still a validator: nothing to fake
+  // The index it held in the last set it was in, before h.
+  std::optional<uint32_t> last_index;
+  for (const auto& [from, members] : plan()->sets) {
+    if (from > h) break;
+    auto it = std::find(members.begin(), members.end(), id());
+    if (it != members.end()) last_index = static_cast<uint32_t>(it - members.begin());
+  }
+  if (!last_index || !rng_.Chance(1, 2)) return;  // never a validator yet, or resting
+  // Its old index if the new set still has one (another member's now), else any index.
+  const uint32_t size = SetSize(h);
+  Vote v;
+  v.height = h;
+  v.round = e.round();
+  v.voter = *last_index < size ? *last_index : static_cast<uint32_t>(rng_.Uniform(size));
+  auto split = collusion_->splits.find(Key{h, v.round});
+  for (uint32_t i = 0; i < size; ++i) {
+    ReplicaId to = MemberAt(h, i);
+    if (to == id()) continue;
+    if (split != collusion_->splits.end() && !split->second.gets_b.empty()) {
+      // For whichever block a colluding proposer showed this validator: counted, these
+      // votes would make both halves of an equivocation reach a quorum.
+      v.block = split->second.gets_b[to] ? split->second.b : split->second.a;
+    } else {
+      v.block = rng_.Chance(1, 2) ? std::nullopt : last_block_seen_;
+    }
+    for (bft::VoteType type : {bft::VoteType::kPrevote, bft::VoteType::kPrecommit}) {
+      v.type = type;
+      out.push_back(OutboundMessage{to, EncodeMessage(SignAs(v))});
+      Count("byzantine: votes after removal");
+    }
+  }
+}
+
 Proposal ByzantineReplica::Signed(Proposal p) const {
-  p.proposer = id();
   p.sig = signer().Sign(bft::ProposalSignBytes(chain(), p));
   return p;
 }

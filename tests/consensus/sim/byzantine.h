@@ -38,9 +38,13 @@ enum Behaviour : uint32_t {
   kSilent = 1u << 4,
   // Sends votes claiming another validator, corrupted signatures and truncated messages.
   kForge = 1u << 5,
+  // Once removed from the validator set, keeps voting: prevotes and precommits for the
+  // height it follows, under its old index or another, for a colluder's split blocks or nil,
+  // to every validator of that height. None may count (membership runs only).
+  kZombie = 1u << 6,
 };
 inline constexpr uint32_t kAllBehaviours =
-    kEquivocate | kDoubleVote | kInvalidBlocks | kReplay | kSilent | kForge;
+    kEquivocate | kDoubleVote | kInvalidBlocks | kReplay | kSilent | kForge | kZombie;
 
 // "equivocate+double-vote"; "honest" for 0.
 std::string BehaviourNames(uint32_t mask);
@@ -58,13 +62,18 @@ struct Collusion {
 class ByzantineReplica final : public BftReplica {
  public:
   // `collusion` may be null (no colluders) and must outlive the replica.
-  static Result<std::unique_ptr<BftReplica>> Open(const OpenArgs& args, Collusion* collusion);
+  static Result<std::unique_ptr<BftReplica>> Open(const OpenArgs& args, Collusion* collusion,
+                                                  std::optional<MembershipPlan> plan = {});
 
   Status Step(ReplicaId from, ByteView message) override;
   Ready TakeReady() override;
 
  private:
-  ByzantineReplica(const OpenArgs& args, Collusion* collusion);
+  ByzantineReplica(const OpenArgs& args, Collusion* collusion, std::optional<MembershipPlan> plan);
+  // kZombie: votes of a validator no longer in set(height) (see Behaviour).
+  void AddZombieVotes(std::vector<OutboundMessage>& out);
+  // Signs `v` as this replica, keeping v.voter (an index, which the signature does not cover).
+  bft::Vote SignAs(bft::Vote v) const;
 
   using Key = std::pair<uint64_t, uint32_t>;  // (height, round)
 
