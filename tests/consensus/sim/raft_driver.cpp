@@ -71,7 +71,7 @@ raft::Membership GenesisMembership() {
 
 class RaftChecker final : public Checker {
  public:
-  explicit RaftChecker(uint32_t replicas) : nodes_(replicas) {}
+  RaftChecker(uint32_t replicas, Counters* counters) : nodes_(replicas), counters_(counters) {}
 
   // ---- Membership runs: shared state the replicas' wrappers report to. ----
   // The member set after block `height` (the node's state), as the first replica to apply
@@ -107,6 +107,7 @@ class RaftChecker final : public Checker {
         Result<raft::Message> m = raft::DecodeMessage(out.payload);
         if (!m) return "persist: " + m.error();
         using raft::MsgType;
+        if (m->type == MsgType::kTimeoutNow) ++(*counters_)["leadership transfers"];
         if (m->type != MsgType::kApp && m->type != MsgType::kHeartbeat &&
             m->type != MsgType::kSnapshot && m->type != MsgType::kTimeoutNow) {
           return "removed replica: replica " + Id(id) + " applied its removal and still sends " +
@@ -167,6 +168,10 @@ class RaftChecker final : public Checker {
     if (r->conf_index() != 0) {
       // Every replica applies the same configs at the same log indices.
       auto [it, inserted] = confs_.emplace(r->conf_index(), r->conf());
+      if (inserted) {
+        ++(*counters_)[r->conf().learners.empty() ? "configs without learners"
+                                                   : "configs with a learner"];
+      }
       if (!inserted && it->second != r->conf()) {
         return "config agreement: replica " + Id(id) + " applied voters " + Ids(r->conf().voters) +
                " learners " + Ids(r->conf().learners) + " at index " +
@@ -271,6 +276,7 @@ class RaftChecker final : public Checker {
   std::map<std::pair<ReplicaId, uint64_t>, ReplicaId> votes_;  // (replica, term) -> vote
   std::set<ReplicaId> removed_;
   std::string pending_failure_;
+  Counters* counters_;
 };
 
 // A replica of a membership run: the Raft engine plus what the node would do around it:
@@ -452,8 +458,8 @@ EngineDriver RaftMembershipDriver() {
         std::move(*opened), checker, a.counters, a.replicas, std::move(set), a.node_seed ^ 0x5eed));
   };
   d.describe = DescribeRaft;
-  d.make_checker = [](const SimConfig& cfg, Counters*) {
-    return std::make_unique<RaftChecker>(cfg.replicas);
+  d.make_checker = [](const SimConfig& cfg, Counters* counters) {
+    return std::make_unique<RaftChecker>(cfg.replicas, counters);
   };
   d.outside = [](const Engine& e) {
     const auto* m = dynamic_cast<const MemberRaft*>(&e);
@@ -484,8 +490,8 @@ EngineDriver RaftDriver() {
     return std::unique_ptr<Engine>(std::move(*opened));
   };
   d.describe = DescribeRaft;
-  d.make_checker = [](const SimConfig& cfg, Counters*) {
-    return std::make_unique<RaftChecker>(cfg.replicas);
+  d.make_checker = [](const SimConfig& cfg, Counters* counters) {
+    return std::make_unique<RaftChecker>(cfg.replicas, counters);
   };
   return d;
 }
