@@ -128,8 +128,8 @@ TEST_CASE("3 -> 4: a new member joins as a learner and is promoted once caught u
   REQUIRE(leader != 3);
   for (int k = 0; k < 3; ++k) Settle(c);
   for (ReplicaId i = 0; i < 4; ++i) {
-    INFO("replica " << i << " role " << RoleName(c.node(i).role()) << " term "
-                    << c.node(i).term() << " commit " << c.node(i).commit_index() << " last "
+    INFO("replica " << i << " role " << RoleName(c.node(i).role()) << " term " << c.node(i).term()
+                    << " commit " << c.node(i).commit_index() << " last "
                     << c.node(i).log().last_index() << " leader " << leader << " term "
                     << c.node(leader).term() << " commit " << c.node(leader).commit_index());
     REQUIRE(c.node(i).conf().voters == V({0, 1, 2, 3}));
@@ -142,8 +142,7 @@ TEST_CASE("3 -> 4: a new member joins as a learner and is promoted once caught u
   c.Stabilize();
   Settle(c);
   REQUIRE(c.ledger(3).size() == c.ledger(leader).size());
-  REQUIRE(c.node(leader).log().HeightAt(c.node(leader).commit_index()) ==
-          c.ledger(leader).size());
+  REQUIRE(c.node(leader).log().HeightAt(c.node(leader).commit_index()) == c.ledger(leader).size());
 }
 
 TEST_CASE("one change in flight: a new leader proposes nothing until it applied its log",
@@ -200,8 +199,8 @@ TEST_CASE("4 -> 3: a removed leader stops proposing, hands over with TimeoutNow,
   for (int t = 0; t < 40; ++t) c.Tick(0);
   c.Stabilize();
   REQUIRE(c.node(0).term() == term);
-  for (MsgType t : {MsgType::kAppResp, MsgType::kHeartbeatResp, MsgType::kVote,
-                    MsgType::kPreVote, MsgType::kVoteResp}) {
+  for (MsgType t : {MsgType::kAppResp, MsgType::kHeartbeatResp, MsgType::kVote, MsgType::kPreVote,
+                    MsgType::kVoteResp}) {
     REQUIRE_FALSE(SentAfter(c, after, 0, t));
   }
   // The three carry on, and the old leader's ledger stops at its removal.
@@ -286,13 +285,11 @@ TEST_CASE("promotions survive restarts and reach a replica that block-syncs past
   REQUIRE(hs->promoted.size() == 2);
 }
 
-TEST_CASE("without membership the engine refuses config changes",
-          "[consensus][raft][membership]") {
+TEST_CASE("without membership the engine refuses config changes", "[consensus][raft][membership]") {
   RaftCluster c(test::OptionsFor(3));
   c.Campaign(0);
   Membership m{{0, 1}, 3};
-  REQUIRE(c.node(0).ApplyConfig(m, 1).message() ==
-          "raft: membership changes are not enabled");
+  REQUIRE(c.node(0).ApplyConfig(m, 1).message() == "raft: membership changes are not enabled");
   REQUIRE(c.ProposeChange(0, "add:3").message() == "raft: membership changes are not enabled");
   REQUIRE(c.node(0).conf().voters == V({0, 1, 2}));
 }
@@ -346,4 +343,21 @@ TEST_CASE("membership encodings: promote entries, TimeoutNow, transfer votes, pr
   snap.promoted = {{21, 3}};
   REQUIRE(DecodeMessage(EncodeMessage(snap)).error().find("beyond the snapshot") !=
           std::string::npos);
+}
+
+TEST_CASE("ApplyConfig refuses a malformed member set and ignores an unchanged one",
+          "[consensus][raft][membership]") {
+  RaftCluster c(MembershipOptions(4));
+  c.Campaign(0);
+  RaftEngine& e = c.node(0);
+  REQUIRE(e.ApplyConfig(Membership{{1, 0, 2}, 3}, 0).message() ==
+          "raft: members must be sorted, unique and below next_id");
+  REQUIRE(e.ApplyConfig(Membership{{0, 1, 2, 3}, 3}, 0).message() ==
+          "raft: members must be sorted, unique and below next_id");
+  REQUIRE(e.ApplyConfig(Membership{{0, 1}, 2}, 0).message() ==
+          "raft: next member id went back from 3 to 2");
+  REQUIRE(e.ApplyConfig(Membership{{0, 1, 2}, 3}, 0).ok());
+  REQUIRE(e.conf().voters == V({0, 1, 2}));
+  REQUIRE(e.conf_index() == 0);
+  REQUIRE(e.role() == Role::kLeader);
 }

@@ -170,7 +170,7 @@ class RaftChecker final : public Checker {
       auto [it, inserted] = confs_.emplace(r->conf_index(), r->conf());
       if (inserted) {
         ++(*counters_)[r->conf().learners.empty() ? "configs without learners"
-                                                   : "configs with a learner"];
+                                                  : "configs with a learner"];
       }
       if (!inserted && it->second != r->conf()) {
         return "config agreement: replica " + Id(id) + " applied voters " + Ids(r->conf().voters) +
