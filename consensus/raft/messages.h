@@ -18,20 +18,27 @@ namespace cairn::consensus::raft {
 inline constexpr size_t kMaxBlockBytes = 16u << 20;
 inline constexpr uint32_t kMaxEntriesPerMessage = 1u << 16;
 
-// A log entry is either a block or a no-op. A leader appends a no-op when elected so that
-// entries of earlier terms can commit (Raft section 5.4.2: only entries of the current term
-// commit by counting replicas). Only block entries advance the chain height.
-enum class EntryType : uint8_t { kNoop = 0, kBlock = 1 };
+// Promotions a hard state or snapshot carries at most (one per member ever added; ids are
+// never reused).
+inline constexpr uint32_t kMaxPromotions = 1u << 16;
+
+// A log entry is a block, a no-op or a promotion. A leader appends a no-op when elected so
+// that entries of earlier terms can commit (Raft section 5.4.2: only entries of the current
+// term commit by counting replicas). A promotion makes a caught-up learner a voter when it
+// is applied (etcd's learners, but engine-internal: no block, no governance round). Only
+// block entries advance the chain height.
+enum class EntryType : uint8_t { kNoop = 0, kBlock = 1, kPromote = 2 };
 
 struct Entry {
   uint64_t index = 0;  // position in the log; implied on the wire and by the record key
   uint64_t term = 0;
   EntryType type = EntryType::kNoop;
-  // kBlock: the block's height. kNoop: the height of the last block before it, so every
-  // entry knows the chain height at its position and heights never need a log scan.
+  // kBlock: the block's height. kNoop, kPromote: the height of the last block before it, so
+  // every entry knows the chain height at its position and heights never need a log scan.
   uint64_t height = 0;
-  crypto::Hash256 hash;  // kBlock only; zero for kNoop
-  Bytes data;            // kBlock only; empty for kNoop
+  crypto::Hash256 hash;  // kBlock only; zero otherwise
+  Bytes data;            // kBlock only; empty otherwise
+  ReplicaId member = 0;  // kPromote only: the learner that becomes a voter; 0 otherwise
 
   bool is_block() const { return type == EntryType::kBlock; }
   friend bool operator==(const Entry&, const Entry&) = default;
@@ -48,13 +55,24 @@ struct LogBase {
   friend bool operator==(const LogBase&, const LogBase&) = default;
 };
 
+// A promotion applied at log index `index`: member `id` votes from there on.
+struct Promotion {
+  uint64_t index = 0;
+  ReplicaId id = 0;
+
+  friend bool operator==(const Promotion&, const Promotion&) = default;
+};
+
 // What Raft persists besides the log (Figure 2: currentTerm, votedFor) plus the commit
-// index (so a restart re-applies without waiting for a leader) and the log base.
+// index (so a restart re-applies without waiting for a leader), the log base, and the
+// promotions applied so far (the member set itself is the node's state; which members vote
+// is the engine's, and a promote entry may be compacted away).
 struct HardState {
   uint64_t term = 0;
   ReplicaId vote = kNoReplica;
   uint64_t commit = 0;
   LogBase base;
+  std::vector<Promotion> promoted;  // by index
 
   friend bool operator==(const HardState&, const HardState&) = default;
 };
@@ -68,7 +86,8 @@ enum class MsgType : uint8_t {
   kPreVoteResp = 6,
   kHeartbeat = 7,  // empty AppendEntries that carries min(commit, follower's match)
   kHeartbeatResp = 8,
-  kSnapshot = 9,  // "the log before base is compacted; block-sync to base.block"
+  kSnapshot = 9,     // "the log before base is compacted; block-sync to base.block"
+  kTimeoutNow = 10,  // leadership transfer: "campaign now" (thesis 3.10)
 };
 
 std::string_view MsgTypeName(MsgType t);
@@ -90,6 +109,12 @@ struct Message {
   uint64_t hint_term = 0;
   std::vector<Entry> entries;  // kApp; indices index+1, index+2, ...
   LogBase snapshot;            // kSnapshot
+  // kSnapshot: the promotions applied at or before snapshot.index, so a replica that
+  // block-syncs past them agrees on who votes.
+  std::vector<Promotion> promoted;
+  // kVote: the campaign follows a TimeoutNow, so receivers drop their leader lease (the
+  // leader asked for it).
+  bool transfer = false;
 
   friend bool operator==(const Message&, const Message&) = default;
 };

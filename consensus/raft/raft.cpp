@@ -1,5 +1,6 @@
 // RaftEngine: construction, roles and elections, the Ready cycle, proposals and status.
-// Replication (AppendEntries, snapshots, commit) is in replication.cpp.
+// Replication (AppendEntries, snapshots, commit) is in replication.cpp, membership changes
+// in membership.cpp.
 #include "consensus/raft/raft.h"
 
 #include <algorithm>
@@ -15,7 +16,15 @@ std::string ReplicaName(ReplicaId r) {
 
 Status ValidateConfig(const RaftConfig& c) {
   if (c.replicas == 0) return Status::Error("raft config: replicas must be at least 1");
-  if (c.id >= c.replicas) {
+  if (c.membership) {
+    const Membership& m = *c.membership;
+    if (c.id == kNoReplica) return Status::Error("raft config: no id");
+    for (size_t k = 0; k < m.members.size(); ++k) {
+      if (m.members[k] >= m.next_id || (k > 0 && m.members[k] <= m.members[k - 1])) {
+        return Status::Error("raft config: members must be sorted, unique and below next_id");
+      }
+    }
+  } else if (c.id >= c.replicas) {
     return Status::Error("raft config: id " + std::to_string(c.id) + " is not below replicas " +
                          std::to_string(c.replicas));
   }
@@ -37,9 +46,16 @@ RaftEngine::RaftEngine(const RaftConfig& config, const HardState& hs)
       vote_(hs.vote),
       log_(hs.base),
       commit_(hs.commit),
-      votes_(config.replicas, -1),
-      progress_(config.replicas, Progress(config.max_inflight_msgs)),
-      handed_hs_(hs) {}
+      promoted_(hs.promoted),
+      handed_hs_(hs) {
+  if (cfg_.membership) {
+    members_ = *cfg_.membership;
+  } else {
+    for (ReplicaId r = 0; r < cfg_.replicas; ++r) members_.members.push_back(r);
+    members_.next_id = cfg_.replicas;
+  }
+  RecomputeConf();
+}
 
 Result<std::unique_ptr<RaftEngine>> RaftEngine::Open(const RaftConfig& config,
                                                      const DurableState& durable,
@@ -54,7 +70,7 @@ Result<std::unique_ptr<RaftEngine>> RaftEngine::Open(const RaftConfig& config,
   } else if (!durable.records.empty()) {
     return Status::Error("raft restart: log records without a hard state");
   }
-  if (hs.vote != kNoReplica && hs.vote >= config.replicas) {
+  if (!config.membership && hs.vote != kNoReplica && hs.vote >= config.replicas) {
     return Status::Error("raft restart: vote for unknown replica " + std::to_string(hs.vote));
   }
   if (hs.base.term > hs.term) return Status::Error("raft restart: base term above current term");
@@ -103,6 +119,13 @@ Result<std::unique_ptr<RaftEngine>> RaftEngine::Open(const RaftConfig& config,
     }
     e->applied_ = idx;
   }
+  // Promotions applied before a crash but after the last persisted hard state are in the
+  // stored log: apply them again (a promotion is idempotent).
+  for (uint64_t i = log.first_index(); i <= e->applied_ && i <= log.last_index(); ++i) {
+    const Entry& en = log.At(i);
+    if (en.type == EntryType::kPromote) e->ApplyPromotion(Promotion{i, en.member});
+  }
+  e->conf_index_ = 0;
   e->BecomeFollower(hs.term, kNoReplica);
   return e;
 }
@@ -123,13 +146,17 @@ void RaftEngine::Reset(uint64_t term) {
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
   ResetElectionTimeout();
-  std::fill(votes_.begin(), votes_.end(), -1);
-  for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
-    Progress& pr = progress_[r];
-    pr = Progress(cfg_.max_inflight_msgs);
+  votes_.clear();
+  transferee_ = kNoReplica;
+  progress_.clear();
+  auto add = [&](ReplicaId r) {
+    Progress pr(cfg_.max_inflight_msgs);
     pr.next = log_.last_index() + 1;
     if (r == cfg_.id) pr.match = persisted_;
-  }
+    progress_.emplace(r, std::move(pr));
+  };
+  for (ReplicaId r : members_.members) add(r);
+  if (!progress_.count(cfg_.id)) add(cfg_.id);
 }
 
 void RaftEngine::BecomeFollower(uint64_t term, ReplicaId leader) {
@@ -143,7 +170,7 @@ void RaftEngine::BecomePreCandidate() {
   // partitioned replica cannot inflate its term and depose a healthy leader on return.
   role_ = Role::kPreCandidate;
   leader_ = kNoReplica;
-  std::fill(votes_.begin(), votes_.end(), -1);
+  votes_.clear();
 }
 
 void RaftEngine::BecomeCandidate() {
@@ -153,10 +180,17 @@ void RaftEngine::BecomeCandidate() {
 }
 
 void RaftEngine::BecomeLeader() {
+  won_with_.clear();
+  for (const auto& [r, v] : votes_) {
+    if (v == 1) won_with_.push_back(r);
+  }
   Reset(term_);
   leader_ = cfg_.id;
   role_ = Role::kLeader;
-  progress_[cfg_.id].recent_active = true;
+  progress_.at(cfg_.id).recent_active = true;
+  // Any unapplied entry may be a block that changes the members: a second change must wait
+  // until it is applied (etcd's pendingConfIndex = lastIndex on becoming leader).
+  if (cfg_.membership) pending_conf_index_ = log_.last_index();
   // Section 5.4.2: entries of earlier terms commit only once an entry of this term does.
   Entry noop;
   noop.index = log_.last_index() + 1;
@@ -166,7 +200,7 @@ void RaftEngine::BecomeLeader() {
   AppendEntry(std::move(noop));
 }
 
-void RaftEngine::Campaign(bool pre_vote) {
+void RaftEngine::Campaign(bool pre_vote, bool transfer) {
   uint64_t vote_term;
   MsgType type;
   if (pre_vote) {
@@ -179,7 +213,7 @@ void RaftEngine::Campaign(bool pre_vote) {
     type = MsgType::kVote;
   }
   votes_[cfg_.id] = 1;
-  if (Quorum() == 1) {
+  if (Quorum() == 1 && IsVoter(cfg_.id)) {
     if (pre_vote) {
       Campaign(/*pre_vote=*/false);
     } else {
@@ -188,21 +222,26 @@ void RaftEngine::Campaign(bool pre_vote) {
     }
     return;
   }
-  for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
+  for (ReplicaId r : conf_.voters) {
     if (r == cfg_.id) continue;
     Message m;
     m.type = type;
     m.term = vote_term;
     m.index = log_.last_index();
     m.log_term = log_.last_term();
+    m.transfer = transfer && !pre_vote;
     Send(r, std::move(m));
   }
 }
 
 void RaftEngine::Poll(ReplicaId from, bool granted) {
-  if (votes_[from] < 0) votes_[from] = granted ? 1 : 0;
+  // Only the votes of our voters count: a learner may answer (etcd lets it, in case our
+  // config promoted it before its own did) but never tips an election.
+  if (!IsVoter(from)) return;
+  votes_.emplace(from, granted ? 1 : 0);
   size_t yes = 0, no = 0;
-  for (int8_t v : votes_) {
+  for (const auto& [r, v] : votes_) {
+    if (!IsVoter(r)) continue;
     if (v == 1) ++yes;
     if (v == 0) ++no;
   }
@@ -228,7 +267,9 @@ void RaftEngine::Tick() {
 
 void RaftEngine::TickElection() {
   ++election_elapsed_;
-  if (election_elapsed_ >= randomized_election_timeout_) {
+  // Learners, replicas not (yet) members and removed ones never campaign; the timer still
+  // runs so that their leader lease expires like anyone's.
+  if (election_elapsed_ >= randomized_election_timeout_ && Promotable()) {
     election_elapsed_ = 0;
     Campaign(cfg_.pre_vote);
   }
@@ -237,6 +278,11 @@ void RaftEngine::TickElection() {
 void RaftEngine::TickHeartbeat() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  if (removed_) {
+    ++transfer_elapsed_;
+    MaybeFinishTransfer();
+    if (role_ != Role::kLeader) return;
+  }
   if (election_elapsed_ >= cfg_.election_ticks) {
     election_elapsed_ = 0;
     if (cfg_.check_quorum && !QuorumActive()) {
@@ -254,9 +300,9 @@ void RaftEngine::TickHeartbeat() {
 
 bool RaftEngine::QuorumActive() {
   size_t active = 0;
-  for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
-    if (r == cfg_.id || progress_[r].recent_active) ++active;
-    if (r != cfg_.id) progress_[r].recent_active = false;
+  for (auto& [r, pr] : progress_) {
+    if (IsVoter(r) && (r == cfg_.id || pr.recent_active)) ++active;
+    if (r != cfg_.id) pr.recent_active = false;
   }
   return active >= Quorum();
 }
@@ -277,13 +323,27 @@ Status RaftEngine::StepMessage(ReplicaId from, const Message& m) {
 Status RaftEngine::StepOwned(ReplicaId from, Message& m) {
   std::string what =
       "raft " + std::string(MsgTypeName(m.type)) + " from replica " + std::to_string(from);
-  if (from >= cfg_.replicas || from == cfg_.id) return Status::Error(what + ": bad sender");
+  if (from == cfg_.id || from == kNoReplica || (!cfg_.membership && from >= cfg_.replicas)) {
+    return Status::Error(what + ": bad sender");
+  }
   if (m.term == 0) return Status::Error(what + ": term 0");
   if (m.type == MsgType::kApp) {
     if (Status s = CheckApp(m); !s.ok()) return s.Wrap(what);
   }
   if (m.type == MsgType::kSnapshot && m.snapshot.term > m.term) {
     return Status::Error(what + ": snapshot term above message term");
+  }
+  if (removed_) {
+    // Out of the cluster: it answers nothing, so it can never count towards a quorum. Only
+    // a leader handing over its leadership still listens to acknowledgements.
+    if (role_ != Role::kLeader) return Status::Ok();
+    if (m.term > term_) {
+      BecomeFollower(m.term, kNoReplica);
+      return Status::Ok();
+    }
+    if (m.term < term_ || (m.type != MsgType::kAppResp && m.type != MsgType::kHeartbeatResp)) {
+      return Status::Ok();
+    }
   }
 
   if (m.term > term_) {
@@ -292,8 +352,9 @@ Status RaftEngine::StepOwned(ReplicaId from, Message& m) {
       // partitioned away cannot depose a healthy leader when it comes back: for pre-votes
       // as the thesis (9.6) defines them, for votes when CheckQuorum makes leaders step
       // down on their own (4.2.3), as etcd does.
-      bool lease_applies =
-          m.type == MsgType::kPreVote ? (cfg_.pre_vote || cfg_.check_quorum) : cfg_.check_quorum;
+      // A transfer campaign is the leader's own request: no lease stands against it.
+      bool lease_applies = m.type == MsgType::kPreVote ? (cfg_.pre_vote || cfg_.check_quorum)
+                                                       : cfg_.check_quorum && !m.transfer;
       bool in_lease =
           lease_applies && leader_ != kNoReplica && election_elapsed_ < cfg_.election_ticks;
       if (in_lease) return Status::Ok();
@@ -372,6 +433,9 @@ Status RaftEngine::StepOwned(ReplicaId from, Message& m) {
         case MsgType::kSnapshot:
           BecomeFollower(m.term, from);
           return HandleSnapshot(from, m);
+        case MsgType::kTimeoutNow:
+          if (Promotable()) Campaign(/*pre_vote=*/false, /*transfer=*/true);
+          return Status::Ok();
         case MsgType::kPreVoteResp:
           if (role_ == Role::kPreCandidate) Poll(from, !m.reject);
           return Status::Ok();
@@ -395,6 +459,12 @@ Status RaftEngine::StepOwned(ReplicaId from, Message& m) {
           if (m.type == MsgType::kApp) return HandleAppend(from, m);
           if (m.type == MsgType::kSnapshot) return HandleSnapshot(from, m);
           HandleHeartbeat(from, m);
+          return Status::Ok();
+        case MsgType::kTimeoutNow:
+          // Our leader hands over (it was removed): campaign now, without a pre-vote.
+          if (Promotable() && (leader_ == from || leader_ == kNoReplica)) {
+            Campaign(/*pre_vote=*/false, /*transfer=*/true);
+          }
           return Status::Ok();
         default:
           return Status::Ok();
@@ -429,6 +499,8 @@ void RaftEngine::HandleVoteRequest(ReplicaId from, const Message& m) {
 std::optional<ProposalSlot> RaftEngine::ProposalWanted() const {
   // A leader still block-syncing lacks the parent's state: it cannot build a block yet.
   if (role_ != Role::kLeader || sync_target_) return std::nullopt;
+  // One config change in flight at most; a removed leader only hands over.
+  if (removed_ || applied_ < pending_conf_index_) return std::nullopt;
   if (log_.last_height() - CommitHeight() >= cfg_.max_uncommitted_blocks) return std::nullopt;
   ProposalSlot slot;
   slot.parent = log_.BlockAt(log_.last_index());
@@ -437,10 +509,22 @@ std::optional<ProposalSlot> RaftEngine::ProposalWanted() const {
 }
 
 Status RaftEngine::Propose(Block block) {
+  return ProposeBlock(std::move(block), /*changes_config=*/false);
+}
+
+Status RaftEngine::ProposeBlock(Block block, bool changes_config) {
   if (role_ != Role::kLeader) {
     return Status::Error("raft: not the leader (leader is " + ReplicaName(leader_) + ")");
   }
   if (sync_target_) return Status::Error("raft: block sync in progress");
+  if (removed_) return Status::Error("raft: this replica was removed; it is handing over");
+  if (applied_ < pending_conf_index_) {
+    return Status::Error("raft: a membership change at index " +
+                         std::to_string(pending_conf_index_) + " is not applied yet");
+  }
+  if (changes_config && !cfg_.membership) {
+    return Status::Error("raft: membership changes are not enabled");
+  }
   if (block.height != log_.last_height() + 1) {
     return Status::Error("raft: proposed height " + std::to_string(block.height) + ", expected " +
                          std::to_string(log_.last_height() + 1));
@@ -460,6 +544,7 @@ Status RaftEngine::Propose(Block block) {
   e.height = block.height;
   e.hash = block.hash;
   e.data = std::move(block.data);
+  if (changes_config) pending_conf_index_ = e.index;
   AppendEntry(std::move(e));
   BcastAppend();
   return Status::Ok();
@@ -511,6 +596,7 @@ Ready RaftEngine::TakeReady() {
     for (uint64_t i = applied_ + 1; i <= commit_; ++i) {
       const Entry& e = log_.At(i);
       if (e.is_block()) rd.committed.push_back(Block{e.height, e.hash, e.data, {}});
+      if (e.type == EntryType::kPromote) ready_promotions_.push_back(Promotion{i, e.member});
     }
     applied_ = commit_;
   }
@@ -522,10 +608,27 @@ void RaftEngine::Advance() {
   assert(ready_outstanding_);
   ready_outstanding_ = false;
   persisted_ = std::max(persisted_, ready_persist_to_);
+  // The config changes of the entries this Ready handed out, in log order: promotions and
+  // the member sets the node reported for the blocks it applied.
+  size_t p = 0, c = 0;
+  while (p < ready_promotions_.size() || c < ready_configs_.size()) {
+    if (c == ready_configs_.size() ||
+        (p < ready_promotions_.size() && ready_promotions_[p].index < ready_configs_[c].first)) {
+      ApplyPromotion(ready_promotions_[p++]);
+    } else {
+      ApplyMembership(ready_configs_[c].second, ready_configs_[c].first);
+      ++c;
+    }
+  }
+  ready_promotions_.clear();
+  ready_configs_.clear();
   if (role_ == Role::kLeader) {
     // Our own disk counts towards the quorum only once it is durable.
-    progress_[cfg_.id].MaybeUpdate(persisted_);
+    if (auto it = progress_.find(cfg_.id); it != progress_.end()) {
+      it->second.MaybeUpdate(persisted_);
+    }
     if (MaybeCommit()) BcastAppend();
+    MaybePromote();
   }
 }
 

@@ -22,6 +22,9 @@ Status RaftEngine::CheckApp(const Message& m) const {
     if (!e.is_block() && (!e.hash.IsZero() || !e.data.empty())) {
       return Status::Error(at + ": no-op with a payload");
     }
+    if (e.type != EntryType::kPromote && e.member != 0) {
+      return Status::Error(at + ": member set on an entry that promotes no one");
+    }
     if (e.data.size() > kMaxBlockBytes) return Status::Error(at + ": block too large");
     if (k > 0 && e.height != m.entries[k - 1].height + (e.is_block() ? 1 : 0)) {
       return Status::Error(at + ": height " + std::to_string(e.height) + " does not follow " +
@@ -112,7 +115,10 @@ Status RaftEngine::HandleSnapshot(ReplicaId from, const Message& m) {
     return Status::Ok();
   }
   // The leader compacted the entries we lack: drop our log, adopt its base as committed
-  // and ask the node to fetch the blocks by block sync.
+  // (with the promotions applied up to it, which we will never see as entries) and ask the
+  // node to fetch the blocks by block sync.
+  for (const Promotion& p : m.promoted) ApplyPromotion(p);
+  conf_index_ = 0;
   if (!sync_target_) applied_height_before_sync_ = log_.HeightAt(applied_);
   uint64_t old_first = log_.first_index();
   log_.Reset(s);
@@ -131,7 +137,9 @@ Status RaftEngine::HandleSnapshot(ReplicaId from, const Message& m) {
 }
 
 Status RaftEngine::HandleAppResp(ReplicaId from, const Message& m) {
-  Progress& pr = progress_[from];
+  auto found = progress_.find(from);
+  if (found == progress_.end()) return Status::Ok();  // not (or no longer) a member
+  Progress& pr = found->second;
   pr.recent_active = true;
   if (m.reject) {
     uint64_t next_probe = m.reject_hint;
@@ -162,11 +170,15 @@ Status RaftEngine::HandleAppResp(ReplicaId from, const Message& m) {
   // Fill the window opened by this acknowledgement.
   while (SendAppend(from, /*send_if_empty=*/false)) {
   }
+  MaybePromote();
+  MaybeFinishTransfer();
   return Status::Ok();
 }
 
 void RaftEngine::HandleHeartbeatResp(ReplicaId from) {
-  Progress& pr = progress_[from];
+  auto found = progress_.find(from);
+  if (found == progress_.end()) return;
+  Progress& pr = found->second;
   pr.recent_active = true;
   pr.probe_sent = false;
   // Acknowledgements may have been lost; let one more message through.
@@ -175,7 +187,9 @@ void RaftEngine::HandleHeartbeatResp(ReplicaId from) {
 }
 
 bool RaftEngine::SendAppend(ReplicaId to, bool send_if_empty) {
-  Progress& pr = progress_[to];
+  auto found = progress_.find(to);
+  if (found == progress_.end()) return false;
+  Progress& pr = found->second;
   if (pr.IsPaused()) return false;
   uint64_t prev = pr.next - 1;
   std::optional<uint64_t> prev_term = log_.Term(prev);
@@ -186,6 +200,9 @@ bool RaftEngine::SendAppend(ReplicaId to, bool send_if_empty) {
     m.type = MsgType::kSnapshot;
     m.term = term_;
     m.snapshot = log_.base();
+    for (const Promotion& p : promoted_) {
+      if (p.index <= m.snapshot.index) m.promoted.push_back(p);
+    }
     Send(to, std::move(m));
     pr.probe_sent = true;
     return true;
@@ -212,27 +229,33 @@ bool RaftEngine::SendAppend(ReplicaId to, bool send_if_empty) {
 }
 
 void RaftEngine::BcastAppend() {
-  for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
+  // Learners too: they receive everything, they just do not count.
+  for (const auto& [r, pr] : progress_) {
     if (r != cfg_.id) SendAppend(r, /*send_if_empty=*/true);
   }
 }
 
 void RaftEngine::BcastHeartbeat() {
-  for (ReplicaId r = 0; r < cfg_.replicas; ++r) {
+  for (const auto& [r, pr] : progress_) {
     if (r == cfg_.id) continue;
     Message m;
     m.type = MsgType::kHeartbeat;
     m.term = term_;
-    m.commit = std::min(progress_[r].match, commit_);
+    m.commit = std::min(pr.match, commit_);
     Send(r, std::move(m));
   }
 }
 
 bool RaftEngine::MaybeCommit() {
-  // The highest index a quorum holds durably (our own copy counts once persisted).
+  // The highest index a quorum of voters holds durably (our own copy counts once persisted,
+  // and only while we are a voter: a removed leader commits with the others' copies).
+  if (conf_.voters.empty()) return false;
   std::vector<uint64_t> match;
-  match.reserve(cfg_.replicas);
-  for (const Progress& pr : progress_) match.push_back(pr.match);
+  match.reserve(conf_.voters.size());
+  for (ReplicaId v : conf_.voters) {
+    auto it = progress_.find(v);
+    match.push_back(it == progress_.end() ? 0 : it->second.match);
+  }
   std::nth_element(match.begin(), match.begin() + static_cast<ptrdiff_t>(Quorum() - 1), match.end(),
                    std::greater<uint64_t>());
   uint64_t quorum_index = match[Quorum() - 1];

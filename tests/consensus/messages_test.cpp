@@ -110,7 +110,7 @@ TEST_CASE("entries and hard state round-trip", "[consensus][raft][codec]") {
   REQUIRE(back.ok());
   REQUIRE(*back == e);
 
-  HardState hs{9, 2, 44, LogBase{40, 8, BlockRef{31, e.hash}}};
+  HardState hs{9, 2, 44, LogBase{40, 8, BlockRef{31, e.hash}}, {}};
   Result<HardState> hs_back = DecodeHardState(EncodeHardState(hs));
   REQUIRE(hs_back.ok());
   REQUIRE(*hs_back == hs);

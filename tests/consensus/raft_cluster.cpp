@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <optional>
+#include <string>
+
 namespace cairn::consensus::test {
 
 Block TestBlock(const BlockRef& parent, const std::string& payload) {
@@ -21,10 +25,46 @@ RaftCluster::RaftCluster(const ClusterOptions& o) : opts_(o), nodes_(o.replicas)
   }
 }
 
+namespace {
+
+// The change a block's payload (after the 32-byte parent hash) carries, applied to `m`;
+// nullopt for a block that changes nothing.
+std::optional<raft::Membership> ChangeOf(const Block& b, raft::Membership m) {
+  std::string payload(b.data.begin() + 32, b.data.end());
+  bool add = payload.rfind("add:", 0) == 0;
+  bool remove = payload.rfind("remove:", 0) == 0;
+  if (!add && !remove) return std::nullopt;
+  ReplicaId id = static_cast<ReplicaId>(std::stoul(payload.substr(add ? 4 : 7)));
+  auto at = std::lower_bound(m.members.begin(), m.members.end(), id);
+  if (add && (at == m.members.end() || *at != id)) {
+    m.members.insert(at, id);
+    m.next_id = std::max(m.next_id, id + 1);
+  } else if (remove && at != m.members.end() && *at == id) {
+    m.members.erase(at);
+  }
+  return m;
+}
+
+}  // namespace
+
+raft::Membership RaftCluster::SetOf(ReplicaId i) const {
+  raft::Membership m;
+  for (ReplicaId r = 0; r < opts_.genesis_voters; ++r) m.members.push_back(r);
+  m.next_id = opts_.genesis_voters;
+  for (const Block& b : nodes_[i].ledger) {
+    if (auto next = ChangeOf(b, m)) m = *next;
+  }
+  return m;
+}
+
 raft::RaftConfig RaftCluster::ConfigFor(ReplicaId i) {
   raft::RaftConfig c;
   c.id = i;
   c.replicas = opts_.replicas;
+  if (opts_.genesis_voters > 0) {
+    c.replicas = opts_.genesis_voters;
+    c.membership = SetOf(i);
+  }
   c.genesis = sim::SimGenesis();
   c.pre_vote = opts_.pre_vote;
   c.check_quorum = opts_.check_quorum;
@@ -63,8 +103,11 @@ void RaftCluster::Process(ReplicaId i) {
     }
     for (const Block& b : rd.committed) {
       REQUIRE(b.height == n.tip.height + 1);
+      std::optional<raft::Membership> changed;
+      if (opts_.genesis_voters > 0) changed = ChangeOf(b, SetOf(i));
       n.ledger.push_back(b);
       n.tip = BlockRef{b.height, b.hash};
+      if (changed) REQUIRE(n.engine->ApplyConfig(*changed, b.height).ok());
     }
     n.engine->Advance();
     if (rd.sync_to) {
@@ -80,6 +123,7 @@ void RaftCluster::Process(ReplicaId i) {
         n.tip = BlockRef{b.height, b.hash};
       }
       REQUIRE(n.engine->SyncCompleted(n.tip).ok());
+      if (opts_.genesis_voters > 0) REQUIRE(n.engine->ApplyConfig(SetOf(i), n.tip.height).ok());
       ++syncs_;
     }
   }
@@ -127,6 +171,15 @@ Status RaftCluster::Propose(ReplicaId i, const std::string& payload) {
   std::optional<ProposalSlot> slot = e.ProposalWanted();
   BlockRef parent = slot ? slot->parent : e.log().BlockAt(e.log().last_index());
   Status s = e.Propose(TestBlock(parent, payload));
+  Process(i);
+  return s;
+}
+
+Status RaftCluster::ProposeChange(ReplicaId i, const std::string& change) {
+  raft::RaftEngine& e = node(i);
+  std::optional<ProposalSlot> slot = e.ProposalWanted();
+  BlockRef parent = slot ? slot->parent : e.log().BlockAt(e.log().last_index());
+  Status s = e.ProposeBlock(TestBlock(parent, change), /*changes_config=*/true);
   Process(i);
   return s;
 }

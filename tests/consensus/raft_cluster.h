@@ -24,6 +24,11 @@ struct ClusterOptions {
   uint32_t max_uncommitted_blocks = 4;
   size_t max_msg_bytes = 1u << 20;
   uint64_t seed = 1;
+  // 0: every replica is a voter forever (no membership). Otherwise replicas
+  // 0..genesis_voters-1 are the genesis members and the others join through blocks
+  // proposed with ProposeChange ("add:<id>", "remove:<id>"), which the cluster executes on
+  // apply and reports with ApplyConfig, as the node does.
+  uint32_t genesis_voters = 0;
 };
 
 // The default options for a cluster of `replicas`.
@@ -61,6 +66,10 @@ class RaftCluster {
   // Proposes one block on node i at the slot it asks for (or on its last block if it asks
   // for none, to observe the refusal) and processes its Ready.
   Status Propose(ReplicaId i, const std::string& payload = "tx");
+  // Proposes a change-carrying block ("add:<id>" or "remove:<id>") on node i.
+  Status ProposeChange(ReplicaId i, const std::string& change);
+  // The member set node i's ledger ends with (membership clusters).
+  raft::Membership SetOf(ReplicaId i) const;
 
   void Crash(ReplicaId i) { nodes_[i].engine.reset(); }
   // Reopens node i from its disk and ledger.

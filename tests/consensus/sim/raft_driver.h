@@ -9,6 +9,13 @@ namespace cairn::consensus::sim {
 
 EngineDriver RaftDriver();
 
+// Raft with membership changes mixed into every fault schedule: replicas 0..2 are the
+// genesis voters, the others join as learners and are promoted, and voters (the leader
+// included) are removed, through change-carrying blocks. Adds the membership invariants:
+// configs agree per log index, won elections count only voters' persisted votes, and a
+// replica that applied its removal sends no vote, acknowledgement or campaign.
+EngineDriver RaftMembershipDriver();
+
 // The solo engine in the same harness (one replica).
 EngineDriver SoloDriver();
 

@@ -87,6 +87,7 @@ void Simulation::Dispatch(Event& e) {
 bool Simulation::LivenessReached() const {
   for (ReplicaId i = 0; i < cfg_.replicas; ++i) {
     const Node& n = nodes_[i];
+    if (n.engine && driver_.outside && driver_.outside(*n.engine)) continue;
     if (Honest(i) && !(n.engine && !n.sync_target && n.tip.height >= liveness_target_)) {
       return false;
     }

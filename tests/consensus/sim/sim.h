@@ -124,6 +124,9 @@ struct EngineDriver {
   // the BFT node does on its own from its peers' block announcements (Raft asks for block
   // sync only through Ready::sync_to).
   uint32_t ledger_sync_ticks = 0;
+  // Optional: true for a replica outside the member set (not added yet, or removed), which
+  // the liveness check does not wait for (membership changes).
+  std::function<bool(const Engine&)> outside;
 };
 
 struct SimStats {
