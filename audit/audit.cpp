@@ -61,7 +61,8 @@ std::string_view AuditCheckName(AuditCheck c) {
                                                 "head",
                                                 "state",
                                                 "metadata",
-                                                "engine_state"};
+                                                "engine_state",
+                                                "state_tree"};
   const auto i = static_cast<size_t>(c);
   return i < std::size(kNames) ? kNames[i] : "unknown";
 }

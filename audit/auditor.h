@@ -40,6 +40,9 @@ class Auditor {
   // on the state after the parent, then the stored indexes; applies it when it passes.
   bool CheckBlock(const Checked& c);
 
+  // After the walk: the tree of the replayed state built from scratch (ledger::RootOf, not
+  // the incremental update every block was checked with) has the last header's state_root.
+  bool CheckTreeAtEnd();
   // Data dir: the head record, nothing stored above it, and the stored state entry for entry.
   bool CheckStoreAtEnd();
   // Data dir, after the walk: every 'M' record read raw (format, genesis, chain id against the
@@ -74,6 +77,7 @@ class Auditor {
   const ledger::KvStore* kv_;        // the store's key-value store when store_ is set
   const chain::BlockRules rules_;
   ledger::MemoryState state_;
+  ledger::StateTree::View view_;  // state_'s tree, advanced by each replayed block
   ledger::BlockHeader parent_;
   uint64_t next_height_ = 0;
 };

@@ -1,7 +1,7 @@
 // Stored encodings (codec.h integers, little endian; keys use big-endian heights so that
 // byte order is height order):
 //   key   'M' name                value
-//         "format"                u32 (1, or 2 once a BodyRef is stored)
+//         "format"                u32 (3: PROTOCOL v2; 1 and 2 were v1 chains)
 //         "genesis"               fixed[32]
 //         "chain_id"              bytes[1..64]
 //         "head"                  Head := height:u64 hash:fixed[32] state_root:fixed[32]
@@ -15,11 +15,13 @@
 //   key   'S' state key           state value (state.h)
 #include "ledger/chain_store.h"
 
+#include <deque>
+
 #include <algorithm>
 
 #include "base/codec.h"
 #include "base/mutex.h"
-#include "ledger/state_root.h"
+#include "ledger/state_tree.h"
 
 namespace cairn::ledger {
 
@@ -27,10 +29,10 @@ using codec::Reader;
 using codec::Writer;
 namespace {
 
-// Format 1 knows no BodyRef; a store moves to 2 when Commit writes its first one, so an
-// older build refuses it instead of misreading the reference as a damaged block.
-constexpr uint32_t kFormatPlain = 1;
-constexpr uint32_t kFormatVersion = 2;
+// Formats 1 and 2 hold PROTOCOL v1 chains (the chained state digest, v1 headers); format 3
+// holds v2 chains, whose state root is the state tree's. No migration: a v1 chain is
+// re-created from its genesis file.
+constexpr uint32_t kFormatVersion = 3;
 constexpr uint8_t kMetaPrefix = 'M';
 constexpr uint8_t kBlockPrefix = 'B';
 constexpr uint8_t kHashPrefix = 'H';
@@ -42,7 +44,7 @@ constexpr uint8_t kBodyPrefix = 'K';
 constexpr size_t kBodyRefBytes = 4 + 32;
 // The largest BlockHeader encoding (see block.cpp), to read a header without its block.
 constexpr size_t kMaxHeaderBytes =
-    1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
+    1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
 
 bool IsReservedPrefix(uint8_t p) {
   return p == kMetaPrefix || p == kBlockPrefix || p == kHashPrefix || p == kTxPrefix ||
@@ -140,7 +142,7 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
   if (h.chain_id.empty() || h.chain_id.size() > kMaxChainId) {
     return Status::Error("genesis block has an invalid chain id");
   }
-  if (crypto::Hash256 root = NextStateRoot(crypto::Hash256(), 0, genesis_state);
+  if (crypto::Hash256 root = StateRootOf(genesis_state);
       root != h.state_root) {
     return Status::Error("genesis state has root " + crypto::ShortHex(root, 16) +
                          ", but the genesis block's state_root is " +
@@ -155,7 +157,7 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
     if (value) batch.Put(PrefixedStateKey(key), *value);
   }
   Writer format;
-  format.U32(kFormatPlain);
+  format.U32(kFormatVersion);
   batch.Put(MetaKey("format"), format.bytes());
   batch.Put(MetaKey("genesis"), hash.view());
   batch.Put(MetaKey("chain_id"), AsBytes(h.chain_id));
@@ -170,7 +172,6 @@ struct ChainStore::Impl {
   std::string chain_id;
 
   Mutex commit_mu;  // serialises Commit: its height check and write are one step
-  uint32_t format GUARDED_BY(commit_mu) = kFormatPlain;
 
   // Lock order: commit_mu, then head_mu (Commit publishes the new head last).
   mutable Mutex head_mu ACQUIRED_AFTER(commit_mu);
@@ -178,6 +179,22 @@ struct ChainStore::Impl {
   // The head block's header, which every commit asks for (the parent of the next block):
   // served from here, not by reading and decoding the whole head block again.
   std::optional<BlockHeader> head_header GUARDED_BY(head_mu);
+  // The state trees of the last `memory_versions` committed heights, oldest first; the last
+  // is the head's. Proofs at those heights are read from here.
+  // With each its block's writes, so a proof at an older height can name the value then.
+  struct Version {
+    uint64_t height = 0;
+    StateTree::View view;
+    std::shared_ptr<const StateDiff> diff;  // null for the head found at Open (unknown)
+  };
+  std::deque<Version> views GUARDED_BY(head_mu);
+  size_t memory_versions GUARDED_BY(head_mu) = ChainStore::kDefaultMemoryVersions;
+
+  void PushView(uint64_t height, StateTree::View view, std::shared_ptr<const StateDiff> diff)
+      REQUIRES(head_mu) {
+    views.push_back(Version{height, std::move(view), std::move(diff)});
+    while (views.size() > std::max<size_t>(1, memory_versions)) views.pop_front();
+  }
 
   mutable Mutex error_mu;
   mutable Status read_error GUARDED_BY(error_mu);  // the first hidden state read error
@@ -192,7 +209,6 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
                                                      const Block& genesis,
                                                      const StateDiff& genesis_state) {
   if (!kv) return Status::Error("chain store: no key-value store");
-  uint32_t stored_format = kFormatPlain;  // what Initialise writes
   auto format = kv->Get(MetaKey("format"));
   if (!format.ok()) return format.status().Wrap("chain store: reading format version");
   if (!format.value()) {
@@ -210,15 +226,19 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     }
   } else {
     Reader r(*format.value(), "format record");
-    uint32_t& version = stored_format;
+    uint32_t version = 0;
     r.U32(&version, "version");
     if (Status s = r.Finish(); !s.ok())
       return s.WithCode(StatusCode::kCorruption).Wrap("chain store");
-    if (version != kFormatPlain && version != kFormatVersion) {
-      return Status::Error("chain store: format version " + std::to_string(version) +
-                           " is not supported (this build reads versions " +
-                           std::to_string(kFormatPlain) + " and " + std::to_string(kFormatVersion) +
-                           ")");
+    if (version != kFormatVersion) {
+      std::string why = "chain store: format version " + std::to_string(version) +
+                        " is not supported (this build reads version " +
+                        std::to_string(kFormatVersion) + ")";
+      if (version < kFormatVersion) {
+        why += ": the data dir holds a PROTOCOL v1 chain, whose state root this build does not "
+               "compute; re-create the chain from its genesis file with an empty data dir";
+      }
+      return Status::Error(why);
     }
   }
 
@@ -253,10 +273,6 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   store->impl_ = std::make_shared<Impl>();
   store->impl_->genesis_hash = *genesis_hash;
   store->impl_->chain_id = chain_id;
-  {
-    MutexLock lock(&store->impl_->commit_mu);
-    store->impl_->format = stored_format;
-  }
   {
     // Nothing else sees the store yet; the lock only keeps the analysis' rule uniform.
     MutexLock lock(&store->impl_->head_mu);
@@ -309,6 +325,27 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
       return Status::Corruption("chain store: stored block 0 is not the recorded genesis");
     }
   }
+  // The head's state tree, rebuilt from the 'S' entries (tree pages are not stored yet): it
+  // must give the head header's root, or the state is not the one the chain committed to.
+  std::vector<TreeWrite> writes;
+  Status scanned = store->ScanState([&](ByteView key, ByteView value) {
+    writes.push_back(TreeWrite{KeyHash(key), ValueHash(value)});
+    return true;
+  });
+  if (!scanned.ok()) return scanned.Wrap(at + ": reading the state");
+  StateTree::View view = ProcessStateTree().UpdateHashed(StateTree::View(), std::move(writes),
+                                                         head->height);
+  if (StateTree::Root(view) != head->state_root) {
+    return Status::Corruption(at + ": the stored state ('S' entries) has root " +
+                              crypto::ShortHex(StateTree::Root(view), 16) +
+                              ", but the head header's state_root is " +
+                              crypto::ShortHex(head->state_root, 16) +
+                              "; the state is damaged (run `cairn audit`)");
+  }
+  {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->PushView(head->height, std::move(view), nullptr);
+  }
   return store;
 }
 
@@ -334,8 +371,9 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
     return Status::InvalidArgument(at + "execution result does not match the block's " +
                                    std::to_string(block.txs.size()) + " transactions");
   }
-  if (exec.state_root != h.state_root) {
-    return Status::Rejected(at + "executed state_root " + crypto::ShortHex(exec.state_root, 16) +
+  if (exec.state_root != h.state_root || StateTree::Root(exec.view) != h.state_root) {
+    return Status::Rejected(at + "executed state_root " +
+                            crypto::ShortHex(StateTree::Root(exec.view), 16) +
                             " differs from the header's " + crypto::ShortHex(h.state_root, 16));
   }
   if (extra) {
@@ -362,11 +400,6 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (!looked.ok()) return looked.WithCode(StatusCode::kIoError).Wrap(at + "looking up its body");
   if (adopt) {
     batch.Put(HeightKey(kBlockPrefix, h.height), EncodeBodyRef(hash));
-    if (impl_->format == kFormatPlain) {
-      Writer format;
-      format.U32(kFormatVersion);
-      batch.Put(MetaKey("format"), format.bytes());
-    }
   } else {
     batch.Put(HeightKey(kBlockPrefix, h.height), block.Encode());
   }
@@ -403,16 +436,100 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (Status s = kv_->Write(batch, sync); !s.ok()) {
     return s.WithCode(StatusCode::kIoError).Wrap(at);
   }
-  if (adopt) impl_->format = kFormatVersion;
   MutexLock head_lock(&impl_->head_mu);
   impl_->head = next;
   impl_->head_header = h;
+  impl_->PushView(h.height, exec.view, std::make_shared<const StateDiff>(exec.diff));
   return Status::Ok();
 }
 
 Head ChainStore::head() const {
   MutexLock lock(&impl_->head_mu);
   return impl_->head;
+}
+
+StateTree::View ChainStore::HeadView() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->views.back().view;
+}
+
+Result<StateTree::View> ChainStore::ViewAt(uint64_t height) const {
+  MutexLock lock(&impl_->head_mu);
+  const uint64_t oldest = impl_->views.front().height;
+  const uint64_t newest = impl_->views.back().height;
+  if (height > newest) {
+    return Status::NotFound("height " + std::to_string(height) + " is above the head " +
+                            std::to_string(newest));
+  }
+  if (height < oldest) {
+    return Status::NotFound("height " + std::to_string(height) +
+                            " is below the state history kept in memory [" +
+                            std::to_string(oldest) + ", " + std::to_string(newest) + "]");
+  }
+  return impl_->views[height - oldest].view;
+}
+
+Result<StateProofAt> ChainStore::ProveState(ByteView state_key,
+                                            std::optional<uint64_t> height) const {
+  // Copied under the lock (views and shared diffs: cheap); proving and reading 'S' run
+  // outside it, so a proof never holds up a commit.
+  std::vector<Impl::Version> versions;
+  {
+    MutexLock lock(&impl_->head_mu);
+    versions.assign(impl_->views.begin(), impl_->views.end());
+  }
+  const uint64_t oldest = versions.front().height;
+  const uint64_t newest = versions.back().height;
+  const uint64_t at = height.value_or(newest);
+  const std::string window = "[" + std::to_string(oldest) + ", " + std::to_string(newest) + "]";
+  if (at > newest) {
+    return Status::NotFound("height " + std::to_string(at) + " is above the head " +
+                            std::to_string(newest));
+  }
+  if (at < oldest) {
+    return Status::NotFound("height " + std::to_string(at) +
+                            " is below the state history kept in memory " + window);
+  }
+  const size_t i = at - oldest;
+  StateProofAt out;
+  out.height = at;
+  out.proof = ProcessStateTree().Prove(versions[i].view, state_key);
+  const std::optional<crypto::Hash256> held =
+      ProcessStateTree().Get(versions[i].view, KeyHash(state_key));
+  if (!held) return out;
+  // The value: the last write at or below `at` among the versions kept, else the stored one
+  // when nothing above `at` wrote the key since. Checked against the tree's value hash.
+  const Bytes key(state_key.begin(), state_key.end());
+  std::optional<std::optional<Bytes>> value;
+  for (size_t j = i + 1; j-- > 0 && !value;) {
+    if (!versions[j].diff) break;
+    if (auto it = versions[j].diff->find(key); it != versions[j].diff->end()) value = it->second;
+  }
+  if (!value) {
+    for (size_t j = i + 1; j < versions.size(); ++j) {
+      if (!versions[j].diff || versions[j].diff->count(key) > 0) {
+        return Status::NotFound("the value of this key at height " + std::to_string(at) +
+                                " is no longer held (it was written before the state history "
+                                "kept in memory " +
+                                window + " and changed since)");
+      }
+    }
+    auto stored = kv_->Get(PrefixedStateKey(state_key));
+    if (!stored.ok()) return stored.status().Wrap("reading state");
+    value = *stored;
+  }
+  if (!*value || ValueHash(**value) != *held) {
+    return Status::Corruption("the state value of this key at height " + std::to_string(at) +
+                              " does not match the state tree");
+  }
+  out.value = std::move(*value);
+  return out;
+}
+
+void ChainStore::SetMemoryVersions(size_t n) {
+  MutexLock lock(&impl_->head_mu);
+  impl_->memory_versions = std::max<size_t>(1, n);
+  while (impl_->views.size() > impl_->memory_versions) impl_->views.pop_front();
 }
 
 const crypto::Hash256& ChainStore::genesis_hash() const { return impl_->genesis_hash; }

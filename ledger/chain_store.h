@@ -43,7 +43,8 @@ namespace cairn::ledger {
 //                            committed block of that hash)
 //     'C' 'e' sha256         evidence of equivocation: recorded_ms:u64 evidence:bytes
 //   The store itself never reads or writes 'C' keys; Commit's `extra` batch may carry them.
-// Format 1 stores hold no BodyRef; a store becomes format 2 with the first one.
+// Format 3 (PROTOCOL v2); formats 1 and 2 (v1 chains) are refused. Open rebuilds the head's
+// state tree from the 'S' entries and checks its root against the head header.
 struct Head {
   uint64_t height = 0;
   crypto::Hash256 hash;
@@ -55,12 +56,20 @@ struct TxLocation {
   uint32_t index = 0;
 };
 
+// A state key's value (nullopt: absent) at a height with its StateProof (PROTOCOL §7.1).
+struct StateProofAt {
+  uint64_t height = 0;
+  std::optional<Bytes> value;
+  Bytes proof;
+};
+
 class ChainStore : public StateReader {
  public:
   // Opens the store in `kv`. An empty store is initialised with `genesis` (height 0) and its
   // state `genesis_state`; a non-empty one must hold the same genesis hash, else the error
   // says it belongs to another chain and nothing is written. Checks that the head block
-  // exists, hashes to the recorded head hash, and that its state root is the stored one.
+  // exists, hashes to the recorded head hash, that its state root is the stored one, and
+  // that the state tree of the 'S' entries has that root (kCorruption naming the height).
   static Result<std::unique_ptr<ChainStore>> Open(std::unique_ptr<KvStore> kv, const Block& genesis,
                                                   const StateDiff& genesis_state);
 
@@ -79,6 +88,18 @@ class ChainStore : public StateReader {
                 const WriteBatch* extra = nullptr, ByteView certificate = {});
 
   Head head() const;
+  // The head's state tree (of ledger::ProcessStateTree()), the parent of the next block.
+  StateTree::View HeadView() const;
+  // The state tree after block `height`, while it is among the last memory_versions
+  // committed heights; else kNotFound naming the window kept.
+  Result<StateTree::View> ViewAt(uint64_t height) const;
+  // The value of `state_key` after block `height` (default: the head) and its proof against
+  // that header's state_root. kNotFound naming the window when the height's tree is not in
+  // memory, or (rarely) when its value was written before the window and changed since.
+  Result<StateProofAt> ProveState(ByteView state_key, std::optional<uint64_t> height) const;
+  static constexpr size_t kDefaultMemoryVersions = 16;
+  // How many committed heights keep their tree in memory (state_tree.memory_versions; >= 1).
+  void SetMemoryVersions(size_t n);
   const crypto::Hash256& genesis_hash() const;
   Result<std::optional<Block>> BlockAt(uint64_t height) const;
   Result<std::optional<Block>> BlockByHash(const crypto::Hash256& hash) const;

@@ -107,8 +107,9 @@ void BM_ExecuteBlock1000(benchmark::State& state) {
       return admitted.count(h) > 0;
     };
   }
+  const ledger::StateTree::View parent_view = cairn::testkit::TreeOf(s);
   for (auto _ : state) {
-    auto r = ledger::ExecuteBlock(s, chain.genesis.header.state_root, block, opts);
+    auto r = ledger::ExecuteBlock(s, parent_view, block, opts);
     if (!r.ok()) state.SkipWithError(r.status().message().c_str());
     benchmark::DoNotOptimize(r);
   }

@@ -2,6 +2,7 @@
 // quorum of the genesis validators over its hash.
 #include <catch2/catch.hpp>
 
+#include "tests/kit/chain_fixture.h"
 #include "audit/audit.h"
 #include "consensus/bft/messages.h"
 #include "consensus/bft/state.h"
@@ -61,7 +62,7 @@ struct BftChain {
           testkit::MakeTx(admin, genesis.chain_id, h - 1,
                           ledger::Put{Bytes{'k', static_cast<uint8_t>(h)}, Bytes{1, 2, 3}});
       txs.push_back(tx);
-      auto built = ledger::BuildBlock(store, parent, std::move(txs), genesis.genesis_time_ms + h,
+      auto built = ledger::BuildBlock(store, parent, cairn::testkit::TreeOf(store), std::move(txs), genesis.genesis_time_ms + h,
                                       validators[h % 4]);
       REQUIRE(built.skipped.empty());
       REQUIRE(

@@ -236,12 +236,25 @@ TEST_CASE("Open refuses an unknown format version and data that is not a chain s
   ChainFixture fx;
   MemoryKv kv;
   OpenMemory(kv, fx);
-  Writer v3;
-  v3.U32(3);
-  RawPut(kv, MetaKey("format"), v3.bytes());
+  Writer v4;
+  v4.U32(4);
+  RawPut(kv, MetaKey("format"), v4.bytes());
   auto newer = ChainStore::Open(std::make_unique<MemoryKv>(kv), fx.genesis, fx.genesis_state);
   REQUIRE_FALSE(newer.ok());
-  CHECK_THAT(newer.error(), Catch::Contains("format version 3 is not supported"));
+  CHECK_THAT(newer.error(), Catch::Contains("format version 4 is not supported (this build reads "
+                                            "version 3)"));
+  // Formats 1 and 2 held PROTOCOL v1 chains: the refusal says what to do.
+  for (uint32_t old : {1u, 2u}) {
+    Writer v;
+    v.U32(old);
+    RawPut(kv, MetaKey("format"), v.bytes());
+    auto older = ChainStore::Open(std::make_unique<MemoryKv>(kv), fx.genesis, fx.genesis_state);
+    REQUIRE_FALSE(older.ok());
+    CHECK_THAT(older.error(),
+               Catch::Contains("format version " + std::to_string(old) + " is not supported") &&
+                   Catch::Contains("PROTOCOL v1 chain") &&
+                   Catch::Contains("re-create the chain from its genesis file"));
+  }
 
   MemoryKv foreign;
   RawPut(foreign, Bytes{'x'}, Bytes{'y'});
@@ -261,6 +274,22 @@ TEST_CASE("Open refuses a store whose head is not a whole committed block", "[st
   };
   REQUIRE(reopen().ok());
 
+  SECTION("a damaged state entry: the rebuilt tree's root is not the head's") {
+    const Bytes key = PrefixedKey('S', AccountKey(fx.accounts[0].public_key()));
+    REQUIRE(testkit::EditValue(kv, key, [](Bytes& v) { v[0] ^= 1; }));
+    auto store = reopen();
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.code() == StatusCode::kCorruption);
+    CHECK_THAT(store.error(), Catch::Contains("head block 3") &&
+                                  Catch::Contains("the stored state ('S' entries) has root") &&
+                                  Catch::Contains("but the head header's state_root is"));
+  }
+  SECTION("a state entry too many") {
+    RawPut(kv, PrefixedKey('S', RecordKey(fx.accounts[0].public_key(), Bytes{'x'})), Bytes{1});
+    auto store = reopen();
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.code() == StatusCode::kCorruption);
+  }
   SECTION("a block above the head is ignored") {
     RawPut(kv, HeightKey('B', 4), Bytes{1, 2, 3});
     auto store = reopen();
@@ -493,4 +522,82 @@ TEST_CASE("readers alongside a committer always find the block head() reports",
   CHECK(reads.load() >= 50);
   CHECK(store.head().height == 25);
   CHECK(store.StateReadError().ok());
+}
+
+// The proofs getProof serves (ledger::ChainStore::ProveState), checked as a client would:
+// with ledger::VerifyStateProof against the state_root of the header at the proof's height.
+TEST_CASE("ProveState proves accounts and records present and absent, at the head and before",
+          "[store][chain][state_tree]") {
+  ChainFixture fx;
+  MemoryKv kv;
+  auto store = OpenMemory(kv, fx);
+  store->SetMemoryVersions(4);
+  const Address alice = fx.accounts[0].public_key();
+  const Address stranger = testkit::TestKey(77, 0x42).public_key();
+  // Block 1: transfers; block 2: alice writes a record; blocks 3-4: more transfers.
+  CommitBlocks(*store, fx, 1);
+  {
+    auto parent = store->HeaderAt(1);
+    REQUIRE(parent.ok());
+    const uint64_t nonce = store->GetAccount(alice)->nonce;
+    BuiltBlock b = fx.NextBlock(*store, **parent,
+                                {fx.Sign(fx.accounts[0], nonce, Put{Bytes{'k'}, Bytes{'v', '1'}})});
+    REQUIRE(store->Commit(b.block, b.exec).ok());
+  }
+  CommitBlocks(*store, fx, 2);
+  {
+    auto parent = store->HeaderAt(4);
+    REQUIRE(parent.ok());
+    const uint64_t nonce = store->GetAccount(alice)->nonce;
+    BuiltBlock b = fx.NextBlock(*store, **parent,
+                                {fx.Sign(fx.accounts[0], nonce, Put{Bytes{'k'}, Bytes{'v', '2'}})});
+    REQUIRE(store->Commit(b.block, b.exec).ok());
+  }
+  REQUIRE(store->head().height == 5);
+
+  auto check = [&](const Bytes& state_key, std::optional<uint64_t> height,
+                   std::optional<Bytes> expect) {
+    auto p = store->ProveState(state_key, height);
+    INFO(p.status().message());
+    REQUIRE(p.ok());
+    CHECK(p->height == height.value_or(5));
+    CHECK(p->value == expect);
+    auto header = store->HeaderAt(p->height);
+    REQUIRE(header.ok());
+    const crypto::Hash256 root = (*header)->state_root;
+    const StateClaim claim = p->value ? StateClaim::Present(*p->value) : StateClaim::Absent();
+    CHECK(VerifyStateProof(root, state_key, claim, p->proof).ok());
+    // Any one-bit change to the proof, or to the claimed value, fails.
+    for (size_t bit = 0; bit < p->proof.size() * 8; bit += 7) {
+      Bytes bad = p->proof;
+      bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      CHECK_FALSE(VerifyStateProof(root, state_key, claim, bad).ok());
+    }
+    if (p->value) {
+      Bytes other = *p->value;
+      other.back() ^= 1;
+      CHECK_FALSE(VerifyStateProof(root, state_key, StateClaim::Present(other), p->proof).ok());
+      CHECK_FALSE(VerifyStateProof(root, state_key, StateClaim::Absent(), p->proof).ok());
+    }
+  };
+  const Bytes record = RecordKey(alice, Bytes{'k'});
+  SECTION("at the head") {
+    check(AccountKey(alice), std::nullopt, store->GetAccount(alice)->Encode());
+    check(record, std::nullopt, Bytes{'v', '2'});
+    check(AccountKey(stranger), std::nullopt, std::nullopt);
+    check(RecordKey(alice, Bytes{'n', 'o'}), std::nullopt, std::nullopt);
+  }
+  SECTION("at an older height still in memory: the value then") {
+    check(record, 4, Bytes{'v', '1'});
+    check(record, 2, Bytes{'v', '1'});
+    check(AccountKey(stranger), 3, std::nullopt);
+  }
+  SECTION("below the window: a typed error naming it") {
+    auto p = store->ProveState(record, 1);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.code() == StatusCode::kNotFound);
+    CHECK_THAT(p.error(), Catch::Contains("height 1 is below the state history kept in memory "
+                                          "[2, 5]"));
+    CHECK(store->ProveState(record, 6).code() == StatusCode::kNotFound);
+  }
 }
