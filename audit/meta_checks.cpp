@@ -19,9 +19,7 @@
 namespace cairn::audit::internal {
 namespace {
 
-// ledger/chain_store.cpp: 1, or 2 once a block is stored as a reference to its 'K' body.
-constexpr uint32_t kFormatPlain = 1;
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;  // PROTOCOL v2 (ledger/chain_store.cpp)
 constexpr size_t kMaxEvidenceBytes = 1u << 20;
 
 std::string Record(std::string_view name) {
@@ -75,11 +73,13 @@ bool Auditor::CheckMetadata() {
         return Fail(AuditCheck::kMetadata, std::nullopt,
                     Record(name) + " does not decode: " + s.message());
       }
-      if (version != kFormatPlain && version != kFormatVersion) {
+      if (version != kFormatVersion) {
         return Fail(AuditCheck::kMetadata, std::nullopt,
                     Record(name) + " says version " + std::to_string(version) +
-                        "; this audit reads versions " + std::to_string(kFormatPlain) + " and " +
-                        std::to_string(kFormatVersion));
+                        "; this audit reads version " + std::to_string(kFormatVersion) +
+                        (version < kFormatVersion ? " (versions 1 and 2 are PROTOCOL v1 chains: "
+                                                    "audit them with a v1 build)"
+                                                  : ""));
       }
     } else if (name == "genesis") {
       if (value.size() != 32 || crypto::Hash256::FromBytes(value) != report_.genesis_hash) {

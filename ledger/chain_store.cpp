@@ -172,6 +172,7 @@ struct ChainStore::Impl {
   std::string chain_id;
 
   Mutex commit_mu;  // serialises Commit: its height check and write are one step
+  bool has_tree = true;  // false: opened without the state tree (Open's build_tree)
 
   // Lock order: commit_mu, then head_mu (Commit publishes the new head last).
   mutable Mutex head_mu ACQUIRED_AFTER(commit_mu);
@@ -207,7 +208,8 @@ struct ChainStore::Impl {
 
 Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv,
                                                      const Block& genesis,
-                                                     const StateDiff& genesis_state) {
+                                                     const StateDiff& genesis_state,
+                                                     bool build_tree) {
   if (!kv) return Status::Error("chain store: no key-value store");
   auto format = kv->Get(MetaKey("format"));
   if (!format.ok()) return format.status().Wrap("chain store: reading format version");
@@ -327,6 +329,12 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   }
   // The head's state tree, rebuilt from the 'S' entries (tree pages are not stored yet): it
   // must give the head header's root, or the state is not the one the chain committed to.
+  store->impl_->has_tree = build_tree;
+  if (!build_tree) {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->PushView(head->height, StateTree::View(), nullptr);
+    return store;
+  }
   std::vector<TreeWrite> writes;
   Status scanned = store->ScanState([&](ByteView key, ByteView value) {
     writes.push_back(TreeWrite{KeyHash(key), ValueHash(value)});
@@ -355,6 +363,9 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   const Head cur = head();
   const BlockHeader& h = block.header;
   const std::string at = "commit block " + std::to_string(h.height) + ": ";
+  if (!impl_->has_tree) {
+    return Status::InvalidArgument(at + "the store was opened without its state tree");
+  }
   if (h.height != cur.height + 1) {
     return Status::Rejected(at + "height does not follow head " + std::to_string(cur.height));
   }

@@ -70,8 +70,12 @@ class ChainStore : public StateReader {
   // says it belongs to another chain and nothing is written. Checks that the head block
   // exists, hashes to the recorded head hash, that its state root is the stored one, and
   // that the state tree of the 'S' entries has that root (kCorruption naming the height).
+  // `build_tree` false skips the state tree (its scan and check): for a reader that checks
+  // the state entry for entry itself (the audit), so a damaged entry is named, not just a
+  // root. Such a store holds no tree: it refuses Commit, and proofs and HeadView are empty.
   static Result<std::unique_ptr<ChainStore>> Open(std::unique_ptr<KvStore> kv, const Block& genesis,
-                                                  const StateDiff& genesis_state);
+                                                  const StateDiff& genesis_state,
+                                                  bool build_tree = true);
 
   // Atomically appends `block` (REQUIRES: height == head + 1 and prev_hash == head hash,
   // else an error) with its receipts, tx index and state diff. When 'K' holds the block's

@@ -50,6 +50,7 @@ Result<std::unique_ptr<Node>> Node::Open(const config::NodeConfig& config, NodeH
   auto store = ledger::OpenChainStore(data_dir, genesis->Block0(), genesis->InitialState(),
                                       /*create=*/true);
   if (!store.ok()) return store.status().Wrap("data dir " + data_dir);
+  (*store)->SetMemoryVersions(config.state_tree_memory_versions);
   return std::unique_ptr<Node>(new Node(config, std::move(genesis.value()), key.value(),
                                         std::move(store.value()), std::move(hooks)));
 }

@@ -244,7 +244,7 @@ TEST_CASE("every method answers as the recorded transcript", "[api]") {
   REQUIRE(api::RegisterNodeMethods(dispatcher, node).ok());
   CHECK(dispatcher.Methods() ==
         std::vector<std::string>{"getAccount", "getBlock", "getBlocks", "getEvidence", "getGenesis",
-                                 "getHeaders", "getPeers", "getRawBlocks", "getRecord", "getStatus",
+                                 "getHeaders", "getPeers", "getProof", "getRawBlocks", "getRecord", "getStatus",
                                  "getTransaction", "getTxProof", "getValidators", "sendTransaction",
                                  "sendTransactions"});
 

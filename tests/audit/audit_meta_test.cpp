@@ -84,10 +84,16 @@ TEST_CASE("audit checks the stored chain id against the genesis file", "[audit][
 
 TEST_CASE("audit checks the format and genesis records", "[audit][meta]") {
   MemChain c;
-  SECTION("format version 3") {
-    c.Put(MetaKey("format"), Bytes{3, 0, 0, 0});
+  SECTION("format version 4") {
+    c.Put(MetaKey("format"), Bytes{4, 0, 0, 0});
     Expect(c.Audit(), AuditCheck::kMetadata, std::nullopt,
-           "'M' \"format\" says version 3; this audit reads versions 1 and 2");
+           "'M' \"format\" says version 4; this audit reads version 3");
+  }
+  SECTION("format version 2: a PROTOCOL v1 chain") {
+    c.Put(MetaKey("format"), Bytes{2, 0, 0, 0});
+    Expect(c.Audit(), AuditCheck::kMetadata, std::nullopt,
+           "'M' \"format\" says version 2; this audit reads version 3 (versions 1 and 2 are "
+           "PROTOCOL v1 chains");
   }
   SECTION("format truncated") {
     c.Put(MetaKey("format"), Bytes{1, 0, 0});
