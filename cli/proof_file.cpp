@@ -1,7 +1,8 @@
 // ProofFile := {"format": "cairn-proof/1", "chain_id", "genesis_hash", "consensus",
 //   "statement": {"kind": "tx", "tx_hash", "index"}
 //              | {"kind": "account", "address", "value": hex | null}
-//              | {"kind": "record", "address", "key", "value": hex | null}, "height", "header", "certificate",
+//              | {"kind": "record", "address", "key", "value": hex | null}, "height", "header",
+//              "certificate",
 //   "proposer_sig", "headers_from", "headers": [{"header", "proposer_sig"}], "proof"}
 // (docs/CLI.md "Proof files"). Bytes are lowercase hex; either case is read.
 #include "cli/proof_file.h"

@@ -42,7 +42,7 @@ inline constexpr size_t kMaxStateValueHex = 2 * 4096;
 
 struct StateStatement {
   crypto::PublicKey address;
-  Bytes key;                  // kRecord: the record key (1..128 bytes)
+  Bytes key;                   // kRecord: the record key (1..128 bytes)
   std::optional<Bytes> value;  // the Account encoding or the record's bytes; nullopt: absent
 };
 

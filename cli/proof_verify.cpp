@@ -172,10 +172,10 @@ std::string DescribeVerified(const VerifiedProof& v) {
     s = "transaction " + v.tx_hash.ToHex() + " is at index " + std::to_string(v.index) +
         " of block " + std::to_string(v.height) + " (hash " + v.block_hash.ToHex() + ")";
   } else {
-    std::string what = v.kind == StatementKind::kAccount
-                           ? "account " + v.state.address.ToHex()
-                           : "record " + crypto::ToHex(v.state.key) + " of account " +
-                                 v.state.address.ToHex();
+    std::string what =
+        v.kind == StatementKind::kAccount
+            ? "account " + v.state.address.ToHex()
+            : "record " + crypto::ToHex(v.state.key) + " of account " + v.state.address.ToHex();
     std::string holds = "is absent";
     if (v.state.value && v.kind == StatementKind::kAccount) {
       auto a = ledger::Account::Decode(*v.state.value);

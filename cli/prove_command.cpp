@@ -415,16 +415,15 @@ Status VerifyProofCommand(const GlobalOptions& g, const ProofCliOptions& o) {
       if (v->kind == StatementKind::kRecord) statement["key"] = crypto::ToHex(v->state.key);
       statement["value"] = v->state.value ? Json(crypto::ToHex(*v->state.value)) : Json();
     }
-    PrintJson(
-        Json{{"ok", true},
-             {"statement", std::move(statement)},
-             {"height", v->height},
-             {"block_hash", v->block_hash.ToHex()},
-             {"basis", v->certified ? "certificate" : "header_chain"},
-             {"signers", v->signers},
-             {"validators", v->validators},
-             {"linked_headers", v->linked_headers},
-             {"trusted_by_store", v->trusted_by_store}});
+    PrintJson(Json{{"ok", true},
+                   {"statement", std::move(statement)},
+                   {"height", v->height},
+                   {"block_hash", v->block_hash.ToHex()},
+                   {"basis", v->certified ? "certificate" : "header_chain"},
+                   {"signers", v->signers},
+                   {"validators", v->validators},
+                   {"linked_headers", v->linked_headers},
+                   {"trusted_by_store", v->trusted_by_store}});
   } else {
     Print(DescribeVerified(*v) + "\n");
   }
@@ -517,19 +516,14 @@ void AddProofCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
   };
   c = prove->add_subcommand(
       "account", "prove an account's balance, nonce and role (or its absence) after a block");
-  c->add_option("ADDR", o->address, "the account's public key")
-      ->required()
-      ->check(HashValidator());
+  c->add_option("ADDR", o->address, "the account's public key")->required()->check(HashValidator());
   state_options(c);
   c->callback([&g, o, action] {
     o->kind = StatementKind::kAccount;
     *action = [&g, o] { return Prove(g, *o); };
   });
-  c = prove->add_subcommand("record",
-                            "prove a record's value (or its absence) after a block");
-  c->add_option("ADDR", o->address, "the account's public key")
-      ->required()
-      ->check(HashValidator());
+  c = prove->add_subcommand("record", "prove a record's value (or its absence) after a block");
+  c->add_option("ADDR", o->address, "the account's public key")->required()->check(HashValidator());
   c->add_option("KEY", o->record_key, "the record key in hex (1 to 128 bytes)")
       ->required()
       ->check([](const std::string& k) -> std::string {

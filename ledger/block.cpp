@@ -1,7 +1,8 @@
 // Grammar (integers little endian; bytes := len:u32 data[len]):
 //   BlockHeader := version:u8(=2) chain_id:bytes[1..64] height:u64 prev_hash:fixed[32]
 //                  timestamp_ms:u64 proposer:fixed[32] tx_root:fixed[32] state_root:fixed[32]
-//                  validators_hash:fixed[32] next_validators_hash:fixed[32] tx_count:u32 consensus_data:bytes[0..65536]
+//                  validators_hash:fixed[32] next_validators_hash:fixed[32] tx_count:u32
+//                  consensus_data:bytes[0..65536]
 //   Block       := header:bytes proposer_sig:fixed[64] tx_count:u32 txs:bytes[tx_count]
 //   BlockHash   := SHA-256(BlockHeader)
 //   ProposerSig := Ed25519(proposer, "CAIRN/block/v1" 0x00 || BlockHash)
@@ -35,7 +36,7 @@ Result<BlockHeader> BlockHeader::Decode(ByteView b) {
   uint8_t version = 0;
   if (r.U8(&version, "version") && version != kVersion) {
     r.Fail("version", "unsupported version " + std::to_string(version) + " (this build reads " +
-                           std::to_string(kVersion) + ", PROTOCOL v2)");
+                          std::to_string(kVersion) + ", PROTOCOL v2)");
   }
   r.Str(&h.chain_id, kMaxChainId, "chain_id", 1);
   r.U64(&h.height, "height");

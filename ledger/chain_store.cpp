@@ -142,8 +142,7 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
   if (h.chain_id.empty() || h.chain_id.size() > kMaxChainId) {
     return Status::Error("genesis block has an invalid chain id");
   }
-  if (crypto::Hash256 root = StateRootOf(genesis_state);
-      root != h.state_root) {
+  if (crypto::Hash256 root = StateRootOf(genesis_state); root != h.state_root) {
     return Status::Error("genesis state has root " + crypto::ShortHex(root, 16) +
                          ", but the genesis block's state_root is " +
                          crypto::ShortHex(h.state_root, 16));
@@ -171,7 +170,7 @@ struct ChainStore::Impl {
   crypto::Hash256 genesis_hash;
   std::string chain_id;
 
-  Mutex commit_mu;  // serialises Commit: its height check and write are one step
+  Mutex commit_mu;       // serialises Commit: its height check and write are one step
   bool has_tree = true;  // false: opened without the state tree (Open's build_tree)
 
   // Lock order: commit_mu, then head_mu (Commit publishes the new head last).
@@ -237,8 +236,9 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
                         " is not supported (this build reads version " +
                         std::to_string(kFormatVersion) + ")";
       if (version < kFormatVersion) {
-        why += ": the data dir holds a PROTOCOL v1 chain, whose state root this build does not "
-               "compute; re-create the chain from its genesis file with an empty data dir";
+        why +=
+            ": the data dir holds a PROTOCOL v1 chain, whose state root this build does not "
+            "compute; re-create the chain from its genesis file with an empty data dir";
       }
       return Status::Error(why);
     }
@@ -341,14 +341,13 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     return true;
   });
   if (!scanned.ok()) return scanned.Wrap(at + ": reading the state");
-  StateTree::View view = ProcessStateTree().UpdateHashed(StateTree::View(), std::move(writes),
-                                                         head->height);
+  StateTree::View view =
+      ProcessStateTree().UpdateHashed(StateTree::View(), std::move(writes), head->height);
   if (StateTree::Root(view) != head->state_root) {
-    return Status::Corruption(at + ": the stored state ('S' entries) has root " +
-                              crypto::ShortHex(StateTree::Root(view), 16) +
-                              ", but the head header's state_root is " +
-                              crypto::ShortHex(head->state_root, 16) +
-                              "; the state is damaged (run `cairn audit`)");
+    return Status::Corruption(
+        at + ": the stored state ('S' entries) has root " +
+        crypto::ShortHex(StateTree::Root(view), 16) + ", but the head header's state_root is " +
+        crypto::ShortHex(head->state_root, 16) + "; the state is damaged (run `cairn audit`)");
   }
   {
     MutexLock lock(&store->impl_->head_mu);

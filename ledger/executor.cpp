@@ -198,8 +198,8 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
 }
 
 BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
-                      const StateTree::View& parent_view, std::vector<Transaction> candidates, uint64_t timestamp_ms,
-                      const crypto::KeyPair& proposer, Bytes consensus_data,
+                      const StateTree::View& parent_view, std::vector<Transaction> candidates,
+                      uint64_t timestamp_ms, const crypto::KeyPair& proposer, Bytes consensus_data,
                       const ExecOptions& opts) {
   BuiltBlock out;
   Block& block = out.block;

@@ -88,8 +88,8 @@ struct BuiltBlock {
   std::vector<crypto::Hash256> skipped;
 };
 BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
-                      const StateTree::View& parent_view, std::vector<Transaction> candidates, uint64_t timestamp_ms,
-                      const crypto::KeyPair& proposer, Bytes consensus_data = {},
-                      const ExecOptions& opts = {});
+                      const StateTree::View& parent_view, std::vector<Transaction> candidates,
+                      uint64_t timestamp_ms, const crypto::KeyPair& proposer,
+                      Bytes consensus_data = {}, const ExecOptions& opts = {});
 
 }  // namespace cairn::ledger

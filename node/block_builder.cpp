@@ -112,9 +112,8 @@ std::optional<consensus::Block> BlockBuilder::Build(const consensus::ProposalSlo
   ledger::ExecOptions opts;
   // Everything selected from the mempool had its signature checked at admission.
   opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
-  ledger::BuiltBlock built =
-      ledger::BuildBlock(pending, parent, parent_view, std::move(candidates), clock_.UnixMs(), key_,
-                         {}, opts);
+  ledger::BuiltBlock built = ledger::BuildBlock(pending, parent, parent_view, std::move(candidates),
+                                                clock_.UnixMs(), key_, {}, opts);
   if (!built.skipped.empty()) {
     Log("node")->warn("block {}: skipped {} transactions that are no longer valid",
                       built.block.header.height, built.skipped.size());

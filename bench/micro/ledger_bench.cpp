@@ -189,8 +189,8 @@ void BM_CommitBlock1000WithTree(benchmark::State& state) {
     const auto t = std::chrono::steady_clock::now();
     ledger::StateTree::View again =
         ledger::ProcessStateTree().Update(parent_view, b.exec.diff, b.block.header.height);
-    tree_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t)
-                   .count();
+    tree_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
     state.ResumeTiming();
     build_ms += std::chrono::duration<double, std::milli>(m - a).count();
     commit_ms += std::chrono::duration<double, std::milli>(e - m).count();

@@ -2,9 +2,9 @@
 
 #include <map>
 
-#include "crypto/merkle.h"
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
+#include "crypto/merkle.h"
 
 namespace cairn::testkit {
 
@@ -86,9 +86,8 @@ Result<uint64_t> CommitChain(ChainStore& store, BlockHeader parent,
                              const crypto::KeyPair& proposer) {
   for (auto& txs : blocks) {
     const std::string at = "height " + std::to_string(parent.height + 1) + ": ";
-    BuiltBlock built =
-        BuildBlock(store, parent, store.HeadView(), std::move(txs), parent.timestamp_ms + 1000,
-                   proposer);
+    BuiltBlock built = BuildBlock(store, parent, store.HeadView(), std::move(txs),
+                                  parent.timestamp_ms + 1000, proposer);
     if (!built.skipped.empty()) return Status::Error(at + "a fixture transaction was skipped");
     Status s = store.Commit(built.block, built.exec);
     if (!s.ok()) return s.Wrap(at + "commit");

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <functional>
 
-#include "tests/kit/chain_fixture.h"
 #include "ledger_test_util.h"
+#include "tests/kit/chain_fixture.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
@@ -51,8 +51,8 @@ TEST_CASE("bench: execute and verify a block of 1,000 transfers", "[.bench][ledg
 
   const StateTree::View parent_view = cairn::testkit::TreeOf(state);
   BuiltBlock built;
-  const double build_s =
-      BestSeconds(kRuns, [&] { built = BuildBlock(state, parent, parent_view, txs, 1, Key(9), {}); });
+  const double build_s = BestSeconds(
+      kRuns, [&] { built = BuildBlock(state, parent, parent_view, txs, 1, Key(9), {}); });
   REQUIRE(built.skipped.empty());
   REQUIRE(built.block.txs.size() == static_cast<size_t>(kAccounts));
   const Block& block = built.block;

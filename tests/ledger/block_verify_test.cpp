@@ -4,9 +4,9 @@
 
 #include <functional>
 
-#include "tests/kit/chain_fixture.h"
 #include "crypto/merkle.h"
 #include "ledger_test_util.h"
+#include "tests/kit/chain_fixture.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
@@ -30,7 +30,8 @@ std::string VerifyError(const Chain& c, const Block& b) {
 }
 
 BuiltBlock BuildOn(const Chain& c, std::vector<Transaction> txs, const ExecOptions& o = {}) {
-  return BuildBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), std::move(txs), c.tip.timestamp_ms + 10, c.proposer, {}, o);
+  return BuildBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), std::move(txs),
+                    c.tip.timestamp_ms + 10, c.proposer, {}, o);
 }
 }  // namespace
 
@@ -208,7 +209,8 @@ TEST_CASE("BuildBlock of no candidates gives a valid empty block", "[ledger][exe
 
 TEST_CASE("BuildBlock never goes back in time and carries consensus data", "[ledger][executor]") {
   Chain c;
-  BuiltBlock built = BuildBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), {}, /*timestamp_ms=*/5, c.proposer, Bytes{7, 7});
+  BuiltBlock built = BuildBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), {},
+                                /*timestamp_ms=*/5, c.proposer, Bytes{7, 7});
   CHECK(built.block.header.timestamp_ms == c.tip.timestamp_ms);
   CHECK(built.block.header.consensus_data == Bytes{7, 7});
   CHECK(VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), built.block).ok());

@@ -5,8 +5,8 @@
 #include <random>
 #include <set>
 
-#include "tests/kit/chain_fixture.h"
 #include "ledger_test_util.h"
+#include "tests/kit/chain_fixture.h"
 
 using namespace cairn;
 using namespace cairn::ledger;

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "tests/kit/chain_fixture.h"
 #include "crypto/ed25519.h"
 #include "ledger/account.h"
 #include "ledger/block.h"
@@ -18,6 +17,7 @@
 #include "ledger/receipt.h"
 #include "ledger/state.h"
 #include "ledger/transaction.h"
+#include "tests/kit/chain_fixture.h"
 #include "tests/kit/keys.h"
 #include "tests/kit/make_tx.h"
 

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "tests/kit/chain_fixture.h"
 #include "ledger/executor.h"
 #include "ledger/mempool.h"
+#include "tests/kit/chain_fixture.h"
 #include "tests/kit/keys.h"
 #include "tests/kit/make_tx.h"
 

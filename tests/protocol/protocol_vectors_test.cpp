@@ -160,7 +160,8 @@ TEST_CASE("docs/PROTOCOL.md state tree and state proof vectors hold", "[protocol
   auto& v = doc.rows;
   KeyPair key = SeedKey(0x00), recipient = SeedKey(0x20);
   const Bytes account = Account{.balance = 5000, .nonce = 8, .role = Role::kAdmin}.Encode();
-  const Bytes recipient_account = Account{.balance = 1000, .nonce = 0, .role = Role::kMember}.Encode();
+  const Bytes recipient_account =
+      Account{.balance = 1000, .nonce = 0, .role = Role::kMember}.Encode();
   const Bytes greeting = {'g', 'r', 'e', 'e', 't', 'i', 'n', 'g'};
   const Bytes hello = {'h', 'e', 'l', 'l', 'o'};
   const Bytes account_key = AccountKey(key.public_key());
@@ -207,9 +208,9 @@ TEST_CASE("docs/PROTOCOL.md state tree and state proof vectors hold", "[protocol
   CHECK(VerifyStateProof(root, account_key, StateClaim::Present(account),
                          *FromHex(v["smt_proof_present"]))
             .ok());
-  CHECK_FALSE(VerifyStateProof(root, account_key, StateClaim::Absent(),
-                               *FromHex(v["smt_proof_present"]))
-                  .ok());
+  CHECK_FALSE(
+      VerifyStateProof(root, account_key, StateClaim::Absent(), *FromHex(v["smt_proof_present"]))
+          .ok());
 }
 
 TEST_CASE("docs/PROTOCOL.md transaction proof vector verifies as section 6.1 says", "[protocol]") {
@@ -304,8 +305,7 @@ TEST_CASE("docs/PROTOCOL.md genesis and key file vectors hold", "[protocol]") {
 // Section 3 "State writes", as the executor does it: writes that change nothing and the
 // nonce of a failed transaction are among a block's writes ('S'); the state root is the tree
 // of the state after them, so a write of the present value leaves it as it was (§7).
-TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions",
-          "[protocol]") {
+TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions", "[protocol]") {
   KeyPair admin = SeedKey(0x00), member = SeedKey(0x20);
   MemoryState state;
   StateDiff genesis;
