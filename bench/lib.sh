@@ -246,7 +246,41 @@ run_bench() {
   local rc=0
   "$CAIRN_BENCH" "${RPCS[@]}" "${args[@]}" --json "$OUT" "${EXTRA[@]}" || rc=$?
   [[ -f $OUT ]] && log "report: $OUT"
+  log_wire_bytes
   return $rc
+}
+
+# log_wire_bytes: what the nodes sent each other (getPeers bytes_out, summed over every node
+# and peer: gossip, consensus, block sync), per transaction on the chain, and the last
+# compact-block counters each node logged (docs/CONSENSUS.md, "Compact blocks").
+log_wire_bytes() {
+  local rpcs=() i
+  for ((i = 1; i < ${#RPCS[@]}; i += 2)); do rpcs+=("${RPCS[$i]}"); done
+  python3 - "$OUT" "${rpcs[@]}" <<'PY' || true
+import json, sys, urllib.request
+def call(url, method):
+    req = urllib.request.Request(url, json.dumps({"jsonrpc": "2.0", "id": 1, "method": method}).encode(),
+                                 {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req, timeout=5))["result"]
+out = sum(p.get("bytes_out", 0) for u in sys.argv[2:] for p in call(u, "getPeers"))
+txs = 0
+try:
+    def find(j):
+        if isinstance(j, dict):
+            if isinstance(j.get("committed"), int): return j["committed"]
+            for v in j.values():
+                r = find(v)
+                if r: return r
+        return 0
+    txs = find(json.load(open(sys.argv[1])))
+except (OSError, ValueError):
+    pass
+per = f" ({out / txs:.0f} per committed tx of {txs})" if txs else ""
+print(f"[bench] p2p bytes out, all nodes: {out}{per}", file=sys.stderr)
+PY
+  for ((i = 0; i < ${#NODE_PIDS[@]}; i++)); do
+    grep -h "compact blocks:" "$WORK/v$i.log" 2>/dev/null | tail -1 | sed "s/^/[bench] v$i: /" >&2 || true
+  done
 }
 
 # scenario_main NAME CONSENSUS VALIDATORS [args]: the whole run. K, the Ed25519

@@ -181,10 +181,12 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   }
   if (auto cons = j.find("consensus"); cons != j.end()) {
     if (!cons->is_object()) return Err("consensus", "must be an object");
-    CAIRN_TRY(CheckKeys(*cons, {"block_interval_ms", "empty_blocks", "tick_ms", "max_block_txs"},
-                        "consensus."));
+    CAIRN_TRY(CheckKeys(
+        *cons, {"block_interval_ms", "empty_blocks", "tick_ms", "max_block_txs", "compact_blocks"},
+        "consensus."));
     CAIRN_TRY(ReadUint(*cons, "block_interval_ms", "consensus.", &c.block_interval_ms));
     CAIRN_TRY(ReadBool(*cons, "empty_blocks", "consensus.", &c.empty_blocks));
+    CAIRN_TRY(ReadBool(*cons, "compact_blocks", "consensus.", &c.compact_blocks));
     CAIRN_TRY(ReadUint(*cons, "tick_ms", "consensus.", &c.tick_ms));
     CAIRN_TRY(ReadUint(*cons, "max_block_txs", "consensus.", &c.max_block_txs));
   }
@@ -367,7 +369,8 @@ std::string NodeConfig::ToJson() const {
              {{"block_interval_ms", block_interval_ms},
               {"empty_blocks", empty_blocks},
               {"tick_ms", tick_ms},
-              {"max_block_txs", max_block_txs}}},
+              {"max_block_txs", max_block_txs},
+              {"compact_blocks", compact_blocks}}},
             {"mempool",
              {{"max_txs", mempool.max_txs},
               {"max_bytes", mempool.max_bytes},

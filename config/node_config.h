@@ -44,6 +44,9 @@ struct NodeConfig {
   // Block production and consensus timing.
   uint64_t block_interval_ms = 200;
   bool empty_blocks = false;
+  // Engine messages that carry blocks send transaction hashes instead of transactions
+  // (docs/CONSENSUS.md, "Compact blocks"); off: whole blocks, as before.
+  bool compact_blocks = true;
   uint64_t tick_ms = 50;
   uint32_t max_block_txs = 0;  // 0: the genesis params' max_block_txs
   bool sync_writes = true;     // fsync every commit; off only for throwaway chains

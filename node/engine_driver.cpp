@@ -12,8 +12,19 @@ constexpr uint64_t kRefusedLogIntervalMs = 10'000;
 // that are slightly behind.
 constexpr uint64_t kCompactEvery = 512;
 constexpr uint64_t kCompactMargin = 256;
+constexpr uint64_t kCompactLogIntervalMs = 10'000;
 
 }  // namespace
+
+EngineDriver::EngineDriver(Parts parts, bool empty_blocks, CompactRelay::Options compact)
+    : p_(parts),
+      empty_blocks_(empty_blocks),
+      relay_(
+          parts.genesis.consensus,
+          [&pool = parts.pool](std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out) {
+            pool.GetEncoded(hashes, out);
+          },
+          parts.clock, compact) {}
 
 Status EngineDriver::Open(const consensus::EngineOptions& options, const Wrap& wrap,
                           LostState lost) {
@@ -161,6 +172,13 @@ Status EngineDriver::Tick() {
     if (Status s = MaybeOpenDeferred(); !s.ok()) return s;
   }
   if (!engine_) return Status::Ok();
+  for (CompactRelay::Completed& c :
+       net_ ? relay_.Tick(*net_) : std::vector<CompactRelay::Completed>{}) {
+    const int replica = p_.genesis.ValidatorIndex(c.from);
+    if (replica < 0) continue;
+    if (Status s = Step(static_cast<consensus::ReplicaId>(replica), c.message); !s.ok()) return s;
+  }
+  LogCompactStats();
   // Nothing is happening at this height and nothing of ours to propose: holding the round
   // timers keeps an idle network from churning through rounds (and growing its timeouts), as
   // Tendermint does without empty blocks. Any message, or a transaction here, starts it again.
@@ -217,6 +235,55 @@ Status EngineDriver::Step(consensus::ReplicaId replica, ByteView payload) {
     }
   }
   return AfterInput();
+}
+
+Status EngineDriver::StepCompact(consensus::ReplicaId replica, const p2p::NodeId& from,
+                                 ByteView payload) {
+  if (!engine_ || !net_) return Status::Ok();
+  std::optional<Bytes> message = relay_.OnCompact(*net_, from, payload);
+  return message ? Step(replica, *message) : Status::Ok();
+}
+
+Status EngineDriver::StepWhole(consensus::ReplicaId replica, const p2p::NodeId& from,
+                               ByteView payload) {
+  if (relay_.Holds(from)) {
+    relay_.QueueWhole(from, payload);
+    return Status::Ok();
+  }
+  return Step(replica, payload);
+}
+
+Status EngineDriver::OnBlockTxs(consensus::ReplicaId replica, const p2p::NodeId& from,
+                                ByteView payload) {
+  if (!engine_ || !net_) return Status::Ok();
+  for (const Bytes& message : relay_.OnBlockTxs(*net_, from, payload)) {
+    if (Status s = Step(replica, message); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+void EngineDriver::ServeBlockTxs(const p2p::NodeId& from, ByteView payload) {
+  if (net_) relay_.OnGetBlockTxs(*net_, from, payload);
+}
+
+EngineDriver::~EngineDriver() { LogCompactStats(/*now=*/true); }
+
+void EngineDriver::LogCompactStats(bool now) {
+  const uint64_t ms = p_.clock.SteadyMs();
+  if (!now && ms - last_compact_log_ms_ < kCompactLogIntervalMs) return;
+  last_compact_log_ms_ = ms;
+  const CompactRelay::Stats s = relay_.stats();
+  if (s.compact_sent == logged_compact_.compact_sent &&
+      s.compact_received == logged_compact_.compact_received) {
+    return;
+  }
+  logged_compact_ = s;
+  Log("consensus")
+      ->info(
+          "compact blocks: sent {} ({} bytes instead of {}), received {}, rebuilt from the "
+          "mempool {}, fetches {} ({} txs), completed {}, dropped {}, bad answers {}, served {}",
+          s.compact_sent, s.compact_bytes, s.whole_bytes, s.compact_received, s.rebuilt_local,
+          s.fetches, s.fetched_txs, s.completed, s.dropped, s.bad_answers, s.served);
 }
 
 Status EngineDriver::CatchUp() {
@@ -280,11 +347,14 @@ Status EngineDriver::DrainReady() {
       return s.Wrap("persisting consensus state");
     }
     if (ready.discard_through) p_.engine_store.Discard(*ready.discard_through);
-    // 2. Send, after persisting. Not connected: the engine retries on its own.
+    // 2. Send, after persisting. Not connected: the engine retries on its own. Gossip
+    // waiting for the tick goes first, so a compact block's receivers hold what this node
+    // admitted since (the same connection keeps the order).
+    if (net_ && !ready.messages.empty()) p_.pool.FlushGossip(*net_);
     for (consensus::OutboundMessage& m : ready.messages) {
       if (!net_ || m.to >= p_.genesis.validators.size()) continue;
-      Status sent = net_->Send(p_.genesis.validators[m.to].public_key, wire::kConsensus,
-                               std::move(m.payload));
+      Status sent =
+          relay_.Send(*net_, p_.genesis.validators[m.to].public_key, std::move(m.payload));
       if (!sent.ok()) Log("consensus")->debug("to validator {}: {}", m.to, sent.message());
     }
     // 3. Sync (through block sync, which follows peers' heads), then apply.

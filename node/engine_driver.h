@@ -22,6 +22,7 @@
 #include "ledger/chain_store.h"
 #include "node/block_acceptor.h"
 #include "node/block_builder.h"
+#include "node/compact_relay.h"
 #include "node/engine_store.h"
 #include "node/evidence_pool.h"
 #include "node/network.h"
@@ -38,10 +39,12 @@ class EngineDriver {
     BlockAcceptor& acceptor;
     BlockBuilder& builder;
     EvidencePool& evidence;
-    const TxPool& pool;
+    TxPool& pool;  // read, and gossip flushed before consensus messages go out
     const Clock& clock;
   };
-  explicit EngineDriver(Parts parts, bool empty_blocks) : p_(parts), empty_blocks_(empty_blocks) {}
+  // `compact`: how engine messages that carry blocks travel (CompactRelay).
+  EngineDriver(Parts parts, bool empty_blocks, CompactRelay::Options compact = {});
+  ~EngineDriver();  // logs the compact-block counters a last time
 
   using Wrap =
       std::function<std::unique_ptr<consensus::Engine>(std::unique_ptr<consensus::Engine>)>;
@@ -75,6 +78,14 @@ class EngineDriver {
   Status Tick();
   // A consensus message from validator `replica`. Refusals are logged, rate limited.
   Status Step(consensus::ReplicaId replica, ByteView payload);
+  // Compact blocks (CompactRelay) from validator `replica`, whose node id is `from`: a
+  // CompactConsensus steps the engine once rebuilt; a BlockTxs may complete parked ones.
+  Status StepCompact(consensus::ReplicaId replica, const p2p::NodeId& from, ByteView payload);
+  // A whole engine message: stepped now, or queued behind the peer's parked compact ones.
+  Status StepWhole(consensus::ReplicaId replica, const p2p::NodeId& from, ByteView payload);
+  Status OnBlockTxs(consensus::ReplicaId replica, const p2p::NodeId& from, ByteView payload);
+  void ServeBlockTxs(const p2p::NodeId& from, ByteView payload);
+  CompactRelay::Stats compact_stats() const { return relay_.stats(); }
   // Tells the engine about blocks the node applied through block sync on its own.
   Status CatchUp();
   // Transactions arrived in the mempool: proposes (and, solo, commits) what is due now.
@@ -87,6 +98,9 @@ class EngineDriver {
   Status DrainReady();
   void MaybePropose();
   Status CheckSyncTarget();
+  // One info line per interval (or, `now`, at once) with the compact-block counters, when
+  // they moved.
+  void LogCompactStats(bool now = false);
   Status Install(const consensus::EngineOptions& options, const Wrap& wrap,
                  const consensus::DurableState& durable);
   // Opens a deferred engine once the ledger passed its floor or the wait is over.
@@ -99,6 +113,9 @@ class EngineDriver {
   Parts p_;
   const bool empty_blocks_;
   Network* net_ = nullptr;
+  CompactRelay relay_;
+  uint64_t last_compact_log_ms_ = 0;
+  CompactRelay::Stats logged_compact_;
   std::unique_ptr<consensus::Engine> engine_;
   struct Deferred {
     consensus::EngineOptions options;

@@ -205,8 +205,9 @@ void Node::Route(Loop& loop) {
       });
     }
   };
-  for (p2p::MessageType t : {wire::kTxs, wire::kGetBlocks, wire::kBlocks, wire::kNewBlock,
-                             wire::kConsensus, wire::kStatus}) {
+  for (p2p::MessageType t :
+       {wire::kTxs, wire::kGetBlocks, wire::kBlocks, wire::kNewBlock, wire::kConsensus,
+        wire::kCompactConsensus, wire::kGetBlockTxs, wire::kBlockTxs, wire::kStatus}) {
     host.SetHandler(t, post);
   }
   host.SetPeerHandlers(

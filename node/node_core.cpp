@@ -47,7 +47,7 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
       evidence_(genesis, engine_store_, clock),
       driver_(EngineDriver::Parts{genesis, store, engine_store_, acceptor_, builder_, evidence_,
                                   pool_, clock},
-              config.empty_blocks),
+              config.empty_blocks, CompactRelay::Options{.enabled = config.compact_blocks}),
       sync_(store, acceptor_, net, clock),
       service_(NodeService::Parts{config.name, genesis, key.public_key(), store, pool_, driver_,
                                   evidence_, [this] { NotifyArrival(); }}) {
@@ -130,7 +130,21 @@ Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteV
     case wire::kConsensus: {
       const int replica = genesis_.ValidatorIndex(from);
       if (replica < 0) return Status::Ok();  // observers have no say in consensus
-      return driver_.Step(static_cast<consensus::ReplicaId>(replica), payload);
+      return driver_.StepWhole(static_cast<consensus::ReplicaId>(replica), from, payload);
+    }
+    // Compact blocks pass between validators only, like the engine messages they carry.
+    case wire::kCompactConsensus:
+    case wire::kGetBlockTxs:
+    case wire::kBlockTxs: {
+      const int replica = genesis_.ValidatorIndex(from);
+      if (replica < 0) return Status::Ok();
+      const auto id = static_cast<consensus::ReplicaId>(replica);
+      if (type == wire::kGetBlockTxs) {
+        driver_.ServeBlockTxs(from, payload);
+        return Status::Ok();
+      }
+      return type == wire::kBlockTxs ? driver_.OnBlockTxs(id, from, payload)
+                                     : driver_.StepCompact(id, from, payload);
     }
     default:
       return Status::Ok();

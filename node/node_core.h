@@ -76,6 +76,8 @@ class NodeCore {
   Status OnArrival();
 
   api::NodeApi& api() { return service_; }
+  // Any thread: the compact-block counters (CompactRelay::Stats).
+  CompactRelay::Stats compact_stats() const { return driver_.compact_stats(); }
   bool is_validator() const { return validator_index_ >= 0; }
 
  private:

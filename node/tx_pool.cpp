@@ -369,6 +369,20 @@ std::optional<ledger::Transaction> TxPool::Get(const crypto::Hash256& hash) cons
   return mempool_.Get(hash);
 }
 
+void TxPool::GetEncoded(std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out) const {
+  std::vector<std::pair<size_t, ledger::Transaction>> found;
+  {
+    MutexLock lock(&mu_);
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      if (!out[i].empty()) continue;
+      if (std::optional<ledger::Transaction> tx = mempool_.Get(hashes[i])) {
+        found.emplace_back(i, std::move(*tx));
+      }
+    }
+  }
+  for (auto& [i, tx] : found) out[i] = tx.Encode();
+}
+
 uint64_t TxPool::NextNonce(const ledger::Address& a, uint64_t committed_nonce) const {
   MutexLock lock(&mu_);
   return mempool_.NextNonce(a, committed_nonce);

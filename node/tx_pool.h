@@ -69,6 +69,11 @@ class TxPool {
   size_t bytes() const EXCLUDES(mu_);
   const AdmissionControl& admission() const { return admission_; }
   std::optional<ledger::Transaction> Get(const crypto::Hash256& hash) const EXCLUDES(mu_);
+  // Fills each empty out[i] with the encoding of hashes[i], when pending; one lock for all,
+  // encoding outside it (a block's worth of lookups must not queue behind admission batches
+  // once per transaction). REQUIRES: out.size() == hashes.size().
+  void GetEncoded(std::span<const crypto::Hash256> hashes, std::vector<Bytes>& out) const
+      EXCLUDES(mu_);
   uint64_t NextNonce(const ledger::Address& a, uint64_t committed_nonce) const EXCLUDES(mu_);
 
   // Where admission learns the highest head a peer reported (BlockSync). Set once, before any

@@ -18,6 +18,11 @@ inline constexpr p2p::MessageType kGetBlocks = 0x31;  // GetBlocks
 inline constexpr p2p::MessageType kBlocks = 0x32;     // Blocks (answer to GetBlocks)
 inline constexpr p2p::MessageType kNewBlock = 0x33;   // NewBlock (a freshly committed block)
 inline constexpr p2p::MessageType kConsensus = 0x50;  // an engine's own message bytes
+// An engine message whose blocks travel as transaction hashes, and the fetch of what the
+// receiver lacks (node/compact_blocks.h).
+inline constexpr p2p::MessageType kCompactConsensus = 0x51;
+inline constexpr p2p::MessageType kGetBlockTxs = 0x52;
+inline constexpr p2p::MessageType kBlockTxs = 0x53;
 
 inline constexpr uint32_t kMaxTxsPerBatch = 4096;
 inline constexpr uint32_t kMaxBlocksPerRequest = 256;

@@ -27,6 +27,7 @@
 
 #include "audit/audit.h"
 #include "consensus/bft/messages.h"
+#include "node/compact_blocks.h"
 #include "node/logging.h"
 #include "tests/kit/fault_env.h"
 #include "tests/kit/temp_dir.h"
@@ -95,20 +96,29 @@ class PoweredNetwork final : public Network {
   Status Send(const p2p::NodeId& to, p2p::MessageType type, Bytes payload) override {
     if (!env_.powered()) return Status::Error("power is off");
     if (!hub_.Linked(self_, to)) return Status::Error("not connected");
-    if (type == wire::kConsensus) on_consensus_(payload);
+    Record(type, payload);
     hub_.queue.push_back({self_, to, type, std::move(payload)});
     return Status::Ok();
   }
   void Broadcast(p2p::MessageType type, Bytes payload) override {
     if (!env_.powered()) return;
     const size_t queued = hub_.Broadcast(self_, type, payload);
-    if (queued > 0 && type == wire::kConsensus) on_consensus_(payload);
+    if (queued > 0) Record(type, payload);
   }
   void Disconnect(const p2p::NodeId& peer, const std::string&) override { hub_.Cut(self_, peer); }
   bool IsConnected(const p2p::NodeId& peer) const override { return hub_.Linked(self_, peer); }
   std::vector<p2p::PeerInfo> Peers() const override { return hub_.PeersOf(self_); }
 
  private:
+  // A proposal sent compact (node/compact_blocks.h) is checked by its skeleton: the engine
+  // message with the block's data emptied, which keeps the block hash.
+  void Record(p2p::MessageType type, ByteView payload) {
+    if (type == wire::kConsensus) on_consensus_(payload);
+    if (type != wire::kCompactConsensus) return;
+    auto m = compact::DecodeCompact(payload);
+    if (m.ok()) on_consensus_(m->skeleton);
+  }
+
   FakeHub& hub_;
   const p2p::NodeId self_;
   const FaultEnv& env_;

@@ -127,4 +127,14 @@ uint64_t Height(const Network& net, const std::string& name) {
   return s.is_null() ? 0 : s["height"].get<uint64_t>();
 }
 
+bool AllCommitted(const Network& net, const std::string& node,
+                  const std::vector<std::string>& hashes) {
+  auto c = net.Client(node);
+  for (const std::string& h : hashes) {
+    auto r = c.Call("getTransaction", {{"hash", h}});
+    if (!r.ok() || r.value()["status"] != "committed") return false;
+  }
+  return true;
+}
+
 }  // namespace cairn::testing

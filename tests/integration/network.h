@@ -48,6 +48,9 @@ class Network {
 
 // The height of `name`'s head, or 0 while it does not answer.
 uint64_t Height(const Network& net, const std::string& name);
+// Whether `name` reports every transaction of `hashes` (hex) as committed.
+bool AllCommitted(const Network& net, const std::string& name,
+                  const std::vector<std::string>& hashes);
 
 using testkit::Eventually;
 

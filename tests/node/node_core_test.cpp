@@ -11,23 +11,6 @@ namespace {
 
 using testing::TestNetwork;
 
-uint64_t BalanceOf(TestNetwork& net, size_t node, const crypto::PublicKey& who) {
-  auto acct = net.node(node).store->GetAccount(who);
-  return acct ? acct->balance : 0;
-}
-
-// Submits `count` transfers of 1 from admin to bob through node `via`; each must be admitted.
-void SendTransfers(TestNetwork& net, size_t via, uint64_t first_nonce, size_t count) {
-  std::vector<ledger::Transaction> txs;
-  for (size_t i = 0; i < count; ++i) {
-    txs.push_back(net.Transfer(net.admin(), first_nonce + i, net.bob().public_key(), 1));
-  }
-  for (const ledger::Admission& a : net.node(via).core->api().SubmitTransactions(std::move(txs))) {
-    INFO(a.detail);
-    REQUIRE(a.ok());
-  }
-}
-
 void CheckSameChain(TestNetwork& net) {
   const ledger::Head h0 = net.node(0).store->head();
   for (size_t i = 1; i < net.size(); ++i) {

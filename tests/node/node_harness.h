@@ -250,4 +250,21 @@ class TestNetwork {
   std::vector<std::unique_ptr<TestNode>> nodes_;
 };
 
+inline uint64_t BalanceOf(TestNetwork& net, size_t node, const crypto::PublicKey& who) {
+  auto acct = net.node(node).store->GetAccount(who);
+  return acct ? acct->balance : 0;
+}
+
+// Submits `count` transfers of 1 from admin to bob through node `via`; each must be admitted.
+inline void SendTransfers(TestNetwork& net, size_t via, uint64_t first_nonce, size_t count) {
+  std::vector<ledger::Transaction> txs;
+  for (size_t i = 0; i < count; ++i) {
+    txs.push_back(net.Transfer(net.admin(), first_nonce + i, net.bob().public_key(), 1));
+  }
+  for (const ledger::Admission& a : net.node(via).core->api().SubmitTransactions(std::move(txs))) {
+    INFO(a.detail);
+    REQUIRE(a.ok());
+  }
+}
+
 }  // namespace cairn::node::testing
