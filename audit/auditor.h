@@ -66,9 +66,13 @@ class Auditor {
   bool CheckStoredIndexes(const ledger::Block& b, const crypto::Hash256& hash,
                           const std::vector<crypto::Hash256>& tx_hashes,
                           const std::vector<ledger::Receipt>& receipts);
+  // Block h's undo record, when stored, against what the replay's writes replaced.
+  bool CheckStoredUndo(uint64_t h, const ledger::StateDiff& undo);
   void Accept(const ledger::Block& b, const crypto::Hash256& hash);
   // Merges the stored state scan (key order) with the replayed entries (the same order).
   bool CompareState();
+  // The 'U' keys are exactly the heights above `from` ('M' "undo_from") up to the head.
+  bool CheckUndoHeights(uint64_t from);
 
   const genesis::Genesis& genesis_;
   const AuditOptions& options_;

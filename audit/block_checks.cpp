@@ -90,6 +90,7 @@ bool Auditor::CheckBlock(const Checked& c) {
   const crypto::Hash256& hash = c.hash;
   const ledger::ExecResult& exec = *checked.exec;
   if (store_ && !CheckStoredIndexes(c.block, hash, exec.tx_hashes, exec.receipts)) return false;
+  if (store_ && !CheckStoredUndo(h, exec.undo)) return false;
   state_.Apply(exec.diff);
   view_ = exec.view;
   report_.transactions += c.block.txs.size();

@@ -41,6 +41,7 @@ constexpr uint8_t kReceiptsPrefix = 'R';
 constexpr uint8_t kStatePrefix = 'S';
 constexpr uint8_t kCertificatePrefix = 'Q';
 constexpr uint8_t kBodyPrefix = 'K';
+constexpr uint8_t kUndoPrefix = 'U';
 constexpr size_t kBodyRefBytes = 4 + 32;
 // The largest BlockHeader encoding (see block.cpp), to read a header without its block.
 constexpr size_t kMaxHeaderBytes =
@@ -48,7 +49,8 @@ constexpr size_t kMaxHeaderBytes =
 
 bool IsReservedPrefix(uint8_t p) {
   return p == kMetaPrefix || p == kBlockPrefix || p == kHashPrefix || p == kTxPrefix ||
-         p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix || p == kBodyPrefix;
+         p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix || p == kBodyPrefix ||
+         p == kUndoPrefix;
 }
 
 // Sized up front and copied: GCC 12 at -O2 warns (-Warray-bounds, a false positive) on
@@ -101,6 +103,28 @@ Result<uint64_t> DecodeU64(ByteView b, std::string_view what) {
   r.U64(&v, "value");
   if (Status s = r.Finish(); !s.ok()) return s;
   return v;
+}
+
+constexpr size_t kMaxStateKey = 1 + Address::kSize + kMaxRecordKey;
+
+// Calls f(key, value) for each entry of an undo record in order, until f returns false.
+template <typename F>
+Status ForEachUndo(ByteView record, F&& f) {
+  Reader r(record, "undo record");
+  uint32_t count = 0;
+  // An entry is at least a 4-byte key length, a 1-byte key and the presence byte.
+  r.Count(&count, "count", 6, UINT32_MAX);
+  for (uint32_t i = 0; i < count && r.ok(); ++i) {
+    ByteView key, value;
+    uint8_t present = 0;
+    r.VarView(&key, kMaxStateKey, "key", 1);
+    r.U8(&present, "present");
+    if (present > 1) r.Fail("present", "is neither 0 nor 1");
+    if (present == 1) r.VarView(&value, kMaxRecordValue, "value");
+    if (!r.ok()) break;
+    if (!f(key, present == 1 ? std::optional<ByteView>(value) : std::nullopt)) return Status::Ok();
+  }
+  return r.Finish();
 }
 
 Bytes EncodeTxLocation(const TxLocation& loc) {
@@ -161,6 +185,7 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
   batch.Put(MetaKey("genesis"), hash.view());
   batch.Put(MetaKey("chain_id"), AsBytes(h.chain_id));
   batch.Put(MetaKey("head"), EncodeHead(Head{0, hash, h.state_root}));
+  batch.Put(MetaKey("undo_from"), EncodeU64(0));
   return kv.Write(batch, /*sync=*/true);
 }
 
@@ -181,18 +206,25 @@ struct ChainStore::Impl {
   std::optional<BlockHeader> head_header GUARDED_BY(head_mu);
   // The state trees of the last `memory_versions` committed heights, oldest first; the last
   // is the head's. Proofs at those heights are read from here.
-  // With each its block's writes, so a proof at an older height can name the value then.
   struct Version {
     uint64_t height = 0;
     StateTree::View view;
-    std::shared_ptr<const StateDiff> diff;  // null for the head found at Open (unknown)
   };
   std::deque<Version> views GUARDED_BY(head_mu);
   size_t memory_versions GUARDED_BY(head_mu) = ChainStore::kDefaultMemoryVersions;
+  // The lowest height whose state can still be proven ('M' "undo_from"): 'U' holds the undo
+  // record of every height above it up to the head.
+  uint64_t undo_from GUARDED_BY(head_mu) = 0;
+  uint64_t retain_heights GUARDED_BY(head_mu) = ChainStore::kDefaultRetainHeights;
 
-  void PushView(uint64_t height, StateTree::View view, std::shared_ptr<const StateDiff> diff)
-      REQUIRES(head_mu) {
-    views.push_back(Version{height, std::move(view), std::move(diff)});
+  // Trees of older retained heights are rebuilt from the 'U' records, one at a time (a flood
+  // of deep getProof calls costs one core, not all), and the last few are kept.
+  Mutex rebuild_mu ACQUIRED_AFTER(head_mu);
+  std::deque<Version> rebuilt GUARDED_BY(rebuild_mu);
+  static constexpr size_t kRebuiltKept = 4;
+
+  void PushView(uint64_t height, StateTree::View view) REQUIRES(head_mu) {
+    views.push_back(Version{height, std::move(view)});
     while (views.size() > std::max<size_t>(1, memory_versions)) views.pop_front();
   }
 
@@ -332,7 +364,7 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   store->impl_->has_tree = build_tree;
   if (!build_tree) {
     MutexLock lock(&store->impl_->head_mu);
-    store->impl_->PushView(head->height, StateTree::View(), nullptr);
+    store->impl_->PushView(head->height, StateTree::View());
     return store;
   }
   std::vector<TreeWrite> writes;
@@ -351,7 +383,32 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   }
   {
     MutexLock lock(&store->impl_->head_mu);
-    store->impl_->PushView(head->height, std::move(view), nullptr);
+    store->impl_->PushView(head->height, std::move(view));
+  }
+  // Where the undo records start. A store without the record (none yet) proves the head only
+  // until new blocks widen the window.
+  auto undo_from = store->kv_->Get(MetaKey("undo_from"));
+  if (!undo_from.ok()) return undo_from.status().Wrap("chain store: reading undo_from");
+  uint64_t from = head->height;
+  if (undo_from.value()) {
+    auto decoded = DecodeU64(**undo_from, "undo_from record");
+    if (!decoded.ok())
+      return decoded.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
+    if (*decoded > head->height) {
+      return Status::Corruption("chain store: undo_from " + std::to_string(*decoded) +
+                                " is above the head " + std::to_string(head->height));
+    }
+    from = *decoded;
+  } else {
+    WriteBatch b;
+    b.Put(MetaKey("undo_from"), EncodeU64(from));
+    if (Status s = store->kv_->Write(b, /*sync=*/true); !s.ok()) {
+      return s.WithCode(StatusCode::kIoError).Wrap("chain store: writing undo_from");
+    }
+  }
+  {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->undo_from = from;
   }
   return store;
 }
@@ -430,6 +487,20 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
       batch.Delete(PrefixedStateKey(key));
     }
   }
+  // What the block's writes replaced, for proofs at this height - 1 and below; records that
+  // fall out of the retention window go in the same batch.
+  uint64_t floor = 0, retain = 0;
+  {
+    MutexLock lock(&impl_->head_mu);
+    floor = impl_->undo_from;
+    retain = impl_->retain_heights;
+  }
+  const uint64_t new_floor = std::max(floor, h.height > retain ? h.height - retain : 0);
+  if (h.height > new_floor) batch.Put(HeightKey(kUndoPrefix, h.height), EncodeUndo(exec.undo));
+  for (uint64_t k = floor + 1; k <= new_floor && k < h.height; ++k) {
+    batch.Delete(HeightKey(kUndoPrefix, k));
+  }
+  if (new_floor != floor) batch.Put(MetaKey("undo_from"), EncodeU64(new_floor));
   const Head next{h.height, hash, h.state_root};
   batch.Put(MetaKey("head"), EncodeHead(next));
   if (extra) {
@@ -449,7 +520,8 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   MutexLock head_lock(&impl_->head_mu);
   impl_->head = next;
   impl_->head_header = h;
-  impl_->PushView(h.height, exec.view, std::make_shared<const StateDiff>(exec.diff));
+  impl_->PushView(h.height, exec.view);
+  impl_->undo_from = new_floor;
   return Status::Ok();
 }
 
@@ -463,72 +535,142 @@ StateTree::View ChainStore::HeadView() const {
   return impl_->views.back().view;
 }
 
+namespace {
+
+std::string Window(uint64_t from, uint64_t head) {
+  return "[" + std::to_string(from) + ", " + std::to_string(head) + "]";
+}
+
+}  // namespace
+
 Result<StateTree::View> ChainStore::ViewAt(uint64_t height) const {
-  MutexLock lock(&impl_->head_mu);
-  const uint64_t oldest = impl_->views.front().height;
-  const uint64_t newest = impl_->views.back().height;
-  if (height > newest) {
-    return Status::NotFound("height " + std::to_string(height) + " is above the head " +
-                            std::to_string(newest));
+  Impl::Version base;
+  uint64_t from = 0, newest = 0;
+  {
+    MutexLock lock(&impl_->head_mu);
+    const uint64_t oldest = impl_->views.front().height;
+    newest = impl_->views.back().height;
+    from = impl_->undo_from;
+    if (height > newest) {
+      return Status::NotFound("height " + std::to_string(height) + " is above the head " +
+                              std::to_string(newest));
+    }
+    if (height >= oldest) return impl_->views[height - oldest].view;
+    base = impl_->views.front();
   }
-  if (height < oldest) {
+  if (height < from) {
     return Status::NotFound("height " + std::to_string(height) +
-                            " is below the state history kept in memory [" +
-                            std::to_string(oldest) + ", " + std::to_string(newest) + "]");
+                            " is below the state history this node keeps " + Window(from, newest) +
+                            " (state_tree.retain_heights)");
   }
-  return impl_->views[height - oldest].view;
+  MutexLock lock(&impl_->rebuild_mu);
+  for (const Impl::Version& v : impl_->rebuilt) {
+    if (v.height == height) return v.view;
+    // The nearest rebuilt tree above the height is a shorter way down than the memory's.
+    if (v.height > height && v.height < base.height) base = v;
+  }
+  // Down from the tree of `base.height` in steps of kStep heights: each step puts back, for
+  // every key its blocks wrote, the value before the first of them (so memory stays bounded
+  // by one step's records, whatever the depth).
+  constexpr uint64_t kStep = 64;
+  StateTree::View view = base.view;
+  for (uint64_t top = base.height; top > height;) {
+    const uint64_t low = top - std::min(kStep, top - height);  // the step's target height
+    StateDiff before;
+    uint64_t seen = 0;
+    Status bad;
+    Status scanned = kv_->Scan(UndoKey(low + 1), UndoKey(top + 1), [&](ByteView, ByteView record) {
+      ++seen;
+      bad = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> value) {
+        before.try_emplace(
+            Bytes(key.begin(), key.end()),
+            value ? std::optional<Bytes>(Bytes(value->begin(), value->end())) : std::nullopt);
+        return true;
+      });
+      return bad.ok();
+    });
+    if (scanned.ok()) scanned = bad;
+    if (!scanned.ok() || seen != top - low) {
+      {
+        MutexLock head_lock(&impl_->head_mu);
+        from = impl_->undo_from;
+      }
+      if (height < from) {
+        return Status::NotFound("height " + std::to_string(height) +
+                                " fell out of the state history this node keeps while it was "
+                                "being read (from " +
+                                std::to_string(from) + ")");
+      }
+      if (!scanned.ok()) return scanned.WithCode(StatusCode::kCorruption).Wrap("undo records");
+      return Status::Corruption("undo records of heights " + Window(low + 1, top) + ": " +
+                                std::to_string(top - low - seen) + " missing");
+    }
+    view = ProcessStateTree().Update(view, before, low);
+    top = low;
+  }
+  auto header = HeaderAt(height);
+  if (!header.ok()) return header.status();
+  if (!header.value()) return Status::Corruption("block " + std::to_string(height) + " is missing");
+  if (StateTree::Root(view) != header.value()->state_root) {
+    return Status::Corruption(
+        "the state rebuilt for height " + std::to_string(height) +
+        " from the undo records has root " + crypto::ShortHex(StateTree::Root(view), 16) +
+        ", not the header's state_root " + crypto::ShortHex(header.value()->state_root, 16) +
+        " (run `cairn audit`)");
+  }
+  impl_->rebuilt.push_back(Impl::Version{height, view});
+  while (impl_->rebuilt.size() > Impl::kRebuiltKept) impl_->rebuilt.pop_front();
+  return view;
 }
 
 Result<StateProofAt> ChainStore::ProveState(ByteView state_key,
                                             std::optional<uint64_t> height) const {
-  // Copied under the lock (views and shared diffs: cheap); proving and reading 'S' run
-  // outside it, so a proof never holds up a commit.
-  std::vector<Impl::Version> versions;
-  {
-    MutexLock lock(&impl_->head_mu);
-    versions.assign(impl_->views.begin(), impl_->views.end());
-  }
-  const uint64_t oldest = versions.front().height;
-  const uint64_t newest = versions.back().height;
-  const uint64_t at = height.value_or(newest);
-  const std::string window = "[" + std::to_string(oldest) + ", " + std::to_string(newest) + "]";
-  if (at > newest) {
-    return Status::NotFound("height " + std::to_string(at) + " is above the head " +
-                            std::to_string(newest));
-  }
-  if (at < oldest) {
-    return Status::NotFound("height " + std::to_string(at) +
-                            " is below the state history kept in memory " + window);
-  }
-  const size_t i = at - oldest;
+  const uint64_t at = height.value_or(head().height);
+  auto view = ViewAt(at);
+  if (!view.ok()) return view.status();
   StateProofAt out;
   out.height = at;
-  out.proof = ProcessStateTree().Prove(versions[i].view, state_key);
-  const std::optional<crypto::Hash256> held =
-      ProcessStateTree().Get(versions[i].view, KeyHash(state_key));
+  out.proof = ProcessStateTree().Prove(*view, state_key);
+  const crypto::Hash256 key_hash = KeyHash(state_key);
+  const std::optional<crypto::Hash256> held = ProcessStateTree().Get(*view, key_hash);
   if (!held) return out;
-  // The value: the last write at or below `at` among the versions kept, else the stored one
-  // when nothing above `at` wrote the key since. Checked against the tree's value hash.
-  const Bytes key(state_key.begin(), state_key.end());
-  std::optional<std::optional<Bytes>> value;
-  for (size_t j = i + 1; j-- > 0 && !value;) {
-    if (!versions[j].diff) break;
-    if (auto it = versions[j].diff->find(key); it != versions[j].diff->end()) value = it->second;
-  }
-  if (!value) {
-    for (size_t j = i + 1; j < versions.size(); ++j) {
-      if (!versions[j].diff || versions[j].diff->count(key) > 0) {
-        return Status::NotFound("the value of this key at height " + std::to_string(at) +
-                                " is no longer held (it was written before the state history "
-                                "kept in memory " +
-                                window + " and changed since)");
-      }
-    }
+  // The value: the stored one when the head holds the same (so the key has not changed since,
+  // or changed back), else the value the first later block's writes replaced.
+  std::optional<Bytes> value;
+  if (ProcessStateTree().Get(HeadView(), key_hash) == held) {
     auto stored = kv_->Get(PrefixedStateKey(state_key));
     if (!stored.ok()) return stored.status().Wrap("reading state");
-    value = *stored;
+    if (stored.value() && ValueHash(**stored) == *held) value = std::move(*stored.value());
   }
-  if (!*value || ValueHash(**value) != *held) {
+  if (!value) {
+    Status inner;
+    Status scanned =
+        kv_->Scan(UndoKey(at + 1), PrefixedKey(static_cast<uint8_t>(kUndoPrefix + 1), {}),
+                  [&](ByteView, ByteView record) {
+                    inner = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> v) {
+                      if (!std::equal(key.begin(), key.end(), state_key.begin(), state_key.end())) {
+                        return true;
+                      }
+                      if (v) value = Bytes(v->begin(), v->end());
+                      return false;
+                    });
+                    return inner.ok() && !value;
+                  });
+    if (!scanned.ok()) return scanned.Wrap("reading undo records");
+    if (!inner.ok()) return inner.WithCode(StatusCode::kCorruption).Wrap("undo record");
+  }
+  if (!value || ValueHash(*value) != *held) {
+    uint64_t from = 0;
+    {
+      MutexLock lock(&impl_->head_mu);
+      from = impl_->undo_from;
+    }
+    if (at < from) {
+      return Status::NotFound("height " + std::to_string(at) +
+                              " fell out of the state history this node keeps while it was "
+                              "being read (from " +
+                              std::to_string(from) + ")");
+    }
     return Status::Corruption("the state value of this key at height " + std::to_string(at) +
                               " does not match the state tree");
   }
@@ -540,6 +682,39 @@ void ChainStore::SetMemoryVersions(size_t n) {
   MutexLock lock(&impl_->head_mu);
   impl_->memory_versions = std::max<size_t>(1, n);
   while (impl_->views.size() > impl_->memory_versions) impl_->views.pop_front();
+}
+
+Status ChainStore::SetRetainHeights(uint64_t n) {
+  MutexLock commit_lock(&impl_->commit_mu);
+  uint64_t floor = 0, head_height = 0;
+  {
+    MutexLock lock(&impl_->head_mu);
+    impl_->retain_heights = n;
+    floor = impl_->undo_from;
+    head_height = impl_->head.height;
+  }
+  const uint64_t new_floor = std::max(floor, head_height > n ? head_height - n : 0);
+  if (new_floor == floor) return Status::Ok();
+  // A shorter window than the store was kept with: drop what it no longer covers, in
+  // batches, and the new floor with the last of them.
+  constexpr uint64_t kBatch = 4096;
+  for (uint64_t k = floor + 1; k <= new_floor;) {
+    WriteBatch batch;
+    const uint64_t last = std::min(new_floor, k + kBatch - 1);
+    for (; k <= last; ++k) batch.Delete(UndoKey(k));
+    batch.Put(MetaKey("undo_from"), EncodeU64(last));
+    if (Status s = kv_->Write(batch, /*sync=*/true); !s.ok()) {
+      return s.WithCode(StatusCode::kIoError).Wrap("chain store: dropping undo records");
+    }
+    MutexLock lock(&impl_->head_mu);
+    impl_->undo_from = last;
+  }
+  return Status::Ok();
+}
+
+uint64_t ChainStore::RetainedFrom() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->undo_from;
 }
 
 const crypto::Hash256& ChainStore::genesis_hash() const { return impl_->genesis_hash; }
@@ -562,6 +737,40 @@ Result<std::optional<Bytes>> ChainStore::CertificateAt(uint64_t height) const {
   auto got = kv_->Get(HeightKey(kCertificatePrefix, height));
   if (!got.ok()) return got.status().Wrap("certificate of block " + std::to_string(height));
   return got.value();
+}
+
+Bytes ChainStore::UndoKey(uint64_t height) { return HeightKey(kUndoPrefix, height); }
+
+Bytes ChainStore::EncodeUndo(const StateDiff& undo) {
+  size_t size = 4;
+  for (const auto& [key, value] : undo) size += 9 + key.size() + (value ? value->size() : 0);
+  Writer w;
+  w.Reserve(size);
+  w.U32(static_cast<uint32_t>(undo.size()));
+  for (const auto& [key, value] : undo) {
+    w.Var(key).U8(value ? 1 : 0);
+    if (value) w.Var(*value);
+  }
+  return w.Take();
+}
+
+Result<StateDiff> ChainStore::DecodeUndo(ByteView record) {
+  StateDiff out;
+  bool ascending = true;
+  Status s = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> value) {
+    Bytes k(key.begin(), key.end());
+    if (!out.empty() && !(out.rbegin()->first < k)) {
+      ascending = false;
+      return false;
+    }
+    out.emplace_hint(
+        out.end(), std::move(k),
+        value ? std::optional<Bytes>(Bytes(value->begin(), value->end())) : std::nullopt);
+    return true;
+  });
+  if (!s.ok()) return s.WithCode(StatusCode::kCorruption);
+  if (!ascending) return Status::Corruption("undo record: keys are not in ascending order");
+  return out;
 }
 
 Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificatePrefix, height); }

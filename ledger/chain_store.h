@@ -22,7 +22,8 @@ namespace cairn::ledger {
 
 // Key layout (one-byte prefix, then a big-endian height so keys sort by height):
 //   'M' name               metadata: "format" (u32), "genesis" (hash), "chain_id" (bytes),
-//                          "head" (height u64, hash fixed[32], state_root fixed[32])
+//                          "head" (height u64, hash fixed[32], state_root fixed[32]),
+//                          "undo_from" (u64: the lowest height whose state is provable)
 //   'B' height:u64be       Block encoding, or BodyRef := 0xffffffff:u32 hash:fixed[32] when
 //                          the block's encoding is already stored under 'K' hash
 //   'K' hash               a block's encoding, stored once by hash: written with the Raft log
@@ -34,6 +35,10 @@ namespace cairn::ledger {
 //   'R' height:u64be       Receipts of the block
 //   'Q' height:u64be       the block's proof of finality (a BFT commit certificate), opaque
 //   'S' state key          state value (see state.h for state keys)
+//   'U' height:u64be       the undo record of the block: what its writes replaced, for
+//                          proofs at earlier heights; kept for heights above 'M' "undo_from"
+//                          UndoRecord := count:u32 (key:bytes present:u8 [value:bytes])^count,
+//                          keys ascending, bytes := len:u32 byte^len; present 0: was absent
 //   'C' ...                the node's consensus keys, written by node/engine_store.cpp only:
 //     'C' 'h'                the engine's hard state (persisted before its messages are sent)
 //     'C' 'l' index:u64be    one engine log record (Raft entries); when 'C' 'm' has the
@@ -94,16 +99,23 @@ class ChainStore : public StateReader {
   Head head() const;
   // The head's state tree (of ledger::ProcessStateTree()), the parent of the next block.
   StateTree::View HeadView() const;
-  // The state tree after block `height`, while it is among the last memory_versions
-  // committed heights; else kNotFound naming the window kept.
+  // The state tree after block `height`: from memory for the last memory_versions heights,
+  // else rebuilt from the undo records down to the retained floor (RetainedFrom), checked
+  // against that header's state_root. kNotFound naming the window outside it.
   Result<StateTree::View> ViewAt(uint64_t height) const;
   // The value of `state_key` after block `height` (default: the head) and its proof against
-  // that header's state_root. kNotFound naming the window when the height's tree is not in
-  // memory, or (rarely) when its value was written before the window and changed since.
+  // that header's state_root. kNotFound naming the window when the height is not retained.
   Result<StateProofAt> ProveState(ByteView state_key, std::optional<uint64_t> height) const;
   static constexpr size_t kDefaultMemoryVersions = 16;
   // How many committed heights keep their tree in memory (state_tree.memory_versions; >= 1).
   void SetMemoryVersions(size_t n);
+  static constexpr uint64_t kDefaultRetainHeights = 1000;
+  // How many heights below the head stay provable (state_tree.retain_heights): undo records
+  // older than that are deleted, in each commit's batch and here at once when the window
+  // shrinks. A wider window fills as blocks commit (what was dropped stays dropped).
+  Status SetRetainHeights(uint64_t n);
+  // The lowest height whose state can be proven.
+  uint64_t RetainedFrom() const;
   const crypto::Hash256& genesis_hash() const;
   Result<std::optional<Block>> BlockAt(uint64_t height) const;
   Result<std::optional<Block>> BlockByHash(const crypto::Hash256& hash) const;
@@ -113,6 +125,10 @@ class ChainStore : public StateReader {
   Result<std::optional<Bytes>> CertificateAt(uint64_t height) const;
   // Its key, for readers of the raw key-value store (the audit).
   static Bytes CertificateKey(uint64_t height);
+  // The key of block `height`'s undo record and its encoding (UndoRecord in the key table).
+  static Bytes UndoKey(uint64_t height);
+  static Bytes EncodeUndo(const StateDiff& undo);
+  static Result<StateDiff> DecodeUndo(ByteView record);
   // For readers of the raw key-value store (the audit, the engine store): the encoding of
   // the block at `height`, through a BodyRef if it is one (checked to hash to the reference);
   // and the encoding of the block `hash`, from 'K' or else from the chain. nullopt: none.

@@ -138,6 +138,7 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const StateTree::View&
                          crypto::ShortHex(out.tx_hashes[bad], 16) + "): bad_signature");
   }
   StateOverlay overlay(state);
+  overlay.CaptureBaseReads();
   out.receipts.reserve(block.txs.size());
   for (size_t i = 0; i < block.txs.size(); ++i) {
     const Transaction& tx = block.txs[i];
@@ -151,6 +152,7 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const StateTree::View&
     out.receipts.push_back(Receipt{code, height, static_cast<uint32_t>(i)});
   }
   out.diff = overlay.Diff();
+  out.undo = overlay.Undo();
   out.view = ProcessStateTree().Update(parent_view, out.diff, height);
   out.state_root = StateTree::Root(out.view);
   return out;
@@ -215,6 +217,7 @@ BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
   hashes.reserve(candidates.size());
   for (const Transaction& tx : candidates) hashes.push_back(tx.Hash());
   StateOverlay overlay(state);
+  overlay.CaptureBaseReads();
   for (size_t i = 0; i < candidates.size(); ++i) {
     Transaction& tx = candidates[i];
     bool sig_ok = (opts.signature_known_valid && opts.signature_known_valid(hashes[i])) ||
@@ -230,6 +233,7 @@ BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
     block.txs.push_back(std::move(tx));
   }
   out.exec.diff = overlay.Diff();
+  out.exec.undo = overlay.Undo();
   out.exec.view = ProcessStateTree().Update(parent_view, out.exec.diff, block.header.height);
   out.exec.state_root = StateTree::Root(out.exec.view);
   block.header.tx_count = static_cast<uint32_t>(block.txs.size());

@@ -22,6 +22,9 @@ struct ExecResult {
   std::vector<crypto::Hash256> tx_hashes;
   std::vector<Receipt> receipts;
   StateDiff diff;
+  // What the writes replaced: each key of `diff` with its value before the block (nullopt:
+  // absent). The chain store keeps it for a while, for proofs of past heights.
+  StateDiff undo;
   // The state tree after the block (of ProcessStateTree()); its root is the header's
   // state_root. Holding it keeps the tree of this state alive for proofs and children.
   StateTree::View view;

@@ -177,3 +177,39 @@ TEST_CASE("audit refuses keys outside the store's layout", "[audit][meta]") {
            "chain keeps none");
   }
 }
+
+// The undo records behind proofs of past heights (ledger/chain_store.h 'U'): a changed one, a
+// missing one, and one outside (undo_from, head] are each named.
+TEST_CASE("audit checks the undo records against the replay and their heights", "[audit][meta]") {
+  MemChain c;
+  SECTION("a changed value") {
+    auto stored = c.kv.Get(HeightKey('U', 3));
+    REQUIRE(stored.ok());
+    REQUIRE(stored.value());
+    auto undo = ledger::ChainStore::DecodeUndo(**stored);
+    REQUIRE(undo.ok());
+    REQUIRE_FALSE(undo->empty());
+    auto& first = undo->begin()->second;
+    REQUIRE(first);
+    first->back() ^= 0x01;
+    c.Put(HeightKey('U', 3), ledger::ChainStore::EncodeUndo(*undo));
+    Expect(c.Audit(), AuditCheck::kState, 3,
+           "the stored undo record ('U') is not what the replay's writes replaced");
+  }
+  SECTION("a missing one") {
+    c.Delete(HeightKey('U', 2));
+    Expect(c.Audit(), AuditCheck::kState, std::nullopt,
+           "the undo record ('U') of height 2 is missing (undo_from 0)");
+  }
+  SECTION("one below the window") {
+    codec::Writer w;
+    w.U64(2);
+    c.Put(MetaKey("undo_from"), w.Take());
+    Expect(c.Audit(), AuditCheck::kState, std::nullopt,
+           "an undo record ('U') at height 1, at or below undo_from 2");
+  }
+  SECTION("one above the head") {
+    c.Put(HeightKey('U', 6), ledger::ChainStore::EncodeUndo({}));
+    Expect(c.Audit(), AuditCheck::kHead, 6, "an undo record is stored above the head (height 5)");
+  }
+}

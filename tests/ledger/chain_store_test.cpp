@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "base/codec.h"
@@ -592,12 +593,113 @@ TEST_CASE("ProveState proves accounts and records present and absent, at the hea
     check(record, 2, Bytes{'v', '1'});
     check(AccountKey(stranger), 3, std::nullopt);
   }
-  SECTION("below the window: a typed error naming it") {
-    auto p = store->ProveState(record, 1);
-    REQUIRE_FALSE(p.ok());
-    CHECK(p.code() == StatusCode::kNotFound);
-    CHECK_THAT(p.error(), Catch::Contains("height 1 is below the state history kept in memory "
-                                          "[2, 5]"));
+  SECTION("below the memory window: rebuilt from the undo records, the value then") {
+    check(record, 1, std::nullopt);
+    check(record, 2, Bytes{'v', '1'});
+    check(AccountKey(alice), 0, fx.genesis_state.at(AccountKey(alice)));
+    check(AccountKey(stranger), 1, std::nullopt);
     CHECK(store->ProveState(record, 6).code() == StatusCode::kNotFound);
   }
+}
+
+size_t UndoRecords(const KvStore& kv, uint64_t* lowest) {
+  size_t n = 0;
+  const uint8_t start[] = {'U'};
+  const uint8_t end[] = {'V'};
+  REQUIRE(kv.Scan(start, end, [&](ByteView k, ByteView) {
+              uint64_t h = 0;
+              for (size_t i = 1; i < 9; ++i) h = (h << 8) | k[i];
+              if (n++ == 0) *lowest = h;
+              return true;
+            }).ok());
+  return n;
+}
+
+// Retention (state_tree.retain_heights): every height in [head - retain, head] is provable,
+// with the value it had then, before and after a restart; below it a typed error; the undo
+// records of older heights are deleted with the commits (garbage collection).
+TEST_CASE("state at every retained height stays provable and older undo records are collected",
+          "[store][chain][state_tree]") {
+  ChainFixture fx;
+  MemoryKv kv;
+  auto store = OpenMemory(kv, fx);
+  store->SetMemoryVersions(2);
+  constexpr uint64_t kRetain = 6;
+  REQUIRE(store->SetRetainHeights(kRetain).ok());
+  std::vector<Bytes> keys;
+  for (const auto& a : fx.accounts) keys.push_back(AccountKey(a.public_key()));
+  keys.push_back(AccountKey(testkit::TestKey(77, 0x42).public_key()));  // never exists
+  // Each key's value after every height, as the store read it then.
+  std::map<uint64_t, std::vector<std::optional<Bytes>>> seen;
+  auto snapshot = [&](ChainStore& s) {
+    std::vector<std::optional<Bytes>> values;
+    for (const Bytes& k : keys) {
+      Bytes stored{'S'};
+      stored.insert(stored.end(), k.begin(), k.end());
+      auto got = s.kv().Get(stored);
+      REQUIRE(got.ok());
+      values.push_back(*got);
+    }
+    seen[s.head().height] = values;
+  };
+  snapshot(*store);
+  for (int i = 0; i < 12; ++i) {
+    CommitBlocks(*store, fx, 1, 3 + static_cast<size_t>(i % 4));
+    snapshot(*store);
+  }
+  auto prove_all = [&](ChainStore& s) {
+    const uint64_t head = s.head().height;
+    REQUIRE(head == 12);
+    CHECK(s.RetainedFrom() == head - kRetain);
+    for (uint64_t h = s.RetainedFrom(); h <= head; ++h) {
+      auto header = s.HeaderAt(h);
+      REQUIRE(header.ok());
+      for (size_t i = 0; i < keys.size(); ++i) {
+        auto p = s.ProveState(keys[i], h);
+        INFO("height " << h << " key " << i << ": " << p.status().message());
+        REQUIRE(p.ok());
+        CHECK(p->value == seen[h][i]);
+        const StateClaim claim = p->value ? StateClaim::Present(*p->value) : StateClaim::Absent();
+        CHECK(VerifyStateProof((*header)->state_root, keys[i], claim, p->proof).ok());
+      }
+    }
+    auto below = s.ProveState(keys[0], s.RetainedFrom() - 1);
+    CHECK(below.code() == StatusCode::kNotFound);
+    CHECK_THAT(below.error(), Catch::Contains("state_tree.retain_heights"));
+    uint64_t lowest = 0;
+    CHECK(UndoRecords(s.kv(), &lowest) == kRetain);
+    CHECK(lowest == head - kRetain + 1);
+  };
+  prove_all(*store);
+  // A restarted store holds only its head in memory: the rest is rebuilt from the records.
+  MemoryKv copy;
+  {
+    WriteBatch all;
+    REQUIRE(store->kv()
+                .Scan({}, {},
+                      [&](ByteView k, ByteView v) {
+                        all.Put(k, v);
+                        return true;
+                      })
+                .ok());
+    REQUIRE(copy.Write(all, true).ok());
+  }
+  auto reopened = OpenMemory(copy, fx);
+  REQUIRE(reopened->SetRetainHeights(kRetain).ok());
+  prove_all(*reopened);
+  // A shorter window deletes the excess at once; a longer one cannot bring it back.
+  REQUIRE(reopened->SetRetainHeights(2).ok());
+  CHECK(reopened->RetainedFrom() == 10);
+  uint64_t lowest = 0;
+  CHECK(UndoRecords(reopened->kv(), &lowest) == 2);
+  CHECK(lowest == 11);
+  REQUIRE(reopened->SetRetainHeights(100).ok());
+  CHECK(reopened->RetainedFrom() == 10);
+  CHECK(reopened->ProveState(keys[0], 9).code() == StatusCode::kNotFound);
+  // Retaining nothing: the head only, and no records at all.
+  REQUIRE(reopened->SetRetainHeights(0).ok());
+  CommitBlocks(*reopened, fx, 2);
+  CHECK(reopened->RetainedFrom() == 14);
+  CHECK(UndoRecords(reopened->kv(), &lowest) == 0);
+  CHECK(reopened->ProveState(keys[0], std::nullopt).ok());
 }
