@@ -396,6 +396,51 @@ RpcResult GetTxProof(NodeApi& node, const Json& params) {
               {"certificate", cert->has_value() ? Json(crypto::ToHex((*cert)->raw)) : Json()}};
 }
 
+// A state entry's value (or its absence) after a block with its proof against that block's
+// state_root, the header and the certificate (docs/PROTOCOL.md section 7.1).
+RpcResult GetProof(NodeApi& node, const Json& params) {
+  RpcError err;
+  auto addr = FixedParam<ledger::Address>(params, 0, "address", &err);
+  if (!addr) return err;
+  std::optional<std::string> key_hex;
+  if (const Json* k = FindParam(params, 1, "key"); k && !k->is_null()) {
+    key_hex = StringParam(params, 1, "key", &err);
+    if (!key_hex) return err;
+  }
+  std::optional<uint64_t> height;
+  if (const Json* h = FindParam(params, 2, "height"); h && !h->is_null()) {
+    if (!h->is_number_unsigned()) return BadParams("\"height\" must be a non-negative integer");
+    height = h->get<uint64_t>();
+  }
+  Bytes state_key;
+  if (key_hex) {
+    auto key = crypto::FromHex(*key_hex);
+    if (!key || key->empty() || key->size() > ledger::kMaxRecordKey) {
+      return BadParams("\"key\" must be 1 to 128 bytes in hex");
+    }
+    state_key = ledger::RecordKey(*addr, *key);
+  } else {
+    state_key = ledger::AccountKey(*addr);
+  }
+  auto proved = node.GetStateProof(state_key, height);
+  if (!proved.ok()) {
+    if (proved.code() == StatusCode::kNotFound) return NotFound(proved.error());
+    return Internal(proved.status());
+  }
+  auto header = node.GetHeader(proved->height);
+  if (!header.ok()) return Internal(header.status());
+  if (!header->has_value()) {
+    return Internal(Status::Error("block " + std::to_string(proved->height) + " is missing"));
+  }
+  auto cert = node.GetCertificate(proved->height);
+  if (!cert.ok()) return Internal(cert.status());
+  return Json{{"height", proved->height},
+              {"value", proved->value ? Json(crypto::ToHex(*proved->value)) : Json()},
+              {"proof", crypto::ToHex(proved->proof)},
+              {"header", crypto::ToHex((*header)->Encode())},
+              {"certificate", cert->has_value() ? Json(crypto::ToHex((*cert)->raw)) : Json()}};
+}
+
 RpcResult GetAccount(NodeApi& node, const Json& params) {
   RpcError err;
   auto addr = FixedParam<ledger::Address>(params, 0, "address", &err);
@@ -480,6 +525,9 @@ constexpr MethodEntry kMethods[] = {
     {"getRawBlocks", nullptr, GetRawBlocks, kHeavy},
     {"getHeaders", nullptr, GetHeaders, kHeavy},
     {"getTxProof", GetTxProof, nullptr, kHeavy},
+    // Light: an in-memory walk of ~20 tree nodes, at most one state read, a header and a
+    // certificate read: the cost of getAccount, not of a block.
+    {"getProof", GetProof, nullptr, kLight},
     {"getAccount", GetAccount, nullptr, kLight},
     {"getRecord", GetRecord, nullptr, kLight},
     {"getStatus", GetStatus, nullptr, kLight},

@@ -121,6 +121,14 @@ class NodeApi {
     (void)height;
     return std::optional<CertificateInfo>();
   }
+  // The value of a state key (ledger/state.h) after block `height` (default: the head) with
+  // its StateProof (PROTOCOL §7.1). kNotFound when the height's state tree is not held.
+  virtual Result<ledger::StateProofAt> GetStateProof(ByteView state_key,
+                                                     std::optional<uint64_t> height) const {
+    (void)state_key;
+    (void)height;
+    return Status::NotFound("this node serves no state proofs");
+  }
   // Every piece of evidence this node holds, oldest first.
   virtual std::vector<EvidenceInfo> GetEvidence() const { return {}; }
 };

@@ -43,6 +43,7 @@ enum class AuditCheck : uint8_t {
   kState,              // stored state differs from the replayed state (data dir only)
   kMetadata,           // an 'M' record other than the head, or a key outside the layout
   kEngineState,        // a consensus record ('C' keys) does not decode (data dir only)
+  kStateTree,          // the replayed state's tree, built from scratch, is not the head's root
 };
 std::string_view AuditCheckName(AuditCheck c);  // snake_case: "tx_signature"
 

@@ -40,6 +40,9 @@ class Auditor {
   // on the state after the parent, then the stored indexes; applies it when it passes.
   bool CheckBlock(const Checked& c);
 
+  // After the walk: the tree of the replayed state built from scratch (ledger::RootOf, not
+  // the incremental update every block was checked with) has the last header's state_root.
+  bool CheckTreeAtEnd();
   // Data dir: the head record, nothing stored above it, and the stored state entry for entry.
   bool CheckStoreAtEnd();
   // Data dir, after the walk: every 'M' record read raw (format, genesis, chain id against the
@@ -63,9 +66,13 @@ class Auditor {
   bool CheckStoredIndexes(const ledger::Block& b, const crypto::Hash256& hash,
                           const std::vector<crypto::Hash256>& tx_hashes,
                           const std::vector<ledger::Receipt>& receipts);
+  // Block h's undo record, when stored, against what the replay's writes replaced.
+  bool CheckStoredUndo(uint64_t h, const ledger::StateDiff& undo);
   void Accept(const ledger::Block& b, const crypto::Hash256& hash);
   // Merges the stored state scan (key order) with the replayed entries (the same order).
   bool CompareState();
+  // The 'U' keys are exactly the heights above `from` ('M' "undo_from") up to the head.
+  bool CheckUndoHeights(uint64_t from);
 
   const genesis::Genesis& genesis_;
   const AuditOptions& options_;
@@ -74,6 +81,7 @@ class Auditor {
   const ledger::KvStore* kv_;        // the store's key-value store when store_ is set
   const chain::BlockRules rules_;
   ledger::MemoryState state_;
+  ledger::StateTree::View view_;  // state_'s tree, advanced by each replayed block
   ledger::BlockHeader parent_;
   uint64_t next_height_ = 0;
 };

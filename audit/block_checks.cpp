@@ -51,6 +51,7 @@ bool Auditor::CheckGenesis(const Bytes& bytes) {
                 "genesis block does not have");
   }
   state_.Apply(genesis_.InitialState());
+  view_ = ledger::ProcessStateTree().Update(ledger::StateTree::View(), genesis_.InitialState(), 0);
   if (store_ && !CheckStoredIndexes(*block, hash, {}, {})) return false;
   Accept(*block, hash);
   return true;
@@ -75,7 +76,7 @@ bool Auditor::CheckBlock(const Checked& c) {
   // The pool checked the certificate too. The rules check it after the header, the proposer
   // and its signature and before everything else, so its verdict goes exactly there.
   opts.check_certificate = false;
-  chain::Checked checked = rules_.Check(state_, parent_, c.block, c.certificate, opts);
+  chain::Checked checked = rules_.Check(state_, parent_, view_, c.block, c.certificate, opts);
   const bool before_certificate = checked.verdict == chain::Verdict::kHeader ||
                                   checked.verdict == chain::Verdict::kProposer ||
                                   checked.verdict == chain::Verdict::kClockDrift ||
@@ -89,7 +90,9 @@ bool Auditor::CheckBlock(const Checked& c) {
   const crypto::Hash256& hash = c.hash;
   const ledger::ExecResult& exec = *checked.exec;
   if (store_ && !CheckStoredIndexes(c.block, hash, exec.tx_hashes, exec.receipts)) return false;
+  if (store_ && !CheckStoredUndo(h, exec.undo)) return false;
   state_.Apply(exec.diff);
+  view_ = exec.view;
   report_.transactions += c.block.txs.size();
   Accept(c.block, hash);
   return true;
@@ -122,6 +125,22 @@ std::string Auditor::DetailOf(const chain::Checked& checked) {
   if (checked.verdict == chain::Verdict::kExecution)
     return "replay refused the block: " + checked.detail;
   return checked.detail;
+}
+
+bool Auditor::CheckTreeAtEnd() {
+  std::vector<ledger::TreeEntry> entries;
+  entries.reserve(state_.entries().size());
+  for (const auto& [key, value] : state_.entries()) {
+    entries.push_back(ledger::TreeEntry{ledger::KeyHash(key), ledger::ValueHash(value)});
+  }
+  const crypto::Hash256 root = ledger::RootOf(std::move(entries));
+  if (root != report_.state_root) {
+    return Fail(AuditCheck::kStateTree, report_.head_height,
+                "the replayed state's tree built from scratch has root " +
+                    crypto::ShortHex(root, 16) + ", but the block's state_root is " +
+                    crypto::ShortHex(report_.state_root, 16));
+  }
+  return true;
 }
 
 void Auditor::Accept(const Block& b, const crypto::Hash256& hash) {

@@ -19,9 +19,7 @@
 namespace cairn::audit::internal {
 namespace {
 
-// ledger/chain_store.cpp: 1, or 2 once a block is stored as a reference to its 'K' body.
-constexpr uint32_t kFormatPlain = 1;
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;  // PROTOCOL v2 (ledger/chain_store.cpp)
 constexpr size_t kMaxEvidenceBytes = 1u << 20;
 
 std::string Record(std::string_view name) {
@@ -42,7 +40,50 @@ uint64_t BigEndian(ByteView b) {
   return v;
 }
 
+std::optional<uint64_t> DecodeUndoFrom(ByteView value) {
+  codec::Reader r(value, "undo_from record");
+  uint64_t v = 0;
+  r.U64(&v, "height");
+  if (!r.Finish().ok()) return std::nullopt;
+  return v;
+}
+
 }  // namespace
+
+bool Auditor::CheckUndoHeights(uint64_t from) {
+  // Exactly the heights (from, head] hold an undo record ('U' height:u64be); each record's
+  // content was compared with the replay block by block.
+  std::optional<std::string> bad;
+  uint64_t expect = from + 1;
+  const uint8_t start[] = {'U'};
+  const uint8_t end[] = {'U' + 1};
+  Status scan = kv_->Scan(start, end, [&](ByteView k, ByteView) {
+    uint64_t h = 0;  // big-endian, so keys sort by height
+    for (size_t i = 1; i < k.size() && i < 9; ++i) h = (h << 8) | k[i];
+    // Records above the head are CheckStoreAtEnd's ("stored above the head").
+    if (k.size() == 9 && h > report_.head_height) return false;
+    if (k.size() != 9) {
+      bad = "a key outside the store's layout: " + Printable(k);
+    } else if (h != expect) {
+      bad = h < expect ? "an undo record ('U') at height " + std::to_string(h) +
+                             ", at or below undo_from " + std::to_string(from)
+                       : "the undo record ('U') of height " + std::to_string(expect) +
+                             " is missing (undo_from " + std::to_string(from) +
+                             "): proofs at lower heights would fail";
+    }
+    ++expect;
+    return !bad;
+  });
+  if (!scan.ok()) {
+    return Fail(AuditCheck::kRead, std::nullopt, "scanning undo records: " + scan.message());
+  }
+  if (!bad && expect != report_.head_height + 1) {
+    bad = "the undo record ('U') of height " + std::to_string(expect) + " is missing (undo_from " +
+          std::to_string(from) + ", head " + std::to_string(report_.head_height) + ")";
+  }
+  if (bad) return Fail(AuditCheck::kState, std::nullopt, *bad);
+  return true;
+}
 
 bool Auditor::CheckMetadata() {
   std::map<std::string, Bytes> records;
@@ -75,11 +116,13 @@ bool Auditor::CheckMetadata() {
         return Fail(AuditCheck::kMetadata, std::nullopt,
                     Record(name) + " does not decode: " + s.message());
       }
-      if (version != kFormatPlain && version != kFormatVersion) {
+      if (version != kFormatVersion) {
         return Fail(AuditCheck::kMetadata, std::nullopt,
                     Record(name) + " says version " + std::to_string(version) +
-                        "; this audit reads versions " + std::to_string(kFormatPlain) + " and " +
-                        std::to_string(kFormatVersion));
+                        "; this audit reads version " + std::to_string(kFormatVersion) +
+                        (version < kFormatVersion ? " (versions 1 and 2 are PROTOCOL v1 chains: "
+                                                    "audit them with a v1 build)"
+                                                  : ""));
       }
     } else if (name == "genesis") {
       if (value.size() != 32 || crypto::Hash256::FromBytes(value) != report_.genesis_hash) {
@@ -137,6 +180,15 @@ bool Auditor::CheckMetadata() {
                         ", but block " + std::to_string(last) + " and the replay give " +
                         crypto::ShortHex(report_.state_root, 16));
       }
+    } else if (name == "undo_from") {
+      auto from = DecodeUndoFrom(value);
+      if (!from || *from > report_.head_height) {
+        return Fail(AuditCheck::kMetadata, std::nullopt,
+                    Record(name) + (from ? " says " + std::to_string(*from) + ", above the head " +
+                                               std::to_string(report_.head_height)
+                                         : " does not decode"));
+      }
+      if (!CheckUndoHeights(*from)) return false;
     } else {
       return Fail(AuditCheck::kMetadata, std::nullopt,
                   "unknown metadata record 'M' \"" + Printable(AsBytes(name)) + "\" (" +
@@ -294,9 +346,9 @@ bool Auditor::CheckEngineRecords() {
 }
 
 bool Auditor::CheckLayout() {
-  // The gaps between the store's prefixes: B C H K M Q R S T (ledger/chain_store.h).
+  // The gaps between the store's prefixes: B C H K M Q R S T U (ledger/chain_store.h).
   static const std::pair<uint8_t, uint8_t> kGaps[] = {{0x00, 'B'}, {'D', 'H'}, {'I', 'K'},
-                                                      {'L', 'M'},  {'N', 'Q'}, {'U', 0xff}};
+                                                      {'L', 'M'},  {'N', 'Q'}, {'V', 0xff}};
   for (const auto& [from, to] : kGaps) {
     std::optional<std::string> stray;
     const uint8_t start[] = {from};

@@ -54,7 +54,8 @@ bool Auditor::CheckStoreAtEnd() {
   }
   // What one Commit batch writes beside a block: none of it may outlive the block.
   for (const auto& [prefix, what] : {std::pair<uint8_t, const char*>{'R', "receipts are"},
-                                     std::pair<uint8_t, const char*>{'Q', "a certificate is"}}) {
+                                     std::pair<uint8_t, const char*>{'Q', "a certificate is"},
+                                     std::pair<uint8_t, const char*>{'U', "an undo record is"}}) {
     Bytes key = BlockKey(h + 1);
     key[0] = prefix;
     auto got = kv_->Get(key);
@@ -65,6 +66,20 @@ bool Auditor::CheckStoreAtEnd() {
     }
   }
   return CompareState();
+}
+
+bool Auditor::CheckStoredUndo(uint64_t h, const ledger::StateDiff& undo) {
+  auto got = kv_->Get(ledger::ChainStore::UndoKey(h));
+  if (!got.ok()) return Fail(AuditCheck::kRead, h, "reading the undo record: " + got.error());
+  // Absent below the retained window; whether every retained height has one is checked with
+  // the metadata.
+  if (!got.value()) return true;
+  if (**got != ledger::ChainStore::EncodeUndo(undo)) {
+    return Fail(AuditCheck::kState, h,
+                "the stored undo record ('U') is not what the replay's writes replaced; proofs "
+                "of earlier heights would be refused or wrong");
+  }
+  return true;
 }
 
 bool Auditor::CheckStoredIndexes(const ledger::Block& b, const crypto::Hash256& hash,

@@ -54,7 +54,7 @@ class Window {
       }
       Slot& s = ahead_.front();
       if (s.failure) return auditor_.Fail(std::move(*s.failure));
-      if (s.end) return true;
+      if (s.end) return auditor_.CheckTreeAtEnd();
       if (s.checked) {
         pool_.Wait(*s.checked);
         if (!auditor_.CheckBlock(*s.checked)) return false;

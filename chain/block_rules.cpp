@@ -46,7 +46,9 @@ Status Checked::ToStatus(uint64_t height) const {
 }
 
 BlockRules::BlockRules(const genesis::Genesis& genesis)
-    : genesis_(genesis), genesis_hash_(genesis.Block0().Hash()) {
+    : genesis_(genesis),
+      genesis_hash_(genesis.Block0().Hash()),
+      validators_hash_(genesis.ValidatorsHash()) {
   if (genesis_.consensus == genesis::ConsensusKind::kBft) {
     std::vector<crypto::PublicKey> keys;
     for (const genesis::Node& v : genesis_.validators) keys.push_back(v.public_key);
@@ -61,8 +63,8 @@ bool BlockRules::IsValidator(const crypto::PublicKey& key) const {
 }
 
 Checked BlockRules::Check(const ledger::StateReader& state, const ledger::BlockHeader& parent,
-                          const ledger::Block& block, ByteView certificate,
-                          const CheckOptions& options) const {
+                          const ledger::StateTree::View& parent_view, const ledger::Block& block,
+                          ByteView certificate, const CheckOptions& options) const {
   if (Checked c = CheckHeader(parent, block, options); !c.ok()) return c;
   const bool proposer_ok = options.proposer_signature_ok ? *options.proposer_signature_ok
                                                          : block.VerifyProposerSignature();
@@ -74,7 +76,7 @@ Checked BlockRules::Check(const ledger::StateReader& state, const ledger::BlockH
   if (verifier_ && options.check_certificate) {
     if (Checked c = CheckCertificate(block, certificate); !c.ok()) return c;
   }
-  return CheckTransactions(state, parent, block, options);
+  return CheckTransactions(state, parent_view, block, options);
 }
 
 Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger::Block& block,
@@ -88,6 +90,14 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
   if (hd.chain_id != genesis_.chain_id) {
     return Refuse(Verdict::kHeader,
                   "chain id \"" + hd.chain_id + "\" is not \"" + genesis_.chain_id + "\"");
+  }
+  // The set is fixed at genesis, so both hashes are the genesis set's at every height.
+  if (hd.validators_hash != validators_hash_ || hd.next_validators_hash != validators_hash_) {
+    return Refuse(Verdict::kHeader, "validators_hash " + crypto::ShortHex(hd.validators_hash, 16) +
+                                        " / next_validators_hash " +
+                                        crypto::ShortHex(hd.next_validators_hash, 16) +
+                                        " is not the genesis validator set's " +
+                                        crypto::ShortHex(validators_hash_, 16));
   }
   const crypto::Hash256 parent_hash = parent.Hash();
   if (hd.prev_hash != parent_hash) {
@@ -132,7 +142,8 @@ Checked BlockRules::CheckCertificate(const ledger::Block& block, ByteView certif
 }
 
 Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
-                                      const ledger::BlockHeader& parent, const ledger::Block& block,
+                                      const ledger::StateTree::View& parent_view,
+                                      const ledger::Block& block,
                                       const CheckOptions& options) const {
   const ledger::BlockHeader& hd = block.header;
   std::vector<crypto::Hash256> hashes;
@@ -157,7 +168,7 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
   }
   // Every signature was verified above: execution need not redo it.
   exec_opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
-  auto exec = ledger::ExecuteBlock(state, parent.state_root, block, exec_opts);
+  auto exec = ledger::ExecuteBlock(state, parent_view, block, exec_opts);
   if (!exec.ok()) {
     std::string why = exec.error();
     const std::string prefix = "block " + std::to_string(hd.height) + ": ";

@@ -25,7 +25,7 @@ namespace cairn::chain {
 // whether to drop a peer, and the audit reports it.
 enum class Verdict : uint8_t {
   kAccepted,
-  kHeader,             // height, chain id, prev_hash or timestamp does not follow the parent
+  kHeader,             // height, chain id, validator set hashes, prev_hash or timestamp is wrong
   kProposer,           // the proposer is not a validator
   kClockDrift,         // proposals only: the timestamp is too far ahead of this node's clock
   kProposerSignature,  // the proposer signature does not verify
@@ -75,11 +75,11 @@ class BlockRules {
   bool IsValidator(const crypto::PublicKey& key) const;
 
   // Checks `block` as the child of `parent` (the header at height - 1, whose post-state
-  // `state` is), with its `certificate` (empty when none), and executes it. The first
-  // failing check is the verdict.
+  // `state` is, with state tree `parent_view`), with its `certificate` (empty when none),
+  // and executes it. The first failing check is the verdict.
   Checked Check(const ledger::StateReader& state, const ledger::BlockHeader& parent,
-                const ledger::Block& block, ByteView certificate,
-                const CheckOptions& options) const;
+                const ledger::StateTree::View& parent_view, const ledger::Block& block,
+                ByteView certificate, const CheckOptions& options) const;
 
   // That `certificate` proves `block` final for the validator set (kCertificate or ok).
   Checked CheckCertificate(const ledger::Block& block, ByteView certificate) const;
@@ -90,11 +90,13 @@ class BlockRules {
                       const CheckOptions& options) const;
 
  private:
-  Checked CheckTransactions(const ledger::StateReader& state, const ledger::BlockHeader& parent,
-                            const ledger::Block& block, const CheckOptions& options) const;
+  Checked CheckTransactions(const ledger::StateReader& state,
+                            const ledger::StateTree::View& parent_view, const ledger::Block& block,
+                            const CheckOptions& options) const;
 
   const genesis::Genesis& genesis_;
   const crypto::Hash256 genesis_hash_;
+  const crypto::Hash256 validators_hash_;
   std::unique_ptr<consensus::Verifier> verifier_;  // BFT chains only
 };
 

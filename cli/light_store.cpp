@@ -1,5 +1,5 @@
 // <dir>/headers := Record*
-// Record := height:u64 header:bytes[158..65757] proof:bytes[0..69677]   (little endian)
+// Record := height:u64 header:bytes[222..65821] proof:bytes[0..69677]   (little endian)
 // `proof` is the proposer signature (solo, Raft) or the certificate (BFT). The file is ours,
 // but a disk or an editor can damage it, so it is read with the same bounds as the network.
 #include "cli/light_store.h"
@@ -21,7 +21,7 @@
 namespace cairn::cli {
 namespace {
 
-constexpr size_t kMaxHeaderBytes = 65'757;
+constexpr size_t kMaxHeaderBytes = 65'821;  // a v2 header (docs/PROTOCOL.md section 5)
 constexpr size_t kMaxProofBytes = 1 + 8 + 4 + 32 + 4 + 1024 * (4 + 64);
 // A store this size holds about two million solo or Raft headers.
 constexpr size_t kMaxStoreBytes = size_t{512} << 20;

@@ -1,5 +1,8 @@
 // ProofFile := {"format": "cairn-proof/1", "chain_id", "genesis_hash", "consensus",
-//   "statement": {"kind": "tx", "tx_hash", "index"}, "height", "header", "certificate",
+//   "statement": {"kind": "tx", "tx_hash", "index"}
+//              | {"kind": "account", "address", "value": hex | null}
+//              | {"kind": "record", "address", "key", "value": hex | null}, "height", "header",
+//              "certificate",
 //   "proposer_sig", "headers_from", "headers": [{"header", "proposer_sig"}], "proof"}
 // (docs/CLI.md "Proof files"). Bytes are lowercase hex; either case is read.
 #include "cli/proof_file.h"
@@ -137,6 +140,10 @@ Json ProofFile::ToJson() const {
   if (kind == StatementKind::kTx) {
     statement["tx_hash"] = tx.tx_hash.ToHex();
     statement["index"] = tx.index;
+  } else {
+    statement["address"] = state.address.ToHex();
+    if (kind == StatementKind::kRecord) statement["key"] = crypto::ToHex(state.key);
+    statement["value"] = state.value ? Json(crypto::ToHex(*state.value)) : Json();
   }
   Json hs = Json::array();
   for (const LinkedHeader& h : headers) {
@@ -193,12 +200,19 @@ Result<ProofFile> ProofFile::FromJson(const Json& j) {
     if (!index.ok()) return index.status();
     p.tx.index = static_cast<uint32_t>(*index);
   } else if (*sk == "account" || *sk == "record") {
-    // A kind of this format whose proofs (state proofs) this build cannot check yet: named,
-    // so the user knows the file is not damaged.
-    return Status::Error(StatusCode::kInvalidArgument,
-                         "proof file: statement.kind \"" + *sk +
-                             "\" is not supported by this build of cairn (it verifies \"tx\" "
-                             "statements only; state proofs need getProof)");
+    p.kind = *sk == "account" ? StatementKind::kAccount : StatementKind::kRecord;
+    auto addr = s.FixedHex<crypto::PublicKey>("address");
+    if (!addr.ok()) return addr.status();
+    p.state.address = *addr;
+    if (p.kind == StatementKind::kRecord) {
+      auto key = s.Hex("key", 2 * 128);
+      if (!key.ok()) return key.status();
+      if (key->empty()) return s.Fail("key", "must be 1 to 128 bytes");
+      p.state.key = std::move(*key);
+    }
+    auto value = s.HexOrNull("value", kMaxStateValueHex);
+    if (!value.ok()) return value.status();
+    p.state.value = std::move(*value);
   } else {
     return s.Fail("kind", "\"" + *sk + "\" is not \"tx\", \"account\" or \"record\"");
   }
@@ -245,7 +259,7 @@ Result<ProofFile> ProofFile::FromJson(const Json& j) {
     lh.proposer_sig = *ps;
     p.headers.push_back(std::move(lh));
   }
-  auto proof = f.Hex("proof", kMaxTxProofHex);
+  auto proof = f.Hex("proof", p.kind == StatementKind::kTx ? kMaxTxProofHex : kMaxStateProofHex);
   if (!proof.ok()) return proof.status();
   p.proof = std::move(*proof);
   return p;

@@ -27,13 +27,24 @@ inline constexpr size_t kMaxProofFileBytes = 64 << 20;
 inline constexpr size_t kMaxProofHeaders = 200'000;
 // Hex lengths: the longest encoded header (docs/PROTOCOL.md section 5), the longest
 // certificate (1024 signers), the longest TxProof (64 hashes).
-inline constexpr size_t kMaxHeaderHex = 2 * 65'757;
+inline constexpr size_t kMaxHeaderHex = 2 * 65'821;
 inline constexpr size_t kMaxCertificateHex = 2 * (1 + 8 + 4 + 32 + 4 + 1024 * (4 + 64));
 inline constexpr size_t kMaxTxProofHex = 2 * (9 + 64 * 32);
 
-// What the file claims. Only kTx is built; account and record statements (state proofs,
-// issue 14) parse as a kind and are refused as unsupported until their verifier exists.
+// What the file claims: a transaction in a block, or an account's or a record's value (or
+// absence) after a block (a state proof against the header's state_root, PROTOCOL §7.1).
 enum class StatementKind { kTx, kAccount, kRecord };
+
+// The longest StateProof (ledger::StateProof::kMaxEncodedSize), an Account encoding (17
+// bytes) or a record value (ledger::kMaxRecordValue), in hex.
+inline constexpr size_t kMaxStateProofHex = 2 * (4 + 32 + 64 + 256 * 32);
+inline constexpr size_t kMaxStateValueHex = 2 * 4096;
+
+struct StateStatement {
+  crypto::PublicKey address;
+  Bytes key;                   // kRecord: the record key (1..128 bytes)
+  std::optional<Bytes> value;  // the Account encoding or the record's bytes; nullopt: absent
+};
 
 struct TxStatement {
   crypto::Hash256 tx_hash;
@@ -51,7 +62,8 @@ struct ProofFile {
   crypto::Hash256 genesis_hash;
   genesis::ConsensusKind consensus = genesis::ConsensusKind::kSolo;
   StatementKind kind = StatementKind::kTx;
-  TxStatement tx;  // kind kTx
+  TxStatement tx;        // kind kTx
+  StateStatement state;  // kinds kAccount, kRecord
   uint64_t height = 0;
   Bytes header;                                   // the encoded header the proof is against
   std::optional<Bytes> certificate;               // BFT: its commit certificate
@@ -61,7 +73,8 @@ struct ProofFile {
   // (a light store).
   uint64_t headers_from = 1;
   std::vector<LinkedHeader> headers;
-  Bytes proof;  // kind kTx: TxProof (docs/PROTOCOL.md section 6.1)
+  // kind kTx: TxProof (docs/PROTOCOL.md section 6.1); kAccount, kRecord: StateProof (7.1)
+  Bytes proof;
 
   nlohmann::json ToJson() const;
   // Every field's type and bound, in file order; errors name the field ("headers[12].header:

@@ -1,6 +1,9 @@
 #include "cli/proof_verify.h"
 
 #include "api/tx_proof.h"
+#include "ledger/account.h"
+#include "ledger/state.h"
+#include "ledger/state_proof.h"
 
 namespace cairn::cli {
 namespace {
@@ -94,17 +97,15 @@ Result<VerifiedProof> VerifyProof(const ProofFile& file, const audit::HeaderTrus
                          std::string(genesis::ConsensusName(file.consensus)) +
                          ", the genesis file " + std::string(genesis::ConsensusName(g.consensus)));
   }
-  if (file.kind != StatementKind::kTx) {
-    return Status::Error("statement: kind \"" + std::string(StatementKindName(file.kind)) +
-                         "\" is not supported by this build (\"tx\" only)");
-  }
   auto header = DecodeHeader(file.header, "header " + std::to_string(file.height));
   if (!header.ok()) return header.status();
   if (header->height != file.height) {
     return Status::Error("header: its height is " + std::to_string(header->height) +
                          ", the file says " + std::to_string(file.height));
   }
-  if (file.height == 0) return Status::Error("header 0: genesis holds no transactions");
+  if (file.height == 0 && file.kind == StatementKind::kTx) {
+    return Status::Error("header 0: genesis holds no transactions");
+  }
   if (header->chain_id != g.chain_id) {
     return Status::Error("header " + std::to_string(file.height) + ": chain id \"" +
                          header->chain_id + "\" is not \"" + g.chain_id + "\"");
@@ -130,6 +131,30 @@ Result<VerifiedProof> VerifyProof(const ProofFile& file, const audit::HeaderTrus
     return s;
   }
 
+  if (file.kind != StatementKind::kTx) {
+    // The state at the header: the proof against its state_root (PROTOCOL §7.1).
+    const Bytes state_key = file.kind == StatementKind::kAccount
+                                ? ledger::AccountKey(file.state.address)
+                                : ledger::RecordKey(file.state.address, file.state.key);
+    if (file.kind == StatementKind::kAccount && file.state.value) {
+      if (auto a = ledger::Account::Decode(*file.state.value); !a.ok()) {
+        return Status::Error("statement: value is not an Account encoding: " + a.error());
+      }
+    }
+    const ledger::StateClaim claim = file.state.value
+                                         ? ledger::StateClaim::Present(*file.state.value)
+                                         : ledger::StateClaim::Absent();
+    if (Status s = ledger::VerifyStateProof(header->state_root, state_key, claim, file.proof);
+        !s.ok()) {
+      std::string why = s.message();
+      if (why.rfind("proof: ", 0) == 0) why.erase(0, 7);
+      return Status::Error("proof: against the state_root " +
+                           crypto::ShortHex(header->state_root, 16) + " of header " +
+                           std::to_string(file.height) + ": " + why);
+    }
+    out.state = file.state;
+    return out;
+  }
   auto inclusion = api::VerifyTxProof(file.header, file.tx.tx_hash, file.proof);
   if (!inclusion.ok()) return Status::Error("proof: " + inclusion.status().message());
   if (inclusion->index != file.tx.index) {
@@ -142,8 +167,28 @@ Result<VerifiedProof> VerifyProof(const ProofFile& file, const audit::HeaderTrus
 }
 
 std::string DescribeVerified(const VerifiedProof& v) {
-  std::string s = "transaction " + v.tx_hash.ToHex() + " is at index " + std::to_string(v.index) +
-                  " of block " + std::to_string(v.height) + " (hash " + v.block_hash.ToHex() + ")";
+  std::string s;
+  if (v.kind == StatementKind::kTx) {
+    s = "transaction " + v.tx_hash.ToHex() + " is at index " + std::to_string(v.index) +
+        " of block " + std::to_string(v.height) + " (hash " + v.block_hash.ToHex() + ")";
+  } else {
+    std::string what =
+        v.kind == StatementKind::kAccount
+            ? "account " + v.state.address.ToHex()
+            : "record " + crypto::ToHex(v.state.key) + " of account " + v.state.address.ToHex();
+    std::string holds = "is absent";
+    if (v.state.value && v.kind == StatementKind::kAccount) {
+      auto a = ledger::Account::Decode(*v.state.value);
+      holds = a.ok() ? "has balance " + std::to_string(a->balance) + ", nonce " +
+                           std::to_string(a->nonce) + ", role " +
+                           std::string(ledger::RoleName(a->role))
+                     : "holds " + crypto::ToHex(*v.state.value);
+    } else if (v.state.value) {
+      holds = "holds " + crypto::ToHex(*v.state.value);
+    }
+    s = what + " " + holds + " after block " + std::to_string(v.height) + " (hash " +
+        v.block_hash.ToHex() + ")";
+  }
   if (v.certified) {
     return s + ", final by a certificate of " + std::to_string(v.signers) + " of " +
            std::to_string(v.validators) + " validators";

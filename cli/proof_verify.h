@@ -26,6 +26,7 @@ struct VerifiedProof {
   uint64_t linked_headers = 0;    // solo, Raft: headers checked from the file
   uint64_t anchor = 0;            // solo, Raft: the trusted height they link to (0: genesis)
   bool trusted_by_store = false;  // solo, Raft: the light store already held this header
+  StateStatement state;           // kinds kAccount, kRecord: what the state proof proved
   std::string proposer;           // the proposer's genesis name
 };
 

@@ -1,5 +1,6 @@
 // Proofs and the light client (docs/CLI.md "Proofs and the light client"):
 //   cairn prove tx HASH --out FILE [--genesis F] [--light] [--light-dir D] [--headers-from H]
+//   cairn prove account ADDR | record ADDR KEY --out FILE [--height H] [same options]
 //   cairn verify-proof FILE --genesis F [--light-dir D]          offline, no node
 //   cairn light sync [--genesis F] [--light-dir D] [--to H]
 // The header checks are audit::HeaderTrust's (chain::BlockRules), the proof check
@@ -19,7 +20,11 @@ namespace cairn::cli {
 namespace {
 
 struct ProofCliOptions {
+  StatementKind kind = StatementKind::kTx;
   std::string tx_hash;
+  std::string address;     // account, record
+  std::string record_key;  // record: hex
+  std::string at_height;   // account, record: empty for the head
   std::string out;
   std::string file;
   std::string genesis_file;
@@ -212,7 +217,7 @@ Status SameGenesis(const NodeChain& c, const audit::HeaderTrust& trust, const st
                        trust.genesis_hash().ToHex());
 }
 
-Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
+Status Prove(const GlobalOptions& g, const ProofCliOptions& o) {
   const bool use_store = o.light || !o.light_dir.empty();
   std::unique_ptr<audit::HeaderTrust> trust;
   if (use_store || !o.genesis_file.empty()) {
@@ -227,24 +232,46 @@ Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
   if (trust) {
     if (Status s = SameGenesis(*chain, *trust, node->url()); !s.ok()) return s;
   }
-  auto r = node->Call("getTxProof", Json{{"hash", o.tx_hash}});
+  const bool tx = o.kind == StatementKind::kTx;
+  const std::string method = tx ? "getTxProof" : "getProof";
+  Json params{{"hash", o.tx_hash}};
+  if (!tx) {
+    params = Json{{"address", o.address}};
+    if (o.kind == StatementKind::kRecord) params["key"] = o.record_key;
+    if (!o.at_height.empty()) params["height"] = U64Of(o.at_height);
+  }
+  auto r = node->Call(method, params);
   if (!r.ok()) return r.status();
 
   ProofFile f;
   f.chain_id = chain->chain_id;
   f.genesis_hash = chain->genesis_hash;
   f.consensus = chain->consensus;
-  f.kind = StatementKind::kTx;
-  f.tx.tx_hash = *crypto::Hash256::FromHex(o.tx_hash);  // the option's validator checked it
+  f.kind = o.kind;
   auto height = JsonU64(*r, "height");
-  auto index = JsonU64(*r, "index");
   auto header = HexField(*r, "header", kMaxHeaderHex);
-  auto proof = HexField(*r, "proof", kMaxTxProofHex);
-  if (!height || !index || *index > UINT32_MAX || !header.ok() || !proof.ok()) {
-    return Status::Error("getTxProof: the node's answer is incomplete");
+  auto proof = HexField(*r, "proof", tx ? kMaxTxProofHex : kMaxStateProofHex);
+  if (!height || !header.ok() || !proof.ok()) {
+    return Status::Error(method + ": the node's answer is incomplete");
   }
+  if (tx) {
+    f.tx.tx_hash = *crypto::Hash256::FromHex(o.tx_hash);  // the option's validator checked it
+    auto index = JsonU64(*r, "index");
+    if (!index || *index > UINT32_MAX) {
+      return Status::Error(method + ": the node's answer is incomplete");
+    }
+    f.tx.index = static_cast<uint32_t>(*index);
+  } else {
+    f.state.address = *crypto::PublicKey::FromHex(o.address);  // checked by the validator
+    if (o.kind == StatementKind::kRecord) f.state.key = *crypto::FromHex(o.record_key);
+    if (r->contains("value") && (*r)["value"].is_string()) {
+      auto value = HexField(*r, "value", kMaxStateValueHex);
+      if (!value.ok()) return value.status();
+      f.state.value = std::move(*value);
+    }
+  }
+  if (tx && *height == 0) return Status::Error(method + ": the node names block 0");
   f.height = *height;
-  f.tx.index = static_cast<uint32_t>(*index);
   f.header = std::move(*header);
   f.proof = std::move(*proof);
 
@@ -266,7 +293,7 @@ Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
       // The certificate came with the proof: nothing more to download.
       stats.before = store->height();
       auto h = ledger::BlockHeader::Decode(f.header);
-      if (!h.ok()) return h.status().Wrap("getTxProof header");
+      if (!h.ok()) return h.status().Wrap(method + " header");
       auto signers = trust->CheckCertified(*h, *f.certificate);
       if (!signers.ok()) return signers.status();
       if (f.height > store->height()) {
@@ -279,6 +306,9 @@ Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
     }
   } else {
     f.headers_from = std::max<uint64_t>(1, U64Of(o.headers_from));
+    if (f.height == 0) {
+      return Status::Error("block 0 is the genesis: prove a height above it (--height)");
+    }
     if (f.headers_from > f.height) {
       return Status::Error("--headers-from " + o.headers_from + " is above the block's height " +
                            std::to_string(f.height));
@@ -303,7 +333,7 @@ Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
     }
     if (chain_headers.back().encoded != f.header) {
       return Status::Error(
-          "header " + std::to_string(f.height) + ": getTxProof's header is not the block's (" +
+          "header " + std::to_string(f.height) + ": " + method + "'s header is not the block's (" +
           (store ? "the light store trusts another" : "getRawBlocks has another") + ")");
     }
     f.proposer_sig = SigOf(chain_headers.back());
@@ -325,16 +355,29 @@ Status ProveTx(const GlobalOptions& g, const ProofCliOptions& o) {
   if (Status s = WriteProofFile(o.out, f); !s.ok()) return s;
   if (g.json) {
     Json j{{"file", o.out},
-           {"tx_hash", f.tx.tx_hash.ToHex()},
+           {"kind", std::string(StatementKindName(f.kind))},
            {"height", f.height},
-           {"index", f.tx.index},
            {"headers", f.headers.size()},
            {"verified", verified.has_value()}};
+    if (tx) {
+      j["tx_hash"] = f.tx.tx_hash.ToHex();
+      j["index"] = f.tx.index;
+    } else {
+      j["address"] = f.state.address.ToHex();
+      if (f.kind == StatementKind::kRecord) j["key"] = crypto::ToHex(f.state.key);
+      j["value"] = f.state.value ? Json(crypto::ToHex(*f.state.value)) : Json();
+    }
     if (store) j["light"] = stats.ToJson();
     PrintJson(j);
   } else {
-    std::string line = "wrote " + o.out + ": transaction " + f.tx.tx_hash.ToHex() + " at index " +
-                       std::to_string(f.tx.index) + " of block " + std::to_string(f.height);
+    std::string line =
+        tx ? "wrote " + o.out + ": transaction " + f.tx.tx_hash.ToHex() + " at index " +
+                 std::to_string(f.tx.index) + " of block " + std::to_string(f.height)
+           : "wrote " + o.out + ": " + std::string(StatementKindName(f.kind)) + " " +
+                 f.state.address.ToHex() +
+                 (f.kind == StatementKind::kRecord ? " key " + crypto::ToHex(f.state.key) : "") +
+                 (f.state.value ? " present" : " absent") + " after block " +
+                 std::to_string(f.height);
     if (!f.headers.empty()) line += ", with " + std::to_string(f.headers.size()) + " headers";
     if (store) line += "; fetched " + std::to_string(stats.fetched) + " new headers";
     Print(line + (verified ? " (verified)\n"
@@ -363,16 +406,24 @@ Status VerifyProofCommand(const GlobalOptions& g, const ProofCliOptions& o) {
   auto v = VerifyProof(*file, **trust, store ? &*store : nullptr);
   if (!v.ok()) return Status::Error("proof refused: " + v.status().message());
   if (g.json) {
-    PrintJson(
-        Json{{"ok", true},
-             {"statement", {{"kind", "tx"}, {"tx_hash", v->tx_hash.ToHex()}, {"index", v->index}}},
-             {"height", v->height},
-             {"block_hash", v->block_hash.ToHex()},
-             {"basis", v->certified ? "certificate" : "header_chain"},
-             {"signers", v->signers},
-             {"validators", v->validators},
-             {"linked_headers", v->linked_headers},
-             {"trusted_by_store", v->trusted_by_store}});
+    Json statement{{"kind", std::string(StatementKindName(v->kind))}};
+    if (v->kind == StatementKind::kTx) {
+      statement["tx_hash"] = v->tx_hash.ToHex();
+      statement["index"] = v->index;
+    } else {
+      statement["address"] = v->state.address.ToHex();
+      if (v->kind == StatementKind::kRecord) statement["key"] = crypto::ToHex(v->state.key);
+      statement["value"] = v->state.value ? Json(crypto::ToHex(*v->state.value)) : Json();
+    }
+    PrintJson(Json{{"ok", true},
+                   {"statement", std::move(statement)},
+                   {"height", v->height},
+                   {"block_hash", v->block_hash.ToHex()},
+                   {"basis", v->certified ? "certificate" : "header_chain"},
+                   {"signers", v->signers},
+                   {"validators", v->validators},
+                   {"linked_headers", v->linked_headers},
+                   {"trusted_by_store", v->trusted_by_store}});
   } else {
     Print(DescribeVerified(*v) + "\n");
   }
@@ -440,7 +491,51 @@ void AddProofCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
                 "the one below it in its light store); default 1, a self-contained file")
       ->check(U64Validator())
       ->type_name("H");
-  c->callback([&g, o, action] { *action = [&g, o] { return ProveTx(g, *o); }; });
+  c->callback([&g, o, action] {
+    o->kind = StatementKind::kTx;
+    *action = [&g, o] { return Prove(g, *o); };
+  });
+  // Shared by account and record: what a state proof file needs beside the statement.
+  auto state_options = [&](CLI::App* sc) {
+    sc->add_option("--out", o->out, "the proof file to write")->required()->type_name("FILE");
+    sc->add_option("--height", o->at_height,
+                   "the block after which to prove (default: the head; the node keeps the last "
+                   "state_tree.memory_versions heights)")
+        ->check(U64Validator())
+        ->type_name("H");
+    sc->add_option("--genesis", o->genesis_file,
+                   "the chain's genesis file: check the proof before writing it")
+        ->type_name("FILE");
+    sc->add_flag("--light", o->light,
+                 "take the headers from the light store, downloading only those it lacks");
+    AddLightOptions(sc, o.get());
+    sc->add_option("--headers-from", o->headers_from,
+                   "solo and Raft: carry headers from this height only; default 1")
+        ->check(U64Validator())
+        ->type_name("H");
+  };
+  c = prove->add_subcommand(
+      "account", "prove an account's balance, nonce and role (or its absence) after a block");
+  c->add_option("ADDR", o->address, "the account's public key")->required()->check(HashValidator());
+  state_options(c);
+  c->callback([&g, o, action] {
+    o->kind = StatementKind::kAccount;
+    *action = [&g, o] { return Prove(g, *o); };
+  });
+  c = prove->add_subcommand("record", "prove a record's value (or its absence) after a block");
+  c->add_option("ADDR", o->address, "the account's public key")->required()->check(HashValidator());
+  c->add_option("KEY", o->record_key, "the record key in hex (1 to 128 bytes)")
+      ->required()
+      ->check([](const std::string& k) -> std::string {
+        auto b = crypto::FromHex(k);
+        if (!b || b->empty() || b->size() > 128) return "must be 1 to 128 bytes in hex";
+        return "";
+      });
+  state_options(c);
+  c->callback([&g, o, action] {
+    o->kind = StatementKind::kRecord;
+    *action = [&g, o] { return Prove(g, *o); };
+  });
 
   c = app.add_subcommand("verify-proof",
                          "check a proof file offline against the chain's genesis file");

@@ -70,6 +70,13 @@ constexpr UintRange kUintRanges[] = {
      [](const NodeConfig& c) -> uint64_t { return c.p2p_max_pending_per_ip; }},
     {"p2p.handshake_timeout_ms", 100, 60'000,
      [](const NodeConfig& c) -> uint64_t { return c.p2p_handshake_timeout_ms; }},
+    // Each version holds a block's new tree nodes; 1,024 of 1,000-transfer blocks at 1M
+    // accounts is ~1.3 GB, the most a node should pin for proofs.
+    {"state_tree.memory_versions", 1, 1024,
+     [](const NodeConfig& c) -> uint64_t { return c.state_tree_memory_versions; }},
+    // Undo records of ~1,000-transfer blocks are ~170 KB each: 10M heights is an archive.
+    {"state_tree.retain_heights", 0, 10'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.state_tree_retain_heights; }},
 };
 
 const UintRange* FindRange(std::string_view key) {
@@ -153,7 +160,7 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   c.home = home;
   CAIRN_TRY(CheckKeys(j,
                       {"name", "data_dir", "key_file", "genesis_file", "log_level", "rpc",
-                       "consensus", "mempool", "p2p", "storage"},
+                       "consensus", "mempool", "p2p", "state_tree", "storage"},
                       ""));
   CAIRN_TRY(ReadString(j, "name", "", &c.name));
   CAIRN_TRY(ReadString(j, "data_dir", "", &c.data_dir));
@@ -226,6 +233,12 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
         c.peers.push_back(pc);
       }
     }
+  }
+  if (auto t = j.find("state_tree"); t != j.end()) {
+    if (!t->is_object()) return Err("state_tree", "must be an object");
+    CAIRN_TRY(CheckKeys(*t, {"memory_versions", "retain_heights"}, "state_tree."));
+    CAIRN_TRY(ReadUint(*t, "memory_versions", "state_tree.", &c.state_tree_memory_versions));
+    CAIRN_TRY(ReadUint(*t, "retain_heights", "state_tree.", &c.state_tree_retain_heights));
   }
   if (auto st = j.find("storage"); st != j.end()) {
     if (!st->is_object()) return Err("storage", "must be an object");
@@ -377,6 +390,9 @@ std::string NodeConfig::ToJson() const {
               {"max_pending", p2p_max_pending},
               {"max_pending_per_ip", p2p_max_pending_per_ip},
               {"handshake_timeout_ms", p2p_handshake_timeout_ms}}},
+            {"state_tree",
+             {{"memory_versions", state_tree_memory_versions},
+              {"retain_heights", state_tree_retain_heights}}},
             {"storage", {{"sync", sync_writes}}}};
   return j.dump(2) + "\n";
 }

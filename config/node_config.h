@@ -50,6 +50,12 @@ struct NodeConfig {
   uint64_t tick_ms = 50;
   uint32_t max_block_txs = 0;  // 0: the genesis params' max_block_txs
   bool sync_writes = true;     // fsync every commit; off only for throwaway chains
+  // Committed heights whose state tree stays in memory for getProof (~1.3 MB each at 1M
+  // accounts under 1,000-transfer blocks; docs/design/state-tree.md section 4).
+  uint32_t state_tree_memory_versions = 16;
+  // Heights below the head whose state stays provable, from the undo records each commit
+  // writes (ledger/chain_store.h); older ones are deleted.
+  uint64_t state_tree_retain_heights = 1000;
 
   ledger::MempoolLimits mempool;
   // Transaction admission (the RPC threads and the gossip worker) runs this many nice levels

@@ -22,7 +22,7 @@
 #include "base/codec.h"
 #include "base/file.h"
 #include "crypto/merkle.h"
-#include "ledger/state_root.h"
+#include "ledger/executor.h"
 
 namespace cairn::genesis {
 namespace {
@@ -380,13 +380,25 @@ ledger::StateDiff Genesis::InitialState() const {
   return diff;
 }
 
+crypto::Hash256 Genesis::ValidatorsHash() const {
+  static constexpr std::string_view kDomain("CAIRN/set\0", 10);
+  codec::Writer w;
+  w.Raw(AsBytes(kDomain)).U32(static_cast<uint32_t>(validators.size()));
+  for (size_t i = 0; i < validators.size(); ++i) {
+    w.U32(static_cast<uint32_t>(i)).Fixed(validators[i].public_key);
+  }
+  return crypto::Sha256Of(w.bytes());
+}
+
 ledger::Block Genesis::Block0() const {
   ledger::Block b;
   b.header.chain_id = chain_id;
   b.header.height = 0;
   b.header.timestamp_ms = genesis_time_ms;
   b.header.tx_root = crypto::MerkleRoot({});
-  b.header.state_root = ledger::NextStateRoot(crypto::Hash256(), 0, InitialState());
+  b.header.state_root = ledger::StateRootOf(InitialState());
+  b.header.validators_hash = ValidatorsHash();
+  b.header.next_validators_hash = b.header.validators_hash;
   b.header.tx_count = 0;
   crypto::Hash256 config = ConfigHash();
   b.header.consensus_data.assign(config.view().begin(), config.view().end());

@@ -64,6 +64,10 @@ struct Genesis {
   // block 0's consensus_data so the genesis hash commits to the whole configuration.
   crypto::Hash256 ConfigHash() const;
   ledger::StateDiff InitialState() const;
+  // SetHash of the validator set (PROTOCOL §4): SHA-256("CAIRN/set" 0x00 || count:u32
+  // (id:u32 consensus_key:fixed[32])^count), ids 0..n-1 in file order. Every header's
+  // validators_hash and next_validators_hash until membership changes exist.
+  crypto::Hash256 ValidatorsHash() const;
   // Block 0: deterministic, so every node with the same file has the same genesis hash.
   ledger::Block Block0() const;
 

@@ -1,7 +1,8 @@
 // Grammar (integers little endian; bytes := len:u32 data[len]):
-//   BlockHeader := version:u8(=1) chain_id:bytes[1..64] height:u64 prev_hash:fixed[32]
+//   BlockHeader := version:u8(=2) chain_id:bytes[1..64] height:u64 prev_hash:fixed[32]
 //                  timestamp_ms:u64 proposer:fixed[32] tx_root:fixed[32] state_root:fixed[32]
-//                  tx_count:u32 consensus_data:bytes[0..65536]
+//                  validators_hash:fixed[32] next_validators_hash:fixed[32] tx_count:u32
+//                  consensus_data:bytes[0..65536]
 //   Block       := header:bytes proposer_sig:fixed[64] tx_count:u32 txs:bytes[tx_count]
 //   BlockHash   := SHA-256(BlockHeader)
 //   ProposerSig := Ed25519(proposer, "CAIRN/block/v1" 0x00 || BlockHash)
@@ -17,14 +18,15 @@ using codec::Writer;
 namespace {
 constexpr std::string_view kBlockDomain("CAIRN/block/v1\0", 15);
 constexpr size_t kMaxHeaderSize =
-    1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
+    1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
 }  // namespace
 
 Bytes BlockHeader::Encode() const {
   Writer w;
   w.Reserve(200 + consensus_data.size());
   w.U8(kVersion).Str(chain_id).U64(height).Fixed(prev_hash).U64(timestamp_ms).Fixed(proposer);
-  w.Fixed(tx_root).Fixed(state_root).U32(tx_count).Var(consensus_data);
+  w.Fixed(tx_root).Fixed(state_root).Fixed(validators_hash).Fixed(next_validators_hash);
+  w.U32(tx_count).Var(consensus_data);
   return w.Take();
 }
 
@@ -33,7 +35,8 @@ Result<BlockHeader> BlockHeader::Decode(ByteView b) {
   BlockHeader h;
   uint8_t version = 0;
   if (r.U8(&version, "version") && version != kVersion) {
-    r.Fail("version", "unsupported version " + std::to_string(version));
+    r.Fail("version", "unsupported version " + std::to_string(version) + " (this build reads " +
+                          std::to_string(kVersion) + ", PROTOCOL v2)");
   }
   r.Str(&h.chain_id, kMaxChainId, "chain_id", 1);
   r.U64(&h.height, "height");
@@ -42,6 +45,8 @@ Result<BlockHeader> BlockHeader::Decode(ByteView b) {
   r.Fixed(&h.proposer, "proposer");
   r.Fixed(&h.tx_root, "tx_root");
   r.Fixed(&h.state_root, "state_root");
+  r.Fixed(&h.validators_hash, "validators_hash");
+  r.Fixed(&h.next_validators_hash, "next_validators_hash");
   if (r.U32(&h.tx_count, "tx_count") && h.tx_count > kMaxBlockTxs) {
     r.Fail("tx_count", std::to_string(h.tx_count) + " exceeds " + std::to_string(kMaxBlockTxs));
   }

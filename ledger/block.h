@@ -17,11 +17,12 @@ namespace cairn::ledger {
 inline constexpr size_t kMaxConsensusData = 65536;
 inline constexpr uint32_t kMaxBlockTxs = 100000;
 
-// BlockHeader := version:u8(=1) chain_id:bytes[1..64] height:u64 prev_hash:fixed[32]
+// BlockHeader := version:u8(=2) chain_id:bytes[1..64] height:u64 prev_hash:fixed[32]
 //                timestamp_ms:u64 proposer:fixed[32] tx_root:fixed[32] state_root:fixed[32]
+//                validators_hash:fixed[32] next_validators_hash:fixed[32]
 //                tx_count:u32 consensus_data:bytes[0..65536]
 struct BlockHeader {
-  static constexpr uint8_t kVersion = 1;
+  static constexpr uint8_t kVersion = 2;  // PROTOCOL v2: the state tree's root
 
   std::string chain_id;
   uint64_t height = 0;
@@ -29,7 +30,11 @@ struct BlockHeader {
   uint64_t timestamp_ms = 0;   // proposer's clock, unix ms; never read by execution
   crypto::PublicKey proposer;  // zero for the genesis block
   crypto::Hash256 tx_root;     // crypto::MerkleRoot of the transaction hashes
-  crypto::Hash256 state_root;  // state commitment after executing this block
+  crypto::Hash256 state_root;  // the state tree's root after executing this block
+  // SetHash of the validator set of this height and of the next (docs/PROTOCOL.md §4):
+  // fixed at genesis until membership changes exist, so both equal the genesis set's.
+  crypto::Hash256 validators_hash;
+  crypto::Hash256 next_validators_hash;
   uint32_t tx_count = 0;
   Bytes consensus_data;  // engine-defined (e.g. Raft term); the genesis block: config hash
 

@@ -1,7 +1,7 @@
 // Stored encodings (codec.h integers, little endian; keys use big-endian heights so that
 // byte order is height order):
 //   key   'M' name                value
-//         "format"                u32 (1, or 2 once a BodyRef is stored)
+//         "format"                u32 (3: PROTOCOL v2; 1 and 2 were v1 chains)
 //         "genesis"               fixed[32]
 //         "chain_id"              bytes[1..64]
 //         "head"                  Head := height:u64 hash:fixed[32] state_root:fixed[32]
@@ -15,11 +15,13 @@
 //   key   'S' state key           state value (state.h)
 #include "ledger/chain_store.h"
 
+#include <deque>
+
 #include <algorithm>
 
 #include "base/codec.h"
 #include "base/mutex.h"
-#include "ledger/state_root.h"
+#include "ledger/state_tree.h"
 
 namespace cairn::ledger {
 
@@ -27,10 +29,10 @@ using codec::Reader;
 using codec::Writer;
 namespace {
 
-// Format 1 knows no BodyRef; a store moves to 2 when Commit writes its first one, so an
-// older build refuses it instead of misreading the reference as a damaged block.
-constexpr uint32_t kFormatPlain = 1;
-constexpr uint32_t kFormatVersion = 2;
+// Formats 1 and 2 hold PROTOCOL v1 chains (the chained state digest, v1 headers); format 3
+// holds v2 chains, whose state root is the state tree's. No migration: a v1 chain is
+// re-created from its genesis file.
+constexpr uint32_t kFormatVersion = 3;
 constexpr uint8_t kMetaPrefix = 'M';
 constexpr uint8_t kBlockPrefix = 'B';
 constexpr uint8_t kHashPrefix = 'H';
@@ -39,14 +41,16 @@ constexpr uint8_t kReceiptsPrefix = 'R';
 constexpr uint8_t kStatePrefix = 'S';
 constexpr uint8_t kCertificatePrefix = 'Q';
 constexpr uint8_t kBodyPrefix = 'K';
+constexpr uint8_t kUndoPrefix = 'U';
 constexpr size_t kBodyRefBytes = 4 + 32;
 // The largest BlockHeader encoding (see block.cpp), to read a header without its block.
 constexpr size_t kMaxHeaderBytes =
-    1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
+    1 + 4 + kMaxChainId + 8 + 32 + 8 + 32 + 32 + 32 + 32 + 32 + 4 + 4 + kMaxConsensusData;
 
 bool IsReservedPrefix(uint8_t p) {
   return p == kMetaPrefix || p == kBlockPrefix || p == kHashPrefix || p == kTxPrefix ||
-         p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix || p == kBodyPrefix;
+         p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix || p == kBodyPrefix ||
+         p == kUndoPrefix;
 }
 
 // Sized up front and copied: GCC 12 at -O2 warns (-Warray-bounds, a false positive) on
@@ -101,6 +105,28 @@ Result<uint64_t> DecodeU64(ByteView b, std::string_view what) {
   return v;
 }
 
+constexpr size_t kMaxStateKey = 1 + Address::kSize + kMaxRecordKey;
+
+// Calls f(key, value) for each entry of an undo record in order, until f returns false.
+template <typename F>
+Status ForEachUndo(ByteView record, F&& f) {
+  Reader r(record, "undo record");
+  uint32_t count = 0;
+  // An entry is at least a 4-byte key length, a 1-byte key and the presence byte.
+  r.Count(&count, "count", 6, UINT32_MAX);
+  for (uint32_t i = 0; i < count && r.ok(); ++i) {
+    ByteView key, value;
+    uint8_t present = 0;
+    r.VarView(&key, kMaxStateKey, "key", 1);
+    r.U8(&present, "present");
+    if (present > 1) r.Fail("present", "is neither 0 nor 1");
+    if (present == 1) r.VarView(&value, kMaxRecordValue, "value");
+    if (!r.ok()) break;
+    if (!f(key, present == 1 ? std::optional<ByteView>(value) : std::nullopt)) return Status::Ok();
+  }
+  return r.Finish();
+}
+
 Bytes EncodeTxLocation(const TxLocation& loc) {
   Writer w;
   w.U64(loc.height).U32(loc.index);
@@ -140,8 +166,7 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
   if (h.chain_id.empty() || h.chain_id.size() > kMaxChainId) {
     return Status::Error("genesis block has an invalid chain id");
   }
-  if (crypto::Hash256 root = NextStateRoot(crypto::Hash256(), 0, genesis_state);
-      root != h.state_root) {
+  if (crypto::Hash256 root = StateRootOf(genesis_state); root != h.state_root) {
     return Status::Error("genesis state has root " + crypto::ShortHex(root, 16) +
                          ", but the genesis block's state_root is " +
                          crypto::ShortHex(h.state_root, 16));
@@ -155,11 +180,12 @@ Status Initialise(KvStore& kv, const Block& genesis, const StateDiff& genesis_st
     if (value) batch.Put(PrefixedStateKey(key), *value);
   }
   Writer format;
-  format.U32(kFormatPlain);
+  format.U32(kFormatVersion);
   batch.Put(MetaKey("format"), format.bytes());
   batch.Put(MetaKey("genesis"), hash.view());
   batch.Put(MetaKey("chain_id"), AsBytes(h.chain_id));
   batch.Put(MetaKey("head"), EncodeHead(Head{0, hash, h.state_root}));
+  batch.Put(MetaKey("undo_from"), EncodeU64(0));
   return kv.Write(batch, /*sync=*/true);
 }
 
@@ -169,8 +195,8 @@ struct ChainStore::Impl {
   crypto::Hash256 genesis_hash;
   std::string chain_id;
 
-  Mutex commit_mu;  // serialises Commit: its height check and write are one step
-  uint32_t format GUARDED_BY(commit_mu) = kFormatPlain;
+  Mutex commit_mu;       // serialises Commit: its height check and write are one step
+  bool has_tree = true;  // false: opened without the state tree (Open's build_tree)
 
   // Lock order: commit_mu, then head_mu (Commit publishes the new head last).
   mutable Mutex head_mu ACQUIRED_AFTER(commit_mu);
@@ -178,6 +204,29 @@ struct ChainStore::Impl {
   // The head block's header, which every commit asks for (the parent of the next block):
   // served from here, not by reading and decoding the whole head block again.
   std::optional<BlockHeader> head_header GUARDED_BY(head_mu);
+  // The state trees of the last `memory_versions` committed heights, oldest first; the last
+  // is the head's. Proofs at those heights are read from here.
+  struct Version {
+    uint64_t height = 0;
+    StateTree::View view;
+  };
+  std::deque<Version> views GUARDED_BY(head_mu);
+  size_t memory_versions GUARDED_BY(head_mu) = ChainStore::kDefaultMemoryVersions;
+  // The lowest height whose state can still be proven ('M' "undo_from"): 'U' holds the undo
+  // record of every height above it up to the head.
+  uint64_t undo_from GUARDED_BY(head_mu) = 0;
+  uint64_t retain_heights GUARDED_BY(head_mu) = ChainStore::kDefaultRetainHeights;
+
+  // Trees of older retained heights are rebuilt from the 'U' records, one at a time (a flood
+  // of deep getProof calls costs one core, not all), and the last few are kept.
+  Mutex rebuild_mu ACQUIRED_AFTER(head_mu);
+  std::deque<Version> rebuilt GUARDED_BY(rebuild_mu);
+  static constexpr size_t kRebuiltKept = 4;
+
+  void PushView(uint64_t height, StateTree::View view) REQUIRES(head_mu) {
+    views.push_back(Version{height, std::move(view)});
+    while (views.size() > std::max<size_t>(1, memory_versions)) views.pop_front();
+  }
 
   mutable Mutex error_mu;
   mutable Status read_error GUARDED_BY(error_mu);  // the first hidden state read error
@@ -190,9 +239,9 @@ struct ChainStore::Impl {
 
 Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv,
                                                      const Block& genesis,
-                                                     const StateDiff& genesis_state) {
+                                                     const StateDiff& genesis_state,
+                                                     bool build_tree) {
   if (!kv) return Status::Error("chain store: no key-value store");
-  uint32_t stored_format = kFormatPlain;  // what Initialise writes
   auto format = kv->Get(MetaKey("format"));
   if (!format.ok()) return format.status().Wrap("chain store: reading format version");
   if (!format.value()) {
@@ -210,15 +259,20 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     }
   } else {
     Reader r(*format.value(), "format record");
-    uint32_t& version = stored_format;
+    uint32_t version = 0;
     r.U32(&version, "version");
     if (Status s = r.Finish(); !s.ok())
       return s.WithCode(StatusCode::kCorruption).Wrap("chain store");
-    if (version != kFormatPlain && version != kFormatVersion) {
-      return Status::Error("chain store: format version " + std::to_string(version) +
-                           " is not supported (this build reads versions " +
-                           std::to_string(kFormatPlain) + " and " + std::to_string(kFormatVersion) +
-                           ")");
+    if (version != kFormatVersion) {
+      std::string why = "chain store: format version " + std::to_string(version) +
+                        " is not supported (this build reads version " +
+                        std::to_string(kFormatVersion) + ")";
+      if (version < kFormatVersion) {
+        why +=
+            ": the data dir holds a PROTOCOL v1 chain, whose state root this build does not "
+            "compute; re-create the chain from its genesis file with an empty data dir";
+      }
+      return Status::Error(why);
     }
   }
 
@@ -253,10 +307,6 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   store->impl_ = std::make_shared<Impl>();
   store->impl_->genesis_hash = *genesis_hash;
   store->impl_->chain_id = chain_id;
-  {
-    MutexLock lock(&store->impl_->commit_mu);
-    store->impl_->format = stored_format;
-  }
   {
     // Nothing else sees the store yet; the lock only keeps the analysis' rule uniform.
     MutexLock lock(&store->impl_->head_mu);
@@ -309,6 +359,57 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
       return Status::Corruption("chain store: stored block 0 is not the recorded genesis");
     }
   }
+  // The head's state tree, rebuilt from the 'S' entries (tree pages are not stored yet): it
+  // must give the head header's root, or the state is not the one the chain committed to.
+  store->impl_->has_tree = build_tree;
+  if (!build_tree) {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->PushView(head->height, StateTree::View());
+    return store;
+  }
+  std::vector<TreeWrite> writes;
+  Status scanned = store->ScanState([&](ByteView key, ByteView value) {
+    writes.push_back(TreeWrite{KeyHash(key), ValueHash(value)});
+    return true;
+  });
+  if (!scanned.ok()) return scanned.Wrap(at + ": reading the state");
+  StateTree::View view =
+      ProcessStateTree().UpdateHashed(StateTree::View(), std::move(writes), head->height);
+  if (StateTree::Root(view) != head->state_root) {
+    return Status::Corruption(
+        at + ": the stored state ('S' entries) has root " +
+        crypto::ShortHex(StateTree::Root(view), 16) + ", but the head header's state_root is " +
+        crypto::ShortHex(head->state_root, 16) + "; the state is damaged (run `cairn audit`)");
+  }
+  {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->PushView(head->height, std::move(view));
+  }
+  // Where the undo records start. A store without the record (none yet) proves the head only
+  // until new blocks widen the window.
+  auto undo_from = store->kv_->Get(MetaKey("undo_from"));
+  if (!undo_from.ok()) return undo_from.status().Wrap("chain store: reading undo_from");
+  uint64_t from = head->height;
+  if (undo_from.value()) {
+    auto decoded = DecodeU64(**undo_from, "undo_from record");
+    if (!decoded.ok())
+      return decoded.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
+    if (*decoded > head->height) {
+      return Status::Corruption("chain store: undo_from " + std::to_string(*decoded) +
+                                " is above the head " + std::to_string(head->height));
+    }
+    from = *decoded;
+  } else {
+    WriteBatch b;
+    b.Put(MetaKey("undo_from"), EncodeU64(from));
+    if (Status s = store->kv_->Write(b, /*sync=*/true); !s.ok()) {
+      return s.WithCode(StatusCode::kIoError).Wrap("chain store: writing undo_from");
+    }
+  }
+  {
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->undo_from = from;
+  }
   return store;
 }
 
@@ -318,6 +419,9 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   const Head cur = head();
   const BlockHeader& h = block.header;
   const std::string at = "commit block " + std::to_string(h.height) + ": ";
+  if (!impl_->has_tree) {
+    return Status::InvalidArgument(at + "the store was opened without its state tree");
+  }
   if (h.height != cur.height + 1) {
     return Status::Rejected(at + "height does not follow head " + std::to_string(cur.height));
   }
@@ -334,8 +438,9 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
     return Status::InvalidArgument(at + "execution result does not match the block's " +
                                    std::to_string(block.txs.size()) + " transactions");
   }
-  if (exec.state_root != h.state_root) {
-    return Status::Rejected(at + "executed state_root " + crypto::ShortHex(exec.state_root, 16) +
+  if (exec.state_root != h.state_root || StateTree::Root(exec.view) != h.state_root) {
+    return Status::Rejected(at + "executed state_root " +
+                            crypto::ShortHex(StateTree::Root(exec.view), 16) +
                             " differs from the header's " + crypto::ShortHex(h.state_root, 16));
   }
   if (extra) {
@@ -362,11 +467,6 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (!looked.ok()) return looked.WithCode(StatusCode::kIoError).Wrap(at + "looking up its body");
   if (adopt) {
     batch.Put(HeightKey(kBlockPrefix, h.height), EncodeBodyRef(hash));
-    if (impl_->format == kFormatPlain) {
-      Writer format;
-      format.U32(kFormatVersion);
-      batch.Put(MetaKey("format"), format.bytes());
-    }
   } else {
     batch.Put(HeightKey(kBlockPrefix, h.height), block.Encode());
   }
@@ -387,6 +487,20 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
       batch.Delete(PrefixedStateKey(key));
     }
   }
+  // What the block's writes replaced, for proofs at this height - 1 and below; records that
+  // fall out of the retention window go in the same batch.
+  uint64_t floor = 0, retain = 0;
+  {
+    MutexLock lock(&impl_->head_mu);
+    floor = impl_->undo_from;
+    retain = impl_->retain_heights;
+  }
+  const uint64_t new_floor = std::max(floor, h.height > retain ? h.height - retain : 0);
+  if (h.height > new_floor) batch.Put(HeightKey(kUndoPrefix, h.height), EncodeUndo(exec.undo));
+  for (uint64_t k = floor + 1; k <= new_floor && k < h.height; ++k) {
+    batch.Delete(HeightKey(kUndoPrefix, k));
+  }
+  if (new_floor != floor) batch.Put(MetaKey("undo_from"), EncodeU64(new_floor));
   const Head next{h.height, hash, h.state_root};
   batch.Put(MetaKey("head"), EncodeHead(next));
   if (extra) {
@@ -403,16 +517,204 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (Status s = kv_->Write(batch, sync); !s.ok()) {
     return s.WithCode(StatusCode::kIoError).Wrap(at);
   }
-  if (adopt) impl_->format = kFormatVersion;
   MutexLock head_lock(&impl_->head_mu);
   impl_->head = next;
   impl_->head_header = h;
+  impl_->PushView(h.height, exec.view);
+  impl_->undo_from = new_floor;
   return Status::Ok();
 }
 
 Head ChainStore::head() const {
   MutexLock lock(&impl_->head_mu);
   return impl_->head;
+}
+
+StateTree::View ChainStore::HeadView() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->views.back().view;
+}
+
+namespace {
+
+std::string Window(uint64_t from, uint64_t head) {
+  return "[" + std::to_string(from) + ", " + std::to_string(head) + "]";
+}
+
+}  // namespace
+
+Result<StateTree::View> ChainStore::ViewAt(uint64_t height) const {
+  Impl::Version base;
+  uint64_t from = 0, newest = 0;
+  {
+    MutexLock lock(&impl_->head_mu);
+    const uint64_t oldest = impl_->views.front().height;
+    newest = impl_->views.back().height;
+    from = impl_->undo_from;
+    if (height > newest) {
+      return Status::NotFound("height " + std::to_string(height) + " is above the head " +
+                              std::to_string(newest));
+    }
+    if (height >= oldest) return impl_->views[height - oldest].view;
+    base = impl_->views.front();
+  }
+  if (height < from) {
+    return Status::NotFound("height " + std::to_string(height) +
+                            " is below the state history this node keeps " + Window(from, newest) +
+                            " (state_tree.retain_heights)");
+  }
+  MutexLock lock(&impl_->rebuild_mu);
+  for (const Impl::Version& v : impl_->rebuilt) {
+    if (v.height == height) return v.view;
+    // The nearest rebuilt tree above the height is a shorter way down than the memory's.
+    if (v.height > height && v.height < base.height) base = v;
+  }
+  // Down from the tree of `base.height` in steps of kStep heights: each step puts back, for
+  // every key its blocks wrote, the value before the first of them (so memory stays bounded
+  // by one step's records, whatever the depth).
+  constexpr uint64_t kStep = 64;
+  StateTree::View view = base.view;
+  for (uint64_t top = base.height; top > height;) {
+    const uint64_t low = top - std::min(kStep, top - height);  // the step's target height
+    StateDiff before;
+    uint64_t seen = 0;
+    Status bad;
+    Status scanned = kv_->Scan(UndoKey(low + 1), UndoKey(top + 1), [&](ByteView, ByteView record) {
+      ++seen;
+      bad = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> value) {
+        before.try_emplace(
+            Bytes(key.begin(), key.end()),
+            value ? std::optional<Bytes>(Bytes(value->begin(), value->end())) : std::nullopt);
+        return true;
+      });
+      return bad.ok();
+    });
+    if (scanned.ok()) scanned = bad;
+    if (!scanned.ok() || seen != top - low) {
+      {
+        MutexLock head_lock(&impl_->head_mu);
+        from = impl_->undo_from;
+      }
+      if (height < from) {
+        return Status::NotFound("height " + std::to_string(height) +
+                                " fell out of the state history this node keeps while it was "
+                                "being read (from " +
+                                std::to_string(from) + ")");
+      }
+      if (!scanned.ok()) return scanned.WithCode(StatusCode::kCorruption).Wrap("undo records");
+      return Status::Corruption("undo records of heights " + Window(low + 1, top) + ": " +
+                                std::to_string(top - low - seen) + " missing");
+    }
+    view = ProcessStateTree().Update(view, before, low);
+    top = low;
+  }
+  auto header = HeaderAt(height);
+  if (!header.ok()) return header.status();
+  if (!header.value()) return Status::Corruption("block " + std::to_string(height) + " is missing");
+  if (StateTree::Root(view) != header.value()->state_root) {
+    return Status::Corruption(
+        "the state rebuilt for height " + std::to_string(height) +
+        " from the undo records has root " + crypto::ShortHex(StateTree::Root(view), 16) +
+        ", not the header's state_root " + crypto::ShortHex(header.value()->state_root, 16) +
+        " (run `cairn audit`)");
+  }
+  impl_->rebuilt.push_back(Impl::Version{height, view});
+  while (impl_->rebuilt.size() > Impl::kRebuiltKept) impl_->rebuilt.pop_front();
+  return view;
+}
+
+Result<StateProofAt> ChainStore::ProveState(ByteView state_key,
+                                            std::optional<uint64_t> height) const {
+  const uint64_t at = height.value_or(head().height);
+  auto view = ViewAt(at);
+  if (!view.ok()) return view.status();
+  StateProofAt out;
+  out.height = at;
+  out.proof = ProcessStateTree().Prove(*view, state_key);
+  const crypto::Hash256 key_hash = KeyHash(state_key);
+  const std::optional<crypto::Hash256> held = ProcessStateTree().Get(*view, key_hash);
+  if (!held) return out;
+  // The value: the stored one when the head holds the same (so the key has not changed since,
+  // or changed back), else the value the first later block's writes replaced.
+  std::optional<Bytes> value;
+  if (ProcessStateTree().Get(HeadView(), key_hash) == held) {
+    auto stored = kv_->Get(PrefixedStateKey(state_key));
+    if (!stored.ok()) return stored.status().Wrap("reading state");
+    if (stored.value() && ValueHash(**stored) == *held) value = std::move(*stored.value());
+  }
+  if (!value) {
+    Status inner;
+    Status scanned =
+        kv_->Scan(UndoKey(at + 1), PrefixedKey(static_cast<uint8_t>(kUndoPrefix + 1), {}),
+                  [&](ByteView, ByteView record) {
+                    inner = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> v) {
+                      if (!std::equal(key.begin(), key.end(), state_key.begin(), state_key.end())) {
+                        return true;
+                      }
+                      if (v) value = Bytes(v->begin(), v->end());
+                      return false;
+                    });
+                    return inner.ok() && !value;
+                  });
+    if (!scanned.ok()) return scanned.Wrap("reading undo records");
+    if (!inner.ok()) return inner.WithCode(StatusCode::kCorruption).Wrap("undo record");
+  }
+  if (!value || ValueHash(*value) != *held) {
+    uint64_t from = 0;
+    {
+      MutexLock lock(&impl_->head_mu);
+      from = impl_->undo_from;
+    }
+    if (at < from) {
+      return Status::NotFound("height " + std::to_string(at) +
+                              " fell out of the state history this node keeps while it was "
+                              "being read (from " +
+                              std::to_string(from) + ")");
+    }
+    return Status::Corruption("the state value of this key at height " + std::to_string(at) +
+                              " does not match the state tree");
+  }
+  out.value = std::move(*value);
+  return out;
+}
+
+void ChainStore::SetMemoryVersions(size_t n) {
+  MutexLock lock(&impl_->head_mu);
+  impl_->memory_versions = std::max<size_t>(1, n);
+  while (impl_->views.size() > impl_->memory_versions) impl_->views.pop_front();
+}
+
+Status ChainStore::SetRetainHeights(uint64_t n) {
+  MutexLock commit_lock(&impl_->commit_mu);
+  uint64_t floor = 0, head_height = 0;
+  {
+    MutexLock lock(&impl_->head_mu);
+    impl_->retain_heights = n;
+    floor = impl_->undo_from;
+    head_height = impl_->head.height;
+  }
+  const uint64_t new_floor = std::max(floor, head_height > n ? head_height - n : 0);
+  if (new_floor == floor) return Status::Ok();
+  // A shorter window than the store was kept with: drop what it no longer covers, in
+  // batches, and the new floor with the last of them.
+  constexpr uint64_t kBatch = 4096;
+  for (uint64_t k = floor + 1; k <= new_floor;) {
+    WriteBatch batch;
+    const uint64_t last = std::min(new_floor, k + kBatch - 1);
+    for (; k <= last; ++k) batch.Delete(UndoKey(k));
+    batch.Put(MetaKey("undo_from"), EncodeU64(last));
+    if (Status s = kv_->Write(batch, /*sync=*/true); !s.ok()) {
+      return s.WithCode(StatusCode::kIoError).Wrap("chain store: dropping undo records");
+    }
+    MutexLock lock(&impl_->head_mu);
+    impl_->undo_from = last;
+  }
+  return Status::Ok();
+}
+
+uint64_t ChainStore::RetainedFrom() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->undo_from;
 }
 
 const crypto::Hash256& ChainStore::genesis_hash() const { return impl_->genesis_hash; }
@@ -435,6 +737,40 @@ Result<std::optional<Bytes>> ChainStore::CertificateAt(uint64_t height) const {
   auto got = kv_->Get(HeightKey(kCertificatePrefix, height));
   if (!got.ok()) return got.status().Wrap("certificate of block " + std::to_string(height));
   return got.value();
+}
+
+Bytes ChainStore::UndoKey(uint64_t height) { return HeightKey(kUndoPrefix, height); }
+
+Bytes ChainStore::EncodeUndo(const StateDiff& undo) {
+  size_t size = 4;
+  for (const auto& [key, value] : undo) size += 9 + key.size() + (value ? value->size() : 0);
+  Writer w;
+  w.Reserve(size);
+  w.U32(static_cast<uint32_t>(undo.size()));
+  for (const auto& [key, value] : undo) {
+    w.Var(key).U8(value ? 1 : 0);
+    if (value) w.Var(*value);
+  }
+  return w.Take();
+}
+
+Result<StateDiff> ChainStore::DecodeUndo(ByteView record) {
+  StateDiff out;
+  bool ascending = true;
+  Status s = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> value) {
+    Bytes k(key.begin(), key.end());
+    if (!out.empty() && !(out.rbegin()->first < k)) {
+      ascending = false;
+      return false;
+    }
+    out.emplace_hint(
+        out.end(), std::move(k),
+        value ? std::optional<Bytes>(Bytes(value->begin(), value->end())) : std::nullopt);
+    return true;
+  });
+  if (!s.ok()) return s.WithCode(StatusCode::kCorruption);
+  if (!ascending) return Status::Corruption("undo record: keys are not in ascending order");
+  return out;
 }
 
 Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificatePrefix, height); }

@@ -22,7 +22,8 @@ namespace cairn::ledger {
 
 // Key layout (one-byte prefix, then a big-endian height so keys sort by height):
 //   'M' name               metadata: "format" (u32), "genesis" (hash), "chain_id" (bytes),
-//                          "head" (height u64, hash fixed[32], state_root fixed[32])
+//                          "head" (height u64, hash fixed[32], state_root fixed[32]),
+//                          "undo_from" (u64: the lowest height whose state is provable)
 //   'B' height:u64be       Block encoding, or BodyRef := 0xffffffff:u32 hash:fixed[32] when
 //                          the block's encoding is already stored under 'K' hash
 //   'K' hash               a block's encoding, stored once by hash: written with the Raft log
@@ -34,6 +35,10 @@ namespace cairn::ledger {
 //   'R' height:u64be       Receipts of the block
 //   'Q' height:u64be       the block's proof of finality (a BFT commit certificate), opaque
 //   'S' state key          state value (see state.h for state keys)
+//   'U' height:u64be       the undo record of the block: what its writes replaced, for
+//                          proofs at earlier heights; kept for heights above 'M' "undo_from"
+//                          UndoRecord := count:u32 (key:bytes present:u8 [value:bytes])^count,
+//                          keys ascending, bytes := len:u32 byte^len; present 0: was absent
 //   'C' ...                the node's consensus keys, written by node/engine_store.cpp only:
 //     'C' 'h'                the engine's hard state (persisted before its messages are sent)
 //     'C' 'l' index:u64be    one engine log record (Raft entries); when 'C' 'm' has the
@@ -43,7 +48,8 @@ namespace cairn::ledger {
 //                            committed block of that hash)
 //     'C' 'e' sha256         evidence of equivocation: recorded_ms:u64 evidence:bytes
 //   The store itself never reads or writes 'C' keys; Commit's `extra` batch may carry them.
-// Format 1 stores hold no BodyRef; a store becomes format 2 with the first one.
+// Format 3 (PROTOCOL v2); formats 1 and 2 (v1 chains) are refused. Open rebuilds the head's
+// state tree from the 'S' entries and checks its root against the head header.
 struct Head {
   uint64_t height = 0;
   crypto::Hash256 hash;
@@ -55,14 +61,26 @@ struct TxLocation {
   uint32_t index = 0;
 };
 
+// A state key's value (nullopt: absent) at a height with its StateProof (PROTOCOL §7.1).
+struct StateProofAt {
+  uint64_t height = 0;
+  std::optional<Bytes> value;
+  Bytes proof;
+};
+
 class ChainStore : public StateReader {
  public:
   // Opens the store in `kv`. An empty store is initialised with `genesis` (height 0) and its
   // state `genesis_state`; a non-empty one must hold the same genesis hash, else the error
   // says it belongs to another chain and nothing is written. Checks that the head block
-  // exists, hashes to the recorded head hash, and that its state root is the stored one.
+  // exists, hashes to the recorded head hash, that its state root is the stored one, and
+  // that the state tree of the 'S' entries has that root (kCorruption naming the height).
+  // `build_tree` false skips the state tree (its scan and check): for a reader that checks
+  // the state entry for entry itself (the audit), so a damaged entry is named, not just a
+  // root. Such a store holds no tree: it refuses Commit, and proofs and HeadView are empty.
   static Result<std::unique_ptr<ChainStore>> Open(std::unique_ptr<KvStore> kv, const Block& genesis,
-                                                  const StateDiff& genesis_state);
+                                                  const StateDiff& genesis_state,
+                                                  bool build_tree = true);
 
   // Atomically appends `block` (REQUIRES: height == head + 1 and prev_hash == head hash,
   // else an error) with its receipts, tx index and state diff. When 'K' holds the block's
@@ -79,6 +97,25 @@ class ChainStore : public StateReader {
                 const WriteBatch* extra = nullptr, ByteView certificate = {});
 
   Head head() const;
+  // The head's state tree (of ledger::ProcessStateTree()), the parent of the next block.
+  StateTree::View HeadView() const;
+  // The state tree after block `height`: from memory for the last memory_versions heights,
+  // else rebuilt from the undo records down to the retained floor (RetainedFrom), checked
+  // against that header's state_root. kNotFound naming the window outside it.
+  Result<StateTree::View> ViewAt(uint64_t height) const;
+  // The value of `state_key` after block `height` (default: the head) and its proof against
+  // that header's state_root. kNotFound naming the window when the height is not retained.
+  Result<StateProofAt> ProveState(ByteView state_key, std::optional<uint64_t> height) const;
+  static constexpr size_t kDefaultMemoryVersions = 16;
+  // How many committed heights keep their tree in memory (state_tree.memory_versions; >= 1).
+  void SetMemoryVersions(size_t n);
+  static constexpr uint64_t kDefaultRetainHeights = 1000;
+  // How many heights below the head stay provable (state_tree.retain_heights): undo records
+  // older than that are deleted, in each commit's batch and here at once when the window
+  // shrinks. A wider window fills as blocks commit (what was dropped stays dropped).
+  Status SetRetainHeights(uint64_t n);
+  // The lowest height whose state can be proven.
+  uint64_t RetainedFrom() const;
   const crypto::Hash256& genesis_hash() const;
   Result<std::optional<Block>> BlockAt(uint64_t height) const;
   Result<std::optional<Block>> BlockByHash(const crypto::Hash256& hash) const;
@@ -88,6 +125,10 @@ class ChainStore : public StateReader {
   Result<std::optional<Bytes>> CertificateAt(uint64_t height) const;
   // Its key, for readers of the raw key-value store (the audit).
   static Bytes CertificateKey(uint64_t height);
+  // The key of block `height`'s undo record and its encoding (UndoRecord in the key table).
+  static Bytes UndoKey(uint64_t height);
+  static Bytes EncodeUndo(const StateDiff& undo);
+  static Result<StateDiff> DecodeUndo(ByteView record);
   // For readers of the raw key-value store (the audit, the engine store): the encoding of
   // the block at `height`, through a BodyRef if it is one (checked to hash to the reference);
   // and the encoding of the block `hash`, from 'K' or else from the chain. nullopt: none.

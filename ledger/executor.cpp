@@ -4,7 +4,6 @@
 #include <thread>
 
 #include "crypto/merkle.h"
-#include "ledger/state_root.h"
 
 namespace cairn::ledger {
 namespace {
@@ -119,7 +118,16 @@ std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threa
   return ok;
 }
 
-Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256& prev_state_root,
+crypto::Hash256 StateRootOf(const StateDiff& entries) {
+  std::vector<TreeEntry> present;
+  present.reserve(entries.size());
+  for (const auto& [key, value] : entries) {
+    if (value) present.push_back(TreeEntry{KeyHash(key), ValueHash(*value)});
+  }
+  return RootOf(std::move(present));
+}
+
+Result<ExecResult> ExecuteBlock(const StateReader& state, const StateTree::View& parent_view,
                                 const Block& block, const ExecOptions& opts) {
   ExecResult out;
   const uint64_t height = block.header.height;
@@ -130,6 +138,7 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256&
                          crypto::ShortHex(out.tx_hashes[bad], 16) + "): bad_signature");
   }
   StateOverlay overlay(state);
+  overlay.CaptureBaseReads();
   out.receipts.reserve(block.txs.size());
   for (size_t i = 0; i < block.txs.size(); ++i) {
     const Transaction& tx = block.txs[i];
@@ -143,12 +152,15 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256&
     out.receipts.push_back(Receipt{code, height, static_cast<uint32_t>(i)});
   }
   out.diff = overlay.Diff();
-  out.state_root = NextStateRoot(prev_state_root, height, out.diff);
+  out.undo = overlay.Undo();
+  out.view = ProcessStateTree().Update(parent_view, out.diff, height);
+  out.state_root = StateTree::Root(out.view);
   return out;
 }
 
 Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& parent,
-                               const Block& block, const ExecOptions& opts) {
+                               const StateTree::View& parent_view, const Block& block,
+                               const ExecOptions& opts) {
   const BlockHeader& h = block.header;
   const std::string at = "block " + std::to_string(h.height) + ": ";
   if (h.chain_id != parent.chain_id) {
@@ -173,8 +185,12 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
   if (block.ComputeTxRoot() != h.tx_root) {
     return Status::Error(at + "tx_root does not match the transactions");
   }
+  if (h.validators_hash != parent.validators_hash ||
+      h.next_validators_hash != parent.next_validators_hash) {
+    return Status::Error(at + "validator set hashes differ from the parent's");
+  }
   if (!block.VerifyProposerSignature()) return Status::Error(at + "bad proposer signature");
-  auto exec = ExecuteBlock(state, parent.state_root, block, opts);
+  auto exec = ExecuteBlock(state, parent_view, block, opts);
   if (!exec.ok()) return exec;
   if (exec->state_root != h.state_root) {
     return Status::Error(at + "state_root " + crypto::ShortHex(h.state_root, 16) +
@@ -184,8 +200,8 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
 }
 
 BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
-                      std::vector<Transaction> candidates, uint64_t timestamp_ms,
-                      const crypto::KeyPair& proposer, Bytes consensus_data,
+                      const StateTree::View& parent_view, std::vector<Transaction> candidates,
+                      uint64_t timestamp_ms, const crypto::KeyPair& proposer, Bytes consensus_data,
                       const ExecOptions& opts) {
   BuiltBlock out;
   Block& block = out.block;
@@ -194,11 +210,14 @@ BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
   block.header.prev_hash = parent.Hash();
   block.header.timestamp_ms = std::max(timestamp_ms, parent.timestamp_ms);
   block.header.consensus_data = std::move(consensus_data);
+  block.header.validators_hash = parent.validators_hash;
+  block.header.next_validators_hash = parent.next_validators_hash;
 
   std::vector<crypto::Hash256> hashes;
   hashes.reserve(candidates.size());
   for (const Transaction& tx : candidates) hashes.push_back(tx.Hash());
   StateOverlay overlay(state);
+  overlay.CaptureBaseReads();
   for (size_t i = 0; i < candidates.size(); ++i) {
     Transaction& tx = candidates[i];
     bool sig_ok = (opts.signature_known_valid && opts.signature_known_valid(hashes[i])) ||
@@ -214,7 +233,9 @@ BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
     block.txs.push_back(std::move(tx));
   }
   out.exec.diff = overlay.Diff();
-  out.exec.state_root = NextStateRoot(parent.state_root, block.header.height, out.exec.diff);
+  out.exec.undo = overlay.Undo();
+  out.exec.view = ProcessStateTree().Update(parent_view, out.exec.diff, block.header.height);
+  out.exec.state_root = StateTree::Root(out.exec.view);
   block.header.tx_count = static_cast<uint32_t>(block.txs.size());
   block.header.tx_root = crypto::MerkleRoot(out.exec.tx_hashes);
   block.header.state_root = out.exec.state_root;

@@ -13,6 +13,7 @@
 #include "ledger/block.h"
 #include "ledger/receipt.h"
 #include "ledger/state.h"
+#include "ledger/state_tree.h"
 
 namespace cairn::ledger {
 
@@ -21,6 +22,12 @@ struct ExecResult {
   std::vector<crypto::Hash256> tx_hashes;
   std::vector<Receipt> receipts;
   StateDiff diff;
+  // What the writes replaced: each key of `diff` with its value before the block (nullopt:
+  // absent). The chain store keeps it for a while, for proofs of past heights.
+  StateDiff undo;
+  // The state tree after the block (of ProcessStateTree()); its root is the header's
+  // state_root. Holding it keeps the tree of this state alive for proofs and children.
+  StateTree::View view;
   crypto::Hash256 state_root;
 };
 
@@ -57,30 +64,35 @@ std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threa
 void VerifyEach(std::span<const Transaction> txs, std::span<const size_t> which, unsigned threads,
                 std::vector<uint8_t>& ok);
 
-// Executes `block`'s transactions on `state` (the state after block height-1, with root
-// prev_state_root). Fails, naming the tx index and reason, if any tx is invalid. Does not
-// check the header; see VerifyBlock.
-Result<ExecResult> ExecuteBlock(const StateReader& state, const crypto::Hash256& prev_state_root,
+// Executes `block`'s transactions on `state` (the state after block height-1, whose tree is
+// `parent_view`, of ProcessStateTree()), and updates the tree. Fails, naming the tx index and
+// reason, if any tx is invalid. Does not check the header; see VerifyBlock.
+Result<ExecResult> ExecuteBlock(const StateReader& state, const StateTree::View& parent_view,
                                 const Block& block, const ExecOptions& opts = {});
+
+// The state root of a state written in one go (genesis): the tree of its present entries.
+crypto::Hash256 StateRootOf(const StateDiff& entries);
 
 // Everything a node checks before committing `block` on top of `parent`: chain id, height,
 // prev hash, timestamp not before parent's, tx count and Merkle root, proposer signature,
-// every tx, and that executing it yields header.state_root. Which proposer is allowed is the
-// consensus engine's business and is not checked here.
+// every tx, that executing it yields header.state_root, and validator set hashes equal to
+// the parent's (the set is fixed at genesis). Which proposer is allowed is the consensus
+// engine's business and is not checked here. `parent_view` is the parent's state tree.
 Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& parent,
-                               const Block& block, const ExecOptions& opts = {});
+                               const StateTree::View& parent_view, const Block& block,
+                               const ExecOptions& opts = {});
 
 // Builds a block on top of `parent` from candidate txs in order: each is checked against the
 // state as it evolves and skipped (reported in `skipped`) if not valid; the header is filled
-// in (roots, count) and signed by `proposer`.
+// in (roots, count, the parent's validator set hashes) and signed by `proposer`.
 struct BuiltBlock {
   Block block;
   ExecResult exec;
   std::vector<crypto::Hash256> skipped;
 };
 BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
-                      std::vector<Transaction> candidates, uint64_t timestamp_ms,
-                      const crypto::KeyPair& proposer, Bytes consensus_data = {},
-                      const ExecOptions& opts = {});
+                      const StateTree::View& parent_view, std::vector<Transaction> candidates,
+                      uint64_t timestamp_ms, const crypto::KeyPair& proposer,
+                      Bytes consensus_data = {}, const ExecOptions& opts = {});
 
 }  // namespace cairn::ledger

@@ -22,13 +22,20 @@ Bytes RecordKey(const Address& a, ByteView key) {
 std::optional<Account> StateOverlay::GetAccount(const Address& a) const {
   auto it = accounts_.find(a);
   if (it != accounts_.end()) return it->second;
-  return base_.GetAccount(a);
+  if (!capture_) return base_.GetAccount(a);
+  auto [base, inserted] = base_accounts_.try_emplace(a);
+  if (inserted) base->second = base_.GetAccount(a);
+  return base->second;
 }
 
 std::optional<Bytes> StateOverlay::GetRecord(const Address& a, ByteView key) const {
-  auto it = records_.find(RecordKey(a, key));
+  Bytes k = RecordKey(a, key);
+  auto it = records_.find(k);
   if (it != records_.end()) return it->second;
-  return base_.GetRecord(a, key);
+  if (!capture_) return base_.GetRecord(a, key);
+  auto [base, inserted] = base_records_.try_emplace(std::move(k));
+  if (inserted) base->second = base_.GetRecord(a, key);
+  return base->second;
 }
 
 void StateOverlay::PutRecord(const Address& a, ByteView key, ByteView value) {
@@ -40,6 +47,29 @@ StateDiff StateOverlay::Diff() const {
   for (const auto& [addr, acct] : accounts_) diff.emplace(AccountKey(addr), acct.Encode());
   for (const auto& [key, value] : records_) diff.emplace(key, value);
   return diff;
+}
+
+StateDiff StateOverlay::Undo() const {
+  StateDiff undo;
+  for (const auto& [addr, acct] : accounts_) {
+    std::optional<Account> before;
+    if (auto it = base_accounts_.find(addr); it != base_accounts_.end()) {
+      before = it->second;
+    } else {
+      before = base_.GetAccount(addr);
+    }
+    undo.emplace(AccountKey(addr), before ? std::optional<Bytes>(before->Encode()) : std::nullopt);
+  }
+  for (const auto& [key, value] : records_) {
+    if (auto it = base_records_.find(key); it != base_records_.end()) {
+      undo.emplace(key, it->second);
+      continue;
+    }
+    // A record key is 0x02 address:fixed[32] key (RecordKey).
+    auto addr = Address::FromBytes(ByteView(key).subspan(1, Address::kSize));
+    undo.emplace(key, base_.GetRecord(*addr, ByteView(key).subspan(1 + Address::kSize)));
+  }
+  return undo;
 }
 
 void StateOverlay::Absorb(const StateOverlay& child) {

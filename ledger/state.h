@@ -45,10 +45,22 @@ class StateOverlay : public StateReader {
   // Folds another overlay's writes into this one (used to commit a tx's writes).
   void Absorb(const StateOverlay& child);
 
+  // From now on, remembers the value each key had in `base` when first read through this
+  // overlay (which also spares repeated base reads), so Undo() knows what the block's writes
+  // replaced without reading them again. The block's overlay captures; per-transaction
+  // children read through it and need not.
+  void CaptureBaseReads() { capture_ = true; }
+  // For every key in Diff(): its value in `base` (nullopt: absent), in state-key order.
+  // Keys written without being read are read from `base` here.
+  StateDiff Undo() const;
+
  private:
   const StateReader& base_;
   std::map<Address, Account> accounts_;
   std::map<Bytes, Bytes> records_;  // by RecordKey
+  bool capture_ = false;
+  mutable std::map<Address, std::optional<Account>> base_accounts_;
+  mutable std::map<Bytes, std::optional<Bytes>> base_records_;  // by RecordKey
 };
 
 // A StateReader over a fixed map, for tests and for building genesis.

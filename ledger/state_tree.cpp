@@ -915,4 +915,10 @@ Hash256 RootOf(std::vector<TreeEntry> entries) {
   return NaiveT(entries, 0);
 }
 
+StateTree& ProcessStateTree() {
+  // Never destroyed: views held by static objects may outlive main's locals.
+  static StateTree* tree = new StateTree();
+  return *tree;
+}
+
 }  // namespace cairn::ledger

@@ -183,4 +183,10 @@ class StateTree {
   std::shared_ptr<Arena> arena_;
 };
 
+// The tree every block of this process is executed with. Views of one tree can be each
+// other's parents, so the chain store's head, a pipelining leader's blocks in flight, BFT
+// candidates and the audit's replay all update through this one (an update of a view needs
+// the tree that made it); it is thread-safe like any StateTree.
+StateTree& ProcessStateTree();
+
 }  // namespace cairn::ledger

@@ -90,7 +90,8 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
     opts.signature_known_valid = [&sigs, trusted](const crypto::Hash256& h) {
       return trusted || sigs.Contains(h);
     };
-    chain::Checked checked = rules_.Check(store_, **parent, block, certificate, opts);
+    chain::Checked checked =
+        rules_.Check(store_, **parent, store_.HeadView(), block, certificate, opts);
     if (Status s = store_.StateReadError(); !s.ok()) {
       return Fail(CommitResult::Kind::kDiskError, s.Wrap("reading state"));
     }
@@ -171,7 +172,8 @@ Status BlockAcceptor::Validate(const consensus::Block& cb, const consensus::Bloc
   // Transactions this node admitted were verified then; the rest are verified here, once.
   SigCache& sigs = pool_.sig_cache();
   opts.signature_known_valid = [&sigs](const crypto::Hash256& h) { return sigs.Contains(h); };
-  chain::Checked checked = rules_.Check(store_, **parent_header, block, {}, opts);
+  chain::Checked checked =
+      rules_.Check(store_, **parent_header, store_.HeadView(), block, {}, opts);
   if (Status s = store_.StateReadError(); !s.ok()) return s.Wrap("reading state");
   if (!checked.ok()) return checked.ToStatus(cb.height);
   sigs.Insert(checked.exec->tx_hashes);

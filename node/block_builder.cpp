@@ -96,9 +96,12 @@ std::optional<consensus::Block> BlockBuilder::Build(const consensus::ProposalSlo
   if (candidates.empty() && !options_.empty_blocks) return std::nullopt;
 
   ledger::BlockHeader parent;
+  ledger::StateTree::View parent_view;
   if (!in_flight.empty()) {
     parent = in_flight.front()->block.header;
+    parent_view = in_flight.front()->exec.view;
   } else {
+    parent_view = store_.HeadView();
     auto stored = store_.HeaderAt(head.height);
     if (!stored.ok() || !stored->has_value()) {
       Log("node")->error("cannot read head header {}: {}", head.height, stored.status().message());
@@ -109,8 +112,8 @@ std::optional<consensus::Block> BlockBuilder::Build(const consensus::ProposalSlo
   ledger::ExecOptions opts;
   // Everything selected from the mempool had its signature checked at admission.
   opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
-  ledger::BuiltBlock built =
-      ledger::BuildBlock(pending, parent, std::move(candidates), clock_.UnixMs(), key_, {}, opts);
+  ledger::BuiltBlock built = ledger::BuildBlock(pending, parent, parent_view, std::move(candidates),
+                                                clock_.UnixMs(), key_, {}, opts);
   if (!built.skipped.empty()) {
     Log("node")->warn("block {}: skipped {} transactions that are no longer valid",
                       built.block.header.height, built.skipped.size());

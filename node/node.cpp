@@ -50,6 +50,10 @@ Result<std::unique_ptr<Node>> Node::Open(const config::NodeConfig& config, NodeH
   auto store = ledger::OpenChainStore(data_dir, genesis->Block0(), genesis->InitialState(),
                                       /*create=*/true);
   if (!store.ok()) return store.status().Wrap("data dir " + data_dir);
+  (*store)->SetMemoryVersions(config.state_tree_memory_versions);
+  if (Status s = (*store)->SetRetainHeights(config.state_tree_retain_heights); !s.ok()) {
+    return s.Wrap("data dir " + data_dir);
+  }
   return std::unique_ptr<Node>(new Node(config, std::move(genesis.value()), key.value(),
                                         std::move(store.value()), std::move(hooks)));
 }

@@ -62,6 +62,10 @@ class NodeService final : public api::NodeApi {
   const genesis::Genesis& GetGenesis() const override { return p_.genesis; }
   std::vector<api::PeerInfo> GetPeers() const override;
   Result<std::optional<api::CertificateInfo>> GetCertificate(uint64_t height) const override;
+  Result<ledger::StateProofAt> GetStateProof(ByteView state_key,
+                                             std::optional<uint64_t> height) const override {
+    return p_.store.ProveState(state_key, height);
+  }
   std::vector<api::EvidenceInfo> GetEvidence() const override { return p_.evidence.List(); }
 
  private:

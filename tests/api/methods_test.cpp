@@ -244,9 +244,9 @@ TEST_CASE("every method answers as the recorded transcript", "[api]") {
   REQUIRE(api::RegisterNodeMethods(dispatcher, node).ok());
   CHECK(dispatcher.Methods() ==
         std::vector<std::string>{"getAccount", "getBlock", "getBlocks", "getEvidence", "getGenesis",
-                                 "getHeaders", "getPeers", "getRawBlocks", "getRecord", "getStatus",
-                                 "getTransaction", "getTxProof", "getValidators", "sendTransaction",
-                                 "sendTransactions"});
+                                 "getHeaders", "getPeers", "getProof", "getRawBlocks", "getRecord",
+                                 "getStatus", "getTransaction", "getTxProof", "getValidators",
+                                 "sendTransaction", "sendTransactions"});
 
   std::vector<std::string> transcript;
   for (const Json& request : Requests(node)) {

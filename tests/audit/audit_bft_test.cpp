@@ -7,6 +7,7 @@
 #include "consensus/bft/state.h"
 #include "consensus/signer.h"
 #include "tests/audit/audit_fixture.h"
+#include "tests/kit/chain_fixture.h"
 
 using namespace cairn;
 using namespace cairn::audit;
@@ -61,8 +62,8 @@ struct BftChain {
           testkit::MakeTx(admin, genesis.chain_id, h - 1,
                           ledger::Put{Bytes{'k', static_cast<uint8_t>(h)}, Bytes{1, 2, 3}});
       txs.push_back(tx);
-      auto built = ledger::BuildBlock(store, parent, std::move(txs), genesis.genesis_time_ms + h,
-                                      validators[h % 4]);
+      auto built = ledger::BuildBlock(store, parent, cairn::testkit::TreeOf(store), std::move(txs),
+                                      genesis.genesis_time_ms + h, validators[h % 4]);
       REQUIRE(built.skipped.empty());
       REQUIRE(
           store.Commit(built.block, built.exec, true, nullptr, Certificate(built.block, {0, 1, 3}))

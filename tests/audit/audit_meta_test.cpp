@@ -84,10 +84,16 @@ TEST_CASE("audit checks the stored chain id against the genesis file", "[audit][
 
 TEST_CASE("audit checks the format and genesis records", "[audit][meta]") {
   MemChain c;
-  SECTION("format version 3") {
-    c.Put(MetaKey("format"), Bytes{3, 0, 0, 0});
+  SECTION("format version 4") {
+    c.Put(MetaKey("format"), Bytes{4, 0, 0, 0});
     Expect(c.Audit(), AuditCheck::kMetadata, std::nullopt,
-           "'M' \"format\" says version 3; this audit reads versions 1 and 2");
+           "'M' \"format\" says version 4; this audit reads version 3");
+  }
+  SECTION("format version 2: a PROTOCOL v1 chain") {
+    c.Put(MetaKey("format"), Bytes{2, 0, 0, 0});
+    Expect(c.Audit(), AuditCheck::kMetadata, std::nullopt,
+           "'M' \"format\" says version 2; this audit reads version 3 (versions 1 and 2 are "
+           "PROTOCOL v1 chains");
   }
   SECTION("format truncated") {
     c.Put(MetaKey("format"), Bytes{1, 0, 0});
@@ -169,5 +175,41 @@ TEST_CASE("audit refuses keys outside the store's layout", "[audit][meta]") {
     Expect(c.Audit(), AuditCheck::kEngineState, std::nullopt,
            "the consensus record 'C' 'h' (the solo engine's hard state) is stored, but a solo "
            "chain keeps none");
+  }
+}
+
+// The undo records behind proofs of past heights (ledger/chain_store.h 'U'): a changed one, a
+// missing one, and one outside (undo_from, head] are each named.
+TEST_CASE("audit checks the undo records against the replay and their heights", "[audit][meta]") {
+  MemChain c;
+  SECTION("a changed value") {
+    auto stored = c.kv.Get(HeightKey('U', 3));
+    REQUIRE(stored.ok());
+    REQUIRE(stored.value());
+    auto undo = ledger::ChainStore::DecodeUndo(**stored);
+    REQUIRE(undo.ok());
+    REQUIRE_FALSE(undo->empty());
+    auto& first = undo->begin()->second;
+    REQUIRE(first);
+    first->back() ^= 0x01;
+    c.Put(HeightKey('U', 3), ledger::ChainStore::EncodeUndo(*undo));
+    Expect(c.Audit(), AuditCheck::kState, 3,
+           "the stored undo record ('U') is not what the replay's writes replaced");
+  }
+  SECTION("a missing one") {
+    c.Delete(HeightKey('U', 2));
+    Expect(c.Audit(), AuditCheck::kState, std::nullopt,
+           "the undo record ('U') of height 2 is missing (undo_from 0)");
+  }
+  SECTION("one below the window") {
+    codec::Writer w;
+    w.U64(2);
+    c.Put(MetaKey("undo_from"), w.Take());
+    Expect(c.Audit(), AuditCheck::kState, std::nullopt,
+           "an undo record ('U') at height 1, at or below undo_from 2");
+  }
+  SECTION("one above the head") {
+    c.Put(HeightKey('U', 6), ledger::ChainStore::EncodeUndo({}));
+    Expect(c.Audit(), AuditCheck::kHead, 6, "an undo record is stored above the head (height 5)");
   }
 }

@@ -67,15 +67,17 @@ std::string Refusal(const std::string& dir, const json& file, const std::string&
   return r.err;
 }
 
-// The byte offset of tx_root inside an encoded header (docs/PROTOCOL.md section 5).
+// The byte offset of tx_root inside an encoded header (docs/PROTOCOL.md section 5, v2).
 size_t TxRootHexOffset(const std::string& chain_id) {
   return 2 * (1 + 4 + chain_id.size() + 8 + 32 + 8 + 32);
 }
 
 }  // namespace
 
-TEST_CASE("cairn prove tx on a 4-validator BFT network verifies offline with every node stopped",
-          "[cli][integration][bft][proof]") {
+TEST_CASE(
+    "cairn prove tx, record and account on a 4-validator BFT network verify offline with "
+    "every node stopped",
+    "[cli][integration][bft][proof]") {
   REQUIRE_FALSE(CairnPath().empty());
   TempNetwork net("cli-proof-bft", 4, 0, "bft");
   net.StartAll({"v0", "v1", "v2", "v3"});
@@ -114,7 +116,57 @@ TEST_CASE("cairn prove tx on a 4-validator BFT network verifies offline with eve
       Cairn({"--rpc", rpc, "--json", "light", "sync", "--genesis", genesis, "--light-dir", light}));
   CHECK(sync["headers_fetched"].get<uint64_t>() <= 1);  // the head, with its certificate
 
+  // State proofs (PROTOCOL §7.1): the admin's first record (key 0000, value 00, written by
+  // Load), the admin's account, and a record it never wrote.
+  const std::string admin = net.admin().public_key().ToHex();
+  const std::string record_file = net.dir() + "/record.json";
+  const std::string account_file = net.dir() + "/account.json";
+  const std::string absent_file = net.dir() + "/absent.json";
+  CommandResult made_record = Cairn(
+      {"--rpc", rpc, "prove", "record", admin, "0000", "--out", record_file, "--genesis", genesis});
+  REQUIRE(made_record.exit_code == 0);
+  CHECK_THAT(made_record.out,
+             Catch::Contains(" present after block ") && Catch::Contains("(verified)"));
+  REQUIRE(
+      Cairn({"--rpc", rpc, "prove", "account", admin, "--out", account_file, "--genesis", genesis})
+          .exit_code == 0);
+  CommandResult made_absent = Cairn({"--rpc", rpc, "prove", "record", admin, "ffffff", "--out",
+                                     absent_file, "--genesis", genesis});
+  REQUIRE(made_absent.exit_code == 0);
+  CHECK_THAT(made_absent.out, Catch::Contains(" absent after block "));
+
   for (const char* n : {"v0", "v1", "v2", "v3"}) CHECK(net.Stop(n) == 0);
+
+  CommandResult record_ok = Cairn({"verify-proof", record_file, "--genesis", genesis});
+  REQUIRE(record_ok.exit_code == 0);
+  CHECK_THAT(record_ok.out,
+             Catch::StartsWith("record 0000 of account " + admin + " holds 00 after block ") &&
+                 Catch::Contains("final by a certificate of "));
+  CommandResult account_ok = Cairn({"verify-proof", account_file, "--genesis", genesis});
+  REQUIRE(account_ok.exit_code == 0);
+  CHECK_THAT(account_ok.out, Catch::StartsWith("account " + admin + " has balance ") &&
+                                 Catch::Contains(", nonce 30, role admin after block "));
+  CommandResult absent_ok = Cairn({"verify-proof", absent_file, "--genesis", genesis});
+  REQUIRE(absent_ok.exit_code == 0);
+  CHECK_THAT(absent_ok.out, Catch::StartsWith("record ffffff of account " + admin + " is absent"));
+  {
+    const json record = json::parse(ReadFile(record_file));
+    const std::string refused = "cairn: proof refused: proof: against the state_root ";
+    // Another value: the leaf differs, so the root does.
+    CHECK_THAT(Refusal(net.dir(), record, genesis, [](json& j) { j["statement"]["value"] = "01"; }),
+               Catch::StartsWith(refused) && Catch::Contains("root mismatch"));
+    // One digit of the proof's last sibling.
+    CHECK_THAT(Refusal(net.dir(), record, genesis,
+                       [](json& j) { j["proof"] = FlipDigitFromEnd(j["proof"], 1); }),
+               Catch::StartsWith(refused) && Catch::Contains("root mismatch"));
+    // A proof of presence does not prove absence.
+    CHECK_THAT(
+        Refusal(net.dir(), record, genesis, [](json& j) { j["statement"]["value"] = nullptr; }),
+        Catch::StartsWith(refused) && Catch::Contains("but the claim is absence"));
+    // Another record key: the proof is for another path.
+    CHECK_THAT(Refusal(net.dir(), record, genesis, [](json& j) { j["statement"]["key"] = "0001"; }),
+               Catch::StartsWith("cairn: proof refused: proof: "));
+  }
 
   CommandResult ok = Cairn({"verify-proof", file, "--genesis", genesis});
   REQUIRE(ok.exit_code == 0);

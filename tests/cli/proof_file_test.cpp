@@ -118,13 +118,19 @@ TEST_CASE("proof file: hostile files are refused with the reason, before any wor
     json j = ValidFile();
     j["header"] = std::string(kMaxHeaderHex + 2, 'a');
     Write(p, j.dump());
-    CHECK_THAT(ErrorOf(p), Catch::Contains("header: 131516 hex digits exceeds 131514"));
+    CHECK_THAT(ErrorOf(p), Catch::Contains("header: 131644 hex digits exceeds 131642"));
   }
-  SECTION("state statements are a known kind this build does not check yet") {
+  SECTION("state statements need their value (null for absence), records their key") {
     json j = ValidFile();
     j["statement"] = {{"kind", "account"}, {"address", std::string(64, 'a')}};
     Write(p, j.dump());
-    CHECK_THAT(ErrorOf(p), Catch::Contains("statement.kind \"account\" is not supported"));
+    CHECK_THAT(ErrorOf(p), Catch::Contains("statement.value: missing"));
+    j["statement"] = {{"kind", "record"}, {"address", std::string(64, 'a')}, {"value", nullptr}};
+    Write(p, j.dump());
+    CHECK_THAT(ErrorOf(p), Catch::Contains("statement.key: missing"));
+    j["statement"]["key"] = std::string(2 * 129, 'b');
+    Write(p, j.dump());
+    CHECK_THAT(ErrorOf(p), Catch::Contains("statement.key: 258 hex digits exceeds 256"));
     j["statement"]["kind"] = "balance";
     Write(p, j.dump());
     CHECK_THAT(ErrorOf(p), Catch::Contains("\"balance\" is not \"tx\", \"account\" or \"record\""));

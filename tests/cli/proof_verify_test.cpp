@@ -52,6 +52,8 @@ Chain Build(const audit::HeaderTrust& trust, uint64_t n,
     std::vector<crypto::Hash256> leaves = {TxHash(h, 0), TxHash(h, 1), TxHash(h, 2)};
     b.header.tx_root = crypto::MerkleRoot(leaves);
     b.header.tx_count = 3;
+    b.header.validators_hash = prev.validators_hash;  // the genesis set, at every height
+    b.header.next_validators_hash = prev.next_validators_hash;
     b.Sign(signer(h));
     prev = b.header;
     c.blocks.push_back(std::move(b));

@@ -2,8 +2,9 @@
 
 #include <map>
 
+#include <cstdio>
+#include <cstdlib>
 #include "crypto/merkle.h"
-#include "ledger/state_root.h"
 
 namespace cairn::testkit {
 
@@ -22,7 +23,21 @@ ChainFixture::ChainFixture(size_t num_accounts, std::string chain, uint64_t bala
   h.height = 0;
   h.timestamp_ms = genesis_time_ms;
   h.tx_root = crypto::MerkleRoot({});
-  h.state_root = NextStateRoot(crypto::Hash256(), 0, genesis_state);
+  h.state_root = StateRootOf(genesis_state);
+}
+
+StateTree::View TreeOf(const StateReader& state) {
+  if (const auto* store = dynamic_cast<const ChainStore*>(&state)) return store->HeadView();
+  if (const auto* mem = dynamic_cast<const MemoryState*>(&state)) {
+    std::vector<TreeWrite> writes;
+    writes.reserve(mem->entries().size());
+    for (const auto& [key, value] : mem->entries()) {
+      writes.push_back(TreeWrite{KeyHash(key), ValueHash(value)});
+    }
+    return ProcessStateTree().UpdateHashed(StateTree::View(), std::move(writes), 0);
+  }
+  std::fprintf(stderr, "TreeOf: a state that is neither a ChainStore nor a MemoryState\n");
+  std::abort();
 }
 
 MemoryState ChainFixture::GenesisMemoryState() const {
@@ -57,7 +72,8 @@ BuiltBlock ChainFixture::NextBlock(const StateReader& state, const BlockHeader& 
                                    std::vector<Transaction> txs) const {
   ExecOptions opts;
   opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
-  return BuildBlock(state, parent, std::move(txs), parent.timestamp_ms + 1000, proposer, {}, opts);
+  return BuildBlock(state, parent, TreeOf(state), std::move(txs), parent.timestamp_ms + 1000,
+                    proposer, {}, opts);
 }
 
 BuiltBlock ChainFixture::NextBlock(const StateReader& state, const BlockHeader& parent,
@@ -70,8 +86,8 @@ Result<uint64_t> CommitChain(ChainStore& store, BlockHeader parent,
                              const crypto::KeyPair& proposer) {
   for (auto& txs : blocks) {
     const std::string at = "height " + std::to_string(parent.height + 1) + ": ";
-    BuiltBlock built =
-        BuildBlock(store, parent, std::move(txs), parent.timestamp_ms + 1000, proposer);
+    BuiltBlock built = BuildBlock(store, parent, store.HeadView(), std::move(txs),
+                                  parent.timestamp_ms + 1000, proposer);
     if (!built.skipped.empty()) return Status::Error(at + "a fixture transaction was skipped");
     Status s = store.Commit(built.block, built.exec);
     if (!s.ok()) return s.Wrap(at + "commit");
@@ -86,12 +102,13 @@ namespace {
 // replay from genesis. Leaves the replayed state in `state` and the last header in `parent`.
 Status ReplayStoredBlocks(const ChainStore& store, uint64_t head_height, MemoryState& state,
                           BlockHeader& parent) {
+  StateTree::View view = TreeOf(state);
   for (uint64_t h = 1; h <= head_height; ++h) {
     const std::string at = "height " + std::to_string(h) + ": ";
     auto block = store.BlockAt(h);
     if (!block.ok()) return block.status().Wrap(at);
     if (!block.value()) return Status::Error(at + "block missing");
-    auto exec = VerifyBlock(state, parent, **block);
+    auto exec = VerifyBlock(state, parent, view, **block);
     if (!exec.ok()) return exec.status().Wrap(at + "replay");
     auto receipts = store.ReceiptsAt(h);
     if (!receipts.ok() || !receipts.value() || **receipts != exec->receipts) {
@@ -104,6 +121,7 @@ Status ReplayStoredBlocks(const ChainStore& store, uint64_t head_height, MemoryS
       }
     }
     state.Apply(exec->diff);
+    view = exec->view;
     parent = block.value()->header;
   }
   return Status::Ok();

@@ -49,6 +49,10 @@ struct ChainFixture {
                                size_t count, size_t first = 0) const;
 };
 
+// The state tree of `state` (a test's parent view): a ChainStore's head view, or a
+// MemoryState's entries built into a tree. Aborts on any other StateReader.
+ledger::StateTree::View TreeOf(const ledger::StateReader& state);
+
 // Builds each of `blocks` on the one before (the first on `parent`), 1 s apart and signed by
 // `proposer`, and commits it to `store`. Returns the head height, or an error when a
 // transaction was skipped (a fixture's transactions must all apply) or a commit failed.

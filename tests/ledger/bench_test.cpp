@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "ledger_test_util.h"
+#include "tests/kit/chain_fixture.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
@@ -42,15 +43,16 @@ TEST_CASE("bench: execute and verify a block of 1,000 transfers", "[.bench][ledg
   state.Apply(genesis);
   BlockHeader parent;
   parent.chain_id = kChain;
-  parent.state_root = NextStateRoot(crypto::Hash256(), 0, genesis);
+  parent.state_root = StateRootOf(genesis);
 
   std::vector<Transaction> txs;
   for (int i = 0; i < kAccounts; ++i)
     txs.push_back(PayTx(keys[i], 0, keys[(i + 1) % kAccounts], 7));
 
+  const StateTree::View parent_view = cairn::testkit::TreeOf(state);
   BuiltBlock built;
-  const double build_s =
-      BestSeconds(kRuns, [&] { built = BuildBlock(state, parent, txs, 1, Key(9), {}); });
+  const double build_s = BestSeconds(
+      kRuns, [&] { built = BuildBlock(state, parent, parent_view, txs, 1, Key(9), {}); });
   REQUIRE(built.skipped.empty());
   REQUIRE(built.block.txs.size() == static_cast<size_t>(kAccounts));
   const Block& block = built.block;
@@ -61,13 +63,13 @@ TEST_CASE("bench: execute and verify a block of 1,000 transfers", "[.bench][ledg
 
   auto run_exec = [&](const ExecOptions& o) {
     return BestSeconds(kRuns, [&] {
-      auto r = ExecuteBlock(state, parent.state_root, block, o);
+      auto r = ExecuteBlock(state, parent_view, block, o);
       REQUIRE(r.ok());
     });
   };
   auto run_verify = [&](const ExecOptions& o) {
     return BestSeconds(kRuns, [&] {
-      auto r = VerifyBlock(state, parent, block, o);
+      auto r = VerifyBlock(state, parent, parent_view, block, o);
       REQUIRE(r.ok());
     });
   };

@@ -6,6 +6,7 @@
 
 #include "crypto/merkle.h"
 #include "ledger_test_util.h"
+#include "tests/kit/chain_fixture.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
@@ -24,12 +25,13 @@ void CheckSameResult(const ExecResult& a, const ExecResult& b) {
 }
 
 std::string VerifyError(const Chain& c, const Block& b) {
-  auto r = VerifyBlock(c.state, c.tip, b);
+  auto r = VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), b);
   return r.ok() ? std::string("<valid>") : r.error();
 }
 
 BuiltBlock BuildOn(const Chain& c, std::vector<Transaction> txs, const ExecOptions& o = {}) {
-  return BuildBlock(c.state, c.tip, std::move(txs), c.tip.timestamp_ms + 10, c.proposer, {}, o);
+  return BuildBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), std::move(txs),
+                    c.tip.timestamp_ms + 10, c.proposer, {}, o);
 }
 }  // namespace
 
@@ -52,14 +54,14 @@ TEST_CASE("a block built by BuildBlock verifies and commits its state", "[ledger
                                                     {TxCode::kInsufficientBalance, 1, 1},
                                                     {TxCode::kOk, 1, 2}});
 
-  auto v = VerifyBlock(c.state, c.tip, b);
+  auto v = VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), b);
   INFO(v.status().message());
   REQUIRE(v.ok());
   CheckSameResult(*v, built.exec);
   // It survives the wire.
   auto decoded = Block::Decode(b.Encode());
   REQUIRE(decoded.ok());
-  auto v2 = VerifyBlock(c.state, c.tip, *decoded);
+  auto v2 = VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), *decoded);
   REQUIRE(v2.ok());
   CheckSameResult(*v2, built.exec);
 
@@ -68,14 +70,14 @@ TEST_CASE("a block built by BuildBlock verifies and commits its state", "[ledger
   c.tip = b.header;
   BuiltBlock next = BuildOn(c, {PayTx(c.alice, 2, c.bob, 1)});
   CHECK(next.block.header.height == 2);
-  CHECK(VerifyBlock(c.state, c.tip, next.block).ok());
+  CHECK(VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), next.block).ok());
 }
 
 TEST_CASE("VerifyBlock rejects each header inconsistency with a message naming it",
           "[ledger][executor]") {
   Chain c;
   const Block good = BuildOn(c, {PayTx(c.alice, 0, c.bob, 10)}).block;
-  REQUIRE(VerifyBlock(c.state, c.tip, good).ok());
+  REQUIRE(VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), good).ok());
   // Each edit is re-signed, so only the edited property is wrong.
   auto resigned = [&](const std::function<void(Block&)>& edit) {
     Block b = good;
@@ -143,18 +145,25 @@ TEST_CASE("VerifyBlock rejects each header inconsistency with a message naming i
   }
 }
 
-TEST_CASE("VerifyBlock checks the state root against the parent's root", "[ledger][executor]") {
+TEST_CASE("VerifyBlock checks the state root against the executed state", "[ledger][executor]") {
   Chain c;
-  const Block b = BuildOn(c, {PayTx(c.alice, 0, c.bob, 10)}).block;
-  BlockHeader parent = c.tip;
-  parent.state_root.data()[0] ^= 1;
-  // The parent's hash changes too; fix up prev_hash so only the root differs.
-  Block rebased = b;
-  rebased.header.prev_hash = parent.Hash();
-  rebased.Sign(c.proposer);
-  auto r = VerifyBlock(c.state, parent, rebased);
+  Block b = BuildOn(c, {PayTx(c.alice, 0, c.bob, 10)}).block;
+  b.header.state_root.data()[0] ^= 1;
+  b.Sign(c.proposer);
+  auto r = VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), b);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error(), Contains("state_root") && Contains("differs from executed"));
+}
+
+TEST_CASE("VerifyBlock refuses validator set hashes other than the parent's",
+          "[ledger][executor]") {
+  Chain c;
+  Block b = BuildOn(c, {}).block;
+  b.header.next_validators_hash.data()[0] ^= 1;
+  b.Sign(c.proposer);
+  auto r = VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), b);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Contains("validator set hashes"));
 }
 
 TEST_CASE("BuildBlock skips invalid candidates and reports them", "[ledger][executor]") {
@@ -182,7 +191,7 @@ TEST_CASE("BuildBlock skips invalid candidates and reports them", "[ledger][exec
   CHECK(built.exec.receipts == std::vector<Receipt>{{TxCode::kOk, 1, 0},
                                                     {TxCode::kOk, 1, 1},
                                                     {TxCode::kInsufficientBalance, 1, 2}});
-  auto v = VerifyBlock(c.state, c.tip, built.block);
+  auto v = VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), built.block);
   INFO(v.status().message());
   REQUIRE(v.ok());
   CheckSameResult(*v, built.exec);
@@ -194,16 +203,17 @@ TEST_CASE("BuildBlock of no candidates gives a valid empty block", "[ledger][exe
   CHECK(built.block.txs.empty());
   CHECK(built.block.header.tx_count == 0);
   CHECK(built.block.header.tx_root == crypto::MerkleRoot({}));
-  CHECK(built.block.header.state_root == NextStateRoot(c.tip.state_root, 1, {}));
-  CHECK(VerifyBlock(c.state, c.tip, built.block).ok());
+  CHECK(built.block.header.state_root == c.tip.state_root);  // no write, same state
+  CHECK(VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), built.block).ok());
 }
 
 TEST_CASE("BuildBlock never goes back in time and carries consensus data", "[ledger][executor]") {
   Chain c;
-  BuiltBlock built = BuildBlock(c.state, c.tip, {}, /*timestamp_ms=*/5, c.proposer, Bytes{7, 7});
+  BuiltBlock built = BuildBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), {},
+                                /*timestamp_ms=*/5, c.proposer, Bytes{7, 7});
   CHECK(built.block.header.timestamp_ms == c.tip.timestamp_ms);
   CHECK(built.block.header.consensus_data == Bytes{7, 7});
-  CHECK(VerifyBlock(c.state, c.tip, built.block).ok());
+  CHECK(VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), built.block).ok());
 }
 
 TEST_CASE("BuildBlock trusts signature_known_valid, VerifyBlock without it does not",
@@ -216,7 +226,7 @@ TEST_CASE("BuildBlock trusts signature_known_valid, VerifyBlock without it does 
   BuiltBlock built = BuildOn(c, {forged}, trust);
   CHECK(built.skipped.empty());
   CHECK(built.block.txs.size() == 1);
-  CHECK(VerifyBlock(c.state, c.tip, built.block, trust).ok());
+  CHECK(VerifyBlock(c.state, c.tip, cairn::testkit::TreeOf(c.state), built.block, trust).ok());
   CHECK_THAT(VerifyError(c, built.block), Contains("tx 0") && Contains("bad_signature"));
 }
 
@@ -235,9 +245,9 @@ TEST_CASE("execution is deterministic", "[ledger][executor]") {
   Block block = a.MakeBlock(txs);
   ExecOptions four;
   four.verify_threads = 4;
-  auto r1 = ExecuteBlock(a.state, a.tip.state_root, block);
-  auto r2 = ExecuteBlock(a.state, a.tip.state_root, block);
-  auto r3 = ExecuteBlock(b.state, b.tip.state_root, block, four);
+  auto r1 = ExecuteBlock(a.state, cairn::testkit::TreeOf(a.state), block);
+  auto r2 = ExecuteBlock(a.state, cairn::testkit::TreeOf(a.state), block);
+  auto r3 = ExecuteBlock(b.state, cairn::testkit::TreeOf(b.state), block, four);
   REQUIRE(r1.ok());
   REQUIRE(r2.ok());
   REQUIRE(r3.ok());
@@ -245,7 +255,7 @@ TEST_CASE("execution is deterministic", "[ledger][executor]") {
   CheckSameResult(*r1, *r3);
 }
 
-TEST_CASE("the state root depends on the diff and on the previous root", "[ledger][executor]") {
+TEST_CASE("the state root is the tree of the state after the block", "[ledger][executor]") {
   Chain base;
   const std::vector<Transaction> txs = {PayTx(base.alice, 0, base.bob, 10)};
   auto r = base.Execute(txs);
@@ -259,13 +269,10 @@ TEST_CASE("the state root depends on the diff and on the previous root", "[ledge
     CHECK(r2->diff != r->diff);
     CHECK(r2->state_root != r->state_root);
   }
-  SECTION("the same diff on another previous root gives another root") {
-    Chain other;
-    other.tip.state_root.data()[0] ^= 1;
-    auto r2 = other.Execute(txs);
-    REQUIRE(r2.ok());
-    CHECK(r2->diff == r->diff);
-    CHECK(r2->state_root != r->state_root);
+  SECTION("it is the root of the whole state built from scratch") {
+    MemoryState after = base.state;
+    after.Apply(r->diff);
+    CHECK(r->state_root == StateTree::Root(cairn::testkit::TreeOf(after)));
   }
   SECTION("changing any account in the diff changes the root") {
     for (const auto& [key, value] : r->diff) {
@@ -273,13 +280,15 @@ TEST_CASE("the state root depends on the diff and on the previous root", "[ledge
       Account a = Account::Decode(*value).value();
       a.balance += 1;
       d[key] = a.Encode();
-      CHECK(NextStateRoot(base.tip.state_root, 1, d) != r->state_root);
+      MemoryState after = base.state;
+      after.Apply(d);
+      CHECK(StateTree::Root(cairn::testkit::TreeOf(after)) != r->state_root);
     }
   }
   SECTION("a failed transfer still changes the root through the nonce") {
     auto failed = base.Execute({PayTx(base.alice, 0, base.bob, 1000)});
     REQUIRE(failed.ok());
     CHECK(failed->diff.size() == 1);
-    CHECK(failed->state_root != NextStateRoot(base.tip.state_root, 1, {}));
+    CHECK(failed->state_root != base.tip.state_root);
   }
 }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "base/codec.h"
@@ -236,12 +237,25 @@ TEST_CASE("Open refuses an unknown format version and data that is not a chain s
   ChainFixture fx;
   MemoryKv kv;
   OpenMemory(kv, fx);
-  Writer v3;
-  v3.U32(3);
-  RawPut(kv, MetaKey("format"), v3.bytes());
+  Writer v4;
+  v4.U32(4);
+  RawPut(kv, MetaKey("format"), v4.bytes());
   auto newer = ChainStore::Open(std::make_unique<MemoryKv>(kv), fx.genesis, fx.genesis_state);
   REQUIRE_FALSE(newer.ok());
-  CHECK_THAT(newer.error(), Catch::Contains("format version 3 is not supported"));
+  CHECK_THAT(newer.error(), Catch::Contains("format version 4 is not supported (this build reads "
+                                            "version 3)"));
+  // Formats 1 and 2 held PROTOCOL v1 chains: the refusal says what to do.
+  for (uint32_t old : {1u, 2u}) {
+    Writer v;
+    v.U32(old);
+    RawPut(kv, MetaKey("format"), v.bytes());
+    auto older = ChainStore::Open(std::make_unique<MemoryKv>(kv), fx.genesis, fx.genesis_state);
+    REQUIRE_FALSE(older.ok());
+    CHECK_THAT(older.error(),
+               Catch::Contains("format version " + std::to_string(old) + " is not supported") &&
+                   Catch::Contains("PROTOCOL v1 chain") &&
+                   Catch::Contains("re-create the chain from its genesis file"));
+  }
 
   MemoryKv foreign;
   RawPut(foreign, Bytes{'x'}, Bytes{'y'});
@@ -261,6 +275,22 @@ TEST_CASE("Open refuses a store whose head is not a whole committed block", "[st
   };
   REQUIRE(reopen().ok());
 
+  SECTION("a damaged state entry: the rebuilt tree's root is not the head's") {
+    const Bytes key = PrefixedKey('S', AccountKey(fx.accounts[0].public_key()));
+    REQUIRE(testkit::EditValue(kv, key, [](Bytes& v) { v[0] ^= 1; }));
+    auto store = reopen();
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.code() == StatusCode::kCorruption);
+    CHECK_THAT(store.error(), Catch::Contains("head block 3") &&
+                                  Catch::Contains("the stored state ('S' entries) has root") &&
+                                  Catch::Contains("but the head header's state_root is"));
+  }
+  SECTION("a state entry too many") {
+    RawPut(kv, PrefixedKey('S', RecordKey(fx.accounts[0].public_key(), Bytes{'x'})), Bytes{1});
+    auto store = reopen();
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.code() == StatusCode::kCorruption);
+  }
   SECTION("a block above the head is ignored") {
     RawPut(kv, HeightKey('B', 4), Bytes{1, 2, 3});
     auto store = reopen();
@@ -493,4 +523,183 @@ TEST_CASE("readers alongside a committer always find the block head() reports",
   CHECK(reads.load() >= 50);
   CHECK(store.head().height == 25);
   CHECK(store.StateReadError().ok());
+}
+
+// The proofs getProof serves (ledger::ChainStore::ProveState), checked as a client would:
+// with ledger::VerifyStateProof against the state_root of the header at the proof's height.
+TEST_CASE("ProveState proves accounts and records present and absent, at the head and before",
+          "[store][chain][state_tree]") {
+  ChainFixture fx;
+  MemoryKv kv;
+  auto store = OpenMemory(kv, fx);
+  store->SetMemoryVersions(4);
+  const Address alice = fx.accounts[0].public_key();
+  const Address stranger = testkit::TestKey(77, 0x42).public_key();
+  // Block 1: transfers; block 2: alice writes a record; blocks 3-4: more transfers.
+  CommitBlocks(*store, fx, 1);
+  {
+    auto parent = store->HeaderAt(1);
+    REQUIRE(parent.ok());
+    const uint64_t nonce = store->GetAccount(alice)->nonce;
+    BuiltBlock b = fx.NextBlock(*store, **parent,
+                                {fx.Sign(fx.accounts[0], nonce, Put{Bytes{'k'}, Bytes{'v', '1'}})});
+    REQUIRE(store->Commit(b.block, b.exec).ok());
+  }
+  CommitBlocks(*store, fx, 2);
+  {
+    auto parent = store->HeaderAt(4);
+    REQUIRE(parent.ok());
+    const uint64_t nonce = store->GetAccount(alice)->nonce;
+    BuiltBlock b = fx.NextBlock(*store, **parent,
+                                {fx.Sign(fx.accounts[0], nonce, Put{Bytes{'k'}, Bytes{'v', '2'}})});
+    REQUIRE(store->Commit(b.block, b.exec).ok());
+  }
+  REQUIRE(store->head().height == 5);
+
+  auto check = [&](const Bytes& state_key, std::optional<uint64_t> height,
+                   std::optional<Bytes> expect) {
+    auto p = store->ProveState(state_key, height);
+    INFO(p.status().message());
+    REQUIRE(p.ok());
+    CHECK(p->height == height.value_or(5));
+    CHECK(p->value == expect);
+    auto header = store->HeaderAt(p->height);
+    REQUIRE(header.ok());
+    const crypto::Hash256 root = (*header)->state_root;
+    const StateClaim claim = p->value ? StateClaim::Present(*p->value) : StateClaim::Absent();
+    CHECK(VerifyStateProof(root, state_key, claim, p->proof).ok());
+    // Any one-bit change to the proof, or to the claimed value, fails.
+    for (size_t bit = 0; bit < p->proof.size() * 8; bit += 7) {
+      Bytes bad = p->proof;
+      bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      CHECK_FALSE(VerifyStateProof(root, state_key, claim, bad).ok());
+    }
+    if (p->value) {
+      Bytes other = *p->value;
+      other.back() ^= 1;
+      CHECK_FALSE(VerifyStateProof(root, state_key, StateClaim::Present(other), p->proof).ok());
+      CHECK_FALSE(VerifyStateProof(root, state_key, StateClaim::Absent(), p->proof).ok());
+    }
+  };
+  const Bytes record = RecordKey(alice, Bytes{'k'});
+  SECTION("at the head") {
+    check(AccountKey(alice), std::nullopt, store->GetAccount(alice)->Encode());
+    check(record, std::nullopt, Bytes{'v', '2'});
+    check(AccountKey(stranger), std::nullopt, std::nullopt);
+    check(RecordKey(alice, Bytes{'n', 'o'}), std::nullopt, std::nullopt);
+  }
+  SECTION("at an older height still in memory: the value then") {
+    check(record, 4, Bytes{'v', '1'});
+    check(record, 2, Bytes{'v', '1'});
+    check(AccountKey(stranger), 3, std::nullopt);
+  }
+  SECTION("below the memory window: rebuilt from the undo records, the value then") {
+    check(record, 1, std::nullopt);
+    check(record, 2, Bytes{'v', '1'});
+    check(AccountKey(alice), 0, fx.genesis_state.at(AccountKey(alice)));
+    check(AccountKey(stranger), 1, std::nullopt);
+    CHECK(store->ProveState(record, 6).code() == StatusCode::kNotFound);
+  }
+}
+
+size_t UndoRecords(const KvStore& kv, uint64_t* lowest) {
+  size_t n = 0;
+  const uint8_t start[] = {'U'};
+  const uint8_t end[] = {'V'};
+  REQUIRE(kv.Scan(start, end, [&](ByteView k, ByteView) {
+              uint64_t h = 0;
+              for (size_t i = 1; i < 9; ++i) h = (h << 8) | k[i];
+              if (n++ == 0) *lowest = h;
+              return true;
+            }).ok());
+  return n;
+}
+
+// Retention (state_tree.retain_heights): every height in [head - retain, head] is provable,
+// with the value it had then, before and after a restart; below it a typed error; the undo
+// records of older heights are deleted with the commits (garbage collection).
+TEST_CASE("state at every retained height stays provable and older undo records are collected",
+          "[store][chain][state_tree]") {
+  ChainFixture fx;
+  MemoryKv kv;
+  auto store = OpenMemory(kv, fx);
+  store->SetMemoryVersions(2);
+  constexpr uint64_t kRetain = 6;
+  REQUIRE(store->SetRetainHeights(kRetain).ok());
+  std::vector<Bytes> keys;
+  for (const auto& a : fx.accounts) keys.push_back(AccountKey(a.public_key()));
+  keys.push_back(AccountKey(testkit::TestKey(77, 0x42).public_key()));  // never exists
+  // Each key's value after every height, as the store read it then.
+  std::map<uint64_t, std::vector<std::optional<Bytes>>> seen;
+  auto snapshot = [&](ChainStore& s) {
+    std::vector<std::optional<Bytes>> values;
+    for (const Bytes& k : keys) {
+      Bytes stored{'S'};
+      stored.insert(stored.end(), k.begin(), k.end());
+      auto got = s.kv().Get(stored);
+      REQUIRE(got.ok());
+      values.push_back(*got);
+    }
+    seen[s.head().height] = values;
+  };
+  snapshot(*store);
+  for (int i = 0; i < 12; ++i) {
+    CommitBlocks(*store, fx, 1, 3 + static_cast<size_t>(i % 4));
+    snapshot(*store);
+  }
+  auto prove_all = [&](ChainStore& s) {
+    const uint64_t head = s.head().height;
+    REQUIRE(head == 12);
+    CHECK(s.RetainedFrom() == head - kRetain);
+    for (uint64_t h = s.RetainedFrom(); h <= head; ++h) {
+      auto header = s.HeaderAt(h);
+      REQUIRE(header.ok());
+      for (size_t i = 0; i < keys.size(); ++i) {
+        auto p = s.ProveState(keys[i], h);
+        INFO("height " << h << " key " << i << ": " << p.status().message());
+        REQUIRE(p.ok());
+        CHECK(p->value == seen[h][i]);
+        const StateClaim claim = p->value ? StateClaim::Present(*p->value) : StateClaim::Absent();
+        CHECK(VerifyStateProof((*header)->state_root, keys[i], claim, p->proof).ok());
+      }
+    }
+    auto below = s.ProveState(keys[0], s.RetainedFrom() - 1);
+    CHECK(below.code() == StatusCode::kNotFound);
+    CHECK_THAT(below.error(), Catch::Contains("state_tree.retain_heights"));
+    uint64_t lowest = 0;
+    CHECK(UndoRecords(s.kv(), &lowest) == kRetain);
+    CHECK(lowest == head - kRetain + 1);
+  };
+  prove_all(*store);
+  // A restarted store holds only its head in memory: the rest is rebuilt from the records.
+  MemoryKv copy;
+  {
+    WriteBatch all;
+    REQUIRE(store->kv()
+                .Scan({}, {},
+                      [&](ByteView k, ByteView v) {
+                        all.Put(k, v);
+                        return true;
+                      })
+                .ok());
+    REQUIRE(copy.Write(all, true).ok());
+  }
+  auto reopened = OpenMemory(copy, fx);
+  REQUIRE(reopened->SetRetainHeights(kRetain).ok());
+  prove_all(*reopened);
+  // A shorter window deletes the excess at once; a longer one cannot bring it back.
+  REQUIRE(reopened->SetRetainHeights(2).ok());
+  CHECK(reopened->RetainedFrom() == 10);
+  uint64_t lowest = 0;
+  CHECK(UndoRecords(reopened->kv(), &lowest) == 2);
+  CHECK(lowest == 11);
+  REQUIRE(reopened->SetRetainHeights(100).ok());
+  CHECK(reopened->RetainedFrom() == 10);
+  CHECK(reopened->ProveState(keys[0], 9).code() == StatusCode::kNotFound);
+  // Retaining nothing: the head only, and no records at all.
+  REQUIRE(reopened->SetRetainHeights(0).ok());
+  CommitBlocks(*reopened, fx, 2);
+  CHECK(reopened->RetainedFrom() == 14);
+  CHECK(UndoRecords(reopened->kv(), &lowest) == 0);
+  CHECK(reopened->ProveState(keys[0], std::nullopt).ok());
 }

@@ -25,7 +25,7 @@ size_t KindOffset(const Transaction& tx) { return 1 + 4 + tx.chain_id.size() + 3
 
 // Offset of tx_count in a header with this chain id.
 size_t TxCountOffset(const BlockHeader& h) {
-  return 1 + 4 + h.chain_id.size() + 8 + 32 + 8 + 32 + 32 + 32;
+  return 1 + 4 + h.chain_id.size() + 8 + 32 + 8 + 32 + 32 + 32 + 32 + 32;
 }
 
 void PutU32(Bytes& b, size_t at, uint32_t v) {
@@ -92,7 +92,8 @@ TEST_CASE("encodings have the sizes the grammar gives", "[ledger][codec]") {
   CHECK(SignedTx(a, 0, SetRole{b.public_key(), Role::kAdmin}).Encode().size() ==
         head + 32 + 1 + 64);
   BlockHeader h = SampleHeader(Bytes(7));
-  const size_t header_size = 1 + 4 + kChain.size() + 8 + 32 + 8 + 32 + 32 + 32 + 4 + 4 + 7;
+  const size_t header_size =
+      1 + 4 + kChain.size() + 8 + 32 + 8 + 32 + 32 + 32 + 32 + 32 + 4 + 4 + 7;
   CHECK(h.Encode().size() == header_size);
   Block blk = SampleBlock(2);
   size_t tx_bytes = 0;
@@ -233,7 +234,7 @@ TEST_CASE("block header: version, chain id, tx_count and consensus data limits",
           "[ledger][codec]") {
   BlockHeader h = SampleHeader();
   Bytes enc = h.Encode();
-  for (uint8_t v : {0, 2, 255}) {
+  for (uint8_t v : {0, 1, 3, 255}) {  // 1: a PROTOCOL v1 header
     Bytes b = enc;
     b[0] = v;
     CHECK_THAT(DecodeError(RecodeHeader, b),

@@ -16,8 +16,8 @@
 #include "ledger/executor.h"
 #include "ledger/receipt.h"
 #include "ledger/state.h"
-#include "ledger/state_root.h"
 #include "ledger/transaction.h"
+#include "tests/kit/chain_fixture.h"
 #include "tests/kit/keys.h"
 #include "tests/kit/make_tx.h"
 
@@ -111,7 +111,7 @@ struct Chain {
     tip.chain_id = kChain;
     tip.height = 0;
     tip.timestamp_ms = 1000;
-    tip.state_root = NextStateRoot(crypto::Hash256(), 0, d);
+    tip.state_root = StateRootOf(d);
   }
 
   // A block on top of tip holding exactly txs (not built through BuildBlock, so it may hold
@@ -130,13 +130,13 @@ struct Chain {
   }
 
   Result<ExecResult> Execute(std::vector<Transaction> txs, const ExecOptions& opts = {}) const {
-    return ExecuteBlock(state, tip.state_root, MakeBlock(std::move(txs)), opts);
+    return ExecuteBlock(state, cairn::testkit::TreeOf(state), MakeBlock(std::move(txs)), opts);
   }
 
   // Executes txs as the next block, which must be valid, and commits its state.
   std::vector<Receipt> Run(std::vector<Transaction> txs) {
     Block b = MakeBlock(std::move(txs));
-    auto r = ExecuteBlock(state, tip.state_root, b);
+    auto r = ExecuteBlock(state, cairn::testkit::TreeOf(state), b);
     INFO(r.status().message());
     REQUIRE(r.ok());
     state.Apply(r->diff);

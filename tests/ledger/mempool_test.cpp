@@ -2,6 +2,7 @@
 
 #include "ledger/executor.h"
 #include "ledger/mempool.h"
+#include "tests/kit/chain_fixture.h"
 #include "tests/kit/keys.h"
 #include "tests/kit/make_tx.h"
 
@@ -89,7 +90,7 @@ TEST_CASE("mempool selects per-sender nonce order, first come first served", "[m
   CHECK(pool.Select(1, f.state).size() == 1);
 
   // What Select returns is a valid block: BuildBlock skips nothing.
-  auto built = BuildBlock(f.state, Parent(), picked, 1, f.admin);
+  auto built = BuildBlock(f.state, Parent(), cairn::testkit::TreeOf(f.state), picked, 1, f.admin);
   CHECK(built.skipped.empty());
   CHECK(built.block.txs.size() == 3);
 
@@ -113,7 +114,7 @@ TEST_CASE("a same-nonce transaction committed elsewhere evicts ours", "[mempool]
   Mempool pool(kChain, MempoolLimits{});
   Transaction ours = f.Pay(f.alice, 0, 5), theirs = f.Pay(f.alice, 0, 6);
   REQUIRE(pool.Add(ours, f.state, 0).ok());
-  auto built = BuildBlock(f.state, Parent(), {theirs}, 1, f.admin);
+  auto built = BuildBlock(f.state, Parent(), cairn::testkit::TreeOf(f.state), {theirs}, 1, f.admin);
   MemoryState next = f.state;
   next.Apply(built.exec.diff);
   pool.OnCommitted(built.block.txs, built.exec.tx_hashes, next, 1);

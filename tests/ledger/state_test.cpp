@@ -96,55 +96,47 @@ TEST_CASE("MemoryState applies writes and deletions", "[ledger]") {
   CHECK(m.entries().size() == 1);
 }
 
-TEST_CASE("the state root commits to the previous root, the height and every write", "[ledger]") {
-  const crypto::Hash256 zero;
-  const crypto::Hash256 prev = crypto::Sha256Of(AsBytes("prev"));
+TEST_CASE("the state root is the tree of every present entry and nothing else", "[ledger]") {
   StateDiff d;
   for (uint32_t i = 0; i < 5; ++i) {
     d[AccountKey(Key(i).public_key())] = Account{i * 10, i, Role::kMember}.Encode();
   }
   d[RecordKey(Key(0).public_key(), Bytes{'k'})] = Bytes{'v'};
-  const crypto::Hash256 root = NextStateRoot(prev, 3, d);
+  const crypto::Hash256 root = StateRootOf(d);
 
-  SECTION("it matches the documented construction") {
-    Writer w;
-    w.Raw(AsBytes(std::string_view("CAIRN/state/v1\0", 15))).Fixed(prev).U64(3).U32(6);
-    for (const auto& [k, v] : d) w.Var(k).U8(1).Var(*v);
-    CHECK(root == crypto::Sha256Of(w.bytes()));
+  SECTION("it is the tree's root of the entries (docs/PROTOCOL.md §7)") {
+    std::vector<TreeEntry> entries;
+    for (const auto& [k, v] : d) entries.push_back(TreeEntry{KeyHash(k), ValueHash(*v)});
+    CHECK(root == RootOf(entries));
+    CHECK(root == StateTree::Root(ProcessStateTree().Update(StateTree::View(), d, 0)));
   }
-  SECTION("it is a pure function") { CHECK(NextStateRoot(prev, 3, d) == root); }
-  SECTION("previous root and height") {
-    CHECK(NextStateRoot(zero, 3, d) != root);
-    CHECK(NextStateRoot(prev, 4, d) != root);
-  }
-  SECTION("changing, adding, or removing any entry") {
+  SECTION("changing, adding, or removing any entry changes it") {
     for (const auto& [k, v] : d) {
       StateDiff changed = d;
       changed[k]->back() ^= 1;
-      CHECK(NextStateRoot(prev, 3, changed) != root);
+      CHECK(StateRootOf(changed) != root);
       StateDiff removed = d;
       removed.erase(k);
-      CHECK(NextStateRoot(prev, 3, removed) != root);
-      StateDiff deleted = d;
-      deleted[k] = std::nullopt;
-      CHECK(NextStateRoot(prev, 3, deleted) != root);
+      CHECK(StateRootOf(removed) != root);
     }
     StateDiff added = d;
     added[RecordKey(Key(1).public_key(), Bytes{'n'})] = Bytes{};
-    CHECK(NextStateRoot(prev, 3, added) != root);
+    CHECK(StateRootOf(added) != root);
   }
-  SECTION("a deletion differs from an empty value") {
+  SECTION("a deletion is an absent entry; an empty value is present") {
     StateDiff empty_value{{Bytes{1}, Bytes{}}};
     StateDiff deletion{{Bytes{1}, std::nullopt}};
-    CHECK(NextStateRoot(prev, 3, empty_value) != NextStateRoot(prev, 3, deletion));
+    CHECK(StateRootOf(deletion) == kEmptyTreeHash);
+    CHECK(StateRootOf(empty_value) != kEmptyTreeHash);
   }
   SECTION("moving a byte between key and value changes it") {
     StateDiff a{{Bytes{1, 2}, Bytes{3}}};
     StateDiff b{{Bytes{1}, Bytes{2, 3}}};
-    CHECK(NextStateRoot(prev, 3, a) != NextStateRoot(prev, 3, b));
+    CHECK(StateRootOf(a) != StateRootOf(b));
   }
-  SECTION("an empty block still advances the root") {
-    CHECK(NextStateRoot(prev, 4, {}) != prev);
-    CHECK(NextStateRoot(prev, 4, {}) != NextStateRoot(prev, 5, {}));
+  SECTION("a write of the present value changes nothing") {
+    const StateTree::View v = ProcessStateTree().Update(StateTree::View(), d, 0);
+    CHECK(StateTree::Root(ProcessStateTree().Update(v, d, 1)) == root);
+    CHECK(StateTree::Root(ProcessStateTree().Update(v, {}, 1)) == root);
   }
 }

@@ -17,7 +17,8 @@
 #include "ledger/block.h"
 #include "ledger/executor.h"
 #include "ledger/receipt.h"
-#include "ledger/state_root.h"
+#include "ledger/state_tree.h"
+#include "tests/kit/chain_fixture.h"
 #include "tests/kit/temp_dir.h"
 
 using namespace cairn;
@@ -124,12 +125,12 @@ TEST_CASE("docs/PROTOCOL.md test vectors hold", "[protocol]") {
   CHECK(ToHex(acct.Encode()) == v["account_encoded"]);
   StateDiff diff;
   diff[AccountKey(key.public_key())] = acct.Encode();
-  b.header.state_root = NextStateRoot(Hash256(), 1, diff);
-  CHECK(b.header.state_root.ToHex() == v["state_root"]);
+  b.header.state_root = StateRootOf(diff);  // the one-account state
+  Expect(v, "state_root", b.header.state_root.ToHex());
   b.Sign(key);
-  CHECK(ToHex(b.header.Encode()) == v["header_encoded"]);
-  CHECK(b.Hash().ToHex() == v["block_hash"]);
-  CHECK(b.proposer_sig.ToHex() == v["block_signature"]);
+  Expect(v, "header_encoded", ToHex(b.header.Encode()));
+  Expect(v, "block_hash", b.Hash().ToHex());
+  Expect(v, "block_signature", b.proposer_sig.ToHex());
   CHECK(b.VerifyProposerSignature());
   auto decoded_block = Block::Decode(b.Encode());
   REQUIRE(decoded_block.ok());
@@ -150,6 +151,66 @@ TEST_CASE("docs/PROTOCOL.md state key and receipt vectors hold", "[protocol]") {
   auto back = DecodeReceipts(*FromHex(v["receipts_encoded"]));
   REQUIRE(back.ok());
   CHECK(*back == std::vector<Receipt>{ok, failed});
+}
+
+// Section 7: the tree's hashes and one proof of each kind, over the state of the sender's
+// account (the §8 Account), the recipient's account and the sender's record "greeting".
+TEST_CASE("docs/PROTOCOL.md state tree and state proof vectors hold", "[protocol]") {
+  Vectors doc = ReadDoc();
+  auto& v = doc.rows;
+  KeyPair key = SeedKey(0x00), recipient = SeedKey(0x20);
+  const Bytes account = Account{.balance = 5000, .nonce = 8, .role = Role::kAdmin}.Encode();
+  const Bytes recipient_account =
+      Account{.balance = 1000, .nonce = 0, .role = Role::kMember}.Encode();
+  const Bytes greeting = {'g', 'r', 'e', 'e', 't', 'i', 'n', 'g'};
+  const Bytes hello = {'h', 'e', 'l', 'l', 'o'};
+  const Bytes account_key = AccountKey(key.public_key());
+  Expect(v, "smt_key_hash", KeyHash(account_key).ToHex());
+  Expect(v, "smt_value_hash", ValueHash(account).ToHex());
+  Expect(v, "smt_leaf_hash", LeafHash(KeyHash(account_key), ValueHash(account)).ToHex());
+  StateDiff state;
+  CHECK(StateRootOf(state) == kEmptyTreeHash);  // the empty state: 32 zero bytes
+  state[account_key] = account;
+  Expect(v, "smt_root_one_account", StateRootOf(state).ToHex());
+  CHECK(StateRootOf(state) == LeafHash(KeyHash(account_key), ValueHash(account)));
+  state[AccountKey(recipient.public_key())] = recipient_account;
+  state[RecordKey(key.public_key(), greeting)] = hello;
+  const Hash256 root = StateRootOf(state);
+  Expect(v, "smt_root_three", root.ToHex());
+  const StateTree::View view = ProcessStateTree().Update(StateTree::View(), state, 0);
+  REQUIRE(StateTree::Root(view) == root);
+
+  const Bytes present = ProcessStateTree().Prove(view, account_key);
+  Expect(v, "smt_proof_present", ToHex(present));
+  CHECK(VerifyStateProof(root, account_key, StateClaim::Present(account), present).ok());
+  // The first record keys 0x00, 0x01, ... of the sender that land on another leaf and on an
+  // empty subtree.
+  std::optional<uint8_t> other_leaf, empty;
+  for (unsigned k = 0; k < 256 && (!other_leaf || !empty); ++k) {
+    const Bytes sk = RecordKey(key.public_key(), Bytes{static_cast<uint8_t>(k)});
+    auto p = StateProof::Decode(ProcessStateTree().Prove(view, sk));
+    REQUIRE(p.ok());
+    if (p->kind == StateProofKind::kAbsentOtherLeaf && !other_leaf) other_leaf = k;
+    if (p->kind == StateProofKind::kAbsentEmpty && !empty) empty = k;
+  }
+  REQUIRE(other_leaf);
+  REQUIRE(empty);
+  for (const auto& [k, name] : {std::pair{*other_leaf, std::string("smt_proof_absent_leaf")},
+                                std::pair{*empty, std::string("smt_proof_absent_empty")}}) {
+    const Bytes sk = RecordKey(key.public_key(), Bytes{k});
+    const Bytes proof = ProcessStateTree().Prove(view, sk);
+    Expect(v, name + "_key", ToHex(Bytes{k}));
+    Expect(v, name, ToHex(proof));
+    CHECK(VerifyStateProof(root, sk, StateClaim::Absent(), *FromHex(v[name])).ok());
+    CHECK_FALSE(VerifyStateProof(root, sk, StateClaim::Present(hello), proof).ok());
+  }
+  // The documented bytes verify, for the documented claim only.
+  CHECK(VerifyStateProof(root, account_key, StateClaim::Present(account),
+                         *FromHex(v["smt_proof_present"]))
+            .ok());
+  CHECK_FALSE(
+      VerifyStateProof(root, account_key, StateClaim::Absent(), *FromHex(v["smt_proof_present"]))
+          .ok());
 }
 
 TEST_CASE("docs/PROTOCOL.md transaction proof vector verifies as section 6.1 says", "[protocol]") {
@@ -242,9 +303,9 @@ TEST_CASE("docs/PROTOCOL.md genesis and key file vectors hold", "[protocol]") {
 }
 
 // Section 3 "State writes", as the executor does it: writes that change nothing and the
-// nonce of a failed transaction are among a block's writes, so they enter the state root.
-TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions enter the root",
-          "[protocol]") {
+// nonce of a failed transaction are among a block's writes ('S'); the state root is the tree
+// of the state after them, so a write of the present value leaves it as it was (§7).
+TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions", "[protocol]") {
   KeyPair admin = SeedKey(0x00), member = SeedKey(0x20);
   MemoryState state;
   StateDiff genesis;
@@ -267,9 +328,11 @@ TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions e
     b.header.chain_id = "cairn-test";
     b.header.height = 1;
     b.txs = std::move(txs);
-    auto r = ExecuteBlock(state, Hash256(), b, ExecOptions{});
+    auto r = ExecuteBlock(state, testkit::TreeOf(state), b, ExecOptions{});
     REQUIRE(r.ok());
-    CHECK(r->state_root == NextStateRoot(Hash256(), 1, r->diff));
+    MemoryState after = state;
+    after.Apply(r->diff);
+    CHECK(r->state_root == StateTree::Root(testkit::TreeOf(after)));
     return *r;
   };
   const Bytes admin_key = AccountKey(admin.public_key());
@@ -280,6 +343,12 @@ TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions e
     REQUIRE(r.diff.count(RecordKey(admin.public_key(), Bytes{'k'})) == 1);
     CHECK(r.diff.at(RecordKey(admin.public_key(), Bytes{'k'})) == Bytes{'v'});
     CHECK(r.diff.size() == 2);  // and the sender's account (its nonce)
+    // The record's write changes no root: only the nonce does.
+    MemoryState only_nonce = state;
+    StateDiff nonce;
+    nonce[admin_key] = r.diff.at(admin_key);
+    only_nonce.Apply(nonce);
+    CHECK(r.state_root == StateTree::Root(testkit::TreeOf(only_nonce)));
   }
   SECTION("a SetRole to the role the account already has") {
     ExecResult r = run({tx(admin, 0, SetRole{member.public_key(), Role::kMember})});
