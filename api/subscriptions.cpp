@@ -16,6 +16,9 @@ namespace {
 using rpc::Json;
 using rpc::RpcError;
 
+// docs/RPC.md "Application error codes".
+constexpr int kResumeTooFar = 1101;
+
 std::shared_ptr<const std::string> Text(const Json& j) {
   return std::make_shared<const std::string>(
       j.dump(-1, ' ', false, Json::error_handler_t::replace));
@@ -282,10 +285,14 @@ std::optional<RpcError> SubscriptionHub::Subscribe(const Json& params,
                                   " is above the next block, " + std::to_string(last_height_ + 1));
       }
       if (last_height_ + 1 - *from > limits_.max_resume_blocks) {
-        return rpc::AppError(
-            1100, "from_height too far back: at most max_resume_blocks blocks may be replayed",
-            Json{{"max_resume_blocks", limits_.max_resume_blocks},
-                 {"oldest", last_height_ + 1 - limits_.max_resume_blocks}});
+        // Not 1100 not_found: the blocks exist, this node only will not replay that many.
+        return rpc::AppError(kResumeTooFar, "resume too far",
+                             Json{{"reason", "resume_too_far"},
+                                  {"detail", "from_height " + std::to_string(*from) +
+                                                 " is more than max_resume_blocks below the "
+                                                 "next block; read older blocks with getBlocks"},
+                                  {"max_resume_blocks", limits_.max_resume_blocks},
+                                  {"oldest", last_height_ + 1 - limits_.max_resume_blocks}});
       }
     }
     if (subs_.size() >= limits_.max_total) {

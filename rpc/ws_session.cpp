@@ -122,7 +122,7 @@ void WsSession::OnRead(beast::error_code ec, size_t) {
     return Finish();
   }
   if (!ws_.got_text()) {
-    return CloseWith(websocket::close_code::bad_payload, "send JSON-RPC as text messages");
+    return CloseWith(websocket::close_code::unknown_data, "send JSON-RPC as text messages");
   }
   std::string text = beast::buffers_to_string(read_buffer_.data());
   read_buffer_.consume(read_buffer_.size());

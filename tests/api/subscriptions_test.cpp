@@ -311,7 +311,7 @@ TEST_CASE("bounds: per connection, from_height range, bad params", "[api][subs]"
 
   auto ch2 = std::make_shared<RecordingChannel>();
   CHECK(f.Subscribe(ch2, Json::array({"newBlocks", {{"from_height", 5}}}), &error) == 0);
-  CHECK(error.find("1100 from_height too far back") != std::string::npos);
+  CHECK(error.find("1101 resume too far") != std::string::npos);
   CHECK(f.Subscribe(ch2, Json::array({"newBlocks", {{"from_height", 12}}}), &error) == 0);
   CHECK(error.find("above the next block, 11") != std::string::npos);
   CHECK(f.Subscribe(ch2, Json::array({"nope"}), &error) == 0);
