@@ -54,7 +54,7 @@ class Session {
 class ServerShared {
  public:
   ServerShared(const Dispatcher& dispatcher, const ServerOptions& options,
-               SubscriptionService* subscriptions)
+               SubscriptionService* subscriptions = nullptr)
       : dispatcher(dispatcher),
         options(options),
         subscriptions(subscriptions),
