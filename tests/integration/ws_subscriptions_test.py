@@ -291,13 +291,32 @@ async def run(node, home):
 
     # A message over max_ws_message_bytes closes the connection (1009).
     async with websockets.connect(node.ws_url, max_size=None) as ws:
-        await ws.send("[" + " " * (2 << 20) + "]")
         code = None
         try:
+            # The server may close before the client has finished sending.
+            await ws.send("[" + " " * (2 << 20) + "]")
             await asyncio.wait_for(ws.recv(), DEADLINE)
         except websockets.ConnectionClosed as e:
             code = e.code
         check(code == 1009, "a message over max_ws_message_bytes is closed with 1009")
+
+    # max_ws_connections (8 here): the ninth upgrade is answered 503; HTTP still works.
+    conns = []
+    deadline = time.monotonic() + DEADLINE
+    refused = None
+    while refused is None and time.monotonic() < deadline:
+        try:
+            ws = await websockets.connect(node.ws_url)
+            await Rpc(ws).call("getStatus")  # served, so counted
+            conns.append(ws)
+        except websockets.InvalidStatusCode as e:
+            refused = e.status_code
+    check(refused == 503 and len(conns) <= 8,
+          "max_ws_connections: upgrade %d refused with 503" % (len(conns) + 1))
+    status, _ = http_get(node.url + "/health")
+    check(status == 200, "HTTP is still served at max_ws_connections")
+    for ws in conns:
+        await ws.close()
 
 
 if __name__ == "__main__":
