@@ -163,6 +163,22 @@ async def main():
         await run(node, home)
     finally:
         node.stop()
+
+    # /ready when short of peers: one configured peer that is never there.
+    cfg = json.load(open(cfg_path))
+    cfg.setdefault("p2p", {})["peers"] = [{"address": "127.0.0.1:1", "node_id": "ab" * 32}]
+    json.dump(cfg, open(cfg_path, "w"), indent=2)
+    node.start()
+    try:
+        status, body = http_get(node.url + "/ready")
+        reply = json.loads(body)
+        check(status == 503 and reply["ready"] is False and
+              reply["reason"].startswith("peers: 0 connected, 1 wanted"),
+              "/ready answers 503 with a reason when its configured peer is missing: %r" % reply)
+        status, _ = http_get(node.url + "/health")
+        check(status == 200, "/health is still 200 (alive, not ready)")
+    finally:
+        node.stop()
     print("PASS", flush=True)
 
 
