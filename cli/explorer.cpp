@@ -7,6 +7,7 @@
 #include "cli/common.h"
 #include "crypto/hex.h"
 #include "genesis/genesis.h"
+#include "rpc/ws_client.h"
 
 namespace cairn::cli {
 namespace {
@@ -283,6 +284,41 @@ Status Blocks(const GlobalOptions& g, const ExplorerOptions& o) {
   return Status::Ok();
 }
 
+// Follows over a WebSocket subscription to newBlocks from `*next` (the blocks committed since
+// getStatus are replayed by the server, so none is missed or printed twice). nullopt when the
+// server refused the upgrade (an older node) or the resume (from further back than its
+// rpc.max_resume_blocks): the caller then polls over HTTP from `*next`.
+std::optional<Status> FollowSubscribed(const GlobalOptions& g, uint64_t* next, uint64_t count,
+                                       uint64_t* seen, Clock::time_point deadline,
+                                       uint64_t timeout_s) {
+  auto ws = rpc::WsClient::Connect(g.rpc_url);
+  if (!ws.ok()) return std::nullopt;
+  auto sub = ws->Subscribe(Json::array({"newBlocks", Json{{"from_height", *next}}}));
+  if (!sub.ok()) return std::nullopt;
+  if (!g.json) Print(FixedRow(kBlockColumns));
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      return Status::Error("timed out after " + std::to_string(timeout_s) + " s: saw " +
+                           std::to_string(*seen) +
+                           (count > 0 ? " of " + std::to_string(count) : "") + " blocks");
+    }
+    const auto wait = std::min<Clock::duration>(deadline - now, std::chrono::seconds(3600));
+    auto n = ws->Next(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+    if (!n.ok()) return n.status();
+    if (!n->has_value() || (*n)->subscription != *sub) continue;
+    const Json& h = (*n)->result;
+    if (g.json) {
+      PrintJsonLine(h);
+    } else {
+      Print(FixedRow(BlockRow(h)));
+    }
+    ++*seen;
+    *next = JsonU64(h, "height").value_or(*next) + 1;
+    if (count > 0 && *seen >= count) return Status::Ok();
+  }
+}
+
 Status Follow(const GlobalOptions& g, const ExplorerOptions& o) {
   auto node = NodeClient::Connect(g.rpc_url);
   if (!node.ok()) return node.status();
@@ -297,6 +333,8 @@ Status Follow(const GlobalOptions& g, const ExplorerOptions& o) {
   const auto interval = std::chrono::milliseconds(std::max<uint64_t>(10, U64Of(o.interval_ms)));
   uint64_t seen = 0;
   if (count > 0 && seen >= count) return Status::Ok();
+  if (auto done = FollowSubscribed(g, &next, count, &seen, deadline, timeout_s)) return *done;
+  // Polling: the server has no WebSocket, or cannot replay from --from.
   if (!g.json) Print(FixedRow(kBlockColumns));
   for (;;) {
     auto st = node->Call("getStatus");

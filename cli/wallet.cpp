@@ -8,6 +8,7 @@
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
 #include "ledger/transaction.h"
+#include "rpc/ws_client.h"
 
 namespace cairn::cli {
 namespace {
@@ -70,10 +71,36 @@ std::vector<std::pair<std::string, std::string>> ReceiptFields(const Json& t) {
   return f;
 }
 
-// Polls getTransaction until the tx is committed or `timeout` passes.
+// Waits for the tx's commit over a WebSocket subscription (topic tx: it fires at once when
+// the tx is already committed). nullopt when the server refused the upgrade (an older node):
+// the caller polls instead. The result has getTransaction's fields.
+std::optional<Result<Json>> WaitSubscribed(const std::string& url, const std::string& hash,
+                                           Clock::time_point deadline) {
+  auto ws = rpc::WsClient::Connect(url);
+  if (!ws.ok()) return std::nullopt;
+  auto sub = ws->Subscribe(Json::array({"tx", Json{{"hash", hash}}}));
+  if (!sub.ok()) return std::nullopt;
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= deadline) return Result<Json>(Status::Error("timed out"));
+    auto n = ws->Next(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    if (!n.ok()) return Result<Json>(n.status());
+    if (!n->has_value() || (*n)->subscription != *sub) continue;
+    Json t = (*n)->result;
+    t["status"] = "committed";
+    return Result<Json>(std::move(t));
+  }
+}
+
+// Waits until the tx is committed or `timeout` passes: by subscription, else by polling
+// getTransaction.
 Result<Json> WaitCommitted(NodeClient& node, const std::string& hash,
                            std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
+  if (auto done = WaitSubscribed(node.url(), hash, deadline)) {
+    if (done->ok()) return *done;
+    // Timed out or the connection failed: one poll says why (pending or unknown).
+  }
   std::string last_status = "unknown";
   for (;;) {
     auto t = node.Call("getTransaction", Json{{"hash", hash}});

@@ -43,6 +43,26 @@ constexpr UintRange kUintRanges[] = {
     // it to hold one largest body and one largest answer.
     {"rpc.max_inflight_bytes", 64 << 10, 16 * 1024 * kMiB,
      [](const NodeConfig& c) -> uint64_t { return c.rpc_max_inflight_bytes; }},
+    {"rpc.max_ws_connections", 0, 65536,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_ws_connections; }},
+    {"rpc.max_ws_message_bytes", 1024, 64 * kMiB,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_ws_message_bytes; }},
+    {"rpc.ws_queue_messages", 1, 1'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_ws_queue_messages; }},
+    {"rpc.ws_queue_bytes", 64 << 10, 1024 * kMiB,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_ws_queue_bytes; }},
+    {"rpc.ws_send_buffer_bytes", 0, 64 * kMiB,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_ws_send_buffer_bytes; }},
+    {"rpc.max_subscriptions_per_connection", 1, 10'000,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_subscriptions_per_connection; }},
+    {"rpc.max_resume_blocks", 0, 1'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_resume_blocks; }},
+    {"rpc.ready_min_peers", 0, 1024,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_ready_min_peers; }},
+    {"rpc.ready_max_lag_blocks", 0, 1'000'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_ready_max_lag_blocks; }},
+    {"rpc.ready_stall_ms", 0, 86'400'000,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_ready_stall_ms; }},
     {"consensus.block_interval_ms", 0, 3'600'000,
      [](const NodeConfig& c) -> uint64_t { return c.block_interval_ms; }},
     {"consensus.tick_ms", 1, 10'000, [](const NodeConfig& c) -> uint64_t { return c.tick_ms; }},
@@ -169,10 +189,14 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   CAIRN_TRY(ReadString(j, "log_level", "", &c.log_level));
   if (auto rpc = j.find("rpc"); rpc != j.end()) {
     if (!rpc->is_object()) return Err("rpc", "must be an object");
-    CAIRN_TRY(CheckKeys(*rpc,
-                        {"listen", "threads", "max_body_bytes", "max_connections", "max_batch",
-                         "max_response_bytes", "max_connections_per_ip", "max_inflight_bytes"},
-                        "rpc."));
+    CAIRN_TRY(CheckKeys(
+        *rpc,
+        {"listen", "threads", "max_body_bytes", "max_connections", "max_batch",
+         "max_response_bytes", "max_connections_per_ip", "max_inflight_bytes", "max_ws_connections",
+         "max_ws_message_bytes", "ws_queue_messages", "ws_queue_bytes", "ws_send_buffer_bytes",
+         "max_subscriptions_per_connection", "max_resume_blocks", "ready_min_peers",
+         "ready_max_lag_blocks", "ready_stall_ms"},
+        "rpc."));
     CAIRN_TRY(ReadString(*rpc, "listen", "rpc.", &c.rpc_listen));
     CAIRN_TRY(ReadUint(*rpc, "threads", "rpc.", &c.rpc_threads));
     CAIRN_TRY(ReadUint(*rpc, "max_body_bytes", "rpc.", &c.rpc_max_body_bytes));
@@ -181,6 +205,17 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadUint(*rpc, "max_response_bytes", "rpc.", &c.rpc_max_response_bytes));
     CAIRN_TRY(ReadUint(*rpc, "max_connections_per_ip", "rpc.", &c.rpc_max_connections_per_ip));
     CAIRN_TRY(ReadUint(*rpc, "max_inflight_bytes", "rpc.", &c.rpc_max_inflight_bytes));
+    CAIRN_TRY(ReadUint(*rpc, "max_ws_connections", "rpc.", &c.rpc_max_ws_connections));
+    CAIRN_TRY(ReadUint(*rpc, "max_ws_message_bytes", "rpc.", &c.rpc_max_ws_message_bytes));
+    CAIRN_TRY(ReadUint(*rpc, "ws_queue_messages", "rpc.", &c.rpc_ws_queue_messages));
+    CAIRN_TRY(ReadUint(*rpc, "ws_queue_bytes", "rpc.", &c.rpc_ws_queue_bytes));
+    CAIRN_TRY(ReadUint(*rpc, "ws_send_buffer_bytes", "rpc.", &c.rpc_ws_send_buffer_bytes));
+    CAIRN_TRY(ReadUint(*rpc, "max_subscriptions_per_connection", "rpc.",
+                       &c.rpc_max_subscriptions_per_connection));
+    CAIRN_TRY(ReadUint(*rpc, "max_resume_blocks", "rpc.", &c.rpc_max_resume_blocks));
+    CAIRN_TRY(ReadUint(*rpc, "ready_min_peers", "rpc.", &c.rpc_ready_min_peers));
+    CAIRN_TRY(ReadUint(*rpc, "ready_max_lag_blocks", "rpc.", &c.rpc_ready_max_lag_blocks));
+    CAIRN_TRY(ReadUint(*rpc, "ready_stall_ms", "rpc.", &c.rpc_ready_stall_ms));
   }
   if (auto cons = j.find("consensus"); cons != j.end()) {
     if (!cons->is_object()) return Err("consensus", "must be an object");
@@ -368,7 +403,17 @@ std::string NodeConfig::ToJson() const {
               {"max_batch", rpc_max_batch},
               {"max_response_bytes", rpc_max_response_bytes},
               {"max_connections_per_ip", rpc_max_connections_per_ip},
-              {"max_inflight_bytes", rpc_max_inflight_bytes}}},
+              {"max_inflight_bytes", rpc_max_inflight_bytes},
+              {"max_ws_connections", rpc_max_ws_connections},
+              {"max_ws_message_bytes", rpc_max_ws_message_bytes},
+              {"ws_queue_messages", rpc_ws_queue_messages},
+              {"ws_queue_bytes", rpc_ws_queue_bytes},
+              {"ws_send_buffer_bytes", rpc_ws_send_buffer_bytes},
+              {"max_subscriptions_per_connection", rpc_max_subscriptions_per_connection},
+              {"max_resume_blocks", rpc_max_resume_blocks},
+              {"ready_min_peers", rpc_ready_min_peers},
+              {"ready_max_lag_blocks", rpc_ready_max_lag_blocks},
+              {"ready_stall_ms", rpc_ready_stall_ms}}},
             {"consensus",
              {{"block_interval_ms", block_interval_ms},
               {"empty_blocks", empty_blocks},

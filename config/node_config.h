@@ -40,6 +40,20 @@ struct NodeConfig {
   // Request bodies and answers held at once across all RPC connections (docs/RPC.md "Memory in
   // flight"). Validate requires it >= rpc_max_body_bytes and >= rpc_max_response_bytes.
   size_t rpc_max_inflight_bytes = 256u << 20;
+  // WebSocket and subscriptions (docs/RPC.md "WebSocket", "Subscriptions").
+  size_t rpc_max_ws_connections = 128;
+  size_t rpc_max_ws_message_bytes = 1u << 20;
+  size_t rpc_ws_queue_messages = 4096;
+  size_t rpc_ws_queue_bytes = 8u << 20;
+  size_t rpc_ws_send_buffer_bytes = 0;
+  size_t rpc_max_subscriptions_per_connection = 64;
+  uint64_t rpc_max_resume_blocks = 1000;
+  // GET /ready (docs/RPC.md "Health and readiness"): peers wanted (at most the configured
+  // ones), blocks behind the best peer allowed, and how long pending transactions may wait
+  // for a commit (0: never stalled).
+  uint64_t rpc_ready_min_peers = 1;
+  uint64_t rpc_ready_max_lag_blocks = 2;
+  uint64_t rpc_ready_stall_ms = 30'000;
 
   // Block production and consensus timing.
   uint64_t block_interval_ms = 200;

@@ -120,6 +120,7 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
   // and so are other validators' proposals we checked for it.
   cache_.PruneThrough(height);
   Announce(block, certificate, built);
+  if (observer_) observer_(block, hash, exec->tx_hashes, exec->receipts);
   return CommitResult{};
 }
 

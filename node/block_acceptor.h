@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <vector>
 
 #include "base/clock.h"
 #include "chain/block_rules.h"
@@ -53,6 +55,12 @@ class BlockAcceptor final : public consensus::ProposalValidator {
   CommitResult ApplyCommitted(const consensus::Block& block);
   // Where commits are announced (NewBlock for our own blocks, Status always); null: nowhere.
   void set_network(Network* net) { net_ = net; }
+  // Told of every block once it is durable, in height order, on the loop thread (the
+  // subscriptions, api::SubscriptionHub). It must not block: the block pipeline waits for it.
+  using CommitObserver = std::function<void(const ledger::Block& block, const crypto::Hash256& hash,
+                                            const std::vector<crypto::Hash256>& tx_hashes,
+                                            const std::vector<ledger::Receipt>& receipts)>;
+  void set_commit_observer(CommitObserver observer) { observer_ = std::move(observer); }
 
   // consensus::ProposalValidator.
   Status CheckIdentity(const consensus::Block& block) override;
@@ -70,6 +78,7 @@ class BlockAcceptor final : public consensus::ProposalValidator {
   const Options options_;
   const chain::BlockRules rules_;
   Network* net_ = nullptr;
+  CommitObserver observer_;
 };
 
 }  // namespace cairn::node

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "api/methods.h"
+#include "api/subscriptions.h"
 #include "base/rate_limit.h"
 #include "base/thread.h"
 #include "crypto/key_file.h"
@@ -164,7 +165,33 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   rpc_opts.max_connections_per_ip = config_.rpc_max_connections_per_ip;
   rpc_opts.max_inflight_bytes = config_.rpc_max_inflight_bytes;
   rpc_opts.thread_nice = static_cast<int>(config_.admission_nice);
-  rpc::Server server(dispatcher, rpc_opts);
+  rpc_opts.max_ws_connections = config_.rpc_max_ws_connections;
+  rpc_opts.max_ws_message_bytes = config_.rpc_max_ws_message_bytes;
+  rpc_opts.ws_queue_messages = config_.rpc_ws_queue_messages;
+  rpc_opts.ws_queue_bytes = config_.rpc_ws_queue_bytes;
+  rpc_opts.ws_send_buffer_bytes = config_.rpc_ws_send_buffer_bytes;
+  // Subscriptions see every block committed from here on; what came before, a resume reads.
+  api::SubscriptionHub hub(
+      loop.core->api(), store_->head().height,
+      api::SubscriptionLimits{.max_per_connection = config_.rpc_max_subscriptions_per_connection,
+                              .max_total = 100'000,
+                              .max_resume_blocks = config_.rpc_max_resume_blocks});
+  auto last_commit_ms = std::make_shared<std::atomic<uint64_t>>(clock_.SteadyMs());
+  loop.core->set_commit_observer(
+      [&hub, last_commit_ms, this](const ledger::Block& block, const crypto::Hash256& hash,
+                                   const std::vector<crypto::Hash256>& tx_hashes,
+                                   const std::vector<ledger::Receipt>& receipts) {
+        last_commit_ms->store(clock_.SteadyMs(), std::memory_order_relaxed);
+        hub.OnCommitted(block, hash, tx_hashes, receipts);
+      });
+  struct ClearObserver {
+    NodeCore& core;
+    ~ClearObserver() { core.set_commit_observer(nullptr); }
+  } clear_observer{*loop.core};
+  rpc_opts.readiness = [this, &loop, last_commit_ms]() -> rpc::Readiness {
+    return Readiness(*loop.core, last_commit_ms->load(std::memory_order_relaxed));
+  };
+  rpc::Server server(dispatcher, rpc_opts, &hub);
   auto listen = config::SplitHostPort(config_.rpc_listen, "rpc.listen");
   if (!listen.ok()) return listen.status();
   if (Status s = server.Start(listen->first, listen->second); !s.ok()) {
@@ -188,6 +215,33 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   // A block in progress finished inside a loop handler, which runs to completion.
   server.Stop();
   return Status::Ok();
+}
+
+// GET /ready (docs/RPC.md "Health and readiness"): enough peers, not behind them, and not
+// stalled with transactions waiting. Cheap: read on an RPC I/O thread.
+rpc::Readiness Node::Readiness(NodeCore& core, uint64_t last_commit_ms) const {
+  const api::NodeStatus status = core.api().GetStatus();
+  const uint64_t want_peers = std::min<uint64_t>(config_.rpc_ready_min_peers, config_.peers.size());
+  if (status.peers < want_peers) {
+    return {false, "peers: " + std::to_string(status.peers) + " connected, " +
+                       std::to_string(want_peers) + " wanted (rpc.ready_min_peers)"};
+  }
+  const uint64_t best = core.best_peer_height();
+  if (best > status.head.height + config_.rpc_ready_max_lag_blocks) {
+    return {false, "syncing: head " + std::to_string(status.head.height) + ", best peer " +
+                       std::to_string(best) + " (rpc.ready_max_lag_blocks " +
+                       std::to_string(config_.rpc_ready_max_lag_blocks) + ")"};
+  }
+  const uint64_t now = clock_.SteadyMs();
+  const uint64_t idle = now > last_commit_ms ? now - last_commit_ms : 0;
+  if (config_.rpc_ready_stall_ms > 0 && status.mempool_size > 0 &&
+      idle > config_.rpc_ready_stall_ms) {
+    return {false, "stalled: " + std::to_string(status.mempool_size) +
+                       " transactions pending and no block committed for " + std::to_string(idle) +
+                       " ms (rpc.ready_stall_ms " + std::to_string(config_.rpc_ready_stall_ms) +
+                       ")"};
+  }
+  return {true, ""};
 }
 
 // Each message type goes to one component (NodeCore::OnMessage) on its lane's thread; the

@@ -17,6 +17,7 @@
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
 #include "node/node_core.h"
+#include "rpc/subscription.h"
 
 namespace cairn::node {
 
@@ -41,6 +42,7 @@ class Node {
        std::unique_ptr<ledger::ChainStore> store, NodeHooks hooks);
   Status Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving);
   void Route(Loop& loop);
+  rpc::Readiness Readiness(NodeCore& core, uint64_t last_commit_ms) const;
 
   const config::NodeConfig config_;
   const genesis::Genesis genesis_;

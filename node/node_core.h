@@ -76,6 +76,12 @@ class NodeCore {
   Status OnArrival();
 
   api::NodeApi& api() { return service_; }
+  // Before Start: told of every committed block (BlockAcceptor::set_commit_observer).
+  void set_commit_observer(BlockAcceptor::CommitObserver observer) {
+    acceptor_.set_commit_observer(std::move(observer));
+  }
+  // Any thread: the highest head a peer reported (BlockSync::best_peer_height).
+  uint64_t best_peer_height() const { return sync_.best_peer_height(); }
   // Any thread: the compact-block counters (CompactRelay::Stats).
   CompactRelay::Stats compact_stats() const { return driver_.compact_stats(); }
   bool is_validator() const { return validator_index_ >= 0; }

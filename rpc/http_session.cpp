@@ -19,6 +19,9 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "rpc/ws_session.h"
 
 namespace cairn::rpc::detail {
 namespace {
@@ -110,6 +113,8 @@ void ServerShared::Release(Entry& e) {
     }
   }
   if (e.rejecting) --rejecting_;
+  if (e.ws) --ws_;
+  e.ws = false;
   e.admitted = false;
   e.rejecting = false;
 }
@@ -148,8 +153,30 @@ void ServerShared::Remove(uint64_t id) {
   if (sessions_.empty()) empty_cv_.NotifyAll();
 }
 
-std::vector<std::shared_ptr<HttpSession>> ServerShared::Snapshot() {
-  std::vector<std::shared_ptr<HttpSession>> out;
+std::shared_ptr<Session> ServerShared::Upgrade(
+    uint64_t id, const std::function<std::shared_ptr<Session>()>& make) {
+  MutexLock lock(&mu_);
+  if (stopping.load() || ws_ >= options.max_ws_connections) return nullptr;
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second.admitted) return nullptr;
+  Entry& e = it->second;
+  std::shared_ptr<Session> ws = make();
+  if (e.idle_seq != 0) idle_.erase(e.idle_seq);
+  e.idle_seq = 0;
+  e.session = ws;
+  e.ws = true;
+  ++ws_;
+  ws->id_ = id;
+  return ws;
+}
+
+uint64_t ServerShared::ws_connections() const {
+  MutexLock lock(&mu_);
+  return ws_;
+}
+
+std::vector<std::shared_ptr<Session>> ServerShared::Snapshot() {
+  std::vector<std::shared_ptr<Session>> out;
   MutexLock lock(&mu_);
   out.reserve(sessions_.size());
   for (auto& [id, e] : sessions_) {
@@ -278,6 +305,9 @@ void HttpSession::OnHeader(beast::error_code ec) {
 
   const auto& request = parser_->get();
   const std::string_view target = View(request.target());
+  if (target == "/" && request.method() == http::verb::get && websocket::is_upgrade(request)) {
+    return UpgradeToWebSocket();
+  }
   if (target == "/") {
     if (request.method() != http::verb::post) {
       return SendError(http::status::method_not_allowed,
@@ -299,6 +329,13 @@ void HttpSession::OnHeader(beast::error_code ec) {
                        StandardError(kInvalidRequest, "use GET for /health"), "GET");
     }
     return SendHealth();
+  }
+  if (target == "/ready") {
+    if (request.method() != http::verb::get) {
+      return SendError(http::status::method_not_allowed,
+                       StandardError(kInvalidRequest, "use GET for /ready"), "GET");
+    }
+    return SendReady();
   }
   SendError(http::status::not_found,
             StandardError(kInvalidRequest, "no such path; POST JSON-RPC requests to /"));
@@ -499,6 +536,53 @@ void HttpSession::SendHealth() {
   response_.keep_alive(!close);
   parser_.reset();
   Write(close);
+}
+
+void HttpSession::SendReady() {
+  const auto& request = parser_->get();
+  const bool close =
+      !request.keep_alive() || !parser_->is_done() || stop_requested_ || shared_->stopping;
+  Readiness readiness;
+  if (shared_->stopping) {
+    readiness = Readiness{.ready = false, .reason = "shutting down"};
+  } else if (shared_->options.readiness) {
+    readiness = shared_->options.readiness();
+  }
+  Json body = {{"ready", readiness.ready}};
+  if (!readiness.ready) body["reason"] = readiness.reason;
+  response_ = {};
+  response_.version(request.version());
+  response_.result(readiness.ready ? http::status::ok : http::status::service_unavailable);
+  response_.set(http::field::content_type, "application/json");
+  response_.set(http::field::cache_control, "no-store");
+  response_.body() = body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  response_.prepare_payload();
+  response_.keep_alive(!close);
+  parser_.reset();
+  Write(close);
+}
+
+void HttpSession::UpgradeToWebSocket() {
+  if (!parser_->is_done()) {
+    return SendError(http::status::bad_request,
+                     StandardError(kInvalidRequest, "a WebSocket upgrade carries no body"));
+  }
+  auto created = shared_->Upgrade(id_, [this]() -> std::shared_ptr<Session> {
+    return std::make_shared<WsSession>(stream_.release_socket(), shared_);
+  });
+  if (!created) {
+    return SendError(http::status::service_unavailable,
+                     StandardError(kResourceUnavailable,
+                                   "server busy: max_ws_connections " +
+                                       std::to_string(shared_->options.max_ws_connections) +
+                                       " WebSocket connections are open"));
+  }
+  // The slot is the WebSocket's now; this session ends without giving it back.
+  id_ = 0;
+  phase_ = Phase::kClosed;
+  auto ws = std::static_pointer_cast<WsSession>(created);
+  ws->Run(parser_->release());
+  parser_.reset();
 }
 
 void HttpSession::SendError(http::status status, const RpcError& error, const char* allow) {

@@ -1,9 +1,11 @@
 // Private to rpc/ (pulls in Beast): one server-side HTTP connection and the state it shares
-// with the acceptor. Each session runs on its own strand; ServerShared is thread-safe.
+// with the acceptor; a connection upgraded to WebSocket continues as a WsSession
+// (rpc/ws_session.h). Each session runs on its own strand; ServerShared is thread-safe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,11 +36,29 @@ using tcp = boost::asio::ip::tcp;
 
 class HttpSession;
 
+// What ServerShared tracks of a connection, HTTP or WebSocket.
+class Session {
+ public:
+  virtual ~Session() = default;
+  // Stop() or eviction: an idle connection closes now, a busy one after its current work.
+  virtual void RequestStop() = 0;
+  // Stop() after the grace period: closes the socket whatever is in progress.
+  virtual void ForceClose() = 0;
+
+ protected:
+  friend class ServerShared;  // sets id_ when it registers the session
+  uint64_t id_ = 0;           // 0 until ServerShared::Admit registers the session
+};
+
 // Outlives every session (each holds a shared_ptr), so teardown order never matters.
 class ServerShared {
  public:
-  ServerShared(const Dispatcher& dispatcher, const ServerOptions& options)
-      : dispatcher(dispatcher), options(options), inflight(options.max_inflight_bytes) {}
+  ServerShared(const Dispatcher& dispatcher, const ServerOptions& options,
+               SubscriptionService* subscriptions = nullptr)
+      : dispatcher(dispatcher),
+        options(options),
+        subscriptions(subscriptions),
+        inflight(options.max_inflight_bytes) {}
 
   enum class Admission { kServe, kReject, kDrop };
   // Registers a new session from `client` (it must then be Run, RunRejected or dropped, as
@@ -52,7 +72,13 @@ class ServerShared {
   // (kMaxRejecting) are full.
   bool SetIdle(uint64_t id, bool idle) EXCLUDES(mu_);
   void Remove(uint64_t id) EXCLUDES(mu_);
-  std::vector<std::shared_ptr<HttpSession>> Snapshot() EXCLUDES(mu_);
+  // Session `id` becomes the WebSocket connection `make()` returns (called under the lock,
+  // so it must be quick and take no lock of ours): never idle again, so never evicted.
+  // Nullptr (make is not called) at max_ws_connections or once stopping.
+  std::shared_ptr<Session> Upgrade(uint64_t id,
+                                   const std::function<std::shared_ptr<Session>()>& make)
+      EXCLUDES(mu_);
+  std::vector<std::shared_ptr<Session>> Snapshot() EXCLUDES(mu_);
   // Waits until no session is left or `timeout` passes; true when none is left. A relative
   // timeout keeps clock reads out of rpc/ (the condition variable reads its own).
   bool WaitUntilEmpty(std::chrono::milliseconds timeout) EXCLUDES(mu_);
@@ -60,6 +86,7 @@ class ServerShared {
 
   const Dispatcher& dispatcher;
   const ServerOptions options;
+  SubscriptionService* const subscriptions;  // may be null
   // The handler pools, one per Lane; set by Server::Start before the first session.
   net::thread_pool* light_pool = nullptr;
   net::thread_pool* heavy_pool = nullptr;
@@ -69,6 +96,7 @@ class ServerShared {
   std::atomic<uint64_t> evicted{0};
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> rejected_inflight{0};
+  std::atomic<uint64_t> ws_slow_dropped{0};
   // max_inflight_bytes: bodies being read or parsed and answers being built or written.
   ByteBudget inflight;
 
@@ -76,11 +104,12 @@ class ServerShared {
   static constexpr size_t kMaxRejecting = kMaxRefusingConnections;
 
   struct Entry {
-    std::weak_ptr<HttpSession> session;
+    std::weak_ptr<Session> session;
     AddressKey client;
     bool admitted = false;   // holds a slot (of max_connections and of its address)
     bool rejecting = false;  // being answered 503
     uint64_t idle_seq = 0;   // its key in idle_ while idle; 0 when busy
+    bool ws = false;         // upgraded: counted in ws_
   };
   // Frees the slot of the admitted session idle the longest (of `client` when given) and tells
   // it to close; false when no admitted session is idle.
@@ -98,12 +127,14 @@ class ServerShared {
   uint64_t next_idle_seq_ GUARDED_BY(mu_) = 1;
   uint64_t active_ GUARDED_BY(mu_) = 0;
   size_t rejecting_ GUARDED_BY(mu_) = 0;
+  size_t ws_ GUARDED_BY(mu_) = 0;
+
+ public:
+  uint64_t ws_connections() const EXCLUDES(mu_);
 };
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
  public:
-  friend class ServerShared;  // sets id_ when it registers the session
-
   HttpSession(tcp::socket socket, std::shared_ptr<ServerShared> shared);
   ~HttpSession();
 
@@ -111,10 +142,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Run();
   // Over max_connections: answers 503 and closes.
   void RunRejected();
-  // Stop() or eviction: an idle connection closes now, a busy one after its current response.
-  void RequestStop();
-  // Stop() after the grace period: closes the socket whatever is in progress.
-  void ForceClose();
+  void RequestStop() override;
+  void ForceClose() override;
 
  private:
   enum class Phase { kIdle, kReading, kHandling, kWriting, kClosing, kClosed };
@@ -142,6 +171,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // 503, -32002: the parsed document did not fit max_inflight_bytes; nothing was run.
   void RespondBusy(unsigned version, bool keep_alive);
   void SendHealth();
+  // GET /ready: 200 or 503 with a JSON body, from ServerOptions::readiness.
+  void SendReady();
+  // GET / with Upgrade: websocket: hands the socket to a WsSession (or answers 503).
+  void UpgradeToWebSocket();
   void Write(bool close);
   void OnWrite(bool close, beast::error_code ec);
   // Closes after draining what the peer still sends, so it reads our response instead of a
@@ -163,7 +196,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   ByteBudget::Reservation answer_charge_;
   Phase phase_ = Phase::kIdle;
   bool stop_requested_ = false;
-  uint64_t id_ = 0;  // 0 until ServerShared::Admit registers the session
   bool first_request_ = true;
 };
 

@@ -68,6 +68,10 @@ Status ValidateOptions(const ServerOptions& o, size_t max_response_bytes) {
       o.first_request_timeout.count() <= 0) {
     return Status::Error("rpc: timeouts must be positive");
   }
+  if (o.max_ws_message_bytes == 0 || o.ws_queue_messages == 0 || o.ws_queue_bytes == 0) {
+    return Status::Error(
+        "rpc: max_ws_message_bytes, ws_queue_messages, ws_queue_bytes must be >= 1");
+  }
   if (o.shutdown_grace.count() < 0) return Status::Error("rpc: shutdown_grace must be >= 0");
   return Status::Ok();
 }
@@ -76,8 +80,8 @@ Status ValidateOptions(const ServerOptions& o, size_t max_response_bytes) {
 
 class Server::Impl {
  public:
-  Impl(const Dispatcher& dispatcher, ServerOptions options)
-      : shared_(std::make_shared<ServerShared>(dispatcher, options)),
+  Impl(const Dispatcher& dispatcher, ServerOptions options, SubscriptionService* subscriptions)
+      : shared_(std::make_shared<ServerShared>(dispatcher, options, subscriptions)),
         ioc_(static_cast<int>(options.io_threads == 0 ? 1 : options.io_threads)),
         acceptor_(net::make_strand(ioc_)),
         retry_timer_(acceptor_.get_executor()) {}
@@ -178,6 +182,8 @@ class Server::Impl {
     stats.requests = shared_->requests.load();
     stats.rejected_inflight = shared_->rejected_inflight.load();
     stats.inflight_bytes = shared_->inflight.used();
+    stats.ws_connections = shared_->ws_connections();
+    stats.ws_slow_dropped = shared_->ws_slow_dropped.load();
     return stats;
   }
 
@@ -276,8 +282,9 @@ class Server::Impl {
   bool stopped_ GUARDED_BY(lifecycle_mu_) = false;
 };
 
-Server::Server(const Dispatcher& dispatcher, ServerOptions options)
-    : impl_(std::make_unique<Impl>(dispatcher, std::move(options))) {}
+Server::Server(const Dispatcher& dispatcher, ServerOptions options,
+               SubscriptionService* subscriptions)
+    : impl_(std::make_unique<Impl>(dispatcher, std::move(options), subscriptions)) {}
 
 Server::~Server() = default;
 

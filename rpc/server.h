@@ -1,4 +1,6 @@
-// JSON-RPC 2.0 over HTTP/1.1: POST / answers through a Dispatcher, GET /health answers "ok".
+// JSON-RPC 2.0 over HTTP/1.1 and WebSocket: POST / answers through a Dispatcher, GET / with an
+// Upgrade turns the connection into a WebSocket carrying the same methods plus subscriptions,
+// GET /health answers "ok" and GET /ready what ServerOptions::readiness says.
 // Thread-safety: all methods may be called from any thread. The server runs its own threads
 // and calls the Dispatcher (so its handlers) concurrently from them: I/O threads that never
 // run a handler, and one pool of handler threads per Lane (docs/RPC.md "Lanes").
@@ -7,10 +9,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "rpc/subscription.h"
 
 namespace cairn::rpc {
 
@@ -70,6 +74,22 @@ struct ServerOptions {
   // Refuse (415) a POST whose Content-Type is not application/json: a browser can send a
   // text/plain POST to a local node from any web page without a CORS preflight.
   bool require_json_content_type = true;
+
+  // WebSocket (docs/RPC.md "WebSocket"). A WebSocket connection keeps its slot of
+  // max_connections and max_connections_per_ip and is never evicted as idle, so at most this
+  // many connections may be WebSockets; an upgrade past it is answered 503.
+  size_t max_ws_connections = 128;
+  // One message from the client; larger closes the connection (close code 1009).
+  size_t max_ws_message_bytes = 1u << 20;
+  // What one connection may have queued for the client (answers and notifications); past
+  // either bound it is closed as a slow consumer (1008) and its queue dropped.
+  size_t ws_queue_messages = 4096;
+  size_t ws_queue_bytes = 8u << 20;
+  // SO_SNDBUF of a WebSocket connection; 0 leaves the kernel's autotuning. A smaller buffer
+  // finds a client that stopped reading sooner (and bounds the kernel's memory per client).
+  size_t ws_send_buffer_bytes = 0;
+  // Answers GET /ready on an I/O thread: must be quick and thread-safe. Unset: always ready.
+  std::function<Readiness()> readiness;
 };
 
 struct ServerStats {
@@ -80,12 +100,17 @@ struct ServerStats {
   uint64_t requests = 0;            // JSON-RPC HTTP requests handed to the dispatcher
   uint64_t rejected_inflight = 0;   // bodies answered 503 unread: max_inflight_bytes was in use
   uint64_t inflight_bytes = 0;      // bodies and answers held now, as InflightBytes()
+  uint64_t ws_connections = 0;      // WebSocket connections open now
+  uint64_t ws_slow_dropped = 0;     // WebSocket connections closed as slow consumers
 };
 
 class Server {
  public:
-  // REQUIRES: `dispatcher` outlives the server; register every method before Start().
-  explicit Server(const Dispatcher& dispatcher, ServerOptions options = {});
+  // REQUIRES: `dispatcher` (and `subscriptions`, when not null) outlive the server; register
+  // every method before Start(). Without `subscriptions`, `subscribe` over a WebSocket is
+  // answered -32601.
+  explicit Server(const Dispatcher& dispatcher, ServerOptions options = {},
+                  SubscriptionService* subscriptions = nullptr);
   ~Server();  // Stop()s
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(g++ clang-14 libclang-rt-14-dev cmake ninja-build ccache pkg-config git curl python3
       libssl-dev libsodium-dev libleveldb-dev libsnappy-dev nlohmann-json3-dev catch2
-      libboost-dev libspdlog-dev libcli11-dev libbenchmark-dev iproute2)
+      libboost-dev libspdlog-dev libcli11-dev libbenchmark-dev iproute2
+      python3-websockets)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
