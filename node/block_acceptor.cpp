@@ -108,6 +108,15 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
   const uint64_t stored_at = clock_.SteadyMs();
   pool_.OnCommitted(block.txs, exec->tx_hashes, height, block.header.timestamp_ms);
   const uint64_t done = clock_.SteadyMs();
+  if (metrics_) {
+    auto sec = [](uint64_t ms) { return static_cast<double>(ms) / 1000.0; };
+    metrics_->OnBlockCommitted(block.txs.size(), block.header.timestamp_ms, clock_.UnixMs(),
+                               NodeMetrics::CommitTiming{.check = sec(verified_at - started),
+                                                         .store = sec(stored_at - verified_at),
+                                                         .mempool = sec(done - stored_at),
+                                                         .total = sec(done - since_ms)},
+                               built);
+  }
   // The split says where a slow commit went: checking and executing, the synced write, the
   // mempool update.
   Log("node")->info(
@@ -154,6 +163,7 @@ Status BlockAcceptor::Validate(const consensus::Block& cb, const consensus::Bloc
   // The engine asked CheckIdentity first (the body is the block its hash names), so a block
   // known by hash needs no second decode.
   if (cache_.Contains(cb.hash)) return Status::Ok();
+  const uint64_t started = clock_.SteadyMs();
   auto decoded = ledger::Block::Decode(cb.data);
   if (!decoded.ok()) return decoded.status().Wrap("proposed block");
   ledger::Block block = std::move(decoded.value());
@@ -175,6 +185,9 @@ Status BlockAcceptor::Validate(const consensus::Block& cb, const consensus::Bloc
   if (Status s = store_.StateReadError(); !s.ok()) return s.Wrap("reading state");
   if (!checked.ok()) return checked.ToStatus(cb.height);
   sigs.Insert(checked.exec->tx_hashes);
+  if (metrics_) {
+    metrics_->OnProposalChecked(static_cast<double>(clock_.SteadyMs() - started) / 1000.0);
+  }
   // Rounds that do not decide bring new proposals: the cache keeps the newest few.
   cache_.Add(cb.hash, BlockCache::Entry{std::move(block), std::move(*checked.exec),
                                         BlockCache::Origin::kValidated, clock_.SteadyMs()});

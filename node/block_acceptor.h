@@ -15,6 +15,7 @@
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
 #include "node/block_cache.h"
+#include "node/metrics.h"
 #include "node/network.h"
 #include "node/tx_pool.h"
 
@@ -53,6 +54,8 @@ class BlockAcceptor final : public consensus::ProposalValidator {
   CommitResult ApplyCommitted(const consensus::Block& block);
   // Where commits are announced (NewBlock for our own blocks, Status always); null: nowhere.
   void set_network(Network* net) { net_ = net; }
+  // Where commits and their timing are counted; null: nowhere.
+  void set_metrics(NodeMetrics* m) { metrics_ = m; }
 
   // consensus::ProposalValidator.
   Status CheckIdentity(const consensus::Block& block) override;
@@ -70,6 +73,7 @@ class BlockAcceptor final : public consensus::ProposalValidator {
   const Options options_;
   const chain::BlockRules rules_;
   Network* net_ = nullptr;
+  NodeMetrics* metrics_ = nullptr;
 };
 
 }  // namespace cairn::node
