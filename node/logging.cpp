@@ -133,7 +133,7 @@ void SetupLogging(const LogOptions& options) {
       Sink()->set_formatter(std::make_unique<spdlog::pattern_formatter>(
           "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc));
     }
-    const LogOptions& now = g_options;  // the lambda runs here, under g_mu
+    const LogOptions now = g_options;  // a copy: the lambda runs here, under g_mu
     spdlog::apply_all(
         [&now](std::shared_ptr<spdlog::logger> l) { l->set_level(LevelFor(now, l->name())); });
   }

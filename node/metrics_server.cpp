@@ -69,9 +69,12 @@ struct MetricsServer::Impl {
                          if (ec) {
                            // Too large, a body, a timeout, garbage: close without an answer,
                            // unless it is one a client can act on.
-                           if (ec == http::error::header_limit || ec == http::error::body_limit) {
+                           if (ec == http::error::header_limit) {
                              self->Answer(http::status::request_header_fields_too_large,
-                                          "request too large\n", "text/plain");
+                                          "request head too large\n", "text/plain");
+                           } else if (ec == http::error::body_limit) {
+                             self->Answer(http::status::payload_too_large,
+                                          "GET /metrics takes no body\n", "text/plain");
                            }
                            return;
                          }
