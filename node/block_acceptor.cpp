@@ -62,6 +62,7 @@ CommitResult BlockAcceptor::Commit(ledger::Block block, std::optional<ledger::Ex
 CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::ExecResult> exec,
                                      bool built, ByteView certificate, uint64_t since_ms) {
   const uint64_t started = clock_.SteadyMs();
+  double verify_s = 0, execute_s = 0;  // for the metrics: zero when `exec` came checked
   const uint64_t height = block.header.height;
   const crypto::Hash256 hash = block.Hash();
   // Every block of a BFT chain is stored with its proof of finality.
@@ -100,6 +101,8 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
     // The same transactions may still arrive by gossip: they need no second verification.
     sigs.Insert(checked.exec->tx_hashes);
     exec = std::move(checked.exec);
+    verify_s = std::chrono::duration<double>(checked.verify_time).count();
+    execute_s = std::chrono::duration<double>(checked.execute_time).count();
   }
   const uint64_t verified_at = clock_.SteadyMs();
   if (Status s = store_.Commit(block, *exec, options_.sync_writes, nullptr, certificate); !s.ok()) {
@@ -111,7 +114,8 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
   if (metrics_) {
     auto sec = [](uint64_t ms) { return static_cast<double>(ms) / 1000.0; };
     metrics_->OnBlockCommitted(block.txs.size(), block.header.timestamp_ms, clock_.UnixMs(),
-                               NodeMetrics::CommitTiming{.check = sec(verified_at - started),
+                               NodeMetrics::CommitTiming{.verify = verify_s,
+                                                         .execute = execute_s,
                                                          .store = sec(stored_at - verified_at),
                                                          .mempool = sec(done - stored_at),
                                                          .total = sec(done - since_ms)},
@@ -186,7 +190,9 @@ Status BlockAcceptor::Validate(const consensus::Block& cb, const consensus::Bloc
   if (!checked.ok()) return checked.ToStatus(cb.height);
   sigs.Insert(checked.exec->tx_hashes);
   if (metrics_) {
-    metrics_->OnProposalChecked(static_cast<double>(clock_.SteadyMs() - started) / 1000.0);
+    metrics_->OnProposalChecked(static_cast<double>(clock_.SteadyMs() - started) / 1000.0,
+                                std::chrono::duration<double>(checked.verify_time).count(),
+                                std::chrono::duration<double>(checked.execute_time).count());
   }
   // Rounds that do not decide bring new proposals: the cache keeps the newest few.
   cache_.Add(cb.hash, BlockCache::Entry{std::move(block), std::move(*checked.exec),

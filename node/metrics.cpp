@@ -142,20 +142,24 @@ NodeMetrics::NodeMetrics()
   auto& stages = BuildHistogram()
                      .Name("cairn_block_commit_stage_seconds")
                      .Help(
-                         "Where a commit's time went: check (signatures and execution of a "
-                         "block this node had not checked), store (the synced LevelDB batch), "
-                         "mempool (dropping its transactions)")
+                         "Where a commit's time went: verify (transaction signatures not yet "
+                         "known valid) and execute, for a block this node had not checked "
+                         "before (0 otherwise); store (the synced LevelDB batch); mempool "
+                         "(dropping its transactions)")
                      .Register(r);
-  stage_check_ = &stages.Add({{"stage", "check"}}, kLatencyBuckets);
+  stage_verify_ = &stages.Add({{"stage", "verify"}}, kLatencyBuckets);
+  stage_execute_ = &stages.Add({{"stage", "execute"}}, kLatencyBuckets);
   stage_store_ = &stages.Add({{"stage", "store"}}, kLatencyBuckets);
   stage_mempool_ = &stages.Add({{"stage", "mempool"}}, kLatencyBuckets);
-  proposal_check_ = &BuildHistogram()
-                         .Name("cairn_block_proposal_check_seconds")
-                         .Help(
-                             "BFT: checking and executing another validator's proposal "
-                             "before prevoting")
-                         .Register(r)
-                         .Add({}, kLatencyBuckets);
+  auto& proposal = BuildHistogram()
+                       .Name("cairn_block_proposal_check_seconds")
+                       .Help(
+                           "BFT: checking another validator's proposal before prevoting: "
+                           "total, and its verify and execute parts")
+                       .Register(r);
+  proposal_check_ = &proposal.Add({{"part", "total"}}, kLatencyBuckets);
+  proposal_verify_ = &proposal.Add({{"part", "verify"}}, kLatencyBuckets);
+  proposal_execute_ = &proposal.Add({{"part", "execute"}}, kLatencyBuckets);
 
   auto& admitted = BuildCounter()
                        .Name("cairn_mempool_admitted_total")
@@ -182,11 +186,14 @@ NodeMetrics::NodeMetrics()
     if (!admit_peer_[c]) admit_peer_[c] = other_peer;
   }
 
-  leader_changes_ = &BuildCounter()
-                         .Name("cairn_consensus_leader_changes_total")
-                         .Help("Times the leader this node knows changed to another validator")
-                         .Register(r)
-                         .Add({});
+  leader_changes_ =
+      &BuildCounter()
+           .Name("cairn_consensus_leader_changes_total")
+           .Help(
+               "Raft: times the leader this node knows changed (BFT rotates its proposer by "
+               "design and counts 0 here)")
+           .Register(r)
+           .Add({});
   terms_begun_ = &BuildCounter()
                       .Name("cairn_consensus_rounds_begun_total")
                       .Help(
@@ -232,12 +239,17 @@ void NodeMetrics::OnBlockCommitted(size_t txs, uint64_t block_time_ms, uint64_t 
   if (last != 0 && block_time_ms >= last) block_interval_->Observe(Ms(block_time_ms - last));
   if (now_unix_ms >= block_time_ms) proposal_to_commit_->Observe(Ms(now_unix_ms - block_time_ms));
   commit_seconds_->Observe(timing.total);
-  stage_check_->Observe(timing.check);
+  stage_verify_->Observe(timing.verify);
+  stage_execute_->Observe(timing.execute);
   stage_store_->Observe(timing.store);
   stage_mempool_->Observe(timing.mempool);
 }
 
-void NodeMetrics::OnProposalChecked(double seconds) { proposal_check_->Observe(seconds); }
+void NodeMetrics::OnProposalChecked(double seconds, double verify, double execute) {
+  proposal_check_->Observe(seconds);
+  proposal_verify_->Observe(verify);
+  proposal_execute_->Observe(execute);
+}
 
 void NodeMetrics::OnAdmitted(std::span<const ledger::Admission> results, bool from_client) {
   // Tally first: one atomic add per code seen, not one per transaction.
@@ -256,7 +268,9 @@ void NodeMetrics::OnEngineStatus(const consensus::EngineStatus& s, bool bft) {
     height_first_round_ = s.term;
     return;
   }
-  if (s.leader != last_status_.leader && s.leader != consensus::kNoReplica) {
+  // BFT rotates its proposer every height and round by design: only Raft's leader changes
+  // say something (a BFT round that did not decide shows in terms_begun_).
+  if (!bft && s.leader != last_status_.leader && s.leader != consensus::kNoReplica) {
     leader_changes_->Increment();
   }
   if (bft) {
