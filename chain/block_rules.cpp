@@ -159,6 +159,7 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
   ledger::ExecOptions exec_opts;
   exec_opts.signature_known_valid = options.signature_known_valid;
   exec_opts.verify_threads = options.verify_threads;
+  const auto verify_start = std::chrono::steady_clock::now();
   if (long bad = ledger::FirstBadSignature(block.txs, hashes, exec_opts); bad >= 0) {
     const size_t i = static_cast<size_t>(bad);
     return Refuse(Verdict::kTxSignature, "tx " + std::to_string(i) + " (" +
@@ -168,7 +169,9 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
   }
   // Every signature was verified above: execution need not redo it.
   exec_opts.signature_known_valid = [](const crypto::Hash256&) { return true; };
+  const auto execute_start = std::chrono::steady_clock::now();
   auto exec = ledger::ExecuteBlock(state, parent_view, block, exec_opts);
+  const auto execute_end = std::chrono::steady_clock::now();
   if (!exec.ok()) {
     std::string why = exec.error();
     const std::string prefix = "block " + std::to_string(hd.height) + ": ";
@@ -182,6 +185,8 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
   }
   Checked out;
   out.exec = std::move(exec.value());
+  out.verify_time = execute_start - verify_start;
+  out.execute_time = execute_end - execute_start;
   return out;
 }
 

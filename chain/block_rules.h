@@ -4,6 +4,7 @@
 // Thread-safety: immutable after construction; Check may run concurrently on distinct inputs.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,10 @@ struct Checked {
   Verdict verdict = Verdict::kAccepted;
   std::string detail;                      // one line saying what is wrong; empty when accepted
   std::optional<ledger::ExecResult> exec;  // set when accepted: the block executed on the state
+  // Where an accepted block's check went, for the node's metrics: transaction signatures (the
+  // ones not already known valid), then execution.
+  std::chrono::nanoseconds verify_time{0};
+  std::chrono::nanoseconds execute_time{0};
 
   bool ok() const { return verdict == Verdict::kAccepted; }
   // "block 7: certificate: ..." (kInvalid), or ok.

@@ -179,14 +179,31 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   NodeConfig c;
   c.home = home;
   CAIRN_TRY(CheckKeys(j,
-                      {"name", "data_dir", "key_file", "genesis_file", "log_level", "rpc",
-                       "consensus", "mempool", "p2p", "state_tree", "storage"},
+                      {"name", "data_dir", "key_file", "genesis_file", "log_level", "log", "rpc",
+                       "consensus", "mempool", "p2p", "state_tree", "storage", "metrics"},
                       ""));
   CAIRN_TRY(ReadString(j, "name", "", &c.name));
   CAIRN_TRY(ReadString(j, "data_dir", "", &c.data_dir));
   CAIRN_TRY(ReadString(j, "key_file", "", &c.key_file));
   CAIRN_TRY(ReadString(j, "genesis_file", "", &c.genesis_file));
   CAIRN_TRY(ReadString(j, "log_level", "", &c.log_level));
+  if (auto log = j.find("log"); log != j.end()) {
+    if (!log->is_object()) return Err("log", "must be an object");
+    CAIRN_TRY(CheckKeys(*log, {"format", "levels"}, "log."));
+    CAIRN_TRY(ReadString(*log, "format", "log.", &c.log_format));
+    if (auto levels = log->find("levels"); levels != log->end()) {
+      if (!levels->is_object()) return Err("log.levels", "must be an object");
+      for (auto it = levels->begin(); it != levels->end(); ++it) {
+        if (!it->is_string()) return Err("log.levels." + it.key(), "must be a string");
+        c.log_levels[it.key()] = it->get<std::string>();
+      }
+    }
+  }
+  if (auto m = j.find("metrics"); m != j.end()) {
+    if (!m->is_object()) return Err("metrics", "must be an object");
+    CAIRN_TRY(CheckKeys(*m, {"listen"}, "metrics."));
+    CAIRN_TRY(ReadString(*m, "listen", "metrics.", &c.metrics_listen));
+  }
   if (auto rpc = j.find("rpc"); rpc != j.end()) {
     if (!rpc->is_object()) return Err("rpc", "must be an object");
     CAIRN_TRY(CheckKeys(
@@ -331,6 +348,23 @@ Status NodeConfig::Validate() const {
   if (!kLevels.count(log_level)) {
     return Err("log_level", "must be one of trace, debug, info, warn, error, off");
   }
+  if (log_format != "text" && log_format != "json") {
+    return Err("log.format", "must be text or json");
+  }
+  for (const auto& [component, level] : log_levels) {
+    if (std::find(std::begin(kLogComponents), std::end(kLogComponents), component) ==
+        std::end(kLogComponents)) {
+      return Err("log.levels." + component, "unknown component (node, rpc, consensus, store, p2p)");
+    }
+    if (!kLevels.count(level)) {
+      return Err("log.levels." + component, "must be one of trace, debug, info, warn, error, off");
+    }
+  }
+  if (!metrics_listen.empty()) {
+    auto hp = SplitHostPort(metrics_listen, "metrics.listen");
+    if (!hp.ok()) return hp.status();
+    if (hp->first.empty()) return Err("metrics.listen", "\"" + metrics_listen + "\" has no host");
+  }
   for (const auto& [key, value] :
        {std::pair<const char*, const std::string*>{"rpc.listen", &rpc_listen},
         {"p2p.listen", &p2p_listen}}) {
@@ -376,6 +410,13 @@ std::vector<std::string> ExposureWarnings(const NodeConfig& c) {
                   "on 127.0.0.1 behind a reverse proxy with TLS and authentication "
                   "(docs/OPERATIONS.md)");
   }
+  auto metrics = SplitHostPort(c.metrics_listen, "metrics.listen");
+  if (!c.metrics_listen.empty() && metrics.ok() && !IsLoopbackHost(metrics->first)) {
+    out.push_back("metrics.listen is " + c.metrics_listen +
+                  ", reachable from other hosts: /metrics has no authentication, so anyone who "
+                  "reaches it can read the node's height, peers, mempool, RPC traffic and "
+                  "process figures. Firewall it to the Prometheus servers (docs/OPERATIONS.md)");
+  }
   auto p2p = SplitHostPort(c.p2p_listen, "p2p.listen");
   if (p2p.ok() && !IsLoopbackHost(p2p->first)) {
     out.push_back("p2p.listen is " + c.p2p_listen +
@@ -395,6 +436,8 @@ std::string NodeConfig::ToJson() const {
             {"key_file", key_file},
             {"genesis_file", genesis_file},
             {"log_level", log_level},
+            {"log", {{"format", log_format}, {"levels", log_levels}}},
+            {"metrics", {{"listen", metrics_listen}}},
             {"rpc",
              {{"listen", rpc_listen},
               {"threads", rpc_threads},

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,6 +27,13 @@ struct NodeConfig {
   std::string key_file = "node_key.json";
   std::string genesis_file = "genesis.json";
   std::string log_level = "info";  // trace | debug | info | warn | error | off
+  // log.format: "text" (TIME LEVEL [component] message) or "json" (one object per line).
+  std::string log_format = "text";
+  // log.levels: a level per component (kLogComponents), over log_level.
+  std::map<std::string, std::string> log_levels;
+
+  // metrics.listen: host:port of the Prometheus /metrics endpoint; "" (the default): off.
+  std::string metrics_listen;
 
   // JSON-RPC.
   std::string rpc_listen = "127.0.0.1:8545";
@@ -103,6 +111,8 @@ inline constexpr size_t kMaxConfigFileBytes = 1u << 20;
 inline constexpr size_t kMaxNameBytes = 64;
 inline constexpr size_t kMaxPathBytes = 4096;  // PATH_MAX
 inline constexpr size_t kMaxPeers = 1024;
+// The components that log under their own name, each of which log.levels may set.
+inline constexpr std::string_view kLogComponents[] = {"node", "rpc", "consensus", "store", "p2p"};
 
 // An integer key of config.json and the values it may take, [min, max] inclusive.
 struct UintRange {

@@ -157,6 +157,7 @@ class ChainStore : public StateReader {
   Status ScanState(const std::function<bool(ByteView key, ByteView value)>& fn) const;
 
   KvStore& kv() { return *kv_; }
+  const KvStore& kv() const { return *kv_; }
 
  private:
   ChainStore() = default;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -49,6 +50,11 @@ class KvStore {
   // land while it runs are not visible to it. fn may call back into the store.
   virtual Status Scan(ByteView start, ByteView end,
                       const std::function<bool(ByteView key, ByteView value)>& fn) const = 0;
+  // An engine's own report by name (LevelDB: "leveldb.stats", for the node's metrics);
+  // nullopt for a name it does not know, and for stores that have none. Thread-safe.
+  virtual std::optional<std::string> Property(std::string_view /*name*/) const {
+    return std::nullopt;
+  }
 };
 
 struct LevelDbOptions {

@@ -77,6 +77,12 @@ class LevelDbKv final : public KvStore {
     return Status::Ok();
   }
 
+  std::optional<std::string> Property(std::string_view name) const override {
+    std::string value;
+    if (!db_->GetProperty(leveldb::Slice(name.data(), name.size()), &value)) return std::nullopt;
+    return value;
+  }
+
   Status Scan(ByteView start, ByteView end,
               const std::function<bool(ByteView, ByteView)>& fn) const override {
     struct SnapshotGuard {

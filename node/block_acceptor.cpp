@@ -62,6 +62,7 @@ CommitResult BlockAcceptor::Commit(ledger::Block block, std::optional<ledger::Ex
 CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::ExecResult> exec,
                                      bool built, ByteView certificate, uint64_t since_ms) {
   const uint64_t started = clock_.SteadyMs();
+  double verify_s = 0, execute_s = 0;  // for the metrics: zero when `exec` came checked
   const uint64_t height = block.header.height;
   const crypto::Hash256 hash = block.Hash();
   // Every block of a BFT chain is stored with its proof of finality.
@@ -101,6 +102,8 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
     // The same transactions may still arrive by gossip: they need no second verification.
     sigs.Insert(checked.exec->tx_hashes);
     exec = std::move(checked.exec);
+    verify_s = std::chrono::duration<double>(checked.verify_time).count();
+    execute_s = std::chrono::duration<double>(checked.execute_time).count();
   }
   const uint64_t verified_at = clock_.SteadyMs();
   if (Status s = store_.Commit(block, *exec, options_.sync_writes, nullptr, certificate); !s.ok()) {
@@ -109,6 +112,16 @@ CommitResult BlockAcceptor::DoCommit(ledger::Block block, std::optional<ledger::
   const uint64_t stored_at = clock_.SteadyMs();
   pool_.OnCommitted(block.txs, exec->tx_hashes, height, block.header.timestamp_ms);
   const uint64_t done = clock_.SteadyMs();
+  if (metrics_) {
+    auto sec = [](uint64_t ms) { return static_cast<double>(ms) / 1000.0; };
+    metrics_->OnBlockCommitted(block.txs.size(), block.header.timestamp_ms, clock_.UnixMs(),
+                               NodeMetrics::CommitTiming{.verify = verify_s,
+                                                         .execute = execute_s,
+                                                         .store = sec(stored_at - verified_at),
+                                                         .mempool = sec(done - stored_at),
+                                                         .total = sec(done - since_ms)},
+                               built);
+  }
   // The split says where a slow commit went: checking and executing, the synced write, the
   // mempool update.
   Log("node")->info(
@@ -156,6 +169,7 @@ Status BlockAcceptor::Validate(const consensus::Block& cb, const consensus::Bloc
   // The engine asked CheckIdentity first (the body is the block its hash names), so a block
   // known by hash needs no second decode.
   if (cache_.Contains(cb.hash)) return Status::Ok();
+  const uint64_t started = clock_.SteadyMs();
   auto decoded = ledger::Block::Decode(cb.data);
   if (!decoded.ok()) return decoded.status().Wrap("proposed block");
   ledger::Block block = std::move(decoded.value());
@@ -178,6 +192,11 @@ Status BlockAcceptor::Validate(const consensus::Block& cb, const consensus::Bloc
   if (Status s = store_.StateReadError(); !s.ok()) return s.Wrap("reading state");
   if (!checked.ok()) return checked.ToStatus(cb.height);
   sigs.Insert(checked.exec->tx_hashes);
+  if (metrics_) {
+    metrics_->OnProposalChecked(static_cast<double>(clock_.SteadyMs() - started) / 1000.0,
+                                std::chrono::duration<double>(checked.verify_time).count(),
+                                std::chrono::duration<double>(checked.execute_time).count());
+  }
   // Rounds that do not decide bring new proposals: the cache keeps the newest few.
   cache_.Add(cb.hash, BlockCache::Entry{std::move(block), std::move(*checked.exec),
                                         BlockCache::Origin::kValidated, clock_.SteadyMs()});

@@ -17,6 +17,7 @@
 #include "genesis/genesis.h"
 #include "ledger/chain_store.h"
 #include "node/block_cache.h"
+#include "node/metrics.h"
 #include "node/network.h"
 #include "node/tx_pool.h"
 
@@ -61,6 +62,8 @@ class BlockAcceptor final : public consensus::ProposalValidator {
                                             const std::vector<crypto::Hash256>& tx_hashes,
                                             const std::vector<ledger::Receipt>& receipts)>;
   void set_commit_observer(CommitObserver observer) { observer_ = std::move(observer); }
+  // Where commits and their timing are counted; null: nowhere.
+  void set_metrics(NodeMetrics* m) { metrics_ = m; }
 
   // consensus::ProposalValidator.
   Status CheckIdentity(const consensus::Block& block) override;
@@ -79,6 +82,7 @@ class BlockAcceptor final : public consensus::ProposalValidator {
   const chain::BlockRules rules_;
   Network* net_ = nullptr;
   CommitObserver observer_;
+  NodeMetrics* metrics_ = nullptr;
 };
 
 }  // namespace cairn::node

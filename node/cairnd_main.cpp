@@ -30,6 +30,7 @@ int Fail(const std::string& msg) {
 // What the command line said to do when it names no subcommand: run a node.
 struct RunArgs {
   std::string config_path, home, rpc_listen, p2p_listen, log_level, data_dir;
+  std::string log_format, log_levels, metrics_listen;
   bool dev = false;
   bool allow_double_sign = false;
 };
@@ -42,6 +43,11 @@ void AddRunOptions(CLI::App& app, RunArgs& a) {
   app.add_option("--p2p-listen", a.p2p_listen, "p2p listen address host:port (overrides config)");
   app.add_option("--log-level", a.log_level, "trace|debug|info|warn|error|off (overrides config)");
   app.add_option("--data-dir", a.data_dir, "data directory (overrides config)");
+  app.add_option("--log-format", a.log_format, "text|json (overrides config log.format)");
+  app.add_option("--log-levels", a.log_levels,
+                 "a level per component, e.g. p2p=debug,rpc=warn (over config log.levels)");
+  app.add_option("--metrics-listen", a.metrics_listen,
+                 "Prometheus /metrics address host:port (overrides config metrics.listen)");
   app.add_flag("--dev", a.dev,
                "start a throwaway single-validator chain (initialises --home or a temp dir)");
   app.add_flag("--i-know-this-may-double-sign", a.allow_double_sign,
@@ -105,6 +111,23 @@ Result<config::NodeConfig> LoadConfig(RunArgs& a) {
   }
   if (!a.log_level.empty()) config->log_level = a.log_level;
   if (!a.data_dir.empty()) config->data_dir = a.data_dir;
+  if (!a.log_format.empty()) config->log_format = a.log_format;
+  if (!a.metrics_listen.empty()) config->metrics_listen = a.metrics_listen;
+  if (!a.log_levels.empty()) {
+    // component=level[,component=level...]; Validate checks the names and levels.
+    std::string_view rest = a.log_levels;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      const size_t eq = item.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        return Status::InvalidArgument("--log-levels: \"" + std::string(item) +
+                                       "\" is not component=level");
+      }
+      config->log_levels[std::string(item.substr(0, eq))] = std::string(item.substr(eq + 1));
+    }
+  }
   // The overrides are values like any other: the same ranges hold.
   if (Status s = config->Validate(); !s.ok()) return s.Wrap("with the command line's overrides");
   return config;
@@ -113,7 +136,7 @@ Result<config::NodeConfig> LoadConfig(RunArgs& a) {
 // Before any file or socket opens: say what is exposed, and size the descriptor limit so a
 // connection flood meets the network limits before LevelDB meets the process limit.
 Status PrepareProcess(const config::NodeConfig& config) {
-  node::SetupLogging(config.log_level);
+  node::SetupLogging(node::LogOptions{config.log_level, config.log_format, config.log_levels});
   auto log = node::Log("node");
   for (const std::string& w : config::ExposureWarnings(config)) log->warn("{}", w);
   const node::FdBudget budget = node::FdBudgetFor(config);

@@ -320,10 +320,12 @@ Status EngineDriver::AfterInput() {
   if (head >= last_compact_ + kCompactEvery) {
     if (engine_->Compact(head - kCompactMargin).ok()) last_compact_ = head;
   }
+  const consensus::EngineStatus now = engine_->GetStatus();
+  if (metrics_) metrics_->OnEngineStatus(now, p_.genesis.consensus == genesis::ConsensusKind::kBft);
   // Its own lock: admission holds the mempool lock for whole batches, and consensus must not
   // wait on it.
   MutexLock lock(&status_mu_);
-  status_ = engine_->GetStatus();
+  status_ = now;
   return Status::Ok();
 }
 

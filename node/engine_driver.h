@@ -25,6 +25,7 @@
 #include "node/compact_relay.h"
 #include "node/engine_store.h"
 #include "node/evidence_pool.h"
+#include "node/metrics.h"
 #include "node/network.h"
 #include "node/tx_pool.h"
 
@@ -72,6 +73,8 @@ class EngineDriver {
   // (it signs only above it, or after the wait). 0 when not waiting.
   uint64_t signing_floor() const { return deferred_ ? deferred_->floor : 0; }
   void set_network(Network* net) { net_ = net; }
+  // Where leader changes and rounds are counted; null: nowhere. Set before Open.
+  void set_metrics(NodeMetrics* m) { metrics_ = m; }
 
   // Each returns an error only when the node must halt (its store failed, or consensus
   // committed something that contradicts the ledger).
@@ -113,6 +116,7 @@ class EngineDriver {
   Parts p_;
   const bool empty_blocks_;
   Network* net_ = nullptr;
+  NodeMetrics* metrics_ = nullptr;
   CompactRelay relay_;
   uint64_t last_compact_log_ms_ = 0;
   CompactRelay::Stats logged_compact_;

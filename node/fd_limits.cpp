@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ledger/kv.h"
+#include "node/metrics_server.h"
 
 namespace cairn::node {
 namespace {
@@ -22,7 +23,8 @@ std::string FdBudget::Describe() const {
   return std::to_string(total()) + " = rpc.max_connections " + std::to_string(rpc_connections) +
          " + " + std::to_string(rpc_refusing) + " refusing + p2p " + std::to_string(p2p_inbound) +
          " inbound + " + std::to_string(p2p_outbound) + " peers + " + std::to_string(listeners) +
-         " listeners + LevelDB " + std::to_string(store) + " + reserve " + std::to_string(reserve);
+         " listeners + LevelDB " + std::to_string(store) + " + reserve " + std::to_string(reserve) +
+         (metrics ? " + metrics " + std::to_string(metrics) : "");
 }
 
 FdBudget FdBudgetFor(const config::NodeConfig& config) {
@@ -36,6 +38,7 @@ FdBudget FdBudgetFor(const config::NodeConfig& config) {
   b.listeners = 2;
   b.store = static_cast<uint64_t>(ledger::LevelDbOptions{}.max_open_files);
   b.reserve = kReserveFds;
+  if (!config.metrics_listen.empty()) b.metrics = 1 + MetricsServer::kMaxConnections;
   return b;
 }
 

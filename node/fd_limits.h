@@ -28,10 +28,12 @@ struct FdBudget {
   uint64_t listeners = 0;        // the RPC and p2p listening sockets
   uint64_t store = 0;            // LevelDB's max_open_files
   uint64_t reserve = 0;          // kReserveFds
+  uint64_t metrics =
+      0;  // metrics.listen: its listener and MetricsServer::kMaxConnections; 0 when off
 
   uint64_t total() const {
     return rpc_connections + rpc_refusing + p2p_inbound + p2p_outbound + listeners + store +
-           reserve;
+           reserve + metrics;
   }
   // "708 = rpc.max_connections 256 + 64 refusing + p2p 64 inbound + 3 peers + 2 listeners
   // + LevelDB 256 + reserve 64"

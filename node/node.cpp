@@ -14,6 +14,8 @@
 #include "base/thread.h"
 #include "crypto/key_file.h"
 #include "node/logging.h"
+#include "node/metrics_collect.h"
+#include "node/metrics_server.h"
 #include "node/p2p_network.h"
 #include "node/wire.h"
 #include "rpc/dispatcher.h"
@@ -42,7 +44,7 @@ struct Node::Loop {
 };
 
 Result<std::unique_ptr<Node>> Node::Open(const config::NodeConfig& config, NodeHooks hooks) {
-  SetupLogging(config.log_level);
+  SetupLogging(LogOptions{config.log_level, config.log_format, config.log_levels});
   auto genesis = genesis::Genesis::Load(config.Resolve(config.genesis_file));
   if (!genesis.ok()) return genesis.status();
   auto key = crypto::ReadKeyFile(config.Resolve(config.key_file));
@@ -98,6 +100,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
       loop.HaltIf(loop.core->OnArrival());
     });
   });
+  loop.net->set_metrics(&loop.core->metrics());
   if (Status s = loop.core->Start(); !s.ok()) return s;
   if (!loop.core->is_validator()) {
     log->warn("this node's key {} is not a validator of this chain; it will not produce blocks",
@@ -150,14 +153,36 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
       .max_nesting_depth = 64,
       .max_response_bytes = config_.rpc_max_response_bytes,
       // A client can make a handler throw at will (bad_alloc at worst): rate-limited.
-      .on_handler_exception = [limiter = std::make_shared<RateLimiter>(/*per_second=*/1,
-                                                                       /*burst=*/10)](
-                                  std::string_view method, std::string_view what) {
-        uint64_t suppressed = 0;
-        if (!limiter->Allow(&suppressed)) return;
-        Log("rpc")->error("method {} threw: {} ({} similar suppressed)", method, what, suppressed);
-      }});
+      .on_handler_exception =
+          [limiter = std::make_shared<RateLimiter>(/*per_second=*/1,
+                                                   /*burst=*/10)](std::string_view method,
+                                                                  std::string_view what) {
+            uint64_t suppressed = 0;
+            if (!limiter->Allow(&suppressed)) return;
+            Log("rpc")->error("method {} threw: {} ({} similar suppressed)", method, what,
+                              suppressed);
+          },
+      .on_call =
+          [&metrics = loop.core->metrics()](std::string_view method, int code,
+                                            std::chrono::nanoseconds took) {
+            metrics.OnRpcCall(method, code, std::chrono::duration<double>(took).count());
+          }});
   if (Status s = api::RegisterNodeMethods(dispatcher, loop.core->api()); !s.ok()) return s;
+  loop.core->metrics().InitRpcMethods(dispatcher.Methods());
+  // Metrics before RPC, so a node that serves RPC is already observable; stopped before Serve
+  // returns, so its collectors never read what teardown frees.
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!config_.metrics_listen.empty()) {
+    AddNodeCollectors(loop.core->metrics(), NodeView{*loop.core, *loop.net, *store_, genesis_});
+    auto mlisten = config::SplitHostPort(config_.metrics_listen, "metrics.listen");
+    if (!mlisten.ok()) return mlisten.status();
+    metrics_server = std::make_unique<MetricsServer>(
+        [&metrics = loop.core->metrics()] { return metrics.Render(); });
+    if (Status s = metrics_server->Start(mlisten->first, mlisten->second); !s.ok()) return s;
+    Log("node")->info("metrics on http://{}:{}/metrics", mlisten->first, metrics_server->port());
+    std::printf("metrics: http://%s:%u/metrics\n", mlisten->first.c_str(), metrics_server->port());
+    std::fflush(stdout);
+  }
   rpc::ServerOptions rpc_opts;
   rpc_opts.threads = config_.rpc_threads;
   rpc_opts.max_body_bytes = config_.rpc_max_body_bytes;
@@ -213,6 +238,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   loop.tick.async_wait(on_tick);
   if (!stop_requested_) loop.io.run();
   // A block in progress finished inside a loop handler, which runs to completion.
+  if (metrics_server) metrics_server->Stop();
   server.Stop();
   return Status::Ok();
 }
@@ -250,6 +276,7 @@ void Node::Route(Loop& loop) {
   p2p::Host& host = loop.net->host();
   NodeCore& core = *loop.core;
   auto post = [&loop, &core](const p2p::NodeId& from, p2p::MessageType type, ByteView payload) {
+    core.metrics().OnP2pMessage(type, payload.size(), /*received=*/true);
     Bytes data(payload.begin(), payload.end());
     if (NodeCore::LaneOf(type) == NodeCore::Lane::kWorker) {
       boost::asio::post(loop.worker, [&core, from, type, data = std::move(data)] {

@@ -52,6 +52,9 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
       service_(NodeService::Parts{config.name, genesis, key.public_key(), store, pool_, driver_,
                                   evidence_, [this] { NotifyArrival(); }}) {
   acceptor_.set_network(&net_);
+  pool_.set_metrics(&metrics_);
+  acceptor_.set_metrics(&metrics_);
+  driver_.set_metrics(&metrics_);
   driver_.set_network(&net_);
   service_.set_network(&net_);
   pool_.set_best_peer_height([this] { return sync_.best_peer_height(); });

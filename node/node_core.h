@@ -21,6 +21,7 @@
 #include "node/engine_driver.h"
 #include "node/engine_store.h"
 #include "node/evidence_pool.h"
+#include "node/metrics.h"
 #include "node/network.h"
 #include "node/node_service.h"
 #include "node/tx_pool.h"
@@ -82,6 +83,9 @@ class NodeCore {
   }
   // Any thread: the highest head a peer reported (BlockSync::best_peer_height).
   uint64_t best_peer_height() const { return sync_.best_peer_height(); }
+  // Any thread: this node's metrics (Node serves them, and adds what it reads at scrape time).
+  NodeMetrics& metrics() { return metrics_; }
+  const EvidencePool& evidence() const { return evidence_; }
   // Any thread: the compact-block counters (CompactRelay::Stats).
   CompactRelay::Stats compact_stats() const { return driver_.compact_stats(); }
   bool is_validator() const { return validator_index_ >= 0; }
@@ -103,6 +107,8 @@ class NodeCore {
   std::function<void()> arrival_wake_;  // set before threads start, then only read
 
   EngineStore engine_store_;
+  // Before the components that count into it.
+  NodeMetrics metrics_;
   TxPool pool_;
   BlockCache cache_;
   BlockAcceptor acceptor_;

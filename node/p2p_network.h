@@ -6,6 +6,7 @@
 
 #include "config/node_config.h"
 #include "genesis/genesis.h"
+#include "node/metrics.h"
 #include "node/network.h"
 #include "p2p/host.h"
 
@@ -21,10 +22,15 @@ class P2pNetwork final : public Network {
 
   p2p::Host& host() { return *host_; }
 
+  // Where sent messages are counted; null: nowhere. Set before the host starts.
+  void set_metrics(NodeMetrics* m) { metrics_ = m; }
+
   Status Send(const p2p::NodeId& to, p2p::MessageType type, Bytes payload) override {
+    if (metrics_) metrics_->OnP2pMessage(type, payload.size(), /*received=*/false);
     return host_->Send(to, type, std::move(payload));
   }
   void Broadcast(p2p::MessageType type, Bytes payload) override {
+    if (metrics_) metrics_->OnP2pMessage(type, payload.size(), /*received=*/false);
     (void)host_->Broadcast(type, std::move(payload));
   }
   void Disconnect(const p2p::NodeId& peer, const std::string& why) override {
@@ -36,6 +42,7 @@ class P2pNetwork final : public Network {
  private:
   explicit P2pNetwork(std::unique_ptr<p2p::Host> host) : host_(std::move(host)) {}
   std::unique_ptr<p2p::Host> host_;
+  NodeMetrics* metrics_ = nullptr;
 };
 
 }  // namespace cairn::node

@@ -67,6 +67,13 @@ TxPool::TxPool(const genesis::Genesis& genesis, const ledger::ChainStore& store,
       mempool_(genesis.chain_id, limits) {}
 
 std::vector<ledger::Admission> TxPool::Admit(std::vector<ledger::Transaction> txs, Source source) {
+  std::vector<ledger::Admission> out = DoAdmit(std::move(txs), source);
+  if (metrics_) metrics_->OnAdmitted(out, source == Source::kClient);
+  return out;
+}
+
+std::vector<ledger::Admission> TxPool::DoAdmit(std::vector<ledger::Transaction> txs,
+                                               Source source) {
   const size_t n = txs.size();
   // One encoding per transaction: its hash, the signature caches' key and the gossip payload.
   // first[i] is the first transaction of this call with i's hash: a copy gets the first one's

@@ -21,6 +21,7 @@
 #include "ledger/chain_store.h"
 #include "ledger/mempool.h"
 #include "node/admission_control.h"
+#include "node/metrics.h"
 #include "node/network.h"
 #include "node/sig_cache.h"
 
@@ -47,6 +48,8 @@ class TxPool {
   // the next proposer.
   std::vector<ledger::Admission> Admit(std::vector<ledger::Transaction> txs, Source source)
       EXCLUDES(mu_, gossip_mu_);
+  // Where admissions and refusals are counted; null: nowhere. Set before any thread admits.
+  void set_metrics(NodeMetrics* m) { metrics_ = m; }
   // A TxBatch from `from` (worker thread): decodes, skips what was seen, admits the rest.
   // A malformed batch disconnects the peer.
   void OnGossip(Network& net, const p2p::NodeId& from, ByteView payload) EXCLUDES(gossip_mu_);
@@ -87,6 +90,9 @@ class TxPool {
   bool trust_validators() const { return trust_validators_; }
 
  private:
+  // Admit, uncounted.
+  std::vector<ledger::Admission> DoAdmit(std::vector<ledger::Transaction> txs, Source source)
+      EXCLUDES(mu_, gossip_mu_);
   void TrimSeen() REQUIRES(gossip_mu_);
   void MarkSyncing(std::vector<ledger::Admission>& out) const;
   // kMempoolFull past the admission bound, with the retry hint and the numbers behind it
@@ -108,6 +114,7 @@ class TxPool {
   // verification. Smaller: only an attacker fills it, and evicting one costs one verification.
   SigCache bad_sigs_{65536};  // ~5 MiB at capacity
   std::function<uint64_t()> best_peer_height_;
+  NodeMetrics* metrics_ = nullptr;
   AdmissionControl admission_;
 
   mutable Mutex mu_;

@@ -12,6 +12,7 @@
 #include "rpc/dispatcher.h"
 
 #include <cassert>
+#include <chrono>
 #include <exception>
 
 namespace cairn::rpc {
@@ -215,6 +216,15 @@ Lane Dispatcher::LaneOf(std::string_view method) const {
 
 RpcResult Dispatcher::Invoke(std::string_view method, const Json& params,
                              const CallContext& context) const {
+  if (!options_.on_call) return Run(method, params, context);
+  const auto start = std::chrono::steady_clock::now();
+  RpcResult r = Run(method, params, context);
+  options_.on_call(method, r.ok() ? 0 : r.error().code, std::chrono::steady_clock::now() - start);
+  return r;
+}
+
+RpcResult Dispatcher::Run(std::string_view method, const Json& params,
+                          const CallContext& context) const {
   auto it = methods_.find(method);
   if (it == methods_.end()) return StandardError(kMethodNotFound);
   try {

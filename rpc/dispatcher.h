@@ -4,6 +4,7 @@
 // thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -136,6 +137,11 @@ struct DispatcherOptions {
   // Told about every handler exception (the client only sees -32603 without details, so
   // internals do not leak). Called on the dispatching thread; must be thread-safe.
   std::function<void(std::string_view method, std::string_view what)> on_handler_exception;
+  // Told about every call Invoke ran or refused as an unknown method (a metrics observer):
+  // the method as the client named it, the error code (0 for a result) and the time it took.
+  // Called on the dispatching thread after the handler; must be thread-safe and cheap.
+  std::function<void(std::string_view method, int error_code, std::chrono::nanoseconds took)>
+      on_call;
 };
 
 class Dispatcher {
@@ -207,6 +213,8 @@ class Dispatcher {
   // `budget` is what the response may still grow by; *over_budget is set when the answer did
   // not fit it (and is a -32005 error instead).
   // `limited_by_inflight`: `budget` was cut by the server-wide budget (names it in errors).
+  // Invoke without the on_call observer.
+  RpcResult Run(std::string_view method, const Json& params, const CallContext& context) const;
   bool HandleRequest(const Json& request, size_t budget, bool limited_by_inflight, std::string* out,
                      bool* over_budget) const;
 

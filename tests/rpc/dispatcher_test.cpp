@@ -415,3 +415,30 @@ TEST_CASE("mutated requests never crash and always get well-formed answers", "[r
     }
   }
 }
+
+TEST_CASE("dispatcher: on_call observes every call with its method, error code and time", "[rpc]") {
+  struct Seen {
+    std::string method;
+    int code;
+  };
+  std::vector<Seen> seen;  // Dispatch runs on this thread
+  DispatcherOptions opts;
+  opts.on_call = [&seen](std::string_view method, int code, std::chrono::nanoseconds took) {
+    CHECK(took.count() >= 0);
+    seen.push_back({std::string(method), code});
+  };
+  Dispatcher d(opts);
+  REQUIRE(d.Register("ok", [](const Json&) -> RpcResult { return 1; }).ok());
+  REQUIRE(d.Register("fails", [](const Json&) -> RpcResult { return AppError(1003, "no"); }).ok());
+  d.Dispatch(R"([{"jsonrpc":"2.0","id":1,"method":"ok"},
+                 {"jsonrpc":"2.0","id":2,"method":"fails"},
+                 {"jsonrpc":"2.0","id":3,"method":"missing"},
+                 {"jsonrpc":"2.0","method":"ok"}])");
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[0].method == "ok");
+  CHECK(seen[0].code == 0);
+  CHECK(seen[1].code == 1003);
+  CHECK(seen[2].method == "missing");
+  CHECK(seen[2].code == kMethodNotFound);
+  CHECK(seen[3].method == "ok");  // a notification ran too, though nothing is answered
+}
