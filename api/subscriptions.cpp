@@ -48,8 +48,11 @@ std::optional<T> ParseHexParam(const Json* v) {
 
 }  // namespace
 
-// One block's events, built lazily: only what some subscriber asks for is serialised, so a
-// node with no subscriber of a topic pays nothing for it on its commit path.
+// One block's events, built lazily and each serialised once: every subscriber of the same event
+// shares its text (keyed by tx index, and by address for account events), so the memory a
+// block's events take is bounded by the block, not by the number of subscribers. A node with
+// no subscriber of a topic pays nothing for it on its commit path. Not thread-safe: one
+// OnCommitted or one resume step owns it.
 class SubscriptionHub::BlockEvents {
  public:
   BlockEvents(const ledger::Block& block, const crypto::Hash256& hash,
@@ -67,21 +70,32 @@ class SubscriptionHub::BlockEvents {
   std::shared_ptr<const std::string> Tx(const crypto::Hash256& tx) {
     auto index = IndexOf(tx);
     if (!index) return nullptr;
-    Json j = Base(*index);
-    j["hash"] = tx.ToHex();
-    return Text(j);
+    auto& cached = tx_events_[*index];
+    if (!cached) {
+      Json j = Base(*index);
+      j["hash"] = tx.ToHex();
+      cached = Text(j);
+    }
+    return cached;
   }
+
+  // Whether `tx` is in this block (a tx subscription fires).
+  bool HasTx(const crypto::Hash256& tx) { return IndexOf(tx).has_value(); }
 
   void Account(const ledger::Address& a, std::vector<std::shared_ptr<const std::string>>* out) {
     BuildIndexes();
     auto it = touched_.find(a);
     if (it == touched_.end()) return;
     for (uint32_t i : it->second) {
-      Json j = Base(i);
-      j["address"] = a.ToHex();
-      j["tx"] = tx_hashes_[i].ToHex();
-      j["kind"] = std::string(ledger::PayloadKindName(ledger::KindOf(block_.txs[i].payload)));
-      out->push_back(Text(j));
+      auto& cached = account_events_[{a, i}];
+      if (!cached) {
+        Json j = Base(i);
+        j["address"] = a.ToHex();
+        j["tx"] = tx_hashes_[i].ToHex();
+        j["kind"] = std::string(ledger::PayloadKindName(ledger::KindOf(block_.txs[i].payload)));
+        cached = Text(j);
+      }
+      out->push_back(cached);
     }
   }
 
@@ -96,12 +110,17 @@ class SubscriptionHub::BlockEvents {
           !std::equal(prefix.begin(), prefix.end(), put.key.begin())) {
         continue;
       }
-      Json j = Base(i);
-      j["namespace"] = ns.ToHex();
-      j["key"] = crypto::ToHex(put.key);
-      j["value"] = crypto::ToHex(put.value);
-      j["tx"] = tx_hashes_[i].ToHex();
-      out->push_back(Text(j));
+      // Only the prefix filter is per subscriber; the event is the put's, whoever asks.
+      auto& cached = record_events_[i];
+      if (!cached) {
+        Json j = Base(i);
+        j["namespace"] = ns.ToHex();
+        j["key"] = crypto::ToHex(put.key);
+        j["value"] = crypto::ToHex(put.value);
+        j["tx"] = tx_hashes_[i].ToHex();
+        cached = Text(j);
+      }
+      out->push_back(cached);
     }
   }
 
@@ -148,6 +167,10 @@ class SubscriptionHub::BlockEvents {
   bool indexed_ = false;
   std::map<ledger::Address, std::vector<uint32_t>> touched_;
   std::map<ledger::Address, std::vector<uint32_t>> puts_;
+  std::map<uint32_t, std::shared_ptr<const std::string>> tx_events_;
+  std::map<std::pair<ledger::Address, uint32_t>, std::shared_ptr<const std::string>>
+      account_events_;
+  std::map<uint32_t, std::shared_ptr<const std::string>> record_events_;
 };
 
 SubscriptionHub::SubscriptionHub(const NodeApi& node, uint64_t committed_height,
@@ -159,7 +182,8 @@ size_t SubscriptionHub::size() const {
   return subs_.size();
 }
 
-void SubscriptionHub::Collect(const Sub& sub, BlockEvents& events, std::vector<Push>* out) {
+std::vector<std::shared_ptr<const std::string>> SubscriptionHub::Collect(const Sub& sub,
+                                                                         BlockEvents& events) {
   std::vector<std::shared_ptr<const std::string>> results;
   switch (sub.topic) {
     case Topic::kNewBlocks:
@@ -175,37 +199,58 @@ void SubscriptionHub::Collect(const Sub& sub, BlockEvents& events, std::vector<P
       events.Records(sub.address, sub.prefix, &results);
       break;
   }
-  for (auto& r : results) out->push_back(Push{sub.channel, sub.id, std::move(r)});
+  return results;
 }
 
 void SubscriptionHub::OnCommitted(const ledger::Block& block, const crypto::Hash256& hash,
                                   const std::vector<crypto::Hash256>& tx_hashes,
                                   const std::vector<ledger::Receipt>& receipts) {
-  std::vector<Push> pushes;
+  // Under the lock only the bookkeeping: which subscriptions are live (copied, so the lock is
+  // not held while events are serialised) and which tx subscriptions fire (erased here:
+  // whoever erases one delivers its event).
+  std::vector<Sub> live;
+  BlockEvents events(block, hash, tx_hashes, receipts);
   {
     MutexLock lock(&mu_);
     last_height_ = block.header.height;
     if (subs_.empty()) return;
-    BlockEvents events(block, hash, tx_hashes, receipts);
+    live.reserve(subs_.size());
     for (auto it = subs_.begin(); it != subs_.end();) {
       Sub& sub = it->second;
       if (!sub.live) {
         ++it;
         continue;
       }
-      const size_t before = pushes.size();
-      Collect(sub, events, &pushes);
-      // A tx subscription fires once: whoever erases it delivers its event.
-      if (sub.topic == Topic::kTx && pushes.size() > before) {
+      if (sub.topic == Topic::kTx) {
+        if (!events.HasTx(sub.tx)) {
+          ++it;
+          continue;
+        }
+        live.push_back(sub);
         EraseLocked(it++);
         continue;
       }
+      live.push_back(sub);
       ++it;
     }
   }
-  // Outside the lock, in order: a channel that cannot take its event closes itself (a slow
-  // consumer) and its Disconnected drops its subscriptions.
-  for (auto& p : pushes) p.channel->Notify(p.id, std::move(p.result));
+  // Outside the lock, in subscription order, each event handed to its channel as it is built:
+  // nothing is accumulated per subscriber, so a block's memory is its shared event texts plus
+  // what the channels' own queues (bounded by ws_queue_messages / ws_queue_bytes) accept. A
+  // channel that cannot take an event closed itself (a slow consumer); its other
+  // subscriptions are skipped and dropped here, not left holding the connection.
+  std::vector<const rpc::PushChannel*> refused;
+  for (const Sub& sub : live) {
+    const rpc::PushChannel* ch = sub.channel.get();
+    if (std::find(refused.begin(), refused.end(), ch) != refused.end()) continue;
+    for (auto& r : Collect(sub, events)) {
+      if (!sub.channel->Notify(sub.id, std::move(r))) {
+        refused.push_back(ch);
+        break;
+      }
+    }
+  }
+  for (const rpc::PushChannel* ch : refused) Disconnected(*ch);
 }
 
 void SubscriptionHub::EraseLocked(std::map<uint64_t, Sub>::iterator it) {
@@ -278,6 +323,12 @@ std::optional<RpcError> SubscriptionHub::Subscribe(const Json& params,
   uint64_t id = 0;
   {
     MutexLock lock(&mu_);
+    // The connection closed while this waited for a heavy thread: its Disconnected may have
+    // run already (the transport clears open() before calling it), so registering now would
+    // hold the connection, and its connection slots, forever.
+    if (!channel->open()) {
+      return rpc::StandardError(rpc::kResourceUnavailable, "the connection is closing");
+    }
     if (from) {
       // Heights up to last_height_ come from the store; the next from OnCommitted.
       if (*from > last_height_ + 1) {
@@ -337,7 +388,7 @@ std::optional<RpcError> SubscriptionHub::Subscribe(const Json& params,
           mine = true;
         }
       }
-      if (mine) channel->Notify(id, Text(j));
+      if (mine && !channel->Notify(id, Text(j))) Disconnected(*channel);
     }
   }
   return std::nullopt;
@@ -363,8 +414,11 @@ void SubscriptionHub::Resume(uint64_t id, uint64_t from) {
       sub = it->second;
     }
     for (; next <= through; ++next) {
-      if (!sub.channel->open()) return;
-      std::vector<Push> pushes;
+      if (!sub.channel->open()) {
+        Disconnected(*sub.channel);
+        return;
+      }
+      std::vector<std::shared_ptr<const std::string>> results;
       if (sub.topic == Topic::kNewBlocks) {
         auto header = node_.GetHeader(next);
         if (!header.ok() || !header->has_value()) break;
@@ -374,7 +428,7 @@ void SubscriptionHub::Resume(uint64_t id, uint64_t from) {
         const std::vector<ledger::Receipt> no_receipts;
         const crypto::Hash256 hash = shell.header.Hash();
         BlockEvents events(shell, hash, none, no_receipts);
-        Collect(sub, events, &pushes);
+        results = Collect(sub, events);
       } else {
         auto block = node_.GetBlock(next);
         auto receipts = node_.GetReceipts(next);
@@ -384,10 +438,13 @@ void SubscriptionHub::Resume(uint64_t id, uint64_t from) {
         for (const auto& tx : (*block)->txs) hashes.push_back(tx.Hash());
         const crypto::Hash256 hash = (*block)->Hash();
         BlockEvents events(**block, hash, hashes, **receipts);
-        Collect(sub, events, &pushes);
+        results = Collect(sub, events);
       }
-      for (auto& p : pushes) {
-        if (!p.channel->Notify(p.id, std::move(p.result))) return;
+      for (auto& r : results) {
+        if (!sub.channel->Notify(id, std::move(r))) {
+          Disconnected(*sub.channel);
+          return;
+        }
       }
     }
     if (next <= through) {
@@ -411,6 +468,16 @@ bool SubscriptionHub::Unsubscribe(uint64_t id, const rpc::PushChannel& channel) 
   if (it == subs_.end() || it->second.channel.get() != &channel) return false;
   EraseLocked(it);
   return true;
+}
+
+void SubscriptionHub::Clear() {
+  std::map<uint64_t, Sub> release;
+  {
+    MutexLock lock(&mu_);
+    release.swap(subs_);
+    per_channel_.clear();
+  }
+  // Outside the lock: dropping the last reference to a channel runs its destructor.
 }
 
 void SubscriptionHub::Disconnected(const rpc::PushChannel& channel) {

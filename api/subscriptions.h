@@ -4,8 +4,10 @@
 // committed blocks through NodeApi first, then hands over to live events with no gap and no
 // duplicate.
 // Thread-safety: OnCommitted from the one committing thread; everything else from any thread.
-// mu_ guards the subscriptions and is held only for matching and bookkeeping: the committing
-// thread never waits for a client (PushChannel never blocks) nor for the store.
+// mu_ guards the subscriptions and is held only for matching and bookkeeping; events are
+// serialised outside it, once per block, and shared. The committing thread never waits for a
+// client (PushChannel never blocks) nor for the store. A subscription whose channel refuses an
+// event (closed, or a slow consumer) is dropped at once.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "api/node_api.h"
@@ -53,6 +56,11 @@ class SubscriptionHub final : public rpc::SubscriptionService {
 
   size_t size() const EXCLUDES(mu_);
 
+  // Drops every subscription and with it every reference to a connection. The node calls it
+  // after the RPC server stopped and before the server is destroyed: a connection's destructor
+  // returns its slots to the server, which must still exist.
+  void Clear() EXCLUDES(mu_);
+
   enum class Topic { kNewBlocks, kTx, kAccount, kRecords };
 
  private:
@@ -66,15 +74,11 @@ class SubscriptionHub final : public rpc::SubscriptionService {
     // Receives OnCommitted's events. False while a resume is still reading the store.
     bool live = false;
   };
-  struct Push {
-    std::shared_ptr<rpc::PushChannel> channel;
-    uint64_t id;
-    std::shared_ptr<const std::string> result;
-  };
   class BlockEvents;
 
-  // The events of one block for `sub`, appended to *out in order.
-  static void Collect(const Sub& sub, BlockEvents& events, std::vector<Push>* out);
+  // The events of one block for `sub`, in order; texts shared with every other subscriber.
+  static std::vector<std::shared_ptr<const std::string>> Collect(const Sub& sub,
+                                                                 BlockEvents& events);
   // Replays [from, ...) for subscription `id` until it is caught up with OnCommitted, then
   // makes it live. A store error ends the subscription with an {"error","ended"} event.
   void Resume(uint64_t id, uint64_t from) EXCLUDES(mu_);

@@ -217,6 +217,14 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
     return Readiness(*loop.core, last_commit_ms->load(std::memory_order_relaxed));
   };
   rpc::Server server(dispatcher, rpc_opts, &hub);
+  // Destroyed before the server (declared after it): a subscription holds its connection, whose
+  // destructor returns the connection's slots to the server, so the hub lets go of every
+  // connection while the server still exists. The hub itself outlives the server, which calls
+  // it until its threads are joined.
+  struct ReleaseSubscriptions {
+    api::SubscriptionHub& hub;
+    ~ReleaseSubscriptions() { hub.Clear(); }
+  } release_subscriptions{hub};
   auto listen = config::SplitHostPort(config_.rpc_listen, "rpc.listen");
   if (!listen.ok()) return listen.status();
   if (Status s = server.Start(listen->first, listen->second); !s.ok()) {

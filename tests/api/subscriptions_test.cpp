@@ -110,7 +110,21 @@ class RecordingChannel final : public rpc::PushChannel {
   explicit RecordingChannel(size_t capacity = SIZE_MAX) : capacity_(capacity) {}
 
   bool Notify(uint64_t subscription, std::shared_ptr<const std::string> result) override {
+    {
+      MutexLock lock(&mu_);
+      if (!overflowed_) texts_.push_back(result);
+    }
     return Add(Json{{"subscription", subscription}, {"result", Json::parse(*result)}});
+  }
+  // As the transport does when the connection ends: refuses everything from now on.
+  void Close() {
+    MutexLock lock(&mu_);
+    overflowed_ = true;
+  }
+  // The texts as handed over, to see which ones subscribers share.
+  std::vector<std::shared_ptr<const std::string>> texts() const {
+    MutexLock lock(&mu_);
+    return texts_;
   }
   bool Send(std::string message) override { return Add(Json{{"answer", message}}); }
   bool open() const override {
@@ -146,6 +160,7 @@ class RecordingChannel final : public rpc::PushChannel {
   const size_t capacity_;
   mutable Mutex mu_;
   std::vector<Json> messages_ GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<const std::string>> texts_ GUARDED_BY(mu_);
   bool overflowed_ GUARDED_BY(mu_) = false;
 };
 
@@ -338,9 +353,76 @@ TEST_CASE("a slow consumer is refused without holding up the others", "[api][sub
   CHECK(slow->overflowed());
   CHECK(slow->results(s).size() == 3);  // its answer and three events fit
   CHECK(fast->results(q).size() == 20);
-  // The transport closes a refusing channel, which ends its subscriptions.
+  // The refusal itself ends the slow channel's subscriptions and the hub's hold on it, before
+  // (and whether or not) the transport's Disconnected comes.
+  CHECK(f.hub.size() == 1);
+  CHECK(slow.use_count() == 1);
   f.hub.Disconnected(*slow);
   CHECK(f.hub.size() == 1);
+}
+
+TEST_CASE("a connection that closed is never held: subscribe refused, refusals drop it",
+          "[api][subs]") {
+  Fixture f;
+  SECTION("subscribe after the connection closed (its Disconnected already ran)") {
+    auto ch = std::make_shared<RecordingChannel>();
+    ch->Close();
+    f.hub.Disconnected(*ch);
+    std::string error;
+    CHECK(f.Subscribe(ch, Json::array({"newBlocks"}), &error) == 0);
+    CHECK(error.find("-32002") == 0);
+    CHECK(f.hub.size() == 0);
+    CHECK(ch.use_count() == 1);
+  }
+  SECTION("a live event refused: every subscription of that connection goes") {
+    auto ch = std::make_shared<RecordingChannel>();
+    f.Subscribe(ch, Json::array({"newBlocks"}));
+    f.Subscribe(ch, Json::array({"account", {{"address", Alice().public_key().ToHex()}}}));
+    ch->Close();
+    f.Commit({});
+    CHECK(f.hub.size() == 0);
+    CHECK(ch.use_count() == 1);
+  }
+  SECTION("a resume on a connection that closed") {
+    for (int i = 0; i < 3; ++i) f.Commit({});
+    auto ch = std::make_shared<RecordingChannel>(/*capacity=*/2);
+    CHECK(f.Subscribe(ch, Json::array({"newBlocks", {{"from_height", 1}}})) != 0);
+    CHECK(ch->overflowed());
+    CHECK(f.hub.size() == 0);
+    CHECK(ch.use_count() == 1);
+  }
+  SECTION("Clear lets every connection go") {
+    auto ch = std::make_shared<RecordingChannel>();
+    f.Subscribe(ch, Json::array({"newBlocks"}));
+    f.hub.Clear();
+    CHECK(f.hub.size() == 0);
+    CHECK(ch.use_count() == 1);
+  }
+}
+
+TEST_CASE("an event is serialised once per block and shared by its subscribers", "[api][subs]") {
+  Fixture f;
+  const std::string ns = Alice().public_key().ToHex();
+  const std::string alice = Alice().public_key().ToHex();
+  std::vector<std::shared_ptr<RecordingChannel>> chans;
+  for (int i = 0; i < 3; ++i) {
+    chans.push_back(std::make_shared<RecordingChannel>());
+    f.Subscribe(chans.back(), Json::array({"records", {{"namespace", ns}}}));
+    f.Subscribe(chans.back(), Json::array({"account", {{"address", alice}}}));
+  }
+  // Different prefixes select different events, each still the one shared text.
+  auto pre = std::make_shared<RecordingChannel>();
+  f.Subscribe(pre, Json::array({"records", {{"namespace", ns}, {"prefix", "6b31"}}}));  // "k1"
+  f.Commit({PutTx(Alice(), "k1", 0), PutTx(Alice(), "k2", 1)});
+  std::vector<std::shared_ptr<const std::string>> first = chans[0]->texts();
+  REQUIRE(first.size() == 4);  // two records, two account events
+  for (const auto& ch : chans) {
+    auto texts = ch->texts();
+    REQUIRE(texts.size() == first.size());
+    for (size_t i = 0; i < texts.size(); ++i) CHECK(texts[i].get() == first[i].get());
+  }
+  REQUIRE(pre->texts().size() == 1);
+  CHECK(pre->texts()[0].get() == first[0].get());
 }
 
 TEST_CASE("resume: every block from from_height exactly once while blocks keep committing",
