@@ -45,6 +45,8 @@ constexpr UintRange kUintRanges[] = {
      [](const NodeConfig& c) -> uint64_t { return c.rpc_max_inflight_bytes; }},
     {"rpc.max_ws_connections", 0, 65536,
      [](const NodeConfig& c) -> uint64_t { return c.rpc_max_ws_connections; }},
+    {"rpc.max_ws_connections_per_ip", 1, 65536,
+     [](const NodeConfig& c) -> uint64_t { return c.rpc_max_ws_connections_per_ip; }},
     {"rpc.max_ws_message_bytes", 1024, 64 * kMiB,
      [](const NodeConfig& c) -> uint64_t { return c.rpc_max_ws_message_bytes; }},
     {"rpc.ws_queue_messages", 1, 1'000'000,
@@ -210,9 +212,9 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
         *rpc,
         {"listen", "threads", "max_body_bytes", "max_connections", "max_batch",
          "max_response_bytes", "max_connections_per_ip", "max_inflight_bytes", "max_ws_connections",
-         "max_ws_message_bytes", "ws_queue_messages", "ws_queue_bytes", "ws_send_buffer_bytes",
-         "max_subscriptions_per_connection", "max_resume_blocks", "ready_min_peers",
-         "ready_max_lag_blocks", "ready_stall_ms"},
+         "max_ws_connections_per_ip", "max_ws_message_bytes", "ws_queue_messages", "ws_queue_bytes",
+         "ws_send_buffer_bytes", "max_subscriptions_per_connection", "max_resume_blocks",
+         "ready_min_peers", "ready_max_lag_blocks", "ready_stall_ms"},
         "rpc."));
     CAIRN_TRY(ReadString(*rpc, "listen", "rpc.", &c.rpc_listen));
     CAIRN_TRY(ReadUint(*rpc, "threads", "rpc.", &c.rpc_threads));
@@ -223,6 +225,8 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadUint(*rpc, "max_connections_per_ip", "rpc.", &c.rpc_max_connections_per_ip));
     CAIRN_TRY(ReadUint(*rpc, "max_inflight_bytes", "rpc.", &c.rpc_max_inflight_bytes));
     CAIRN_TRY(ReadUint(*rpc, "max_ws_connections", "rpc.", &c.rpc_max_ws_connections));
+    CAIRN_TRY(
+        ReadUint(*rpc, "max_ws_connections_per_ip", "rpc.", &c.rpc_max_ws_connections_per_ip));
     CAIRN_TRY(ReadUint(*rpc, "max_ws_message_bytes", "rpc.", &c.rpc_max_ws_message_bytes));
     CAIRN_TRY(ReadUint(*rpc, "ws_queue_messages", "rpc.", &c.rpc_ws_queue_messages));
     CAIRN_TRY(ReadUint(*rpc, "ws_queue_bytes", "rpc.", &c.rpc_ws_queue_bytes));
@@ -448,6 +452,7 @@ std::string NodeConfig::ToJson() const {
               {"max_connections_per_ip", rpc_max_connections_per_ip},
               {"max_inflight_bytes", rpc_max_inflight_bytes},
               {"max_ws_connections", rpc_max_ws_connections},
+              {"max_ws_connections_per_ip", rpc_max_ws_connections_per_ip},
               {"max_ws_message_bytes", rpc_max_ws_message_bytes},
               {"ws_queue_messages", rpc_ws_queue_messages},
               {"ws_queue_bytes", rpc_ws_queue_bytes},

@@ -50,6 +50,7 @@ struct NodeConfig {
   size_t rpc_max_inflight_bytes = 256u << 20;
   // WebSocket and subscriptions (docs/RPC.md "WebSocket", "Subscriptions").
   size_t rpc_max_ws_connections = 128;
+  size_t rpc_max_ws_connections_per_ip = 8;
   size_t rpc_max_ws_message_bytes = 1u << 20;
   size_t rpc_ws_queue_messages = 4096;
   size_t rpc_ws_queue_bytes = 8u << 20;

@@ -191,6 +191,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   rpc_opts.max_inflight_bytes = config_.rpc_max_inflight_bytes;
   rpc_opts.thread_nice = static_cast<int>(config_.admission_nice);
   rpc_opts.max_ws_connections = config_.rpc_max_ws_connections;
+  rpc_opts.max_ws_connections_per_ip = config_.rpc_max_ws_connections_per_ip;
   rpc_opts.max_ws_message_bytes = config_.rpc_max_ws_message_bytes;
   rpc_opts.ws_queue_messages = config_.rpc_ws_queue_messages;
   rpc_opts.ws_queue_bytes = config_.rpc_ws_queue_bytes;

@@ -113,7 +113,12 @@ void ServerShared::Release(Entry& e) {
     }
   }
   if (e.rejecting) --rejecting_;
-  if (e.ws) --ws_;
+  if (e.ws) {
+    --ws_;
+    if (auto it = ws_per_client_.find(e.client); it != ws_per_client_.end() && --it->second == 0) {
+      ws_per_client_.erase(it);
+    }
+  }
   e.ws = false;
   e.admitted = false;
   e.rejecting = false;
@@ -154,12 +159,22 @@ void ServerShared::Remove(uint64_t id) {
 }
 
 std::shared_ptr<Session> ServerShared::Upgrade(
-    uint64_t id, const std::function<std::shared_ptr<Session>()>& make) {
+    uint64_t id, const std::function<std::shared_ptr<Session>()>& make, const char** refused_by) {
   MutexLock lock(&mu_);
+  *refused_by = "max_ws_connections";
   if (stopping.load() || ws_ >= options.max_ws_connections) return nullptr;
   auto it = sessions_.find(id);
   if (it == sessions_.end() || !it->second.admitted) return nullptr;
   Entry& e = it->second;
+  // WebSockets are never evicted: without a bound per address, a few clients could hold them
+  // all.
+  size_t& mine = ws_per_client_[e.client];
+  if (mine >= options.max_ws_connections_per_ip) {
+    if (mine == 0) ws_per_client_.erase(e.client);
+    *refused_by = "max_ws_connections_per_ip";
+    return nullptr;
+  }
+  ++mine;
   std::shared_ptr<Session> ws = make();
   if (e.idle_seq != 0) idle_.erase(e.idle_seq);
   e.idle_seq = 0;
@@ -567,15 +582,22 @@ void HttpSession::UpgradeToWebSocket() {
     return SendError(http::status::bad_request,
                      StandardError(kInvalidRequest, "a WebSocket upgrade carries no body"));
   }
-  auto created = shared_->Upgrade(id_, [this]() -> std::shared_ptr<Session> {
-    return std::make_shared<WsSession>(stream_.release_socket(), shared_);
-  });
+  const char* refused_by = "";
+  auto created = shared_->Upgrade(
+      id_,
+      [this]() -> std::shared_ptr<Session> {
+        return std::make_shared<WsSession>(stream_.release_socket(), shared_);
+      },
+      &refused_by);
   if (!created) {
+    const bool per_ip = std::string_view(refused_by) == "max_ws_connections_per_ip";
+    const size_t limit =
+        per_ip ? shared_->options.max_ws_connections_per_ip : shared_->options.max_ws_connections;
     return SendError(http::status::service_unavailable,
-                     StandardError(kResourceUnavailable,
-                                   "server busy: max_ws_connections " +
-                                       std::to_string(shared_->options.max_ws_connections) +
-                                       " WebSocket connections are open"));
+                     StandardError(kResourceUnavailable, std::string("server busy: ") + refused_by +
+                                                             " " + std::to_string(limit) +
+                                                             " WebSocket connections are open" +
+                                                             (per_ip ? " from this address" : "")));
   }
   // The slot is the WebSocket's now; this session ends without giving it back.
   id_ = 0;

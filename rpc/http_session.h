@@ -74,10 +74,11 @@ class ServerShared {
   void Remove(uint64_t id) EXCLUDES(mu_);
   // Session `id` becomes the WebSocket connection `make()` returns (called under the lock,
   // so it must be quick and take no lock of ours): never idle again, so never evicted.
-  // Nullptr (make is not called) at max_ws_connections or once stopping.
+  // Nullptr (make is not called) at max_ws_connections, at max_ws_connections_per_ip for the
+  // session's address, or once stopping; *refused_by then names the limit.
   std::shared_ptr<Session> Upgrade(uint64_t id,
-                                   const std::function<std::shared_ptr<Session>()>& make)
-      EXCLUDES(mu_);
+                                   const std::function<std::shared_ptr<Session>()>& make,
+                                   const char** refused_by) EXCLUDES(mu_);
   std::vector<std::shared_ptr<Session>> Snapshot() EXCLUDES(mu_);
   // Waits until no session is left or `timeout` passes; true when none is left. A relative
   // timeout keeps clock reads out of rpc/ (the condition variable reads its own).
@@ -123,6 +124,7 @@ class ServerShared {
   // one idle the longest.
   std::map<uint64_t, uint64_t> idle_ GUARDED_BY(mu_);
   std::map<AddressKey, size_t> per_client_ GUARDED_BY(mu_);
+  std::map<AddressKey, size_t> ws_per_client_ GUARDED_BY(mu_);  // upgraded sessions only
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_idle_seq_ GUARDED_BY(mu_) = 1;
   uint64_t active_ GUARDED_BY(mu_) = 0;

@@ -79,6 +79,9 @@ struct ServerOptions {
   // max_connections and max_connections_per_ip and is never evicted as idle, so at most this
   // many connections may be WebSockets; an upgrade past it is answered 503.
   size_t max_ws_connections = 128;
+  // WebSocket connections from one address (IPv6: its /64); an upgrade past it is answered 503.
+  // Without it a few clients could hold every WebSocket slot, since none is ever evicted.
+  size_t max_ws_connections_per_ip = 8;
   // One message from the client; larger closes the connection (close code 1009).
   size_t max_ws_message_bytes = 1u << 20;
   // What one connection may have queued for the client (answers and notifications); past

@@ -25,6 +25,13 @@ namespace {
 // Per queued message beyond its text: the deque slot and the notification's envelope.
 constexpr size_t kQueueOverhead = 96;
 
+// Only messages this small are tried as subscribe/unsubscribe: a real one is a few hundred
+// bytes (a topic, a 64-digit address, a prefix of at most 2 x kMaxRecordKey hex digits).
+constexpr size_t kMaxSubscriptionCallBytes = 4 << 10;
+// What such a message is charged to max_inflight_bytes while it waits and runs: a bound on its
+// parsed document and the params copy (nlohmann's tree is at most ~16x the text).
+constexpr size_t kSubscriptionCallCharge = 16 * kMaxSubscriptionCallBytes;
+
 // Brackets nested deeper than this are not parsed here (they go to the dispatcher, which
 // refuses them with its own limits): nlohmann's parse and destruction recurse per level.
 constexpr int kMaxSubscriptionCallDepth = 8;
@@ -133,54 +140,74 @@ void WsSession::OnRead(beast::error_code ec, size_t) {
 void WsSession::Handle(std::string text) {
   auto self = shared_from_this();
   auto read_next = [self] { net::post(self->ws_.get_executor(), [self] { self->Read(); }); };
-  if (MaybeSubscriptionCall(text)) {
-    Json request = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (request.is_object()) {
-      auto method = request.find("method");
-      if (method != request.end() && method->is_string() &&
-          (*method == "subscribe" || *method == "unsubscribe")) {
-        // Heavy: a resume reads up to max_resume_blocks blocks from the store.
-        net::post(*shared_->heavy_pool, [self, read_next, request = std::move(request)] {
-          try {
-            self->RunSubscriptionCall(request);
-          } catch (const std::exception&) {
-            self->Send(ErrorResponse(request.value("id", Json()), StandardError(kInternalError)));
-          }
-          read_next();
-        });
-        return;
+  // Nothing is parsed on the I/O thread (one thread serves every connection): every message
+  // goes to the light lane first.
+  net::post(*shared_->light_pool, [self, read_next, text = std::move(text)]() mutable {
+    ServerShared& shared = *self->shared_;
+    auto busy = [&shared](const std::string& what) {
+      shared.rejected_inflight.fetch_add(1);
+      return ErrorResponse(
+          nullptr,
+          StandardError(kResourceUnavailable,
+                        "server busy: " + what + " does not fit max_inflight_bytes (" +
+                            std::to_string(shared.options.max_inflight_bytes) + "); retry later"));
+    };
+    // subscribe/unsubscribe are small: only a message this small takes the subscription path,
+    // charged a fixed bound on its parsed document (and the params copy) until it is answered.
+    if (text.size() <= kMaxSubscriptionCallBytes && MaybeSubscriptionCall(text)) {
+      ByteBudget::Reservation doc_charge = shared.inflight.Open();
+      if (!doc_charge.TryGrow(kSubscriptionCallCharge)) {
+        self->Send(busy("a subscription call"));
+        return read_next();
+      }
+      Json request = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (request.is_object()) {
+        auto method = request.find("method");
+        if (method != request.end() && method->is_string() &&
+            (*method == "subscribe" || *method == "unsubscribe")) {
+          text = std::string();
+          // Heavy: a resume reads up to max_resume_blocks blocks from the store.
+          net::post(*shared.heavy_pool, [self, read_next, request = std::move(request),
+                                         held = std::move(doc_charge)]() mutable {
+            try {
+              self->RunSubscriptionCall(request);
+            } catch (const std::exception&) {
+              self->Send(ErrorResponse(request.value("id", Json()), StandardError(kInternalError)));
+            }
+            request = Json();
+            held.Reset();
+            read_next();
+          });
+          return;
+        }
       }
     }
-  }
-  // As over HTTP (HttpSession::Handle): parsed on the light lane, the parsed document charged
-  // to max_inflight_bytes, run on its method's lane.
-  net::post(*shared_->light_pool, [self, read_next, text = std::move(text)]() mutable {
-    Dispatcher::Prepared prepared = self->shared_->dispatcher.Prepare(text);
+    // As over HTTP (HttpSession::Handle): parsed on the light lane, the parsed document charged
+    // to max_inflight_bytes, run on its method's lane.
+    Dispatcher::Prepared prepared = shared.dispatcher.Prepare(text);
     text = std::string();
-    ByteBudget::Reservation doc_charge = self->shared_->inflight.Open();
+    ByteBudget::Reservation doc_charge = shared.inflight.Open();
     const size_t doc = prepared.approx_bytes() > kUncountedBodyBytes
                            ? prepared.approx_bytes() - kUncountedBodyBytes
                            : 0;
     if (doc > 0 && !doc_charge.TryGrow(doc)) {
-      self->shared_->rejected_inflight.fetch_add(1);
-      self->Send(ErrorResponse(
-          nullptr, StandardError(kResourceUnavailable,
-                                 "server busy: the parsed request does not fit max_inflight_bytes "
-                                 "(" +
-                                     std::to_string(self->shared_->options.max_inflight_bytes) +
-                                     "); retry later")));
+      self->Send(busy("the parsed request"));
       return read_next();
     }
     auto run = [self, read_next](Dispatcher::Prepared p, ByteBudget::Reservation held) {
-      ByteBudget::Reservation charge = self->shared_->inflight.Open();
+      // The answer goes to this connection's queue, which holds at most ws_queue_bytes: it is
+      // built within the room the queue has now and cut past it as over max_response_bytes
+      // (a getBlocks range ends early, a result too large becomes -32005), rather than
+      // closing the connection as a slow consumer once it is queued.
+      ByteBudget room(self->AnswerRoom());
+      ByteBudget::Reservation charge = room.Open();
       std::string answer = self->shared_->dispatcher.Execute(std::move(p), &charge);
       held.Reset();
-      // From here the answer is bounded by the connection's queue (ws_queue_bytes).
       if (!answer.empty()) self->Send(std::move(answer));
       read_next();
     };
     if (prepared.lane() == Lane::kHeavy) {
-      net::post(*self->shared_->heavy_pool,
+      net::post(*shared.heavy_pool,
                 [run, prepared = std::move(prepared), held = std::move(doc_charge)]() mutable {
                   run(std::move(prepared), std::move(held));
                 });
@@ -188,6 +215,14 @@ void WsSession::Handle(std::string text) {
       run(std::move(prepared), std::move(doc_charge));
     }
   });
+}
+
+size_t WsSession::AnswerRoom() {
+  MutexLock lock(&mu_);
+  // kUncountedAnswerBytes: what the dispatcher lets an answer take before charging it.
+  const size_t taken = queued_bytes_ + kQueueOverhead + kUncountedAnswerBytes;
+  const size_t cap = shared_->options.ws_queue_bytes;
+  return cap > taken ? cap - taken : 0;
 }
 
 void WsSession::RunSubscriptionCall(const Json& request) {

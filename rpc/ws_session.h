@@ -49,10 +49,13 @@ class WsSession : public Session,
   };
 
   bool Push(Out out, size_t bytes);
+  // Bytes an answer may take so that queueing it cannot overflow ws_queue_bytes now.
+  size_t AnswerRoom() EXCLUDES(mu_);
   void OnAccept(beast::error_code ec);
   void Read();
   void OnRead(beast::error_code ec, size_t n);
-  // Runs one request message on a handler thread; the next is read once it is answered, so
+  // Runs one request message on a handler thread (parsed on the light lane, never on the I/O
+  // thread); the next is read once it is answered, so
   // one connection runs one request at a time.
   void Handle(std::string text);
   void RunSubscriptionCall(const Json& request);
