@@ -346,6 +346,19 @@ std::optional<RpcError> SubscriptionHub::Subscribe(const Json& params,
                                   {"oldest", last_height_ + 1 - limits_.max_resume_blocks}});
       }
     }
+    if (from) {
+      const rpc::PushChannel* ch = channel.get();
+      if (std::find(resuming_.begin(), resuming_.end(), ch) != resuming_.end()) {
+        return rpc::StandardError(rpc::kLimitExceeded,
+                                  "this connection has a resume running; one at a time");
+      }
+      if (resuming_.size() >= limits_.max_concurrent_resumes) {
+        return rpc::StandardError(rpc::kLimitExceeded,
+                                  "the node runs max_concurrent_resumes " +
+                                      std::to_string(limits_.max_concurrent_resumes) +
+                                      " resumes at once; retry later");
+      }
+    }
     if (subs_.size() >= limits_.max_total) {
       return rpc::StandardError(
           rpc::kLimitExceeded,
@@ -365,10 +378,23 @@ std::optional<RpcError> SubscriptionHub::Subscribe(const Json& params,
     // Resume until Resume has read the store up to last_height_.
     sub.live = !from;
     subs_.emplace(id, sub);
+    if (from) resuming_.push_back(channel.get());
     // Under the lock: the answer is queued before any event for `id` can be.
     accept(id);
   }
-  if (from) Resume(id, *from);
+  if (from) {
+    // Released however Resume ends (a throw included), or resumes would stay refused.
+    struct Done {
+      SubscriptionHub* hub;
+      const rpc::PushChannel* ch;
+      ~Done() {
+        MutexLock lock(&hub->mu_);
+        auto& r = hub->resuming_;
+        r.erase(std::find(r.begin(), r.end(), ch));
+      }
+    } done{this, channel.get()};
+    Resume(id, *from);
+  }
   if (sub.topic == Topic::kTx) {
     // Committed before the subscription was registered: deliver it now, unless OnCommitted
     // already did (whoever erases the subscription delivers).

@@ -32,6 +32,10 @@ struct SubscriptionLimits {
   // How far back `from_height` may reach below the head: a resume reads this many blocks from
   // the store at most, on an RPC heavy thread.
   uint64_t max_resume_blocks = 1000;
+  // Resumes running at once in the node (one per connection at most): a resume of a quiet
+  // address reads up to max_resume_blocks blocks and sends nothing, so without a cap a few
+  // clients looping subscribe/unsubscribe could hold every heavy RPC thread. Past it -32005.
+  size_t max_concurrent_resumes = 1;
 };
 
 class SubscriptionHub final : public rpc::SubscriptionService {
@@ -91,6 +95,8 @@ class SubscriptionHub final : public rpc::SubscriptionService {
   std::map<uint64_t, Sub> subs_ GUARDED_BY(mu_);
   std::map<const rpc::PushChannel*, size_t> per_channel_ GUARDED_BY(mu_);
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  // The connections with a resume running (their count is the node's resumes running).
+  std::vector<const rpc::PushChannel*> resuming_ GUARDED_BY(mu_);
   // The height of the last block OnCommitted saw: a resume reads the store up to here.
   uint64_t last_height_ GUARDED_BY(mu_);
 };

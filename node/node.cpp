@@ -199,9 +199,12 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
   // Subscriptions see every block committed from here on; what came before, a resume reads.
   api::SubscriptionHub hub(
       loop.core->api(), store_->head().height,
-      api::SubscriptionLimits{.max_per_connection = config_.rpc_max_subscriptions_per_connection,
-                              .max_total = 100'000,
-                              .max_resume_blocks = config_.rpc_max_resume_blocks});
+      api::SubscriptionLimits{
+          .max_per_connection = config_.rpc_max_subscriptions_per_connection,
+          .max_total = 100'000,
+          .max_resume_blocks = config_.rpc_max_resume_blocks,
+          // Half the heavy RPC threads at most: the others stay for calls.
+          .max_concurrent_resumes = std::max<size_t>(1, config_.rpc_threads / 2)});
   auto last_commit_ms = std::make_shared<std::atomic<uint64_t>>(clock_.SteadyMs());
   loop.core->set_commit_observer(
       [&hub, last_commit_ms, this](const ledger::Block& block, const crypto::Hash256& hash,

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -463,6 +464,60 @@ TEST_CASE("resume: every block from from_height exactly once while blocks keep c
     CHECK(blocks->messages()[0].contains("answer"));
     CHECK(bob->messages()[0].contains("answer"));
   }
+}
+
+}  // namespace
+}  // namespace cairn::api
+
+namespace cairn::api {
+namespace {
+
+// A connection whose first notification blocks until released: a resume stays running.
+class GatedChannel final : public rpc::PushChannel {
+ public:
+  bool Notify(uint64_t, std::shared_ptr<const std::string>) override {
+    if (!entered_flag_.exchange(true)) entered_.set_value();
+    release_.wait();
+    return true;
+  }
+  bool Send(std::string) override { return true; }
+  bool open() const override { return true; }
+  void WaitEntered() { entered_future_.wait(); }
+  void Release() { release_promise_.set_value(); }
+
+ private:
+  std::atomic<bool> entered_flag_{false};
+  std::promise<void> entered_;
+  std::future<void> entered_future_ = entered_.get_future();
+  std::promise<void> release_promise_;
+  std::shared_future<void> release_ = release_promise_.get_future().share();
+};
+
+TEST_CASE("resumes: one at a time per connection, max_concurrent_resumes in the node",
+          "[api][subs]") {
+  Fixture f(SubscriptionLimits{.max_concurrent_resumes = 1});
+  for (int i = 0; i < 3; ++i) f.Commit({});
+  auto gate = std::make_shared<GatedChannel>();
+  const Json resume = Json::array({"newBlocks", {{"from_height", 1}}});
+  std::optional<rpc::RpcError> first_error;
+  std::thread resuming([&] { first_error = f.hub.Subscribe(resume, gate, [](uint64_t) {}); });
+  gate->WaitEntered();
+  // The same connection again (the transport never does this; the hub refuses it anyway).
+  auto again = f.hub.Subscribe(resume, gate, [](uint64_t) {});
+  REQUIRE(again);
+  CHECK(again->code == rpc::kLimitExceeded);
+  // Another connection: the node's one resume is taken.
+  auto other = std::make_shared<RecordingChannel>();
+  std::string error;
+  CHECK(f.Subscribe(other, resume, &error) == 0);
+  INFO(error);
+  CHECK(error.find("the node runs max_concurrent_resumes 1") != std::string::npos);
+  // Without from_height there is no resume, so nothing to wait for.
+  CHECK(f.Subscribe(other, Json::array({"newBlocks"})) != 0);
+  gate->Release();
+  resuming.join();
+  CHECK(!first_error);
+  CHECK(f.Subscribe(other, resume, &error) != 0);
 }
 
 }  // namespace
