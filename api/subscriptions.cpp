@@ -81,6 +81,16 @@ class SubscriptionHub::BlockEvents {
 
   // Whether `tx` is in this block (a tx subscription fires).
   bool HasTx(const crypto::Hash256& tx) { return IndexOf(tx).has_value(); }
+  // Whether this block changed account `a` / put a record in namespace `ns`: cheap lookups,
+  // so only subscriptions with an event are copied out of the hub's lock.
+  bool Touches(const ledger::Address& a) {
+    BuildIndexes();
+    return touched_.count(a) > 0;
+  }
+  bool PutsIn(const ledger::Address& ns) {
+    BuildIndexes();
+    return puts_.count(ns) > 0;
+  }
 
   void Account(const ledger::Address& a, std::vector<std::shared_ptr<const std::string>>* out) {
     BuildIndexes();
@@ -205,9 +215,9 @@ std::vector<std::shared_ptr<const std::string>> SubscriptionHub::Collect(const S
 void SubscriptionHub::OnCommitted(const ledger::Block& block, const crypto::Hash256& hash,
                                   const std::vector<crypto::Hash256>& tx_hashes,
                                   const std::vector<ledger::Receipt>& receipts) {
-  // Under the lock only the bookkeeping: which subscriptions are live (copied, so the lock is
-  // not held while events are serialised) and which tx subscriptions fire (erased here:
-  // whoever erases one delivers its event).
+  // Under the lock only the bookkeeping: which live subscriptions this block has events for
+  // (copied, so the lock is not held while events are serialised) and which tx subscriptions fire
+  // (erased here: whoever erases one delivers its event).
   std::vector<Sub> live;
   BlockEvents events(block, hash, tx_hashes, receipts);
   {
@@ -228,6 +238,11 @@ void SubscriptionHub::OnCommitted(const ledger::Block& block, const crypto::Hash
         }
         live.push_back(sub);
         EraseLocked(it++);
+        continue;
+      }
+      if ((sub.topic == Topic::kAccount && !events.Touches(sub.address)) ||
+          (sub.topic == Topic::kRecords && !events.PutsIn(sub.address))) {
+        ++it;
         continue;
       }
       live.push_back(sub);

@@ -287,15 +287,18 @@ Status Blocks(const GlobalOptions& g, const ExplorerOptions& o) {
 // Follows over a WebSocket subscription to newBlocks from `*next` (the blocks committed since
 // getStatus are replayed by the server, so none is missed or printed twice). nullopt when the
 // server refused the upgrade (an older node) or the resume (from further back than its
-// rpc.max_resume_blocks): the caller then polls over HTTP from `*next`.
+// rpc.max_resume_blocks), or when the subscription ends under way (the server closed the
+// connection: a slow consumer, 1008, or a restart, 1001; or an {"error","ended":true} event):
+// the caller then polls over HTTP from `*next`, so no block is missed or printed twice.
 std::optional<Status> FollowSubscribed(const GlobalOptions& g, uint64_t* next, uint64_t count,
                                        uint64_t* seen, Clock::time_point deadline,
-                                       uint64_t timeout_s) {
+                                       uint64_t timeout_s, bool* header_printed) {
   auto ws = rpc::WsClient::Connect(g.rpc_url);
   if (!ws.ok()) return std::nullopt;
   auto sub = ws->Subscribe(Json::array({"newBlocks", Json{{"from_height", *next}}}));
   if (!sub.ok()) return std::nullopt;
-  if (!g.json) Print(FixedRow(kBlockColumns));
+  if (!g.json && !*header_printed) Print(FixedRow(kBlockColumns));
+  *header_printed = true;
   for (;;) {
     const auto now = Clock::now();
     if (now >= deadline) {
@@ -305,9 +308,11 @@ std::optional<Status> FollowSubscribed(const GlobalOptions& g, uint64_t* next, u
     }
     const auto wait = std::min<Clock::duration>(deadline - now, std::chrono::seconds(3600));
     auto n = ws->Next(std::chrono::duration_cast<std::chrono::milliseconds>(wait));
-    if (!n.ok()) return n.status();
+    if (!n.ok()) return std::nullopt;  // closed: polling takes over from *next
     if (!n->has_value() || (*n)->subscription != *sub) continue;
     const Json& h = (*n)->result;
+    // Not a block: the server ended the subscription (a resume could not read the store).
+    if (!h.is_object() || h.contains("ended") || !h.contains("height")) return std::nullopt;
     if (g.json) {
       PrintJsonLine(h);
     } else {
@@ -333,9 +338,12 @@ Status Follow(const GlobalOptions& g, const ExplorerOptions& o) {
   const auto interval = std::chrono::milliseconds(std::max<uint64_t>(10, U64Of(o.interval_ms)));
   uint64_t seen = 0;
   if (count > 0 && seen >= count) return Status::Ok();
-  if (auto done = FollowSubscribed(g, &next, count, &seen, deadline, timeout_s)) return *done;
-  // Polling: the server has no WebSocket, or cannot replay from --from.
-  if (!g.json) Print(FixedRow(kBlockColumns));
+  bool header_printed = false;
+  if (auto done = FollowSubscribed(g, &next, count, &seen, deadline, timeout_s, &header_printed)) {
+    return *done;
+  }
+  // Polling: the server has no WebSocket, cannot replay from --from, or ended the subscription.
+  if (!g.json && !header_printed) Print(FixedRow(kBlockColumns));
   for (;;) {
     auto st = node->Call("getStatus");
     if (!st.ok()) return st.status();

@@ -10,6 +10,7 @@
 
 #include "api/methods.h"
 #include "api/subscriptions.h"
+#include "base/mutex.h"
 #include "base/rate_limit.h"
 #include "base/thread.h"
 #include "crypto/key_file.h"
@@ -22,6 +23,38 @@
 #include "rpc/server.h"
 
 namespace cairn::node {
+namespace {
+
+// GET /ready's answer, reused for kReadyCacheMs: it reads the store's head and takes the
+// core's locks, on the RPC I/O thread every connection shares, so a client polling /ready in a
+// loop must not turn into that much store work. An orchestrator polls every few seconds.
+constexpr uint64_t kReadyCacheMs = 250;
+
+class ReadinessCache {
+ public:
+  // `compute` runs outside the lock; two callers that find the cache stale may both run it.
+  rpc::Readiness Get(uint64_t now_ms, const std::function<rpc::Readiness()>& compute) {
+    {
+      MutexLock lock(&mu_);
+      if (valid_ && now_ms < at_ms_ + kReadyCacheMs) return cached_;
+    }
+    rpc::Readiness fresh = compute();
+    MutexLock lock(&mu_);
+    cached_ = fresh;
+    at_ms_ = now_ms;
+    valid_ = true;
+    return fresh;
+  }
+
+ private:
+  Mutex mu_;
+  rpc::Readiness cached_ GUARDED_BY(mu_);
+  uint64_t at_ms_ GUARDED_BY(mu_) = 0;
+  bool valid_ GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
 // The threads Run() starts and what they share; alive for one Run().
 struct Node::Loop {
   boost::asio::io_context io;
@@ -217,8 +250,11 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
     NodeCore& core;
     ~ClearObserver() { core.set_commit_observer(nullptr); }
   } clear_observer{*loop.core};
-  rpc_opts.readiness = [this, &loop, last_commit_ms]() -> rpc::Readiness {
-    return Readiness(*loop.core, last_commit_ms->load(std::memory_order_relaxed));
+  auto ready_cache = std::make_shared<ReadinessCache>();
+  rpc_opts.readiness = [this, &loop, last_commit_ms, ready_cache]() -> rpc::Readiness {
+    return ready_cache->Get(clock_.SteadyMs(), [&] {
+      return Readiness(*loop.core, last_commit_ms->load(std::memory_order_relaxed));
+    });
   };
   rpc::Server server(dispatcher, rpc_opts, &hub);
   // Destroyed before the server (declared after it): a subscription holds its connection, whose
@@ -256,7 +292,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
 }
 
 // GET /ready (docs/RPC.md "Health and readiness"): enough peers, not behind them, and not
-// stalled with transactions waiting. Cheap: read on an RPC I/O thread.
+// stalled with transactions waiting. Read on an RPC I/O thread, at most every kReadyCacheMs.
 rpc::Readiness Node::Readiness(NodeCore& core, uint64_t last_commit_ms) const {
   const api::NodeStatus status = core.api().GetStatus();
   const uint64_t want_peers = std::min<uint64_t>(config_.rpc_ready_min_peers, config_.peers.size());
