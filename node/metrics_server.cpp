@@ -52,8 +52,14 @@ struct MetricsServer::Impl {
       // Full: the oldest connection that has not finished sending its request makes room, so
       // idle connections cannot lock out a scraper that sends its request at once. One that is
       // being answered stays; with every slot being answered, the newcomer is closed.
-      if (self->connections.load() >= kMaxConnections && !self->reading.empty()) {
-        self->reading.front()->Evict();
+      if (self->connections.load() >= kMaxConnections) {
+        // A request whose read completed but whose handler has not run yet is kept.
+        for (Session* s : self->reading) {
+          if (!s->parser.is_done()) {
+            s->Evict();  // leaves `reading`: stop iterating
+            break;
+          }
+        }
       }
       if (self->connections.load() >= kMaxConnections) {
         beast::error_code ignored;
