@@ -58,15 +58,24 @@ double Ms(uint64_t ms) { return static_cast<double>(ms) / 1000.0; }
 
 class NodeMetrics::Collectors final : public prometheus::Collectable {
  public:
-  void Add(std::function<void(MetricFamilies&)> f) {
+  uint64_t Add(std::function<void(MetricFamilies&)> f) {
     MutexLock lock(&mu_);
-    fns_.push_back(std::move(f));
+    fns_.emplace(next_id_, std::move(f));
+    return next_id_++;
+  }
+  // Held across a scrape, so that once Remove returns no scrape still runs the removed
+  // function (it may read what its owner frees next). Order: run_mu_, then mu_.
+  void Remove(uint64_t id) {
+    MutexLock run(&run_mu_);
+    MutexLock lock(&mu_);
+    fns_.erase(id);
   }
   MetricFamilies Collect() const override {
+    MutexLock run(&run_mu_);
     std::vector<std::function<void(MetricFamilies&)>> fns;
     {
       MutexLock lock(&mu_);
-      fns = fns_;
+      for (const auto& [id, f] : fns_) fns.push_back(f);
     }
     MetricFamilies out;
     for (const auto& f : fns) f(out);
@@ -74,9 +83,16 @@ class NodeMetrics::Collectors final : public prometheus::Collectable {
   }
 
  private:
+  mutable Mutex run_mu_;
   mutable Mutex mu_;
-  std::vector<std::function<void(MetricFamilies&)>> fns_ GUARDED_BY(mu_);
+  // By id, so in the order added.
+  std::map<uint64_t, std::function<void(MetricFamilies&)>> fns_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 0;
 };
+
+NodeMetrics::ScopedCollector::~ScopedCollector() {
+  if (auto c = collectors_.lock()) c->Remove(id_);
+}
 
 FamilyBuilder::FamilyBuilder(std::string name, std::string help, MetricType type) {
   family_.name = std::move(name);
@@ -326,6 +342,12 @@ void NodeMetrics::OnRpcCall(std::string_view method, int error_code, double seco
 
 void NodeMetrics::AddCollector(std::function<void(MetricFamilies&)> collect) {
   collectors_->Add(std::move(collect));
+}
+
+std::unique_ptr<NodeMetrics::ScopedCollector> NodeMetrics::AddScopedCollector(
+    std::function<void(MetricFamilies&)> collect) {
+  const uint64_t id = collectors_->Add(std::move(collect));
+  return std::unique_ptr<ScopedCollector>(new ScopedCollector(collectors_, id));
 }
 
 std::string NodeMetrics::Render() const {

@@ -3,7 +3,7 @@
 // call, a p2p message: atomics, or a short lock per block or per call, never per byte); levels
 // (height, mempool size, peers, LevelDB, the process) are read only when scraped, by the
 // collectors Node adds. Thread-safety: every method may be called from any thread, except
-// OnEngineStatus (loop thread only) and AddCollector/InitRpcMethods (before serving).
+// OnEngineStatus (loop thread only) and InitRpcMethods (before serving).
 #pragma once
 
 #include <array>
@@ -45,6 +45,8 @@ class FamilyBuilder {
 };
 
 class NodeMetrics {
+  class Collectors;
+
  public:
   NodeMetrics();
   NodeMetrics(const NodeMetrics&) = delete;
@@ -81,14 +83,32 @@ class NodeMetrics {
   // One JSON-RPC call: `error_code` 0 when it succeeded.
   void OnRpcCall(std::string_view method, int error_code, double seconds);
 
-  // A function run at every scrape that appends families (levels read from the node). Before
-  // serving; it must be thread-safe.
+  // A function run at every scrape that appends families (levels read from the node); it must
+  // be thread-safe. It stays for the life of the metrics: what it reads must outlive them, or
+  // outlive every scrape.
   void AddCollector(std::function<void(MetricFamilies&)> collect);
+  // Removes its collector when destroyed, after waiting for a scrape that is running it: for a
+  // collector that reads what goes before the metrics do (destroy this first).
+  class ScopedCollector {
+   public:
+    ScopedCollector(const ScopedCollector&) = delete;
+    ScopedCollector& operator=(const ScopedCollector&) = delete;
+    ~ScopedCollector();
+
+   private:
+    friend class NodeMetrics;
+    ScopedCollector(std::weak_ptr<Collectors> c, uint64_t id)
+        : collectors_(std::move(c)), id_(id) {}
+    std::weak_ptr<Collectors> collectors_;
+    uint64_t id_;
+  };
+  // As AddCollector, at any time, for as long as the result lives.
+  [[nodiscard]] std::unique_ptr<ScopedCollector> AddScopedCollector(
+      std::function<void(MetricFamilies&)> collect);
   // The Prometheus text format (version 0.0.4) of every metric.
   std::string Render() const;
 
  private:
-  class Collectors;
   struct RpcSeries {
     prometheus::Counter* requests;
     prometheus::Counter* errors;

@@ -121,6 +121,35 @@ void CollectStore(const NodeView& v, MetricFamilies& out) {
   }
 }
 
+void CollectRpc(const rpc::ServerStats& st, size_t subscriptions, MetricFamilies& out) {
+  auto one = [&out](const char* name, const char* help, MetricType type, double value) {
+    out.push_back(FamilyBuilder(name, help, type).Add(value).Build());
+  };
+  one("cairn_rpc_connections", "RPC connections open now (HTTP and WebSocket)", MetricType::Gauge,
+      D(st.active_connections));
+  one("cairn_rpc_connections_accepted_total", "RPC connections accepted, admitted or not",
+      MetricType::Counter, D(st.accepted));
+  one("cairn_rpc_connections_evicted_total", "Idle RPC connections closed to admit a newcomer",
+      MetricType::Counter, D(st.evicted));
+  out.push_back(FamilyBuilder("cairn_rpc_rejected_total",
+                              "RPC requests or connections refused: busy (connection limits), "
+                              "inflight (rpc.max_inflight_bytes in use)",
+                              MetricType::Counter)
+                    .Add(D(st.rejected_busy), {{"reason", "busy"}})
+                    .Add(D(st.rejected_inflight), {{"reason", "inflight"}})
+                    .Build());
+  one("cairn_rpc_inflight_bytes",
+      "Request bodies and answers held now, charged to rpc.max_inflight_bytes", MetricType::Gauge,
+      D(st.inflight_bytes));
+  one("cairn_rpc_ws_connections", "WebSocket connections open now", MetricType::Gauge,
+      D(st.ws_connections));
+  one("cairn_rpc_ws_slow_dropped_total",
+      "WebSocket connections closed because their queue passed rpc.ws_queue_* (1008)",
+      MetricType::Counter, D(st.ws_slow_dropped));
+  one("cairn_rpc_subscriptions", "Live WebSocket subscriptions (subscribe), all connections",
+      MetricType::Gauge, D(subscriptions));
+}
+
 }  // namespace
 
 void AddNodeCollectors(NodeMetrics& metrics, NodeView view) {
@@ -130,6 +159,13 @@ void AddNodeCollectors(NodeMetrics& metrics, NodeView view) {
     CollectStore(view, out);
     CollectProcess(out);
   });
+}
+
+std::unique_ptr<NodeMetrics::ScopedCollector> AddRpcCollectors(NodeMetrics& metrics,
+                                                               const rpc::Server& server,
+                                                               const api::SubscriptionHub& hub) {
+  return metrics.AddScopedCollector(
+      [&server, &hub](MetricFamilies& out) { CollectRpc(server.Stats(), hub.size(), out); });
 }
 
 }  // namespace cairn::node

@@ -2,10 +2,11 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <list>
+#include <optional>
 #include <thread>
 
 #include "base/thread.h"
@@ -21,21 +22,26 @@ using tcp = asio::ip::tcp;
 }  // namespace
 
 // Handlers hold a plain Impl*: the io_context is a member, so when Impl goes it destroys the
-// pending handlers (and their sessions) first; `connections` is declared before it so a
-// session's destructor can still count itself out.
+// pending handlers (and their sessions) first; `connections` and `reading` are declared before
+// it so a session's destructor can still count itself out. One thread runs `io`, so every
+// handler (and everything below that is not atomic) runs on it, one at a time.
 struct MetricsServer::Impl {
+  struct Session;
+
   explicit Impl(std::function<std::string()> r) : render(std::move(r)) {}
 
   std::function<std::string()> render;
   std::atomic<size_t> connections{0};
+  // Sessions still reading their request, oldest first: the ones a newcomer may evict.
+  std::list<Session*> reading;
   std::atomic<uint16_t> port{0};
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::thread thread;
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(io), [self = this](beast::error_code ec,
-                                                               tcp::socket socket) {
+    acceptor.async_accept(io.get_executor(), [self = this](beast::error_code ec,
+                                                           tcp::socket socket) {
       if (!self->acceptor.is_open()) return;
       if (ec) {
         // Out of descriptors or memory: wait instead of spinning on accept.
@@ -43,11 +49,23 @@ struct MetricsServer::Impl {
         timer->async_wait([self, timer](beast::error_code) { self->Accept(); });
         return;
       }
-      if (self->connections.fetch_add(1) >= kMaxConnections) {
-        self->connections.fetch_sub(1);
+      // Full: the oldest connection that has not finished sending its request makes room, so
+      // idle connections cannot lock out a scraper that sends its request at once. One that is
+      // being answered stays; with every slot being answered, the newcomer is closed.
+      if (self->connections.load() >= kMaxConnections) {
+        // A request whose read completed but whose handler has not run yet is kept.
+        for (Session* s : self->reading) {
+          if (!s->parser.is_done()) {
+            s->Evict();  // leaves `reading`: stop iterating
+            break;
+          }
+        }
+      }
+      if (self->connections.load() >= kMaxConnections) {
         beast::error_code ignored;
         socket.close(ignored);
       } else {
+        self->connections.fetch_add(1);
         std::make_shared<Session>(self, std::move(socket))->Read();
       }
       self->Accept();
@@ -60,12 +78,27 @@ struct MetricsServer::Impl {
       parser.header_limit(kMaxHeaderBytes);
       parser.body_limit(0);
     }
-    ~Session() { server->connections.fetch_sub(1); }
+    ~Session() {
+      StopReading();
+      Release();
+    }
+
+    // Gives up the slot and the descriptor now; the pending read then ends (aborted) and
+    // drops the session.
+    void Evict() {
+      StopReading();
+      Release();
+      evicted = true;
+      stream.close();
+    }
 
     void Read() {
+      in_reading = server->reading.insert(server->reading.end(), this);
       stream.expires_after(std::chrono::milliseconds(kReadTimeoutMs));
       http::async_read(stream, buffer, parser,
                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                         self->StopReading();
+                         if (self->evicted) return;
                          if (ec) {
                            // Too large, a body, a timeout, garbage: close without an answer,
                            // unless it is one a client can act on.
@@ -116,7 +149,23 @@ struct MetricsServer::Impl {
       });
     }
 
+    void StopReading() {
+      if (in_reading) {
+        server->reading.erase(*in_reading);
+        in_reading.reset();
+      }
+    }
+    void Release() {
+      if (counted) {
+        counted = false;
+        server->connections.fetch_sub(1);
+      }
+    }
+
     Impl* server;
+    std::optional<std::list<Session*>::iterator> in_reading;  // while in server->reading
+    bool counted = true;                                      // holds one of kMaxConnections
+    bool evicted = false;  // closed to make room: its read ends with no answer
     beast::tcp_stream stream;
     beast::flat_buffer buffer{kMaxHeaderBytes};
     http::request_parser<http::empty_body> parser;

@@ -1,9 +1,11 @@
 // MetricsServer: serves GET /metrics (the Prometheus text format of NodeMetrics::Render) on its
 // own address and thread, apart from JSON-RPC. What reaches it is hostile: at most
-// kMaxConnections at once (a newcomer past that is closed at once), a request head of at most
-// kMaxHeaderBytes and no body, a deadline to read the request and one to write the answer, and
-// one request per connection. Thread-safety: Start/Stop from one thread; the render function is
-// called on the server's thread and must be thread-safe.
+// kMaxConnections at once (when full, a newcomer evicts the oldest connection still sending its
+// request, so idle connections cannot lock a scraper out; with every slot being answered, the
+// newcomer is closed), a request head of at most kMaxHeaderBytes and no body, a deadline to read
+// the request and one to write the answer, and one request per connection. Thread-safety:
+// Start/Stop from one thread; the render function is called on the server's thread and must be
+// thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@ class MetricsServer {
  public:
   static constexpr size_t kMaxConnections = 16;
   static constexpr size_t kMaxHeaderBytes = 8192;
-  static constexpr int kReadTimeoutMs = 5000;
+  static constexpr int kReadTimeoutMs = 2000;  // a scraper sends its request at once
   static constexpr int kWriteTimeoutMs = 10000;
 
   explicit MetricsServer(std::function<std::string()> render);

@@ -265,6 +265,8 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
     api::SubscriptionHub& hub;
     ~ReleaseSubscriptions() { hub.Clear(); }
   } release_subscriptions{hub};
+  // Declared after server and hub: removed, and any scrape reading them finished, before they go.
+  auto rpc_metrics = AddRpcCollectors(loop.core->metrics(), server, hub);
   auto listen = config::SplitHostPort(config_.rpc_listen, "rpc.listen");
   if (!listen.ok()) return listen.status();
   if (Status s = server.Start(listen->first, listen->second); !s.ok()) {

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "rpc/ws_client.h"
 #include "tests/integration/temp_network.h"
 
 using namespace cairn;
@@ -174,6 +175,33 @@ TEST_CASE("metrics: a real Prometheus scrapes four validators and sees every one
   CHECK(v1.find("cairn_rpc_requests_total{method=\"sendTransactions\"} 1") != std::string::npos);
   CHECK(v1.find("cairn_mempool_admitted_total{source=\"client\"} " + std::to_string(accepted) +
                 "\n") != std::string::npos);
+
+  // A WebSocket subscriber shows up in the RPC server's levels, and leaves them when it goes.
+  {
+    const json cfg = json::parse(ReadFile(net.Home("v1") + "/config.json"));
+    auto ws = rpc::WsClient::Connect("http://" + cfg["rpc"]["listen"].get<std::string>());
+    REQUIRE(ws.ok());
+    REQUIRE(ws->Subscribe(json::array({"newBlocks"})).ok());
+    std::string seen;
+    const bool counted = Eventually(
+        [&] {
+          seen = HttpGet("http://" + targets[1] + "/metrics");
+          return seen.find("\ncairn_rpc_ws_connections 1\n") != std::string::npos &&
+                 seen.find("\ncairn_rpc_subscriptions 1\n") != std::string::npos;
+        },
+        10s);
+    INFO(seen);
+    CHECK(counted);
+    CHECK(seen.find("\ncairn_rpc_connections_accepted_total ") != std::string::npos);
+    CHECK(seen.find("cairn_rpc_rejected_total{reason=\"inflight\"} 0\n") != std::string::npos);
+  }
+  CHECK(Eventually(
+      [&] {
+        const std::string text = HttpGet("http://" + targets[1] + "/metrics");
+        return text.find("\ncairn_rpc_ws_connections 0\n") != std::string::npos &&
+               text.find("\ncairn_rpc_subscriptions 0\n") != std::string::npos;
+      },
+      10s));
 
   // The endpoint serves /metrics and nothing else.
   CHECK(HttpGet("http://" + targets[0] + "/").empty());
