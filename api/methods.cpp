@@ -425,6 +425,10 @@ RpcResult GetProof(NodeApi& node, const Json& params) {
   auto proved = node.GetStateProof(state_key, height);
   if (!proved.ok()) {
     if (proved.code() == StatusCode::kNotFound) return NotFound(proved.error());
+    if (proved.code() == StatusCode::kUnavailable) {
+      return RpcError{rpc::kResourceUnavailable, "Resource unavailable",
+                      Json{{"reason", "busy"}, {"detail", proved.error()}}};
+    }
     return Internal(proved.status());
   }
   auto header = node.GetHeader(proved->height);
@@ -527,7 +531,7 @@ constexpr MethodEntry kMethods[] = {
     {"getTxProof", GetTxProof, nullptr, kHeavy},
     // Light: an in-memory walk of ~20 tree nodes, at most one state read, a header and a
     // certificate read: the cost of getAccount, not of a block.
-    {"getProof", GetProof, nullptr, kLight},
+    {"getProof", GetProof, nullptr, kHeavy},
     {"getAccount", GetAccount, nullptr, kLight},
     {"getRecord", GetRecord, nullptr, kLight},
     {"getStatus", GetStatus, nullptr, kLight},

@@ -18,6 +18,7 @@
 #include <deque>
 
 #include <algorithm>
+#include <atomic>
 
 #include "base/codec.h"
 #include "base/mutex.h"
@@ -219,9 +220,11 @@ struct ChainStore::Impl {
 
   // Trees of older retained heights are rebuilt from the 'U' records, one at a time (a flood
   // of deep getProof calls costs one core, not all), and the last few are kept.
-  Mutex rebuild_mu ACQUIRED_AFTER(head_mu);
+  Mutex rebuild_mu ACQUIRED_BEFORE(head_mu);
   std::deque<Version> rebuilt GUARDED_BY(rebuild_mu);
-  static constexpr size_t kRebuiltKept = 4;
+  // A view rebuilt far below the head can pin most of a tree's nodes (~200 MB at 1M keys).
+  static constexpr size_t kRebuiltKept = 2;
+  std::atomic<bool> rebuilding{false};  // the gate in front of rebuild_mu
 
   void PushView(uint64_t height, StateTree::View view) REQUIRES(head_mu) {
     views.push_back(Version{height, std::move(view)});
@@ -359,6 +362,40 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
       return Status::Corruption("chain store: stored block 0 is not the recorded genesis");
     }
   }
+  // Where the undo records start. A store without the record, or whose head has no undo record
+  // (a build that did not write them committed since), proves from its head on until new
+  // blocks widen the window.
+  {
+    auto undo_from = store->kv_->Get(MetaKey("undo_from"));
+    if (!undo_from.ok()) return undo_from.status().Wrap("chain store: reading undo_from");
+    uint64_t from = head->height;
+    bool rewrite = true;
+    if (undo_from.value()) {
+      auto decoded = DecodeU64(**undo_from, "undo_from record");
+      if (!decoded.ok())
+        return decoded.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
+      // (The audit opens without the tree and names this itself.)
+      if (*decoded > head->height && build_tree) {
+        return Status::Corruption("chain store: undo_from " + std::to_string(*decoded) +
+                                  " is above the head " + std::to_string(head->height));
+      }
+      auto at_head = store->kv_->Get(UndoKey(head->height));
+      if (!at_head.ok()) return at_head.status().Wrap("chain store: reading undo records");
+      if (*decoded >= head->height || at_head.value()) {
+        from = *decoded;
+        rewrite = false;
+      }
+    }
+    if (rewrite && build_tree) {
+      WriteBatch b;
+      b.Put(MetaKey("undo_from"), EncodeU64(from));
+      if (Status s = store->kv_->Write(b, /*sync=*/true); !s.ok()) {
+        return s.WithCode(StatusCode::kIoError).Wrap("chain store: writing undo_from");
+      }
+    }
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->undo_from = from;
+  }
   // The head's state tree, rebuilt from the 'S' entries (tree pages are not stored yet): it
   // must give the head header's root, or the state is not the one the chain committed to.
   store->impl_->has_tree = build_tree;
@@ -384,31 +421,6 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   {
     MutexLock lock(&store->impl_->head_mu);
     store->impl_->PushView(head->height, std::move(view));
-  }
-  // Where the undo records start. A store without the record (none yet) proves the head only
-  // until new blocks widen the window.
-  auto undo_from = store->kv_->Get(MetaKey("undo_from"));
-  if (!undo_from.ok()) return undo_from.status().Wrap("chain store: reading undo_from");
-  uint64_t from = head->height;
-  if (undo_from.value()) {
-    auto decoded = DecodeU64(**undo_from, "undo_from record");
-    if (!decoded.ok())
-      return decoded.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
-    if (*decoded > head->height) {
-      return Status::Corruption("chain store: undo_from " + std::to_string(*decoded) +
-                                " is above the head " + std::to_string(head->height));
-    }
-    from = *decoded;
-  } else {
-    WriteBatch b;
-    b.Put(MetaKey("undo_from"), EncodeU64(from));
-    if (Status s = store->kv_->Write(b, /*sync=*/true); !s.ok()) {
-      return s.WithCode(StatusCode::kIoError).Wrap("chain store: writing undo_from");
-    }
-  }
-  {
-    MutexLock lock(&store->impl_->head_mu);
-    store->impl_->undo_from = from;
   }
   return store;
 }
@@ -555,15 +567,29 @@ Result<StateTree::View> ChainStore::ViewAt(uint64_t height) const {
       return Status::NotFound("height " + std::to_string(height) + " is above the head " +
                               std::to_string(newest));
     }
+    // Checked first: a height still in memory but below the floor has no undo records left,
+    // so the values of keys changed since could not be named.
+    if (height < from) {
+      return Status::NotFound("height " + std::to_string(height) +
+                              " is below the state history this node keeps " +
+                              Window(from, newest) + " (state_tree.retain_heights)");
+    }
     if (height >= oldest) return impl_->views[height - oldest].view;
     base = impl_->views.front();
   }
-  if (height < from) {
-    return Status::NotFound("height " + std::to_string(height) +
-                            " is below the state history this node keeps " + Window(from, newest) +
-                            " (state_tree.retain_heights)");
+  // One rebuild at a time, and a caller that finds one running is told to retry rather than
+  // queued: RPC threads must not pile up behind a deep rebuild.
+  if (impl_->rebuilding.exchange(true)) {
+    return Status::Unavailable("another proof of an older height is being prepared; retry shortly");
   }
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag.store(false); }
+  } done{impl_->rebuilding};
   MutexLock lock(&impl_->rebuild_mu);
+  while (!impl_->rebuilt.empty() && impl_->rebuilt.front().height < from) {
+    impl_->rebuilt.pop_front();
+  }
   for (const Impl::Version& v : impl_->rebuilt) {
     if (v.height == height) return v.view;
     // The nearest rebuilt tree above the height is a shorter way down than the memory's.
@@ -643,19 +669,26 @@ Result<StateProofAt> ChainStore::ProveState(ByteView state_key,
     if (stored.value() && ValueHash(**stored) == *held) value = std::move(*stored.value());
   }
   if (!value) {
+    // Records up to the head seen now, each read only up to where the key would sit (entries
+    // ascend by key).
     Status inner;
+    bool found = false;
+    const uint64_t head_height = head().height;
     Status scanned =
-        kv_->Scan(UndoKey(at + 1), PrefixedKey(static_cast<uint8_t>(kUndoPrefix + 1), {}),
-                  [&](ByteView, ByteView record) {
-                    inner = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> v) {
-                      if (!std::equal(key.begin(), key.end(), state_key.begin(), state_key.end())) {
-                        return true;
-                      }
-                      if (v) value = Bytes(v->begin(), v->end());
-                      return false;
-                    });
-                    return inner.ok() && !value;
-                  });
+        kv_->Scan(UndoKey(at + 1), UndoKey(head_height + 1), [&](ByteView, ByteView record) {
+          inner = ForEachUndo(record, [&](ByteView key, std::optional<ByteView> v) {
+            if (std::lexicographical_compare(key.begin(), key.end(), state_key.begin(),
+                                             state_key.end())) {
+              return true;
+            }
+            if (std::equal(key.begin(), key.end(), state_key.begin(), state_key.end())) {
+              found = true;
+              if (v) value = Bytes(v->begin(), v->end());
+            }
+            return false;
+          });
+          return inner.ok() && !found;
+        });
     if (!scanned.ok()) return scanned.Wrap("reading undo records");
     if (!inner.ok()) return inner.WithCode(StatusCode::kCorruption).Wrap("undo record");
   }
