@@ -104,9 +104,11 @@ TEST_CASE("compact codec: a BFT proposal and a Raft append split and join back b
   app.log_term = 3;
   app.commit = 9;
   const Bytes block2 = MakeBlock(8, 5, 2, nullptr);
-  app.entries.push_back({11, 3, consensus::raft::EntryType::kBlock, 7, crypto::Hash256{}, block, 0});
+  app.entries.push_back(
+      {11, 3, consensus::raft::EntryType::kBlock, 7, crypto::Hash256{}, block, 0});
   app.entries.push_back({12, 3, consensus::raft::EntryType::kNoop, 7, crypto::Hash256{}, {}, 0});
-  app.entries.push_back({13, 3, consensus::raft::EntryType::kBlock, 8, crypto::Hash256{}, block2, 0});
+  app.entries.push_back(
+      {13, 3, consensus::raft::EntryType::kBlock, 8, crypto::Hash256{}, block2, 0});
   const Bytes raft = consensus::raft::EncodeMessage(app);
   auto rs = compact::Split(genesis::ConsensusKind::kRaft, raft);
   REQUIRE(rs);
