@@ -19,6 +19,14 @@ Bytes RecordKey(const Address& a, ByteView key) {
   return k;
 }
 
+Bytes SystemKey(std::string_view name) {
+  Bytes k;
+  k.reserve(1 + name.size());
+  k.push_back(0x03);
+  k.insert(k.end(), name.begin(), name.end());
+  return k;
+}
+
 std::optional<Account> StateOverlay::GetAccount(const Address& a) const {
   auto it = accounts_.find(a);
   if (it != accounts_.end()) return it->second;
@@ -31,6 +39,12 @@ std::optional<Bytes> StateOverlay::GetRecord(const Address& a, ByteView key) con
   return base_.GetRecord(a, key);
 }
 
+std::optional<Bytes> StateOverlay::GetSystem(std::string_view name) const {
+  auto it = system_.find(SystemKey(name));
+  if (it != system_.end()) return it->second;
+  return base_.GetSystem(name);
+}
+
 void StateOverlay::PutRecord(const Address& a, ByteView key, ByteView value) {
   records_[RecordKey(a, key)] = Bytes(value.begin(), value.end());
 }
@@ -39,12 +53,14 @@ StateDiff StateOverlay::Diff() const {
   StateDiff diff;
   for (const auto& [addr, acct] : accounts_) diff.emplace(AccountKey(addr), acct.Encode());
   for (const auto& [key, value] : records_) diff.emplace(key, value);
+  for (const auto& [key, value] : system_) diff.emplace(key, value);
   return diff;
 }
 
 void StateOverlay::Absorb(const StateOverlay& child) {
   for (const auto& [addr, acct] : child.accounts_) accounts_[addr] = acct;
   for (const auto& [key, value] : child.records_) records_[key] = value;
+  for (const auto& [key, value] : child.system_) system_[key] = value;
 }
 
 std::optional<Account> MemoryState::GetAccount(const Address& a) const {
@@ -57,6 +73,12 @@ std::optional<Account> MemoryState::GetAccount(const Address& a) const {
 
 std::optional<Bytes> MemoryState::GetRecord(const Address& a, ByteView key) const {
   auto it = entries_.find(RecordKey(a, key));
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Bytes> MemoryState::GetSystem(std::string_view name) const {
+  auto it = entries_.find(SystemKey(name));
   if (it == entries_.end()) return std::nullopt;
   return it->second;
 }
