@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "api/json.h"
 #include "api/tx_proof.h"
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
@@ -420,6 +421,17 @@ TEST_CASE("docs/PROTOCOL.md governance vectors hold", "[protocol][governance]") 
     CHECK(*back == tx);
     CHECK(back->VerifySignature());
   }
+
+  // getTransaction's JSON (docs/RPC.md) of both.
+  const auto pj = api::TxToJson(propose, propose.Hash());
+  CHECK(pj["type"] == "gov_propose");
+  CHECK(pj["expires_at"] == 100);
+  CHECK(pj["action"] == api::Json{{"type", "add_validator"},
+                                  {"name", "v1"},
+                                  {"consensus_key", joiner.public_key().ToHex()},
+                                  {"p2p_key", joiner.public_key().ToHex()},
+                                  {"address", "127.0.0.1:26657"}});
+  CHECK(api::TxToJson(approve, approve.Hash())["proposal"] == propose.Hash().ToHex());
 
   // At height 1 the propose runs at once (one admin, threshold 1); the approve then finds the
   // proposal closed.
