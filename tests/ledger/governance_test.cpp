@@ -7,7 +7,9 @@
 #include <map>
 #include <random>
 
+#include "ledger/chain_store.h"
 #include "ledger/governance.h"
+#include "ledger/kv.h"
 #include "ledger_test_util.h"
 
 using namespace cairn;
@@ -466,4 +468,43 @@ TEST_CASE("property: random governance never has two changes in flight; set(H) m
   std::printf("governance property: %zu set changes, %zu queued\n", total_changes, total_queued);
   CHECK(total_changes >= 8);
   CHECK(total_queued >= 1);
+}
+
+// The store path: system records written, read back through ChainStore::GetSystem, and
+// set/pending deleted when it takes effect; the audit replays the chain with VerifyBlock.
+TEST_CASE("a ChainStore commits, reads and deletes system records", "[ledger][governance]") {
+  testkit::ChainFixture fx(4, kChain);
+  const crypto::KeyPair& admin = fx.accounts[0];  // a member account, a governance admin
+  MemberSet set;
+  auto v = fx.proposer.public_key();
+  set.members.push_back(Member{set.next_id++, MemberKind::kValidator, "v0", v, v, ""});
+  for (auto& [k, val] : GenesisSystemRecords(set, GovConfig{1, {admin.public_key()}})) {
+    fx.genesis_state[k] = val;
+  }
+  fx.genesis.header.state_root = StateRootOf(fx.genesis_state);
+  fx.genesis.header.validators_hash = SetHash(set.Validators());
+  fx.genesis.header.next_validators_hash = fx.genesis.header.validators_hash;
+
+  auto store = ChainStore::Open(std::make_unique<MemoryKv>(), fx.genesis, fx.genesis_state);
+  REQUIRE(store.ok());
+  ChainStore& s = **store;
+  REQUIRE(ReadMembers(s) == set);
+  auto k = NodeKey(4000).public_key();
+  auto head = testkit::CommitChain(
+      s, fx.genesis.header,
+      {{fx.Sign(admin, 0, GovPropose{50, AddValidator{"v1", k, k, "h:1"}})}, {}}, fx.proposer);
+  REQUIRE(head.ok());
+  REQUIRE(ReadPending(s));
+  CHECK(ReadPending(s)->effective_height == 3);
+  auto h2 = s.HeaderAt(2);
+  REQUIRE((h2.ok() && h2->has_value()));
+  CHECK((*h2)->next_validators_hash != (*h2)->validators_hash);
+  REQUIRE(testkit::CommitChain(s, **h2, {{}}, fx.proposer).ok());
+  CHECK_FALSE(s.GetSystem(kPendingName));
+  CHECK(ReadMembers(s)->members.size() == 2);
+  auto h3 = s.HeaderAt(3);
+  REQUIRE((h3.ok() && h3->has_value()));
+  CHECK((*h3)->validators_hash == SetHash(ReadMembers(s)->Validators()));
+  CHECK(s.StateReadError().ok());
+  CHECK(testkit::AuditStore(s, fx).ok());
 }
