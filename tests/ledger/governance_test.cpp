@@ -160,7 +160,7 @@ TEST_CASE("bad_expiry: at or below the height, or more than 100,000 ahead",
   CHECK(c.RunOne(c.Tx(c.admins[0], GovPropose{10, NewValidator(2)})) == TxCode::kOk);
 }
 
-TEST_CASE("too_many_proposals: 16 open per proposer; expired ones stop counting",
+TEST_CASE("too_many_proposals: 16 open per proposer, expired ones stop counting",
           "[ledger][governance]") {
   GovChain c(3, 2);
   std::vector<Transaction> txs;
@@ -239,7 +239,7 @@ TEST_CASE("approve: unknown_proposal, proposal_closed, proposal_expired, already
   CHECK(c.ValidatorIds(c.head.height + 1) == std::vector<uint32_t>{0, 1, 2, 3, 5});
 }
 
-TEST_CASE("a set change executed at h governs h + 2; the headers say so", "[ledger][governance]") {
+TEST_CASE("a set change executed at h governs h + 2 and the headers say so", "[ledger][governance]") {
   GovChain c(3, 2);
   auto prop = c.ProposeTx(0, NewValidator(7));
   const auto id = prop.Hash();
@@ -298,7 +298,7 @@ TEST_CASE("a second set change queues until the first takes effect, then runs",
   CHECK(c.ValidatorIds(6) == std::vector<uint32_t>{1, 2, 3, 5});
 }
 
-TEST_CASE("a queued action re-checks at run time; expired queued ones are dropped",
+TEST_CASE("a queued action re-checks at run time and expired queued ones are dropped",
           "[ledger][governance]") {
   GovChain c(1, 1);
   auto ka = NodeKey(3000).public_key(), kc = NodeKey(3001).public_key();
@@ -331,7 +331,7 @@ TEST_CASE("a queued action re-checks at run time; expired queued ones are droppe
   CHECK(c.ValidatorIds(8) == std::vector<uint32_t>{0, 1, 3, 5, 6});
 }
 
-TEST_CASE("SetGovernance changes who approves and how many; old approvals stop counting",
+TEST_CASE("SetGovernance changes who approves and how many and old approvals stop counting",
           "[ledger][governance]") {
   GovChain c(3, 2);
   auto add = c.ProposeTx(0, NewValidator(1));
@@ -376,7 +376,7 @@ TEST_CASE("governance records round-trip and refuse bad encodings", "[ledger][go
 // Random proposals and approvals (seeded, seed printed) against a naive model: set(H) is the
 // genesis set with every executed set-changing action applied at its result height + 2, in
 // execution order; at most one set change executes per block, and never while another waits.
-TEST_CASE("property: random governance never has two changes in flight; set(H) matches replay",
+TEST_CASE("property: random governance never has two changes in flight and set(H) matches replay",
           "[ledger][governance]") {
   const uint64_t seed = std::random_device{}();
   std::printf("governance property seed: %llu\n", static_cast<unsigned long long>(seed));
