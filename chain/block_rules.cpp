@@ -96,8 +96,8 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
   // next_validators_hash depends on this block's transactions: CheckTransactions checks it.
   if (const crypto::Hash256 want = ledger::SetHash(set); hd.validators_hash != want) {
     return Refuse(Verdict::kHeader, "validators_hash " + crypto::ShortHex(hd.validators_hash, 16) +
-                                        " is not SetHash(set(" + std::to_string(hd.height) +
-                                        ")) " + crypto::ShortHex(want, 16));
+                                        " is not SetHash(set(" + std::to_string(hd.height) + ")) " +
+                                        crypto::ShortHex(want, 16));
   }
   const crypto::Hash256 parent_hash = parent.Hash();
   if (hd.prev_hash != parent_hash) {
@@ -142,8 +142,7 @@ Checked BlockRules::CheckCertificate(const ledger::Block& block, ByteView certif
   std::vector<consensus::ValidatorInfo> signers;
   signers.reserve(set.size());
   for (const ledger::Member& m : set) signers.push_back({m.id, m.consensus_key});
-  Status s =
-      consensus::bft::VerifyCertificate(*cert, genesis_hash_, height, block.Hash(), signers);
+  Status s = consensus::bft::VerifyCertificate(*cert, genesis_hash_, height, block.Hash(), signers);
   if (!s.ok()) return Refuse(Verdict::kCertificate, s.message());
   return Checked{};
 }
@@ -186,11 +185,10 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
     return Refuse(Verdict::kExecution, why);
   }
   if (exec->next_validators_hash != hd.next_validators_hash) {
-    return Refuse(Verdict::kHeader, "next_validators_hash " +
-                                        crypto::ShortHex(hd.next_validators_hash, 16) +
-                                        " is not SetHash(set(" + std::to_string(hd.height + 1) +
-                                        ")) after execution " +
-                                        crypto::ShortHex(exec->next_validators_hash, 16));
+    return Refuse(Verdict::kHeader,
+                  "next_validators_hash " + crypto::ShortHex(hd.next_validators_hash, 16) +
+                      " is not SetHash(set(" + std::to_string(hd.height + 1) +
+                      ")) after execution " + crypto::ShortHex(exec->next_validators_hash, 16));
   }
   if (exec->state_root != hd.state_root) {
     return Refuse(Verdict::kExecution, "state_root " + crypto::ShortHex(hd.state_root, 16) +

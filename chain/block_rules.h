@@ -78,13 +78,10 @@ class BlockRules {
   explicit BlockRules(const genesis::Genesis& genesis);
 
   // BFT chains: every block above genesis carries a commit certificate.
-  bool certificates_required() const {
-    return genesis_.consensus == genesis::ConsensusKind::kBft;
-  }
+  bool certificates_required() const { return genesis_.consensus == genesis::ConsensusKind::kBft; }
   // set(height), the validators by member id, from `state`, the post-state of height - 1
   // (ledger::ValidatorSetAt); the genesis validators when the state holds no set/members.
-  std::vector<ledger::Member> ValidatorsAt(const ledger::StateReader& state,
-                                           uint64_t height) const;
+  std::vector<ledger::Member> ValidatorsAt(const ledger::StateReader& state, uint64_t height) const;
   // The genesis validators (member ids 0..n-1) and their SetHash.
   const std::vector<ledger::Member>& genesis_validators() const { return genesis_set_; }
   const crypto::Hash256& genesis_validators_hash() const { return genesis_set_hash_; }
