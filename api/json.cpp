@@ -17,6 +17,32 @@ Json HashOrNil(const std::optional<crypto::Hash256>& h) {
 
 }  // namespace
 
+Json ActionToJson(const ledger::Action& action) {
+  Json j = {{"type", std::string(ledger::ActionKindName(ledger::KindOf(action)))}};
+  if (auto* a = std::get_if<ledger::AddValidator>(&action)) {
+    j["name"] = a->name;
+    j["consensus_key"] = a->consensus_key.ToHex();
+    j["p2p_key"] = a->p2p_key.ToHex();
+    j["address"] = a->address;
+  } else if (auto* r = std::get_if<ledger::RemoveMember>(&action)) {
+    j["id"] = r->id;
+  } else if (auto* o = std::get_if<ledger::AddObserver>(&action)) {
+    j["name"] = o->name;
+    j["p2p_key"] = o->p2p_key.ToHex();
+    j["address"] = o->address;
+  } else if (auto* k = std::get_if<ledger::RotateKeys>(&action)) {
+    j["id"] = k->id;
+    j["consensus_key"] = k->consensus_key.ToHex();
+    j["p2p_key"] = k->p2p_key.ToHex();
+  } else if (auto* g = std::get_if<ledger::SetGovernance>(&action)) {
+    j["threshold"] = g->threshold;
+    Json admins = Json::array();
+    for (const auto& key : g->admins) admins.push_back(key.ToHex());
+    j["admins"] = std::move(admins);
+  }
+  return j;
+}
+
 Json TxToJson(const ledger::Transaction& tx, const crypto::Hash256& hash) {
   Json j = {{"hash", hash.ToHex()},
             {"chain_id", tx.chain_id},
@@ -36,6 +62,11 @@ Json TxToJson(const ledger::Transaction& tx, const crypto::Hash256& hash) {
   } else if (auto* s = std::get_if<ledger::SetRole>(&tx.payload)) {
     j["account"] = s->account.ToHex();
     j["role"] = std::string(ledger::RoleName(s->role));
+  } else if (auto* g = std::get_if<ledger::GovPropose>(&tx.payload)) {
+    j["expires_at"] = g->expires_at;
+    j["action"] = ActionToJson(g->action);
+  } else if (auto* a = std::get_if<ledger::GovApprove>(&tx.payload)) {
+    j["proposal"] = a->proposal.ToHex();
   }
   return j;
 }

@@ -11,6 +11,8 @@ namespace cairn::api {
 
 using rpc::Json;
 
+// A governance action as getTransaction shows it: {"type": "add_validator", ...} (docs/RPC.md).
+Json ActionToJson(const ledger::Action& action);
 Json TxToJson(const ledger::Transaction& tx, const crypto::Hash256& hash);
 Json ReceiptToJson(const ledger::Receipt& r);
 Json HeaderToJson(const ledger::BlockHeader& h, const crypto::Hash256& hash);

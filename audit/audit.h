@@ -30,7 +30,7 @@ enum class AuditCheck : uint8_t {
   kRead,               // a stored block could not be read (I/O error, checksum mismatch)
   kDecode,             // a block's bytes do not decode
   kHeader,             // height, chain id, prev_hash or timestamp does not follow the parent
-  kProposer,           // the proposer is not a genesis validator
+  kProposer,           // the proposer is not a validator of set(H)
   kProposerSignature,  // the proposer signature does not verify
   kCertificate,        // BFT: the commit certificate is missing or does not prove the block
   kTxRoot,             // tx_root is not the Merkle root of the block's transactions

@@ -73,15 +73,15 @@ bool Auditor::CheckBlock(const Checked& c) {
   opts.signature_known_valid = [&c](const crypto::Hash256& tx) {
     return c.first_bad_tx < 0 || tx != c.first_bad_hash;
   };
-  // The pool checked the certificate too. The rules check it after the header, the proposer
-  // and its signature and before everything else, so its verdict goes exactly there.
-  opts.check_certificate = false;
+  // The pool checked the certificate too when the block's set is the genesis set. The rules
+  // check it after the header, the proposer and its signature and before everything else, so
+  // its verdict goes exactly there. Otherwise the rules check it against set(H) from state.
+  opts.check_certificate = !c.certificate_verdict.has_value();
   chain::Checked checked = rules_.Check(state_, parent_, view_, c.block, c.certificate, opts);
   const bool before_certificate = checked.verdict == chain::Verdict::kHeader ||
                                   checked.verdict == chain::Verdict::kProposer ||
                                   checked.verdict == chain::Verdict::kClockDrift ||
                                   checked.verdict == chain::Verdict::kProposerSignature;
-  assert(c.certificate_verdict.has_value() == rules_.certificates_required());
   if (!before_certificate && c.certificate_verdict && !c.certificate_verdict->ok()) {
     return Fail(AuditCheck::kCertificate, h, DetailOf(*c.certificate_verdict));
   }

@@ -45,7 +45,8 @@ Result<uint32_t> HeaderTrust::CheckCertified(const ledger::BlockHeader& header,
   }
   ledger::Block block;
   block.header = header;
-  chain::Checked c = rules_->rules.CheckCertificate(block, certificate);
+  chain::Checked c =
+      rules_->rules.CheckCertificate(block, certificate, rules_->rules.genesis_validators());
   if (!c.ok()) {
     // Keep BlockRules' wording ("certificate: 2 signers, ...") without repeating the verdict.
     return Status::Error("header " + std::to_string(header.height) + ": " + c.detail);
@@ -61,7 +62,8 @@ Status HeaderTrust::CheckLinked(const ledger::BlockHeader& parent,
   ledger::Block block;
   block.header = header;
   block.proposer_sig = proposer_sig;
-  chain::Checked c = rules_->rules.CheckHeader(parent, block, chain::CheckOptions{});
+  chain::Checked c = rules_->rules.CheckHeader(parent, block, chain::CheckOptions{},
+                                               rules_->rules.genesis_validators());
   if (!c.ok()) return AtHeight(header.height, c);
   if (!block.VerifyProposerSignature()) {
     return Status::Error("header " + std::to_string(header.height) +

@@ -195,6 +195,24 @@ bool Auditor::CheckMetadata() {
                       std::to_string(value.size()) + " bytes)");
     }
   }
+  // Without undo_from the store keeps no history (a build before undo records wrote it), so an
+  // undo record is one nothing bounds or garbage-collects.
+  if (!records.count("undo_from")) {
+    std::optional<std::string> stray;
+    const uint8_t u[] = {'U'};
+    const uint8_t u_end[] = {'U' + 1};
+    Status s = kv_->Scan(u, u_end, [&](ByteView k, ByteView) {
+      stray = Printable(k);
+      return false;
+    });
+    if (!s.ok())
+      return Fail(AuditCheck::kRead, std::nullopt, "scanning undo records: " + s.message());
+    if (stray) {
+      return Fail(AuditCheck::kState, std::nullopt,
+                  "an undo record ('U') is stored (" + *stray + ") but " + Record("undo_from") +
+                      " is missing");
+    }
+  }
   return true;
 }
 

@@ -13,7 +13,8 @@ while (($#)); do
   if [[ $1 == --subscribers ]]; then SUBSCRIBERS=$2; shift 2; else args+=("$1"); shift; fi
 done
 SCENARIO=raft4-ws$SUBSCRIBERS
-parse_args "${args[@]}" --set rpc.max_ws_connections=2000 --set rpc.max_connections=2500 \
+parse_args "${args[@]}" --set rpc.max_ws_connections=2000 --set rpc.max_ws_connections_per_ip=2000 \
+  --set rpc.max_connections=2500 \
   --set rpc.max_connections_per_ip=2500
 build
 start_network raft 4

@@ -3,8 +3,11 @@
 // signatures), the transaction root, every transaction signature, then execution.
 #include "chain/block_rules.h"
 
+#include <algorithm>
+
 #include "consensus/bft/messages.h"
 #include "crypto/merkle.h"
+#include "ledger/governance.h"
 
 namespace cairn::chain {
 namespace {
@@ -48,24 +51,22 @@ Status Checked::ToStatus(uint64_t height) const {
 BlockRules::BlockRules(const genesis::Genesis& genesis)
     : genesis_(genesis),
       genesis_hash_(genesis.Block0().Hash()),
-      validators_hash_(genesis.ValidatorsHash()) {
-  if (genesis_.consensus == genesis::ConsensusKind::kBft) {
-    std::vector<crypto::PublicKey> keys;
-    for (const genesis::Node& v : genesis_.validators) keys.push_back(v.public_key);
-    verifier_ = std::make_unique<consensus::Ed25519Verifier>(std::move(keys));
-  }
-}
+      genesis_set_(genesis.Members().Validators()),
+      genesis_set_hash_(ledger::SetHash(genesis_set_)) {}
 
-bool BlockRules::IsValidator(const crypto::PublicKey& key) const {
-  // Solo: the one validator. Raft: any validator (crash faults; links are authenticated).
-  // BFT: any validator; the engine checks the round's proposer before it votes.
-  return genesis_.ValidatorIndex(key) >= 0;
+std::vector<ledger::Member> BlockRules::ValidatorsAt(const ledger::StateReader& state,
+                                                     uint64_t height) const {
+  // A state without set/members is a bare test state or a chain store opened before genesis
+  // was committed: the genesis set governs it.
+  if (auto set = ledger::ValidatorSetAt(state, height)) return std::move(*set);
+  return genesis_set_;
 }
 
 Checked BlockRules::Check(const ledger::StateReader& state, const ledger::BlockHeader& parent,
                           const ledger::StateTree::View& parent_view, const ledger::Block& block,
                           ByteView certificate, const CheckOptions& options) const {
-  if (Checked c = CheckHeader(parent, block, options); !c.ok()) return c;
+  const std::vector<ledger::Member> set = ValidatorsAt(state, block.header.height);
+  if (Checked c = CheckHeader(parent, block, options, set); !c.ok()) return c;
   const bool proposer_ok = options.proposer_signature_ok ? *options.proposer_signature_ok
                                                          : block.VerifyProposerSignature();
   if (!proposer_ok) {
@@ -73,14 +74,15 @@ Checked BlockRules::Check(const ledger::StateReader& state, const ledger::BlockH
                   "the proposer signature of block " + crypto::ShortHex(block.Hash(), 16) + " by " +
                       crypto::ShortHex(block.header.proposer, 16) + " does not verify");
   }
-  if (verifier_ && options.check_certificate) {
-    if (Checked c = CheckCertificate(block, certificate); !c.ok()) return c;
+  if (certificates_required() && options.check_certificate) {
+    if (Checked c = CheckCertificate(block, certificate, set); !c.ok()) return c;
   }
   return CheckTransactions(state, parent_view, block, options);
 }
 
 Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger::Block& block,
-                                const CheckOptions& options) const {
+                                const CheckOptions& options,
+                                std::span<const ledger::Member> set) const {
   const ledger::BlockHeader& hd = block.header;
   if (hd.height != parent.height + 1) {
     return Refuse(Verdict::kHeader, "height " + std::to_string(hd.height) +
@@ -91,13 +93,11 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
     return Refuse(Verdict::kHeader,
                   "chain id \"" + hd.chain_id + "\" is not \"" + genesis_.chain_id + "\"");
   }
-  // The set is fixed at genesis, so both hashes are the genesis set's at every height.
-  if (hd.validators_hash != validators_hash_ || hd.next_validators_hash != validators_hash_) {
+  // next_validators_hash depends on this block's transactions: CheckTransactions checks it.
+  if (const crypto::Hash256 want = ledger::SetHash(set); hd.validators_hash != want) {
     return Refuse(Verdict::kHeader, "validators_hash " + crypto::ShortHex(hd.validators_hash, 16) +
-                                        " / next_validators_hash " +
-                                        crypto::ShortHex(hd.next_validators_hash, 16) +
-                                        " is not the genesis validator set's " +
-                                        crypto::ShortHex(validators_hash_, 16));
+                                        " is not SetHash(set(" + std::to_string(hd.height) + ")) " +
+                                        crypto::ShortHex(want, 16));
   }
   const crypto::Hash256 parent_hash = parent.Hash();
   if (hd.prev_hash != parent_hash) {
@@ -111,9 +111,13 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
                                         " is before its parent's " +
                                         genesis::FormatRfc3339Ms(parent.timestamp_ms));
   }
-  if (!IsValidator(hd.proposer)) {
-    return Refuse(Verdict::kProposer,
-                  "proposer " + hd.proposer.ToHex() + " is not a genesis validator");
+  const bool in_set = std::any_of(set.begin(), set.end(), [&](const ledger::Member& m) {
+    return m.consensus_key == hd.proposer;
+  });
+  if (!in_set) {
+    return Refuse(Verdict::kProposer, "proposer " + hd.proposer.ToHex() +
+                                          " is not a validator of height " +
+                                          std::to_string(hd.height));
   }
   if (options.now_unix_ms && hd.timestamp_ms > *options.now_unix_ms + kMaxClockDriftMs) {
     return Refuse(Verdict::kClockDrift, "timestamp " + genesis::FormatRfc3339Ms(hd.timestamp_ms) +
@@ -124,8 +128,9 @@ Checked BlockRules::CheckHeader(const ledger::BlockHeader& parent, const ledger:
   return Checked{};
 }
 
-Checked BlockRules::CheckCertificate(const ledger::Block& block, ByteView certificate) const {
-  if (!verifier_) return Checked{};
+Checked BlockRules::CheckCertificate(const ledger::Block& block, ByteView certificate,
+                                     std::span<const ledger::Member> set) const {
+  if (!certificates_required()) return Checked{};
   const uint64_t height = block.header.height;
   if (certificate.empty()) {
     return Refuse(Verdict::kCertificate, "the block has no commit certificate");
@@ -134,9 +139,10 @@ Checked BlockRules::CheckCertificate(const ledger::Block& block, ByteView certif
   if (!cert.ok()) {
     return Refuse(Verdict::kCertificate, "certificate does not decode: " + cert.error());
   }
-  Status s = consensus::bft::VerifyCertificate(*cert, genesis_hash_, height, block.Hash(),
-                                               static_cast<uint32_t>(genesis_.validators.size()),
-                                               *verifier_);
+  std::vector<consensus::ValidatorInfo> signers;
+  signers.reserve(set.size());
+  for (const ledger::Member& m : set) signers.push_back({m.id, m.consensus_key});
+  Status s = consensus::bft::VerifyCertificate(*cert, genesis_hash_, height, block.Hash(), signers);
   if (!s.ok()) return Refuse(Verdict::kCertificate, s.message());
   return Checked{};
 }
@@ -177,6 +183,12 @@ Checked BlockRules::CheckTransactions(const ledger::StateReader& state,
     const std::string prefix = "block " + std::to_string(hd.height) + ": ";
     if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
     return Refuse(Verdict::kExecution, why);
+  }
+  if (exec->next_validators_hash != hd.next_validators_hash) {
+    return Refuse(Verdict::kHeader,
+                  "next_validators_hash " + crypto::ShortHex(hd.next_validators_hash, 16) +
+                      " is not SetHash(set(" + std::to_string(hd.height + 1) +
+                      ")) after execution " + crypto::ShortHex(exec->next_validators_hash, 16));
   }
   if (exec->state_root != hd.state_root) {
     return Refuse(Verdict::kExecution, "state_root " + crypto::ShortHex(hd.state_root, 16) +

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,7 @@
 #include "genesis/genesis.h"
 #include "ledger/block.h"
 #include "ledger/executor.h"
+#include "ledger/governance.h"
 #include "ledger/state.h"
 
 namespace cairn::chain {
@@ -76,8 +78,13 @@ class BlockRules {
   explicit BlockRules(const genesis::Genesis& genesis);
 
   // BFT chains: every block above genesis carries a commit certificate.
-  bool certificates_required() const { return verifier_ != nullptr; }
-  bool IsValidator(const crypto::PublicKey& key) const;
+  bool certificates_required() const { return genesis_.consensus == genesis::ConsensusKind::kBft; }
+  // set(height), the validators by member id, from `state`, the post-state of height - 1
+  // (ledger::ValidatorSetAt); the genesis validators when the state holds no set/members.
+  std::vector<ledger::Member> ValidatorsAt(const ledger::StateReader& state, uint64_t height) const;
+  // The genesis validators (member ids 0..n-1) and their SetHash.
+  const std::vector<ledger::Member>& genesis_validators() const { return genesis_set_; }
+  const crypto::Hash256& genesis_validators_hash() const { return genesis_set_hash_; }
 
   // Checks `block` as the child of `parent` (the header at height - 1, whose post-state
   // `state` is, with state tree `parent_view`), with its `certificate` (empty when none),
@@ -86,13 +93,17 @@ class BlockRules {
                 const ledger::StateTree::View& parent_view, const ledger::Block& block,
                 ByteView certificate, const CheckOptions& options) const;
 
-  // That `certificate` proves `block` final for the validator set (kCertificate or ok).
-  Checked CheckCertificate(const ledger::Block& block, ByteView certificate) const;
+  // That `certificate` proves `block` final for `set`, the validators of its height (set(H)):
+  // kCertificate or ok.
+  Checked CheckCertificate(const ledger::Block& block, ByteView certificate,
+                           std::span<const ledger::Member> set) const;
   // Check's first step alone: `block`'s header follows `parent` (height, chain id, prev_hash,
   // timestamp) and names a validator as proposer (kHeader, kProposer, kClockDrift or ok).
   // Public for the light client (audit/header_trust.h), which links headers without blocks.
+  // `set` is set(H) of the block's height: validators_hash must be its SetHash and the proposer
+  // one of its consensus keys (next_validators_hash needs the block executed: Check does it).
   Checked CheckHeader(const ledger::BlockHeader& parent, const ledger::Block& block,
-                      const CheckOptions& options) const;
+                      const CheckOptions& options, std::span<const ledger::Member> set) const;
 
  private:
   Checked CheckTransactions(const ledger::StateReader& state,
@@ -101,8 +112,8 @@ class BlockRules {
 
   const genesis::Genesis& genesis_;
   const crypto::Hash256 genesis_hash_;
-  const crypto::Hash256 validators_hash_;
-  std::unique_ptr<consensus::Verifier> verifier_;  // BFT chains only
+  const std::vector<ledger::Member> genesis_set_;
+  const crypto::Hash256 genesis_set_hash_;
 };
 
 }  // namespace cairn::chain

@@ -4,7 +4,11 @@
 //     "validators": [ { "name": "v0", "public_key": HEX32, "address": "127.0.0.1:26656" } ],
 //     "observers":  [ same shape, optional ],
 //     "accounts":   [ { "public_key": HEX32, "role": "admin" | "member",
-//                       "balance": "1000" (decimal string or integer) } ] }
+//                       "balance": "1000" (decimal string or integer) } ],
+//     "governance": { "admins": [ HEX32, ... ], "threshold": 2 }   (optional, both fields too) }
+//
+// The governance section is not in ConfigHash: it is state (gov/config), so block 0's
+// state_root commits to it.
 //
 // ConfigHash := SHA-256("CAIRN/genesis/v1" 0x00 || chain_id:bytes || genesis_time_ms:u64 ||
 //                consensus:u8 || max_block_txs:u32 || n:u32 (name:bytes key:fixed[32])^n ||
@@ -171,8 +175,9 @@ Result<Genesis> Genesis::FromJson(const std::string& text) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::Error("genesis: not valid JSON");
   if (!j.is_object()) return Status::Error("genesis: must be a JSON object");
-  static const std::set<std::string> kKnown = {"chain_id",   "genesis_time", "consensus", "params",
-                                               "validators", "observers",    "accounts"};
+  static const std::set<std::string> kKnown = {"chain_id", "genesis_time", "consensus",
+                                               "params",   "validators",   "observers",
+                                               "accounts", "governance"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKnown.count(it.key())) return Err(it.key(), "unknown field");
   }
@@ -258,6 +263,39 @@ Result<Genesis> Genesis::FromJson(const std::string& text) {
     }
     g.accounts.push_back(acct);
   }
+  if (auto gov = j.find("governance"); gov != j.end()) {
+    if (!gov->is_object()) return Err("governance", "must be an object");
+    for (auto it = gov->begin(); it != gov->end(); ++it) {
+      if (it.key() != "admins" && it.key() != "threshold") {
+        return Err("governance." + it.key(), "unknown field");
+      }
+    }
+    if (auto admins = gov->find("admins"); admins != gov->end()) {
+      if (!admins->is_array()) return Err("governance.admins", "must be an array of keys");
+      if (admins->size() > ledger::kMaxGovAdmins) {
+        return Err("governance.admins",
+                   "at most " + std::to_string(ledger::kMaxGovAdmins) + " admins");
+      }
+      std::vector<crypto::PublicKey> keys;
+      for (size_t i = 0; i < admins->size(); ++i) {
+        const json& k = (*admins)[i];
+        auto pk = k.is_string() ? crypto::PublicKey::FromHex(k.get<std::string>()) : std::nullopt;
+        if (!pk) {
+          return Err("governance.admins[" + std::to_string(i) + "]", "must be 64 hex digits");
+        }
+        keys.push_back(*pk);
+      }
+      g.governance.admins = std::move(keys);
+    }
+    if (auto t = gov->find("threshold"); t != gov->end()) {
+      if (!t->is_number_unsigned() || t->get<uint64_t>() == 0 ||
+          t->get<uint64_t>() > ledger::kMaxGovAdmins) {
+        return Err("governance.threshold",
+                   "must be an integer in [1, " + std::to_string(ledger::kMaxGovAdmins) + "]");
+      }
+      g.governance.threshold = t->get<uint16_t>();
+    }
+  }
   if (Status s = g.Validate(); !s.ok()) return s;
   return g;
 }
@@ -307,6 +345,40 @@ Status Genesis::Validate() const {
     total += accounts[i].balance;
   }
   if (!has_admin) return Err("accounts", "at least one account must have role \"admin\"");
+  for (const auto* list : {&validators, &observers}) {
+    for (const Node& n : *list) {
+      if (n.address.size() > ledger::kMaxMemberAddress) {
+        return Err(n.name + ".address",
+                   "longer than " + std::to_string(ledger::kMaxMemberAddress) + " bytes");
+      }
+    }
+  }
+  if (governance.admins) {
+    std::set<crypto::PublicKey> seen;
+    for (const auto& k : *governance.admins) {
+      if (!seen.insert(k).second) {
+        return Err("governance.admins", k.ToHex() + " is listed twice");
+      }
+    }
+    if (governance.admins->empty() && governance.threshold) {
+      return Err("governance.threshold", "set, but there are no admins");
+    }
+  }
+  size_t admin_count = 0;
+  if (governance.admins) {
+    admin_count = governance.admins->size();
+  } else {
+    for (const InitialAccount& a : accounts) admin_count += a.role == ledger::Role::kAdmin;
+    if (admin_count > ledger::kMaxGovAdmins) {
+      return Err("governance.admins", "missing, and the default (every admin account) has " +
+                                          std::to_string(admin_count) + " keys, over " +
+                                          std::to_string(ledger::kMaxGovAdmins));
+    }
+  }
+  if (governance.threshold && *governance.threshold > admin_count) {
+    return Err("governance.threshold", std::to_string(*governance.threshold) + " exceeds the " +
+                                           std::to_string(admin_count) + " admins");
+  }
   return Status::Ok();
 }
 
@@ -341,6 +413,16 @@ std::string Genesis::ToJson() const {
             {"validators", nodes(validators)},
             {"accounts", accts}};
   if (!observers.empty()) j["observers"] = nodes(observers);
+  if (governance.admins || governance.threshold) {
+    json gov = json::object();
+    if (governance.admins) {
+      json keys = json::array();
+      for (const auto& k : *governance.admins) keys.push_back(k.ToHex());
+      gov["admins"] = keys;
+    }
+    if (governance.threshold) gov["threshold"] = *governance.threshold;
+    j["governance"] = gov;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -377,18 +459,40 @@ ledger::StateDiff Genesis::InitialState() const {
     diff[ledger::AccountKey(a.public_key)] =
         ledger::Account{.balance = a.balance, .nonce = 0, .role = a.role}.Encode();
   }
+  for (auto& [key, value] : ledger::GenesisSystemRecords(Members(), GovernanceConfig())) {
+    diff[key] = std::move(value);
+  }
   return diff;
 }
 
-crypto::Hash256 Genesis::ValidatorsHash() const {
-  static constexpr std::string_view kDomain("CAIRN/set\0", 10);
-  codec::Writer w;
-  w.Raw(AsBytes(kDomain)).U32(static_cast<uint32_t>(validators.size()));
-  for (size_t i = 0; i < validators.size(); ++i) {
-    w.U32(static_cast<uint32_t>(i)).Fixed(validators[i].public_key);
-  }
-  return crypto::Sha256Of(w.bytes());
+// Genesis members carry no address in state: the file's addresses are operational and may be
+// edited without forking the chain (PROTOCOL §5), so nodes keep reading them from the file.
+ledger::MemberSet Genesis::Members() const {
+  ledger::MemberSet set;
+  auto add = [&](const Node& n, ledger::MemberKind kind) {
+    set.members.push_back(
+        ledger::Member{set.next_id++, kind, n.name, n.public_key, n.public_key, /*address=*/""});
+  };
+  for (const Node& n : validators) add(n, ledger::MemberKind::kValidator);
+  for (const Node& n : observers) add(n, ledger::MemberKind::kObserver);
+  return set;
 }
+
+std::optional<ledger::GovConfig> Genesis::GovernanceConfig() const {
+  ledger::GovConfig c;
+  if (governance.admins) {
+    c.admins = *governance.admins;
+  } else {
+    for (const InitialAccount& a : accounts) {
+      if (a.role == ledger::Role::kAdmin) c.admins.push_back(a.public_key);
+    }
+  }
+  if (c.admins.empty()) return std::nullopt;
+  c.threshold = governance.threshold.value_or(static_cast<uint16_t>(c.admins.size() / 2 + 1));
+  return c;
+}
+
+crypto::Hash256 Genesis::ValidatorsHash() const { return ledger::SetHash(Members().Validators()); }
 
 ledger::Block Genesis::Block0() const {
   ledger::Block b;

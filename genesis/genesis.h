@@ -12,6 +12,7 @@
 #include "crypto/ed25519.h"
 #include "ledger/account.h"
 #include "ledger/block.h"
+#include "ledger/governance.h"
 #include "ledger/state.h"
 
 namespace cairn::genesis {
@@ -38,6 +39,13 @@ struct InitialAccount {
   uint64_t balance = 0;
 };
 
+// The governance section as written in the file (docs/PROTOCOL.md §2): nullopt fields take
+// the defaults (every admin account; threshold floor(n / 2) + 1).
+struct GovernanceSection {
+  std::optional<std::vector<crypto::PublicKey>> admins;  // empty: the chain has no governance
+  std::optional<uint16_t> threshold;
+};
+
 struct ConsensusParams {
   uint32_t max_block_txs = 5000;
 };
@@ -50,6 +58,7 @@ struct Genesis {
   std::vector<Node> validators;
   std::vector<Node> observers;
   std::vector<InitialAccount> accounts;
+  GovernanceSection governance;
 
   // Parses and validates; errors name the field ("validators[1].public_key: ...").
   static Result<Genesis> FromJson(const std::string& text);
@@ -63,10 +72,15 @@ struct Genesis {
   // Domain-tagged hash of everything consensus-relevant (addresses excluded); stored in
   // block 0's consensus_data so the genesis hash commits to the whole configuration.
   crypto::Hash256 ConfigHash() const;
+  // Accounts, set/members and (when governed) gov/config: the state before block 1.
   ledger::StateDiff InitialState() const;
-  // SetHash of the validator set (PROTOCOL §4): SHA-256("CAIRN/set" 0x00 || count:u32
-  // (id:u32 consensus_key:fixed[32])^count), ids 0..n-1 in file order. Every header's
-  // validators_hash and next_validators_hash until membership changes exist.
+  // set/members at genesis: validators then observers in file order with ids 0.., each
+  // with consensus_key = p2p_key = public_key and no address (addresses stay operational).
+  ledger::MemberSet Members() const;
+  // gov/config at genesis, defaults applied; nullopt when the file says "admins": [].
+  std::optional<ledger::GovConfig> GovernanceConfig() const;
+  // ledger::SetHash of the genesis validators (ids 0..n-1): block 0's validators_hash and
+  // next_validators_hash, and every header's until a governance action changes the set.
   crypto::Hash256 ValidatorsHash() const;
   // Block 0: deterministic, so every node with the same file has the same genesis hash.
   ledger::Block Block0() const;

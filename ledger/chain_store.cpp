@@ -947,6 +947,15 @@ std::optional<Bytes> ChainStore::GetRecord(const Address& a, ByteView key) const
   return std::move(got.value());
 }
 
+std::optional<Bytes> ChainStore::GetSystem(std::string_view name) const {
+  auto got = kv_->Get(PrefixedStateKey(SystemKey(name)));
+  if (!got.ok()) {
+    impl_->NoteReadError(got.status().Wrap("state: system record " + std::string(name)));
+    return std::nullopt;
+  }
+  return std::move(got.value());
+}
+
 Status ChainStore::StateReadError() const {
   MutexLock lock(&impl_->error_mu);
   return impl_->read_error;

@@ -149,6 +149,7 @@ class ChainStore : public StateReader {
   // the store only from the committing thread.
   std::optional<Account> GetAccount(const Address& a) const override;
   std::optional<Bytes> GetRecord(const Address& a, ByteView key) const override;
+  std::optional<Bytes> GetSystem(std::string_view name) const override;
   // StateReader has no error channel, so the methods above report an I/O error or an
   // undecodable stored value as nullopt and record it here: the first such error since
   // Open, or ok. A node checks it after executing a block and before trusting the result.

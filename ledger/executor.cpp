@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "crypto/merkle.h"
+#include "ledger/governance.h"
 
 namespace cairn::ledger {
 namespace {
@@ -34,11 +35,16 @@ TxCode CheckTxValidity(const StateReader& state, const std::string& chain_id,
   return TxCode::kOk;
 }
 
-TxCode ExecuteTx(StateOverlay& state, const Transaction& tx) {
+TxCode ExecuteTx(StateOverlay& state, const Transaction& tx, uint64_t height,
+                 const crypto::Hash256& hash) {
   Account sender = *state.GetAccount(tx.sender);
   sender.nonce += 1;
   TxCode code = TxCode::kOk;
-  if (IsAdminOnly(tx.payload) && sender.role != Role::kAdmin) {
+  if (std::holds_alternative<GovPropose>(tx.payload) ||
+      std::holds_alternative<GovApprove>(tx.payload)) {
+    // Governance writes only system records, never the sender's account.
+    code = ExecuteGov(state, tx, hash, height);
+  } else if (IsAdminOnly(tx.payload) && sender.role != Role::kAdmin) {
     code = TxCode::kNotPermitted;
   } else if (auto* t = std::get_if<Transfer>(&tx.payload)) {
     // The sender's own account is written last so a failed transfer changes only its nonce.
@@ -118,6 +124,16 @@ std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threa
   return ok;
 }
 
+std::pair<crypto::Hash256, crypto::Hash256> SetHashesFor(const StateReader& parent_state,
+                                                         const StateReader& after,
+                                                         const BlockHeader& parent,
+                                                         uint64_t height) {
+  auto now = ValidatorSetAt(parent_state, height);
+  auto next = ValidatorSetAt(after, height + 1);
+  if (!now || !next) return {parent.validators_hash, parent.next_validators_hash};
+  return {SetHash(*now), SetHash(*next)};
+}
+
 crypto::Hash256 StateRootOf(const StateDiff& entries) {
   std::vector<TreeEntry> present;
   present.reserve(entries.size());
@@ -139,6 +155,7 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const StateTree::View&
   }
   StateOverlay overlay(state);
   overlay.CaptureBaseReads();
+  BeginBlock(overlay, height);
   out.receipts.reserve(block.txs.size());
   for (size_t i = 0; i < block.txs.size(); ++i) {
     const Transaction& tx = block.txs[i];
@@ -148,9 +165,12 @@ Result<ExecResult> ExecuteBlock(const StateReader& state, const StateTree::View&
                            crypto::ShortHex(out.tx_hashes[i], 16) +
                            "): " + std::string(TxCodeName(valid)));
     }
-    TxCode code = ExecuteTx(overlay, tx);
+    TxCode code = ExecuteTx(overlay, tx, height, out.tx_hashes[i]);
     out.receipts.push_back(Receipt{code, height, static_cast<uint32_t>(i)});
   }
+  auto [vh, nvh] = SetHashesFor(state, overlay, block.header, height);
+  out.validators_hash = vh;
+  out.next_validators_hash = nvh;
   out.diff = overlay.Diff();
   out.undo = overlay.Undo();
   out.view = ProcessStateTree().Update(parent_view, out.diff, height);
@@ -185,13 +205,26 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
   if (block.ComputeTxRoot() != h.tx_root) {
     return Status::Error(at + "tx_root does not match the transactions");
   }
-  if (h.validators_hash != parent.validators_hash ||
-      h.next_validators_hash != parent.next_validators_hash) {
-    return Status::Error(at + "validator set hashes differ from the parent's");
-  }
   if (!block.VerifyProposerSignature()) return Status::Error(at + "bad proposer signature");
   auto exec = ExecuteBlock(state, parent_view, block, opts);
   if (!exec.ok()) return exec;
+  // ExecuteBlock falls back to the header's own hashes for a state without a member set;
+  // the parent's are what such a chain must carry.
+  if (!ReadMembers(state)) {
+    exec->validators_hash = parent.validators_hash;
+    exec->next_validators_hash = parent.next_validators_hash;
+  }
+  if (h.validators_hash != exec->validators_hash) {
+    return Status::Error(at + "validators_hash " + crypto::ShortHex(h.validators_hash, 16) +
+                         " is not SetHash(set(" + std::to_string(h.height) + ")) " +
+                         crypto::ShortHex(exec->validators_hash, 16));
+  }
+  if (h.next_validators_hash != exec->next_validators_hash) {
+    return Status::Error(at + "next_validators_hash " +
+                         crypto::ShortHex(h.next_validators_hash, 16) + " is not SetHash(set(" +
+                         std::to_string(h.height + 1) + ")) " +
+                         crypto::ShortHex(exec->next_validators_hash, 16));
+  }
   if (exec->state_root != h.state_root) {
     return Status::Error(at + "state_root " + crypto::ShortHex(h.state_root, 16) +
                          " differs from executed " + crypto::ShortHex(exec->state_root, 16));
@@ -210,14 +243,13 @@ BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
   block.header.prev_hash = parent.Hash();
   block.header.timestamp_ms = std::max(timestamp_ms, parent.timestamp_ms);
   block.header.consensus_data = std::move(consensus_data);
-  block.header.validators_hash = parent.validators_hash;
-  block.header.next_validators_hash = parent.next_validators_hash;
 
   std::vector<crypto::Hash256> hashes;
   hashes.reserve(candidates.size());
   for (const Transaction& tx : candidates) hashes.push_back(tx.Hash());
   StateOverlay overlay(state);
   overlay.CaptureBaseReads();
+  BeginBlock(overlay, block.header.height);
   for (size_t i = 0; i < candidates.size(); ++i) {
     Transaction& tx = candidates[i];
     bool sig_ok = (opts.signature_known_valid && opts.signature_known_valid(hashes[i])) ||
@@ -226,12 +258,16 @@ BuiltBlock BuildBlock(const StateReader& state, const BlockHeader& parent,
       out.skipped.push_back(hashes[i]);
       continue;
     }
-    TxCode code = ExecuteTx(overlay, tx);
+    TxCode code = ExecuteTx(overlay, tx, block.header.height, hashes[i]);
     out.exec.receipts.push_back(
         Receipt{code, block.header.height, static_cast<uint32_t>(block.txs.size())});
     out.exec.tx_hashes.push_back(hashes[i]);
     block.txs.push_back(std::move(tx));
   }
+  std::tie(block.header.validators_hash, block.header.next_validators_hash) =
+      SetHashesFor(state, overlay, parent, block.header.height);
+  out.exec.validators_hash = block.header.validators_hash;
+  out.exec.next_validators_hash = block.header.next_validators_hash;
   out.exec.diff = overlay.Diff();
   out.exec.undo = overlay.Undo();
   out.exec.view = ProcessStateTree().Update(parent_view, out.exec.diff, block.header.height);

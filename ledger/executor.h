@@ -6,6 +6,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -29,6 +30,9 @@ struct ExecResult {
   // state_root. Holding it keeps the tree of this state alive for proofs and children.
   StateTree::View view;
   crypto::Hash256 state_root;
+  // SetHash(set(height)) and SetHash(set(height + 1)) (ledger/governance.h).
+  crypto::Hash256 validators_hash;
+  crypto::Hash256 next_validators_hash;
 };
 
 struct ExecOptions {
@@ -46,10 +50,12 @@ struct ExecOptions {
 TxCode CheckTxValidity(const StateReader& state, const std::string& chain_id,
                        const Transaction& tx);
 
-// Executes a valid tx (REQUIRES: CheckTxValidity == kOk and a good signature): increments the
+// Executes a valid tx (REQUIRES: CheckTxValidity == kOk and a good signature) as a tx of the
+// block at `height`, `hash` being tx.Hash() (a gov_propose's proposal id): increments the
 // sender's nonce and applies the payload, or records an execution failure (returned) with
-// only the nonce increment.
-TxCode ExecuteTx(StateOverlay& state, const Transaction& tx);
+// only the nonce increment (and, for proposal_expired, the proposal marked expired).
+TxCode ExecuteTx(StateOverlay& state, const Transaction& tx, uint64_t height,
+                 const crypto::Hash256& hash);
 
 // Verifies every signature in txs (skipping known-valid hashes); returns the index of the
 // first invalid one, or -1.
@@ -64,19 +70,30 @@ std::vector<uint8_t> VerifyEach(std::span<const Transaction> txs, unsigned threa
 void VerifyEach(std::span<const Transaction> txs, std::span<const size_t> which, unsigned threads,
                 std::vector<uint8_t>& ok);
 
-// Executes `block`'s transactions on `state` (the state after block height-1, whose tree is
-// `parent_view`, of ProcessStateTree()), and updates the tree. Fails, naming the tx index and
+// Executes `block` on `state` (the state after block height-1, whose tree is `parent_view`,
+// of ProcessStateTree()): governance's BeginBlock (a pending member set taking effect, the
+// queued proposal run), then the transactions; and updates the tree. Fails, naming the tx index and
 // reason, if any tx is invalid. Does not check the header; see VerifyBlock.
 Result<ExecResult> ExecuteBlock(const StateReader& state, const StateTree::View& parent_view,
                                 const Block& block, const ExecOptions& opts = {});
+
+// The header's (validators_hash, next_validators_hash) for a block at `height` whose parent
+// state is `parent_state` and executed state `after`; `parent` gives them when the state holds
+// no member set.
+std::pair<crypto::Hash256, crypto::Hash256> SetHashesFor(const StateReader& parent_state,
+                                                         const StateReader& after,
+                                                         const BlockHeader& parent,
+                                                         uint64_t height);
 
 // The state root of a state written in one go (genesis): the tree of its present entries.
 crypto::Hash256 StateRootOf(const StateDiff& entries);
 
 // Everything a node checks before committing `block` on top of `parent`: chain id, height,
 // prev hash, timestamp not before parent's, tx count and Merkle root, proposer signature,
-// every tx, that executing it yields header.state_root, and validator set hashes equal to
-// the parent's (the set is fixed at genesis). Which proposer is allowed is the consensus
+// every tx, that executing it yields header.state_root, and the validator set hashes:
+// validators_hash = SetHash(set(h)) from `state`, next_validators_hash = SetHash(set(h+1))
+// from the executed state (ledger/governance.h); a state without set/members (bare test
+// states) keeps the parent's hashes. Which proposer is allowed is the consensus
 // engine's business and is not checked here. `parent_view` is the parent's state tree.
 Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& parent,
                                const StateTree::View& parent_view, const Block& block,
@@ -84,7 +101,8 @@ Result<ExecResult> VerifyBlock(const StateReader& state, const BlockHeader& pare
 
 // Builds a block on top of `parent` from candidate txs in order: each is checked against the
 // state as it evolves and skipped (reported in `skipped`) if not valid; the header is filled
-// in (roots, count, the parent's validator set hashes) and signed by `proposer`.
+// in (roots, count, validator set hashes as VerifyBlock checks them) and signed by
+// `proposer`.
 struct BuiltBlock {
   Block block;
   ExecResult exec;

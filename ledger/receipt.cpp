@@ -27,6 +27,22 @@ std::string_view TxCodeName(TxCode c) {
       return "self_transfer";
     case TxCode::kZeroAmount:
       return "zero_amount";
+    case TxCode::kNotGovernanceAdmin:
+      return "not_governance_admin";
+    case TxCode::kBadExpiry:
+      return "bad_expiry";
+    case TxCode::kTooManyProposals:
+      return "too_many_proposals";
+    case TxCode::kInvalidAction:
+      return "invalid_action";
+    case TxCode::kUnknownProposal:
+      return "unknown_proposal";
+    case TxCode::kProposalClosed:
+      return "proposal_closed";
+    case TxCode::kProposalExpired:
+      return "proposal_expired";
+    case TxCode::kAlreadyApproved:
+      return "already_approved";
     case TxCode::kMalformed:
       return "malformed";
     case TxCode::kWrongChain:
@@ -57,7 +73,7 @@ bool IsExecutionFailure(TxCode c) {
 }
 
 namespace {
-bool IsKnownReceiptCode(uint8_t v) { return v == 0 || (v >= 1 && v <= 8); }
+bool IsKnownReceiptCode(uint8_t v) { return v == 0 || (v >= 1 && v <= 16); }
 }  // namespace
 
 Bytes EncodeReceipts(const std::vector<Receipt>& receipts) {

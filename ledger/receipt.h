@@ -23,6 +23,15 @@ enum class TxCode : uint8_t {
   kUnknownAccount = 6,    // set_role of an unregistered account
   kSelfTransfer = 7,      // transfer to oneself
   kZeroAmount = 8,
+  // Governance (gov_propose / gov_approve; PROTOCOL §6, checked in this order).
+  kNotGovernanceAdmin = 9,  // sender not in gov/config (or the chain has no governance)
+  kBadExpiry = 10,          // expires_at <= height or > height + 100,000
+  kTooManyProposals = 11,   // the sender already has 16 open proposals
+  kInvalidAction = 12,      // the action does not fit the current set or config
+  kUnknownProposal = 13,
+  kProposalClosed = 14,   // executed, failed, expired or queued
+  kProposalExpired = 15,  // height > expires_at (the proposal is marked expired)
+  kAlreadyApproved = 16,
   // Validity failures: such a tx never enters a block (a block holding one is invalid).
   kMalformed = 32,
   kWrongChain = 33,

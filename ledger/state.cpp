@@ -19,6 +19,14 @@ Bytes RecordKey(const Address& a, ByteView key) {
   return k;
 }
 
+Bytes SystemKey(std::string_view name) {
+  Bytes k;
+  k.reserve(1 + name.size());
+  k.push_back(0x03);
+  k.insert(k.end(), name.begin(), name.end());
+  return k;
+}
+
 std::optional<Account> StateOverlay::GetAccount(const Address& a) const {
   auto it = accounts_.find(a);
   if (it != accounts_.end()) return it->second;
@@ -38,6 +46,16 @@ std::optional<Bytes> StateOverlay::GetRecord(const Address& a, ByteView key) con
   return base->second;
 }
 
+std::optional<Bytes> StateOverlay::GetSystem(std::string_view name) const {
+  Bytes k = SystemKey(name);
+  auto it = system_.find(k);
+  if (it != system_.end()) return it->second;
+  if (!capture_) return base_.GetSystem(name);
+  auto [base, inserted] = base_system_.try_emplace(std::move(k));
+  if (inserted) base->second = base_.GetSystem(name);
+  return base->second;
+}
+
 void StateOverlay::PutRecord(const Address& a, ByteView key, ByteView value) {
   records_[RecordKey(a, key)] = Bytes(value.begin(), value.end());
 }
@@ -46,6 +64,7 @@ StateDiff StateOverlay::Diff() const {
   StateDiff diff;
   for (const auto& [addr, acct] : accounts_) diff.emplace(AccountKey(addr), acct.Encode());
   for (const auto& [key, value] : records_) diff.emplace(key, value);
+  for (const auto& [key, value] : system_) diff.emplace(key, value);
   return diff;
 }
 
@@ -69,12 +88,22 @@ StateDiff StateOverlay::Undo() const {
     auto addr = Address::FromBytes(ByteView(key).subspan(1, Address::kSize));
     undo.emplace(key, base_.GetRecord(*addr, ByteView(key).subspan(1 + Address::kSize)));
   }
+  for (const auto& [key, value] : system_) {
+    if (auto it = base_system_.find(key); it != base_system_.end()) {
+      undo.emplace(key, it->second);
+      continue;
+    }
+    // A system key is 0x03 name (SystemKey).
+    std::string_view name(reinterpret_cast<const char*>(key.data()) + 1, key.size() - 1);
+    undo.emplace(key, base_.GetSystem(name));
+  }
   return undo;
 }
 
 void StateOverlay::Absorb(const StateOverlay& child) {
   for (const auto& [addr, acct] : child.accounts_) accounts_[addr] = acct;
   for (const auto& [key, value] : child.records_) records_[key] = value;
+  for (const auto& [key, value] : child.system_) system_[key] = value;
 }
 
 std::optional<Account> MemoryState::GetAccount(const Address& a) const {
@@ -87,6 +116,12 @@ std::optional<Account> MemoryState::GetAccount(const Address& a) const {
 
 std::optional<Bytes> MemoryState::GetRecord(const Address& a, ByteView key) const {
   auto it = entries_.find(RecordKey(a, key));
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Bytes> MemoryState::GetSystem(std::string_view name) const {
+  auto it = entries_.find(SystemKey(name));
   if (it == entries_.end()) return std::nullopt;
   return it->second;
 }

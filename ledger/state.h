@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <string_view>
 
 #include "base/bytes.h"
 #include "ledger/account.h"
@@ -15,18 +16,22 @@ namespace cairn::ledger {
 // State keys, as stored and as hashed into the state root:
 //   AccountKey := 0x01 address:fixed[32]
 //   RecordKey  := 0x02 address:fixed[32] key[1..128]
+//   SystemKey  := 0x03 name[1..64]   (governance and membership, ledger/governance.h)
 Bytes AccountKey(const Address& a);
 Bytes RecordKey(const Address& a, ByteView key);
+Bytes SystemKey(std::string_view name);
 
 class StateReader {
  public:
   virtual ~StateReader() = default;
   virtual std::optional<Account> GetAccount(const Address& a) const = 0;
   virtual std::optional<Bytes> GetRecord(const Address& a, ByteView key) const = 0;
+  // The system record `name` (SystemKey), or nullopt when absent.
+  virtual std::optional<Bytes> GetSystem(std::string_view name) const = 0;
 };
 
 // The writes of one block, by state key in byte order (the order the state root hashes
-// them in). nullopt marks a deletion (unused today: records are overwritten, not deleted).
+// them in). nullopt marks a deletion (only system records are deleted, e.g. "set/pending").
 using StateDiff = std::map<Bytes, std::optional<Bytes>>;
 
 // A StateReader over `base` plus pending writes. REQUIRES: base outlives the overlay.
@@ -36,9 +41,14 @@ class StateOverlay : public StateReader {
 
   std::optional<Account> GetAccount(const Address& a) const override;
   std::optional<Bytes> GetRecord(const Address& a, ByteView key) const override;
+  std::optional<Bytes> GetSystem(std::string_view name) const override;
 
   void PutAccount(const Address& a, const Account& acct) { accounts_[a] = acct; }
   void PutRecord(const Address& a, ByteView key, ByteView value);
+  void PutSystem(std::string_view name, Bytes value) {
+    system_[SystemKey(name)] = std::move(value);
+  }
+  void DeleteSystem(std::string_view name) { system_[SystemKey(name)] = std::nullopt; }
 
   // Every write so far, encoded, in state-key order.
   StateDiff Diff() const;
@@ -57,10 +67,12 @@ class StateOverlay : public StateReader {
  private:
   const StateReader& base_;
   std::map<Address, Account> accounts_;
-  std::map<Bytes, Bytes> records_;  // by RecordKey
+  std::map<Bytes, Bytes> records_;                // by RecordKey
+  std::map<Bytes, std::optional<Bytes>> system_;  // by SystemKey; nullopt: deleted
   bool capture_ = false;
   mutable std::map<Address, std::optional<Account>> base_accounts_;
   mutable std::map<Bytes, std::optional<Bytes>> base_records_;  // by RecordKey
+  mutable std::map<Bytes, std::optional<Bytes>> base_system_;   // by SystemKey
 };
 
 // A StateReader over a fixed map, for tests and for building genesis.
@@ -68,6 +80,7 @@ class MemoryState : public StateReader {
  public:
   std::optional<Account> GetAccount(const Address& a) const override;
   std::optional<Bytes> GetRecord(const Address& a, ByteView key) const override;
+  std::optional<Bytes> GetSystem(std::string_view name) const override;
   void Apply(const StateDiff& diff);
   const std::map<Bytes, Bytes>& entries() const { return entries_; }
 

@@ -6,6 +6,15 @@
 //   Put       (2)   := key:bytes[1..128] value:bytes[0..4096]
 //   RegisterAccount (3) := public_key:fixed[32] role:u8 (1 member, 2 admin)
 //   SetRole   (4)   := account:fixed[32] role:u8
+//   GovPropose (5)  := expires_at:u64 action:Action
+//   GovApprove (6)  := proposal:fixed[32]
+//   Action          := 1 AddValidator  name:bytes[1..64] consensus_key:fixed[32] p2p_key:fixed[32]
+//                                      address:bytes[0..255]
+//                    | 2 RemoveMember  id:u32
+//                    | 3 AddObserver   name:bytes[1..64] p2p_key:fixed[32] address:bytes[0..255]
+//                    | 4 RotateKeys    id:u32 consensus_key:fixed[32] p2p_key:fixed[32]
+//                    | 5 SetGovernance threshold:u16 count:u16 admin:fixed[32]^count
+//                      (count 1..64; threshold is checked against count at execution, not here)
 //   SigningBytes    := "CAIRN/tx/v1" 0x00 || Tx without its signature field
 #include "ledger/transaction.h"
 
@@ -33,8 +42,13 @@ void EncodeUnsigned(const Transaction& tx, Writer& w) {
           w.Var(p.key).Var(p.value);
         } else if constexpr (std::is_same_v<T, RegisterAccount>) {
           w.Fixed(p.public_key).U8(static_cast<uint8_t>(p.role));
-        } else {
+        } else if constexpr (std::is_same_v<T, SetRole>) {
           w.Fixed(p.account).U8(static_cast<uint8_t>(p.role));
+        } else if constexpr (std::is_same_v<T, GovPropose>) {
+          w.U64(p.expires_at);
+          EncodeAction(w, p.action);
+        } else {
+          w.Fixed(p.proposal);
         }
       },
       tx.payload);
@@ -50,6 +64,125 @@ bool ReadRole(Reader& r, Role* role) {
 
 }  // namespace
 
+ActionKind KindOf(const Action& a) { return static_cast<ActionKind>(a.index() + 1); }
+
+std::string_view ActionKindName(ActionKind k) {
+  switch (k) {
+    case ActionKind::kAddValidator:
+      return "add_validator";
+    case ActionKind::kRemoveMember:
+      return "remove_member";
+    case ActionKind::kAddObserver:
+      return "add_observer";
+    case ActionKind::kRotateKeys:
+      return "rotate_keys";
+    case ActionKind::kSetGovernance:
+      return "set_governance";
+  }
+  return "unknown";
+}
+
+bool ChangesMembers(const Action& a) { return !std::holds_alternative<SetGovernance>(a); }
+
+void EncodeAction(Writer& w, const Action& a) {
+  w.U8(static_cast<uint8_t>(KindOf(a)));
+  std::visit(
+      [&](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, AddValidator>) {
+          w.Str(p.name).Fixed(p.consensus_key).Fixed(p.p2p_key).Str(p.address);
+        } else if constexpr (std::is_same_v<T, RemoveMember>) {
+          w.U32(p.id);
+        } else if constexpr (std::is_same_v<T, AddObserver>) {
+          w.Str(p.name).Fixed(p.p2p_key).Str(p.address);
+        } else if constexpr (std::is_same_v<T, RotateKeys>) {
+          w.U32(p.id).Fixed(p.consensus_key).Fixed(p.p2p_key);
+        } else {
+          w.U16(p.threshold).U16(static_cast<uint16_t>(p.admins.size()));
+          for (const auto& k : p.admins) w.Fixed(k);
+        }
+      },
+      a);
+}
+
+size_t ActionEncodedSize(const Action& a) {
+  return 1 + std::visit(
+                 [](const auto& p) -> size_t {
+                   using T = std::decay_t<decltype(p)>;
+                   if constexpr (std::is_same_v<T, AddValidator>) {
+                     return 4 + p.name.size() + 32 + 32 + 4 + p.address.size();
+                   } else if constexpr (std::is_same_v<T, RemoveMember>) {
+                     return 4;
+                   } else if constexpr (std::is_same_v<T, AddObserver>) {
+                     return 4 + p.name.size() + 32 + 4 + p.address.size();
+                   } else if constexpr (std::is_same_v<T, RotateKeys>) {
+                     return 4 + 32 + 32;
+                   } else {
+                     return 2 + 2 + 32 * p.admins.size();
+                   }
+                 },
+                 a);
+}
+
+bool ReadAction(Reader& r, Action* out) {
+  uint8_t kind = 0;
+  if (!r.U8(&kind, "action kind")) return false;
+  switch (static_cast<ActionKind>(kind)) {
+    case ActionKind::kAddValidator: {
+      AddValidator a;
+      r.Str(&a.name, kMaxMemberName, "add_validator.name", 1);
+      r.Fixed(&a.consensus_key, "add_validator.consensus_key");
+      r.Fixed(&a.p2p_key, "add_validator.p2p_key");
+      r.Str(&a.address, kMaxMemberAddress, "add_validator.address");
+      *out = std::move(a);
+      break;
+    }
+    case ActionKind::kRemoveMember: {
+      RemoveMember a;
+      r.U32(&a.id, "remove_member.id");
+      *out = a;
+      break;
+    }
+    case ActionKind::kAddObserver: {
+      AddObserver a;
+      r.Str(&a.name, kMaxMemberName, "add_observer.name", 1);
+      r.Fixed(&a.p2p_key, "add_observer.p2p_key");
+      r.Str(&a.address, kMaxMemberAddress, "add_observer.address");
+      *out = std::move(a);
+      break;
+    }
+    case ActionKind::kRotateKeys: {
+      RotateKeys a;
+      r.U32(&a.id, "rotate_keys.id");
+      r.Fixed(&a.consensus_key, "rotate_keys.consensus_key");
+      r.Fixed(&a.p2p_key, "rotate_keys.p2p_key");
+      *out = a;
+      break;
+    }
+    case ActionKind::kSetGovernance: {
+      SetGovernance a;
+      uint16_t count = 0;
+      r.U16(&a.threshold, "set_governance.threshold");
+      if (r.U16(&count, "set_governance.count")) {
+        if (count == 0 || count > kMaxGovAdmins) {
+          r.Fail("set_governance.count",
+                 std::to_string(count) + " is not in [1, " + std::to_string(kMaxGovAdmins) + "]");
+        } else if (r.remaining() < size_t{count} * 32) {
+          r.Fail("set_governance.admins", "truncated");
+        } else {
+          a.admins.resize(count);
+          for (auto& k : a.admins) r.Fixed(&k, "set_governance.admin");
+        }
+      }
+      *out = std::move(a);
+      break;
+    }
+    default:
+      return r.Fail("action kind", "unknown kind " + std::to_string(kind));
+  }
+  return r.ok();
+}
+
 PayloadKind KindOf(const Payload& p) { return static_cast<PayloadKind>(p.index() + 1); }
 
 std::string_view PayloadKindName(PayloadKind k) {
@@ -62,6 +195,10 @@ std::string_view PayloadKindName(PayloadKind k) {
       return "register";
     case PayloadKind::kSetRole:
       return "set_role";
+    case PayloadKind::kGovPropose:
+      return "gov_propose";
+    case PayloadKind::kGovApprove:
+      return "gov_approve";
   }
   return "unknown";
 }
@@ -92,6 +229,10 @@ size_t Transaction::EncodedSize() const {
     body = 4 + p->key.size() + 4 + p->value.size();
   } else if (std::holds_alternative<Transfer>(payload)) {
     body = 32 + 8;
+  } else if (auto* g = std::get_if<GovPropose>(&payload)) {
+    body = 8 + ActionEncodedSize(g->action);
+  } else if (std::holds_alternative<GovApprove>(payload)) {
+    body = 32;
   } else {
     body = 32 + 1;
   }
@@ -139,6 +280,19 @@ Result<Transaction> Transaction::Decode(ByteView b) {
         SetRole p;
         r.Fixed(&p.account, "set_role.account");
         ReadRole(r, &p.role);
+        tx.payload = p;
+        break;
+      }
+      case PayloadKind::kGovPropose: {
+        GovPropose p;
+        r.U64(&p.expires_at, "gov_propose.expires_at");
+        if (r.ok()) ReadAction(r, &p.action);
+        tx.payload = std::move(p);
+        break;
+      }
+      case PayloadKind::kGovApprove: {
+        GovApprove p;
+        r.Fixed(&p.proposal, "gov_approve.proposal");
         tx.payload = p;
         break;
       }

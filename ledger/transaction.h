@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "base/bytes.h"
+#include "base/codec.h"
 #include "base/status.h"
 #include "crypto/ed25519.h"
 #include "crypto/sha256.h"
@@ -38,11 +40,89 @@ struct SetRole {
   friend bool operator==(const SetRole&, const SetRole&) = default;
 };
 
-using Payload = std::variant<Transfer, Put, RegisterAccount, SetRole>;
+// Governance actions (docs/PROTOCOL.md §3, ledger/governance.h): what a gov_propose asks the
+// governance admins to do. Names are 1..kMaxMemberName bytes, addresses 0..kMaxMemberAddress.
+inline constexpr size_t kMaxMemberName = 64;
+inline constexpr size_t kMaxMemberAddress = 255;
+inline constexpr size_t kMaxGovAdmins = 64;  // bounds gov/config and a SetGovernance tx
 
-enum class PayloadKind : uint8_t { kTransfer = 1, kPut = 2, kRegisterAccount = 3, kSetRole = 4 };
+struct AddValidator {
+  std::string name;
+  crypto::PublicKey consensus_key;
+  crypto::PublicKey p2p_key;
+  std::string address;
+  friend bool operator==(const AddValidator&, const AddValidator&) = default;
+};
+// Removes a validator or an observer.
+struct RemoveMember {
+  uint32_t id = 0;
+  friend bool operator==(const RemoveMember&, const RemoveMember&) = default;
+};
+struct AddObserver {
+  std::string name;
+  crypto::PublicKey p2p_key;
+  std::string address;
+  friend bool operator==(const AddObserver&, const AddObserver&) = default;
+};
+// Replaces a validator's keys; its member id stays.
+struct RotateKeys {
+  uint32_t id = 0;
+  crypto::PublicKey consensus_key;
+  crypto::PublicKey p2p_key;
+  friend bool operator==(const RotateKeys&, const RotateKeys&) = default;
+};
+// Replaces the governance admin set and threshold.
+struct SetGovernance {
+  uint16_t threshold = 0;
+  std::vector<crypto::PublicKey> admins;  // 1..kMaxGovAdmins
+  friend bool operator==(const SetGovernance&, const SetGovernance&) = default;
+};
+using Action = std::variant<AddValidator, RemoveMember, AddObserver, RotateKeys, SetGovernance>;
+enum class ActionKind : uint8_t {
+  kAddValidator = 1,
+  kRemoveMember = 2,
+  kAddObserver = 3,
+  kRotateKeys = 4,
+  kSetGovernance = 5,
+};
+ActionKind KindOf(const Action& a);
+// "add_validator", "remove_member", "add_observer", "rotate_keys", "set_governance"
+std::string_view ActionKindName(ActionKind k);
+// Actions 1-4 change the member set and are serialised through set/pending.
+bool ChangesMembers(const Action& a);
+
+// Action := kind:u8 body (transaction.cpp's grammar); shared by GovPropose and the stored
+// Proposal. ReadAction records the failure in `r` and returns false.
+void EncodeAction(codec::Writer& w, const Action& a);
+bool ReadAction(codec::Reader& r, Action* a);
+size_t ActionEncodedSize(const Action& a);
+
+// Governance admin: opens a proposal (and approves it); its id is this tx's hash.
+struct GovPropose {
+  uint64_t expires_at = 0;  // last height at which it may be approved
+  Action action;
+  friend bool operator==(const GovPropose&, const GovPropose&) = default;
+};
+// Governance admin: approves an open proposal.
+struct GovApprove {
+  crypto::Hash256 proposal;
+  friend bool operator==(const GovApprove&, const GovApprove&) = default;
+};
+
+using Payload = std::variant<Transfer, Put, RegisterAccount, SetRole, GovPropose, GovApprove>;
+
+enum class PayloadKind : uint8_t {
+  kTransfer = 1,
+  kPut = 2,
+  kRegisterAccount = 3,
+  kSetRole = 4,
+  kGovPropose = 5,
+  kGovApprove = 6,
+};
 PayloadKind KindOf(const Payload& p);
-std::string_view PayloadKindName(PayloadKind k);  // "transfer", "put", "register", "set_role"
+// "transfer", "put", "register", "set_role", "gov_propose", "gov_approve"
+std::string_view PayloadKindName(PayloadKind k);
+// Role-admin only (register, set_role); governance kinds check gov/config instead.
 bool IsAdminOnly(const Payload& p);
 
 inline constexpr size_t kMaxChainId = 64;

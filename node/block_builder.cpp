@@ -32,6 +32,10 @@ class PendingState final : public ledger::StateReader {
     if (const auto* v = Find(ledger::RecordKey(a, key))) return *v;
     return base_.GetRecord(a, key);
   }
+  std::optional<Bytes> GetSystem(std::string_view name) const override {
+    if (const auto* v = Find(ledger::SystemKey(name))) return *v;
+    return base_.GetSystem(name);
+  }
 
  private:
   const std::optional<Bytes>* Find(const Bytes& key) const {

@@ -31,6 +31,9 @@ class AccountSnapshot final : public ledger::StateReader {
   std::optional<Bytes> GetRecord(const ledger::Address& a, ByteView key) const override {
     return base_.GetRecord(a, key);
   }
+  std::optional<Bytes> GetSystem(std::string_view name) const override {
+    return base_.GetSystem(name);
+  }
 
  private:
   const ledger::StateReader& base_;

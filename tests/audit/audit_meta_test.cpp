@@ -208,6 +208,10 @@ TEST_CASE("audit checks the undo records against the replay and their heights", 
     Expect(c.Audit(), AuditCheck::kState, std::nullopt,
            "an undo record ('U') at height 1, at or below undo_from 2");
   }
+  SECTION("records with no undo_from bounding them") {
+    c.Delete(MetaKey("undo_from"));
+    Expect(c.Audit(), AuditCheck::kState, std::nullopt, "an undo record ('U') is stored (");
+  }
   SECTION("one above the head") {
     c.Put(HeightKey('U', 6), ledger::ChainStore::EncodeUndo({}));
     Expect(c.Audit(), AuditCheck::kHead, 6, "an undo record is stored above the head (height 5)");

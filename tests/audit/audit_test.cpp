@@ -86,8 +86,8 @@ TEST_CASE("audit passes an intact chain and summarises it", "[audit]") {
   CHECK(r.transactions == c.chain.transactions);
   CHECK(r.head_hash == c.head_hash);
   CHECK(r.state_root == c.state_root);
-  // admin, alice, bob accounts and alice's record.
-  CHECK(r.state_entries == 4);
+  // admin, alice, bob accounts, alice's record, and genesis's set/members and gov/config.
+  CHECK(r.state_entries == 6);
   CHECK(r.store_checked);
 }
 

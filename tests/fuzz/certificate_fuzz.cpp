@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!cert.error().empty());
   }
 
-  chain::Checked checked = c.rules.CheckCertificate(c.block, in);
+  chain::Checked checked = c.rules.CheckCertificate(c.block, in, c.rules.genesis_validators());
   if (checked.ok()) {
     // Accepted: the decoded certificate is for this block, with a quorum of distinct
     // validators whose precommit signatures verify.

@@ -174,3 +174,82 @@ TEST_CASE("a directory or a FIFO given as genesis.json is named, without blockin
   REQUIRE(::symlink(real.c_str(), dir.Sub("link.json").c_str()) == 0);
   CHECK(Genesis::Load(dir.Sub("link.json")).ok());
 }
+
+TEST_CASE("genesis seeds set/members and gov/config with the documented defaults",
+          "[genesis][governance]") {
+  auto key = [](uint8_t n) {
+    std::array<uint8_t, 32> s{};
+    s[0] = n;
+    s[31] = 0x77;
+    return crypto::KeyPair::FromSeed(crypto::PrivateKey(s)).public_key();
+  };
+  json j = ValidJson();
+  j["consensus"] = "raft";
+  j["validators"].push_back({{"name", "v1"}, {"public_key", key(1).ToHex()}});
+  j["observers"] = json::array({{{"name", "o0"}, {"public_key", key(2).ToHex()}}});
+  j["accounts"].push_back({{"public_key", key(3).ToHex()}, {"role", "admin"}});
+  j["accounts"].push_back({{"public_key", key(4).ToHex()}, {"role", "member"}});
+  j["accounts"].push_back({{"public_key", key(5).ToHex()}, {"role", "admin"}});
+  auto g = Genesis::FromJson(j.dump());
+  REQUIRE(g.ok());
+  ledger::MemoryState state;
+  state.Apply(g->InitialState());
+
+  // Ids in file order, validators first; no addresses in state (they stay operational).
+  auto members = ledger::ReadMembers(state);
+  REQUIRE(members);
+  CHECK(members->next_id == 3);
+  REQUIRE(members->members.size() == 3);
+  CHECK(members->members[1].id == 1);
+  CHECK(members->members[1].name == "v1");
+  CHECK(members->members[1].consensus_key == key(1));
+  CHECK(members->members[2].kind == ledger::MemberKind::kObserver);
+  CHECK(members->members[0].address.empty());
+  CHECK(g->Block0().header.validators_hash == ledger::SetHash(*ledger::ValidatorSetAt(state, 1)));
+
+  // Default: every admin account, threshold floor(3 / 2) + 1 = 2.
+  auto config = ledger::ReadGovConfig(state);
+  REQUIRE(config);
+  CHECK(config->threshold == 2);
+  CHECK(config->admins.size() == 3);
+  CHECK(config->admins[1] == key(3));
+
+  // Explicit, round-tripped through ToJson.
+  j["governance"] = {{"admins", {key(4).ToHex(), key(5).ToHex()}}, {"threshold", 1}};
+  auto explicit_gov = Genesis::FromJson(j.dump());
+  REQUIRE(explicit_gov.ok());
+  CHECK(explicit_gov->GovernanceConfig() == ledger::GovConfig{1, {key(4), key(5)}});
+  auto round = Genesis::FromJson(explicit_gov->ToJson());
+  REQUIRE(round.ok());
+  CHECK(round->Block0().Hash() == explicit_gov->Block0().Hash());
+  CHECK(explicit_gov->Block0().Hash() != g->Block0().Hash());  // gov/config is in the state root
+
+  // No admins: no governance record at all.
+  j["governance"] = {{"admins", json::array()}};
+  auto ungoverned = Genesis::FromJson(j.dump());
+  REQUIRE(ungoverned.ok());
+  CHECK_FALSE(ungoverned->GovernanceConfig());
+  ledger::MemoryState bare;
+  bare.Apply(ungoverned->InitialState());
+  CHECK_FALSE(ledger::ReadGovConfig(bare));
+  CHECK(ledger::ReadMembers(bare));
+}
+
+TEST_CASE("genesis governance errors name the field", "[genesis][governance]") {
+  json j = ValidJson();
+  const std::string admin = j["accounts"][0]["public_key"];
+  j["governance"] = {{"admins", {admin}}, {"threshold", 2}};
+  CHECK(ErrorOf(j) == "genesis: governance.threshold: 2 exceeds the 1 admins");
+  j["governance"] = {{"admins", {admin, admin}}};
+  CHECK(ErrorOf(j) == "genesis: governance.admins: " + admin + " is listed twice");
+  j["governance"] = {{"admins", {"zz"}}};
+  CHECK(ErrorOf(j) == "genesis: governance.admins[0]: must be 64 hex digits");
+  j["governance"] = {{"threshold", 0}};
+  CHECK(ErrorOf(j) == "genesis: governance.threshold: must be an integer in [1, 64]");
+  j["governance"] = {{"admins", json::array()}, {"threshold", 1}};
+  CHECK(ErrorOf(j) == "genesis: governance.threshold: set, but there are no admins");
+  j["governance"] = {{"quorum", 1}};
+  CHECK(ErrorOf(j) == "genesis: governance.quorum: unknown field");
+  j["governance"] = 3;
+  CHECK(ErrorOf(j) == "genesis: governance: must be an object");
+}

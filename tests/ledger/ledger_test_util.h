@@ -58,6 +58,20 @@ inline std::vector<Transaction> SampleTxs() {
                          std::string(kMaxChainId, 'c')));
   out.push_back(SignedTx(a, 12, SetRole{b.public_key(), Role::kAdmin}));
   out.push_back(SignedTx(a, 13, SetRole{a.public_key(), Role::kMember}));
+  // Governance: each action kind, with the longest name, address and admin list.
+  const crypto::PublicKey k1 = Key(103).public_key(), k2 = Key(104).public_key();
+  out.push_back(SignedTx(a, 14, GovPropose{100, AddValidator{"v", k1, k2, "h:1"}}));
+  out.push_back(
+      SignedTx(a, 15,
+               GovPropose{UINT64_MAX, AddValidator{std::string(kMaxMemberName, 'n'), k1, k1,
+                                                   std::string(kMaxMemberAddress, 'a')}}));
+  out.push_back(SignedTx(a, 16, GovPropose{1, RemoveMember{UINT32_MAX}}));
+  out.push_back(SignedTx(a, 17, GovPropose{2, AddObserver{"o", k2, ""}}));
+  out.push_back(SignedTx(a, 18, GovPropose{3, RotateKeys{7, k1, k2}}));
+  out.push_back(SignedTx(a, 19, GovPropose{4, SetGovernance{1, {k1}}}));
+  out.push_back(SignedTx(
+      a, 20, GovPropose{5, SetGovernance{2, std::vector<crypto::PublicKey>(kMaxGovAdmins, k2)}}));
+  out.push_back(SignedTx(a, 21, GovApprove{crypto::Sha256Of(AsBytes("proposal"))}));
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "api/json.h"
 #include "api/tx_proof.h"
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
@@ -16,6 +17,7 @@
 #include "genesis/genesis.h"
 #include "ledger/block.h"
 #include "ledger/executor.h"
+#include "ledger/governance.h"
 #include "ledger/receipt.h"
 #include "ledger/state_tree.h"
 #include "tests/kit/chain_fixture.h"
@@ -378,4 +380,68 @@ TEST_CASE("docs/PROTOCOL.md state writes: no-op writes and failed transactions",
     CHECK(r.diff.at(admin_key) ==
           (Account{.balance = 10, .nonce = 2, .role = Role::kAdmin}.Encode()));
   }
+}
+
+// Section 8 "Governance": the two governance transactions, the system records of the genesis
+// vector, and what the proposal writes when it runs (threshold 1: in its own transaction).
+TEST_CASE("docs/PROTOCOL.md governance vectors hold", "[protocol][governance]") {
+  Vectors doc = ReadDoc();
+  auto& v = doc.rows;
+  auto g = genesis::Genesis::FromJson(doc.json[0]);
+  REQUIRE(g.ok());
+  KeyPair admin = SeedKey(0x20), joiner = SeedKey(0x40);
+
+  MemoryState state;
+  state.Apply(g->InitialState());
+  Expect(v, "gov_config_state_key", ToHex(SystemKey(kGovConfigName)));
+  Expect(v, "gov_config_encoded", ToHex(*state.GetSystem(kGovConfigName)));
+  Expect(v, "members_state_key", ToHex(SystemKey(kMembersName)));
+  Expect(v, "members_encoded", ToHex(*state.GetSystem(kMembersName)));
+  const Hash256 set_hash = SetHash(*ValidatorSetAt(state, 1));
+  Expect(v, "set_hash", set_hash.ToHex());
+  CHECK(g->Block0().header.validators_hash == set_hash);
+
+  Transaction propose;
+  propose.chain_id = "cairn-test";
+  propose.nonce = 0;
+  propose.payload = GovPropose{
+      100, AddValidator{"v1", joiner.public_key(), joiner.public_key(), "127.0.0.1:26657"}};
+  propose.Sign(admin);
+  Transaction approve;
+  approve.chain_id = "cairn-test";
+  approve.nonce = 1;
+  approve.payload = GovApprove{propose.Hash()};
+  approve.Sign(admin);
+  Expect(v, "gov_propose_encoded", ToHex(propose.Encode()));
+  Expect(v, "gov_propose_hash", propose.Hash().ToHex());
+  Expect(v, "gov_approve_encoded", ToHex(approve.Encode()));
+  for (const Transaction& tx : {propose, approve}) {
+    auto back = Transaction::Decode(tx.Encode());
+    REQUIRE(back.ok());
+    CHECK(*back == tx);
+    CHECK(back->VerifySignature());
+  }
+
+  // getTransaction's JSON (docs/RPC.md) of both.
+  const auto pj = api::TxToJson(propose, propose.Hash());
+  CHECK(pj["type"] == "gov_propose");
+  CHECK(pj["expires_at"] == 100);
+  CHECK(pj["action"] == api::Json{{"type", "add_validator"},
+                                  {"name", "v1"},
+                                  {"consensus_key", joiner.public_key().ToHex()},
+                                  {"p2p_key", joiner.public_key().ToHex()},
+                                  {"address", "127.0.0.1:26657"}});
+  CHECK(api::TxToJson(approve, approve.Hash())["proposal"] == propose.Hash().ToHex());
+
+  // At height 1 the propose runs at once (one admin, threshold 1); the approve then finds the
+  // proposal closed.
+  StateOverlay o(state);
+  BeginBlock(o, 1);
+  CHECK(ExecuteTx(o, propose, 1, propose.Hash()) == TxCode::kOk);
+  CHECK(ExecuteTx(o, approve, 1, approve.Hash()) == TxCode::kProposalClosed);
+  Expect(v, "proposal_state_key", ToHex(SystemKey(ProposalName(propose.Hash()))));
+  Expect(v, "proposal_encoded", ToHex(*o.GetSystem(ProposalName(propose.Hash()))));
+  Expect(v, "pending_encoded", ToHex(*o.GetSystem(kPendingName)));
+  Expect(v, "set_hash_at_3", SetHash(*ValidatorSetAt(o, 3)).ToHex());
+  CHECK(SetHash(*ValidatorSetAt(o, 2)) == set_hash);
 }
