@@ -26,6 +26,7 @@ TEST_CASE("json depth: exactly the limit passes, one more level is refused where
           "[base][json]") {
   CHECK(JsonNestingWithin("", 0));
   CHECK(JsonNestingWithin("1", 0));
+  CHECK(JsonTooDeepAt("[1]", 1) == npos);
   CHECK_FALSE(JsonNestingWithin("[]", 0));
   CHECK(JsonTooDeepAt("[]", 0) == 0);
   // {"a":[{"b":[1]}]} is 4 deep.
