@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "base/file.h"
+#include "base/json_depth.h"
 #include "crypto/hex.h"
 
 namespace cairn::cli {
@@ -109,29 +110,6 @@ class Fields {
 // The deepest nesting of arrays and objects, scanned without parsing, so a file of a million
 // '[' is refused before the recursive parser sees it. Proof files nest 3 deep.
 constexpr size_t kMaxNesting = 8;
-
-bool NestingWithin(std::string_view text, size_t max) {
-  size_t depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -268,7 +246,7 @@ Result<ProofFile> ProofFile::FromJson(const Json& j) {
 Result<ProofFile> ReadProofFile(const std::string& path) {
   auto file = ReadRegularFile(path, kMaxProofFileBytes);
   if (!file.ok()) return file.status();
-  if (!NestingWithin(file->data, kMaxNesting)) {
+  if (!JsonNestingWithin(file->data, kMaxNesting)) {
     return Status::InvalidArgument(path + ": JSON nested deeper than " +
                                    std::to_string(kMaxNesting) + " levels; not a proof file");
   }

@@ -20,40 +20,11 @@
 #include "node/p2p_network.h"
 #include "node/wire.h"
 #include "rpc/dispatcher.h"
+#include "rpc/readiness_cache.h"
 #include "rpc/server.h"
+#include "rpc/subscription.h"
 
 namespace cairn::node {
-namespace {
-
-// GET /ready's answer, reused for kReadyCacheMs: it reads the store's head and takes the
-// core's locks, on the RPC I/O thread every connection shares, so a client polling /ready in a
-// loop must not turn into that much store work. An orchestrator polls every few seconds.
-constexpr uint64_t kReadyCacheMs = 250;
-
-class ReadinessCache {
- public:
-  // `compute` runs outside the lock; two callers that find the cache stale may both run it.
-  rpc::Readiness Get(uint64_t now_ms, const std::function<rpc::Readiness()>& compute) {
-    {
-      MutexLock lock(&mu_);
-      if (valid_ && now_ms < at_ms_ + kReadyCacheMs) return cached_;
-    }
-    rpc::Readiness fresh = compute();
-    MutexLock lock(&mu_);
-    cached_ = fresh;
-    at_ms_ = now_ms;
-    valid_ = true;
-    return fresh;
-  }
-
- private:
-  Mutex mu_;
-  rpc::Readiness cached_ GUARDED_BY(mu_);
-  uint64_t at_ms_ GUARDED_BY(mu_) = 0;
-  bool valid_ GUARDED_BY(mu_) = false;
-};
-
-}  // namespace
 
 // The threads Run() starts and what they share; alive for one Run().
 struct Node::Loop {
@@ -201,7 +172,11 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
             metrics.OnRpcCall(method, code, std::chrono::duration<double>(took).count());
           }});
   if (Status s = api::RegisterNodeMethods(dispatcher, loop.core->api()); !s.ok()) return s;
-  loop.core->metrics().InitRpcMethods(dispatcher.Methods());
+  // subscribe/unsubscribe are served by the WebSocket transport, reported through on_call too.
+  std::vector<std::string> rpc_methods = dispatcher.Methods();
+  rpc_methods.insert(rpc_methods.end(), rpc::kSubscriptionMethods.begin(),
+                     rpc::kSubscriptionMethods.end());
+  loop.core->metrics().InitRpcMethods(rpc_methods);
   // Metrics before RPC, so a node that serves RPC is already observable; stopped before Serve
   // returns, so its collectors never read what teardown frees.
   std::unique_ptr<MetricsServer> metrics_server;
@@ -250,7 +225,7 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
     NodeCore& core;
     ~ClearObserver() { core.set_commit_observer(nullptr); }
   } clear_observer{*loop.core};
-  auto ready_cache = std::make_shared<ReadinessCache>();
+  auto ready_cache = std::make_shared<rpc::ReadinessCache>();
   rpc_opts.readiness = [this, &loop, last_commit_ms, ready_cache]() -> rpc::Readiness {
     return ready_cache->Get(clock_.SteadyMs(), [&] {
       return Readiness(*loop.core, last_commit_ms->load(std::memory_order_relaxed));
@@ -294,7 +269,8 @@ Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) 
 }
 
 // GET /ready (docs/RPC.md "Health and readiness"): enough peers, not behind them, and not
-// stalled with transactions waiting. Read on an RPC I/O thread, at most every kReadyCacheMs.
+// stalled with transactions waiting. Read on an RPC I/O thread, at most every
+// rpc::ReadinessCache::kWindowMs.
 rpc::Readiness Node::Readiness(NodeCore& core, uint64_t last_commit_ms) const {
   const api::NodeStatus status = core.api().GetStatus();
   const uint64_t want_peers = std::min<uint64_t>(config_.rpc_ready_min_peers, config_.peers.size());

@@ -3,12 +3,14 @@
 // Thread-safety: every method of both may be called from any thread.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "rpc/dispatcher.h"
 
@@ -29,6 +31,12 @@ class PushChannel {
   // False once the connection is closing: producers may stop work meant for it.
   virtual bool open() const = 0;
 };
+
+// The methods a WebSocket connection serves itself rather than through the dispatcher. Each
+// call is reported to DispatcherOptions::on_call like a dispatcher method's, so an observer
+// that names its series by method (the node's metrics) lists these beside Methods().
+inline constexpr std::array<std::string_view, 2> kSubscriptionMethods = {"subscribe",
+                                                                         "unsubscribe"};
 
 // Subscriptions over PushChannels. The WebSocket transport routes `subscribe` and
 // `unsubscribe` here (they are not dispatcher methods) and calls Disconnected when a

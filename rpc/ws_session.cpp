@@ -10,6 +10,7 @@
 // node's commit path) never waits for a client.
 #include "rpc/ws_session.h"
 
+#include <chrono>
 #include <string_view>
 #include <utility>
 
@@ -18,6 +19,8 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/error.hpp>
+
+#include "base/json_depth.h"
 
 namespace cairn::rpc::detail {
 namespace {
@@ -34,7 +37,7 @@ constexpr size_t kSubscriptionCallCharge = 16 * kMaxSubscriptionCallBytes;
 
 // Brackets nested deeper than this are not parsed here (they go to the dispatcher, which
 // refuses them with its own limits): nlohmann's parse and destruction recurse per level.
-constexpr int kMaxSubscriptionCallDepth = 8;
+constexpr size_t kMaxSubscriptionCallDepth = 8;
 
 // Whether `text` may be a single subscribe/unsubscribe call worth parsing here: a cheap scan
 // first, so ordinary calls never pay for a second parse.
@@ -42,26 +45,7 @@ bool MaybeSubscriptionCall(std::string_view text) {
   if (text.find("subscribe") == std::string_view::npos) return false;
   size_t i = text.find_first_not_of(" \t\r\n");
   if (i == std::string_view::npos || text[i] != '{') return false;
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') in_string = true;
-    if (c == '{' || c == '[') {
-      if (++depth > kMaxSubscriptionCallDepth) return false;
-    }
-    if (c == '}' || c == ']') --depth;
-  }
-  return true;
+  return JsonNestingWithin(text, kMaxSubscriptionCallDepth);
 }
 
 }  // namespace
@@ -169,10 +153,18 @@ void WsSession::Handle(std::string text) {
           // Heavy: a resume reads up to max_resume_blocks blocks from the store.
           net::post(*shared.heavy_pool, [self, read_next, request = std::move(request),
                                          held = std::move(doc_charge)]() mutable {
+            const auto start = std::chrono::steady_clock::now();
+            int code = kInternalError;
             try {
-              self->RunSubscriptionCall(request);
+              code = self->RunSubscriptionCall(request);
             } catch (const std::exception&) {
               self->Send(ErrorResponse(request.value("id", Json()), StandardError(kInternalError)));
+            }
+            // Counted like the dispatcher's methods (its on_call observer): the metrics of
+            // an RPC port must not miss what its WebSocket clients call.
+            if (const auto& on_call = self->shared_->dispatcher.options().on_call) {
+              on_call(request["method"].get_ref<const std::string&>(), code,
+                      std::chrono::steady_clock::now() - start);
             }
             request = Json();
             held.Reset();
@@ -225,22 +217,22 @@ size_t WsSession::AnswerRoom() {
   return cap > taken ? cap - taken : 0;
 }
 
-void WsSession::RunSubscriptionCall(const Json& request) {
+int WsSession::RunSubscriptionCall(const Json& request) {
   const Json id = request.contains("id") ? request["id"] : Json();
   if (!id.is_null() && !id.is_string() && !id.is_number()) {
     Send(ErrorResponse(nullptr, StandardError(kInvalidRequest, "id must be a string or number")));
-    return;
+    return kInvalidRequest;
   }
   const bool subscribe = request["method"] == "subscribe";
   SubscriptionService* service = shared_->subscriptions;
   if (service == nullptr) {
     Send(ErrorResponse(id, StandardError(kMethodNotFound)));
-    return;
+    return kMethodNotFound;
   }
   const Json params = request.contains("params") ? request["params"] : Json();
   if (!params.is_null() && !params.is_array() && !params.is_object()) {
     Send(ErrorResponse(id, InvalidParams("params must be an array or an object")));
-    return;
+    return kInvalidParams;
   }
   if (subscribe) {
     auto self = shared_from_this();
@@ -250,18 +242,20 @@ void WsSession::RunSubscriptionCall(const Json& request) {
       AppendResultResponse(id, SubscriptionIdString(sub), &out);
       self->Send(std::move(out));
     });
-    if (error) Send(ErrorResponse(id, *error));
-    return;
+    if (!error) return 0;
+    Send(ErrorResponse(id, *error));
+    return error->code;
   }
   const Json* which = FindParam(params, 0, "subscription");
   std::optional<uint64_t> sub = which != nullptr ? ParseSubscriptionId(*which) : std::nullopt;
   if (!sub) {
     Send(ErrorResponse(id, InvalidParams("params[0]: expected a subscription id (\"0x...\")")));
-    return;
+    return kInvalidParams;
   }
   std::string out;
   AppendResultResponse(id, service->Unsubscribe(*sub, *this), &out);
   Send(std::move(out));
+  return 0;
 }
 
 bool WsSession::Notify(uint64_t subscription, std::shared_ptr<const std::string> result) {

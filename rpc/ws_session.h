@@ -58,7 +58,8 @@ class WsSession : public Session,
   // thread); the next is read once it is answered, so
   // one connection runs one request at a time.
   void Handle(std::string text);
-  void RunSubscriptionCall(const Json& request);
+  // Answers a subscribe/unsubscribe; returns the error code it answered, 0 for a result.
+  int RunSubscriptionCall(const Json& request);
   void WriteNext();
   void OnWrite(beast::error_code ec);
   // Starts the close handshake with `code` and `reason` after the write in progress; the
