@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <stdexcept>
 
+#include "crypto/key_file.h"
 #include "tests/integration/dev_node.h"
 
 namespace cairn::testing {
@@ -69,6 +71,33 @@ Network::~Network() {
       p->Signal(SIGKILL);
       p->Wait(std::chrono::seconds(10));
     }
+  }
+}
+
+std::string Network::AddNode(const std::string& name, const crypto::KeyPair& key) {
+  const uint16_t ports = FreePortRange(2);
+  nlohmann::json cfg = nlohmann::json::parse(ReadFile(Home(names_.front()) + "/config.json"));
+  cfg["name"] = name;
+  cfg["rpc"]["listen"] = "127.0.0.1:" + std::to_string(ports);
+  const std::string p2p = "127.0.0.1:" + std::to_string(ports + 1);
+  cfg["p2p"]["listen"] = p2p;
+  nlohmann::json peers = nlohmann::json::array();
+  nlohmann::json genesis = nlohmann::json::parse(ReadFile(dir_ + "/genesis.json"));
+  for (const auto& v : genesis["validators"]) {
+    peers.push_back({{"address", v["address"]}, {"node_id", v["public_key"]}});
+  }
+  cfg["p2p"]["peers"] = peers;
+  std::filesystem::create_directories(Home(name));
+  std::ofstream(Home(name) + "/config.json") << cfg.dump(2);
+  WriteKey(name, key);
+  names_.push_back(name);
+  return p2p;
+}
+
+void Network::WriteKey(const std::string& name, const crypto::KeyPair& key) {
+  std::filesystem::remove(Home(name) + "/node_key.json");
+  if (Status s = crypto::WriteKeyFile(Home(name) + "/node_key.json", key); !s.ok()) {
+    throw std::runtime_error("writing the key of " + name + ": " + s.message());
   }
 }
 
