@@ -32,7 +32,6 @@ Status EngineDriver::Open(const consensus::EngineOptions& options, const Wrap& w
   if (!durable.ok()) return durable.status().Wrap("consensus state");
   const ledger::Head head = p_.store.head();
   raft_members_ = options.raft_members.has_value();
-  self_id_ = options.id;
   // Solo signs no votes, and a first boot (or a member's first open) has nothing to forget.
   const bool first_boot =
       (head.height == 0 || joining) && !durable->hard_state && durable->records.empty();
@@ -316,17 +315,9 @@ void EngineDriver::FeedMembership(uint64_t height, bool both) {
     return;
   }
   if (p_.genesis.consensus != genesis::ConsensusKind::kRaft || !raft_members_) return;
-  const bool was_removed = engine_->GetStatus().removed;
   if (Status s = engine_->ApplyMembers(Membership::Ids(snap->after), snap->members.next_id, height);
       !s.ok()) {
     Log("consensus")->warn("member set after block {} refused: {}", height, s.message());
-  }
-  if (!was_removed && engine_->GetStatus().removed) {
-    Log("consensus")
-        ->warn(
-            "block {} removed this validator (member {}) from the Raft members: it votes, "
-            "campaigns and acknowledges no more, and hands over leadership if it leads",
-            height, self_id_ ? *self_id_ : consensus::kNoReplica);
   }
 }
 

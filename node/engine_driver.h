@@ -148,7 +148,6 @@ class EngineDriver {
   };
   std::map<consensus::ReplicaId, RefusedLog> refused_log_;  // rate limit of refusal lines
   bool raft_members_ = false;  // the Raft engine was opened with member changes enabled
-  std::optional<consensus::ReplicaId> self_id_;
 
   mutable Mutex status_mu_;
   consensus::EngineStatus status_ GUARDED_BY(status_mu_);

@@ -255,6 +255,13 @@ Status NodeCore::Tick() {
   if (Status s = FollowMembers(); !s.ok()) return s;
   if (engine_open_) {
     const consensus::EngineStatus es = driver_.status();
+    if (es.removed && !removed_) {
+      removed_ = true;
+      Log("node")->warn(
+          "validator {} applied its own removal from the Raft members: it votes, campaigns and "
+          "acknowledges no more (a leader hands leadership over first); stop it",
+          es.id);
+    }
     if (es.learner != learner_) {
       learner_ = es.learner;
       if (learner_) {

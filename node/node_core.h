@@ -127,6 +127,7 @@ class NodeCore {
   bool left_logged_ = false;
   bool rekey_logged_ = false;
   bool learner_ = false;  // the engine said it is a Raft learner (logged on each change)
+  bool removed_ = false;  // the engine applied this replica's removal (logged once)
   // Before the components that count into it.
   NodeMetrics metrics_;
   TxPool pool_;

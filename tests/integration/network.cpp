@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -29,7 +30,10 @@ uint16_t FreePortRange(size_t count) {
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
   const unsigned first = 10000;
   const unsigned span = low > first + 2000 ? low - first - static_cast<unsigned>(count) : 20000;
-  std::mt19937 rng(static_cast<unsigned>(getpid()));
+  // Each call starts elsewhere: ranges handed out earlier may still be unbound (a node added
+  // but not started yet).
+  static std::atomic<unsigned> calls{0};
+  std::mt19937 rng(static_cast<unsigned>(getpid()) + 7919 * calls++);
   for (int attempt = 0; attempt < 200; ++attempt) {
     uint16_t base = static_cast<uint16_t>(first + rng() % span);
     bool ok = true;
@@ -96,7 +100,7 @@ std::string Network::AddNode(const std::string& name, const crypto::KeyPair& key
 
 void Network::WriteKey(const std::string& name, const crypto::KeyPair& key) {
   std::filesystem::remove(Home(name) + "/node_key.json");
-  if (Status s = crypto::WriteKeyFile(Home(name) + "/node_key.json", key); !s.ok()) {
+  if (cairn::Status s = crypto::WriteKeyFile(Home(name) + "/node_key.json", key); !s.ok()) {
     throw std::runtime_error("writing the key of " + name + ": " + s.message());
   }
 }
