@@ -58,6 +58,17 @@ class Load {
     return to > from ? static_cast<double>(n) / (to - from) : 0;
   }
   double now() const { return Seconds(start_); }
+  // Committed transactions in each second since the load began, e.g. "0:120 1:140 ...".
+  std::string Timeline() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<int, size_t> per_second;
+    for (const auto& [at, count] : commits_) per_second[static_cast<int>(at)] += count;
+    std::string out;
+    for (const auto& [sec, count] : per_second) {
+      out += std::to_string(sec) + ":" + std::to_string(count) + " ";
+    }
+    return out;
+  }
   // Sends nothing more through `node`, once the batch in flight (which may go through it)
   // has committed: a node about to be removed must not hold the client's transactions.
   void Exclude(const std::string& node) {
@@ -241,6 +252,19 @@ bool PeersWith(const Network& net, const std::string& n, const std::string& key)
 
 crypto::KeyPair NodeKey(uint32_t n) { return TestKey(n, /*family=*/0x15); }
 
+// The time of day (ms) of the first line of `log` that contains `needle` (log lines start
+// with an RFC 3339 UTC time), or -1.
+int64_t LogTimeMs(const std::string& log, const std::string& needle) {
+  const size_t at = log.find(needle);
+  if (at == std::string::npos) return -1;
+  const size_t line = log.rfind('\n', at) == std::string::npos ? 0 : log.rfind('\n', at) + 1;
+  int hh = 0, mm = 0, ss = 0, ms = 0;
+  if (std::sscanf(log.c_str() + line, "%*d-%*d-%*dT%d:%d:%d.%dZ", &hh, &mm, &ss, &ms) != 4) {
+    return -1;
+  }
+  return ((hh * 60 + mm) * 60 + ss) * 1000 + ms;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -254,6 +278,8 @@ TEST_CASE(
   gov.Register(sender);
   Load load(net, sender, {"v0", "v1"});
   REQUIRE(Eventually([&] { return load.Rate(0, load.now()) > 0; }, 30s));
+  // A baseline for the throughput around the changes (a measurement window, not a wait).
+  REQUIRE(Eventually([&] { return load.now() > 3; }, 30s));
 
   // 4 -> 5: v4 joins from the genesis file and a peer list, syncs, and starts voting.
   const crypto::KeyPair k4 = NodeKey(4);
@@ -267,10 +293,15 @@ TEST_CASE(
   const uint64_t v4_first = FirstSignedBy(net, "v0", k4.public_key().ToHex(), h4 + 2, 60s);
   REQUIRE(v4_first >= h4 + 2);
   const double join_s = Seconds(first_synced);
+  // From the logs: v4's first block synced, and v0 committing the first block v4 signed.
+  const int64_t synced_ms = LogTimeMs(net.Log("v4"), "committed block height=");
+  const int64_t voted_ms =
+      LogTimeMs(net.Log("v0"), "committed block height=" + std::to_string(v4_first) + " ");
   std::printf(
-      "[membership-bft] v4 added at height %llu, first certificate signed at %llu; "
-      "first synced block to first counted vote: %.2f s\n",
-      static_cast<unsigned long long>(h4), static_cast<unsigned long long>(v4_first), join_s);
+      "[membership-bft] v4 added at height %llu, first certificate signed at %llu; first synced "
+      "block to first counted vote: %lld ms (logs), %.2f s (test's polling)\n",
+      static_cast<unsigned long long>(h4), static_cast<unsigned long long>(v4_first),
+      static_cast<long long>(voted_ms - synced_ms), join_s);
 
   // 5 -> 7: two additions back to back (the second waits in the queue for the first).
   const crypto::KeyPair k5 = NodeKey(5), k6 = NodeKey(6);
@@ -308,6 +339,8 @@ TEST_CASE(
     INFO("height " << h);
     CHECK(Signers(net, "v0", h).count(k2_old) == 0);
   }
+  const double t_last = load.now();
+  REQUIRE(Eventually([&] { return load.now() > t_last + 3; }, 30s));  // after the changes
   const double t_end = load.now();
   load.Stop();
   REQUIRE_FALSE(load.stalled());
@@ -322,8 +355,29 @@ TEST_CASE(
   CheckAgreement(net, {"v0", "v3"}, std::min(Height(net, "v3"), Height(net, "v0")));
   std::printf(
       "[membership-bft] throughput (committed tx/s): before the first change %.1f, while 4 -> "
-      "7 %.1f, while removing and rotating %.1f; %zu txs\n",
-      load.Rate(0, t_add), load.Rate(t_add, t_seven), load.Rate(t_seven, t_end), all.size());
+      "7 %.1f, while removing and rotating %.1f, after %.1f; %zu txs\n",
+      load.Rate(0, t_add), load.Rate(t_add, t_seven), load.Rate(t_seven, t_last),
+      load.Rate(t_last, t_end), all.size());
+  {
+    // Rounds above 0 (a proposer that did not deliver in time) explain dips.
+    std::string rounds;
+    const uint64_t head = Height(net, "v0");
+    for (uint64_t h = 1; h <= head; ++h) {
+      json b = Block(net, "v0", h);
+      if (b.contains("certificate") && b["certificate"]["round"] != 0) {
+        rounds += std::to_string(h) + ":r" + b["certificate"]["round"].dump() + " ";
+      }
+    }
+    std::printf(
+        "[membership-bft] heights decided after round 0: %s(add %llu, remove %llu, rotate "
+        "%llu, head %llu)\n",
+        rounds.c_str(), static_cast<unsigned long long>(h4), static_cast<unsigned long long>(hr),
+        static_cast<unsigned long long>(hk), static_cast<unsigned long long>(head));
+  }
+  std::printf(
+      "[membership-bft] committed per second: %s(add at %.1f s, 7 validators at %.1f s, "
+      "end %.1f s)\n",
+      load.Timeline().c_str(), t_add, t_seven, t_end);
 
   const std::vector<std::string> every = {"v0", "v1", "v2", "v3", "v4", "v5", "v6"};
   for (const std::string& n : every) net.Stop(n);
@@ -341,6 +395,8 @@ TEST_CASE(
   gov.Register(sender);
   Load load(net, sender, {"v0", "v1", "v2"});
   REQUIRE(Eventually([&] { return load.Rate(0, load.now()) > 0; }, 30s));
+  // A baseline for the throughput around the changes (a measurement window, not a wait).
+  REQUIRE(Eventually([&] { return load.now() > 3; }, 30s));
 
   // 3 -> 4: v3 joins as a learner, catches up by block sync, and is promoted.
   const crypto::KeyPair k3 = NodeKey(3);
@@ -367,7 +423,12 @@ TEST_CASE(
   const size_t voter_at = log3.find("is now a voter");
   CHECK(learner_at != std::string::npos);
   CHECK(learner_at < voter_at);
-  std::printf("[membership-raft] v3: first synced block to voter: %.2f s\n", voter_s);
+  const int64_t synced_ms = LogTimeMs(log3, "committed block height=");
+  const int64_t voter_ms = LogTimeMs(log3, "is now a voter");
+  std::printf(
+      "[membership-raft] v3: first synced block to voter: %lld ms (logs), %.2f s (test's "
+      "polling)\n",
+      static_cast<long long>(voter_ms - synced_ms), voter_s);
   const double t_four = load.now();
 
   // Remove the leader (by member id); a new one takes over and the load goes on.
@@ -391,6 +452,7 @@ TEST_CASE(
   const std::string removed = names[leader];
   INFO("removing the leader " << removed);
   load.Exclude(removed);
+  const double t_remove = load.now();
   gov.Propose(ledger::RemoveMember{ids[leader]});
   std::vector<std::string> live;
   for (const auto& [key, n] : names) {
@@ -406,6 +468,7 @@ TEST_CASE(
   // The load keeps committing under the new leader.
   const double t_removed = load.now();
   REQUIRE(Eventually([&] { return load.Rate(t_removed, load.now()) > 0; }, 60s));
+  REQUIRE(Eventually([&] { return load.now() > t_removed + 3; }, 30s));  // after the change
   const double t_end = load.now();
   load.Stop();
   REQUIRE_FALSE(load.stalled());
@@ -421,6 +484,10 @@ TEST_CASE(
       "[membership-raft] throughput (committed tx/s): before %.1f, adding v3 %.1f, removing "
       "the leader %.1f; %zu txs\n",
       load.Rate(0, t_add), load.Rate(t_add, t_four), load.Rate(t_four, t_end), all.size());
+  std::printf(
+      "[membership-raft] committed per second: %s(add at %.1f s, voter at %.1f s, "
+      "leader removed at %.1f s)\n",
+      load.Timeline().c_str(), t_add, t_four, t_remove);
 
   const std::vector<std::string> every = {"v0", "v1", "v2", "v3"};
   for (const std::string& n : every) net.Stop(n);
