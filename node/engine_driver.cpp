@@ -130,10 +130,7 @@ std::vector<std::string> EngineDriver::SigningEvidence(
     out.push_back("it holds " + std::to_string(durable.records.size()) + " consensus log records");
   }
   const uint64_t head = p_.store.head().height;
-  // A member added by governance took no part before its addition; its votes are found only
-  // through its records and its blocks (a weaker check than the genesis voters', documented).
-  const bool genesis_voter = options.id < p_.genesis.validators.size();
-  if (options.kind == consensus::EngineKind::kRaft && head > 0 && genesis_voter) {
+  if (options.kind == consensus::EngineKind::kRaft && head > 0) {
     // Raft votes leave no trace in blocks, and a ledger past genesis was built by elections
     // every validator votes in.
     out.push_back("its ledger holds " + std::to_string(head) +

@@ -473,6 +473,20 @@ TEST_CASE(
   load.Stop();
   REQUIRE_FALSE(load.stalled());
 
+  // The added member restarts: it finds its id in its state, reopens its engine from what it
+  // stored, and keeps up (the lost-state check passes: its record exists).
+  if (removed != "v3") {
+    REQUIRE(net.Stop("v3") == 0);
+    REQUIRE(net.Start("v3"));
+    REQUIRE(Eventually(
+        [&] {
+          json s = net.Status("v3");
+          return !s.is_null() && s["validator"] == true && s["role"] != "learner" &&
+                 s["role"] != "removed" && Height(net, "v3") >= Height(net, live[0]);
+        },
+        30s));
+  }
+
   const std::vector<std::string> all = load.accepted();
   for (const std::string& n : live) {
     INFO(n);
