@@ -32,6 +32,7 @@ Status EngineDriver::Open(const consensus::EngineOptions& options, const Wrap& w
   if (!durable.ok()) return durable.status().Wrap("consensus state");
   const ledger::Head head = p_.store.head();
   raft_members_ = options.raft_members.has_value();
+  self_id_ = options.id;
   // Solo signs no votes, and a first boot (or a member's first open) has nothing to forget.
   const bool first_boot =
       (head.height == 0 || joining) && !durable->hard_state && durable->records.empty();
@@ -219,7 +220,10 @@ Status EngineDriver::CheckSyncTarget() {
   const bool bft = p_.genesis.consensus == genesis::ConsensusKind::kBft;
   const consensus::BlockRef tip =
       bft ? consensus::BlockRef{head.height, head.hash} : *pending_sync_to_;
-  if (bft) FeedMembership(head.height, /*both=*/true);
+  if (bft) {
+    FeedMembership(head.height, /*both=*/true);
+    if (KeyRetired()) return Status::Ok();
+  }
   if (Status s = engine_->SyncCompleted(tip); !s.ok()) {
     Log("consensus")->warn("sync completed refused: {}", s.message());
   } else {
@@ -343,6 +347,7 @@ Status EngineDriver::CatchUp() {
   const ledger::Head head = p_.store.head();
   if (engine_->GetStatus().applied_height >= head.height) return Status::Ok();
   FeedMembership(head.height, /*both=*/true);
+  if (KeyRetired()) return Status::Ok();
   if (Status s = engine_->SyncCompleted({head.height, head.hash}); !s.ok()) {
     Log("consensus")->warn("engine refused the synced head {}: {}", head.height, s.message());
     return Status::Ok();
@@ -365,8 +370,10 @@ Status EngineDriver::OnArrival() {
 Status EngineDriver::AfterInput() {
   if (!engine_) return Status::Ok();
   if (Status s = DrainReady(); !s.ok()) return s;
+  if (!engine_) return Status::Ok();  // closed: this node's key was rotated out
   MaybePropose();
   if (Status s = DrainReady(); !s.ok()) return s;
+  if (!engine_) return Status::Ok();
   const uint64_t head = p_.store.head().height;
   if (head >= last_compact_ + kCompactEvery) {
     if (engine_->Compact(head - kCompactMargin).ok()) last_compact_ = head;
@@ -431,8 +438,27 @@ Status EngineDriver::DrainReady() {
     // 4. Record evidence of misbehaviour.
     for (const Bytes& ev : ready.evidence) p_.evidence.Record(ev);
     engine_->Advance();
+    if (KeyRetired()) return Status::Ok();
   }
   return Status::Ok();
+}
+
+bool EngineDriver::KeyRetired() {
+  if (!engine_ || p_.genesis.consensus != genesis::ConsensusKind::kBft || !self_id_) return false;
+  auto snap = p_.membership.Get();
+  if (!snap->from_state) return false;
+  for (const ledger::Member& m : snap->next) {
+    if (m.id != *self_id_ || m.consensus_key == p_.self_key) continue;
+    // Its votes of height head + 1 on would carry a signature the set does not accept, and
+    // its own certificates would count them: it stops signing (a restart with the new key
+    // file opens the engine again, docs/OPERATIONS.md).
+    Log("consensus")
+        ->warn("from height {} validator {} signs with key {}, not this node's: its engine stops",
+               snap->head + 1, m.id, m.consensus_key.ToHex());
+    Close();
+    return true;
+  }
+  return false;
 }
 
 }  // namespace cairn::node

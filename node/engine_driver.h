@@ -113,6 +113,9 @@ class EngineDriver {
   // SyncCompleted(): BFT gets set(height + 2) (and, `both`, set(height + 1)); Raft its member
   // ids as of that block. Refusals are logged: the engine keeps its sets.
   void FeedMembership(uint64_t height, bool both);
+  // BFT: whether set(head + 1) gives this node's member id another consensus key (its key
+  // was rotated); then the engine is closed, so it signs nothing the set would refuse.
+  bool KeyRetired();
   // One info line per interval (or, `now`, at once) with the compact-block counters, when
   // they moved.
   void LogCompactStats(bool now = false);
@@ -148,6 +151,7 @@ class EngineDriver {
   };
   std::map<consensus::ReplicaId, RefusedLog> refused_log_;  // rate limit of refusal lines
   bool raft_members_ = false;  // the Raft engine was opened with member changes enabled
+  std::optional<consensus::ReplicaId> self_id_;
 
   mutable Mutex status_mu_;
   consensus::EngineStatus status_ GUARDED_BY(status_mu_);

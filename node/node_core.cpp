@@ -91,12 +91,23 @@ std::optional<consensus::ReplicaId> NodeCore::FindSelf() const {
     if (index < 0) return std::nullopt;
     return static_cast<consensus::ReplicaId>(index);
   }
-  if (const ledger::Member* m = snap->ValidatorByConsensusKey(key_.public_key())) return m->id;
-  return std::nullopt;
+  const ledger::Member* m = snap->ValidatorByConsensusKey(key_.public_key());
+  if (!m) return std::nullopt;
+  for (const ledger::Member& n : snap->next) {
+    // A rotation to this key is not in force at head + 1 yet: a vote there would carry a
+    // signature set(head + 1) refuses. The engine opens when it is (FollowMembers).
+    if (n.id == m->id && n.consensus_key != key_.public_key()) return std::nullopt;
+  }
+  return m->id;
 }
 
 Status NodeCore::FollowMembers() {
   membership_.Refresh();
+  if (engine_open_ && !driver_.running() && driver_.signing_floor() == 0) {
+    // The driver closed the engine: this node's key was rotated out (EngineDriver::KeyRetired).
+    engine_open_ = false;
+    self_id_.reset();
+  }
   auto snap = membership_.Get();
   if (snap == followed_) return Status::Ok();
   const bool changed = !followed_ || snap->next != followed_->next ||
