@@ -116,7 +116,7 @@ TEST_CASE("membership: an added validator is admitted at h, votes from h + 2, an
   CHECK(Ids(restarted.ValidatorsOf(3)) == std::vector<uint32_t>{0, 1, 2, 3, 5});
 }
 
-TEST_CASE("membership: a removed validator is cut at h + 1; a rotated key replaces the old one",
+TEST_CASE("membership: a removed validator is cut at h + 1, and a rotated key replaces the old one",
           "[node][membership]") {
   Chain c;
   Membership m(c.genesis, *c.store);
