@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -110,6 +111,22 @@ class Engine {
     return Status::Error("this consensus engine does not take validator sets");
   }
 
+  // Raft with member changes (EngineOptions::raft_members): the node applied block `height`,
+  // after which the members (validator ids, sorted) and the next member id are these
+  // (raft::RaftEngine::ApplyConfig). Other engines refuse it.
+  virtual Status ApplyMembers(const std::vector<ReplicaId>& members, ReplicaId next_id,
+                              uint64_t height) {
+    (void)members;
+    (void)next_id;
+    (void)height;
+    return Status::Error("this consensus engine does not take member changes");
+  }
+  // Propose, saying whether executing `block` changes the member set (Raft holds back its
+  // next proposal until it applied such a block); engines that do not care just Propose.
+  virtual Status ProposeBlock(Block block, bool changes_config) {
+    (void)changes_config;
+    return Propose(std::move(block));
+  }
   // True while nothing is happening that needs round timers (BFT: nothing at this height
   // yet). A node with nothing to propose then calls IdleTick() instead of Tick(), so an idle
   // network does not churn through rounds. Engines without round timers are never idle.

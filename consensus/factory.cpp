@@ -19,6 +19,7 @@ Result<std::unique_ptr<Engine>> OpenEngine(const EngineOptions& o, const Durable
       rc.election_ticks = o.election_ticks;
       rc.heartbeat_ticks = o.heartbeat_ticks;
       rc.seed = o.seed;
+      if (o.raft_members) rc.membership = raft::Membership{*o.raft_members, o.raft_next_id};
       auto raft = raft::RaftEngine::Open(rc, durable, applied);
       if (!raft.ok()) return raft.status().Wrap("raft state");
       return std::unique_ptr<Engine>(std::move(raft.value()));

@@ -40,6 +40,10 @@ struct EngineOptions {
   // BFT with governance: set(H) for H >= applied + 1, as bft::BftConfig::validators (empty:
   // the genesis set of `replicas` governs every height, as before governance).
   std::map<uint64_t, std::vector<ValidatorInfo>> validators;
+  // Raft with governance: the member ids (validators, sorted) and the next id at the applied
+  // block (raft::RaftConfig::membership); unset: the genesis voters 0..replicas-1 forever.
+  std::optional<std::vector<ReplicaId>> raft_members;
+  ReplicaId raft_next_id = 0;
 };
 
 // Opens the engine from its stored state (empty on first boot) and the ledger's last

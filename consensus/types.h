@@ -145,6 +145,10 @@ struct EngineStatus {
   uint64_t commit_height = 0;     // highest block height known committed
   uint64_t applied_height = 0;    // highest block height handed to the node (or synced)
   uint64_t last_log_height = 0;   // highest block height in the local log, maybe uncommitted
+  // Raft with member changes: a member that does not vote yet, and one that applied its own
+  // removal (it votes, campaigns and acknowledges no more). Always false elsewhere.
+  bool learner = false;
+  bool removed = false;
 };
 
 }  // namespace cairn::consensus

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ledger/executor.h"
+#include "ledger/governance.h"
 #include "node/logging.h"
 
 namespace cairn::node {
@@ -131,6 +132,13 @@ std::optional<consensus::Block> BlockBuilder::Build(const consensus::ProposalSlo
                                      BlockCache::Origin::kBuilt, now});
   last_block_ms_ = now;
   return cb;
+}
+
+bool BlockBuilder::WritesPendingSet(const crypto::Hash256& hash) const {
+  const BlockCache::Entry* e = cache_.Find(hash);
+  if (!e) return false;
+  auto it = e->exec.diff.find(ledger::SystemKey(ledger::kPendingName));
+  return it != e->exec.diff.end() && it->second.has_value();
 }
 
 }  // namespace cairn::node

@@ -41,6 +41,9 @@ class BlockBuilder {
   // passed, and not on_arrival with a few transactions waiting on an applied parent), there
   // is nothing to put in it, or its parent is someone else's block that is not applied yet.
   std::optional<consensus::Block> Build(const consensus::ProposalSlot& slot);
+  // Whether executing built block `hash` writes set/pending, i.e. changes the member set
+  // (Raft holds back its next proposal until it applied such a block). False if not cached.
+  bool WritesPendingSet(const crypto::Hash256& hash) const;
   // Drops a block the engine refused to propose.
   void Forget(const crypto::Hash256& hash) { cache_.Erase(hash); }
   // Restarts the interval (at startup).

@@ -26,13 +26,16 @@ EngineDriver::EngineDriver(Parts parts, bool empty_blocks, CompactRelay::Options
           },
           parts.clock, compact) {}
 
-Status EngineDriver::Open(const consensus::EngineOptions& options, const Wrap& wrap,
-                          LostState lost) {
+Status EngineDriver::Open(const consensus::EngineOptions& options, const Wrap& wrap, LostState lost,
+                          bool joining) {
   auto durable = p_.engine_store.Load();
   if (!durable.ok()) return durable.status().Wrap("consensus state");
   const ledger::Head head = p_.store.head();
-  // Solo signs no votes, and a first boot has nothing to forget.
-  const bool first_boot = head.height == 0 && !durable->hard_state && durable->records.empty();
+  raft_members_ = options.raft_members.has_value();
+  self_id_ = options.id;
+  // Solo signs no votes, and a first boot (or a member's first open) has nothing to forget.
+  const bool first_boot =
+      (head.height == 0 || joining) && !durable->hard_state && durable->records.empty();
   if (options.kind == consensus::EngineKind::kSolo || first_boot) {
     return Install(options, wrap, *durable);
   }
@@ -134,7 +137,16 @@ std::vector<std::string> EngineDriver::SigningEvidence(
     out.push_back("its ledger holds " + std::to_string(head) +
                   " blocks committed by Raft, whose elections every validator votes in");
   }
-  const crypto::PublicKey& self = p_.genesis.validators[options.id].public_key;
+  const crypto::PublicKey& self = p_.self_key;
+  // A certificate names signers by index in set(H); the current set's index stands in for
+  // the lookback (a set change moves it only for blocks before the change).
+  std::optional<uint32_t> self_index;
+  {
+    auto snap = p_.membership.Get();
+    for (uint32_t i = 0; i < snap->next.size(); ++i) {
+      if (snap->next[i].id == options.id) self_index = i;
+    }
+  }
   std::optional<uint64_t> proposed, certified;
   const uint64_t lowest = head >= kLostStateLookback ? head - kLostStateLookback + 1 : 1;
   for (uint64_t h = head; h >= lowest && h > 0 && !(proposed && certified); --h) {
@@ -148,7 +160,7 @@ std::vector<std::string> EngineDriver::SigningEvidence(
         auto cert = consensus::bft::Certificate::Decode(**raw);
         if (cert.ok()) {
           for (const auto& sig : cert->sigs) {
-            if (sig.validator == options.id) certified = h;
+            if (self_index && sig.validator == *self_index) certified = h;
           }
         }
       }
@@ -174,9 +186,9 @@ Status EngineDriver::Tick() {
   if (!engine_) return Status::Ok();
   for (CompactRelay::Completed& c :
        net_ ? relay_.Tick(*net_) : std::vector<CompactRelay::Completed>{}) {
-    const int replica = p_.genesis.ValidatorIndex(c.from);
-    if (replica < 0) continue;
-    if (Status s = Step(static_cast<consensus::ReplicaId>(replica), c.message); !s.ok()) return s;
+    const ledger::Member* from = p_.membership.Get()->ValidatorByP2p(c.from);
+    if (!from) continue;
+    if (Status s = Step(from->id, c.message); !s.ok()) return s;
   }
   LogCompactStats();
   // Nothing is happening at this height and nothing of ours to propose: holding the round
@@ -208,10 +220,17 @@ Status EngineDriver::CheckSyncTarget() {
   const bool bft = p_.genesis.consensus == genesis::ConsensusKind::kBft;
   const consensus::BlockRef tip =
       bft ? consensus::BlockRef{head.height, head.hash} : *pending_sync_to_;
+  if (bft) {
+    FeedMembership(head.height, /*both=*/true);
+    if (KeyRetired()) return Status::Ok();
+  }
   if (Status s = engine_->SyncCompleted(tip); !s.ok()) {
     Log("consensus")->warn("sync completed refused: {}", s.message());
   } else {
     pending_sync_to_.reset();
+    // Raft: the members as of the synced tip (the ledger may be a little past it: the engine
+    // hands those blocks out again, and their config is the same or the next one).
+    if (!bft) FeedMembership(tip.height, /*both=*/false);
   }
   return Status::Ok();
 }
@@ -268,6 +287,41 @@ void EngineDriver::ServeBlockTxs(const p2p::NodeId& from, ByteView payload) {
 
 EngineDriver::~EngineDriver() { LogCompactStats(/*now=*/true); }
 
+void EngineDriver::Close() {
+  engine_.reset();
+  deferred_.reset();
+  pending_sync_to_.reset();
+  MutexLock lock(&status_mu_);
+  status_.role = consensus::Role::kFollower;
+  status_.leader = consensus::kNoReplica;
+  status_.removed = true;
+}
+
+void EngineDriver::FeedMembership(uint64_t height, bool both) {
+  p_.membership.Refresh();
+  auto snap = p_.membership.Get();
+  if (!snap->from_state || !engine_) return;
+  // The snapshot is of the ledger's head, which the engine's blocks may trail (a sync
+  // overlap): its sets are those of head + 1 and head + 2.
+  if (p_.genesis.consensus == genesis::ConsensusKind::kBft) {
+    if (snap->head != height) return;
+    if (both) {
+      if (Status s = engine_->SetValidators(height + 1, Membership::Infos(snap->next)); !s.ok()) {
+        Log("consensus")->warn("validator set of height {} refused: {}", height + 1, s.message());
+      }
+    }
+    if (Status s = engine_->SetValidators(height + 2, Membership::Infos(snap->after)); !s.ok()) {
+      Log("consensus")->warn("validator set of height {} refused: {}", height + 2, s.message());
+    }
+    return;
+  }
+  if (p_.genesis.consensus != genesis::ConsensusKind::kRaft || !raft_members_) return;
+  if (Status s = engine_->ApplyMembers(Membership::Ids(snap->after), snap->members.next_id, height);
+      !s.ok()) {
+    Log("consensus")->warn("member set after block {} refused: {}", height, s.message());
+  }
+}
+
 void EngineDriver::LogCompactStats(bool now) {
   const uint64_t ms = p_.clock.SteadyMs();
   if (!now && ms - last_compact_log_ms_ < kCompactLogIntervalMs) return;
@@ -292,6 +346,8 @@ Status EngineDriver::CatchUp() {
   if (!engine_ || p_.genesis.consensus != genesis::ConsensusKind::kBft) return Status::Ok();
   const ledger::Head head = p_.store.head();
   if (engine_->GetStatus().applied_height >= head.height) return Status::Ok();
+  FeedMembership(head.height, /*both=*/true);
+  if (KeyRetired()) return Status::Ok();
   if (Status s = engine_->SyncCompleted({head.height, head.hash}); !s.ok()) {
     Log("consensus")->warn("engine refused the synced head {}: {}", head.height, s.message());
     return Status::Ok();
@@ -314,8 +370,10 @@ Status EngineDriver::OnArrival() {
 Status EngineDriver::AfterInput() {
   if (!engine_) return Status::Ok();
   if (Status s = DrainReady(); !s.ok()) return s;
+  if (!engine_) return Status::Ok();  // closed: this node's key was rotated out
   MaybePropose();
   if (Status s = DrainReady(); !s.ok()) return s;
+  if (!engine_) return Status::Ok();
   const uint64_t head = p_.store.head().height;
   if (head >= last_compact_ + kCompactEvery) {
     if (engine_->Compact(head - kCompactMargin).ok()) last_compact_ = head;
@@ -335,7 +393,10 @@ void EngineDriver::MaybePropose() {
   std::optional<consensus::Block> block = p_.builder.Build(*slot);
   if (!block) return;
   const crypto::Hash256 hash = block->hash;
-  if (Status s = engine_->Propose(std::move(*block)); !s.ok()) {
+  const bool changes = p_.builder.WritesPendingSet(hash);
+  if (changes)
+    Log("consensus")->info("proposing block {}, which changes the member set", block->height);
+  if (Status s = engine_->ProposeBlock(std::move(*block), changes); !s.ok()) {
     Log("consensus")->warn("proposal refused: {}", s.message());
     p_.builder.Forget(hash);
   }
@@ -353,11 +414,14 @@ Status EngineDriver::DrainReady() {
     // waiting for the tick goes first, so a compact block's receivers hold what this node
     // admitted since (the same connection keeps the order).
     if (net_ && !ready.messages.empty()) p_.pool.FlushGossip(*net_);
-    for (consensus::OutboundMessage& m : ready.messages) {
-      if (!net_ || m.to >= p_.genesis.validators.size()) continue;
-      Status sent =
-          relay_.Send(*net_, p_.genesis.validators[m.to].public_key, std::move(m.payload));
-      if (!sent.ok()) Log("consensus")->debug("to validator {}: {}", m.to, sent.message());
+    if (!ready.messages.empty()) {
+      auto members = p_.membership.Get();
+      for (consensus::OutboundMessage& m : ready.messages) {
+        const ledger::Member* to = members->Validator(m.to);
+        if (!net_ || !to) continue;
+        Status sent = relay_.Send(*net_, to->p2p_key, std::move(m.payload));
+        if (!sent.ok()) Log("consensus")->debug("to validator {}: {}", m.to, sent.message());
+      }
     }
     // 3. Sync (through block sync, which follows peers' heads), then apply.
     if (ready.sync_to) {
@@ -369,12 +433,32 @@ Status EngineDriver::DrainReady() {
     for (const consensus::Block& b : ready.committed) {
       CommitResult r = p_.acceptor.ApplyCommitted(b);
       if (!r.ok()) return r.status;
+      FeedMembership(b.height, /*both=*/false);
     }
     // 4. Record evidence of misbehaviour.
     for (const Bytes& ev : ready.evidence) p_.evidence.Record(ev);
     engine_->Advance();
+    if (KeyRetired()) return Status::Ok();
   }
   return Status::Ok();
+}
+
+bool EngineDriver::KeyRetired() {
+  if (!engine_ || p_.genesis.consensus != genesis::ConsensusKind::kBft || !self_id_) return false;
+  auto snap = p_.membership.Get();
+  if (!snap->from_state) return false;
+  for (const ledger::Member& m : snap->next) {
+    if (m.id != *self_id_ || m.consensus_key == p_.self_key) continue;
+    // Its votes of height head + 1 on would carry a signature the set does not accept, and
+    // its own certificates would count them: it stops signing (a restart with the new key
+    // file opens the engine again, docs/OPERATIONS.md).
+    Log("consensus")
+        ->warn("from height {} validator {} signs with key {}, not this node's: its engine stops",
+               snap->head + 1, m.id, m.consensus_key.ToHex());
+    Close();
+    return true;
+  }
+  return false;
 }
 
 }  // namespace cairn::node

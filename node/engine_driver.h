@@ -25,6 +25,7 @@
 #include "node/compact_relay.h"
 #include "node/engine_store.h"
 #include "node/evidence_pool.h"
+#include "node/membership.h"
 #include "node/metrics.h"
 #include "node/network.h"
 #include "node/tx_pool.h"
@@ -42,6 +43,9 @@ class EngineDriver {
     EvidencePool& evidence;
     TxPool& pool;  // read, and gossip flushed before consensus messages go out
     const Clock& clock;
+    // Member ids <-> p2p keys, and the sets fed to the engine after every applied block.
+    Membership& membership;
+    const crypto::PublicKey& self_key;  // this node's consensus key
   };
   // `compact`: how engine messages that carry blocks travel (CompactRelay).
   EngineDriver(Parts parts, bool empty_blocks, CompactRelay::Options compact = {});
@@ -66,9 +70,13 @@ class EngineDriver {
   // Opens the engine from its stored state (validators only: an observer runs none).
   // `wrap` (tests) may wrap the engine once it is open. After a clean start with
   // LostState::kStartClean the engine opens later, from Tick().
+  // `joining`: the node opens its engine for the first time because its applied state just
+  // made it a member (it was not one before, so it cannot have signed anything).
   Status Open(const consensus::EngineOptions& options, const Wrap& wrap,
-              LostState lost = LostState::kRefuse);
+              LostState lost = LostState::kRefuse, bool joining = false);
   bool running() const { return engine_ != nullptr; }
+  // Stops the engine (this node applied its own removal): it signs and sends nothing more.
+  void Close();
   // While a clean start waits: the height it may have voted at before its state was lost
   // (it signs only above it, or after the wait). 0 when not waiting.
   uint64_t signing_floor() const { return deferred_ ? deferred_->floor : 0; }
@@ -101,6 +109,13 @@ class EngineDriver {
   Status DrainReady();
   void MaybePropose();
   Status CheckSyncTarget();
+  // After block `height` is applied (by the engine or block sync), before Advance() or
+  // SyncCompleted(): BFT gets set(height + 2) (and, `both`, set(height + 1)); Raft its member
+  // ids as of that block. Refusals are logged: the engine keeps its sets.
+  void FeedMembership(uint64_t height, bool both);
+  // BFT: whether set(head + 1) gives this node's member id another consensus key (its key
+  // was rotated); then the engine is closed, so it signs nothing the set would refuse.
+  bool KeyRetired();
   // One info line per interval (or, `now`, at once) with the compact-block counters, when
   // they moved.
   void LogCompactStats(bool now = false);
@@ -135,6 +150,8 @@ class EngineDriver {
     uint64_t suppressed = 0;
   };
   std::map<consensus::ReplicaId, RefusedLog> refused_log_;  // rate limit of refusal lines
+  bool raft_members_ = false;  // the Raft engine was opened with member changes enabled
+  std::optional<consensus::ReplicaId> self_id_;
 
   mutable Mutex status_mu_;
   consensus::EngineStatus status_ GUARDED_BY(status_mu_);

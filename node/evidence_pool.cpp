@@ -14,7 +14,9 @@ std::optional<api::EvidenceInfo> EvidencePool::Describe(ByteView raw, uint64_t r
   api::EvidenceInfo info;
   info.raw.assign(raw.begin(), raw.end());
   info.validator = ev->a.voter;
-  if (ev->a.voter < genesis_.validators.size()) {
+  if (key_of_) {
+    if (auto key = key_of_(ev->a.height, ev->a.voter)) info.key = *key;
+  } else if (ev->a.voter < genesis_.validators.size()) {
     info.key = genesis_.validators[ev->a.voter].public_key;
   }
   info.vote_type = ev->a.type == consensus::bft::VoteType::kPrevote ? "prevote" : "precommit";

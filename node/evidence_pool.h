@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -24,6 +26,10 @@ class EvidencePool {
   EvidencePool(const genesis::Genesis& genesis, EngineStore& store, const Clock& clock)
       : genesis_(genesis), store_(store), clock_(clock) {}
 
+  // Before Load: how a voter index of height H names a key (set(H)); unset, the genesis
+  // validators.
+  using KeyOf = std::function<std::optional<crypto::PublicKey>(uint64_t height, uint32_t index)>;
+  void set_key_of(KeyOf f) { key_of_ = std::move(f); }
   // Replaces the pool with what the store holds, oldest first.
   Status Load() EXCLUDES(mu_);
   // Adds one piece (an Evidence encoding) unless known; undecodable ones are logged.
@@ -36,6 +42,7 @@ class EvidencePool {
   const genesis::Genesis& genesis_;
   EngineStore& store_;
   const Clock& clock_;
+  KeyOf key_of_;
   mutable Mutex mu_;
   std::vector<api::EvidenceInfo> pieces_ GUARDED_BY(mu_);
   std::set<crypto::Hash256> ids_ GUARDED_BY(mu_);  // sha256 of each piece in pieces_

@@ -22,6 +22,14 @@ class Network {
   virtual void Disconnect(const p2p::NodeId& peer, const std::string& why) = 0;
   virtual bool IsConnected(const p2p::NodeId& peer) const = 0;
   virtual std::vector<p2p::PeerInfo> Peers() const = 0;  // ordered by id
+  // The members changed (docs/design/membership.md §5): from now on admit exactly `allowed`
+  // (connections of others are cut), and keep `dial` connected at their on-chain addresses.
+  // Fakes may ignore it.
+  virtual void FollowMembers(const std::vector<p2p::NodeId>& allowed,
+                             const std::vector<p2p::PeerAddress>& dial) {
+    (void)allowed;
+    (void)dial;
+  }
 };
 
 }  // namespace cairn::node

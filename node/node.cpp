@@ -107,8 +107,10 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   loop.net->set_metrics(&loop.core->metrics());
   if (Status s = loop.core->Start(); !s.ok()) return s;
   if (!loop.core->is_validator()) {
-    log->warn("this node's key {} is not a validator of this chain; it will not produce blocks",
-              key_.public_key().ToHex());
+    log->warn(
+        "this node's key {} is not a validator's consensus key in its state (head {}); it "
+        "follows by block sync, and opens its engine if governance makes it a validator",
+        key_.public_key().ToHex(), store_->head().height);
   }
   {
     MutexLock lock(&loop_mu_);

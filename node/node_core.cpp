@@ -30,12 +30,13 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
                    const Clock& clock, NodeHooks hooks)
     : genesis_(genesis),
       key_(key),
-      validator_index_(genesis.ValidatorIndex(key.public_key())),
       store_(store),
       net_(net),
       hooks_(std::move(hooks)),
-      solo_validator_(genesis.consensus == genesis::ConsensusKind::kSolo && validator_index_ >= 0),
+      solo_validator_(genesis.consensus == genesis::ConsensusKind::kSolo &&
+                      genesis.ValidatorIndex(key.public_key()) >= 0),
       engine_store_(store.kv()),
+      membership_(genesis, store),
       pool_(genesis, store, config.mempool, clock),
       acceptor_(genesis, store, pool_, cache_, clock,
                 BlockAcceptor::Options{.sync_writes = config.sync_writes, .verify_threads = 2}),
@@ -46,11 +47,12 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
                                      .on_arrival = solo_validator_}),
       evidence_(genesis, engine_store_, clock),
       driver_(EngineDriver::Parts{genesis, store, engine_store_, acceptor_, builder_, evidence_,
-                                  pool_, clock},
+                                  pool_, clock, membership_, key.public_key()},
               config.empty_blocks, CompactRelay::Options{.enabled = config.compact_blocks}),
       sync_(store, acceptor_, net, clock),
       service_(NodeService::Parts{config.name, genesis, key.public_key(), store, pool_, driver_,
-                                  evidence_, [this] { NotifyArrival(); }}) {
+                                  evidence_, membership_, engine_open_,
+                                  [this] { NotifyArrival(); }}) {
   acceptor_.set_network(&net_);
   pool_.set_metrics(&metrics_);
   acceptor_.set_metrics(&metrics_);
@@ -58,6 +60,15 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
   driver_.set_network(&net_);
   service_.set_network(&net_);
   pool_.set_best_peer_height([this] { return sync_.best_peer_height(); });
+  evidence_.set_key_of([this](uint64_t height, uint32_t index) -> std::optional<crypto::PublicKey> {
+    const std::vector<ledger::Member> set = membership_.ValidatorsOf(height);
+    if (index >= set.size()) return std::nullopt;
+    return set[index].consensus_key;
+  });
+  pool_.set_validators([this] { return std::max<size_t>(1, membership_.Get()->next.size()); },
+                       [this](const p2p::NodeId& peer) {
+                         return membership_.Get()->ValidatorByP2p(peer) != nullptr;
+                       });
 }
 
 Status NodeCore::Start() {
@@ -65,15 +76,89 @@ Status NodeCore::Start() {
   if (genesis_.consensus == genesis::ConsensusKind::kBft) {
     if (Status s = evidence_.Load(); !s.ok()) return s;
   }
-  if (validator_index_ < 0) return Status::Ok();  // observers follow by block sync
-  return OpenEngine();
+  membership_.Refresh();
+  followed_ = membership_.Get();
+  net_.FollowMembers(followed_->Allowed(), followed_->Dial(key_.public_key()));
+  self_id_ = FindSelf();
+  if (!self_id_) return Status::Ok();  // observers follow by block sync
+  return OpenEngine(*self_id_, /*joining=*/false);
 }
 
-Status NodeCore::OpenEngine() {
+std::optional<consensus::ReplicaId> NodeCore::FindSelf() const {
+  auto snap = membership_.Get();
+  if (!snap->from_state) {
+    const int index = genesis_.ValidatorIndex(key_.public_key());
+    if (index < 0) return std::nullopt;
+    return static_cast<consensus::ReplicaId>(index);
+  }
+  const ledger::Member* m = snap->ValidatorByConsensusKey(key_.public_key());
+  if (!m) return std::nullopt;
+  for (const ledger::Member& n : snap->next) {
+    // A rotation to this key is not in force at head + 1 yet: a vote there would carry a
+    // signature set(head + 1) refuses. The engine opens when it is (FollowMembers).
+    if (n.id == m->id && n.consensus_key != key_.public_key()) return std::nullopt;
+  }
+  return m->id;
+}
+
+Status NodeCore::FollowMembers() {
+  membership_.Refresh();
+  if (engine_open_ && !driver_.running() && driver_.signing_floor() == 0) {
+    // The driver closed the engine: this node's key was rotated out (EngineDriver::KeyRetired).
+    engine_open_ = false;
+    self_id_.reset();
+  }
+  auto snap = membership_.Get();
+  if (snap == followed_) return Status::Ok();
+  const bool changed = !followed_ || snap->next != followed_->next ||
+                       snap->after != followed_->after || snap->members != followed_->members;
+  followed_ = snap;
+  if (!changed) return Status::Ok();
+  net_.FollowMembers(snap->Allowed(), snap->Dial(key_.public_key()));
+  if (genesis_.consensus == genesis::ConsensusKind::kSolo) return Status::Ok();
+  if (!engine_open_) {
+    self_id_ = FindSelf();
+    if (!self_id_) return Status::Ok();
+    Log("node")->info("block {} made this node validator {} (member id): opening its engine",
+                      snap->head, *self_id_);
+    return OpenEngine(*self_id_, /*joining=*/true);
+  }
+  if (!self_id_) return Status::Ok();
+  const ledger::Member* me = snap->Validator(*self_id_);
+  if (!me && !left_logged_) {
+    left_logged_ = true;
+    Log("node")->warn(
+        "block {} removed this node (validator {}) from the validator set: it votes no more and "
+        "its peers will disconnect it; stop it once its removal is in force",
+        snap->head, *self_id_);
+  }
+  if (me && me->consensus_key != key_.public_key() && !rekey_logged_) {
+    rekey_logged_ = true;
+    Log("node")->warn(
+        "block {} rotated the keys of validator {} (this node): from height {} its votes count "
+        "only under the new key {}; restart cairnd with that key file (docs/OPERATIONS.md, "
+        "\"Rotating a validator's key\")",
+        snap->head, *self_id_, snap->head + 2, me->consensus_key.ToHex());
+  }
+  return Status::Ok();
+}
+
+Status NodeCore::OpenEngine(consensus::ReplicaId id, bool joining) {
   consensus::EngineOptions o;
   o.kind = KindOf(genesis_.consensus);
-  o.id = static_cast<consensus::ReplicaId>(validator_index_);
+  o.id = id;
   o.replicas = static_cast<uint32_t>(genesis_.validators.size());
+  auto snap = membership_.Get();
+  const uint64_t head = store_.head().height;
+  if (snap->from_state && snap->head == head) {
+    if (o.kind == consensus::EngineKind::kBft) {
+      o.validators[head + 1] = Membership::Infos(snap->next);
+      o.validators[head + 2] = Membership::Infos(snap->after);
+    } else if (o.kind == consensus::EngineKind::kRaft) {
+      o.raft_members = Membership::Ids(snap->after);
+      o.raft_next_id = snap->members.next_id;
+    }
+  }
   o.genesis = consensus::BlockRef{0, store_.genesis_hash()};
   // Raft: election timeouts of 10..20 ticks; heartbeats every tick.
   o.election_ticks = 10;
@@ -101,9 +186,13 @@ Status NodeCore::OpenEngine() {
       return hooks_.wrap_engine(std::move(e), key_, genesis_);
     };
   }
-  return driver_.Open(o, wrap,
-                      hooks_.allow_lost_consensus_state ? EngineDriver::LostState::kStartClean
-                                                        : EngineDriver::LostState::kRefuse);
+  Status opened =
+      driver_.Open(o, wrap,
+                   hooks_.allow_lost_consensus_state ? EngineDriver::LostState::kStartClean
+                                                     : EngineDriver::LostState::kRefuse,
+                   joining);
+  if (opened.ok()) engine_open_ = true;
+  return opened;
 }
 
 NodeCore::Lane NodeCore::LaneOf(p2p::MessageType type) {
@@ -128,20 +217,23 @@ Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteV
     case wire::kNewBlock: {
       auto applied = sync_.OnBlocks(from, payload, type == wire::kNewBlock);
       if (!applied.ok()) return applied.status();
-      return *applied > 0 ? driver_.CatchUp() : Status::Ok();
+      if (*applied == 0) return Status::Ok();
+      if (Status s = FollowMembers(); !s.ok()) return s;
+      return driver_.CatchUp();
     }
     case wire::kConsensus: {
-      const int replica = genesis_.ValidatorIndex(from);
-      if (replica < 0) return Status::Ok();  // observers have no say in consensus
-      return driver_.StepWhole(static_cast<consensus::ReplicaId>(replica), from, payload);
+      const ledger::Member* sender = membership_.Get()->ValidatorByP2p(from);
+      if (!sender) return Status::Ok();  // observers have no say in consensus
+      if (Status s = driver_.StepWhole(sender->id, from, payload); !s.ok()) return s;
+      return FollowMembers();
     }
     // Compact blocks pass between validators only, like the engine messages they carry.
     case wire::kCompactConsensus:
     case wire::kGetBlockTxs:
     case wire::kBlockTxs: {
-      const int replica = genesis_.ValidatorIndex(from);
-      if (replica < 0) return Status::Ok();
-      const auto id = static_cast<consensus::ReplicaId>(replica);
+      const ledger::Member* sender = membership_.Get()->ValidatorByP2p(from);
+      if (!sender) return Status::Ok();
+      const consensus::ReplicaId id = sender->id;
       if (type == wire::kGetBlockTxs) {
         driver_.ServeBlockTxs(from, payload);
         return Status::Ok();
@@ -162,12 +254,38 @@ void NodeCore::OnPeerConnected(const p2p::NodeId& peer) {
 
 void NodeCore::OnPeerGone(const p2p::NodeId& peer) { sync_.OnPeerGone(peer); }
 
-Status NodeCore::OnArrival() { return driver_.OnArrival(); }
+Status NodeCore::OnArrival() {
+  if (Status s = driver_.OnArrival(); !s.ok()) return s;
+  return FollowMembers();
+}
 
 Status NodeCore::Tick() {
   pool_.FlushGossip(net_);
   sync_.MaybeSync();
-  return driver_.Tick();
+  if (Status s = driver_.Tick(); !s.ok()) return s;
+  if (Status s = FollowMembers(); !s.ok()) return s;
+  if (engine_open_) {
+    const consensus::EngineStatus es = driver_.status();
+    if (es.removed && !removed_) {
+      removed_ = true;
+      Log("node")->warn(
+          "validator {} applied its own removal from the Raft members: it votes, campaigns and "
+          "acknowledges no more (a leader hands leadership over first); stop it",
+          es.id);
+    }
+    if (es.learner != learner_) {
+      learner_ = es.learner;
+      if (learner_) {
+        Log("node")->info(
+            "validator {} runs as a learner: it receives blocks and votes once the "
+            "leader promotes it",
+            es.id);
+      } else if (!es.removed) {
+        Log("node")->info("validator {} was promoted: it is now a voter", es.id);
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace cairn::node

@@ -6,8 +6,10 @@
 // worker-lane calls from one (other) thread; api() from any thread.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "base/clock.h"
 #include "config/node_config.h"
@@ -21,6 +23,7 @@
 #include "node/engine_driver.h"
 #include "node/engine_store.h"
 #include "node/evidence_pool.h"
+#include "node/membership.h"
 #include "node/metrics.h"
 #include "node/network.h"
 #include "node/node_service.h"
@@ -53,7 +56,8 @@ class NodeCore {
            const crypto::KeyPair& key, ledger::ChainStore& store, Network& net, const Clock& clock,
            NodeHooks hooks = {});
 
-  // Loads stored evidence and opens the engine (validators only).
+  // Loads stored evidence and opens the engine (validators only: this node's key is the
+  // consensus key of a validator of set(head + 1) or set(head + 2) in its state).
   Status Start();
 
   static Lane LaneOf(p2p::MessageType type);
@@ -88,10 +92,19 @@ class NodeCore {
   const EvidencePool& evidence() const { return evidence_; }
   // Any thread: the compact-block counters (CompactRelay::Stats).
   CompactRelay::Stats compact_stats() const { return driver_.compact_stats(); }
-  bool is_validator() const { return validator_index_ >= 0; }
+  // Any thread: whether this node runs a consensus engine (it is, or became, a validator).
+  bool is_validator() const { return engine_open_.load(); }
+  // Any thread: the members as this node's applied state says.
+  std::shared_ptr<const Membership::Snapshot> members() const { return membership_.Get(); }
 
  private:
-  Status OpenEngine();
+  // This node's member id: its key as the consensus key of a validator in its state (the
+  // genesis index when the state holds no member set).
+  std::optional<consensus::ReplicaId> FindSelf() const;
+  Status OpenEngine(consensus::ReplicaId id, bool joining);
+  // Loop lane, after blocks may have been applied: follows the member set (allowlist, dials,
+  // this node entering, leaving or being re-keyed). Error: halt.
+  Status FollowMembers();
   // Any thread: transactions were admitted.
   void NotifyArrival() const {
     if (solo_validator_ && arrival_wake_) arrival_wake_();
@@ -99,7 +112,6 @@ class NodeCore {
 
   const genesis::Genesis& genesis_;
   const crypto::KeyPair& key_;
-  const int validator_index_;
   ledger::ChainStore& store_;
   Network& net_;
   const NodeHooks hooks_;
@@ -107,6 +119,15 @@ class NodeCore {
   std::function<void()> arrival_wake_;  // set before threads start, then only read
 
   EngineStore engine_store_;
+  Membership membership_;
+  std::atomic<bool> engine_open_{false};
+  // Loop lane: the member snapshot FollowMembers last acted on, and what it said of us.
+  std::shared_ptr<const Membership::Snapshot> followed_;
+  std::optional<consensus::ReplicaId> self_id_;
+  bool left_logged_ = false;
+  bool rekey_logged_ = false;
+  bool learner_ = false;  // the engine said it is a Raft learner (logged on each change)
+  bool removed_ = false;  // the engine applied this replica's removal (logged once)
   // Before the components that count into it.
   NodeMetrics metrics_;
   TxPool pool_;

@@ -69,7 +69,7 @@ api::NodeStatus NodeService::GetStatus() const {
   s.node_id = p_.node_id;
   s.node_name = p_.node_name;
   s.consensus = std::string(genesis::ConsensusName(p_.genesis.consensus));
-  s.validator = p_.genesis.ValidatorIndex(p_.node_id) >= 0;
+  s.validator = p_.engine_open.load();
   s.head = p_.store.head();
   if (auto h = p_.store.HeaderAt(s.head.height); h.ok() && h->has_value()) {
     s.head_time_ms = (*h)->timestamp_ms;
@@ -86,10 +86,14 @@ api::NodeStatus NodeService::GetStatus() const {
     return s;
   }
   const consensus::EngineStatus es = p_.driver.status();
-  s.role = std::string(consensus::RoleName(es.role));
+  s.role = es.removed   ? "removed"
+           : es.learner ? "learner"
+                        : std::string(consensus::RoleName(es.role));
   s.term = es.term;
-  if (es.leader < p_.genesis.validators.size()) {
-    s.leader = p_.genesis.validators[es.leader].public_key.ToHex();
+  if (es.leader != consensus::kNoReplica) {
+    if (const ledger::Member* m = p_.membership.Get()->Validator(es.leader)) {
+      s.leader = m->consensus_key.ToHex();
+    }
   }
   s.commit_height = es.commit_height;
   return s;
@@ -99,14 +103,11 @@ std::vector<api::PeerInfo> NodeService::GetPeers() const {
   std::vector<api::PeerInfo> out;
   const Network* net = net_.load();
   if (!net) return out;
+  auto members = p_.membership.Get();
   for (const p2p::PeerInfo& p : net->Peers()) {
     api::PeerInfo r;
     r.node_id = p.id.ToHex();
-    for (const auto* list : {&p_.genesis.validators, &p_.genesis.observers}) {
-      for (const genesis::Node& n : *list) {
-        if (n.public_key == p.id) r.name = n.name;
-      }
-    }
+    r.name = members->NameOf(p.id);
     r.address = p.remote_address;
     r.direction = p2p::DirectionName(p.direction);
     r.connected_since_ms = static_cast<uint64_t>(p.connected_since_unix_ms);
@@ -132,12 +133,13 @@ Result<std::optional<api::CertificateInfo>> NodeService::GetCertificate(uint64_t
   info.height = cert->height;
   info.round = cert->round;
   info.block = cert->block;
+  // Signers are indices in set(height): its members as of the parent's state (history kept
+  // by the store), else the genesis validators.
+  const std::vector<ledger::Member> set = p_.membership.ValidatorsOf(height);
   for (const auto& sig : cert->sigs) {
     api::CertificateInfo::Signer signer;
     signer.validator = sig.validator;
-    if (sig.validator < p_.genesis.validators.size()) {
-      signer.key = p_.genesis.validators[sig.validator].public_key;
-    }
+    if (sig.validator < set.size()) signer.key = set[sig.validator].consensus_key;
     signer.sig = sig.sig;
     info.signers.push_back(signer);
   }

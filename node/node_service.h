@@ -13,6 +13,7 @@
 #include "ledger/chain_store.h"
 #include "node/engine_driver.h"
 #include "node/evidence_pool.h"
+#include "node/membership.h"
 #include "node/network.h"
 #include "node/tx_pool.h"
 
@@ -28,6 +29,9 @@ class NodeService final : public api::NodeApi {
     TxPool& pool;
     const EngineDriver& driver;
     const EvidencePool& evidence;
+    // Member ids, keys and names as the applied state says; whether an engine runs here.
+    const Membership& membership;
+    const std::atomic<bool>& engine_open;
     // Called on the RPC thread after a call admitted at least one transaction; may be empty.
     std::function<void()> on_admitted;
   };

@@ -16,7 +16,8 @@ Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig&
   p2p::HostOptions opts;
   opts.node_key = key;
   opts.network_id = genesis.Block0().Hash();
-  opts.allowlist = std::make_shared<p2p::StaticAllowlist>(allowed);
+  auto allowlist = std::make_shared<p2p::MutableAllowlist>(allowed);
+  opts.allowlist = allowlist;
   opts.listen_host = listen->first;
   opts.listen_port = listen->second;
   opts.max_inbound = config.p2p_max_inbound;
@@ -25,12 +26,35 @@ Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig&
   // otherwise, and each key is range-checked on its own (docs/CONFIG.md).
   opts.max_pending_per_ip = std::min(config.p2p_max_pending_per_ip, config.p2p_max_pending);
   opts.handshake_timeout = std::chrono::milliseconds(config.p2p_handshake_timeout_ms);
+  std::set<p2p::NodeId> configured;
   for (const config::PeerConfig& pc : config.peers) {
     auto addr = p2p::ParsePeerAddress(pc.node_id + "@" + pc.address);
     if (!addr.ok()) return addr.status().Wrap("p2p.peers");
     opts.persistent_peers.push_back(*addr);
+    configured.insert(addr->id);
   }
-  return std::unique_ptr<P2pNetwork>(new P2pNetwork(std::make_unique<p2p::Host>(std::move(opts))));
+  return std::unique_ptr<P2pNetwork>(new P2pNetwork(std::make_unique<p2p::Host>(std::move(opts)),
+                                                    std::move(allowlist), std::move(configured)));
+}
+
+void P2pNetwork::FollowMembers(const std::vector<p2p::NodeId>& allowed,
+                               const std::vector<p2p::PeerAddress>& dial) {
+  allowlist_->Replace(allowed);
+  host_->RecheckAllowlist();
+  std::set<p2p::NodeId> want;
+  for (const p2p::PeerAddress& a : dial) {
+    if (configured_.count(a.id)) continue;
+    want.insert(a.id);
+    if (dialled_.insert(a.id).second) host_->AddPersistentPeer(a);
+  }
+  for (auto it = dialled_.begin(); it != dialled_.end();) {
+    if (want.count(*it)) {
+      ++it;
+      continue;
+    }
+    host_->RemovePersistentPeer(*it);
+    it = dialled_.erase(it);
+  }
 }
 
 }  // namespace cairn::node

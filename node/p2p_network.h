@@ -1,8 +1,10 @@
 // P2pNetwork: the node's Network over the authenticated p2p::Host, admitting the genesis's
-// validators and observers. Thread-safety: as p2p::Host (any thread).
+// validators and observers at first, then whom the node's state names (FollowMembers).
+// Thread-safety: as p2p::Host (any thread); FollowMembers from one thread (the loop).
 #pragma once
 
 #include <memory>
+#include <set>
 
 #include "config/node_config.h"
 #include "genesis/genesis.h"
@@ -38,10 +40,19 @@ class P2pNetwork final : public Network {
   }
   bool IsConnected(const p2p::NodeId& peer) const override { return host_->IsConnected(peer); }
   std::vector<p2p::PeerInfo> Peers() const override { return host_->GetPeers(); }
+  void FollowMembers(const std::vector<p2p::NodeId>& allowed,
+                     const std::vector<p2p::PeerAddress>& dial) override;
 
  private:
-  explicit P2pNetwork(std::unique_ptr<p2p::Host> host) : host_(std::move(host)) {}
+  P2pNetwork(std::unique_ptr<p2p::Host> host, std::shared_ptr<p2p::MutableAllowlist> allowlist,
+             std::set<p2p::NodeId> configured)
+      : host_(std::move(host)),
+        allowlist_(std::move(allowlist)),
+        configured_(std::move(configured)) {}
   std::unique_ptr<p2p::Host> host_;
+  std::shared_ptr<p2p::MutableAllowlist> allowlist_;
+  const std::set<p2p::NodeId> configured_;  // p2p.peers: dialled whatever the state says
+  std::set<p2p::NodeId> dialled_;           // members dialled by FollowMembers (loop thread)
   NodeMetrics* metrics_ = nullptr;
 };
 

@@ -131,7 +131,8 @@ std::vector<ledger::Admission> TxPool::DoAdmit(std::vector<ledger::Transaction> 
     // Every validator admits from its clients at once and learns of the others' admissions
     // only by gossip, so each takes its share of the room in one call: together they cannot
     // overshoot the bound N times over. Repeated calls still fill it from a single node.
-    const size_t share = std::max<size_t>(1, genesis_.validators.size());
+    const size_t share =
+        std::max<size_t>(1, validator_count_ ? validator_count_() : genesis_.validators.size());
     size_t room = SIZE_MAX;  // peers, or the bound off: only the mempool's own limits
     if (client && bound != SIZE_MAX) {
       const size_t left = bound > mempool_.backlog() ? bound - mempool_.backlog() : 0;
@@ -318,8 +319,8 @@ void TxPool::OnGossip(Network& net, const p2p::NodeId& from, ByteView payload) {
     }
   }
   if (fresh.empty()) return;
-  Admit(std::move(fresh),
-        genesis_.ValidatorIndex(from) >= 0 ? Source::kValidatorPeer : Source::kOtherPeer);
+  const bool validator = is_validator_ ? is_validator_(from) : genesis_.ValidatorIndex(from) >= 0;
+  Admit(std::move(fresh), validator ? Source::kValidatorPeer : Source::kOtherPeer);
 }
 
 void TxPool::TrimSeen() {

@@ -82,6 +82,13 @@ class TxPool {
   // Where admission learns the highest head a peer reported (BlockSync). Set once, before any
   // thread calls Admit; the function must be thread-safe.
   void set_best_peer_height(std::function<uint64_t()> f) { best_peer_height_ = std::move(f); }
+  // Before threads start: who the validators are now (Membership), for the admission share
+  // and gossip's source; unset, the genesis validators.
+  void set_validators(std::function<size_t()> count,
+                      std::function<bool(const p2p::NodeId&)> is_validator) {
+    validator_count_ = std::move(count);
+    is_validator_ = std::move(is_validator);
+  }
 
   // Transactions whose signatures this node verified (shared with block acceptance).
   SigCache& sig_cache() { return sig_cache_; }
@@ -114,6 +121,8 @@ class TxPool {
   // verification. Smaller: only an attacker fills it, and evicting one costs one verification.
   SigCache bad_sigs_{65536};  // ~5 MiB at capacity
   std::function<uint64_t()> best_peer_height_;
+  std::function<size_t()> validator_count_;
+  std::function<bool(const p2p::NodeId&)> is_validator_;
   NodeMetrics* metrics_ = nullptr;
   AdmissionControl admission_;
 

@@ -668,6 +668,8 @@ EngineStatus RaftEngine::GetStatus() const {
   s.commit_height = CommitHeight();
   s.applied_height = sync_target_ ? applied_height_before_sync_ : log_.HeightAt(applied_);
   s.last_log_height = log_.last_height();
+  s.removed = removed_;
+  s.learner = cfg_.membership.has_value() && !removed_ && !IsVoter(cfg_.id);
   return s;
 }
 

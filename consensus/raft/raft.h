@@ -107,7 +107,11 @@ class RaftEngine final : public Engine {
   Status ApplyConfig(const Membership& m, uint64_t height);
   // Propose, saying whether executing `block` changes the member set (the node knows: it
   // built the block). A leader then proposes nothing more until it has applied it.
-  Status ProposeBlock(Block block, bool changes_config);
+  Status ProposeBlock(Block block, bool changes_config) override;
+  Status ApplyMembers(const std::vector<ReplicaId>& members, ReplicaId next_id,
+                      uint64_t height) override {
+    return ApplyConfig(Membership{members, next_id}, height);
+  }
   const ConfState& conf() const { return conf_; }
   const Membership& membership() const { return members_; }
   // The log index of the last config change this replica applied from its own log (a

@@ -41,6 +41,12 @@ class Equivocator final : public consensus::Engine {
   bool HasReady() const override { return inner_->HasReady(); }
   void Advance() override { inner_->Advance(); }
   consensus::EngineStatus GetStatus() const override { return inner_->GetStatus(); }
+  Status SetValidators(uint64_t height, std::vector<consensus::ValidatorInfo> set) override {
+    return inner_->SetValidators(height, std::move(set));
+  }
+  Status ProposeBlock(consensus::Block b, bool changes_config) override {
+    return inner_->ProposeBlock(std::move(b), changes_config);
+  }
 
   consensus::Ready TakeReady() override {
     consensus::Ready rd = inner_->TakeReady();

@@ -7,10 +7,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <stdexcept>
 
+#include "crypto/key_file.h"
 #include "tests/integration/dev_node.h"
 
 namespace cairn::testing {
@@ -27,7 +30,10 @@ uint16_t FreePortRange(size_t count) {
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
   const unsigned first = 10000;
   const unsigned span = low > first + 2000 ? low - first - static_cast<unsigned>(count) : 20000;
-  std::mt19937 rng(static_cast<unsigned>(getpid()));
+  // Each call starts elsewhere: ranges handed out earlier may still be unbound (a node added
+  // but not started yet).
+  static std::atomic<unsigned> calls{0};
+  std::mt19937 rng(static_cast<unsigned>(getpid()) + 7919 * calls++);
   for (int attempt = 0; attempt < 200; ++attempt) {
     uint16_t base = static_cast<uint16_t>(first + rng() % span);
     bool ok = true;
@@ -69,6 +75,33 @@ Network::~Network() {
       p->Signal(SIGKILL);
       p->Wait(std::chrono::seconds(10));
     }
+  }
+}
+
+std::string Network::AddNode(const std::string& name, const crypto::KeyPair& key) {
+  const uint16_t ports = FreePortRange(2);
+  nlohmann::json cfg = nlohmann::json::parse(ReadFile(Home(names_.front()) + "/config.json"));
+  cfg["name"] = name;
+  cfg["rpc"]["listen"] = "127.0.0.1:" + std::to_string(ports);
+  const std::string p2p = "127.0.0.1:" + std::to_string(ports + 1);
+  cfg["p2p"]["listen"] = p2p;
+  nlohmann::json peers = nlohmann::json::array();
+  nlohmann::json genesis = nlohmann::json::parse(ReadFile(dir_ + "/genesis.json"));
+  for (const auto& v : genesis["validators"]) {
+    peers.push_back({{"address", v["address"]}, {"node_id", v["public_key"]}});
+  }
+  cfg["p2p"]["peers"] = peers;
+  std::filesystem::create_directories(Home(name));
+  std::ofstream(Home(name) + "/config.json") << cfg.dump(2);
+  WriteKey(name, key);
+  names_.push_back(name);
+  return p2p;
+}
+
+void Network::WriteKey(const std::string& name, const crypto::KeyPair& key) {
+  std::filesystem::remove(Home(name) + "/node_key.json");
+  if (cairn::Status s = crypto::WriteKeyFile(Home(name) + "/node_key.json", key); !s.ok()) {
+    throw std::runtime_error("writing the key of " + name + ": " + s.message());
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/ed25519.h"
 #include "rpc/client.h"
 #include "tests/kit/eventually.h"
 #include "tests/kit/process.h"
@@ -24,6 +25,12 @@ class Network {
           const std::string& consensus = "solo");
   ~Network();
 
+  // Creates a node that is not in the genesis (a validator or observer to be added by
+  // governance): its home with `key`, free RPC and p2p ports, and every genesis validator as a
+  // peer. Returns its p2p address ("127.0.0.1:port"), which a governance action names.
+  std::string AddNode(const std::string& name, const crypto::KeyPair& key);
+  // Replaces a node's key file (a key rotation; takes effect at its next start).
+  void WriteKey(const std::string& name, const crypto::KeyPair& key);
   // Edits a node's config.json before it starts (e.g. block timing).
   void EditConfig(const std::string& name, const std::function<void(nlohmann::json&)>& edit);
   // Starts cairnd (or `binary`, which takes the same --home) for `name` and waits until it
