@@ -17,9 +17,10 @@ namespace cairn::api::testing {
 struct FakeChain {
   genesis::Genesis genesis;
   std::vector<ledger::Block> blocks;
-  std::vector<ledger::Receipt> head_receipts;  // one per transaction of the head block
-  std::optional<ledger::Transaction> pending;  // in the mempool
-  std::optional<CertificateInfo> certificate;  // of the block at certificate->height
+  std::vector<ledger::Receipt> head_receipts;        // one per transaction of the head block
+  std::optional<ledger::Transaction> pending;        // in the mempool
+  std::optional<CertificateInfo> certificate;        // of the block at certificate->height
+  std::map<uint64_t, CertificateInfo> certificates;  // more, by height (a light client's chain)
   std::vector<EvidenceInfo> evidence;
   std::vector<PeerInfo> peers;
   NodeStatus status;  // as reported, but for `head`, which is the chain's
@@ -123,6 +124,9 @@ class FakeNode final : public NodeApi {
   const genesis::Genesis& GetGenesis() const override { return chain_.genesis; }
   std::vector<PeerInfo> GetPeers() const override { return chain_.peers; }
   Result<std::optional<CertificateInfo>> GetCertificate(uint64_t height) const override {
+    if (auto it = chain_.certificates.find(height); it != chain_.certificates.end()) {
+      return std::optional<CertificateInfo>(it->second);
+    }
     if (!chain_.certificate || chain_.certificate->height != height) {
       return std::optional<CertificateInfo>();
     }
