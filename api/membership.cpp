@@ -166,7 +166,11 @@ Json ProposalToJson(const crypto::Hash256& id, const ledger::Proposal& p, uint64
          {"stored_status", status},
          {"result_height", p.result_height},
          {"result_code", p.result_code},
-         {"result", std::string(ledger::TxCodeName(static_cast<ledger::TxCode>(p.result_code)))}};
+         {"result", Json()}};
+  // Nothing ran (or expired) yet: no result to name.
+  if (p.result_height != 0) {
+    j["result"] = std::string(ledger::TxCodeName(static_cast<ledger::TxCode>(p.result_code)));
+  }
   if (config) j["threshold"] = config->threshold;
   return j;
 }

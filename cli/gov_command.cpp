@@ -52,10 +52,13 @@ std::string ActionSummary(const Json& a) {
   return type;
 }
 
+// "1 of 2" while approvals still count, else how many it got.
 std::string Approvals(const Json& p) {
   const size_t n = p.contains("approvals") && p["approvals"].is_array() ? p["approvals"].size() : 0;
   std::string s = std::to_string(n);
-  if (p.contains("threshold")) s += "/" + JsonText(p, "threshold");
+  if (JsonText(p, "status") == "open" && p.contains("threshold")) {
+    s += " of " + JsonText(p, "threshold");
+  }
   return s;
 }
 
@@ -68,7 +71,7 @@ std::string ProposalView(const Json& p) {
                                     ? " (the state still says " + JsonText(p, "stored_status") + ")"
                                     : "")},
       {"proposer", JsonText(p, "proposer")},
-      {"approvals", Approvals(p) + " (threshold of the current config)"},
+      {"approvals", Approvals(p)},
       {"expires at", "block " + JsonText(p, "expires_at") + " (last height it may be approved)"}};
   if (p.contains("approvals") && p["approvals"].is_array()) {
     for (const Json& a : p["approvals"]) {

@@ -189,6 +189,7 @@ TEST_CASE("getGovernance, getProposal and listProposals read gov/* at the head",
   CHECK(live["threshold"] == 2);
   CHECK(live["action"]["type"] == "add_observer");
   CHECK(live["approvals"].size() == 1);
+  CHECK(live["result"].is_null());
   json lapsed = Call(d, "getProposal", P("id", IdOf(2).ToHex()))["result"];
   CHECK(lapsed["status"] == "expired");
   CHECK(lapsed["stored_status"] == "open");
