@@ -142,9 +142,9 @@ std::set<std::string> OnlineKeys(NodeClient& node, const Json& status) {
   return keys;
 }
 
-// Design §7: a removal that leaves a set too small for its engine, or (BFT) fewer validators
-// this node sees online than a quorum of the new set, is allowed by the rules (the chain
-// cannot know who is online) but would stall the chain: warn on stderr.
+// Design §7: a removal that leaves a set too small for its engine, or fewer validators this
+// node sees online than a quorum of the new set, is allowed by the rules (the chain cannot know
+// who is online) but would stall the chain from the change's height: warn on stderr.
 void WarnRemoval(NodeClient& node, const Json& status, uint32_t removed) {
   auto set = node.Call("getValidators", Json{{"height", "latest"}});
   if (!set.ok() || !set->contains("validators")) return;
@@ -160,24 +160,31 @@ void WarnRemoval(NodeClient& node, const Json& status, uint32_t removed) {
   if (!found) return;  // an observer, or no member: the chain says so
   const std::string consensus = JsonText(status, "consensus");
   const size_t n = remaining.size();
-  const size_t min = consensus == "bft" ? 4 : consensus == "raft" ? 3 : 1;
-  if (n < min) {
+  if (n == 0) {
     std::fprintf(stderr,
-                 "cairn: warning: the new set has %zu validator(s); %s tolerates no faulty "
-                 "validator below %zu\n",
-                 n, consensus.c_str(), min);
+                 "cairn: warning: this removes the last validator: no block can be made after "
+                 "the change takes effect\n");
+    return;
   }
-  if (consensus != "bft" || n == 0) return;
-  const size_t quorum = n - (n - 1) / 3;
+  const size_t tolerant = consensus == "bft" ? 4 : consensus == "raft" ? 3 : 0;
+  if (n < tolerant) {
+    std::fprintf(stderr,
+                 "cairn: warning: the new set has %zu validators; %s tolerates a faulty one only "
+                 "from %zu\n",
+                 n, consensus.c_str(), tolerant);
+  }
+  // BFT: n - floor((n - 1) / 3); Raft: a majority; solo: its one proposer.
+  const size_t quorum = consensus == "bft" ? n - (n - 1) / 3 : consensus == "raft" ? n / 2 + 1 : 1;
   const std::set<std::string> online = OnlineKeys(node, status);
   size_t up = 0;
   for (const Json& v : remaining) up += online.count(JsonText(v, "p2p_key"));
   if (up < quorum) {
-    std::fprintf(stderr,
-                 "cairn: warning: this node sees %zu of the %zu remaining validators online; a "
-                 "quorum of the new set is %zu, so the chain stalls from the change's height "
-                 "until more are up\n",
-                 up, n, quorum);
+    std::fprintf(
+        stderr,
+        "cairn: warning: this node sees %zu of the %zu remaining validators online (itself "
+        "and its peers); the new set needs %zu, so the chain stalls from the change's "
+        "height until enough are up\n",
+        up, n, quorum);
   }
 }
 
@@ -236,9 +243,11 @@ Status Propose(const GlobalOptions& g, const GovOptions& o, ledger::Action actio
   auto status = node->Call("getStatus");
   if (!status.ok()) return status.status();
   const uint64_t expires_in = U64Of(o.expires_in);
-  if (expires_in == 0 || expires_in > ledger::kMaxProposalLifetime) {
-    return Status::Error("--expires-in " + o.expires_in + ": give 1 to " +
-                         std::to_string(ledger::kMaxProposalLifetime) + " blocks");
+  // expires_at must be above the block that includes the proposal, head + 1 at the earliest.
+  if (expires_in < 2 || expires_in > ledger::kMaxProposalLifetime) {
+    return Status::Error("--expires-in " + o.expires_in + ": give 2 to " +
+                         std::to_string(ledger::kMaxProposalLifetime) +
+                         " blocks (the proposal itself lands in block head + 1 at the earliest)");
   }
   auto head = JsonU64(*status, "height");
   if (!head) return Status::Error("getStatus answered without a height");
@@ -322,7 +331,7 @@ Status Query(const GlobalOptions& g, std::string_view method, const Json& params
 void AddProposeCommon(CLI::App* c, const std::shared_ptr<GovOptions>& o) {
   AddSendFlags(c, o.get());
   c->add_option("--expires-in", o->expires_in,
-                "blocks from the head during which it may be approved (1..100000)")
+                "it may be approved up to block head + N (2..100000)")
       ->check(U64Validator())
       ->type_name("N")
       ->capture_default_str();

@@ -193,6 +193,19 @@ TEST_CASE("cairn gov: propose, approve, expire, refuse, and a set change at h + 
       cli.Json({"light", "sync", "--genesis", home + "/genesis.json", "--light-dir", light});
   CHECK(resumed["height"].get<uint64_t>() > synced["height"].get<uint64_t>());
 
+  // Removing the validator this node is leaves no one it sees online to make blocks: the
+  // command warns (and sends; without a second approval it just expires).
+  CommandResult remove = cli.Run(
+      {"gov", "propose", "remove", "--key", admin_key, "--id", "0", "--expires-in", "2", "--wait"});
+  CHECK(remove.exit_code == 0);
+  CHECK_THAT(remove.err, Catch::Contains("warning: this node sees 0 of the 1 remaining validators "
+                                         "online"));
+
+  CommandResult too_short =
+      cli.Run({"gov", "propose", "remove", "--key", admin_key, "--id", "0", "--expires-in", "1"});
+  CHECK(too_short.exit_code == 1);
+  CHECK_THAT(too_short.err, Catch::Contains("--expires-in 1: give 2 to 100000 blocks"));
+
   // And the audit replays it all.
   CHECK(cli.Json({"audit", "--genesis", home + "/genesis.json"})["ok"] == true);
 }
