@@ -72,9 +72,10 @@ Result<LightStore> LightStore::Open(const std::string& dir, bool linked) {
     return Status::Error("light store " + dir + " is in use by another cairn (" + lock + ")");
   }
   if (auto set = ReadRegularFile(dir + "/set", kMaxSetBytes); set.ok()) {
+    // A damaged set file is ignored, not an error: the set is re-derived from a node and
+    // checked against a trusted header whenever it is needed (cli/prove_command.cpp).
     auto decoded = ledger::MemberSet::Decode(AsBytes(set->data));
-    if (!decoded.ok()) return decoded.status().Wrap("light store " + dir + "/set");
-    store.saved_set_ = decoded->Validators();
+    if (decoded.ok()) store.saved_set_ = decoded->Validators();
   } else if (set.status().code() != StatusCode::kNotFound) {
     return Status::Error("light store: " + set.status().message());
   }

@@ -50,8 +50,9 @@ class LightStore {
   Status Append(std::vector<TrustedHeader> headers);
 
   // The validator set saved with SaveSet (<dir>/set): the set the newest header names, once
-  // the light client followed a set change; nullopt when none was saved. The caller checks it
-  // against that header (audit::HeaderTrust::Hold) before using it.
+  // the light client followed a set change; nullopt when none was saved or the file does not
+  // decode. The caller checks it against that header (audit::HeaderTrust::Hold) before using
+  // it, and can do without it (a sync follows the set again from the newest header).
   const std::optional<std::vector<ledger::Member>>& saved_set() const { return saved_set_; }
   // Replaces <dir>/set (written aside, synced, renamed). REQUIRES: `set` was accepted by
   // audit::HeaderTrust::Follow or Hold.

@@ -49,22 +49,18 @@ Result<std::unique_ptr<audit::HeaderTrust>> LoadTrust(const std::string& path) {
   return std::make_unique<audit::HeaderTrust>(std::move(g.value()));
 }
 
-// Opens the store and makes `trust` hold the set its newest header names: the genesis set,
-// or the one the store saved when it followed a change (checked against that header).
+// Opens the store and makes `trust` hold the set its newest header names, when the store saved
+// it (DIR/set) and its hash is that header's validators_hash. Otherwise `trust` keeps the
+// genesis set: a sync then follows the set again from the newest header (its
+// next_validators_hash vouches for the set the node gives), so a lost or stale DIR/set (a crash
+// between appending headers and saving the set) costs a download, never trust.
 Result<LightStore> OpenStore(audit::HeaderTrust& trust, const std::string& dir) {
   auto store = LightStore::Open(dir.empty() ? LightStore::DefaultDir(trust.genesis_hash()) : dir,
                                 /*linked=*/!trust.certified());
   if (!store.ok()) return store;
   const TrustedHeader* newest = store->Find(store->height());
-  if (newest != nullptr && trust.NeedsSet(newest->header)) {
-    if (!store->saved_set()) {
-      return Status::Corruption(
-          "light store " + store->dir() + ": header " + std::to_string(newest->header.height) +
-          " names a validator set the store did not save (" + store->dir() + "/set is missing)");
-    }
-    if (Status s = trust.Hold(newest->header, *store->saved_set()); !s.ok()) {
-      return s.Wrap("light store " + store->dir() + "/set");
-    }
+  if (newest != nullptr && trust.NeedsSet(newest->header) && store->saved_set()) {
+    (void)trust.Hold(newest->header, *store->saved_set());
   }
   return store;
 }
