@@ -125,6 +125,14 @@ Status HeaderTrust::CheckLinked(const ledger::BlockHeader& parent,
                          crypto::ShortHex(parent.next_validators_hash, 16) + " of header " +
                          std::to_string(parent.height));
   }
+  if (NeedsSet(header)) {
+    return Status::Error("header " + std::to_string(header.height) + ": names validator set " +
+                         crypto::ShortHex(header.validators_hash, 16) +
+                         ", not the set this client holds, " +
+                         DescribeSet(validators_, validators_hash_) +
+                         ": the set changed, and only a light sync (which fetches the new set) "
+                         "follows it");
+  }
   ledger::Block block;
   block.header = header;
   block.proposer_sig = proposer_sig;
