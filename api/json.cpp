@@ -88,6 +88,8 @@ Json HeaderToJson(const ledger::BlockHeader& h, const crypto::Hash256& hash) {
               {"proposer", h.proposer.ToHex()},
               {"tx_root", h.tx_root.ToHex()},
               {"state_root", h.state_root.ToHex()},
+              {"validators_hash", h.validators_hash.ToHex()},
+              {"next_validators_hash", h.next_validators_hash.ToHex()},
               {"tx_count", h.tx_count},
               {"consensus_data", crypto::ToHex(h.consensus_data)}};
 }

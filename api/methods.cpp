@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/membership.h"
 #include "api/tx_proof.h"
 #include "crypto/hex.h"
 
@@ -475,18 +476,6 @@ RpcResult GetRecord(NodeApi& node, const Json& params) {
 
 RpcResult GetStatus(NodeApi& node, const Json&) { return StatusToJson(node.GetStatus()); }
 
-RpcResult GetValidators(NodeApi& node, const Json&) {
-  const genesis::Genesis& g = node.GetGenesis();
-  Json out = Json::array();
-  for (size_t i = 0; i < g.validators.size(); ++i) {
-    out.push_back(Json{{"index", i},
-                       {"name", g.validators[i].name},
-                       {"public_key", g.validators[i].public_key.ToHex()},
-                       {"address", g.validators[i].address}});
-  }
-  return out;
-}
-
 RpcResult GetGenesis(NodeApi& node, const Json&) {
   const genesis::Genesis& g = node.GetGenesis();
   Json j = Json::parse(g.ToJson());
@@ -535,7 +524,11 @@ constexpr MethodEntry kMethods[] = {
     {"getAccount", GetAccount, nullptr, kLight},
     {"getRecord", GetRecord, nullptr, kLight},
     {"getStatus", GetStatus, nullptr, kLight},
-    {"getValidators", GetValidators, nullptr, kLight},
+    // Heavy: with a height, a state read at that height (getProof's cost and its rebuilds).
+    {"getValidators", membership::GetValidators, nullptr, kHeavy},
+    {"getGovernance", membership::GetGovernance, nullptr, kLight},
+    {"getProposal", membership::GetProposal, nullptr, kLight},
+    {"listProposals", membership::ListProposals, nullptr, kLight},
     {"getGenesis", GetGenesis, nullptr, kLight},
     {"getEvidence", GetEvidence, nullptr, kHeavy},
     {"getPeers", GetPeers, nullptr, kLight},

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   cli::AddExplorerCommands(app, g, &action);
   cli::AddAuditCommand(app, g, &action);
   cli::AddProofCommands(app, g, &action);
+  cli::AddGovCommands(app, g, &action);
 
   // cairn testnet: the very command `cairnd testnet` runs, where operators expect it.
   auto tn = std::make_shared<config::TestnetCommand>();

@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "cli/format.h"
 #include "crypto/ed25519.h"
+#include "ledger/transaction.h"
 #include "rpc/client.h"
 
 namespace cairn::cli {
@@ -34,6 +35,29 @@ void AddExplorerCommands(CLI::App& app, const GlobalOptions& g, Action* action);
 void AddAuditCommand(CLI::App& app, const GlobalOptions& g, Action* action);
 // prove tx, verify-proof, light sync (cli/prove_command.cpp).
 void AddProofCommands(CLI::App& app, const GlobalOptions& g, Action* action);
+// gov propose|approve|list|show, validators [--at H] (cli/gov_command.cpp).
+void AddGovCommands(CLI::App& app, const GlobalOptions& g, Action* action);
+
+// The options of every command that signs and sends a transaction (cairn send, cairn gov).
+struct SendFlags {
+  std::string key;
+  std::string nonce;  // empty: ask the node for the next nonce
+  bool wait = false;
+  std::string timeout_s = "30";
+};
+void AddSendFlags(CLI::App* cmd, SendFlags* o);
+// Signs `payload` with the --key, sends it and, with --wait, waits for its receipt. Returns
+// {hash, sender, nonce, chain_id, status: "pending" | "committed", and when committed height,
+// index, block_hash, receipt}; an error when it could not be sent or --wait timed out.
+Result<Json> SubmitSigned(const GlobalOptions& g, const SendFlags& o, ledger::Payload payload);
+// Prints SubmitSigned's answer: the hash (pending), the receipt fields, or the JSON (--json).
+void PrintSubmitted(const GlobalOptions& g, const Json& out);
+// Ok unless the answer is a committed tx whose result is not ok: then "tx H failed: RESULT
+// (height, index): what it means" (ReceiptHint).
+Status ReceiptStatus(const Json& out);
+// What a failed receipt's result means to the sender, for results a user can act on
+// (governance: "the key is not a governance admin ..."); "" for the others.
+std::string ReceiptHint(std::string_view result);
 
 // A JSON-RPC connection to one node.
 class NodeClient {

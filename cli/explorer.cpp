@@ -1,6 +1,6 @@
 // Explorer commands: read-only views of a node's chain over JSON-RPC.
 //   cairn status | block [SEL] | blocks [--from A] [--to B] | tx HASH | account [ADDR]
-//   cairn record --address ADDR --name K | validators | evidence | peers | follow [--count N]
+//   cairn record --address ADDR --name K | evidence | peers | follow [--count N]
 #include <chrono>
 #include <memory>
 
@@ -183,17 +183,6 @@ std::string AccountView(const Json& a) {
        {"nonce", JsonText(a, "nonce")},
        {"next nonce", JsonText(a, "next_nonce") + " (committed nonce plus pending)"},
        {"role", JsonText(a, "role")}});
-}
-
-std::string ValidatorsView(const Json& v) {
-  Table t({"INDEX", "NAME", "PUBLIC KEY", "ADDRESS"}, {0});
-  if (v.is_array()) {
-    for (const Json& n : v) {
-      t.AddRow({JsonText(n, "index"), JsonText(n, "name"), JsonText(n, "public_key"),
-                JsonText(n, "address")});
-    }
-  }
-  return t.Render();
 }
 
 std::string EvidenceView(const Json& e) {
@@ -471,7 +460,7 @@ void AddChainCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
   c->callback([&g, o, action] { *action = [&g, o] { return ShowTx(g, *o); }; });
 }
 
-// account, record, validators, evidence, peers: state and the network.
+// account, record, evidence, peers: state and the network.
 void AddStateCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
   auto o = std::make_shared<ExplorerOptions>();
   CLI::App* c = app.add_subcommand("account", "an account's balance, nonce and role");
@@ -500,12 +489,6 @@ void AddStateCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
       if (!name->count() && !name_hex->count()) return Status::Error("give --name or --name-hex");
       return Record(g, *o, name_hex->count() > 0);
     };
-  });
-
-  c = app.add_subcommand("validators", "the genesis validator set");
-  c->footer("Example:\n  cairn validators");
-  c->callback([&g, action] {
-    *action = [&g] { return Show(g, "getValidators", nullptr, ValidatorsView); };
   });
 
   c = app.add_subcommand("evidence",

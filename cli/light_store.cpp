@@ -1,3 +1,4 @@
+// <dir>/set := MemberSet (ledger/governance.h), the validators the newest header names
 // <dir>/headers := Record*
 // Record := height:u64 header:bytes[222..65821] proof:bytes[0..69677]   (little endian)
 // `proof` is the proposer signature (solo, Raft) or the certificate (BFT). The file is ours,
@@ -25,6 +26,28 @@ constexpr size_t kMaxHeaderBytes = 65'821;  // a v2 header (docs/PROTOCOL.md sec
 constexpr size_t kMaxProofBytes = 1 + 8 + 4 + 32 + 4 + 1024 * (4 + 64);
 // A store this size holds about two million solo or Raft headers.
 constexpr size_t kMaxStoreBytes = size_t{512} << 20;
+// 1,024 members of at most 8 + 64 + 64 + 255 + 2 bytes.
+constexpr size_t kMaxSetBytes = 512 * 1024;
+
+Status WriteSynced(const std::string& path, const Bytes& b) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError(path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < b.size()) {
+    const ssize_t n = ::write(fd, b.data() + done, b.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      return Status::IoError(path + ": write: " + why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced) return Status::IoError(path + ": fsync failed");
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -47,6 +70,14 @@ Result<LightStore> LightStore::Open(const std::string& dir, bool linked) {
   });
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     return Status::Error("light store " + dir + " is in use by another cairn (" + lock + ")");
+  }
+  if (auto set = ReadRegularFile(dir + "/set", kMaxSetBytes); set.ok()) {
+    // A damaged set file is ignored, not an error: the set is re-derived from a node and
+    // checked against a trusted header whenever it is needed (cli/prove_command.cpp).
+    auto decoded = ledger::MemberSet::Decode(AsBytes(set->data));
+    if (decoded.ok()) store.saved_set_ = decoded->Validators();
+  } else if (set.status().code() != StatusCode::kNotFound) {
+    return Status::Error("light store: " + set.status().message());
   }
   auto file = ReadRegularFile(store.path(), kMaxStoreBytes);
   if (!file.ok()) {
@@ -129,6 +160,21 @@ Status LightStore::Append(std::vector<TrustedHeader> headers) {
   ::close(fd);
   if (!synced) return Status::IoError("light store " + path() + ": fsync failed");
   for (TrustedHeader& t : headers) headers_.push_back(std::move(t));
+  return Status::Ok();
+}
+
+Status LightStore::SaveSet(const std::vector<ledger::Member>& set) {
+  ledger::MemberSet ms;
+  ms.members = set;
+  ms.next_id = set.empty() ? 0 : set.back().id + 1;
+  const std::string path = dir_ + "/set";
+  if (Status s = WriteSynced(path + ".tmp", ms.Encode()); !s.ok()) {
+    return s.Wrap("light store");
+  }
+  if (::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+    return Status::IoError("light store " + path + ": rename: " + std::strerror(errno));
+  }
+  saved_set_ = set;
   return Status::Ok();
 }
 

@@ -4,10 +4,12 @@
 // with the certificate that made it trusted. Genesis is never stored: it is computed from the
 // genesis file. Not thread-safe: one command uses one store, and an open store holds an
 // exclusive lock (<dir>/lock), so a second cairn on the same store is refused, not interleaved.
+// <dir>/set keeps the validator set the newest header names once it differs from genesis.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "base/status.h"
 #include "crypto/sha256.h"
 #include "ledger/block.h"
+#include "ledger/governance.h"
 
 namespace cairn::cli {
 
@@ -46,6 +49,15 @@ class LightStore {
   // (and, when linked, height() + 1, + 2, ...).
   Status Append(std::vector<TrustedHeader> headers);
 
+  // The validator set saved with SaveSet (<dir>/set): the set the newest header names, once
+  // the light client followed a set change; nullopt when none was saved or the file does not
+  // decode. The caller checks it against that header (audit::HeaderTrust::Hold) before using
+  // it, and can do without it (a sync follows the set again from the newest header).
+  const std::optional<std::vector<ledger::Member>>& saved_set() const { return saved_set_; }
+  // Replaces <dir>/set (written aside, synced, renamed). REQUIRES: `set` was accepted by
+  // audit::HeaderTrust::Follow or Hold.
+  Status SaveSet(const std::vector<ledger::Member>& set);
+
  private:
   LightStore(std::string dir, bool linked) : dir_(std::move(dir)), linked_(linked) {}
   std::string path() const { return dir_ + "/headers"; }
@@ -54,6 +66,7 @@ class LightStore {
   bool linked_ = false;
   std::shared_ptr<int> lock_fd_;        // flock'ed <dir>/lock, closed with the last copy
   std::vector<TrustedHeader> headers_;  // by height
+  std::optional<std::vector<ledger::Member>> saved_set_;
 };
 
 }  // namespace cairn::cli

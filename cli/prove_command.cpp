@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "audit/header_trust.h"
 #include "cli/common.h"
 #include "cli/light_store.h"
+#include "cli/light_sync.h"
 #include "cli/proof_file.h"
 #include "cli/proof_verify.h"
 #include "crypto/hex.h"
@@ -46,142 +48,6 @@ Result<std::unique_ptr<audit::HeaderTrust>> LoadTrust(const std::string& path) {
   auto g = genesis::Genesis::Load(file);
   if (!g.ok()) return Status::Error("--genesis " + file + ": " + g.error());
   return std::make_unique<audit::HeaderTrust>(std::move(g.value()));
-}
-
-Result<LightStore> OpenStore(const audit::HeaderTrust& trust, const std::string& dir) {
-  return LightStore::Open(dir.empty() ? LightStore::DefaultDir(trust.genesis_hash()) : dir,
-                          /*linked=*/!trust.certified());
-}
-
-// What a sync downloaded, for --verbose and --json: tests and users see that a second proof
-// fetched only the headers past the store's newest.
-struct SyncStats {
-  uint64_t before = 0;   // the store's height before
-  uint64_t after = 0;    // and after
-  uint64_t fetched = 0;  // headers downloaded
-  uint64_t calls = 0;    // RPC calls made for them
-  Json ToJson() const {
-    return Json{{"store_height_before", before},
-                {"store_height_after", after},
-                {"headers_fetched", fetched},
-                {"calls", calls}};
-  }
-};
-
-void Verbose(bool on, const std::string& line) {
-  if (on) std::fprintf(stderr, "light: %s\n", line.c_str());
-}
-
-Result<Bytes> HexField(const Json& j, const char* key, size_t max_hex) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_string() ||
-      j[key].get_ref<const std::string&>().size() > max_hex) {
-    return Status::Error(std::string("the node's answer has no valid \"") + key + "\"");
-  }
-  auto b = crypto::FromHex(j[key].get<std::string>());
-  if (!b) return Status::Error(std::string("the node's \"") + key + "\" is not hex");
-  return std::move(*b);
-}
-
-// Headers [from, to] with their proposer signatures, from getRawBlocks (getHeaders carries no
-// signatures). Not verified here.
-Result<std::vector<TrustedHeader>> FetchSigned(NodeClient& node, uint64_t from, uint64_t to,
-                                               SyncStats* stats) {
-  std::vector<TrustedHeader> out;
-  uint64_t next = from;
-  while (next <= to) {
-    const uint64_t count = std::min<uint64_t>(100, to - next + 1);
-    auto r = node.Call("getRawBlocks", Json{{"from", next}, {"count", count}});
-    if (!r.ok()) return r.status();
-    ++stats->calls;
-    const Json& blocks = (*r).is_object() ? (*r)["blocks"] : Json();
-    if (!blocks.is_array() || blocks.empty() || blocks.size() > count) {
-      return Status::Error("getRawBlocks from " + std::to_string(next) +
-                           ": the node returned no usable page (is its head below " +
-                           std::to_string(to) + "?)");
-    }
-    for (const Json& hex : blocks) {
-      if (!hex.is_string()) return Status::Error("getRawBlocks: a block is not a hex string");
-      auto bytes = crypto::FromHex(hex.get<std::string>());
-      if (!bytes) return Status::Error("getRawBlocks: a block is not hex");
-      auto block = ledger::Block::Decode(*bytes);
-      if (!block.ok()) {
-        return Status::Error("block " + std::to_string(next) +
-                             " does not decode: " + block.status().message());
-      }
-      if (block->header.height != next) {
-        return Status::Error("getRawBlocks: asked for block " + std::to_string(next) + ", got " +
-                             std::to_string(block->header.height));
-      }
-      TrustedHeader t;
-      t.encoded = block->header.Encode();
-      t.header = std::move(block->header);
-      t.proof.assign(block->proposer_sig.view().begin(), block->proposer_sig.view().end());
-      out.push_back(std::move(t));
-      ++next;
-    }
-  }
-  stats->fetched += out.size();
-  return out;
-}
-
-crypto::Signature SigOf(const TrustedHeader& t) {
-  return crypto::Signature::FromBytes(t.proof).value_or(crypto::Signature());
-}
-
-// Brings the store to trust header `target`: solo and Raft, every header past its newest,
-// each checked against the one before; BFT, header `target` alone with its certificate.
-Status SyncTo(NodeClient& node, const audit::HeaderTrust& trust, LightStore& store, uint64_t target,
-              bool verbose, SyncStats* stats) {
-  stats->before = store.height();
-  if (trust.certified()) {
-    if (target > 0 && store.Find(target) == nullptr) {
-      auto r = node.Call("getHeaders", Json{{"from", target}, {"count", 1}});
-      if (!r.ok()) return r.status();
-      ++stats->calls;
-      if (!r->is_array() || r->size() != 1) {
-        return Status::Error("getHeaders " + std::to_string(target) + ": not one header");
-      }
-      auto hb = HexField((*r)[0], "header", kMaxHeaderHex);
-      if (!hb.ok()) return hb.status();
-      auto cb = HexField((*r)[0], "certificate", kMaxCertificateHex);
-      if (!cb.ok()) return Status::Error("header " + std::to_string(target) + ": no certificate");
-      auto h = ledger::BlockHeader::Decode(*hb);
-      if (!h.ok()) return h.status().Wrap("header " + std::to_string(target));
-      if (h->height != target) return Status::Error("getHeaders: wrong height");
-      auto signers = trust.CheckCertified(*h, *cb);
-      if (!signers.ok()) return signers.status();
-      stats->fetched = 1;
-      Verbose(verbose, "fetched header " + std::to_string(target) + " and its certificate (" +
-                           std::to_string(*signers) + " signers)");
-      if (target > store.height()) {
-        if (Status s = store.Append({TrustedHeader{std::move(*hb), std::move(*h), std::move(*cb)}});
-            !s.ok()) {
-          return s;
-        }
-      }
-    }
-    stats->after = store.height();
-    return Status::Ok();
-  }
-  while (store.height() < target) {
-    // A page at a time, each appended (and synced) once verified, so progress survives.
-    const uint64_t from = store.height() + 1;
-    const uint64_t to = std::min(target, from + 999);
-    auto page = FetchSigned(node, from, to, stats);
-    if (!page.ok()) return page.status();
-    ledger::BlockHeader prev =
-        store.height() == 0 ? trust.genesis_header() : store.Find(store.height())->header;
-    for (const TrustedHeader& t : *page) {
-      if (Status s = trust.CheckLinked(prev, t.header, SigOf(t)); !s.ok()) return s;
-      prev = t.header;
-    }
-    Verbose(verbose, "fetched headers " + std::to_string(from) + ".." +
-                         std::to_string(from + page->size() - 1) + " (" +
-                         std::to_string(page->size()) + ") with their proposer signatures");
-    if (Status s = store.Append(std::move(*page)); !s.ok()) return s;
-  }
-  stats->after = store.height();
-  return Status::Ok();
 }
 
 struct NodeChain {
@@ -278,7 +144,7 @@ Status Prove(const GlobalOptions& g, const ProofCliOptions& o) {
   std::optional<LightStore> store;
   SyncStats stats;
   if (use_store) {
-    auto s = OpenStore(*trust, o.light_dir);
+    auto s = OpenLightStore(*trust, o.light_dir);
     if (!s.ok()) return s.status();
     store = std::move(s.value());
   }
@@ -289,11 +155,25 @@ Status Prove(const GlobalOptions& g, const ProofCliOptions& o) {
       f.certificate = std::move(*cert);
     }
     f.headers_from = f.height;
+    std::optional<ledger::BlockHeader> proved;
     if (store && f.certificate) {
-      // The certificate came with the proof: nothing more to download.
-      stats.before = store->height();
       auto h = ledger::BlockHeader::Decode(f.header);
       if (!h.ok()) return h.status().Wrap(method + " header");
+      proved = std::move(*h);
+    }
+    if (proved && trust->NeedsSet(*proved) && f.height > store->height()) {
+      // Another set certified it: follow the changes from the store's newest header.
+      if (Status s = SyncTo(*node, *trust, *store, f.height, o.verbose, &stats); !s.ok()) {
+        return s;
+      }
+      if (store->Find(f.height) == nullptr || store->Find(f.height)->encoded != f.header) {
+        return Status::Error("header " + std::to_string(f.height) + ": " + method +
+                             "'s header is not the one the light store trusts");
+      }
+    } else if (proved) {
+      // The certificate came with the proof: nothing more to download.
+      stats.before = store->height();
+      auto h = std::move(proved);
       auto signers = trust->CheckCertified(*h, *f.certificate);
       if (!signers.ok()) return signers.status();
       if (f.height > store->height()) {
@@ -399,7 +279,7 @@ Status VerifyProofCommand(const GlobalOptions& g, const ProofCliOptions& o) {
     if (!std::filesystem::is_directory(o.light_dir)) {
       return Status::Error("--light-dir " + o.light_dir + " is not a directory");
     }
-    auto s = OpenStore(**trust, o.light_dir);
+    auto s = OpenLightStore(**trust, o.light_dir);
     if (!s.ok()) return s.status();
     store = std::move(s.value());
   }
@@ -433,7 +313,7 @@ Status VerifyProofCommand(const GlobalOptions& g, const ProofCliOptions& o) {
 Status LightSync(const GlobalOptions& g, const ProofCliOptions& o) {
   auto trust = LoadTrust(o.genesis_file);
   if (!trust.ok()) return trust.status();
-  auto store = OpenStore(**trust, o.light_dir);
+  auto store = OpenLightStore(**trust, o.light_dir);
   if (!store.ok()) return store.status();
   auto node = NodeClient::Connect(g.rpc_url);
   if (!node.ok()) return node.status();

@@ -48,12 +48,7 @@ Status KeysShow(const GlobalOptions& g, const KeysOptions& o) {
 }
 
 // Options every `send` command shares, plus each payload's own.
-struct SendOptions {
-  std::string key;
-  std::string nonce;  // empty: ask the node for the next nonce
-  bool wait = false;
-  std::string timeout_s = "30";
-
+struct SendOptions : SendFlags {
   std::string to, amount;             // transfer
   std::string name, name_hex;         // put: the record key
   std::string value, value_hex;       // put
@@ -116,7 +111,9 @@ Result<Json> WaitCommitted(NodeClient& node, const std::string& hash,
                                                    "mempool?)"));
 }
 
-Status Send(const GlobalOptions& g, const SendOptions& o, ledger::Payload payload) {
+}  // namespace
+
+Result<Json> SubmitSigned(const GlobalOptions& g, const SendFlags& o, ledger::Payload payload) {
   auto key = LoadKey(o.key);
   if (!key.ok()) return key.status();
   auto node = NodeClient::Connect(g.rpc_url);
@@ -158,12 +155,7 @@ Status Send(const GlobalOptions& g, const SendOptions& o, ledger::Payload payloa
   Json out = {{"hash", hash}, {"sender", sender}, {"nonce", nonce}, {"chain_id", chain_id}};
   if (!o.wait) {
     out["status"] = "pending";
-    if (g.json) {
-      PrintJson(out);
-    } else {
-      Print(hash + "\n");
-    }
-    return Status::Ok();
+    return out;
   }
   auto done = WaitCommitted(*node, hash, std::chrono::seconds(U64Of(o.timeout_s)));
   if (!done.ok()) {
@@ -177,24 +169,44 @@ Status Send(const GlobalOptions& g, const SendOptions& o, ledger::Payload payloa
   for (const char* k : {"height", "index", "block_hash", "receipt"}) {
     if (done->contains(k)) out[k] = (*done)[k];
   }
-  if (g.json) {
-    PrintJson(out);
-  } else {
-    auto fields = ReceiptFields(*done);
-    fields.insert(fields.begin() + 1, {"nonce", std::to_string(nonce)});
-    Print(RenderFields(fields));
-  }
-  const std::string result = out.contains("receipt") ? JsonText(out["receipt"], "result") : "";
-  if (result != "ok") {
-    return Status::Error("tx " + hash + " failed: " + (result.empty() ? "no receipt" : result) +
-                         " (height " + JsonText(out, "height") + ", index " +
-                         JsonText(out, "index") + ")");
-  }
-  return Status::Ok();
+  return out;
 }
 
-// Adds the options every send command takes.
-void AddSendCommon(CLI::App* cmd, const std::shared_ptr<SendOptions>& o) {
+void PrintSubmitted(const GlobalOptions& g, const Json& out) {
+  if (g.json) {
+    PrintJson(out);
+  } else if (JsonText(out, "status") != "committed") {
+    Print(JsonText(out, "hash") + "\n");
+  } else {
+    auto fields = ReceiptFields(out);
+    fields.insert(fields.begin() + 1, {"nonce", JsonText(out, "nonce")});
+    Print(RenderFields(fields));
+  }
+}
+
+Status ReceiptStatus(const Json& out) {
+  if (JsonText(out, "status") != "committed") return Status::Ok();
+  const std::string result = out.contains("receipt") ? JsonText(out["receipt"], "result") : "";
+  if (result == "ok") return Status::Ok();
+  std::string why = "tx " + JsonText(out, "hash") +
+                    " failed: " + (result.empty() ? "no receipt" : result) + " (height " +
+                    JsonText(out, "height") + ", index " + JsonText(out, "index") + ")";
+  if (std::string hint = ReceiptHint(result); !hint.empty()) why += ": " + hint;
+  return Status::Error(why);
+}
+
+namespace {
+
+Status Send(const GlobalOptions& g, const SendOptions& o, ledger::Payload payload) {
+  auto out = SubmitSigned(g, o, std::move(payload));
+  if (!out.ok()) return out.status();
+  PrintSubmitted(g, *out);
+  return ReceiptStatus(*out);
+}
+
+}  // namespace
+
+void AddSendFlags(CLI::App* cmd, SendFlags* o) {
   cmd->add_option("--key", o->key, "the sender's key file (default: $CAIRN_KEY)")
       ->envname("CAIRN_KEY")
       ->type_name("FILE");
@@ -208,6 +220,12 @@ void AddSendCommon(CLI::App* cmd, const std::shared_ptr<SendOptions>& o) {
       ->check(U64Validator())
       ->type_name("N")
       ->capture_default_str();
+}
+
+namespace {
+
+void AddSendCommon(CLI::App* cmd, const std::shared_ptr<SendOptions>& o) {
+  AddSendFlags(cmd, o.get());
 }
 
 ledger::Role RoleOf(const std::string& s) {

@@ -4,6 +4,7 @@
 // Immutable after construction; thread-compatible. Header-only, so a fuzz harness links only
 // the libraries it fuzzes.
 #pragma once
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -16,9 +17,10 @@ namespace cairn::api::testing {
 struct FakeChain {
   genesis::Genesis genesis;
   std::vector<ledger::Block> blocks;
-  std::vector<ledger::Receipt> head_receipts;  // one per transaction of the head block
-  std::optional<ledger::Transaction> pending;  // in the mempool
-  std::optional<CertificateInfo> certificate;  // of the block at certificate->height
+  std::vector<ledger::Receipt> head_receipts;        // one per transaction of the head block
+  std::optional<ledger::Transaction> pending;        // in the mempool
+  std::optional<CertificateInfo> certificate;        // of the block at certificate->height
+  std::map<uint64_t, CertificateInfo> certificates;  // more, by height (a light client's chain)
   std::vector<EvidenceInfo> evidence;
   std::vector<PeerInfo> peers;
   NodeStatus status;  // as reported, but for `head`, which is the chain's
@@ -31,6 +33,9 @@ struct FakeChain {
   // error (the -32603 paths).
   std::optional<uint64_t> failing_height;
   std::optional<crypto::Hash256> failing_hash;
+  // The state after each height this node retains, by state key (what GetStateProof reads;
+  // its proof is left empty). Empty: the node serves no state, as before state proofs.
+  std::map<uint64_t, std::map<Bytes, Bytes>> states;
 };
 
 class FakeNode final : public NodeApi {
@@ -119,12 +124,32 @@ class FakeNode final : public NodeApi {
   const genesis::Genesis& GetGenesis() const override { return chain_.genesis; }
   std::vector<PeerInfo> GetPeers() const override { return chain_.peers; }
   Result<std::optional<CertificateInfo>> GetCertificate(uint64_t height) const override {
+    if (auto it = chain_.certificates.find(height); it != chain_.certificates.end()) {
+      return std::optional<CertificateInfo>(it->second);
+    }
     if (!chain_.certificate || chain_.certificate->height != height) {
       return std::optional<CertificateInfo>();
     }
     return chain_.certificate;
   }
   std::vector<EvidenceInfo> GetEvidence() const override { return chain_.evidence; }
+  Result<ledger::StateProofAt> GetStateProof(ByteView state_key,
+                                             std::optional<uint64_t> height) const override {
+    if (chain_.states.empty()) return Status::NotFound("this node serves no state proofs");
+    const uint64_t at = height.value_or(head().header.height);
+    auto state = chain_.states.find(at);
+    if (state == chain_.states.end()) {
+      return Status::NotFound("height " + std::to_string(at) +
+                              " is outside the state history this node keeps");
+    }
+    ledger::StateProofAt out;
+    out.height = at;
+    if (auto v = state->second.find(Bytes(state_key.begin(), state_key.end()));
+        v != state->second.end()) {
+      out.value = v->second;
+    }
+    return out;
+  }
 
  private:
   FakeChain chain_;

@@ -224,6 +224,16 @@ std::vector<Json> Requests(const FakeNode& node) {
       {"getTxProof", {{"hash", "zz"}}},
       {"getTxProof", {{"hash", failing}}},
       {"getTxProof", Json::object()},
+      // Membership: the fake serves no state, so only the checks before a state read answer.
+      {"getValidators", {{"height", "x"}}},
+      {"getValidators", {{"height", 100}}},
+      {"getValidators", {{"height", 0}}},
+      {"getGovernance", nullptr},
+      {"getProposal", Json::object()},
+      {"getProposal", {{"id", "zz"}}},
+      {"getProposal", {{"id", HashOf(0x03).ToHex()}}},
+      {"listProposals", {{"all", 1}}},
+      {"listProposals", nullptr},
       {"getNothing", nullptr},
   };
   std::vector<Json> out;
@@ -244,8 +254,9 @@ TEST_CASE("every method answers as the recorded transcript", "[api]") {
   REQUIRE(api::RegisterNodeMethods(dispatcher, node).ok());
   CHECK(dispatcher.Methods() ==
         std::vector<std::string>{"getAccount", "getBlock", "getBlocks", "getEvidence", "getGenesis",
-                                 "getHeaders", "getPeers", "getProof", "getRawBlocks", "getRecord",
-                                 "getStatus", "getTransaction", "getTxProof", "getValidators",
+                                 "getGovernance", "getHeaders", "getPeers", "getProof",
+                                 "getProposal", "getRawBlocks", "getRecord", "getStatus",
+                                 "getTransaction", "getTxProof", "getValidators", "listProposals",
                                  "sendTransaction", "sendTransactions"});
 
   std::vector<std::string> transcript;

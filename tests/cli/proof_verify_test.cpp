@@ -115,7 +115,7 @@ TEST_CASE("verify-proof: a solo header chain from genesis, rule by rule", "[cli]
   });
   CHECK_THAT(Refused(FileFor(trust, forged, 6, 0), trust),
              Catch::StartsWith("header 3: proposer: proposer " + kOutsider.public_key().ToHex() +
-                               " is not a genesis validator"));
+                               " is not a validator of height 3"));
 
   // Block 4's timestamp before block 3's: re-signed, so only the time rule can catch it.
   ProofFile f = FileFor(trust, chain, 6, 0);
