@@ -2,6 +2,7 @@
 //   cairn status | block [SEL] | blocks [--from A] [--to B] | tx HASH | account [ADDR]
 //   cairn record --address ADDR --name K | evidence | peers | follow [--count N]
 #include <chrono>
+#include <cstdio>
 #include <memory>
 
 #include "cli/common.h"
@@ -333,10 +334,27 @@ Status Follow(const GlobalOptions& g, const ExplorerOptions& o) {
   }
   // Polling: the server has no WebSocket, cannot replay from --from, or ended the subscription.
   if (!g.json && !header_printed) Print(FixedRow(kBlockColumns));
+  bool unreachable = false;  // said once per outage on stderr
   for (;;) {
-    auto st = node->Call("getStatus");
-    if (!st.ok()) return st.status();
-    const uint64_t head = JsonU64(*st, "height").value_or(0);
+    rpc::CallResult raw = node->CallRaw("getStatus");
+    if (raw.is_transport_error()) {
+      // A node restarting (it closed the subscription with 1001) or briefly unreachable: keep
+      // `next` and poll until it answers or --timeout, as a follower of a log would.
+      if (!unreachable) {
+        std::fprintf(stderr, "cairn follow: %s; retrying\n", node->Describe(raw).c_str());
+      }
+      unreachable = true;
+      if (Clock::now() >= deadline) {
+        return Status::Error("timed out after " + std::to_string(timeout_s) +
+                             " s: the node is not answering: " + node->Describe(raw));
+      }
+      SleepUntilNextPoll(interval, deadline);
+      continue;
+    }
+    if (!raw.ok()) return Status::Error(node->Describe(raw));
+    unreachable = false;
+    const Json st = std::move(raw).value();
+    const uint64_t head = JsonU64(st, "height").value_or(0);
     if (head >= next) {
       const uint64_t to = count > 0 ? std::min(head, next + (count - seen) - 1) : head;
       Status s = ForEachHeader(*node, next, to, [&](const Json& h) {

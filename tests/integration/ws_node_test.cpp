@@ -399,11 +399,10 @@ TEST_CASE("cairn follow falls back to polling when its WebSocket is cut, missing
   CHECK(proxy.websockets() == 1);
 }
 
-// Hidden ([.]): fails until `cairn follow`'s polling fallback retries a node that is not
-// answering yet instead of exiting (cli/explorer.cpp Follow returns at the first failed
-// getStatus). Run it with: ws_node_test "[needs-cli]".
+// `cairn follow`'s polling fallback retries a node that is not answering yet (a restart)
+// until --timeout instead of exiting.
 TEST_CASE("cairn follow rides out a node restart, polling until the node is back",
-          "[.][needs-cli][integration][ws]") {
+          "[integration][ws]") {
   TempDir dir("it-ws-follow-restart");
   DevNode node(dir.path() + "/home");
   std::string why;
