@@ -528,7 +528,8 @@ constexpr MethodEntry kMethods[] = {
     {"getValidators", membership::GetValidators, nullptr, kHeavy},
     {"getGovernance", membership::GetGovernance, nullptr, kLight},
     {"getProposal", membership::GetProposal, nullptr, kLight},
-    {"listProposals", membership::ListProposals, nullptr, kLight},
+    // Heavy: up to every open and queued proposal, each a state read.
+    {"listProposals", membership::ListProposals, nullptr, kHeavy},
     {"getGenesis", GetGenesis, nullptr, kLight},
     {"getEvidence", GetEvidence, nullptr, kHeavy},
     {"getPeers", GetPeers, nullptr, kLight},

@@ -1,5 +1,7 @@
 #include "node/engine_driver.h"
 
+#include <algorithm>
+
 #include "consensus/bft/messages.h"
 #include "node/logging.h"
 #include "node/wire.h"
@@ -121,7 +123,10 @@ Status EngineDriver::MaybeOpenDeferred() {
   }
   Deferred d = std::move(*deferred_);
   deferred_.reset();
-  return Install(d.options, d.wrap, consensus::DurableState{});
+  if (Status s = Install(d.options, d.wrap, consensus::DurableState{}); !s.ok()) return s;
+  // The sets captured at Open may be stale: blocks were applied while the open waited.
+  if (engine_) FeedMembership(p_.store.head().height, /*both=*/true);
+  return Status::Ok();
 }
 
 std::vector<std::string> EngineDriver::SigningEvidence(
@@ -316,7 +321,22 @@ void EngineDriver::FeedMembership(uint64_t height, bool both) {
     return;
   }
   if (p_.genesis.consensus != genesis::ConsensusKind::kRaft || !raft_members_) return;
-  if (Status s = engine_->ApplyMembers(Membership::Ids(snap->after), snap->members.next_id, height);
+  // The members after block `height` (set(height + 2)), which the ledger may have passed (a
+  // block applied from a push before the engine saw it committed): every replica must apply
+  // the same config at the same log index, so never a later head's.
+  std::vector<ledger::Member> set;
+  if (snap->head == height) {
+    set = snap->after;
+  } else if (snap->head == height + 1) {
+    set = snap->next;
+  } else {
+    set = p_.membership.ValidatorsOf(height + 2, /*read_history=*/true);
+    if (set.empty()) {
+      Log("consensus")->warn("members after block {} unknown: config not applied", height);
+      return;
+    }
+  }
+  if (Status s = engine_->ApplyMembers(Membership::Ids(set), snap->members.next_id, height);
       !s.ok()) {
     Log("consensus")->warn("member set after block {} refused: {}", height, s.message());
   }
@@ -390,6 +410,7 @@ Status EngineDriver::AfterInput() {
 void EngineDriver::MaybePropose() {
   auto slot = engine_->ProposalWanted();
   if (!slot) return;
+  if (!MayPropose(slot->parent.height + 1)) return;
   std::optional<consensus::Block> block = p_.builder.Build(*slot);
   if (!block) return;
   const crypto::Hash256 hash = block->hash;
@@ -443,8 +464,23 @@ Status EngineDriver::DrainReady() {
   return Status::Ok();
 }
 
+bool EngineDriver::MayPropose(uint64_t height) const {
+  auto snap = p_.membership.Get();
+  if (!snap->from_state) return true;
+  // Followers refuse a block whose proposer is not a validator of set(height) (BlockRules), and
+  // this node commits its own blocks without that check: it builds only what they accept. A
+  // change in flight holds the engine's next proposal back until the block is applied (Raft
+  // and BFT alike), so a slot above head + 2 has the set of head + 2.
+  const std::vector<ledger::Member>& set = height <= snap->head + 1 ? snap->next : snap->after;
+  return std::any_of(set.begin(), set.end(), [&](const ledger::Member& m) {
+    return m.consensus_key == p_.self_key && (!self_id_ || m.id == *self_id_);
+  });
+}
+
 bool EngineDriver::KeyRetired() {
-  if (!engine_ || p_.genesis.consensus != genesis::ConsensusKind::kBft || !self_id_) return false;
+  // BFT: its votes would carry signatures the set refuses. Raft: as leader it would propose
+  // blocks followers refuse. Solo runs no set changes through an engine it could close.
+  if (!engine_ || p_.genesis.consensus == genesis::ConsensusKind::kSolo || !self_id_) return false;
   auto snap = p_.membership.Get();
   if (!snap->from_state) return false;
   for (const ledger::Member& m : snap->next) {

@@ -152,6 +152,9 @@ class EngineDriver {
   std::map<consensus::ReplicaId, RefusedLog> refused_log_;  // rate limit of refusal lines
   bool raft_members_ = false;  // the Raft engine was opened with member changes enabled
   std::optional<consensus::ReplicaId> self_id_;
+  // Whether this node's key may sign a block at `height`: a validator of set(height) with its
+  // member id (MaybePropose asks before building).
+  bool MayPropose(uint64_t height) const;
 
   mutable Mutex status_mu_;
   consensus::EngineStatus status_ GUARDED_BY(status_mu_);

@@ -112,9 +112,15 @@ void Membership::Remember(const std::vector<ledger::Member>& set) {
   if (seen_.size() > kSeenSets) seen_.pop_front();
 }
 
-std::vector<ledger::Member> Membership::ValidatorsOf(uint64_t height) const {
+std::vector<ledger::Member> Membership::ValidatorsOf(uint64_t height, bool read_history) const {
+  std::shared_ptr<const Snapshot> snap = Get();
   auto header = store_.HeaderAt(height);
-  if (!header.ok() || !header->has_value()) return genesis_.Members().Validators();
+  if (!header.ok() || !header->has_value()) {
+    // Not committed yet (evidence of the heights being voted on): the snapshot's sets.
+    if (height == snap->head + 1) return snap->next;
+    if (height == snap->head + 2) return snap->after;
+    return snap->from_state ? std::vector<ledger::Member>{} : genesis_.Members().Validators();
+  }
   const crypto::Hash256 want = (*header)->validators_hash;
   {
     MutexLock lock(&mu_);
@@ -122,11 +128,13 @@ std::vector<ledger::Member> Membership::ValidatorsOf(uint64_t height) const {
       if (ledger::SetHash(*it) == want) return *it;
     }
   }
-  if (height > 0) {
+  std::vector<ledger::Member> genesis_set = genesis_.Members().Validators();
+  if (ledger::SetHash(genesis_set) == want) return genesis_set;
+  if (read_history && height > 0) {
     auto set = ledger::ValidatorSetAt(SystemRecordsAt(store_, height - 1), height);
     if (set && ledger::SetHash(*set) == want) return std::move(*set);
   }
-  return genesis_.Members().Validators();
+  return {};  // unknown: never another set's keys under these indices
 }
 
 std::shared_ptr<const Membership::Snapshot> Membership::Compute() const {

@@ -57,10 +57,13 @@ class Membership {
   // the BFT engine takes; empty when the state has no set/members (the genesis set governs).
   static std::vector<consensus::ValidatorInfo> Infos(const std::vector<ledger::Member>& set);
   // Any thread: set(height), the validators a certificate or evidence of `height` indexes.
-  // The sets this node has seen recently are tried first, against the header's
-  // validators_hash (which binds ids and keys); then the state history (the state after
-  // height - 1, ChainStore::ProveState: slow); the genesis validators when neither answers.
-  std::vector<ledger::Member> ValidatorsOf(uint64_t height) const EXCLUDES(mu_);
+  // A height not committed yet: the snapshot's set(head + 1) or set(head + 2). Else the sets
+  // this node has seen recently and the genesis set, against the header's validators_hash
+  // (which binds ids and keys); then, only with `read_history`, the state history (the state
+  // after height - 1, ChainStore::ProveState: a rebuild, so never on a path an RPC client
+  // can drive). Empty when none answers: callers report the keys as unknown.
+  std::vector<ledger::Member> ValidatorsOf(uint64_t height, bool read_history = false) const
+      EXCLUDES(mu_);
   // The Raft member ids: the validators of set(head + 2), sorted.
   static std::vector<consensus::ReplicaId> Ids(const std::vector<ledger::Member>& set);
 

@@ -133,8 +133,8 @@ Result<std::optional<api::CertificateInfo>> NodeService::GetCertificate(uint64_t
   info.height = cert->height;
   info.round = cert->round;
   info.block = cert->block;
-  // Signers are indices in set(height): its members as of the parent's state (history kept
-  // by the store), else the genesis validators.
+  // Signers are indices in set(height): a set this node has seen whose hash the header names
+  // (never a state rebuild on this RPC path); a key it cannot name is left out.
   const std::vector<ledger::Member> set = p_.membership.ValidatorsOf(height);
   for (const auto& sig : cert->sigs) {
     api::CertificateInfo::Signer signer;

@@ -326,6 +326,11 @@ void Host::Impl::OnAuthenticated(const std::shared_ptr<Connection>& conn) {
   }
   if (stopping) return conn->Close(CloseReason::kLocalShutdown, "host stopping");
   const NodeId id = conn->remote_id();
+  // The handshake checked the allowlist, but it may have been replaced while the last frame
+  // was in flight: RecheckAllowlist saw only registered peers, so check again here.
+  if (!opts.allowlist->IsAllowed(id)) {
+    return conn->Close(CloseReason::kAllowlistRevoked, "key " + id.ToHex() + " no longer allowed");
+  }
   if (conn->direction() == Direction::kInbound && InboundPeersOtherThan(id) >= opts.max_inbound) {
     return conn->Close(CloseReason::kInboundLimit,
                        "max_inbound " + std::to_string(opts.max_inbound) + " peers reached");

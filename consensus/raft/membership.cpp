@@ -103,6 +103,13 @@ void RaftEngine::MaybePromote() {
   for (ReplicaId l : conf_.learners) {
     auto it = progress_.find(l);
     if (it == progress_.end() || it->second.match < commit_) continue;
+    // A member added by block h governs heights >= h + 2 only: promoted before h + 1 is in the
+    // log, it could win an election and propose h + 1, which its key may not sign. So the
+    // promote entry must follow a block above the one that added it; a learner this leader
+    // knows no height for (it restarted) waits for one block more than the log has now.
+    auto [since, fresh] = learner_since_.try_emplace(l, log_.last_height());
+    (void)fresh;
+    if (log_.last_height() < since->second + 1) continue;
     // Caught up: it holds everything committed, so as a voter it cannot slow commits down.
     Entry e;
     e.index = log_.last_index() + 1;
@@ -127,6 +134,11 @@ Status RaftEngine::ApplyConfig(const Membership& m, uint64_t height) {
   if (m.next_id < members_.next_id) {
     return Status::Error("raft: next member id went back from " + std::to_string(members_.next_id) +
                          " to " + std::to_string(m.next_id));
+  }
+  for (ReplicaId id : m.members) {
+    if (!std::binary_search(members_.members.begin(), members_.members.end(), id)) {
+      learner_since_[id] = height;
+    }
   }
   uint64_t index = 0;
   if (height > log_.base().block.height && height <= log_.HeightAt(applied_)) {

@@ -202,6 +202,9 @@ class RaftEngine final : public Engine {
 
   // Membership (all of it constant without RaftConfig::membership).
   Membership members_;
+  // The block height that added each member the engine saw join (ApplyConfig): a learner is
+  // promoted only once the log holds a block above it (membership.cpp MaybePromote).
+  std::map<ReplicaId, uint64_t> learner_since_;
   std::vector<Promotion> promoted_;  // applied, by index
   ConfState conf_;
   uint64_t conf_index_ = 0;

@@ -62,6 +62,12 @@ void GrowToFour(RaftCluster& c, ReplicaId leader) {
   REQUIRE(c.ProposeChange(leader, "add:3").ok());
   c.Stabilize();
   Settle(c);
+  // The member added at h governs h + 2: it is promoted only once a block above h is in the
+  // log, so that no leader it could become proposes h + 1.
+  for (ReplicaId i = 0; i < 4; ++i) REQUIRE(c.node(i).conf().voters == V({0, 1, 2}));
+  REQUIRE(c.Propose(leader).ok());
+  c.Stabilize();
+  Settle(c);
   for (ReplicaId i = 0; i < 4; ++i) {
     INFO("replica " << i);
     REQUIRE(c.node(i).conf().voters == V({0, 1, 2, 3}));
@@ -126,6 +132,11 @@ TEST_CASE("3 -> 4: a new member joins as a learner and is promoted once caught u
   ReplicaId leader = c.Leader();
   REQUIRE(leader != kNoReplica);
   REQUIRE(leader != 3);
+  for (int k = 0; k < 3; ++k) Settle(c);
+  // Caught up, but no block above the one that added it yet: still a learner.
+  REQUIRE(c.node(leader).conf().learners == V({3}));
+  REQUIRE(c.Propose(leader).ok());
+  c.Stabilize();
   for (int k = 0; k < 3; ++k) Settle(c);
   for (ReplicaId i = 0; i < 4; ++i) {
     INFO("replica " << i << " role " << RoleName(c.node(i).role()) << " term " << c.node(i).term()
@@ -271,6 +282,9 @@ TEST_CASE("promotions survive restarts and reach a replica that block-syncs past
   REQUIRE(c.node(leader).Compact(c.tip(leader).height).ok());
   c.Process(leader);
   REQUIRE(c.ProposeChange(leader, "add:4").ok());
+  c.Stabilize();
+  Settle(c, 6);
+  REQUIRE(c.Propose(leader).ok());  // the block above the addition, which lets 4 be promoted
   c.Stabilize();
   Settle(c, 6);
   REQUIRE(c.syncs() > 0);
