@@ -144,3 +144,27 @@ TEST_CASE("membership: a removed validator is cut at h + 1, and a rotated key re
   CHECK_FALSE(Has(m.Get()->Allowed(), Key(2).public_key()));
   CHECK(m.Get()->ValidatorByConsensusKey(Key(2).public_key()) == nullptr);
 }
+
+TEST_CASE("membership: ValidatorsOf never rebuilds state unless asked and never guesses a set",
+          "[node][membership]") {
+  Chain c;
+  const crypto::KeyPair added = Key(9);
+  c.Propose(ledger::AddValidator{"v9", added.public_key(), added.public_key(), ""});  // 1
+  c.Block();                                                                          // 2
+  c.Block();                                                                          // 3
+  c.Propose(ledger::RemoveMember{3});                                                 // 4
+  for (int i = 0; i < 3; ++i) c.Block();                                              // 5..7
+  // A node started at head 7 has seen only the set after the removal ({0,1,2,5}).
+  Membership m(c.genesis, *c.store);
+  auto s = m.Get();
+  REQUIRE(s->head == 7);
+  CHECK(Ids(m.ValidatorsOf(8)) == Ids(s->next));  // not committed yet: the snapshot's sets
+  CHECK(Ids(m.ValidatorsOf(9)) == Ids(s->after));
+  CHECK(Ids(m.ValidatorsOf(7)) == std::vector<uint32_t>{0, 1, 2, 5});
+  CHECK(Ids(m.ValidatorsOf(2)) == std::vector<uint32_t>{0, 1, 2, 3});  // the genesis set's hash
+  // set(4) = {0,1,2,3,5} is neither seen nor genesis: unknown on the RPC path (empty, not the
+  // genesis keys under the wrong indices), read from the state history only when asked.
+  CHECK(m.ValidatorsOf(4).empty());
+  CHECK(Ids(m.ValidatorsOf(4, /*read_history=*/true)) == std::vector<uint32_t>{0, 1, 2, 3, 5});
+  CHECK(m.ValidatorsOf(20).empty());  // beyond head + 2: no set is known
+}
