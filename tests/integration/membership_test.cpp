@@ -507,3 +507,74 @@ TEST_CASE(
   for (const std::string& n : every) net.Stop(n);
   for (const std::string& n : every) Audit(net, n);
 }
+
+TEST_CASE("membership: a Raft leader whose key is rotated hands over, and rejoins with its new key",
+          "[integration][raft][membership]") {
+  TempNetwork net("it-members-raft-rotate", 3, 0, "raft");
+  net.StartAll({"v0", "v1", "v2"});
+  Gov gov(net);
+  const crypto::KeyPair sender = NodeKey(101);
+  gov.Register(sender);
+  Load load(net, sender, {"v0", "v1", "v2"});
+  REQUIRE(Eventually([&] { return load.Rate(0, load.now()) > 0; }, 30s));
+
+  std::map<std::string, uint32_t> ids;  // consensus key -> member id (genesis: file order)
+  std::map<std::string, std::string> names;
+  for (uint32_t i = 0; i < 3; ++i) {
+    const std::string n = "v" + std::to_string(i);
+    const std::string key = json::parse(ReadFile(net.Home(n) + "/node_key.json"))["public_key"];
+    ids[key] = i;
+    names[key] = n;
+  }
+  std::string leader;
+  REQUIRE(Eventually(
+      [&] {
+        json s = net.Status("v0");
+        if (s.is_null() || !ids.count(s["leader"])) return false;
+        leader = s["leader"];
+        return true;
+      },
+      30s));
+  const std::string rotated = names[leader];
+  INFO("rotating the key of the leader " << rotated);
+  // The operator rotates the running leader's key and restarts it only later: meanwhile it
+  // must neither propose a block its old key may not sign (followers would refuse it and
+  // halt) nor stall the network.
+  const crypto::KeyPair fresh = NodeKey(30);
+  const uint64_t hk =
+      gov.Propose(ledger::RotateKeys{ids[leader], fresh.public_key(), fresh.public_key()});
+  std::vector<std::string> others;
+  for (const auto& [key, n] : names) {
+    if (n != rotated) others.push_back(n);
+  }
+  load.Exclude(rotated);
+  WaitHeight(net, others[0], hk + 6);
+  for (uint64_t h = hk + 2; h <= hk + 6; ++h) {
+    INFO("height " << h);
+    CHECK(Block(net, others[0], h)["proposer"] != leader);
+  }
+  // Restarted with the new key file, it finds its member id by that key and votes again.
+  REQUIRE(net.Stop(rotated) == 0);
+  net.WriteKey(rotated, fresh);
+  REQUIRE(net.Start(rotated));
+  REQUIRE(Eventually(
+      [&] {
+        json s = net.Status(rotated);
+        return !s.is_null() && s["validator"] == true && s["role"] != "removed" &&
+               Height(net, rotated) >= Height(net, others[0]);
+      },
+      60s));
+  const double t_back = load.now();
+  REQUIRE(Eventually([&] { return load.now() > t_back + 2; }, 30s));
+  load.Stop();
+  REQUIRE_FALSE(load.stalled());
+  const std::vector<std::string> all = load.accepted();
+  const std::vector<std::string> every = {"v0", "v1", "v2"};
+  for (const std::string& n : every) {
+    INFO(n);
+    REQUIRE(Eventually([&] { return AllCommitted(net, n, all); }, 60s));
+  }
+  CheckAgreement(net, every, Height(net, others[0]));
+  for (const std::string& n : every) net.Stop(n);
+  for (const std::string& n : every) Audit(net, n);
+}
