@@ -239,7 +239,8 @@ TEST_CASE("approve: unknown_proposal, proposal_closed, proposal_expired, already
   CHECK(c.ValidatorIds(c.head.height + 1) == std::vector<uint32_t>{0, 1, 2, 3, 5});
 }
 
-TEST_CASE("a set change executed at h governs h + 2 and the headers say so", "[ledger][governance]") {
+TEST_CASE("a set change executed at h governs h + 2 and the headers say so",
+          "[ledger][governance]") {
   GovChain c(3, 2);
   auto prop = c.ProposeTx(0, NewValidator(7));
   const auto id = prop.Hash();
