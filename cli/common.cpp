@@ -49,6 +49,21 @@ void PrintJsonLine(const Json& j) {
   Print(j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
+// Calls `method` on the node and prints the result as JSON (--json) or as `human` renders it.
+Status Show(const GlobalOptions& g, std::string_view method, const Json& params,
+            const std::function<std::string(const Json&)>& human) {
+  auto node = NodeClient::Connect(g.rpc_url);
+  if (!node.ok()) return node.status();
+  auto r = node->Call(method, params);
+  if (!r.ok()) return r.status();
+  if (g.json) {
+    PrintJson(*r);
+  } else {
+    Print(human(*r));
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 template <typename Parse>

@@ -88,6 +88,9 @@ Result<crypto::KeyPair> LoadKey(const std::string& path);
 void Print(std::string_view text);
 void PrintJson(const Json& j);
 void PrintJsonLine(const Json& j);
+// Calls `method` on the node and prints the result as JSON (--json) or as `human` renders it.
+Status Show(const GlobalOptions& g, std::string_view method, const Json& params,
+            const std::function<std::string(const Json&)>& human);
 
 // Option validators: bad input is a usage error (exit 2) before anything runs.
 CLI::Validator AddressValidator();

@@ -314,20 +314,6 @@ Status Validators(const GlobalOptions& g, const GovOptions& o) {
   return Status::Ok();
 }
 
-Status Query(const GlobalOptions& g, std::string_view method, const Json& params,
-             std::string (*view)(const Json&)) {
-  auto node = NodeClient::Connect(g.rpc_url);
-  if (!node.ok()) return node.status();
-  auto r = node->Call(method, params);
-  if (!r.ok()) return r.status();
-  if (g.json) {
-    PrintJson(*r);
-  } else {
-    Print(view(*r));
-  }
-  return Status::Ok();
-}
-
 void AddProposeCommon(CLI::App* c, const std::shared_ptr<GovOptions>& o) {
   AddSendFlags(c, o.get());
   c->add_option("--expires-in", o->expires_in,
@@ -472,7 +458,7 @@ void AddGovCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
   c->add_flag("--all", o->all, "also the expired ones the state still lists");
   c->footer("Example:\n  cairn gov list");
   c->callback([&g, o, action] {
-    *action = [&g, o] { return Query(g, "listProposals", Json{{"all", o->all}}, ListView); };
+    *action = [&g, o] { return Show(g, "listProposals", Json{{"all", o->all}}, ListView); };
   });
 
   c = gov->add_subcommand("show", "one proposal: action, approvals, status, result");
@@ -482,7 +468,7 @@ void AddGovCommands(CLI::App& app, const GlobalOptions& g, Action* action) {
       ->type_name("ID");
   c->footer("Example:\n  cairn gov show 3f2a...");
   c->callback([&g, o, action] {
-    *action = [&g, o] { return Query(g, "getProposal", Json{{"id", o->proposal}}, ProposalView); };
+    *action = [&g, o] { return Show(g, "getProposal", Json{{"id", o->proposal}}, ProposalView); };
   });
 
   c = app.add_subcommand("validators", "the members (validators, observers) governing a height");

@@ -29,8 +29,10 @@ constexpr size_t kMaxStoreBytes = size_t{512} << 20;
 // 1,024 members of at most 8 + 64 + 64 + 255 + 2 bytes.
 constexpr size_t kMaxSetBytes = 512 * 1024;
 
-Status WriteSynced(const std::string& path, const Bytes& b) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+// Writes `b` to `path` (truncating, or appending with O_APPEND in `flags`) and fsyncs it: what
+// is on disk when this returns ok survives a crash.
+Status WriteSynced(const std::string& path, const Bytes& b, int flags = O_TRUNC) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
   if (fd < 0) return Status::IoError(path + ": " + std::strerror(errno));
   size_t done = 0;
   while (done < b.size()) {
@@ -141,24 +143,10 @@ Status LightStore::Append(std::vector<TrustedHeader> headers) {
   for (const TrustedHeader& t : headers) {
     w.U64(t.header.height).Var(t.encoded).Var(t.proof);
   }
-  const int fd = ::open(path().c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("light store " + path() + ": " + std::strerror(errno));
-  const Bytes& b = w.bytes();
-  size_t done = 0;
-  while (done < b.size()) {
-    const ssize_t n = ::write(fd, b.data() + done, b.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      return Status::IoError("light store " + path() + ": write: " + why);
-    }
-    done += static_cast<size_t>(n);
-  }
   // Synced before the caller reports the headers trusted.
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) return Status::IoError("light store " + path() + ": fsync failed");
+  if (Status st = WriteSynced(path(), w.bytes(), O_APPEND); !st.ok()) {
+    return st.Wrap("light store");
+  }
   for (TrustedHeader& t : headers) headers_.push_back(std::move(t));
   return Status::Ok();
 }
