@@ -6,6 +6,7 @@
 // --skip-checks; the chain's receipt stays the authority (two clients can race).
 #include "cli/lease_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -165,13 +166,11 @@ Status Watch(const GlobalOptions& g, const LeaseOptions& o) {
   for (;;) {
     auto l = ReadLeaseAtHead(*node, o.name);
     if (!l.ok()) return l.status();
-    const bool first = last.is_null();
-    if (first || LeaseChange(last, *l) != "") {
+    if (last.is_null() || !LeaseChange(last, *l).empty()) {
       if (g.json) {
         PrintJsonLine(*l);
       } else {
-        Print("block " + JsonText(*l, "height") + ": " +
-              (first ? LeaseChange(Json::object(), *l) : LeaseChange(last, *l)) + "\n");
+        Print("block " + JsonText(*l, "height") + ": " + LeaseStateLine(*l) + "\n");
       }
       last = *l;
     }
@@ -182,18 +181,19 @@ Status Watch(const GlobalOptions& g, const LeaseOptions& o) {
 
 }  // namespace
 
+std::string LeaseStateLine(const Json& l) {
+  if (!l.is_object() || JsonText(l, "exists") != "true") return "free (never acquired)";
+  if (JsonText(l, "held") == "true") {
+    return "held by " + HolderText(l) + " token " + JsonText(l, "token") + " until block " +
+           JsonText(l, "expires_at");
+  }
+  if (HolderText(l) == "none") return "released (token " + JsonText(l, "token") + ")";
+  return "expired at block " + JsonText(l, "expires_at") + " (holder " + HolderText(l) +
+         ", token " + JsonText(l, "token") + ")";
+}
+
 std::string LeaseChange(const Json& before, const Json& after) {
-  auto state = [](const Json& l) -> std::string {
-    if (!l.is_object() || JsonText(l, "exists") != "true") return "free (never acquired)";
-    if (JsonText(l, "held") == "true") {
-      return "held by " + HolderText(l) + " token " + JsonText(l, "token") + " until block " +
-             JsonText(l, "expires_at");
-    }
-    if (HolderText(l) == "none") return "released (token " + JsonText(l, "token") + ")";
-    return "expired at block " + JsonText(l, "expires_at") + " (holder " + HolderText(l) +
-           ", token " + JsonText(l, "token") + ")";
-  };
-  const std::string a = state(before), b = state(after);
+  const std::string a = LeaseStateLine(before), b = LeaseStateLine(after);
   return a == b ? "" : b;
 }
 

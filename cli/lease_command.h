@@ -11,8 +11,11 @@ namespace cairn::cli {
 // Adds `cairn lease ...` to `app`. REQUIRES: `g` and `action` outlive app.parse().
 void AddLeaseCommands(CLI::App& app, const GlobalOptions& g, Action* action);
 
-// One line for a watch: what changed between two getLease answers of one name ("" when
-// nothing a user cares about did: holder, token, held).
+// A getLease answer as one line: "held by K token T until block E", "expired at block E
+// (holder K, token T)", "released (token T)" or "free (never acquired)".
+std::string LeaseStateLine(const Json& lease);
+// What changed between two getLease answers of one name: the new state's line, or "" when
+// nothing a user cares about did (holder, token, held).
 std::string LeaseChange(const Json& before, const Json& after);
 
 }  // namespace cairn::cli

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "crypto/ed25519.h"
 #include "examples/fencing/fencing.h"
