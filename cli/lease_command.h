@@ -15,7 +15,7 @@ void AddLeaseCommands(CLI::App& app, const GlobalOptions& g, Action* action);
 // (holder K, token T)", "released (token T)" or "free (never acquired)".
 std::string LeaseStateLine(const Json& lease);
 // What changed between two getLease answers of one name: the new state's line, or "" when
-// nothing a user cares about did (holder, token, held).
+// nothing a user cares about did (holder, token, expires_at, held).
 std::string LeaseChange(const Json& before, const Json& after);
 
 }  // namespace cairn::cli
