@@ -169,7 +169,7 @@ TEST_CASE("getLease: holder, token, expiry and held at every height, with proofs
   CHECK(Call(d, json::array({"db/primary", 2}))["result"]["holder"] == ha);
 }
 
-TEST_CASE("getLease: bad names, heights and flags are -32602; heights above the head 1100",
+TEST_CASE("getLease: bad names, heights and flags are -32602, heights above the head 1100",
           "[api][lease]") {
   testkit::ChainFixture fx(2, "lease-params");
   genesis::Genesis g;

@@ -194,7 +194,7 @@ TEST_CASE("lease_renew failures: not_holder, wrong_token, lease_expired, in that
   CHECK(c.RunOne(c.Renew(1, "db", 2)) == TxCode::kOk);
 }
 
-TEST_CASE("lease_release frees at once; the next acquire, even in the same block, gets token + 1",
+TEST_CASE("lease_release frees at once: the next acquire, even in the same block, gets token + 1",
           "[ledger][lease]") {
   LeaseChain c;
   REQUIRE(c.RunOne(c.Acquire(0, "db", 100)) == TxCode::kOk);             // height 1
@@ -227,7 +227,8 @@ TEST_CASE("lease_release failures: not_holder, wrong_token, lease_expired", "[le
   CHECK(c.Get("db").holder == c.Pub(0));  // an expired record keeps its last holder
 }
 
-TEST_CASE("leases are independent per name; names are case-sensitive bytes", "[ledger][lease]") {
+TEST_CASE("leases are independent per name, and names are case-sensitive bytes",
+          "[ledger][lease]") {
   LeaseChain c;
   auto codes = c.Run({c.Acquire(0, "a", 5), c.Acquire(1, "A", 5), c.Acquire(2, "a/b", 5)});
   CHECK(codes == std::vector<TxCode>{TxCode::kOk, TxCode::kOk, TxCode::kOk});
@@ -296,7 +297,7 @@ TEST_CASE("mempool: an acquire with a bad ttl is refused bad_ttl before its sign
 // Random acquires, renews and releases by three accounts over 300 blocks against a naive model
 // (a map of name -> holder, token, expiry): every receipt agrees, and each name's token only
 // grows, by one per successful acquire.
-TEST_CASE("leases agree with a naive model; tokens only grow", "[ledger][lease][property]") {
+TEST_CASE("leases agree with a naive model and tokens only grow", "[ledger][lease][property]") {
   const uint32_t seed = std::random_device{}();
   std::printf("lease property test seed %u\n", seed);
   CAPTURE(seed);
