@@ -67,6 +67,15 @@ Json TxToJson(const ledger::Transaction& tx, const crypto::Hash256& hash) {
     j["action"] = ActionToJson(g->action);
   } else if (auto* a = std::get_if<ledger::GovApprove>(&tx.payload)) {
     j["proposal"] = a->proposal.ToHex();
+  } else if (auto* la = std::get_if<ledger::LeaseAcquire>(&tx.payload)) {
+    j["name"] = la->name;
+    j["ttl_blocks"] = la->ttl_blocks;
+  } else if (auto* lr = std::get_if<ledger::LeaseRenew>(&tx.payload)) {
+    j["name"] = lr->name;
+    j["token"] = lr->token;
+  } else if (auto* ll = std::get_if<ledger::LeaseRelease>(&tx.payload)) {
+    j["name"] = ll->name;
+    j["token"] = ll->token;
   }
   return j;
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/lease.h"
 #include "api/membership.h"
 #include "api/tx_proof.h"
 #include "crypto/hex.h"
@@ -530,6 +531,8 @@ constexpr MethodEntry kMethods[] = {
     {"getProposal", membership::GetProposal, nullptr, kLight},
     // Heavy: up to every open and queued proposal, each a state read.
     {"listProposals", membership::ListProposals, nullptr, kHeavy},
+    // Heavy: a state read at any retained height, as getProof (and the proof when asked).
+    {"getLease", lease::GetLease, nullptr, kHeavy},
     {"getGenesis", GetGenesis, nullptr, kLight},
     {"getEvidence", GetEvidence, nullptr, kHeavy},
     {"getPeers", GetPeers, nullptr, kLight},

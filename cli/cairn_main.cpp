@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "cli/lease_command.h"
 #include "config/testnet_command.h"
 #include "crypto/ed25519.h"
 
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   cli::AddAuditCommand(app, g, &action);
   cli::AddProofCommands(app, g, &action);
   cli::AddGovCommands(app, g, &action);
+  cli::AddLeaseCommands(app, g, &action);
 
   // cairn testnet: the very command `cairnd testnet` runs, where operators expect it.
   auto tn = std::make_shared<config::TestnetCommand>();

@@ -5,6 +5,7 @@
 
 #include "crypto/merkle.h"
 #include "ledger/governance.h"
+#include "ledger/lease.h"
 
 namespace cairn::ledger {
 namespace {
@@ -44,6 +45,9 @@ TxCode ExecuteTx(StateOverlay& state, const Transaction& tx, uint64_t height,
       std::holds_alternative<GovApprove>(tx.payload)) {
     // Governance writes only system records, never the sender's account.
     code = ExecuteGov(state, tx, hash, height);
+  } else if (IsLease(tx.payload)) {
+    // Open to every account: a lease record, never the sender's account, is what changes.
+    code = ExecuteLease(state, tx, height);
   } else if (IsAdminOnly(tx.payload) && sender.role != Role::kAdmin) {
     code = TxCode::kNotPermitted;
   } else if (auto* t = std::get_if<Transfer>(&tx.payload)) {

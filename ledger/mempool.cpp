@@ -4,6 +4,8 @@
 #include <cstring>
 #include <queue>
 
+#include "ledger/lease.h"
+
 namespace cairn::ledger {
 
 struct Mempool::Entry {
@@ -131,6 +133,14 @@ Admission Mempool::Precheck(const Transaction& tx, const crypto::Hash256& hash,
   if (IsAdminOnly(tx.payload) && account->role != Role::kAdmin) {
     return Refuse(TxCode::kNotPermitted,
                   std::string(PayloadKindName(KindOf(tx.payload))) + " requires the admin role",
+                  hash);
+  }
+  // The one lease failure the transaction alone predicts: refused before it costs a nonce.
+  if (auto* a = std::get_if<LeaseAcquire>(&tx.payload);
+      a && (a->ttl_blocks == 0 || a->ttl_blocks > kMaxLeaseTtl)) {
+    return Refuse(TxCode::kBadTtl,
+                  "ttl_blocks " + std::to_string(a->ttl_blocks) + " is not in [1, " +
+                      std::to_string(kMaxLeaseTtl) + "]",
                   hash);
   }
   const uint64_t spend = SpendOf(tx);

@@ -43,6 +43,16 @@ std::string_view TxCodeName(TxCode c) {
       return "proposal_expired";
     case TxCode::kAlreadyApproved:
       return "already_approved";
+    case TxCode::kLeaseHeld:
+      return "lease_held";
+    case TxCode::kBadTtl:
+      return "bad_ttl";
+    case TxCode::kLeaseExpired:
+      return "lease_expired";
+    case TxCode::kWrongToken:
+      return "wrong_token";
+    case TxCode::kNotHolder:
+      return "not_holder";
     case TxCode::kMalformed:
       return "malformed";
     case TxCode::kWrongChain:
@@ -73,7 +83,7 @@ bool IsExecutionFailure(TxCode c) {
 }
 
 namespace {
-bool IsKnownReceiptCode(uint8_t v) { return v == 0 || (v >= 1 && v <= 16); }
+bool IsKnownReceiptCode(uint8_t v) { return v <= 21; }
 }  // namespace
 
 Bytes EncodeReceipts(const std::vector<Receipt>& receipts) {

@@ -32,6 +32,12 @@ enum class TxCode : uint8_t {
   kProposalClosed = 14,   // executed, failed, expired or queued
   kProposalExpired = 15,  // height > expires_at (the proposal is marked expired)
   kAlreadyApproved = 16,
+  // Leases (lease_acquire / lease_renew / lease_release; PROTOCOL §3, checked in this order).
+  kLeaseHeld = 17,     // acquire: another holder (or the sender) holds it at this height
+  kBadTtl = 18,        // acquire: ttl_blocks not in [1, 100,000]
+  kLeaseExpired = 19,  // renew, release: the holder's lease ran out (height >= expires_at)
+  kWrongToken = 20,    // renew, release: the token is not the lease's current one
+  kNotHolder = 21,     // renew, release: the sender does not hold it (or it was never acquired)
   // Validity failures: such a tx never enters a block (a block holding one is invalid).
   kMalformed = 32,
   kWrongChain = 33,

@@ -8,6 +8,10 @@
 //   SetRole   (4)   := account:fixed[32] role:u8
 //   GovPropose (5)  := expires_at:u64 action:Action
 //   GovApprove (6)  := proposal:fixed[32]
+//   LeaseAcquire (7) := name:bytes[1..128] ttl_blocks:u64
+//   LeaseRenew   (8) := name:bytes[1..128] token:u64
+//   LeaseRelease (9) := name:bytes[1..128] token:u64
+//                      (name: bytes of A-Z a-z 0-9 . _ - / : only, else the tx does not decode)
 //   Action          := 1 AddValidator  name:bytes[1..64] consensus_key:fixed[32] p2p_key:fixed[32]
 //                                      address:bytes[0..255]
 //                    | 2 RemoveMember  id:u32
@@ -21,6 +25,7 @@
 #include <atomic>
 
 #include "base/codec.h"
+#include "ledger/lease.h"
 
 namespace cairn::ledger {
 
@@ -47,11 +52,25 @@ void EncodeUnsigned(const Transaction& tx, Writer& w) {
         } else if constexpr (std::is_same_v<T, GovPropose>) {
           w.U64(p.expires_at);
           EncodeAction(w, p.action);
-        } else {
+        } else if constexpr (std::is_same_v<T, GovApprove>) {
           w.Fixed(p.proposal);
+        } else if constexpr (std::is_same_v<T, LeaseAcquire>) {
+          w.Str(p.name).U64(p.ttl_blocks);
+        } else {
+          w.Str(p.name).U64(p.token);
         }
       },
       tx.payload);
+}
+
+// A lease name: length first (the bound), then its bytes (PROTOCOL §3).
+bool ReadLeaseName(Reader& r, std::string* name, std::string_view field) {
+  const size_t at = r.offset();
+  if (!r.Str(name, kMaxLeaseName, field, 1)) return false;
+  if (!IsValidLeaseName(*name)) {
+    return r.FailAt(at, field, "holds a byte other than A-Z a-z 0-9 . _ - / :");
+  }
+  return true;
 }
 
 bool ReadRole(Reader& r, Role* role) {
@@ -199,12 +218,23 @@ std::string_view PayloadKindName(PayloadKind k) {
       return "gov_propose";
     case PayloadKind::kGovApprove:
       return "gov_approve";
+    case PayloadKind::kLeaseAcquire:
+      return "lease_acquire";
+    case PayloadKind::kLeaseRenew:
+      return "lease_renew";
+    case PayloadKind::kLeaseRelease:
+      return "lease_release";
   }
   return "unknown";
 }
 
 bool IsAdminOnly(const Payload& p) {
   return std::holds_alternative<RegisterAccount>(p) || std::holds_alternative<SetRole>(p);
+}
+
+bool IsLease(const Payload& p) {
+  return std::holds_alternative<LeaseAcquire>(p) || std::holds_alternative<LeaseRenew>(p) ||
+         std::holds_alternative<LeaseRelease>(p);
 }
 
 Bytes Transaction::SigningBytes() const {
@@ -233,6 +263,12 @@ size_t Transaction::EncodedSize() const {
     body = 8 + ActionEncodedSize(g->action);
   } else if (std::holds_alternative<GovApprove>(payload)) {
     body = 32;
+  } else if (auto* a = std::get_if<LeaseAcquire>(&payload)) {
+    body = 4 + a->name.size() + 8;
+  } else if (auto* r = std::get_if<LeaseRenew>(&payload)) {
+    body = 4 + r->name.size() + 8;
+  } else if (auto* l = std::get_if<LeaseRelease>(&payload)) {
+    body = 4 + l->name.size() + 8;
   } else {
     body = 32 + 1;
   }
@@ -294,6 +330,28 @@ Result<Transaction> Transaction::Decode(ByteView b) {
         GovApprove p;
         r.Fixed(&p.proposal, "gov_approve.proposal");
         tx.payload = p;
+        break;
+      }
+      case PayloadKind::kLeaseAcquire: {
+        LeaseAcquire p;
+        if (ReadLeaseName(r, &p.name, "lease_acquire.name")) {
+          r.U64(&p.ttl_blocks, "lease_acquire.ttl_blocks");
+        }
+        tx.payload = std::move(p);
+        break;
+      }
+      case PayloadKind::kLeaseRenew: {
+        LeaseRenew p;
+        if (ReadLeaseName(r, &p.name, "lease_renew.name")) r.U64(&p.token, "lease_renew.token");
+        tx.payload = std::move(p);
+        break;
+      }
+      case PayloadKind::kLeaseRelease: {
+        LeaseRelease p;
+        if (ReadLeaseName(r, &p.name, "lease_release.name")) {
+          r.U64(&p.token, "lease_release.token");
+        }
+        tx.payload = std::move(p);
         break;
       }
       default:

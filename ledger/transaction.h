@@ -109,7 +109,30 @@ struct GovApprove {
   friend bool operator==(const GovApprove&, const GovApprove&) = default;
 };
 
-using Payload = std::variant<Transfer, Put, RegisterAccount, SetRole, GovPropose, GovApprove>;
+// Leases (ledger/lease.h, docs/LEASES.md): any account. Names are 1..kMaxLeaseName bytes of
+// A-Z a-z 0-9 . _ - / : (a transaction with another byte does not decode).
+inline constexpr size_t kMaxLeaseName = 128;
+// Takes the lease `name` for ttl_blocks blocks, with a new fencing token, if it is free.
+struct LeaseAcquire {
+  std::string name;
+  uint64_t ttl_blocks = 0;  // checked at execution: 1..100,000 (bad_ttl)
+  friend bool operator==(const LeaseAcquire&, const LeaseAcquire&) = default;
+};
+// The holder extends its lease by the acquisition's ttl_blocks from this block on.
+struct LeaseRenew {
+  std::string name;
+  uint64_t token = 0;
+  friend bool operator==(const LeaseRenew&, const LeaseRenew&) = default;
+};
+// The holder frees its lease at once.
+struct LeaseRelease {
+  std::string name;
+  uint64_t token = 0;
+  friend bool operator==(const LeaseRelease&, const LeaseRelease&) = default;
+};
+
+using Payload = std::variant<Transfer, Put, RegisterAccount, SetRole, GovPropose, GovApprove,
+                             LeaseAcquire, LeaseRenew, LeaseRelease>;
 
 enum class PayloadKind : uint8_t {
   kTransfer = 1,
@@ -118,12 +141,18 @@ enum class PayloadKind : uint8_t {
   kSetRole = 4,
   kGovPropose = 5,
   kGovApprove = 6,
+  kLeaseAcquire = 7,
+  kLeaseRenew = 8,
+  kLeaseRelease = 9,
 };
 PayloadKind KindOf(const Payload& p);
-// "transfer", "put", "register", "set_role", "gov_propose", "gov_approve"
+// "transfer", "put", "register", "set_role", "gov_propose", "gov_approve", "lease_acquire",
+// "lease_renew", "lease_release"
 std::string_view PayloadKindName(PayloadKind k);
 // Role-admin only (register, set_role); governance kinds check gov/config instead.
 bool IsAdminOnly(const Payload& p);
+// lease_acquire, lease_renew, lease_release.
+bool IsLease(const Payload& p);
 
 inline constexpr size_t kMaxChainId = 64;
 inline constexpr size_t kMaxTxSize = 8192;  // bounds a decoded tx; Put is the largest

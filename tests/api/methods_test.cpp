@@ -254,7 +254,7 @@ TEST_CASE("every method answers as the recorded transcript", "[api]") {
   REQUIRE(api::RegisterNodeMethods(dispatcher, node).ok());
   CHECK(dispatcher.Methods() ==
         std::vector<std::string>{"getAccount", "getBlock", "getBlocks", "getEvidence", "getGenesis",
-                                 "getGovernance", "getHeaders", "getPeers", "getProof",
+                                 "getGovernance", "getHeaders", "getLease", "getPeers", "getProof",
                                  "getProposal", "getRawBlocks", "getRecord", "getStatus",
                                  "getTransaction", "getTxProof", "getValidators", "listProposals",
                                  "sendTransaction", "sendTransactions"});

@@ -157,14 +157,14 @@ TEST_CASE("tx: unsupported versions are rejected", "[ledger][codec]") {
 TEST_CASE("tx: unknown payload kinds are rejected", "[ledger][codec]") {
   Transaction tx = PayTx(Key(1), 0, Key(2), 5);
   Bytes enc = tx.Encode();
-  for (uint8_t k : {0, 7, 8, 128, 255}) {
+  for (uint8_t k : {0, 10, 11, 128, 255}) {
     Bytes b = enc;
     b[KindOffset(tx)] = k;
     CHECK_THAT(DecodeError(RecodeTx, b),
                StartsWith("tx: payload kind: unknown kind " + std::to_string(k)));
   }
   // Relabelling a transfer as another kind of the same or shorter size never decodes.
-  for (uint8_t k : {2, 3, 4, 5, 6}) {
+  for (uint8_t k : {2, 3, 4, 5, 6, 7, 8, 9}) {
     Bytes b = enc;
     b[KindOffset(tx)] = k;
     CHECK_FALSE(RecodeTx(b).ok());
@@ -364,7 +364,7 @@ TEST_CASE("receipts: unknown codes and impossible counts are rejected", "[ledger
     b[4 + 13] = static_cast<uint8_t>(code);
     auto r = RecodeReceipts(b);
     CAPTURE(code);
-    if (code <= 16) {  // 9..16: governance (PROTOCOL §6)
+    if (code <= 21) {  // 9..16: governance, 17..21: leases (PROTOCOL §3)
       REQUIRE(r.ok());
       CHECK(*r == b);
     } else {

@@ -72,6 +72,11 @@ inline std::vector<Transaction> SampleTxs() {
   out.push_back(SignedTx(
       a, 20, GovPropose{5, SetGovernance{2, std::vector<crypto::PublicKey>(kMaxGovAdmins, k2)}}));
   out.push_back(SignedTx(a, 21, GovApprove{crypto::Sha256Of(AsBytes("proposal"))}));
+  // Leases: the shortest and longest names, every name byte class, the u64 bounds.
+  out.push_back(SignedTx(a, 22, LeaseAcquire{"l", 1}));
+  out.push_back(SignedTx(a, 23, LeaseAcquire{std::string(kMaxLeaseName, 'z'), UINT64_MAX}));
+  out.push_back(SignedTx(a, 24, LeaseRenew{"db/primary:0", UINT64_MAX}));
+  out.push_back(SignedTx(a, 25, LeaseRelease{"AZ.az_09-x", 0}));
   return out;
 }
 
