@@ -917,6 +917,10 @@ Result<StateDiff> ChainStore::DecodeUndo(ByteView record) {
 
 Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificatePrefix, height); }
 
+Bytes ChainStore::PrunedHeaderKey(uint64_t height) {
+  return HeightKey(kPrunedHeaderPrefix, height);
+}
+
 Bytes ChainStore::BodyKey(const crypto::Hash256& hash) { return HashKey(kBodyPrefix, hash); }
 
 std::optional<crypto::Hash256> ChainStore::BodyRefOf(ByteView stored) {

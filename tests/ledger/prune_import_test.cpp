@@ -82,6 +82,7 @@ void CheckPruned(const ChainStore& store, const std::vector<BuiltBlock>& blocks,
                                  " is pruned: this node keeps bodies from " + std::to_string(from) +
                                  " (storage.retain_blocks)");
       CHECK(receipts.code() == StatusCode::kPruned);
+      CHECK(store.kv().Get(ChainStore::PrunedHeaderKey(h))->has_value());
       CHECK(store.BlockByHash(b.block.Hash()).code() == StatusCode::kPruned);
       REQUIRE(tx.ok());
       CHECK_FALSE(tx.value().has_value());
