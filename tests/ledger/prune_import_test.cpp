@@ -104,8 +104,9 @@ void CheckPruned(const ChainStore& store, const std::vector<BuiltBlock>& blocks,
 
 }  // namespace
 
-TEST_CASE("retain_blocks prunes bodies, receipts and the tx index; headers and certificates stay",
-          "[ledger][prune]") {
+TEST_CASE(
+    "retain_blocks prunes bodies, receipts and the tx index, keeping headers and certificates",
+    "[ledger][prune]") {
   ChainFixture fx;
   MemoryKv kv;
   auto store = OpenMemory(kv, fx);
