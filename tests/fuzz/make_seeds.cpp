@@ -18,6 +18,7 @@
 #include "p2p/message.h"
 #include "tests/fuzz/fake_node.h"
 #include "tests/fuzz/p2p_fixture.h"
+#include "tests/fuzz/snapshot_fixture.h"
 
 using namespace cairn;
 using rpc::Json;
@@ -175,6 +176,15 @@ Bytes Typed(uint8_t type, const Bytes& payload) {
 void WireSeeds(const Fixture& f) {
   std::vector<Bytes> txs;
   for (const auto& tx : fuzz::SampleTxs()) txs.push_back(tx.Encode());
+  {
+    const fuzz::SnapshotFixture snap;
+    Write("snapshot", "manifest", Typed(0, snap.manifest.Encode()));
+    const auto& [index, chunk] = *snap.chunks.begin();
+    Write("snapshot", "chunk", Typed(1, chunk));
+    Bytes verify = {static_cast<uint8_t>(index)};
+    verify.insert(verify.end(), chunk.begin(), chunk.end());
+    Write("snapshot", "verify", Typed(2, verify));
+  }
   Write("node_wire", "txs", Typed(0, node::wire::EncodeTxs(txs)));
   Write("node_wire", "status", Typed(1, node::wire::EncodeStatus({1, f.block1.Hash()})));
   Write("node_wire", "get_blocks", Typed(2, node::wire::EncodeGetBlocks({1, 16})));
