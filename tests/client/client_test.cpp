@@ -92,7 +92,7 @@ TEST_CASE("client: each sender's transactions go to its home node, in nonce orde
 
 TEST_CASE(
     "client: a node that dies fails its senders over, and their unconfirmed "
-    "transactions are resent; nothing is applied twice",
+    "transactions are resent, and nothing is applied twice",
     "[client][failover]") {
   FakeChain chain;
   auto a = std::make_unique<FakeNode>(&chain);
