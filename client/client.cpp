@@ -36,6 +36,20 @@ bool NodeFailure(const rpc::CallResult& r) {
   return false;
 }
 
+// A node that answers but is catching up (a restart, a partition healed) holds stale state:
+// it would refuse a moved sender's nonces as too high. It rejoins once its head is within
+// kMaxLagBlocks of what its engine knows is committed (the lag /ready allows by default).
+// Observers report commit_height 0: for them answering is enough.
+constexpr uint64_t kMaxLagBlocks = 2;
+
+std::string CatchingUp(const Json& status) {
+  if (!status.is_object()) return "";
+  const uint64_t height = status.value("height", uint64_t{0});
+  const uint64_t committed = status.value("commit_height", uint64_t{0});
+  if (committed <= height + kMaxLagBlocks) return "";
+  return "catching up: head " + std::to_string(height) + ", committed " + std::to_string(committed);
+}
+
 uint64_t MixSeed(uint64_t seed, const std::string& url) {
   const crypto::Hash256 h = crypto::Sha256Of(AsBytes(url));
   uint64_t v = 0;
@@ -274,15 +288,17 @@ void Client::ProbeDue() {
     po.request_timeout = options_.probe_timeout;
     auto c = rpc::Client::Create(ring_.nodes()[i], po);
     rpc::CallResult r = c.ok() ? c->Call("getStatus") : rpc::CallResult(c.status());
+    std::string behind;
+    if (r.ok()) behind = CatchingUp(r.value());
     MutexLock lock(&mu_);
     Node& n = *nodes_[i];
     n.probing = false;
-    if (r.ok()) {
+    if (r.ok() && behind.empty()) {
       n.healthy = true;
       n.backoff.Reset();
       ++totals_.rejoined;
     } else {
-      n.last_error = r.status().message();
+      n.last_error = r.ok() ? behind : r.status().message();
       n.next_probe_ms = clock_->SteadyMs() + n.backoff.Next();
     }
   }

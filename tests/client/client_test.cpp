@@ -309,8 +309,17 @@ TEST_CASE("client: a down node is probed on its backoff schedule (fake clock) an
   CHECK(late_delay <= 5'000);
   CHECK(client->Totals().probes == 9);
 
-  // Back on its port: the next due probe finds it, and it takes its senders again.
+  // Back on its port, but catching up (its head far below what its engine knows is
+  // committed): it answers, yet stays down.
   FakeNode back(&chain, port_a);
+  back.SetStatus(Json{{"height", 10}, {"commit_height", 50}});
+  clock.Advance(s.next_probe_ms - clock.SteadyMs());
+  client->ProbeDue();
+  s = client->Stats()[ia];
+  CHECK_FALSE(s.healthy);
+  CHECK(s.last_error == "catching up: head 10, committed 50");
+  // Caught up (within 2 blocks): the next due probe lets it rejoin, with its senders.
+  back.SetStatus(Json{{"height", 48}, {"commit_height", 50}});
   client->ProbeDue();
   CHECK_FALSE(client->Stats()[ia].healthy);  // not due yet: no probe
   clock.Advance(s.next_probe_ms - clock.SteadyMs());
@@ -318,4 +327,12 @@ TEST_CASE("client: a down node is probed on its backoff schedule (fake clock) an
   CHECK(client->Stats()[ia].healthy);
   CHECK(client->Totals().rejoined == 1);
   CHECK(client->Stats()[ia].probe_attempt == 0);
+  auto txs = Txs(30, 0, 1);
+  auto results = client->Submit(txs);
+  bool homed_on_a = false;
+  for (size_t i = 0; i < txs.size(); ++i) {
+    REQUIRE(results[i].outcome == Outcome::kAccepted);
+    homed_on_a |= results[i].node == ia;
+  }
+  CHECK(homed_on_a);
 }

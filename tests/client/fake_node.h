@@ -103,6 +103,11 @@ class FakeNode {
     MutexLock lock(&mu_);
     return received_;
   }
+  // What getStatus answers.
+  void SetStatus(Json status) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    status_ = std::move(status);
+  }
   // Answer every admission with 1067 syncing.
   void SetSyncing(bool on) EXCLUDES(mu_) {
     MutexLock lock(&mu_);
@@ -166,8 +171,9 @@ class FakeNode {
                 .ok());
     REQUIRE(dispatcher_
                 .Register("getStatus",
-                          [](const Json&) -> rpc::RpcResult {
-                            return Json{{"height", 1}};
+                          [this](const Json&) -> rpc::RpcResult {
+                            MutexLock lock(&mu_);
+                            return status_;
                           })
                 .ok());
   }
@@ -180,6 +186,7 @@ class FakeNode {
   std::map<std::string, ledger::Transaction> mempool_ GUARDED_BY(mu_);
   size_t received_ GUARDED_BY(mu_) = 0;
   bool syncing_ GUARDED_BY(mu_) = false;
+  Json status_ GUARDED_BY(mu_) = Json{{"height", 1}, {"commit_height", 1}};
 };
 
 }  // namespace cairn::client::testing
