@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <random>
@@ -89,9 +90,12 @@ TEST_CASE(
   REQUIRE(made.ok());
   client::Client& c = **made;
 
-  // The victim: a follower, so the time measured is the client's failover, not an election.
+  // The victim: a follower, so the time measured is the client's failover, not an election;
+  // CAIRN_CLIENT_KILL_LEADER=1 kills the leader instead (BENCHMARKS.md "Client routing").
   const std::string leader = LeaderName(net);
-  std::string victim = leader == "v1" ? "v2" : "v1";
+  const char* kill_leader = std::getenv("CAIRN_CLIENT_KILL_LEADER");
+  const bool leader_dies = kill_leader != nullptr && std::string(kill_leader) == "1";
+  std::string victim = leader_dies ? leader : (leader == "v1" ? "v2" : "v1");
   const std::string victim_url = UrlOf(net, victim);
   size_t victim_index = 0;
   for (size_t i = 0; i < c.nodes().size(); ++i) {
@@ -155,7 +159,7 @@ TEST_CASE(
   net.Kill(victim);
 
   // Watch a survivor for the first commit of an affected sender's post-kill transaction.
-  const std::string watch = leader;
+  const std::string watch = victim == "v0" ? "v3" : "v0";
   auto watcher = net.Client(watch);
   double failover_ms = -1;
   REQUIRE(Eventually(
