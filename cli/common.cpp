@@ -8,6 +8,16 @@
 #include "crypto/key_file.h"
 
 namespace cairn::cli {
+namespace {
+
+// The node itself failed (as the client library counts it), rather than refused the call.
+bool NodeFailed(const rpc::CallResult& r) {
+  return r.is_transport_error() ||
+         (r.is_rpc_error() && (r.rpc_error().code == rpc::kResourceUnavailable ||
+                               r.rpc_error().code == rpc::kInternalError));
+}
+
+}  // namespace
 
 Result<NodeClient> NodeClient::Connect(const std::string& urls) {
   auto list = client::Client::ParseUrlList(urls);
@@ -37,7 +47,15 @@ std::optional<ledger::Address> NodeClient::SenderOf(std::string_view method, con
 
 rpc::CallResult NodeClient::CallRaw(std::string_view method, const Json& params) {
   std::optional<ledger::Address> sender = SenderOf(method, params);
-  if (!sender) return pool_->Read(method, params, &last_);
+  if (!sender) {
+    // One command reads one node while it answers: heads differ by a block or two between
+    // nodes, and a command that reads a head on one and fetches it from another could miss.
+    if (!picked_) last_ = pool_->PickForRead();
+    picked_ = true;
+    rpc::CallResult r = pool_->CallOn(last_, method, params);
+    if (!NodeFailed(r)) return r;
+    return pool_->Read(method, params, &last_);  // the next node with the fewest in flight
+  }
   // A transaction goes to its sender's node, so a sender's nonces meet one mempool in order;
   // the next node of its ranking when that one is down or behind (1067 syncing).
   rpc::CallResult last = Status::Unavailable("client: no node");
@@ -47,13 +65,9 @@ rpc::CallResult NodeClient::CallRaw(std::string_view method, const Json& params)
   std::stable_partition(rank.begin(), rank.end(), [&](size_t n) { return health[n].healthy; });
   for (size_t n : rank) {
     last_ = n;
+    picked_ = true;  // later reads (its receipt) go to the node that took it
     last = pool_->CallOn(n, method, params);
-    if (last.is_transport_error()) continue;
-    if (last.is_rpc_error() &&
-        (last.rpc_error().code == 1067 || last.rpc_error().code == rpc::kResourceUnavailable ||
-         last.rpc_error().code == rpc::kInternalError)) {
-      continue;
-    }
+    if (NodeFailed(last) || (last.is_rpc_error() && last.rpc_error().code == 1067)) continue;
     return last;
   }
   return last;
@@ -78,7 +92,8 @@ Result<Json> NodeClient::Call(std::string_view method, const Json& params) {
 
 rpc::Client& NodeClient::client() {
   if (!direct_) {
-    last_ = pool_->PickForRead();
+    if (!picked_) last_ = pool_->PickForRead();
+    picked_ = true;
     // The URL was checked by Connect, so Create succeeds.
     direct_ = std::make_unique<rpc::Client>(std::move(rpc::Client::Create(url()).value()));
   }

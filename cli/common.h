@@ -64,9 +64,10 @@ std::string ReceiptHint(std::string_view result);
 
 // JSON-RPC to the nodes of --rpc through the client library (client/client.h):
 // sendTransaction and sendTransactions go to the sender's node by consistent hashing and fail
-// over to the next node when it cannot be reached (or is syncing); every other method is a
-// read on the node with the fewest requests in flight, tried on the next node when one fails.
-// With one URL it behaves as a plain connection.
+// over to the next node when it cannot be reached (or is syncing); every other method reads
+// one node (the first picked, or the one that took the last transaction) while it answers,
+// and the node with the fewest requests in flight after it fails. With one URL it behaves as
+// a plain connection.
 class NodeClient {
  public:
   // `urls`: one URL, or several separated by commas.
@@ -95,6 +96,7 @@ class NodeClient {
   std::unique_ptr<client::Client> pool_;
   std::unique_ptr<rpc::Client> direct_;
   size_t last_ = 0;
+  bool picked_ = false;  // last_ names the node reads go to
 };
 
 // Reads a key file; `path` empty means neither --key nor $CAIRN_KEY was given.

@@ -253,7 +253,21 @@ TEST_CASE(
   std::printf("client failover: %zu of %zu accepted transactions found committed once\n", found,
               accepted.size());
 
-  // The CLI takes the same list: with the dead node first, cairn still answers.
+  // The CLI takes the same list: with the dead node first, cairn still answers, sends (to
+  // the admin's node, or the next when that is the dead one) and follows (polling).
+  const std::string list = victim_url + "," + UrlOf(net, watch);
+  auto sent =
+      testkit::RunCommand(CairnPath(), {"--rpc", list, "--json", "send", "transfer", "--key",
+                                        net.AdminKeyPath(), "--to", Sender(0).public_key().ToHex(),
+                                        "--amount", "1", "--wait", "--timeout", "60"});
+  INFO(sent.err);
+  CHECK(sent.exit_code == 0);
+  CHECK(sent.out.find("\"committed\"") != std::string::npos);
+  auto followed = testkit::RunCommand(CairnPath(), {"--rpc", list, "--json", "follow", "--from",
+                                                    "1", "--count", "1", "--timeout", "60"});
+  INFO(followed.err);
+  CHECK(followed.exit_code == 0);
+  CHECK(followed.out.find("\"height\"") != std::string::npos);
   auto cli = testkit::RunCommand(
       CairnPath(), {"--rpc", victim_url + "," + UrlOf(net, watch), "--json", "status"});
   INFO(cli.err);
