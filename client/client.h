@@ -47,7 +47,7 @@ struct Options {
   size_t max_batch = 2'000;
   // When a sender has this many accepted transactions not known committed, Submit asks its
   // node for the sender's committed nonce and forgets those below it (bounds the memory).
-  size_t confirm_every = 512;
+  size_t confirm_every = 128;
   // Idle connections kept per node.
   size_t max_idle_connections = 64;
 };
