@@ -2,12 +2,14 @@
 //
 //   cairn-bench genesis --genesis FILE --accounts M [--seed S]
 //       adds M funded bench accounts to a generated testnet's genesis, before its nodes start
-//   cairn-bench --rpc URL [--rpc URL ...] (--prefunded | --key ADMIN_KEY) [options]
+//   cairn-bench --rpc URL[,URL...] [--rpc URL ...] (--prefunded | --key ADMIN_KEY) [options]
 //       runs the load and prints the report (table, and JSON with --json FILE)
 //
 // Setup (untimed): the accounts come from the genesis (--prefunded) or are registered and
 // funded by the admin key over RPC; then N transfers are pre-signed. The timed window submits
-// them with sendTransactions to every node (open loop at --rate tx/s, or as fast as accepted),
+// them through the client library (client/client.h: each account to its node by consistent
+// hashing, failed over to the next when that node dies) with sendTransactions to every node
+// (open loop at --rate tx/s, or as fast as accepted),
 // bounded by --duration, and follows committed blocks on --follow to time each transaction
 // from submission to commit. Exit status: 0 ok, 1 error, 2 accepted transactions were not
 // committed (lost), 3 nothing committed.
@@ -23,6 +25,7 @@
 #include "bench/procstat.h"
 #include "bench/report.h"
 #include "bench/sweep.h"
+#include "client/client.h"
 #include "crypto/hex.h"
 #include "crypto/key_file.h"
 #include "genesis/genesis.h"
@@ -34,6 +37,9 @@ using namespace cairn::bench;
 using nlohmann::json;
 
 namespace {
+
+// bench's steady clock, not cairn::Clock (base/clock.h, which client/client.h brings in).
+using Clock = bench::Clock;
 
 struct Options {
   std::vector<std::string> rpc;
@@ -159,6 +165,16 @@ void ReadPidFile(const std::string& path, std::vector<std::string>* specs) {
 }
 
 int Run(Options o) {
+  // Each --rpc may be a comma-separated list, as cairn's --rpc.
+  std::vector<std::string> urls;
+  for (const std::string& r : o.rpc) {
+    auto list = client::Client::ParseUrlList(r);
+    if (!list.ok()) Die("--rpc: " + list.error());
+    for (std::string& u : *list) {
+      if (std::find(urls.begin(), urls.end(), u) == urls.end()) urls.push_back(std::move(u));
+    }
+  }
+  o.rpc = std::move(urls);
   if (o.rpc.empty()) o.rpc.push_back("http://127.0.0.1:8545");
   if (o.follow.empty()) o.follow = o.rpc.front();
   if (!o.prefunded && o.key_file.empty()) Die("give --key ADMIN_KEY or --prefunded");
@@ -236,7 +252,7 @@ int Run(Options o) {
     auto t_sign = Clock::now();
     std::fprintf(stderr, "cairn-bench: pre-signing %zu transfers from %zu accounts...\n", txs,
                  o.accounts);
-    Load load = PrepareLoad(keys, nonces, chain, txs, o.rpc.size(), o.conns_per_node, cores);
+    Load load = PrepareLoad(keys, nonces, chain, txs, client::Ring(o.rpc), o.conns_per_node, cores);
     *presign_s = std::chrono::duration<double>(Clock::now() - t_sign).count();
     RunParams p;
     p.rpc = o.rpc;
@@ -334,7 +350,9 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"cairn-bench: load generator for a Cairn network (BENCHMARKS.md)"};
   app.require_subcommand(0, 1);
-  app.add_option("--rpc", o.rpc, "node RPC URL, repeated: transactions are spread over them");
+  app.add_option("--rpc", o.rpc,
+                 "node RPC URL, repeated or comma-separated: each account's transactions go to "
+                 "its node by consistent hashing (docs/CLIENT.md)");
   app.add_option("--follow", o.follow,
                  "URL whose committed blocks time the transactions "
                  "(default: the first --rpc)");

@@ -24,16 +24,10 @@ double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-rpc::Client Connect(const std::string& url) {
+rpc::Client Connect(const std::string& url) {  // the follower's
   auto c = rpc::Client::Create(url);
   if (!c.ok()) Die(c.error());
   return std::move(c.value());
-}
-
-bool IsBackPressure(const std::string& reason) {
-  // Capacity, not validity: the same transaction is admissible later. nonce_too_high follows
-  // a capacity refusal of the same sender's previous nonce inside one batch.
-  return reason == "mempool_full" || reason == "sender_queue_full" || reason == "nonce_too_high";
 }
 
 // The refusals the lanes print to stderr: the first few only, so a misconfigured run says
@@ -50,14 +44,13 @@ class RefusalLog {
   int logged_ GUARDED_BY(mu_) = 0;
 };
 
-// One lane: submits its transactions in order, at rate `rate` (0: back to back), until done
-// or the duration bound. Capacity refusals are retried from the first refused, after the
-// node's retry_after_ms hint (10 ms to 1 s).
+// One lane: submits its transactions in order through the client, at rate `rate` (0: back to
+// back), until done or the duration bound. Capacity refusals are retried from the first
+// refused, after the node's retry_after_ms hint (10 ms to 1 s).
 void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clock::time_point t0,
-             Timeline* tl, RefusalLog* refusals) {
-  rpc::Client client = Connect(p.rpc[load.lane_node[lane]]);
+             client::Client* client, Timeline* tl, RefusalLog* refusals) {
   const std::vector<uint32_t>& txs = load.lanes[lane];
-  std::string body;
+  std::vector<client::SignedTx> batch;
   size_t pos = 0;
   while (pos < txs.size()) {
     double now = Since(t0);
@@ -77,58 +70,41 @@ void RunLane(const Load& load, size_t lane, const RunParams& p, double rate, Clo
       }
     }
     size_t n = std::min(p.batch, txs.size() - pos);
-    body.clear();
-    body += R"({"jsonrpc":"2.0","id":1,"method":"sendTransactions","params":{"txs":[)";
-    for (size_t i = 0; i < n; ++i) {
-      if (i) body += ',';
-      body += '"';
-      body += load.hex[txs[pos + i]];
-      body += '"';
-    }
-    body += "]}}";
+    batch.clear();
+    for (size_t i = 0; i < n; ++i) batch.push_back(load.txs[txs[pos + i]]);
     double sent_at = Since(t0);
     for (size_t i = 0; i < n; ++i) {
       double& first = tl->first_try[txs[pos + i]];
       if (first < 0) first = sent_at;
     }
-    auto resp = client.PostRaw(body);
+    const std::vector<client::TxResult> results = client->Submit(batch);
     tl->calls++;
-    if (!resp.ok()) Die("sendTransactions to " + p.rpc[load.lane_node[lane]] + ": " + resp.error());
-    if (resp->status != 200) {
-      Die("sendTransactions: HTTP " + std::to_string(resp->status) + ": " +
-          resp->body.substr(0, 200));
-    }
-    rpc::Json reply = rpc::Json::parse(resp->body, nullptr, /*allow_exceptions=*/false);
-    if (reply.is_discarded() || !reply.contains("result")) {
-      Die("sendTransactions: unexpected reply: " + resp->body.substr(0, 200));
-    }
-    const rpc::Json& results = reply["result"]["results"];
-    if (!results.is_array() || results.size() != n) Die("sendTransactions: results do not match");
     size_t advance = n;
     int64_t retry_after_ms = 0;  // the node's hint (docs/RPC.md, mempool_full)
     for (size_t i = 0; i < n; ++i) {
       uint32_t idx = txs[pos + i];
-      const rpc::Json& r = results[i];
-      std::string reason;
-      if (r.contains("error"))
-        reason = r["error"].value("data", rpc::Json::object()).value("reason", "");
-      if (!r.contains("error") || reason == "already_known") {
-        if (tl->submitted[idx] < 0) {
-          tl->submitted[idx] = sent_at;
-          tl->accepted++;
-        }
-        continue;
-      }
-      if (IsBackPressure(reason)) {
-        advance = std::min(advance, i);
-        retry_after_ms = std::max<int64_t>(
-            retry_after_ms,
-            r["error"].value("data", rpc::Json::object()).value("retry_after_ms", 0));
-        continue;
-      }
-      if (i < advance) {
-        tl->refused[idx] = 1;
-        refusals->Note(r);
+      const client::TxResult& r = results[i];
+      switch (r.outcome) {
+        case client::Outcome::kAccepted:
+          if (tl->submitted[idx] < 0) {
+            tl->submitted[idx] = sent_at;
+            tl->accepted++;
+          }
+          break;
+        case client::Outcome::kRetryLater:
+          advance = std::min(advance, i);
+          retry_after_ms = std::max(retry_after_ms, r.retry_after_ms);
+          break;
+        case client::Outcome::kUnavailable:
+          Die("sendTransactions: " + r.reason);
+        default:
+          if (i < advance) {
+            tl->refused[idx] = 1;
+            refusals->Note(rpc::Json{{"hash", load.txs[idx].hash.ToHex()},
+                                     {"code", r.code},
+                                     {"reason", r.reason},
+                                     {"outcome", client::OutcomeName(r.outcome)}});
+          }
       }
     }
     pos += advance;
@@ -145,8 +121,8 @@ void Follow(const Load& load, const RunParams& p, Clock::time_point t0,
             const std::atomic<int>& lanes_running, const std::atomic<double>& send_end,
             Timeline* tl, std::atomic<bool>* done) {
   std::unordered_map<crypto::Hash256, uint32_t, crypto::Hash256Hasher> index;
-  index.reserve(load.hashes.size());
-  for (uint32_t i = 0; i < load.hashes.size(); ++i) index.emplace(load.hashes[i], i);
+  index.reserve(load.txs.size());
+  for (uint32_t i = 0; i < load.txs.size(); ++i) index.emplace(load.txs[i].hash, i);
   rpc::Client client = Connect(p.follow);
   uint64_t last = p.start_height;
   uint64_t committed = 0;
@@ -248,15 +224,23 @@ double MeasureVerifyRate(double seconds) {
 }
 
 Load PrepareLoad(const std::vector<crypto::KeyPair>& keys, std::vector<uint64_t> nonces,
-                 const std::string& chain_id, size_t txs, size_t nodes, size_t lanes_per_node,
-                 unsigned threads) {
+                 const std::string& chain_id, size_t txs, const client::Ring& ring,
+                 size_t lanes_per_node, unsigned threads) {
   const size_t m = keys.size();
-  const size_t lanes = nodes * lanes_per_node;
+  const size_t lanes = ring.size() * lanes_per_node;
   Load load;
-  load.hex.resize(txs);
-  load.hashes.resize(txs);
+  load.txs.resize(txs);
   load.lanes.resize(lanes);
-  for (size_t l = 0; l < lanes; ++l) load.lane_node.push_back(l % nodes);
+  load.lane_senders.resize(lanes);
+  for (size_t l = 0; l < lanes; ++l) load.lane_node.push_back(l / lanes_per_node);
+  // Account a's lane: the next lane, in turn, of its home node.
+  std::vector<size_t> lane_of(m);
+  std::vector<size_t> seen(ring.size(), 0);
+  for (size_t a = 0; a < m; ++a) {
+    const size_t home = ring.Home(keys[a].public_key());
+    lane_of[a] = home * lanes_per_node + seen[home]++ % lanes_per_node;
+    load.lane_senders[lane_of[a]].push_back(keys[a].public_key());
+  }
   threads = std::max(1u, threads);
   std::vector<std::thread> workers;
   for (unsigned w = 0; w < threads; ++w) {
@@ -268,14 +252,12 @@ Load PrepareLoad(const std::vector<crypto::KeyPair>& keys, std::vector<uint64_t>
         tx.nonce = nonces[from] + i / m;
         tx.payload = ledger::Transfer{keys[(from + 1) % m].public_key(), 1};
         tx.Sign(keys[from]);
-        Bytes enc = tx.Encode();
-        load.hex[i] = crypto::ToHex(enc);
-        load.hashes[i] = crypto::Sha256Of(enc);
+        load.txs[i] = client::SignedTx::Of(tx);
       }
     });
   }
   for (auto& t : workers) t.join();
-  for (size_t i = 0; i < txs; ++i) load.lanes[(i % m) % lanes].push_back(static_cast<uint32_t>(i));
+  for (size_t i = 0; i < txs; ++i) load.lanes[lane_of[i % m]].push_back(static_cast<uint32_t>(i));
   return load;
 }
 
@@ -285,16 +267,27 @@ void RunLoad(const Load& load, const RunParams& p, Timeline* tl) {
   std::atomic<double> send_end{0};
   std::atomic<bool> done{false};
   RefusalLog refusals;
+  client::Options options;
+  options.seed = 1;
+  auto made = client::Client::Create(p.rpc, options);
+  if (!made.ok()) Die(made.error());
+  client::Client& client = **made;
   auto t0 = Clock::now();
   std::vector<std::thread> threads;
   for (size_t l = 0; l < lanes; ++l) {
     threads.emplace_back([&, l] {
-      RunLane(load, l, p, p.rate / static_cast<double>(lanes), t0, tl, &refusals);
+      RunLane(load, l, p, p.rate / static_cast<double>(lanes), t0, &client, tl, &refusals);
       double now = Since(t0);
       double prev = send_end.load();
       while (now > prev && !send_end.compare_exchange_weak(prev, now)) {
       }
       lanes_running--;
+      // Until the follower is done: what a node that died held of this lane's senders goes
+      // to their next node (a no-op while every home node is up).
+      while (!done.load()) {
+        client.ResendMoved(load.lane_senders[l]);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     });
   }
   std::thread sampler([&] { Sample(p, t0, done, tl); });

@@ -1,6 +1,7 @@
 // The load itself: deterministic bench accounts, pre-signed transfers split into lanes (one
-// submitting connection each), the open-loop submitters, the block follower and the /proc
-// sampler. Everything the report needs is recorded in a Timeline.
+// submitting thread each, sending through the client library, client/client.h), the open-loop
+// submitters, the block follower and the /proc sampler. Everything the report needs is
+// recorded in a Timeline.
 // Thread-safety: a Timeline is written by the submitter lanes (disjoint tx indices), the
 // follower and the sampler at once, and read only after they have all been joined.
 #pragma once
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
+#include "client/ring.h"
 #include "crypto/ed25519.h"
 #include "crypto/sha256.h"
 
@@ -34,18 +37,19 @@ void AddGenesisAccounts(const std::string& path, size_t accounts, uint64_t seed,
 double MeasureVerifyRate(double seconds);
 
 struct Load {
-  std::vector<std::string> hex;              // encoded transaction, per tx
-  std::vector<crypto::Hash256> hashes;       // per tx
+  std::vector<client::SignedTx> txs;         // encoded, with sender, nonce and hash
   std::vector<std::vector<uint32_t>> lanes;  // tx indices of each lane, in submission order
-  std::vector<size_t> lane_node;             // the node each lane submits to
+  std::vector<size_t> lane_node;             // the ring node (index in ring.nodes()) of each lane
+  std::vector<std::vector<ledger::Address>> lane_senders;  // the accounts each lane sends for
 };
 
 // Pre-signs `txs` transfers of 1 unit: tx i is sent by account i % accounts (to the next
-// account) with that account's next nonce (`nonces`, advanced). Account a submits through
-// lane a % lanes, lane l to node l % nodes, so one sender's nonces reach one node in order.
+// account) with that account's next nonce (`nonces`, advanced). Each account's transactions
+// go through one lane, among the `lanes_per_node` lanes of its home node on `ring` (so they
+// reach one node in nonce order, and one thread hands them to the client).
 Load PrepareLoad(const std::vector<crypto::KeyPair>& keys, std::vector<uint64_t> nonces,
-                 const std::string& chain_id, size_t txs, size_t nodes, size_t lanes_per_node,
-                 unsigned threads);
+                 const std::string& chain_id, size_t txs, const client::Ring& ring,
+                 size_t lanes_per_node, unsigned threads);
 
 struct BlockSeen {
   double t = 0;  // seconds since t0, when the follower first saw it committed
@@ -78,7 +82,7 @@ struct Timeline {
 };
 
 struct RunParams {
-  std::vector<std::string> rpc;  // node URLs
+  std::vector<std::string> rpc;  // node URLs, the client's (duplicates count once)
   std::string follow;            // URL whose committed blocks time each tx
   double rate = 0;               // offered tx/s over all lanes; 0 = as fast as accepted
   double duration_s = 60;        // no new submission after this
@@ -89,7 +93,8 @@ struct RunParams {
 };
 
 // Runs the timed window: submitters, follower and sampler until every accepted tx has
-// committed or the drain timeout passes. Dies (exit 1) on a transport failure.
+// committed or the drain timeout passes. A node that fails is failed over by the client
+// (its senders' accepted transactions resent); dies (exit 1) when no node can be reached.
 void RunLoad(const Load& load, const RunParams& p, Timeline* tl);
 
 }  // namespace cairn::bench

@@ -1,5 +1,5 @@
 // cairn: the Cairn command-line client: wallet, explorer and auditor (docs/CLI.md).
-//   cairn [--rpc URL] [--json] COMMAND ...
+//   cairn [--rpc URL[,URL...]] [--json] COMMAND ...
 // Exit status: 0 on success, 1 when the command fails (one line on stderr says why), 2 on a
 // usage error.
 #include <CLI/CLI.hpp>
@@ -39,10 +39,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   cli::GlobalOptions g;
   app.add_option("--rpc", g.rpc_url,
-                 "the node's JSON-RPC URL (default: $CAIRN_RPC, else " +
+                 "the nodes' JSON-RPC URLs, comma-separated (default: $CAIRN_RPC, else " +
                      std::string(cli::kDefaultRpcUrl) + ")")
       ->envname("CAIRN_RPC")
-      ->type_name("URL");
+      ->type_name("URL[,URL...]");
   app.add_flag("--json", g.json, "print machine-readable JSON on stdout");
   app.footer(
       "Environment: CAIRN_RPC (default --rpc), CAIRN_KEY (default --key).\n"

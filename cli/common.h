@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "cli/format.h"
+#include "client/client.h"
 #include "crypto/ed25519.h"
 #include "ledger/transaction.h"
 #include "rpc/client.h"
@@ -20,8 +21,10 @@ namespace cairn::cli {
 inline constexpr const char* kDefaultRpcUrl = "http://127.0.0.1:8545";
 
 struct GlobalOptions {
-  std::string rpc_url = kDefaultRpcUrl;  // --rpc, else $CAIRN_RPC
-  bool json = false;                     // --json: machine-readable JSON on stdout
+  // --rpc, else $CAIRN_RPC: one node URL or a comma-separated list (NodeClient spreads the
+  // calls over them; docs/CLIENT.md).
+  std::string rpc_url = kDefaultRpcUrl;
+  bool json = false;  // --json: machine-readable JSON on stdout
 };
 
 // What the selected command runs once parsing is done: ok, or a one-line reason (the process
@@ -59,25 +62,41 @@ Status ReceiptStatus(const Json& out);
 // (governance: "the key is not a governance admin ..."); "" for the others.
 std::string ReceiptHint(std::string_view result);
 
-// A JSON-RPC connection to one node.
+// JSON-RPC to the nodes of --rpc through the client library (client/client.h):
+// sendTransaction and sendTransactions go to the sender's node by consistent hashing and fail
+// over to the next node when it cannot be reached (or is syncing); every other method reads
+// one node (the first picked, or the one that took the last transaction) while it answers,
+// and the node with the fewest requests in flight after it fails. With one URL it behaves as
+// a plain connection.
 class NodeClient {
  public:
-  static Result<NodeClient> Connect(const std::string& url);
+  // `urls`: one URL, or several separated by commas.
+  static Result<NodeClient> Connect(const std::string& urls);
 
   // The result, or a one-line reason: DescribeRpcError for an error answer, "cannot reach the
-  // node at URL: ..." for a transport failure.
+  // node at URL: ..." for a transport failure (every node failed).
   Result<Json> Call(std::string_view method, const Json& params = nullptr);
   // The raw outcome, for callers that treat an error answer (not found) as information.
   rpc::CallResult CallRaw(std::string_view method, const Json& params = nullptr);
   // The one-line reason for a failed CallRaw.
   std::string Describe(const rpc::CallResult& r) const;
 
-  rpc::Client& client() { return client_; }
-  const std::string& url() const { return client_.url(); }
+  // A plain connection to one healthy node, for code that takes an rpc::Client (the audit's
+  // long walk reads one node's chain). Made on first use.
+  rpc::Client& client();
+  // The node the last call went to (a WebSocket for that call's follow-up connects there).
+  const std::string& url() const { return pool_->nodes()[last_]; }
+  client::Client& pool() { return *pool_; }
 
  private:
-  explicit NodeClient(rpc::Client c) : client_(std::move(c)) {}
-  rpc::Client client_;
+  explicit NodeClient(std::unique_ptr<client::Client> pool) : pool_(std::move(pool)) {}
+  // The sender of a sendTransaction(s) call's (first) transaction, if it decodes.
+  static std::optional<ledger::Address> SenderOf(std::string_view method, const Json& params);
+
+  std::unique_ptr<client::Client> pool_;
+  std::unique_ptr<rpc::Client> direct_;
+  size_t last_ = 0;
+  bool picked_ = false;  // last_ names the node reads go to
 };
 
 // Reads a key file; `path` empty means neither --key nor $CAIRN_KEY was given.
