@@ -16,7 +16,8 @@ namespace cairn::ledger {
 // State keys, as stored and as hashed into the state root:
 //   AccountKey := 0x01 address:fixed[32]
 //   RecordKey  := 0x02 address:fixed[32] key[1..128]
-//   SystemKey  := 0x03 name[1..64]   (governance and membership, ledger/governance.h)
+//   SystemKey  := 0x03 name[1..134] (governance and membership, ledger/governance.h; leases,
+//                                   "lease/" name[1..128], ledger/lease.h)
 Bytes AccountKey(const Address& a);
 Bytes RecordKey(const Address& a, ByteView key);
 Bytes SystemKey(std::string_view name);
