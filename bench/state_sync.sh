@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 17's benchmarks on a long chain made by cairn-chaingen (a solo validator v0 holding the
-# chain, observers o0 and o1 with empty data dirs): docs/design/state-sync.md is what they
-# measure.
+# chain, an observer o0 whose data dir each part empties): docs/design/state-sync.md is what
+# they measure. Each part works on its own copy of the chain.
 #   bench/state_sync.sh [--accounts N] [--blocks M] [--txs-per-block K] [--seed S]
 #                       [--chain DIR] [--save-chain DIR] [--parts P1,P2,...]
 #                       [--sync-limit S] [--snapshot-interval I] [--rate R] [--duration S]
@@ -10,10 +10,10 @@
 # Parts (default: all four, in this order):
 #   blocksync  o0 joins from genesis by block sync; its height polled every second (getStatus)
 #              until it reaches v0's head, or --sync-limit seconds (default 1800) have passed:
-#              then the rate so far is extrapolated to the whole chain, and said so.
+#              then the rest is extrapolated at the rate of the last minute, and said so.
 #   statesync  v0 with snapshot.interval = I and empty blocks until its first snapshot is
-#              written, then restarted idle; o1 joins with state_sync.enable and the trust
-#              height and hash of v0's head (getBlock); timed until o1 holds v0's head.
+#              written, then restarted idle; o0 joins with state_sync.enable and the trust
+#              height and hash of v0's head (getBlock); timed until o0 holds v0's head.
 #   latency    v0 under cairn-bench --rate R for --duration S, with snapshot.interval 0, then
 #              with snapshot.interval I (snapshots taken during the window), --pairs times
 #              alternated on one copy of the chain; commit latency p50/p99 of each run.
@@ -22,8 +22,8 @@
 # Options:
 #   --accounts N, --blocks M, --txs-per-block K, --seed S
 #                        the chain (default 1,000,000 / 100,000 / 10 / 1; --smoke 1000 / 200)
-#   --chain DIR          use a chain cairn-chaingen made before (DIR holds genesis.json, v0/, o0/,
-#                        o1/); it is copied, never changed
+#   --chain DIR          use a chain cairn-chaingen made before (DIR holds genesis.json, v0/,
+#                        o0/); it is copied, never changed
 #   --save-chain DIR     keep the generated chain in DIR for later --chain runs
 #   --snapshot-interval  snapshot.interval of the snapshot runs (default 100)
 #   --rate R, --duration S
@@ -130,7 +130,7 @@ if [[ -z $CHAIN ]]; then
   log "cairn-chaingen: $CHAIN_ACCOUNTS accounts, $BLOCKS blocks, $TXS_PER_BLOCK transfers a block (nice 19)"
   t0=$(date +%s.%N)
   nice -n 19 "$CAIRN_CHAINGEN" --out "$CHAIN" --accounts "$CHAIN_ACCOUNTS" --blocks "$BLOCKS" \
-    --txs-per-block "$TXS_PER_BLOCK" --seed "$SEED" --observers 2 >"$WORK/chaingen.log" 2>&1 ||
+    --txs-per-block "$TXS_PER_BLOCK" --seed "$SEED" >"$WORK/chaingen.log" 2>&1 ||
     { tail -n 20 "$WORK/chaingen.log" >&2; die "cairn-chaingen failed"; }
   gen_s=$(python3 -c "import time; print(f'{time.time() - $t0:.1f}')")
   result chaingen accounts="$CHAIN_ACCOUNTS" blocks="$BLOCKS" txs_per_block="$TXS_PER_BLOCK" \
@@ -141,8 +141,8 @@ if [[ -z $CHAIN ]]; then
     log "chain saved in $SAVE_CHAIN"
   fi
 fi
-[[ -f $CHAIN/genesis.json && -d $CHAIN/v0/data && -d $CHAIN/o1 ]] ||
-  die "$CHAIN is not a cairn-chaingen network with two observers (genesis.json, v0/data, o1/)"
+[[ -f $CHAIN/genesis.json && -d $CHAIN/v0/data && -d $CHAIN/o0 ]] ||
+  die "$CHAIN is not a cairn-chaingen network (genesis.json, v0/data, o0/)"
 
 # net_copy NAME: a fresh copy of the chain in $WORK/NAME, on new free ports; sets NET.
 NET="" BASE=0
@@ -151,11 +151,11 @@ net_copy() {
   rm -rf "$NET"
   cp -a --reflink=auto "$CHAIN" "$NET"
   rm -rf "$NET"/o*/data
-  BASE=$(pick_ports 3)
+  BASE=$(pick_ports 2)
   python3 - "$NET" "$BASE" <<'PY' || die "cannot set the ports of $NET"
 import json, os, sys
 net, base = sys.argv[1], int(sys.argv[2])
-names = ["v0", "o0", "o1"]
+names = ["v0", "o0"]
 v0_key = None
 with open(os.path.join(net, "genesis.json")) as f:
     g = json.load(f)
@@ -302,28 +302,28 @@ part_statesync() {
   local head hash
   head=$(height_of "$(url_of 0)")
   hash=$(rpc "$(url_of 0)" getBlock "[$head]" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash"])')
-  set_config "$NET/o1/config.json" state_sync.enable=true state_sync.trust_height="$head" \
+  set_config "$NET/o0/config.json" state_sync.enable=true state_sync.trust_height="$head" \
     "state_sync.trust_hash=\"$hash\""
-  log "statesync: snapshot at $snap_h ($snap_s s after start), head $head $hash; starting o1"
+  log "statesync: snapshot at $snap_h ($snap_s s after start), head $head $hash; starting o0"
   rc=0
   local t0
   t0=$(date +%s.%N)
-  start_node o1 || rc=$?
+  start_node o0 || rc=$?
   if ((rc == 2)); then
     stop_node "$v0"
     result statesync skipped="cairnd refuses state_sync.*"
     return 0
   fi
   ((rc == 0)) || return 1
-  local o1=$PID
-  follow "$(url_of 2)" "$head" "$SYNC_LIMIT" statesync "$t0"
+  local o0=$PID
+  follow "$(url_of 1)" "$head" "$SYNC_LIMIT" statesync "$t0"
   local progress
-  progress=$(grep -h 'state sync:' "$NET/o1.log" | tail -1 | tr ' ' '_' || true)
+  progress=$(grep -h 'state sync:' "$NET/o0.log" | tail -1 | tr ' ' '_' || true)
   result statesync snapshot_height="$snap_h" head="$head" reached="$FOLLOW_H" seconds="$FOLLOW_S" \
     joined="$([[ $FOLLOW_H -ge $head ]] && echo true || echo false)" \
     speedup_vs_blocksync="$(python3 -c "print(f'{${BLOCKSYNC_TOTAL:-0} / max($FOLLOW_S, 0.001):.1f}')")" \
     snapshot_mib="$(mib "$(dir_bytes "$snapdir")")" last_progress="${progress:-none}"
-  stop_node "$o1"
+  stop_node "$o0"
   stop_node "$v0"
   [[ $FOLLOW_H -ge $head ]]
 }
@@ -336,6 +336,18 @@ run_load() {
     --pid "v0=$PID" --json "$WORK/$name.json" "${EXTRA[@]}" >"$WORK/$name.out" 2>&1 ||
     { tail -n 20 "$WORK/$name.out" >&2; log "cairn-bench $name failed"; return 1; }
 }
+# commit_ms_of LOG: "p50 p99 max blocks" of the validator's own commits (BlockAcceptor's
+# "committed block ... commit_ms=" lines: execution, the synced write and the mempool update),
+# the latency the snapshot thread could slow down without the network in the way.
+commit_ms_of() {
+  python3 - "$1" <<'PY'
+import re, sys
+ms = sorted(int(m.group(1)) for line in open(sys.argv[1])
+            if "(from peer)" not in line and (m := re.search(r"committed block .* commit_ms=(\d+)", line)))
+pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))] if ms else -1
+print(pick(0.5), pick(0.99), ms[-1] if ms else -1, len(ms))
+PY
+}
 latency_of() { # FILE: "p50 p99 tps"
   python3 -c '
 import json, sys
@@ -346,7 +358,7 @@ print(r["latency_ms"]["p50"], r["latency_ms"]["p99"], round(r["tps"]["steady"], 
 # ---- (3b) commit latency with and without a snapshot being taken ----
 part_latency() {
   net_copy latency
-  local i mode rc snaps_before snaps_after p50 p99 tps
+  local i mode rc snaps_before snaps_after p50 p99 tps c50 c99 cmax cblocks
   for ((i = 1; i <= PAIRS; i++)); do
     for mode in off on; do
       if [[ $mode == on ]]; then
@@ -365,8 +377,10 @@ PY
       run_load "latency-$mode-$i" || { stop_node "$PID"; return 1; }
       snaps_after=$(grep -c 'snapshot' "$NET/v0.log" || true)
       read -r p50 p99 tps < <(latency_of "$WORK/latency-$mode-$i.json")
+      read -r c50 c99 cmax cblocks < <(commit_ms_of "$NET/v0.log")
       result latency run="$i" snapshots="$mode" rate="$RATE" steady_tps="$tps" p50_ms="$p50" \
-        p99_ms="$p99" snapshot_log_lines="$((snaps_after - snaps_before))" \
+        p99_ms="$p99" commit_ms_p50="$c50" commit_ms_p99="$c99" commit_ms_max="$cmax" \
+        blocks="$cblocks" snapshot_log_lines="$((snaps_after - snaps_before))" \
         load_avg="$(cut -d' ' -f1 /proc/loadavg)"
       stop_node "$PID"
     done
