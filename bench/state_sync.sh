@@ -6,6 +6,7 @@
 #                       [--chain DIR] [--save-chain DIR] [--parts P1,P2,...]
 #                       [--sync-limit S] [--snapshot-interval I] [--rate R] [--duration S]
 #                       [--bench-accounts A] [--retain-blocks B] [--pairs N] [--smoke]
+#                       [--blocksync-seconds S]
 #                       [--build-dir DIR] [--no-build] [--keep] [--out FILE]
 # Parts (default: all four, in this order):
 #   blocksync  o0 joins from genesis by block sync; its height polled every second (getStatus)
@@ -32,6 +33,8 @@
 #                        chain's accounts (cairn-bench --prefunded --seed S: chaingen registered
 #                        them)
 #   --retain-blocks B    storage.retain_blocks of the pruned copy (default 1000)
+#   --blocksync-seconds S  the block sync time that statesync's speedup divides, when the
+#                        blocksync part does not run in the same invocation
 #   --out FILE           the JSON summary (default bench/results/state_sync-DATE.json)
 # A part whose config key this cairnd refuses (issue 17 not built in) is reported "skipped"
 # and the others still run. Prints one "result ..." line per measurement; exit status 1 when
@@ -41,7 +44,7 @@ source "$(dirname "$0")/lib.sh"
 SCENARIO=state_sync
 
 CHAIN_ACCOUNTS="" BLOCKS="" TXS_PER_BLOCK=10 SEED=1 CHAIN="" SAVE_CHAIN="" PARTS=blocksync,statesync,latency,pruning
-SYNC_LIMIT="" SNAP_INTERVAL=100 BENCH_ACCOUNTS=1000 RETAIN=1000 PAIRS=1
+SYNC_LIMIT="" BLOCKSYNC_TOTAL="" SNAP_INTERVAL=100 BENCH_ACCOUNTS=1000 RETAIN=1000 PAIRS=1
 ARGS=()
 while (($#)); do
   case "$1" in
@@ -55,6 +58,7 @@ while (($#)); do
     --sync-limit) SYNC_LIMIT=$2; shift ;;
     --snapshot-interval) SNAP_INTERVAL=$2; shift ;;
     --bench-accounts) BENCH_ACCOUNTS=$2; shift ;;
+    --blocksync-seconds) BLOCKSYNC_TOTAL=$2; shift ;;
     --retain-blocks) RETAIN=$2; shift ;;
     --pairs) PAIRS=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -288,13 +292,16 @@ part_statesync() {
   ((rc == 0)) || return 1
   local v0=$PID snapdir="$NET/v0/data/snapshots" deadline=$((SECONDS + 1200)) t0=$SECONDS
   log "statesync: v0 makes empty blocks until a snapshot is written in $snapdir"
-  until compgen -G "$snapdir/[0-9]*/manifest" >/dev/null; do
+  # A finished snapshot is a directory named by its height alone (one being written is not).
+  local snap_h=""
+  until [[ -n $snap_h ]]; do
     ((SECONDS < deadline)) || { log "no snapshot within 1200 s"; stop_node "$v0"; return 1; }
     sleep 1
+    snap_h=$(ls "$snapdir" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
   done
-  local snap_h snap_s=$((SECONDS - t0))
-  snap_h=$(basename "$(dirname "$(compgen -G "$snapdir/[0-9]*/manifest" | sort -V | tail -1)")")
+  local snap_s=$((SECONDS - t0)) snap_line
   stop_node "$v0"
+  snap_line=$(grep -h "snapshot at height $snap_h:" "$NET/v0.log" | tail -1 | sed 's/.*\] //' | tr ' ' '_' || true)
   # Idle from here: the observer syncs against a head that stays put.
   set_config "$NET/v0/config.json" consensus.empty_blocks=false
   start_node v0 || return 1
@@ -306,8 +313,8 @@ part_statesync() {
     "state_sync.trust_hash=\"$hash\""
   log "statesync: snapshot at $snap_h ($snap_s s after start), head $head $hash; starting o0"
   rc=0
-  local t0
-  t0=$(date +%s.%N)
+  local started
+  started=$(date +%s.%N)
   start_node o0 || rc=$?
   if ((rc == 2)); then
     stop_node "$v0"
@@ -316,13 +323,14 @@ part_statesync() {
   fi
   ((rc == 0)) || return 1
   local o0=$PID
-  follow "$(url_of 1)" "$head" "$SYNC_LIMIT" statesync "$t0"
+  follow "$(url_of 1)" "$head" "$SYNC_LIMIT" statesync "$started"
   local progress
   progress=$(grep -h 'state sync:' "$NET/o0.log" | tail -1 | tr ' ' '_' || true)
   result statesync snapshot_height="$snap_h" head="$head" reached="$FOLLOW_H" seconds="$FOLLOW_S" \
     joined="$([[ $FOLLOW_H -ge $head ]] && echo true || echo false)" \
     speedup_vs_blocksync="$(python3 -c "print(f'{${BLOCKSYNC_TOTAL:-0} / max($FOLLOW_S, 0.001):.1f}')")" \
-    snapshot_mib="$(mib "$(dir_bytes "$snapdir")")" last_progress="${progress:-none}"
+    snapshot_mib="$(mib "$(dir_bytes "$snapdir/$snap_h")")" snapshot_log="${snap_line:-none}" \
+    last_progress="${progress:-none}"
   stop_node "$o0"
   stop_node "$v0"
   [[ $FOLLOW_H -ge $head ]]
@@ -408,7 +416,6 @@ part_pruning() {
   done
 }
 
-BLOCKSYNC_TOTAL=""
 IFS=, read -r -a parts <<<"$PARTS"
 for part in "${parts[@]}"; do
   case "$part" in
