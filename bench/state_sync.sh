@@ -126,6 +126,14 @@ rpc() { # rpc URL METHOD [PARAMS_JSON]: the result, as JSON
 }
 height_of() { rpc "$1" getStatus 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["height"])' 2>/dev/null || echo -1; }
 dir_bytes() { du -sb "$1" | cut -f1; }
+# cpu_s_of PID: the process's user + system CPU seconds so far (what a join cost, whatever
+# share of the machine it got).
+cpu_s_of() {
+  python3 -c '
+import sys
+f = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+print(f"{(int(f[11]) + int(f[12])) / int(sys.argv[2]):.1f}")' "$1" "$(getconf CLK_TCK)" 2>/dev/null || echo -1
+}
 mib() { python3 -c "print(f'{$1 / 1048576:.1f}')"; }
 
 # ---- the chain ----
@@ -260,8 +268,8 @@ part_blocksync() {
   local t0
   t0=$(date +%s.%N)
   start_node o0 || return 1
-  follow "$(url_of 1)" "$head" "$SYNC_LIMIT" blocksync "$t0"
   local o0=$PID
+  follow "$(url_of 1)" "$head" "$SYNC_LIMIT" blocksync "$t0"
   local rate total extrapolated=false
   rate=$(python3 -c "print(f'{$FOLLOW_H / max($FOLLOW_S, 0.001):.1f}')")
   total=$FOLLOW_S
@@ -271,7 +279,8 @@ part_blocksync() {
     total=$(python3 -c "print(f'{$FOLLOW_S + ($head - $FOLLOW_H) / max($FOLLOW_RECENT, 0.001):.0f}')")
   fi
   result blocksync head="$head" reached="$FOLLOW_H" seconds="$FOLLOW_S" blocks_per_s="$rate" \
-    recent_blocks_per_s="$FOLLOW_RECENT" \
+    recent_blocks_per_s="$FOLLOW_RECENT" o0_cpu_s="$(cpu_s_of "$o0")" \
+    load_avg="$(cut -d' ' -f1 /proc/loadavg)" \
     total_s="$total" extrapolated="$extrapolated" \
     o0_data_mib="$(mib "$(dir_bytes "$NET/o0/data")")"
   BLOCKSYNC_TOTAL=$total
@@ -327,6 +336,7 @@ part_statesync() {
   local progress
   progress=$(grep -h 'state sync:' "$NET/o0.log" | tail -1 | tr ' ' '_' || true)
   result statesync snapshot_height="$snap_h" head="$head" reached="$FOLLOW_H" seconds="$FOLLOW_S" \
+    o0_cpu_s="$(cpu_s_of "$o0")" load_avg="$(cut -d' ' -f1 /proc/loadavg)" \
     joined="$([[ $FOLLOW_H -ge $head ]] && echo true || echo false)" \
     speedup_vs_blocksync="$(python3 -c "print(f'{${BLOCKSYNC_TOTAL:-0} / max($FOLLOW_S, 0.001):.1f}')")" \
     snapshot_mib="$(mib "$(dir_bytes "$snapdir/$snap_h")")" snapshot_log="${snap_line:-none}" \
