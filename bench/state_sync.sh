@@ -333,10 +333,27 @@ part_statesync() {
   ((rc == 0)) || return 1
   local o0=$PID
   follow "$(url_of 1)" "$head" "$SYNC_LIMIT" statesync "$started"
-  local progress
+  local progress restored_s
   progress=$(grep -h 'state sync:' "$NET/o0.log" | tail -1 | tr ' ' '_' || true)
-  result statesync snapshot_height="$snap_h" head="$head" reached="$FOLLOW_H" seconds="$FOLLOW_S" \
-    o0_cpu_s="$(cpu_s_of "$o0")" load_avg="$(cut -d' ' -f1 /proc/loadavg)" \
+  # From o0's first log line to its "state sync: state at height H restored" line: the
+  # snapshot part of the join, without the block sync to the head after it.
+  restored_s=$(python3 - "$NET/o0.log" <<'PY'
+import datetime, sys
+def ts(line):
+    try:
+        return datetime.datetime.strptime(line[:23], "%Y-%m-%dT%H:%M:%S.%f")
+    except ValueError:
+        return None
+lines = [l for l in open(sys.argv[1]) if ts(l)]
+done = [l for l in lines if "state sync: state at height" in l]
+print(f"{(ts(done[0]) - ts(lines[0])).total_seconds():.1f}" if lines and done else -1)
+PY
+  )
+  # The snapshot o0 chose (v0 may have finished a newer one than the first before its restart).
+  local used
+  used=$(grep -ohE 'state sync: snapshot at height [0-9]+' "$NET/o0.log" | tail -1 | grep -oE '[0-9]+$' || true)
+  result statesync first_snapshot="$snap_h" snapshot_height="${used:-none}" head="$head" reached="$FOLLOW_H" seconds="$FOLLOW_S" \
+    restored_s="$restored_s" o0_cpu_s="$(cpu_s_of "$o0")" load_avg="$(cut -d' ' -f1 /proc/loadavg)" \
     joined="$([[ $FOLLOW_H -ge $head ]] && echo true || echo false)" \
     speedup_vs_blocksync="$(python3 -c "print(f'{${BLOCKSYNC_TOTAL:-0} / max($FOLLOW_S, 0.001):.1f}')")" \
     snapshot_mib="$(mib "$(dir_bytes "$snapdir/$snap_h")")" snapshot_log="${snap_line:-none}" \
