@@ -67,6 +67,7 @@ struct AuditFailure {
 struct AuditCoverage {
   uint64_t headers_from = 1;  // the lowest header kept ('M' "headers_from")
   uint64_t blocks_from = 1;   // the lowest height whose body is kept ('M' "blocks_from")
+  std::optional<uint64_t> synced_at;  // a state-synced dir: the snapshot's height
   // Headers checked without replaying their block: linked by hash (and proposer signature,
   // certificate where the set is known), heights headers_from..state_base.
   uint64_t headers_checked = 0;

@@ -27,6 +27,7 @@ struct KeptRanges {
   uint64_t blocks_from = 1;   // 'M' "blocks_from"; absent: 1
   uint64_t headers_from = 1;  // 'M' "headers_from"; absent: 1
   std::optional<uint64_t> undo_from;
+  std::optional<uint64_t> synced_at;  // 'M' "synced_at": the height a state sync started from
   bool import_in_progress = false;  // 'M' "import": a snapshot import has not finished
   // Whether the dir lacks blocks below its head: the audit starts from a proven state.
   bool pruned() const { return blocks_from > 1 || headers_from > 1; }

@@ -180,9 +180,10 @@ bool Auditor::CheckMetadata() {
                         ", but block " + std::to_string(last) + " and the replay give " +
                         crypto::ShortHex(report_.state_root, 16));
       }
-    } else if (name == "blocks_from" || name == "headers_from") {
+    } else if (name == "blocks_from" || name == "headers_from" || name == "synced_at") {
       // What ReadKeptRanges used; here only its bounds: nothing above the head + 1, and the
-      // headers start no higher than the bodies.
+      // headers start no higher than the bodies. (An 'M' "import" never gets here: the audit
+      // refuses a dir with an import in progress first.)
       auto from = DecodeUndoFrom(value);
       if (!from || *from > report_.head_height + 1 ||
           (report_.coverage && report_.coverage->headers_from > report_.coverage->blocks_from)) {

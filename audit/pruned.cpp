@@ -68,6 +68,9 @@ Result<KeptRanges> ReadKeptRanges(const ledger::KvStore& kv) {
   auto undo = ReadU64Record(kv, "undo_from");
   if (!undo.ok()) return undo.status();
   k.undo_from = undo.value();
+  auto synced = ReadU64Record(kv, "synced_at");
+  if (!synced.ok()) return synced.status();
+  k.synced_at = synced.value();
   auto import = kv.Get(Bytes{'M', 'i', 'm', 'p', 'o', 'r', 't'});
   if (!import.ok()) return import.status();
   k.import_in_progress = import.value().has_value();
@@ -163,6 +166,17 @@ std::optional<ledger::BlockHeader> Auditor::CheckKeptHeaders(
       if (Status s = r.Finish(); !s.ok()) return fail(AuditCheck::kBlockIndex, s.message());
     }
     if (!indexed.value() || indexed_height != h) {
+      // A header record altered after it was written no longer hashes to what its child
+      // links to: name it as the broken link, at its own height.
+      auto child = ReadKeptHeader(h + 1, blocks_from);
+      if (child.ok() && child.value() && child.value()->header.prev_hash != hash) {
+        return fail(AuditCheck::kHeader,
+                    "the header stored here hashes to " + crypto::ShortHex(hash, 16) +
+                        ", but header " + std::to_string(h + 1) + "'s prev_hash is " +
+                        crypto::ShortHex(child.value()->header.prev_hash, 16) +
+                        " and the block-hash index does not know it: this header record is "
+                        "damaged");
+      }
       return fail(AuditCheck::kBlockIndex,
                   "header " + crypto::ShortHex(hash, 16) + " is missing from the block-hash index");
     }
@@ -240,6 +254,7 @@ bool Auditor::StartFromKeptState(const KeptRanges& kept) {
   AuditCoverage& cov = *report_.coverage;
   cov.headers_from = kept.headers_from;
   cov.blocks_from = kept.blocks_from;
+  cov.synced_at = kept.synced_at;
   if (!store_) {
     return Fail(AuditCheck::kSource, std::nullopt,
                 "the pruned store does not open, so its state cannot be read");
@@ -332,6 +347,10 @@ void Auditor::DescribeCoverage() {
   yes.clear();
   no.clear();
   yes.push_back("block 0: the genesis file's");
+  if (cov.synced_at) {
+    yes.push_back("state-synced at " + std::to_string(*cov.synced_at) +
+                  ": the snapshot's state is proven below like any other base");
+  }
   if (cov.headers_checked > 0) {
     std::string what = cov.headers_from <= 1 ? "linked by hash from genesis" : "linked by hash";
     if (bft) {
