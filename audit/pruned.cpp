@@ -381,8 +381,18 @@ void Auditor::DescribeCoverage() {
                  std::to_string(cov.headers_from) + " is not linked to genesis");
   }
   if (cov.blocks_from > 1) {
+    const bool synced = cov.synced_at && *cov.synced_at + 1 >= cov.blocks_from;
     no.push_back("bodies " + Range(1, cov.blocks_from - 1) +
-                 " pruned: their transactions, receipts and tx index not verified");
+                 (synced ? " not kept (the state sync started at " + std::to_string(*cov.synced_at) +
+                               ")"
+                         : " pruned") +
+                 ": their transactions, receipts and tx index not verified");
+  }
+  if (report_.head_height == base && base > 0) {
+    no.push_back("header " + std::to_string(base) +
+                 " is the head: no replayed block above it confirms it, so it is trusted as "
+                 "the state sync or import trusted it (its certificate, or the hash the "
+                 "operator gave)");
   }
   if (base + 1 > cov.blocks_from) {
     no.push_back("blocks " + Range(cov.blocks_from, base) +
@@ -399,7 +409,7 @@ void Auditor::DescribeCoverage() {
   if (cov.signatures_unchecked > 0) {
     no.push_back(std::to_string(cov.signatures_unchecked) +
                  " header-only records keep no proposer signature: those headers are fixed "
-                 "by hash links to the replayed blocks, not by signatures");
+                 "by hash links to the headers above them, not by signatures");
   }
 }
 

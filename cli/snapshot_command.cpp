@@ -11,6 +11,7 @@
 //           refused file leaves nothing behind and a killed import resumes when re-run.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -80,8 +81,9 @@ std::string Mb(uint64_t bytes) {
 }
 
 Bytes MetaKey(std::string_view name) {
-  Bytes k{'M'};
-  k.insert(k.end(), name.begin(), name.end());
+  Bytes k(1 + name.size());
+  k[0] = 'M';
+  std::copy(name.begin(), name.end(), k.begin() + 1);
   return k;
 }
 
@@ -143,8 +145,9 @@ Result<std::unique_ptr<ledger::KvSnapshot>> StateAt(const ledger::KvStore& kv, u
     auto undo = ledger::ChainStore::DecodeUndo(**got);
     if (!undo.ok()) return Status::Error("undo record " + std::to_string(u) + ": " + undo.error());
     for (const auto& [key, value] : *undo) {
-      Bytes sk{'S'};
-      sk.insert(sk.end(), key.begin(), key.end());
+      Bytes sk(1 + key.size());
+      sk[0] = 'S';
+      std::copy(key.begin(), key.end(), sk.begin() + 1);
       if (value) {
         rows[sk] = *value;
       } else {
@@ -369,7 +372,7 @@ Status RunExport(const GlobalOptions& g, const ExportOptions& o) {
                         {"state", std::to_string(manifest.entries) + " entries, " +
                                       std::to_string(chunks) + " chunks, " +
                                       FormatBytes(manifest.bytes)},
-                        {"headers", "1.." + std::to_string(h - 1) + " (with certificates)"},
+                        {"headers", "1.." + std::to_string(h - 1) + " (with their certificates, if any)"},
                         {"file size", FormatBytes(w.written())},
                         {"state from", source},
                         {"time taken", FormatDuration(static_cast<uint64_t>(secs * 1000))}}));
@@ -500,14 +503,17 @@ Status RunImport(const GlobalOptions& g, const ImportOptions& o) {
   auto begun = ledger::SnapshotImport::Begin(std::move(kv.value()), genesis->Block0(),
                                              r.manifest_bytes(), r.header(), r.certificate());
   if (!begun.ok()) {
+    if (!resuming) fs::remove_all(work, ec);  // Begin closed the store it was given
     return Status::Error(work.string() + ": " + begun.error() +
                          (resuming ? " (an earlier import left this directory; remove it to "
                                      "start over)"
                                    : ""));
   }
   std::unique_ptr<ledger::SnapshotImport> import = std::move(begun.value());
+  std::unique_ptr<ledger::ChainStore> chain;  // after Finish
   auto abandon = [&](Status why) {
-    import.reset();
+    import.reset();  // each closes LevelDB before its directory goes
+    chain.reset();
     fs::remove_all(work, ec);
     return Status::Error(o.file + ": refused: " + why.message() + " (nothing was kept)");
   };
@@ -544,8 +550,9 @@ Status RunImport(const GlobalOptions& g, const ImportOptions& o) {
       return std::string(buf);
     });
   }
-  auto store = import->Finish();
-  if (!store.ok()) return abandon(store.status());
+  auto finished = import->Finish();
+  if (!finished.ok()) return abandon(finished.status());
+  chain = std::move(finished.value());
   import.reset();
   // The headers below h, in batches, as the store's backfill takes them (descending).
   if (Status s = r.RewindToHeaders(); !s.ok()) return abandon(s);
@@ -556,7 +563,7 @@ Status RunImport(const GlobalOptions& g, const ImportOptions& o) {
     if (!next.ok()) return abandon(next.status());
     if (next.value()) batch.push_back(std::move(*next.value()));
     if (batch.size() == kHeaderBatch || (!next.value() && !batch.empty())) {
-      if (Status s = (*store)->PutHeadersBelow(batch); !s.ok()) return abandon(s);
+      if (Status s = chain->PutHeadersBelow(batch); !s.ok()) return abandon(s);
       written += batch.size();
       batch.clear();
       progress.Maybe([&] {
@@ -566,7 +573,7 @@ Status RunImport(const GlobalOptions& g, const ImportOptions& o) {
     }
     if (!next.value()) break;
   }
-  store.value().reset();  // closes LevelDB before the rename
+  chain.reset();  // closes LevelDB before the rename
   if (fs::exists(dest, ec)) fs::remove(dest, ec);  // empty (checked above)
   fs::rename(work, dest, ec);
   if (ec) return Status::Error("renaming " + work.string() + " to " + o.data_dir + ": " +
