@@ -24,6 +24,7 @@ class BlockSource;
 // What a data dir keeps, from its raw 'M' records (docs/design/state-sync.md section 2).
 struct KeptRanges {
   uint64_t head = 0;
+  bool head_known = false;    // the head record's height decoded
   uint64_t blocks_from = 1;   // 'M' "blocks_from"; absent: 1
   uint64_t headers_from = 1;  // 'M' "headers_from"; absent: 1
   std::optional<uint64_t> undo_from;

@@ -54,9 +54,10 @@ Result<KeptRanges> ReadKeptRanges(const ledger::KvStore& kv) {
   auto head = kv.Get(Bytes{'M', 'h', 'e', 'a', 'd'});
   if (!head.ok()) return head.status();
   if (head.value()) {
+    // Only the height, and only a pruned store needs it: a damaged record is CheckMetadata's
+    // to name, at the height the walk reached.
     codec::Reader r(**head, "head record");
-    r.U64(&k.head, "height");  // the rest is CheckMetadata's
-    if (!r.ok()) return r.Finish();
+    k.head_known = r.U64(&k.head, "height");
   }
   for (auto [name, field] : {std::pair<std::string_view, uint64_t*>{"blocks_from", &k.blocks_from},
                              std::pair<std::string_view, uint64_t*>{"headers_from",
@@ -255,6 +256,12 @@ bool Auditor::StartFromKeptState(const KeptRanges& kept) {
   cov.headers_from = kept.headers_from;
   cov.blocks_from = kept.blocks_from;
   cov.synced_at = kept.synced_at;
+  if (!kept.head_known) {
+    return Fail(AuditCheck::kHead, std::nullopt,
+                "the metadata record 'M' \"head\" is missing or does not decode: a store that "
+                "does not keep every block (blocks_from " +
+                    std::to_string(kept.blocks_from) + ") cannot be audited without its head");
+  }
   if (!store_) {
     return Fail(AuditCheck::kSource, std::nullopt,
                 "the pruned store does not open, so its state cannot be read");
