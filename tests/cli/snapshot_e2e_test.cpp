@@ -82,8 +82,8 @@ Layout LayoutOf(const std::string& b) {
   return l;
 }
 
-TEST_CASE("cairn snapshot: export, import and audit round trip; a flipped byte in any part of "
-          "the file is refused",
+TEST_CASE("cairn snapshot: export, import and audit round trip, and a flipped byte in any part "
+          "of the file is refused",
           "[cli][snapshot][integration]") {
   TempDir dir("snapshot-e2e");
   AuditChain chain;
