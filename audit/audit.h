@@ -65,8 +65,8 @@ struct AuditFailure {
 // the kept headers from genesis, proves the state at `state_base` against its header, and
 // replays only the blocks above it (docs/design/state-sync.md section 4).
 struct AuditCoverage {
-  uint64_t headers_from = 1;  // the lowest header kept ('M' "headers_from")
-  uint64_t blocks_from = 1;   // the lowest height whose body is kept ('M' "blocks_from")
+  uint64_t headers_from = 1;          // the lowest header kept ('M' "headers_from")
+  uint64_t blocks_from = 1;           // the lowest height whose body is kept ('M' "blocks_from")
   std::optional<uint64_t> synced_at;  // a state-synced dir: the snapshot's height
   // Headers checked without replaying their block: linked by hash (and proposer signature,
   // certificate where the set is known), heights headers_from..state_base.

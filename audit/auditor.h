@@ -29,7 +29,7 @@ struct KeptRanges {
   uint64_t headers_from = 1;  // 'M' "headers_from"; absent: 1
   std::optional<uint64_t> undo_from;
   std::optional<uint64_t> synced_at;  // 'M' "synced_at": the height a state sync started from
-  bool import_in_progress = false;  // 'M' "import": a snapshot import has not finished
+  bool import_in_progress = false;    // 'M' "import": a snapshot import has not finished
   // Whether the dir lacks blocks below its head: the audit starts from a proven state.
   bool pruned() const { return blocks_from > 1 || headers_from > 1; }
 };
@@ -103,8 +103,8 @@ class Auditor {
   // The kept headers [from, to], each after `parent` (nullopt: the first is not linked,
   // headers below it are not kept). Returns the last; nullopt after a failure.
   std::optional<ledger::BlockHeader> CheckKeptHeaders(
-      std::optional<ledger::BlockHeader> parent, uint64_t from, uint64_t to,
-      uint64_t blocks_from, const std::vector<std::vector<ledger::Member>>& known_sets);
+      std::optional<ledger::BlockHeader> parent, uint64_t from, uint64_t to, uint64_t blocks_from,
+      const std::vector<std::vector<ledger::Member>>& known_sets);
   // The state after `base`: the stored 'S' entries with the undo records of head..base+1
   // applied (each restores what its block overwrote). An error names the record.
   Status RebuildState(uint64_t base, uint64_t head, ledger::MemoryState* out);

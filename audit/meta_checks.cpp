@@ -187,11 +187,11 @@ bool Auditor::CheckMetadata() {
       auto from = DecodeUndoFrom(value);
       if (!from || *from > report_.head_height + 1 ||
           (report_.coverage && report_.coverage->headers_from > report_.coverage->blocks_from)) {
-        return Fail(AuditCheck::kMetadata, std::nullopt,
-                    Record(name) + (from ? " says " + std::to_string(*from) +
-                                               ", out of bounds (head " +
-                                               std::to_string(report_.head_height) + ")"
-                                         : " does not decode"));
+        return Fail(
+            AuditCheck::kMetadata, std::nullopt,
+            Record(name) + (from ? " says " + std::to_string(*from) + ", out of bounds (head " +
+                                       std::to_string(report_.head_height) + ")"
+                                 : " does not decode"));
       }
     } else if (name == "undo_from") {
       auto from = DecodeUndoFrom(value);
@@ -379,8 +379,8 @@ bool Auditor::CheckEngineRecords() {
 bool Auditor::CheckLayout() {
   // The gaps between the store's prefixes: B C H I K M P Q R S T U (ledger/chain_store.h;
   // 'I' only while an import is in progress, which the audit refuses before it gets here).
-  static const std::pair<uint8_t, uint8_t> kGaps[] = {
-      {0x00, 'B'}, {'D', 'H'}, {'I', 'K'}, {'L', 'M'}, {'N', 'P'}, {'V', 0xff}};
+  static const std::pair<uint8_t, uint8_t> kGaps[] = {{0x00, 'B'}, {'D', 'H'}, {'I', 'K'},
+                                                      {'L', 'M'},  {'N', 'P'}, {'V', 0xff}};
   for (const auto& [from, to] : kGaps) {
     std::optional<std::string> stray;
     const uint8_t start[] = {from};

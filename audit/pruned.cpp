@@ -59,9 +59,9 @@ Result<KeptRanges> ReadKeptRanges(const ledger::KvStore& kv) {
     codec::Reader r(**head, "head record");
     k.head_known = r.U64(&k.head, "height");
   }
-  for (auto [name, field] : {std::pair<std::string_view, uint64_t*>{"blocks_from", &k.blocks_from},
-                             std::pair<std::string_view, uint64_t*>{"headers_from",
-                                                                    &k.headers_from}}) {
+  for (auto [name, field] :
+       {std::pair<std::string_view, uint64_t*>{"blocks_from", &k.blocks_from},
+        std::pair<std::string_view, uint64_t*>{"headers_from", &k.headers_from}}) {
     auto v = ReadU64Record(kv, name);
     if (!v.ok()) return v.status();
     if (v.value()) *field = std::max<uint64_t>(1, **v);
@@ -237,8 +237,8 @@ Status Auditor::RebuildState(uint64_t base, uint64_t head, ledger::MemoryState* 
   for (uint64_t u = head; u > base; --u) {
     auto got = kv_->Get(ledger::ChainStore::UndoKey(u));
     if (!got.ok()) return Status::Error("undo record " + std::to_string(u) + ": " + got.error());
-    if (!got.value()) return Status::Error("the undo record of height " + std::to_string(u) +
-                                           " is missing");
+    if (!got.value())
+      return Status::Error("the undo record of height " + std::to_string(u) + " is missing");
     auto undo = ledger::ChainStore::DecodeUndo(**got);
     if (!undo.ok()) {
       return Status::Error("the undo record of height " + std::to_string(u) +
@@ -311,8 +311,8 @@ bool Auditor::StartFromKeptState(const KeptRanges& kept) {
   std::optional<ledger::BlockHeader> parent;
   if (kept.headers_from <= 1) parent = genesis_block.header;
   const uint64_t first = std::max<uint64_t>(1, kept.headers_from);
-  auto last = base >= first ? CheckKeptHeaders(parent, first, base, kept.blocks_from, known_sets)
-                            : parent;
+  auto last =
+      base >= first ? CheckKeptHeaders(parent, first, base, kept.blocks_from, known_sets) : parent;
   if (report_.failure) return false;
   if (!rebuilt.ok()) return Fail(AuditCheck::kState, base, rebuilt.message());
   if (!last || !base_header || last->Hash() != base_header->Hash()) {
@@ -361,9 +361,9 @@ void Auditor::DescribeCoverage() {
   if (cov.headers_checked > 0) {
     std::string what = cov.headers_from <= 1 ? "linked by hash from genesis" : "linked by hash";
     if (bft) {
-      what += cov.certificates_unchecked == 0 ? ", every certificate verified"
-                                              : ", " + std::to_string(cov.headers_certified) +
-                                                    " certificates verified";
+      what += cov.certificates_unchecked == 0
+                  ? ", every certificate verified"
+                  : ", " + std::to_string(cov.headers_certified) + " certificates verified";
     } else if (cov.signatures_unchecked < cov.headers_checked) {
       what += ", proposer-signed";
     }
@@ -372,8 +372,7 @@ void Auditor::DescribeCoverage() {
   if (passed || report_.head_height > base) {
     yes.push_back("state at " + std::to_string(base) + ": rebuilt from the stored state and " +
                   std::to_string(cov.undo_records_applied) +
-                  " undo records, proven against header " + std::to_string(base) +
-                  "'s state_root");
+                  " undo records, proven against header " + std::to_string(base) + "'s state_root");
   }
   if (report_.head_height > base) {
     yes.push_back("blocks " + Range(base + 1, report_.head_height) +
@@ -389,11 +388,11 @@ void Auditor::DescribeCoverage() {
   }
   if (cov.blocks_from > 1) {
     const bool synced = cov.synced_at && *cov.synced_at + 1 >= cov.blocks_from;
-    no.push_back("bodies " + Range(1, cov.blocks_from - 1) +
-                 (synced ? " not kept (the state sync started at " + std::to_string(*cov.synced_at) +
-                               ")"
-                         : " pruned") +
-                 ": their transactions, receipts and tx index not verified");
+    no.push_back(
+        "bodies " + Range(1, cov.blocks_from - 1) +
+        (synced ? " not kept (the state sync started at " + std::to_string(*cov.synced_at) + ")"
+                : " pruned") +
+        ": their transactions, receipts and tx index not verified");
   }
   if (report_.head_height == base && base > 0) {
     no.push_back("header " + std::to_string(base) +
@@ -403,8 +402,8 @@ void Auditor::DescribeCoverage() {
   }
   if (base + 1 > cov.blocks_from) {
     no.push_back("blocks " + Range(cov.blocks_from, base) +
-                 " kept but not replayed: the undo records reach down to " +
-                 std::to_string(base) + " only (state_tree.retain_heights)");
+                 " kept but not replayed: the undo records reach down to " + std::to_string(base) +
+                 " only (state_tree.retain_heights)");
   }
   if (cov.certificates_unchecked > 0 && cov.uncertified_range) {
     no.push_back(std::to_string(cov.certificates_unchecked) + " certificates of headers " +

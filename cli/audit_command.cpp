@@ -136,8 +136,9 @@ std::string ReportView(const audit::AuditReport& r) {
   if (!r.ok()) {
     out = "audit FAILED\n";
   } else if (r.coverage) {
-    out = "audit passed: everything this pruned or state-synced data dir keeps checks out (see "
-          "\"not verified\" below for what it does not keep)\n";
+    out =
+        "audit passed: everything this pruned or state-synced data dir keeps checks out (see "
+        "\"not verified\" below for what it does not keep)\n";
   } else {
     out = "audit passed: every block from genesis to the head checks out\n";
   }

@@ -64,9 +64,7 @@ class Progress {
     std::fprintf(stderr, "%s\n", line().c_str());
     std::fflush(stderr);
   }
-  double seconds() const {
-    return std::chrono::duration<double>(Clock::now() - start_).count();
-  }
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
  private:
   bool enabled_;
@@ -140,8 +138,8 @@ Result<std::unique_ptr<ledger::KvSnapshot>> StateAt(const ledger::KvStore& kv, u
   for (uint64_t u = head; u > h; --u) {
     auto got = kv.Get(ledger::ChainStore::UndoKey(u));
     if (!got.ok()) return got.status();
-    if (!got.value()) return Status::Error("the undo record of height " + std::to_string(u) +
-                                           " is missing");
+    if (!got.value())
+      return Status::Error("the undo record of height " + std::to_string(u) + " is missing");
     auto undo = ledger::ChainStore::DecodeUndo(**got);
     if (!undo.ok()) return Status::Error("undo record " + std::to_string(u) + ": " + undo.error());
     for (const auto& [key, value] : *undo) {
@@ -273,8 +271,7 @@ Status RunExport(const GlobalOptions& g, const ExportOptions& o) {
     if (Status s = (*side)->WriteU32(index); !s.ok()) return s;
     if (Status s = (*side)->WriteBytes(chunk); !s.ok()) return s;
     progress.Maybe([&] {
-      return "snapshot export: " + std::to_string(chunks) + " chunks, " + Mb(chunk_bytes) +
-             " MB";
+      return "snapshot export: " + std::to_string(chunks) + " chunks, " + Mb(chunk_bytes) + " MB";
     });
     return Status::Ok();
   };
@@ -300,8 +297,9 @@ Status RunExport(const GlobalOptions& g, const ExportOptions& o) {
     const ledger::KvReader& state = rebuilt ? static_cast<const ledger::KvReader&>(*rebuilt) : kv;
     Status built =
         ledger::BuildSnapshot(state, h, header.value()->state_root, on_chunk, &manifest_bytes);
-    if (!built.ok()) return Status::Error("building the snapshot at " + std::to_string(h) + ": " +
-                                          built.message());
+    if (!built.ok())
+      return Status::Error("building the snapshot at " + std::to_string(h) + ": " +
+                           built.message());
     auto m = ledger::Manifest::Decode(manifest_bytes);
     if (!m.ok()) return Status::Error("the built manifest does not decode: " + m.error());
     manifest = std::move(m.value());
@@ -345,8 +343,9 @@ Status RunExport(const GlobalOptions& g, const ExportOptions& o) {
     if (!c.ok()) return c.status();
     if (s = w.WriteBytes(hd.value()->Encode()); !s.ok()) return s;
     if (s = w.WriteBytes(c.value() ? ByteView(**c) : ByteView()); !s.ok()) return s;
-    progress.Maybe([&] { return "snapshot export: headers " + std::to_string(h - i) + "/" +
-                                std::to_string(h - 1); });
+    progress.Maybe([&] {
+      return "snapshot export: headers " + std::to_string(h - i) + "/" + std::to_string(h - 1);
+    });
   }
   if (s = w.Finish(); !s.ok()) return s;
 
@@ -365,17 +364,17 @@ Status RunExport(const GlobalOptions& g, const ExportOptions& o) {
                    {"source", source},
                    {"seconds", secs}});
   } else {
-    Print(RenderFields({{"exported", o.out},
-                        {"height", std::to_string(h)},
-                        {"block hash", hash.ToHex()},
-                        {"state root", header.value()->state_root.ToHex()},
-                        {"state", std::to_string(manifest.entries) + " entries, " +
-                                      std::to_string(chunks) + " chunks, " +
-                                      FormatBytes(manifest.bytes)},
-                        {"headers", "1.." + std::to_string(h - 1) + " (with their certificates, if any)"},
-                        {"file size", FormatBytes(w.written())},
-                        {"state from", source},
-                        {"time taken", FormatDuration(static_cast<uint64_t>(secs * 1000))}}));
+    Print(RenderFields(
+        {{"exported", o.out},
+         {"height", std::to_string(h)},
+         {"block hash", hash.ToHex()},
+         {"state root", header.value()->state_root.ToHex()},
+         {"state", std::to_string(manifest.entries) + " entries, " + std::to_string(chunks) +
+                       " chunks, " + FormatBytes(manifest.bytes)},
+         {"headers", "1.." + std::to_string(h - 1) + " (with their certificates, if any)"},
+         {"file size", FormatBytes(w.written())},
+         {"state from", source},
+         {"time taken", FormatDuration(static_cast<uint64_t>(secs * 1000))}}));
   }
   return Status::Ok();
 }
@@ -432,15 +431,15 @@ Result<HeaderCheck> CheckFileHeaders(SnapshotFileReader& r, const audit::HeaderT
     }
     if (hd.chain_id != top.chain_id || hd.timestamp_ms > above.timestamp_ms ||
         hd.next_validators_hash != above.validators_hash) {
-      return Status::Error(name + ": its chain id, timestamp or next_validators_hash does not "
-                                  "lead to header " +
+      return Status::Error(name +
+                           ": its chain id, timestamp or next_validators_hash does not "
+                           "lead to header " +
                            std::to_string(above.height));
     }
     if (Status s = certify(hd, next.value()->second); !s.ok()) return s;
     above = next.value()->first;
-    progress.Maybe([&] {
-      return "snapshot import: headers checked down to " + std::to_string(above.height);
-    });
+    progress.Maybe(
+        [&] { return "snapshot import: headers checked down to " + std::to_string(above.height); });
   }
   if (above.prev_hash != trust.genesis_hash()) {
     return Status::Error("header 1: its prev_hash " + crypto::ShortHex(above.prev_hash, 16) +
@@ -543,10 +542,9 @@ Status RunImport(const GlobalOptions& g, const ImportOptions& o) {
       const double rate = static_cast<double>(done_bytes) / secs;
       const double eta = rate > 0 ? static_cast<double>(total_bytes - done_bytes) / rate : 0;
       char buf[160];
-      std::snprintf(buf, sizeof buf,
-                    "snapshot import: %u/%u chunks, %s/%s MB, %.1f MB/s, ETA %.0f s", done,
-                    r.chunk_count(), Mb(done_bytes).c_str(), Mb(total_bytes).c_str(), rate / 1e6,
-                    eta);
+      std::snprintf(
+          buf, sizeof buf, "snapshot import: %u/%u chunks, %s/%s MB, %.1f MB/s, ETA %.0f s", done,
+          r.chunk_count(), Mb(done_bytes).c_str(), Mb(total_bytes).c_str(), rate / 1e6, eta);
       return std::string(buf);
     });
   }
@@ -567,17 +565,17 @@ Status RunImport(const GlobalOptions& g, const ImportOptions& o) {
       written += batch.size();
       batch.clear();
       progress.Maybe([&] {
-        return "snapshot import: headers " + std::to_string(written) + "/" +
-               std::to_string(h - 1) + " written";
+        return "snapshot import: headers " + std::to_string(written) + "/" + std::to_string(h - 1) +
+               " written";
       });
     }
     if (!next.value()) break;
   }
-  chain.reset();  // closes LevelDB before the rename
+  chain.reset();                                   // closes LevelDB before the rename
   if (fs::exists(dest, ec)) fs::remove(dest, ec);  // empty (checked above)
   fs::rename(work, dest, ec);
-  if (ec) return Status::Error("renaming " + work.string() + " to " + o.data_dir + ": " +
-                               ec.message());
+  if (ec)
+    return Status::Error("renaming " + work.string() + " to " + o.data_dir + ": " + ec.message());
   const double secs = progress.seconds();
   if (g.json) {
     PrintJson(Json{{"data_dir", o.data_dir},
@@ -643,8 +641,7 @@ void AddSnapshotCommands(CLI::App& app, const GlobalOptions& g, Action* action) 
 
   auto i = std::make_shared<ImportOptions>();
   CLI::App* im = snap->add_subcommand(
-      "import",
-      "verify a snapshot file against the genesis file and write a new data dir from it");
+      "import", "verify a snapshot file against the genesis file and write a new data dir from it");
   im->add_option("file", i->file, "the snapshot file")->required()->type_name("FILE");
   im->add_option("--data-dir", i->data_dir, "the new data dir (must not exist, or be empty)")
       ->required()

@@ -145,8 +145,8 @@ Status SnapshotFileReader::SkipChunksToHeaders() {
     if (Status s = ReadU32(&len, what + "'s length"); !s.ok()) return s;
     if (index >= manifest_.slots.size() || static_cast<int64_t>(index) <= last_index_ ||
         len != manifest_.slots[index].size || len == 0) {
-      return Status::Error(what + " (index " + std::to_string(index) + ", " +
-                           std::to_string(len) + " bytes) is not the manifest's next chunk");
+      return Status::Error(what + " (index " + std::to_string(index) + ", " + std::to_string(len) +
+                           " bytes) is not the manifest's next chunk");
     }
     if (std::fseek(f_, len, SEEK_CUR) != 0) return Status::Error("seeking: " + Errno());
     last_index_ = index;

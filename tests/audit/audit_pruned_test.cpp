@@ -38,14 +38,15 @@ uint64_t BuildLong(AuditChain& chain, ledger::ChainStore& store, uint64_t extra)
   chain.Build(store);
   std::vector<std::vector<ledger::Transaction>> blocks;
   for (uint64_t i = 0; i < extra; ++i) {
-    blocks.push_back({chain.Tx(chain.admin, 5 + i,
-                               ledger::Transfer{chain.alice.public_key(), 1 + i})});
+    blocks.push_back(
+        {chain.Tx(chain.admin, 5 + i, ledger::Transfer{chain.alice.public_key(), 1 + i})});
   }
   chain.transactions += extra;
-  auto head = testkit::CommitChain(store, store.head().height == 0
-                                              ? chain.genesis.Block0().header
-                                              : *store.HeaderAt(store.head().height).value(),
-                                   std::move(blocks), chain.validator);
+  auto head =
+      testkit::CommitChain(store,
+                           store.head().height == 0 ? chain.genesis.Block0().header
+                                                    : *store.HeaderAt(store.head().height).value(),
+                           std::move(blocks), chain.validator);
   REQUIRE(head.ok());
   return *head;
 }
@@ -67,9 +68,10 @@ struct PrunedStore {
   }
 };
 
-TEST_CASE("a pruned store audits: headers from genesis, the state at the base proven, the "
-          "blocks above it replayed",
-          "[audit][pruned]") {
+TEST_CASE(
+    "a pruned store audits: headers from genesis, the state at the base proven, the "
+    "blocks above it replayed",
+    "[audit][pruned]") {
   PrunedStore p(/*retain_blocks=*/5);
   REQUIRE(p.head == 20);
   REQUIRE(p.store->BlocksFrom() == 16);
@@ -91,9 +93,10 @@ TEST_CASE("a pruned store audits: headers from genesis, the state at the base pr
   CHECK(HasLine(r.coverage->not_verified, "15 header-only records keep no proposer signature"));
 }
 
-TEST_CASE("a pruned store whose undo records stop above the pruned range audits from where "
-          "they reach, and says so",
-          "[audit][pruned]") {
+TEST_CASE(
+    "a pruned store whose undo records stop above the pruned range audits from where "
+    "they reach, and says so",
+    "[audit][pruned]") {
   PrunedStore p(/*retain_blocks=*/5, /*retain_heights=*/2);
   REQUIRE(p.store->BlocksFrom() == 16);
   REQUIRE(p.store->RetainedFrom() == 18);
@@ -106,9 +109,10 @@ TEST_CASE("a pruned store whose undo records stop above the pruned range audits 
   CHECK(HasLine(r.coverage->not_verified, "blocks 16..18 kept but not replayed"));
 }
 
-TEST_CASE("an audit of a pruned store catches a retained block with a flipped byte, at its "
-          "height",
-          "[audit][pruned]") {
+TEST_CASE(
+    "an audit of a pruned store catches a retained block with a flipped byte, at its "
+    "height",
+    "[audit][pruned]") {
   PrunedStore p(/*retain_blocks=*/5);
   const uint64_t h = 18;
   REQUIRE(EditValue(p.kv, HeightKey('B', h), [](Bytes& v) { v.back() ^= 0x01; }));
@@ -118,9 +122,10 @@ TEST_CASE("an audit of a pruned store catches a retained block with a flipped by
   CHECK(r.failure->height == h);
 }
 
-TEST_CASE("an audit of a pruned store catches a header-only record with a flipped byte, at its "
-          "height, in the link check",
-          "[audit][pruned]") {
+TEST_CASE(
+    "an audit of a pruned store catches a header-only record with a flipped byte, at its "
+    "height, in the link check",
+    "[audit][pruned]") {
   PrunedStore p(/*retain_blocks=*/5);
   const uint64_t h = 7;
   // One bit of its timestamp: the record still decodes, and still looks plausible.
@@ -188,15 +193,17 @@ struct SyncedStore {
     store = std::move(finished.value());
     if (backfill) {
       std::vector<std::pair<ledger::BlockHeader, Bytes>> below;
-      for (uint64_t i = h - 1; i >= 1; --i) below.emplace_back(*source->HeaderAt(i).value(), Bytes());
+      for (uint64_t i = h - 1; i >= 1; --i)
+        below.emplace_back(*source->HeaderAt(i).value(), Bytes());
       REQUIRE(store->PutHeadersBelow(below).ok());
     }
   }
 };
 
-TEST_CASE("a state-synced store audits: its headers from genesis, the snapshot's state proven, "
-          "the blocks committed since replayed",
-          "[audit][pruned][statesync]") {
+TEST_CASE(
+    "a state-synced store audits: its headers from genesis, the snapshot's state proven, "
+    "the blocks committed since replayed",
+    "[audit][pruned][statesync]") {
   SyncedStore s(/*backfill=*/true);
   AuditReport r = AuditStore(s.kv, s.chain.genesis);
   INFO(Lines(r));
@@ -209,8 +216,8 @@ TEST_CASE("a state-synced store audits: its headers from genesis, the snapshot's
   // Three blocks committed on top of the snapshot are replayed.
   std::vector<std::vector<ledger::Transaction>> more;
   for (uint64_t i = 0; i < 3; ++i) {
-    more.push_back({s.chain.Tx(s.chain.admin, 10 + i,
-                               ledger::Transfer{s.chain.bob.public_key(), 7})});
+    more.push_back(
+        {s.chain.Tx(s.chain.admin, 10 + i, ledger::Transfer{s.chain.bob.public_key(), 7})});
   }
   REQUIRE(testkit::CommitChain(*s.store, *s.store->HeaderAt(s.h).value(), std::move(more),
                                s.chain.validator)
@@ -219,14 +226,14 @@ TEST_CASE("a state-synced store audits: its headers from genesis, the snapshot's
   INFO(Lines(r));
   REQUIRE(r.ok());
   CHECK(r.blocks == 3);
-  CHECK(HasLine(r.coverage->verified,
-                "blocks " + std::to_string(s.h + 1) + ".." + std::to_string(s.h + 3) +
-                    ": replayed"));
+  CHECK(HasLine(r.coverage->verified, "blocks " + std::to_string(s.h + 1) + ".." +
+                                          std::to_string(s.h + 3) + ": replayed"));
 }
 
-TEST_CASE("a state-synced store whose header backfill has not run says the chain below is not "
-          "linked to genesis",
-          "[audit][pruned][statesync]") {
+TEST_CASE(
+    "a state-synced store whose header backfill has not run says the chain below is not "
+    "linked to genesis",
+    "[audit][pruned][statesync]") {
   SyncedStore s(/*backfill=*/false);
   AuditReport r = AuditStore(s.kv, s.chain.genesis);
   INFO(Lines(r));

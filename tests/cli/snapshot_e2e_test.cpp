@@ -82,9 +82,10 @@ Layout LayoutOf(const std::string& b) {
   return l;
 }
 
-TEST_CASE("cairn snapshot: export, import and audit round trip, and a flipped byte in any part "
-          "of the file is refused",
-          "[cli][snapshot][integration]") {
+TEST_CASE(
+    "cairn snapshot: export, import and audit round trip, and a flipped byte in any part "
+    "of the file is refused",
+    "[cli][snapshot][integration]") {
   TempDir dir("snapshot-e2e");
   AuditChain chain;
   const std::string genesis_file = dir.Sub("genesis.json");
@@ -122,8 +123,8 @@ TEST_CASE("cairn snapshot: export, import and audit round trip, and a flipped by
 
   // Without --trust-hash the import says which hash it trusted.
   const std::string dst2 = dir.Sub("restored2");
-  CommandResult im2 = Cairn({"snapshot", "import", file, "--data-dir", dst2, "--genesis",
-                             genesis_file});
+  CommandResult im2 =
+      Cairn({"snapshot", "import", file, "--data-dir", dst2, "--genesis", genesis_file});
   REQUIRE(im2.exit_code == 0);
   CHECK(im2.err.find(hash) != std::string::npos);
   CHECK(im2.err.find("Compare this hash") != std::string::npos);
@@ -143,10 +144,9 @@ TEST_CASE("cairn snapshot: export, import and audit round trip, and a flipped by
     size_t offset;
     const char* named;  // what the refusal must mention
   };
-  for (const Case& c : {Case{"header h", at.header, "header"},
-                        Case{"the manifest", at.manifest, "manifest"},
-                        Case{"a chunk", at.chunk, "chunk"},
-                        Case{"a header below h", at.below, "header 4"}}) {
+  for (const Case& c :
+       {Case{"header h", at.header, "header"}, Case{"the manifest", at.manifest, "manifest"},
+        Case{"a chunk", at.chunk, "chunk"}, Case{"a header below h", at.below, "header 4"}}) {
     SECTION(std::string("a flipped byte in ") + c.part) {
       std::string damaged = bytes;
       REQUIRE(c.offset < damaged.size());
