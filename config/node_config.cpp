@@ -99,6 +99,9 @@ constexpr UintRange kUintRanges[] = {
     // Undo records of ~1,000-transfer blocks are ~170 KB each: 10M heights is an archive.
     {"state_tree.retain_heights", 0, 10'000'000,
      [](const NodeConfig& c) -> uint64_t { return c.state_tree_retain_heights; }},
+    // 0 keeps every block; any other value keeps at least the head.
+    {"storage.retain_blocks", 0, 1'000'000'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.retain_blocks; }},
 };
 
 const UintRange* FindRange(std::string_view key) {
@@ -298,8 +301,9 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   }
   if (auto st = j.find("storage"); st != j.end()) {
     if (!st->is_object()) return Err("storage", "must be an object");
-    CAIRN_TRY(CheckKeys(*st, {"sync"}, "storage."));
+    CAIRN_TRY(CheckKeys(*st, {"sync", "retain_blocks"}, "storage."));
     CAIRN_TRY(ReadBool(*st, "sync", "storage.", &c.sync_writes));
+    CAIRN_TRY(ReadUint(*st, "retain_blocks", "storage.", &c.retain_blocks));
   }
   CAIRN_TRY(c.Validate());
   return c;
@@ -486,7 +490,7 @@ std::string NodeConfig::ToJson() const {
             {"state_tree",
              {{"memory_versions", state_tree_memory_versions},
               {"retain_heights", state_tree_retain_heights}}},
-            {"storage", {{"sync", sync_writes}}}};
+            {"storage", {{"sync", sync_writes}, {"retain_blocks", retain_blocks}}}};
   return j.dump(2) + "\n";
 }
 

@@ -61,6 +61,9 @@ Result<std::unique_ptr<Node>> Node::Open(const config::NodeConfig& config, NodeH
   if (Status s = (*store)->SetRetainHeights(config.state_tree_retain_heights); !s.ok()) {
     return s.Wrap("data dir " + data_dir);
   }
+  if (Status s = (*store)->SetRetainBlocks(config.retain_blocks); !s.ok()) {
+    return s.Wrap("data dir " + data_dir);
+  }
   return std::unique_ptr<Node>(new Node(config, std::move(genesis.value()), key.value(),
                                         std::move(store.value()), std::move(hooks)));
 }
