@@ -89,9 +89,7 @@ Result<std::optional<Auditor::KeptHeader>> Auditor::ReadKeptHeader(uint64_t h,
     if (!block.ok()) return Status::Error("block does not decode: " + block.error());
     return Out(KeptHeader{std::move(block->header), block->proposer_sig});
   }
-  Bytes key = BlockKey(h);
-  key[0] = 'P';
-  auto got = kv_->Get(key);
+  auto got = kv_->Get(ledger::ChainStore::PrunedHeaderKey(h));
   if (!got.ok()) return got.status();
   if (!got.value()) return Out();
   // 'P' := a BlockHeader encoding (state-sync.md section 2), or a block without its

@@ -85,13 +85,6 @@ Bytes MetaKey(std::string_view name) {
   return k;
 }
 
-Bytes HeightKey(uint8_t prefix, uint64_t h) {
-  Bytes k(9);
-  k[0] = prefix;
-  for (int i = 0; i < 8; ++i) k[1 + i] = static_cast<uint8_t>(h >> (8 * (7 - i)));
-  return k;
-}
-
 // The header of `height` as the store keeps it: from its block, or its header-only record
 // ('P', once the body is pruned or on a state-synced node). nullopt: not kept.
 Result<std::optional<ledger::BlockHeader>> KeptHeader(const ledger::KvStore& kv, uint64_t h) {
@@ -103,7 +96,7 @@ Result<std::optional<ledger::BlockHeader>> KeptHeader(const ledger::KvStore& kv,
     if (!b.ok()) return Status::Error("block " + std::to_string(h) + ": " + b.error());
     return Out(std::move(b->header));
   }
-  auto p = kv.Get(HeightKey('P', h));
+  auto p = kv.Get(ledger::ChainStore::PrunedHeaderKey(h));
   if (!p.ok()) return p.status();
   if (!p.value()) return Out();
   auto hd = ledger::BlockHeader::Decode(**p);
