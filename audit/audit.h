@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "crypto/sha256.h"
 #include "genesis/genesis.h"
@@ -44,6 +46,7 @@ enum class AuditCheck : uint8_t {
   kMetadata,           // an 'M' record other than the head, or a key outside the layout
   kEngineState,        // a consensus record ('C' keys) does not decode (data dir only)
   kStateTree,          // the replayed state's tree, built from scratch, is not the head's root
+  kImport,             // a snapshot import (state sync) is in progress: the dir holds no chain yet
 };
 std::string_view AuditCheckName(AuditCheck c);  // snake_case: "tx_signature"
 
@@ -56,6 +59,33 @@ struct AuditFailure {
 
   // "height 5: tx_signature: tx 0 (3f2a..): signature does not verify"
   std::string ToString() const;
+};
+
+// What an audit of a pruned or state-synced data dir could and could not verify: it checks
+// the kept headers from genesis, proves the state at `state_base` against its header, and
+// replays only the blocks above it (docs/design/state-sync.md section 4).
+struct AuditCoverage {
+  uint64_t headers_from = 1;          // the lowest header kept ('M' "headers_from")
+  uint64_t blocks_from = 1;           // the lowest height whose body is kept ('M' "blocks_from")
+  std::optional<uint64_t> synced_at;  // a state-synced dir: the snapshot's height
+  // Headers checked without replaying their block: linked by hash (and proposer signature,
+  // certificate where the set is known), heights headers_from..state_base.
+  uint64_t headers_checked = 0;
+  uint64_t headers_certified = 0;  // of those, BFT: certificates verified
+  // BFT: headers whose certificate could not be verified because their validator set is
+  // neither the genesis set nor the set the proven state holds (the set history below the
+  // base is not kept); the lowest and highest such heights.
+  uint64_t certificates_unchecked = 0;
+  std::optional<std::pair<uint64_t, uint64_t>> uncertified_range;
+  // Headers whose proposer signature is not kept (header-only records without one).
+  uint64_t signatures_unchecked = 0;
+  // The height whose state was rebuilt (stored state, then the undo records back down) and
+  // proven against its header's state_root; the replay starts above it.
+  std::optional<uint64_t> state_base;
+  uint64_t undo_records_applied = 0;
+  // One line per statement, in order: what was verified, then what could not be.
+  std::vector<std::string> verified;
+  std::vector<std::string> not_verified;
 };
 
 struct AuditReport {
@@ -77,6 +107,8 @@ struct AuditReport {
   // Data dir only: receipts, tx index, block index, head record, the other metadata
   // records, the consensus records and the stored state were checked.
   bool store_checked = false;
+  // Set for a data dir that does not keep every block from genesis (pruned, state-synced).
+  std::optional<AuditCoverage> coverage;
   std::chrono::milliseconds elapsed{0};
   std::optional<AuditFailure> failure;
 

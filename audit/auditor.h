@@ -21,6 +21,21 @@ namespace cairn::audit::internal {
 
 class BlockSource;
 
+// What a data dir keeps, from its raw 'M' records (docs/design/state-sync.md section 2).
+struct KeptRanges {
+  uint64_t head = 0;
+  bool head_known = false;    // the head record's height decoded
+  uint64_t blocks_from = 1;   // 'M' "blocks_from"; absent: 1
+  uint64_t headers_from = 1;  // 'M' "headers_from"; absent: 1
+  std::optional<uint64_t> undo_from;
+  std::optional<uint64_t> synced_at;  // 'M' "synced_at": the height a state sync started from
+  bool import_in_progress = false;    // 'M' "import": a snapshot import has not finished
+  // Whether the dir lacks blocks below its head: the audit starts from a proven state.
+  bool pruned() const { return blocks_from > 1 || headers_from > 1; }
+};
+// Reads the records above; an error names the record that does not decode.
+Result<KeptRanges> ReadKeptRanges(const ledger::KvStore& kv);
+
 // Checks blocks in height order from genesis, replaying each on the state after its parent.
 // Results go to the report it was given; the first failure is recorded there and stops it.
 class Auditor {
@@ -39,6 +54,15 @@ class Auditor {
   // The block at next_height(), its parallel checks done (VerifyPool::Wait): chain::BlockRules
   // on the state after the parent, then the stored indexes; applies it when it passes.
   bool CheckBlock(const Checked& c);
+
+  // A pruned or state-synced data dir (kept.pruned()), instead of CheckGenesis: block 0 and
+  // every kept header up to the state base (hash links from genesis, proposer signatures
+  // and BFT certificates where the set is known), the state there rebuilt from the stored
+  // state and the undo records and proven against that header's state_root (ledger::RootOf).
+  // Leaves the auditor at the base: the walk replays the blocks above it. Fills
+  // report.coverage, whose lines DescribeCoverage writes once the audit is over.
+  bool StartFromKeptState(const KeptRanges& kept);
+  void DescribeCoverage();
 
   // After the walk: the tree of the replayed state built from scratch (ledger::RootOf, not
   // the incremental update every block was checked with) has the last header's state_root.
@@ -69,6 +93,22 @@ class Auditor {
   // Block h's undo record, when stored, against what the replay's writes replaced.
   bool CheckStoredUndo(uint64_t h, const ledger::StateDiff& undo);
   void Accept(const ledger::Block& b, const crypto::Hash256& hash);
+  // A kept header and its proposer signature, when the record holds one: from the block at
+  // or above blocks_from, else from the header-only record ('P').
+  struct KeptHeader {
+    ledger::BlockHeader header;
+    std::optional<crypto::Signature> proposer_sig;
+  };
+  Result<std::optional<KeptHeader>> ReadKeptHeader(uint64_t h, uint64_t blocks_from) const;
+  // The kept headers [from, to], each after `parent` (nullopt: the first is not linked,
+  // headers below it are not kept). Returns the last; nullopt after a failure.
+  std::optional<ledger::BlockHeader> CheckKeptHeaders(
+      std::optional<ledger::BlockHeader> parent, uint64_t from, uint64_t to, uint64_t blocks_from,
+      const std::vector<std::vector<ledger::Member>>& known_sets);
+  // The state after `base`: the stored 'S' entries with the undo records of head..base+1
+  // applied (each restores what its block overwrote). An error names the record.
+  Status RebuildState(uint64_t base, uint64_t head, ledger::MemoryState* out);
+
   // Merges the stored state scan (key order) with the replayed entries (the same order).
   bool CompareState();
   // The 'U' keys are exactly the heights above `from` ('M' "undo_from") up to the head.
@@ -84,6 +124,7 @@ class Auditor {
   ledger::StateTree::View view_;  // state_'s tree, advanced by each replayed block
   ledger::BlockHeader parent_;
   uint64_t next_height_ = 0;
+  uint64_t replay_from_ = 0;  // the first height replayed (above the state base when pruned)
 };
 
 // Reads `source` from genesis to its target (or to the first missing block when it has none)

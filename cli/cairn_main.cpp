@@ -14,6 +14,11 @@
 
 using namespace cairn;
 
+namespace cairn::cli {
+// cli/snapshot_command.cpp: `cairn snapshot export|import`.
+void AddSnapshotCommands(CLI::App& app, const GlobalOptions& g, Action* action);
+}  // namespace cairn::cli
+
 namespace {
 
 // "cairn send transfer": the command line path of the deepest command that was parsed.
@@ -55,6 +60,7 @@ int main(int argc, char** argv) {
   cli::AddProofCommands(app, g, &action);
   cli::AddGovCommands(app, g, &action);
   cli::AddLeaseCommands(app, g, &action);
+  cli::AddSnapshotCommands(app, g, &action);
 
   // cairn testnet: the very command `cairnd testnet` runs, where operators expect it.
   auto tn = std::make_shared<config::TestnetCommand>();

@@ -205,3 +205,30 @@ TEST_CASE("audit decodes the BFT engine's records and names the one that is dama
     expect("unknown consensus record Cz (1 bytes)");
   }
 }
+
+TEST_CASE(
+    "a pruned BFT store audits the certificates of its header-only records, and catches a "
+    "forged one at its height",
+    "[audit][bft][pruned]") {
+  Fixture f;
+  REQUIRE(f.store->SetRetainBlocks(1).ok());  // block 3 kept; 1 and 2 header-only
+  REQUIRE(f.store->BlocksFrom() == 3);
+  AuditReport r = AuditStore(*f.kv, f.chain.genesis);
+  INFO((r.failure ? r.failure->ToString() : ""));
+  REQUIRE(r.ok());
+  REQUIRE(r.coverage);
+  CHECK(r.coverage->headers_certified == 2);
+  CHECK(r.coverage->certificates_unchecked == 0);
+  CHECK(r.certificates == 1);  // block 3, replayed
+  REQUIRE_FALSE(r.coverage->verified.empty());
+  CHECK_THAT(r.coverage->verified[1],
+             Catch::Contains("headers 1..2: linked by hash from genesis, every certificate"));
+
+  // Header 1's certificate signed by two of four validators: no quorum.
+  f.Put(ledger::ChainStore::CertificateKey(1), f.chain.Certificate(f.chain.blocks[0], {0, 1}));
+  r = AuditStore(*f.kv, f.chain.genesis);
+  INFO((r.failure ? r.failure->ToString() : ""));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.failure->check == AuditCheck::kCertificate);
+  CHECK(r.failure->height == 1u);
+}
