@@ -34,6 +34,9 @@ enum class StatusCode : uint8_t {
   kLocked = 7,
   // A peer or server cannot be reached now; trying again later may work.
   kUnavailable = 8,
+  // The data asked for existed but this node no longer keeps it (storage.retain_blocks): the
+  // message names the window it does keep. Not "not found": asking an archive node may work.
+  kPruned = 9,
 };
 
 class Status {
@@ -57,6 +60,7 @@ class Status {
   static Status Unavailable(std::string msg) {
     return Status(StatusCode::kUnavailable, std::move(msg));
   }
+  static Status Pruned(std::string msg) { return Status(StatusCode::kPruned, std::move(msg)); }
 
   bool ok() const { return rep_ == nullptr; }
   explicit operator bool() const { return ok(); }
@@ -109,6 +113,8 @@ inline std::string_view StatusCodeName(StatusCode code) {
       return "locked";
     case StatusCode::kUnavailable:
       return "unavailable";
+    case StatusCode::kPruned:
+      return "pruned";
   }
   return "invalid status code";
 }

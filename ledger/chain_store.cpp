@@ -978,3 +978,35 @@ Result<std::unique_ptr<ChainStore>> OpenChainStore(const std::string& dir, const
 }
 
 }  // namespace cairn::ledger
+
+// ---- placeholders (implementation follows in the next commit) ----
+namespace cairn::ledger {
+
+Status ChainStore::SetRetainBlocks(uint64_t) { return Status::Ok(); }
+void ChainStore::SetPruneFloorLimit(uint64_t) {}
+uint64_t ChainStore::BlocksFrom() const { return 1; }
+uint64_t ChainStore::HeadersFrom() const { return 1; }
+std::optional<uint64_t> ChainStore::StateSyncedAt() const { return std::nullopt; }
+Status ChainStore::PutHeadersBelow(std::span<const std::pair<BlockHeader, Bytes>>) {
+  return Status::Error("PutHeadersBelow: not implemented yet");
+}
+
+struct SnapshotImport::Impl {
+  Manifest manifest;
+};
+SnapshotImport::~SnapshotImport() = default;
+Result<std::unique_ptr<SnapshotImport>> SnapshotImport::Begin(std::unique_ptr<KvStore>,
+                                                              const Block&, ByteView,
+                                                              const BlockHeader&, ByteView) {
+  return Status::Error("SnapshotImport: not implemented yet");
+}
+const Manifest& SnapshotImport::manifest() const { return impl_->manifest; }
+std::vector<uint32_t> SnapshotImport::Missing() const { return {}; }
+Status SnapshotImport::AddChunk(uint32_t, ByteView) {
+  return Status::Error("SnapshotImport: not implemented yet");
+}
+Result<std::unique_ptr<ChainStore>> SnapshotImport::Finish() {
+  return Status::Error("SnapshotImport: not implemented yet");
+}
+
+}  // namespace cairn::ledger

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -16,6 +18,7 @@
 #include "ledger/executor.h"
 #include "ledger/kv.h"
 #include "ledger/receipt.h"
+#include "ledger/snapshot.h"
 #include "ledger/state.h"
 
 namespace cairn::ledger {
@@ -39,6 +42,21 @@ namespace cairn::ledger {
 //                          proofs at earlier heights; kept for heights above 'M' "undo_from"
 //                          UndoRecord := count:u32 (key:bytes present:u8 [value:bytes])^count,
 //                          keys ascending, bytes := len:u32 byte^len; present 0: was absent
+//   'P' height:u64be       a block's header encoding once its body is pruned (or was never
+//                          fetched: heights at and below a state-synced node's base)
+//   'M' "blocks_from"      u64: the lowest height above 0 whose body, receipts and tx index
+//                          are kept (absent: 1, nothing pruned); block 0 is always kept
+//   'M' "headers_from"     u64: the lowest height above 0 whose header is kept (absent: 1;
+//                          above 1 only on a state-synced node whose header backfill has not
+//                          reached height 1)
+//   'M' "synced_at"        u64: the height this store was state-synced at (absent: never)
+//   'M' "import"           an import in progress: ImportRecord := manifest:bytes
+//                          header:bytes certificate:bytes genesis_hash:fixed[32]
+//   'I' index:u32be        an import in progress: chunk `index` is written (empty value)
+//   Pruning deletes 'B', 'R', the 'T' entries of the block's transactions and a 'K' body a
+//   'B' BodyRef adopted; 'H' (hash -> height) and 'Q' (certificates) are kept for every
+//   height forever. It never deletes the body of a block that the lowest Raft span record
+//   ('C' 'm', below) still names, so the engine's log always loads.
 //   'C' ...                the node's consensus keys, written by node/engine_store.cpp only:
 //     'C' 'h'                the engine's hard state (persisted before its messages are sent)
 //     'C' 'l' index:u64be    one engine log record (Raft entries); when 'C' 'm' has the
@@ -47,7 +65,8 @@ namespace cairn::ledger {
 //                            offset:u32 (the block's bytes are under 'K' hash, or are the
 //                            committed block of that hash)
 //     'C' 'e' sha256         evidence of equivocation: recorded_ms:u64 evidence:bytes
-//   The store itself never reads or writes 'C' keys; Commit's `extra` batch may carry them.
+//   The store never writes 'C' keys (Commit's `extra` batch may carry them); the pruner
+//   reads the first 'C' 'm' record only, for its floor.
 // Format 3 (PROTOCOL v2); formats 1 and 2 (v1 chains) are refused. Open rebuilds the head's
 // state tree from the 'S' entries and checks its root against the head header.
 struct Head {
@@ -78,6 +97,10 @@ class ChainStore : public StateReader {
   // `build_tree` false skips the state tree (its scan and check): for a reader that checks
   // the state entry for entry itself (the audit), so a damaged entry is named, not just a
   // root. Such a store holds no tree: it refuses Commit, and proofs and HeadView are empty.
+  // A head whose body is pruned or was never stored (a state-synced base: 'P' head) is
+  // accepted by its header. A store with a snapshot import in progress is refused
+  // (kRejected: "a state sync is in progress in this data dir; restart cairnd with state
+  // sync to finish it").
   static Result<std::unique_ptr<ChainStore>> Open(std::unique_ptr<KvStore> kv, const Block& genesis,
                                                   const StateDiff& genesis_state,
                                                   bool build_tree = true);
@@ -117,6 +140,13 @@ class ChainStore : public StateReader {
   // The lowest height whose state can be proven.
   uint64_t RetainedFrom() const;
   const crypto::Hash256& genesis_hash() const;
+  // BlockAt, ReceiptsAt, and FindTx of a tx whose index entry survived a crash mid-prune:
+  // kPruned for 0 < height < BlocksFrom(), naming the window ("block 12 is pruned: this node
+  // keeps bodies from 900 (storage.retain_blocks)"). A pruned tx's index entry is deleted
+  // with its block, so FindTx of it answers nullopt like an unknown tx: a caller that sees
+  // nullopt on a store with BlocksFrom() > 1 cannot tell the two apart (RPC says so).
+  // HeaderAt answers for every kept header (pruned bodies included); nullopt below
+  // HeadersFrom() (except genesis) and above the head.
   Result<std::optional<Block>> BlockAt(uint64_t height) const;
   Result<std::optional<Block>> BlockByHash(const crypto::Hash256& hash) const;
   Result<std::optional<BlockHeader>> HeaderAt(uint64_t height) const;
@@ -157,6 +187,32 @@ class ChainStore : public StateReader {
   // Every state entry in key order (audit compares it against a replay).
   Status ScanState(const std::function<bool(ByteView key, ByteView value)>& fn) const;
 
+  // ---- Pruning (docs/design/state-sync.md section 2) ----
+  // Keeps the bodies, receipts and tx index of the last `n` blocks (storage.retain_blocks; 0
+  // keeps everything, the default). After each commit (and here at once) the heights leaving
+  // the window are pruned in unsynced batches: each pruned height keeps its header as a 'P'
+  // record, its hash index and its certificate. The floor ('M' "blocks_from") moves in the
+  // same batch as the deletions, so a crash leaves it consistent and the next run resumes.
+  // A wider window does not bring anything back.
+  Status SetRetainBlocks(uint64_t n);
+  // Never prune height `limit` or above (0: no limit beyond the window and the Raft log's
+  // own records, which the store reads itself). For a caller that still needs bodies.
+  void SetPruneFloorLimit(uint64_t limit);
+  // The lowest height above 0 whose body, receipts and tx index are kept (1: nothing pruned;
+  // head + 1 on a state-synced store before its first block). Block 0 is always kept.
+  uint64_t BlocksFrom() const;
+  // The lowest height above 0 whose header is kept (1 unless a state-synced store has not
+  // backfilled its headers down to 1). Header 0 (genesis) is always kept.
+  uint64_t HeadersFrom() const;
+  // The height this store was state-synced at, or nullopt.
+  std::optional<uint64_t> StateSyncedAt() const;
+  // Header backfill of a state-synced store: (header, certificate) pairs in descending height
+  // order, the first of height HeadersFrom() - 1, each accepted only if its hash is the
+  // prev_hash of the header above it (and height 1's prev_hash is the genesis hash). Writes
+  // them ('P', 'H', 'Q') and moves headers_from down in one synced batch; kRejected naming
+  // the first header that does not link (nothing of the call is written then).
+  Status PutHeadersBelow(std::span<const std::pair<BlockHeader, Bytes>> headers);
+
   KvStore& kv() { return *kv_; }
   const KvStore& kv() const { return *kv_; }
 
@@ -165,6 +221,44 @@ class ChainStore : public StateReader {
   struct Impl;
   std::unique_ptr<KvStore> kv_;
   std::shared_ptr<Impl> impl_;
+};
+
+// Writes a snapshot into an empty store, chunk by chunk and resumably (a state-synced node,
+// `cairn snapshot import`; docs/design/state-sync.md section 2). Each AddChunk is one synced
+// batch, so after a crash Begin on the same store and manifest resumes where it stopped.
+// Thread-compatible: one caller at a time.
+class SnapshotImport {
+ public:
+  // Begins an import into an empty `kv` (holding no chain), or resumes the one in progress
+  // there if it is of the same manifest, header and genesis. `manifest` is checked against
+  // `header` (VerifyManifest) and the header's chain id against the genesis block's.
+  // `certificate` is stored with the header (may be empty: Raft, solo). Errors: kRejected for
+  // a store that holds a chain, an import of another manifest ("an import of snapshot
+  // <hash> at height <h> is in progress in this store"), or a manifest that fails; the store
+  // is left as it was.
+  static Result<std::unique_ptr<SnapshotImport>> Begin(std::unique_ptr<KvStore> kv,
+                                                       const Block& genesis, ByteView manifest,
+                                                       const BlockHeader& header,
+                                                       ByteView certificate);
+  ~SnapshotImport();
+
+  const Manifest& manifest() const;
+  // The indices of the non-empty chunks not written yet, ascending.
+  std::vector<uint32_t> Missing() const;
+  // Verifies chunk `index` (VerifyChunk) and writes its entries with its 'I' record in one
+  // synced batch. A chunk already written is accepted again without writing (ok).
+  Status AddChunk(uint32_t index, ByteView chunk);
+  // REQUIRES Missing() empty (else kRejected listing how many are missing). Builds the tree
+  // from the written entries and checks its root against the header (kCorruption if not),
+  // then writes in one synced batch: the genesis block, head = h, 'P' h, 'Q' h, blocks_from
+  // = h + 1, headers_from = h, undo_from = h, synced_at = h, and deletes the import keys.
+  // Returns the store opened as ChainStore::Open does; this object is spent afterwards.
+  Result<std::unique_ptr<ChainStore>> Finish();
+
+ private:
+  SnapshotImport() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Opens (or creates, when the directory is absent or empty) the LevelDB chain store in

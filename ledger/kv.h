@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/bytes.h"
@@ -38,18 +39,37 @@ class WriteBatch {
   size_t bytes_ = 0;
 };
 
-class KvStore {
+// The read half of a store: a live store, or a snapshot pinned at one instant.
+class KvReader {
  public:
-  virtual ~KvStore() = default;
+  virtual ~KvReader() = default;
   // nullopt when absent; an error only for I/O or corruption.
   virtual Result<std::optional<Bytes>> Get(ByteView key) const = 0;
-  // sync=true returns only after the batch is durable (fsync).
-  virtual Status Write(const WriteBatch& batch, bool sync) = 0;
   // Calls fn(key, value) for every key in [start, end) in byte order until fn returns false;
   // an empty `end` means no upper bound. The scan sees one consistent snapshot: writes that
   // land while it runs are not visible to it. fn may call back into the store.
   virtual Status Scan(ByteView start, ByteView end,
                       const std::function<bool(ByteView key, ByteView value)>& fn) const = 0;
+};
+
+// The store as it was when KvStore::Pin was called: later writes are invisible to it. Holds
+// old versions alive (LevelDB keeps the files a snapshot needs), so keep it no longer than a
+// snapshot scan takes. Safe for concurrent reads; it may outlive nothing: destroy it before
+// the store it came from.
+class KvSnapshot : public KvReader {};
+
+// A snapshot over `sorted_rows` (ascending by key, no key twice), a frozen copy.
+std::unique_ptr<KvSnapshot> MakeCopiedSnapshot(std::vector<std::pair<Bytes, Bytes>> sorted_rows);
+
+class KvStore : public KvReader {
+ public:
+  // sync=true returns only after the batch is durable (fsync).
+  virtual Status Write(const WriteBatch& batch, bool sync) = 0;
+  // A consistent read-only view of the store now (LevelDB: GetSnapshot, a sequence number,
+  // microseconds; MemoryKv: a copy). The snapshotter pins right after a commit and scans on
+  // its own thread while blocks keep committing. The default copies the whole store through
+  // one Scan: correct for any wrapper, affordable only for small ones.
+  virtual std::unique_ptr<KvSnapshot> Pin() const;
   // An engine's own report by name (LevelDB: "leveldb.stats", for the node's metrics);
   // nullopt for a name it does not know, and for stores that have none. Thread-safe.
   virtual std::optional<std::string> Property(std::string_view /*name*/) const {
@@ -86,6 +106,7 @@ class MemoryKv : public KvStore {
   Status Write(const WriteBatch& batch, bool sync) override;
   Status Scan(ByteView start, ByteView end,
               const std::function<bool(ByteView, ByteView)>& fn) const override;
+  std::unique_ptr<KvSnapshot> Pin() const override;
   void DropUnsynced();
 
  private:

@@ -40,6 +40,55 @@ Status FromLevelDb(const leveldb::Status& s, const std::string& what) {
   return Status::Error(what + ": " + s.ToString());
 }
 
+// Reads of one LevelDB snapshot. Holds the DB by a raw pointer: KvSnapshot's contract is
+// that it is destroyed before its store.
+class LevelDbSnapshot final : public KvSnapshot {
+ public:
+  LevelDbSnapshot(leveldb::DB* db, std::string path, bool verify_checksums)
+      : db_(db),
+        snapshot_(db->GetSnapshot()),
+        path_(std::move(path)),
+        verify_checksums_(verify_checksums) {}
+  ~LevelDbSnapshot() override { db_->ReleaseSnapshot(snapshot_); }
+  LevelDbSnapshot(const LevelDbSnapshot&) = delete;
+  LevelDbSnapshot& operator=(const LevelDbSnapshot&) = delete;
+
+  Result<std::optional<Bytes>> Get(ByteView key) const override {
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = verify_checksums_;
+    ro.snapshot = snapshot_;
+    std::string value;
+    leveldb::Status s = db_->Get(ro, ToSlice(key), &value);
+    if (s.IsNotFound()) return std::optional<Bytes>();
+    if (!s.ok()) return FromLevelDb(s, "leveldb " + path_ + ": get (pinned)");
+    return std::optional<Bytes>(Bytes(value.begin(), value.end()));
+  }
+
+  Status Scan(ByteView start, ByteView end,
+              const std::function<bool(ByteView, ByteView)>& fn) const override {
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = verify_checksums_;
+    ro.fill_cache = false;
+    ro.snapshot = snapshot_;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+    const leveldb::Slice limit = ToSlice(end);
+    for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
+      if (!end.empty() && it->key().compare(limit) >= 0) break;
+      if (!fn(ToView(it->key()), ToView(it->value()))) break;
+    }
+    if (!it->status().ok()) {
+      return FromLevelDb(it->status(), "leveldb " + path_ + ": scan (pinned)");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  leveldb::DB* db_;
+  const leveldb::Snapshot* snapshot_;
+  std::string path_;
+  bool verify_checksums_;
+};
+
 class LevelDbKv final : public KvStore {
  public:
   LevelDbKv(std::string path, std::unique_ptr<leveldb::Cache> cache,
@@ -75,6 +124,10 @@ class LevelDbKv final : public KvStore {
     leveldb::Status s = db_->Write(wo, &b);
     if (!s.ok()) return FromLevelDb(s, "leveldb " + path_ + ": write");
     return Status::Ok();
+  }
+
+  std::unique_ptr<KvSnapshot> Pin() const override {
+    return std::make_unique<LevelDbSnapshot>(db_.get(), path_, verify_checksums_);
   }
 
   std::optional<std::string> Property(std::string_view name) const override {

@@ -111,6 +111,16 @@ Status MemoryKv::Scan(ByteView start, ByteView end,
   return Status::Ok();
 }
 
+std::unique_ptr<KvSnapshot> MemoryKv::Pin() const {
+  // Scan already copies one consistent view under the lock.
+  std::vector<std::pair<Bytes, Bytes>> rows;
+  (void)Scan({}, {}, [&](ByteView k, ByteView v) {
+    rows.emplace_back(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  });
+  return MakeCopiedSnapshot(std::move(rows));
+}
+
 void MemoryKv::DropUnsynced() {
   MutexLock lock(&impl_->mu);
   impl_->pending.clear();
