@@ -13,6 +13,11 @@
 //   key   'R' height:u64be        Receipts (receipt.h)
 //   key   'Q' height:u64be        the block's proof of finality (engine-encoded; BFT only)
 //   key   'S' state key           state value (state.h)
+//   key   'P' height:u64be        BlockHeader (block.h) of a block whose body is pruned
+//   key   'I' index:u32be         (empty): chunk `index` of the import in progress is written
+//         'M' "blocks_from", "headers_from", "synced_at", "undo_from"   u64
+//         'M' "import"            ImportRecord := manifest:bytes header:bytes certificate:bytes
+//                                 genesis_hash:fixed[32]
 #include "ledger/chain_store.h"
 
 #include <deque>
@@ -43,6 +48,8 @@ constexpr uint8_t kStatePrefix = 'S';
 constexpr uint8_t kCertificatePrefix = 'Q';
 constexpr uint8_t kBodyPrefix = 'K';
 constexpr uint8_t kUndoPrefix = 'U';
+constexpr uint8_t kPrunedHeaderPrefix = 'P';
+constexpr uint8_t kImportPrefix = 'I';
 constexpr size_t kBodyRefBytes = 4 + 32;
 // The largest BlockHeader encoding (see block.cpp), to read a header without its block.
 constexpr size_t kMaxHeaderBytes =
@@ -51,7 +58,7 @@ constexpr size_t kMaxHeaderBytes =
 bool IsReservedPrefix(uint8_t p) {
   return p == kMetaPrefix || p == kBlockPrefix || p == kHashPrefix || p == kTxPrefix ||
          p == kReceiptsPrefix || p == kStatePrefix || p == kCertificatePrefix || p == kBodyPrefix ||
-         p == kUndoPrefix;
+         p == kUndoPrefix || p == kPrunedHeaderPrefix || p == kImportPrefix;
 }
 
 // Sized up front and copied: GCC 12 at -O2 warns (-Warray-bounds, a false positive) on
@@ -217,6 +224,13 @@ struct ChainStore::Impl {
   // record of every height above it up to the head.
   uint64_t undo_from GUARDED_BY(head_mu) = 0;
   uint64_t retain_heights GUARDED_BY(head_mu) = ChainStore::kDefaultRetainHeights;
+  // Pruning ('M' "blocks_from", "headers_from"): bodies, receipts and the tx index are kept
+  // for [blocks_from, head], headers for [headers_from, head] and genesis.
+  uint64_t blocks_from GUARDED_BY(head_mu) = 1;
+  uint64_t headers_from GUARDED_BY(head_mu) = 1;
+  std::optional<uint64_t> synced_at GUARDED_BY(head_mu);
+  uint64_t retain_blocks GUARDED_BY(commit_mu) = 0;  // 0: keep every body
+  uint64_t prune_floor_limit GUARDED_BY(commit_mu) = 0;
 
   // Trees of older retained heights are rebuilt from the 'U' records, one at a time (a flood
   // of deep getProof calls costs one core, not all), and the last few are kept.
@@ -234,6 +248,9 @@ struct ChainStore::Impl {
   mutable Mutex error_mu;
   mutable Status read_error GUARDED_BY(error_mu);  // the first hidden state read error
 
+  // Prunes the heights that left the retain_blocks window (section 2 of state-sync.md).
+  Status Prune(KvStore& kv) REQUIRES(commit_mu);
+
   void NoteReadError(const Status& s) const EXCLUDES(error_mu) {
     MutexLock lock(&error_mu);
     if (read_error.ok()) read_error = s;
@@ -245,6 +262,13 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
                                                      const StateDiff& genesis_state,
                                                      bool build_tree) {
   if (!kv) return Status::Error("chain store: no key-value store");
+  auto importing = kv->Get(MetaKey("import"));
+  if (!importing.ok()) return importing.status().Wrap("chain store: reading the import record");
+  if (importing.value()) {
+    return Status::Rejected(
+        "chain store: a state sync is in progress in this data dir; restart cairnd with state "
+        "sync to finish it");
+  }
   auto format = kv->Get(MetaKey("format"));
   if (!format.ok()) return format.status().Wrap("chain store: reading format version");
   if (!format.value()) {
@@ -316,27 +340,80 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     store->impl_->head = *head;
   }
 
+  // Pruning and state sync metadata, read before the head: a head at or below a state-sync
+  // base is a header ('P'), not a block.
+  {
+    uint64_t values[2] = {1, 1};
+    const char* names[2] = {"blocks_from", "headers_from"};
+    for (int i = 0; i < 2; ++i) {
+      auto got = store->kv_->Get(MetaKey(names[i]));
+      if (!got.ok()) return got.status().Wrap(std::string("chain store: reading ") + names[i]);
+      if (!got.value()) continue;
+      auto decoded = DecodeU64(**got, std::string(names[i]) + " record");
+      if (!decoded.ok()) {
+        return decoded.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
+      }
+      values[i] = *decoded;
+    }
+    if (values[0] == 0 || values[1] == 0 || values[0] > head->height + 1 ||
+        values[1] > head->height + 1 || values[1] > values[0]) {
+      return Status::Corruption("chain store: blocks_from " + std::to_string(values[0]) +
+                                " / headers_from " + std::to_string(values[1]) +
+                                " do not fit the head " + std::to_string(head->height));
+    }
+    std::optional<uint64_t> synced_at;
+    auto got = store->kv_->Get(MetaKey("synced_at"));
+    if (!got.ok()) return got.status().Wrap("chain store: reading synced_at");
+    if (got.value()) {
+      auto decoded = DecodeU64(**got, "synced_at record");
+      if (!decoded.ok()) {
+        return decoded.status().WithCode(StatusCode::kCorruption).Wrap("chain store");
+      }
+      synced_at = *decoded;
+    }
+    MutexLock lock(&store->impl_->head_mu);
+    store->impl_->blocks_from = values[0];
+    store->impl_->headers_from = values[1];
+    store->impl_->synced_at = synced_at;
+  }
+
   // The head must be a whole block: a head record without its block, receipts or index
-  // means the store was written by something other than one Commit batch.
+  // means the store was written by something other than one Commit batch. A state-synced
+  // store's head, until its first block, is the base's header alone.
   const std::string at = "chain store: head block " + std::to_string(head->height);
-  auto block = store->BlockAt(head->height);
-  if (!block.ok()) return block.status().Wrap(at);
-  if (!block.value()) return Status::Corruption(at + " is missing; the store is inconsistent");
-  const crypto::Hash256 hash = block.value()->Hash();
+  const bool header_only = head->height > 0 && head->height < store->BlocksFrom();
+  std::optional<Block> block;
+  BlockHeader head_header;
+  if (header_only) {
+    auto header = store->HeaderAt(head->height);
+    if (!header.ok()) return header.status().Wrap(at);
+    if (!header.value()) {
+      return Status::Corruption(at + " (a header only, its body not kept) is missing; the store " +
+                                "is inconsistent");
+    }
+    head_header = std::move(*header.value());
+  } else {
+    auto got = store->BlockAt(head->height);
+    if (!got.ok()) return got.status().Wrap(at);
+    if (!got.value()) return Status::Corruption(at + " is missing; the store is inconsistent");
+    block = std::move(got.value());
+    head_header = block->header;
+  }
+  const crypto::Hash256 hash = head_header.Hash();
   if (hash != head->hash) {
     return Status::Corruption(at + " hashes to " + crypto::ShortHex(hash, 16) +
                               ", but the head record says " + crypto::ShortHex(head->hash, 16) +
                               "; the store is inconsistent");
   }
-  if (block.value()->header.state_root != head->state_root) {
+  if (head_header.state_root != head->state_root) {
     return Status::Corruption(
-        at + " has state_root " + crypto::ShortHex(block.value()->header.state_root, 16) +
+        at + " has state_root " + crypto::ShortHex(head_header.state_root, 16) +
         ", but the stored state root is " + crypto::ShortHex(head->state_root, 16) +
         "; the store is inconsistent");
   }
   {
     MutexLock lock(&store->impl_->head_mu);
-    store->impl_->head_header = block.value()->header;
+    store->impl_->head_header = head_header;
   }
   auto by_hash = store->kv_->Get(HashKey(kHashPrefix, hash));
   if (!by_hash.ok()) return by_hash.status().Wrap(at);
@@ -348,12 +425,14 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
   if (!indexed) {
     return Status::Corruption(at + " is missing from the hash index; the store is inconsistent");
   }
-  auto receipts = store->ReceiptsAt(head->height);
-  if (!receipts.ok()) return receipts.status().Wrap(at);
-  if (!receipts.value() || receipts.value()->size() != block.value()->txs.size()) {
-    return Status::Corruption(at + " has no receipts for its " +
-                              std::to_string(block.value()->txs.size()) +
-                              " transactions; the store is inconsistent");
+  if (block) {
+    auto receipts = store->ReceiptsAt(head->height);
+    if (!receipts.ok()) return receipts.status().Wrap(at);
+    if (!receipts.value() || receipts.value()->size() != block->txs.size()) {
+      return Status::Corruption(at + " has no receipts for its " +
+                                std::to_string(block->txs.size()) +
+                                " transactions; the store is inconsistent");
+    }
   }
   if (head->height > 0) {
     auto first = store->HeaderAt(0);
@@ -529,11 +608,16 @@ Status ChainStore::Commit(const Block& block, const ExecResult& exec, bool sync,
   if (Status s = kv_->Write(batch, sync); !s.ok()) {
     return s.WithCode(StatusCode::kIoError).Wrap(at);
   }
-  MutexLock head_lock(&impl_->head_mu);
-  impl_->head = next;
-  impl_->head_header = h;
-  impl_->PushView(h.height, exec.view);
-  impl_->undo_from = new_floor;
+  {
+    MutexLock head_lock(&impl_->head_mu);
+    impl_->head = next;
+    impl_->head_header = h;
+    impl_->PushView(h.height, exec.view);
+    impl_->undo_from = new_floor;
+  }
+  // The block is committed whatever pruning does: a failure here is logged by the next
+  // attempt's caller, not the block's. Pruning resumes from the floor at the next commit.
+  (void)impl_->Prune(*kv_);
   return Status::Ok();
 }
 
@@ -752,7 +836,32 @@ uint64_t ChainStore::RetainedFrom() const {
 
 const crypto::Hash256& ChainStore::genesis_hash() const { return impl_->genesis_hash; }
 
+Status ChainStore::PrunedError(const std::string& what, uint64_t height) const {
+  uint64_t from = 0;
+  std::optional<uint64_t> synced_at;
+  {
+    MutexLock lock(&impl_->head_mu);
+    from = impl_->blocks_from;
+    synced_at = impl_->synced_at;
+  }
+  if (synced_at && height <= *synced_at) {
+    return Status::Pruned(what + " " + std::to_string(height) +
+                          " is not kept: this node was state-synced at height " +
+                          std::to_string(*synced_at) + " and keeps bodies from " +
+                          std::to_string(from));
+  }
+  return Status::Pruned(what + " " + std::to_string(height) +
+                        " is pruned: this node keeps bodies from " + std::to_string(from) +
+                        " (storage.retain_blocks)");
+}
+
+bool ChainStore::IsPruned(uint64_t height) const {
+  MutexLock lock(&impl_->head_mu);
+  return height != 0 && height < impl_->blocks_from;
+}
+
 Result<std::optional<Block>> ChainStore::BlockAt(uint64_t height) const {
+  if (IsPruned(height)) return PrunedError("block", height);
   const std::string at = "block " + std::to_string(height);
   auto got = BlockBytesAt(*kv_, height);
   if (!got.ok()) return got.status().Wrap(at);
@@ -888,6 +997,21 @@ Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
     }
   }
   const std::string at = "block " + std::to_string(height);
+  if (IsPruned(height)) {
+    // Below headers_from the 'P' record is absent: nullopt, as for a height never seen.
+    auto got = kv_->Get(HeightKey(kPrunedHeaderPrefix, height));
+    if (!got.ok()) return got.status().Wrap("header of " + at);
+    if (!got.value()) return std::optional<BlockHeader>();
+    auto header = BlockHeader::Decode(**got);
+    if (!header.ok()) {
+      return header.status().WithCode(StatusCode::kCorruption).Wrap("stored header of " + at);
+    }
+    if (header->height != height) {
+      return Status::Corruption("stored header of " + at + " claims height " +
+                                std::to_string(header->height));
+    }
+    return std::optional<BlockHeader>(std::move(header.value()));
+  }
   auto got = BlockBytesAt(*kv_, height);
   if (!got.ok()) return got.status().Wrap(at);
   if (!got.value()) return std::optional<BlockHeader>();
@@ -908,10 +1032,16 @@ Result<std::optional<TxLocation>> ChainStore::FindTx(const crypto::Hash256& tx_h
     return loc.status()
         .WithCode(StatusCode::kCorruption)
         .Wrap("stored tx " + crypto::ShortHex(tx_hash, 16));
+  // An index entry is deleted with its block; one that outlived it (read while pruning ran)
+  // says so rather than pointing at a body that is gone.
+  if (IsPruned(loc->height)) {
+    return PrunedError("tx " + crypto::ShortHex(tx_hash, 16) + " is in block", loc->height);
+  }
   return std::optional<TxLocation>(*loc);
 }
 
 Result<std::optional<std::vector<Receipt>>> ChainStore::ReceiptsAt(uint64_t height) const {
+  if (IsPruned(height)) return PrunedError("receipts of block", height);
   const std::string at = "receipts of block " + std::to_string(height);
   auto got = kv_->Get(HeightKey(kReceiptsPrefix, height));
   if (!got.ok()) return got.status().Wrap(at);
@@ -968,6 +1098,391 @@ Status ChainStore::ScanState(const std::function<bool(ByteView key, ByteView val
                    [&](ByteView key, ByteView value) { return fn(key.subspan(1), value); });
 }
 
+// ---- Pruning ----
+
+Status ChainStore::Impl::Prune(KvStore& kv) {
+  uint64_t head_height = 0, from = 0;
+  {
+    MutexLock lock(&head_mu);
+    head_height = head.height;
+    from = blocks_from;
+  }
+  if (retain_blocks == 0 || head_height + 1 <= retain_blocks) return Status::Ok();
+  uint64_t target = head_height + 1 - retain_blocks;  // the new blocks_from
+  if (prune_floor_limit != 0) target = std::min(target, prune_floor_limit);
+  // The engine's lowest log record that carries a block names it by hash, and loading the
+  // log reads that block's body from 'K' or the chain: keep it and everything above. Records
+  // ascend by index and so by height; the first is the lowest.
+  {
+    const uint8_t span_begin[] = {'C', 'm'};
+    const uint8_t span_end[] = {'C', 'n'};
+    std::optional<crypto::Hash256> lowest;
+    Status s = kv.Scan(span_begin, span_end, [&](ByteView, ByteView v) {
+      if (v.size() >= 32) lowest = crypto::Hash256::FromBytes(v.first(32));
+      return false;
+    });
+    if (!s.ok()) return s.Wrap("chain store: pruning: reading the engine log");
+    if (lowest) {
+      auto got = kv.Get(HashKey(kHashPrefix, *lowest));
+      if (!got.ok()) return got.status().Wrap("chain store: pruning");
+      if (got.value()) {
+        auto h = DecodeU64(**got, "hash index");
+        if (h.ok()) target = std::min(target, *h);
+      }
+    }
+  }
+  // Bounded batches: a window shrunk on a long chain prunes in many small writes.
+  constexpr uint64_t kHeightsPerBatch = 256;
+  while (from < target) {
+    const uint64_t last = std::min(target, from + kHeightsPerBatch);  // exclusive
+    WriteBatch batch;
+    for (uint64_t k = from; k < last; ++k) {
+      const std::string at = "chain store: pruning block " + std::to_string(k);
+      auto stored = kv.Get(HeightKey(kBlockPrefix, k));
+      if (!stored.ok()) return stored.status().Wrap(at);
+      if (!stored.value()) continue;  // pruned before a crash moved the floor
+      Bytes bytes;
+      if (std::optional<crypto::Hash256> ref = BodyRefOf(**stored)) {
+        auto body = kv.Get(BodyKey(*ref));
+        if (!body.ok()) return body.status().Wrap(at);
+        if (!body.value()) return Status::Corruption(at + ": its body is missing from 'K'");
+        bytes = std::move(*body.value());
+        batch.Delete(BodyKey(*ref));
+      } else {
+        bytes = std::move(*stored.value());
+      }
+      auto block = Block::Decode(bytes);
+      if (!block.ok()) return block.status().WithCode(StatusCode::kCorruption).Wrap(at);
+      batch.Put(HeightKey(kPrunedHeaderPrefix, k), block->header.Encode());
+      for (const Transaction& tx : block->txs) batch.Delete(HashKey(kTxPrefix, tx.Hash()));
+      batch.Delete(HeightKey(kBlockPrefix, k));
+      batch.Delete(HeightKey(kReceiptsPrefix, k));
+    }
+    // The floor moves with the deletions: readers check it first, so a pruned height is
+    // never read as "absent", and a crash leaves floor and keys consistent.
+    batch.Put(MetaKey("blocks_from"), EncodeU64(last));
+    {
+      // Readers see the new floor before the keys go, so none reads a half-deleted block.
+      MutexLock lock(&head_mu);
+      blocks_from = last;
+    }
+    if (Status s = kv.Write(batch, /*sync=*/false); !s.ok()) {
+      MutexLock lock(&head_mu);
+      blocks_from = from;
+      return s.WithCode(StatusCode::kIoError).Wrap("chain store: pruning");
+    }
+    from = last;
+  }
+  return Status::Ok();
+}
+
+Status ChainStore::SetRetainBlocks(uint64_t n) {
+  MutexLock lock(&impl_->commit_mu);
+  impl_->retain_blocks = n;
+  return impl_->Prune(*kv_);
+}
+
+void ChainStore::SetPruneFloorLimit(uint64_t limit) {
+  MutexLock lock(&impl_->commit_mu);
+  impl_->prune_floor_limit = limit;
+}
+
+uint64_t ChainStore::BlocksFrom() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->blocks_from;
+}
+
+uint64_t ChainStore::HeadersFrom() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->headers_from;
+}
+
+std::optional<uint64_t> ChainStore::StateSyncedAt() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->synced_at;
+}
+
+Status ChainStore::PutHeadersBelow(std::span<const std::pair<BlockHeader, Bytes>> headers) {
+  MutexLock commit_lock(&impl_->commit_mu);
+  const uint64_t lowest = HeadersFrom();
+  if (headers.empty()) return Status::Ok();
+  if (lowest <= 1) {
+    return Status::Rejected("header backfill: every header down to 1 is already kept");
+  }
+  auto top = HeaderAt(lowest);
+  if (!top.ok()) return top.status().Wrap("header backfill");
+  if (!top.value()) {
+    return Status::Corruption("header backfill: the lowest kept header " + std::to_string(lowest) +
+                              " is missing");
+  }
+  crypto::Hash256 want = top.value()->prev_hash;
+  uint64_t height = lowest;
+  WriteBatch batch;
+  for (const auto& [header, certificate] : headers) {
+    if (height == 1) {
+      return Status::Rejected("header backfill: a header below height 1 (genesis is kept)");
+    }
+    --height;
+    const std::string at = "header backfill: header " + std::to_string(header.height) + ": ";
+    if (header.height != height) {
+      return Status::Rejected(at + "expected height " + std::to_string(height) +
+                              " (headers go in descending order)");
+    }
+    if (header.chain_id != impl_->chain_id) {
+      return Status::Rejected(at + "chain id \"" + header.chain_id + "\" is not \"" +
+                              impl_->chain_id + "\"");
+    }
+    const crypto::Hash256 hash = header.Hash();
+    if (hash != want) {
+      return Status::Rejected(at + "hashes to " + crypto::ShortHex(hash, 16) +
+                              ", not the prev_hash " + crypto::ShortHex(want, 16) + " of header " +
+                              std::to_string(height + 1));
+    }
+    if (height == 1 && header.prev_hash != impl_->genesis_hash) {
+      return Status::Rejected(at + "prev_hash " + crypto::ShortHex(header.prev_hash, 16) +
+                              " is not the genesis hash " +
+                              crypto::ShortHex(impl_->genesis_hash, 16));
+    }
+    batch.Put(HeightKey(kPrunedHeaderPrefix, height), header.Encode());
+    batch.Put(HashKey(kHashPrefix, hash), EncodeU64(height));
+    if (!certificate.empty()) batch.Put(HeightKey(kCertificatePrefix, height), certificate);
+    want = header.prev_hash;
+  }
+  batch.Put(MetaKey("headers_from"), EncodeU64(height));
+  if (Status s = kv_->Write(batch, /*sync=*/true); !s.ok()) {
+    return s.WithCode(StatusCode::kIoError).Wrap("header backfill");
+  }
+  MutexLock lock(&impl_->head_mu);
+  impl_->headers_from = height;
+  return Status::Ok();
+}
+
+// ---- Snapshot import ----
+
+namespace {
+
+constexpr size_t kMaxImportCertificate = 8u << 20;
+
+Bytes ImportIndexKey(uint32_t index) {
+  Bytes k(5);
+  k[0] = kImportPrefix;
+  for (int i = 0; i < 4; ++i) k[1 + i] = static_cast<uint8_t>(index >> (8 * (3 - i)));
+  return k;
+}
+
+struct ImportRecord {
+  Bytes manifest;
+  Bytes header;
+  Bytes certificate;
+  crypto::Hash256 genesis_hash;
+};
+
+Bytes EncodeImportRecord(const ImportRecord& r) {
+  Writer w;
+  w.Var(r.manifest).Var(r.header).Var(r.certificate).Fixed(r.genesis_hash);
+  return w.Take();
+}
+
+Result<ImportRecord> DecodeImportRecord(ByteView b) {
+  Reader r(b, "import record");
+  ImportRecord out;
+  r.Var(&out.manifest, kMaxManifestBytes, "manifest");
+  r.Var(&out.header, kMaxHeaderBytes, "header");
+  r.Var(&out.certificate, kMaxImportCertificate, "certificate");
+  r.Fixed(&out.genesis_hash, "genesis_hash");
+  if (Status s = r.Finish(); !s.ok()) return s.WithCode(StatusCode::kCorruption);
+  return out;
+}
+
+}  // namespace
+
+struct SnapshotImport::Impl {
+  std::unique_ptr<KvStore> kv;
+  Block genesis;
+  Manifest manifest;
+  BlockHeader header;
+  Bytes certificate;
+  std::vector<bool> written;  // by chunk index
+};
+
+SnapshotImport::~SnapshotImport() = default;
+
+Result<std::unique_ptr<SnapshotImport>> SnapshotImport::Begin(std::unique_ptr<KvStore> kv,
+                                                              const Block& genesis,
+                                                              ByteView manifest_bytes,
+                                                              const BlockHeader& header,
+                                                              ByteView certificate) {
+  const std::string at = "snapshot import: ";
+  if (!kv) return Status::InvalidArgument(at + "no key-value store");
+  if (certificate.size() > kMaxImportCertificate) {
+    return Status::InvalidArgument(at + "the certificate is larger than " +
+                                   std::to_string(kMaxImportCertificate) + " bytes");
+  }
+  auto manifest = Manifest::Decode(manifest_bytes);
+  if (!manifest.ok()) return manifest.status().Wrap(at.substr(0, at.size() - 2));
+  if (header.height == 0) return Status::Rejected(at + "a snapshot of height 0 is the genesis");
+  if (header.chain_id != genesis.header.chain_id) {
+    return Status::Rejected(at + "the header is of chain \"" + header.chain_id +
+                            "\", the genesis of \"" + genesis.header.chain_id + "\"");
+  }
+  if (Status s = VerifyManifest(*manifest, header); !s.ok())
+    return s.Wrap(at.substr(0, at.size() - 2));
+
+  ImportRecord record{Bytes(manifest_bytes.begin(), manifest_bytes.end()), header.Encode(),
+                      Bytes(certificate.begin(), certificate.end()), genesis.Hash()};
+  auto impl = std::make_unique<Impl>();
+  impl->genesis = genesis;
+  impl->manifest = std::move(manifest.value());
+  impl->header = header;
+  impl->certificate = record.certificate;
+  impl->written.assign(impl->manifest.slots.size(), false);
+
+  auto existing = kv->Get(MetaKey("import"));
+  if (!existing.ok()) return existing.status().Wrap(at + "reading the import record");
+  if (existing.value()) {
+    auto stored = DecodeImportRecord(**existing);
+    if (!stored.ok()) return stored.status().Wrap(at.substr(0, at.size() - 2));
+    if (stored->manifest != record.manifest || stored->header != record.header ||
+        stored->genesis_hash != record.genesis_hash) {
+      std::string what = "another import";
+      if (auto m = Manifest::Decode(stored->manifest); m.ok()) {
+        what = "an import of snapshot " + crypto::ShortHex(m->Hash(), 16) + " at height " +
+               std::to_string(m->height);
+      }
+      return Status::Rejected(at + what +
+                              " is in progress in this store; resume it with the same snapshot, "
+                              "or start again from an empty data dir");
+    }
+    // Resume: the chunks written before the crash stay, with their 'I' records.
+    impl->certificate = std::move(stored->certificate);
+    const uint8_t begin[] = {kImportPrefix};
+    const uint8_t end[] = {kImportPrefix + 1};
+    Status s = kv->Scan(begin, end, [&](ByteView key, ByteView) {
+      if (key.size() != 5) return true;
+      const uint32_t index =
+          (uint32_t{key[1]} << 24) | (uint32_t{key[2]} << 16) | (uint32_t{key[3]} << 8) | key[4];
+      if (index < impl->written.size()) impl->written[index] = true;
+      return true;
+    });
+    if (!s.ok()) return s.Wrap(at + "reading the chunks written");
+  } else {
+    bool has_data = false;
+    Status s = kv->Scan({}, {}, [&](ByteView, ByteView) {
+      has_data = true;
+      return false;
+    });
+    if (!s.ok()) return s.Wrap(at);
+    if (has_data) {
+      return Status::Rejected(at + "the store already holds data (a chain?); a snapshot is " +
+                              "imported into an empty data dir only");
+    }
+    WriteBatch batch;
+    batch.Put(MetaKey("import"), EncodeImportRecord(record));
+    if (Status w = kv->Write(batch, /*sync=*/true); !w.ok()) {
+      return w.WithCode(StatusCode::kIoError).Wrap(at + "writing the import record");
+    }
+  }
+  impl->kv = std::move(kv);
+  auto out = std::unique_ptr<SnapshotImport>(new SnapshotImport());
+  out->impl_ = std::move(impl);
+  return out;
+}
+
+const Manifest& SnapshotImport::manifest() const { return impl_->manifest; }
+
+std::vector<uint32_t> SnapshotImport::Missing() const {
+  std::vector<uint32_t> out;
+  if (!impl_ || !impl_->kv) return out;
+  for (uint32_t i = 0; i < impl_->manifest.slots.size(); ++i) {
+    if (impl_->manifest.slots[i].count != 0 && !impl_->written[i]) out.push_back(i);
+  }
+  return out;
+}
+
+Status SnapshotImport::AddChunk(uint32_t index, ByteView chunk) {
+  if (!impl_ || !impl_->kv) return Status::InvalidArgument("snapshot import: already finished");
+  auto entries = VerifyChunk(impl_->manifest, index, chunk);
+  if (!entries.ok()) return entries.status();
+  if (impl_->written[index]) return Status::Ok();
+  WriteBatch batch;
+  for (const SnapshotEntry& e : *entries) batch.Put(PrefixedStateKey(e.key), e.value);
+  batch.Put(ImportIndexKey(index), {});
+  if (Status s = impl_->kv->Write(batch, /*sync=*/true); !s.ok()) {
+    return s.WithCode(StatusCode::kIoError)
+        .Wrap("snapshot import: writing chunk " + std::to_string(index));
+  }
+  impl_->written[index] = true;
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ChainStore>> SnapshotImport::Finish() {
+  const std::string at = "snapshot import: ";
+  if (!impl_ || !impl_->kv) return Status::InvalidArgument(at + "already finished");
+  if (const size_t missing = Missing().size(); missing != 0) {
+    return Status::Rejected(at + std::to_string(missing) + " of the snapshot's chunks are not " +
+                            "written yet");
+  }
+  KvStore& kv = *impl_->kv;
+  const BlockHeader& h = impl_->header;
+  // The chunks were each checked against the manifest, and it against the header; the
+  // entries as written must still give the header's root (a disk that lost a write, or a
+  // stray key, would not).
+  std::vector<TreeWrite> writes;
+  const uint8_t s_begin[] = {kStatePrefix};
+  const uint8_t s_end[] = {kStatePrefix + 1};
+  Status scanned = kv.Scan(s_begin, s_end, [&](ByteView key, ByteView value) {
+    writes.push_back(TreeWrite{KeyHash(key.subspan(1)), ValueHash(value)});
+    return true;
+  });
+  if (!scanned.ok()) return scanned.Wrap(at + "reading the state");
+  if (writes.size() != impl_->manifest.entries) {
+    return Status::Corruption(at + "the store holds " + std::to_string(writes.size()) +
+                              " state entries, the snapshot " +
+                              std::to_string(impl_->manifest.entries));
+  }
+  {
+    StateTree::View view =
+        ProcessStateTree().UpdateHashed(StateTree::View(), std::move(writes), h.height);
+    if (StateTree::Root(view) != h.state_root) {
+      return Status::Corruption(
+          at + "the written state has root " + crypto::ShortHex(StateTree::Root(view), 16) +
+          ", not the header's state_root " + crypto::ShortHex(h.state_root, 16));
+    }
+  }
+  const Block& genesis = impl_->genesis;
+  const crypto::Hash256 genesis_hash = genesis.Hash();
+  const crypto::Hash256 hash = h.Hash();
+  WriteBatch batch;
+  batch.Put(HeightKey(kBlockPrefix, 0), genesis.Encode());
+  batch.Put(HashKey(kHashPrefix, genesis_hash), EncodeU64(0));
+  batch.Put(HeightKey(kReceiptsPrefix, 0), EncodeReceipts({}));
+  Writer format;
+  format.U32(kFormatVersion);
+  batch.Put(MetaKey("format"), format.bytes());
+  batch.Put(MetaKey("genesis"), genesis_hash.view());
+  batch.Put(MetaKey("chain_id"), AsBytes(genesis.header.chain_id));
+  batch.Put(HeightKey(kPrunedHeaderPrefix, h.height), h.Encode());
+  batch.Put(HashKey(kHashPrefix, hash), EncodeU64(h.height));
+  if (!impl_->certificate.empty()) {
+    batch.Put(HeightKey(kCertificatePrefix, h.height), impl_->certificate);
+  }
+  batch.Put(MetaKey("head"), EncodeHead(Head{h.height, hash, h.state_root}));
+  batch.Put(MetaKey("blocks_from"), EncodeU64(h.height + 1));
+  batch.Put(MetaKey("headers_from"), EncodeU64(h.height));
+  batch.Put(MetaKey("undo_from"), EncodeU64(h.height));
+  batch.Put(MetaKey("synced_at"), EncodeU64(h.height));
+  batch.Delete(MetaKey("import"));
+  for (uint32_t i = 0; i < impl_->written.size(); ++i) {
+    if (impl_->written[i]) batch.Delete(ImportIndexKey(i));
+  }
+  if (Status s = kv.Write(batch, /*sync=*/true); !s.ok()) {
+    return s.WithCode(StatusCode::kIoError).Wrap(at + "writing the chain's head");
+  }
+  auto store = ChainStore::Open(std::move(impl_->kv), genesis, StateDiff{});
+  if (!store.ok()) return store.status().Wrap(at + "opening the imported store");
+  return store;
+}
+
 Result<std::unique_ptr<ChainStore>> OpenChainStore(const std::string& dir, const Block& genesis,
                                                    const StateDiff& genesis_state, bool create) {
   auto kv = OpenLevelDb(dir, create);
@@ -975,38 +1490,6 @@ Result<std::unique_ptr<ChainStore>> OpenChainStore(const std::string& dir, const
   auto store = ChainStore::Open(std::move(kv.value()), genesis, genesis_state);
   if (!store.ok()) return store.status().Wrap(dir);
   return store;
-}
-
-}  // namespace cairn::ledger
-
-// ---- placeholders (implementation follows in the next commit) ----
-namespace cairn::ledger {
-
-Status ChainStore::SetRetainBlocks(uint64_t) { return Status::Ok(); }
-void ChainStore::SetPruneFloorLimit(uint64_t) {}
-uint64_t ChainStore::BlocksFrom() const { return 1; }
-uint64_t ChainStore::HeadersFrom() const { return 1; }
-std::optional<uint64_t> ChainStore::StateSyncedAt() const { return std::nullopt; }
-Status ChainStore::PutHeadersBelow(std::span<const std::pair<BlockHeader, Bytes>>) {
-  return Status::Error("PutHeadersBelow: not implemented yet");
-}
-
-struct SnapshotImport::Impl {
-  Manifest manifest;
-};
-SnapshotImport::~SnapshotImport() = default;
-Result<std::unique_ptr<SnapshotImport>> SnapshotImport::Begin(std::unique_ptr<KvStore>,
-                                                              const Block&, ByteView,
-                                                              const BlockHeader&, ByteView) {
-  return Status::Error("SnapshotImport: not implemented yet");
-}
-const Manifest& SnapshotImport::manifest() const { return impl_->manifest; }
-std::vector<uint32_t> SnapshotImport::Missing() const { return {}; }
-Status SnapshotImport::AddChunk(uint32_t, ByteView) {
-  return Status::Error("SnapshotImport: not implemented yet");
-}
-Result<std::unique_ptr<ChainStore>> SnapshotImport::Finish() {
-  return Status::Error("SnapshotImport: not implemented yet");
 }
 
 }  // namespace cairn::ledger

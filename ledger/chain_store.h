@@ -218,6 +218,10 @@ class ChainStore : public StateReader {
 
  private:
   ChainStore() = default;
+  bool IsPruned(uint64_t height) const;
+  // kPruned for `what` at `height`, naming the window kept.
+  Status PrunedError(const std::string& what, uint64_t height) const;
+  friend class SnapshotImport;
   struct Impl;
   std::unique_ptr<KvStore> kv_;
   std::shared_ptr<Impl> impl_;
