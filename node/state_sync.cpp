@@ -253,6 +253,8 @@ Status StateSync::AskBackfill() {
 }
 
 Status StateSync::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteView payload) {
+  // What a dropped peer sent before its connection closed counts for nothing.
+  if (banned_.count(from)) return Status::Ok();
   switch (type) {
     case wire::kSnapshots: {
       auto offers = wire::DecodeSnapshots(payload);

@@ -34,7 +34,8 @@ struct World {
     Mode mode = Mode::kHonest;
   };
 
-  explicit World(uint64_t seed) : fx(400), rng(seed) {
+  // `bytes_per_sec`: each server's snapshot.serve_bytes_per_sec.
+  explicit World(uint64_t seed, uint64_t bytes_per_sec = 32u << 20) : fx(400), rng(seed) {
     auto store = ledger::ChainStore::Open(std::make_unique<ledger::MemoryKv>(), fx.genesis,
                                           fx.genesis_state);
     REQUIRE(store.ok());
@@ -47,6 +48,7 @@ struct World {
       o.dir = dir.path() + "/s" + std::to_string(i);
       o.interval = kSnapshotHeight;
       o.serve_parts_per_sec = 1000;
+      o.serve_bytes_per_sec = bytes_per_sec;
       o.target_chunk_bytes = 4096;
       s.snap = std::make_unique<Snapshotter>(o, *source, clock);
       REQUIRE(s.snap->Open().ok());
@@ -208,7 +210,8 @@ TEST_CASE("state sync: a part a peer never answers times out and is asked of ano
 
 TEST_CASE("state sync: a joiner stopped mid-way resumes from the chunks it wrote",
           "[node][statesync]") {
-  World w(Seed());
+  // 1 KiB/s per server: a chunk each, then a wait, so the first run stops part-way.
+  World w(Seed(), /*bytes_per_sec=*/1024);
   ledger::MemoryKv disk;
   uint64_t first_run = 0;
   {
@@ -223,7 +226,8 @@ TEST_CASE("state sync: a joiner stopped mid-way resumes from the chunks it wrote
   for (auto& s : w.servers) w.hub.Cut(w.joiner, s.id);
   // No trust point this time: the import in progress names its snapshot and header.
   auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>(disk), /*trust=*/false);
-  REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
+  REQUIRE(w.Run(
+      *sync, [&] { return sync->done(); }, /*max_ms=*/900'000));
   CHECK(sync->counts().chunks + first_run == w.offer.chunks);
   auto store = sync->TakeStore();
   REQUIRE(store);
