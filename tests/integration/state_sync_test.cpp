@@ -42,15 +42,15 @@ struct Load {
       auto client = this->net.Client("v0");
       uint64_t nonce = 0;
       while (!stop) {
-        json batch = json::array();
+        json txs = json::array();
         for (uint64_t n = nonce; n < nonce + static_cast<uint64_t>(batch); ++n) {
           Bytes key(8);
           for (int b = 0; b < 8; ++b) key[b] = static_cast<uint8_t>(n >> (8 * b));
-          batch.push_back(Hex(MakeTx(this->net.admin(), this->net.chain_id(), n,
-                                     ledger::Put{key, Bytes(32, 0x11)})));
+          txs.push_back(Hex(MakeTx(this->net.admin(), this->net.chain_id(), n,
+                                   ledger::Put{key, Bytes(32, 0x11)})));
         }
         // The nonce moves past what was admitted, so a refused tail is sent again.
-        auto r = client.Call("sendTransactions", {{"txs", batch}});
+        auto r = client.Call("sendTransactions", {{"txs", txs}});
         if (r.ok() && r.value().contains("results")) {
           for (const json& one : r.value()["results"]) {
             if (!one.contains("hash") || one.contains("error")) break;
