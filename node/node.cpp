@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <map>
 
 #include "api/methods.h"
 #include "api/subscriptions.h"
@@ -40,6 +41,9 @@ struct Node::Loop {
   // on the loop thread, before the first message that needs it is posted).
   std::atomic<NodeCore*> core_ptr{nullptr};
   std::unique_ptr<StateSync> sync;  // loop thread only
+  // Each peer's last Status during the state sync (loop thread): handed to the core when it
+  // starts, so block sync knows the peers' heads without waiting for their next commit.
+  std::map<p2p::NodeId, Bytes> statuses;
   // Snapshot builds, off the loop (created only when snapshot.interval is set).
   std::unique_ptr<boost::asio::thread_pool> snapshot_thread;
   Status exit_status;
@@ -218,11 +222,15 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
     }
     loop.io.restart();
     if (Status s = StartCore(loop); !s.ok()) return s;
-    // Peers that connected during the state sync learn our head now; theirs comes with the
-    // Status each sends after its next commit.
+    // Peers that connected during the state sync learn our head now; theirs came in the
+    // Status each sent on connecting.
     for (const p2p::PeerInfo& p : loop.net->Peers()) {
       boost::asio::post(loop.worker, [&loop, id = p.id] { loop.core->OnPeerConnected(id); });
     }
+    for (const auto& [peer, status] : loop.statuses) {
+      if (Status s = loop.core->OnMessage(peer, wire::kStatus, status); !s.ok()) return s;
+    }
+    loop.statuses.clear();
   }
   if (!loop.core->is_validator()) {
     log->warn(
@@ -433,7 +441,17 @@ void Node::Route(Loop& loop) {
     NodeCore* core = loop.core_ptr.load();
     Bytes data(payload.begin(), payload.end());
     if (core == nullptr) {
-      // State sync: only its answers matter; the rest waits for the peer's next message.
+      // State sync: only its answers matter, and peers' heads for the core to come.
+      if (type == wire::kStatus) {
+        boost::asio::post(loop.io, [&loop, from, data = std::move(data)] {
+          if (NodeCore* c = loop.core_ptr.load()) {
+            loop.HaltIf(c->OnMessage(from, wire::kStatus, data));
+          } else {
+            loop.statuses[from] = data;
+          }
+        });
+        return;
+      }
       if (type != wire::kSnapshots && type != wire::kSnapshotPart && type != wire::kHeaders) {
         return;
       }

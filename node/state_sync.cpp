@@ -449,21 +449,20 @@ Status StateSync::Fill(uint64_t now) {
     queue_.insert(queue_.begin(), it->first);
     it = in_flight_.erase(it);
   }
+  // Peers that connected (or reconnected) since discovery are asked what they offer, so
+  // every peer with the snapshot shares the work.
+  for (const p2p::NodeId& peer : peers_) {
+    if (banned_.count(peer) || offers_.count(peer)) continue;
+    auto asked = asked_offers_ms_.find(peer);
+    if (asked != asked_offers_ms_.end() && now - asked->second < kReaskOffersMs) continue;
+    if (net_.Send(peer, wire::kGetSnapshots, {}).ok()) asked_offers_ms_[peer] = now;
+  }
   std::vector<p2p::NodeId> servers = Servers();
   if (servers.empty()) {
     if (target_ && !queue_.empty() && now - last_progress_ms_ >= kWaitLogMs) {
       last_progress_ms_ = now;
-      Log("node")->warn(
-          "state sync: no connected peer offers the snapshot at height {}; "
-          "waiting",
-          target_->height);
-    }
-    // Ask everyone again: a reconnected peer has to offer it anew.
-    for (const p2p::NodeId& peer : peers_) {
-      if (banned_.count(peer) || offers_.count(peer)) continue;
-      auto asked = asked_offers_ms_.find(peer);
-      if (asked != asked_offers_ms_.end() && now - asked->second < kReaskOffersMs) continue;
-      if (net_.Send(peer, wire::kGetSnapshots, {}).ok()) asked_offers_ms_[peer] = now;
+      Log("node")->warn("state sync: no connected peer offers the snapshot at height {}; waiting",
+                        target_->height);
     }
     return Status::Ok();
   }
@@ -508,8 +507,9 @@ Status StateSync::OnChunk(const p2p::NodeId& from, uint32_t index, ByteView data
     done_bytes_ += data.size();
     ++counts_.chunks;
     if (metrics_) metrics_->OnStateSyncChunk();
-    Log("node")->debug("state sync: chunk {} ({} bytes) from peer {}", index, data.size(),
-                       crypto::ShortHex(from));
+    // One line per chunk, as CometBFT logs each applied chunk: a sync is a rare event.
+    Log("node")->info("state sync: chunk {} ({} bytes) from peer {} written", index, data.size(),
+                      crypto::ShortHex(from));
   }
   const uint64_t now = clock_.SteadyMs();
   if (Status f = Fill(now); !f.ok()) return f;

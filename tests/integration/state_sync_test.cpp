@@ -181,10 +181,10 @@ TEST_CASE("state sync: chunks corrupted on one server's disk are detected, and t
 TEST_CASE("state sync: a joiner killed in the middle resumes and completes",
           "[integration][statesync]") {
   TempNetwork net("it-statesync-kill", 4, 1, "raft");
-  // 16 KiB/s per server, and a light load (a state of ~16 chunks of ~3 KB): each server
-  // serves a few chunks at once, then drops requests until its budget refills, and a dropped
-  // request waits out its 10 s timeout. So the fetch takes seconds.
-  ConfigureSnapshots(net, 16384);
+  // 4 KiB/s per server, and a light load (a state of 16 chunks of ~2.5 KB): each server
+  // serves a chunk or two at once, then drops requests until its budget refills, and a
+  // dropped request waits out its 10 s timeout: the joiner is killed in that wait.
+  ConfigureSnapshots(net, 4096);
   net.StartAll(kValidators);
   const auto trust = [&] {
     Load load(net, 20, 200ms);
