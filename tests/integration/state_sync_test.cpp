@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "tests/integration/temp_network.h"
@@ -147,9 +148,29 @@ TEST_CASE("state sync: chunks corrupted on one server's disk are detected, and t
   ConfigureSnapshots(net);
   net.StartAll(kValidators);
   const auto trust = [&] {
-    Load load(net);
+    Load load(net, 20, 200ms);
     return TrustPoint(net, 25);
   }();
+  // The load has stopped, so no block (and no snapshot) comes any more. Wait until every
+  // validator has finished writing and they all offer the same newest snapshot: then v1 is
+  // among the servers of the one the joiner picks.
+  REQUIRE(Eventually(
+      [&] {
+        std::set<std::string> newest;
+        for (const std::string& v : kValidators) {
+          std::string best;
+          uint64_t best_h = 0;
+          for (const auto& d :
+               std::filesystem::directory_iterator(net.Home(v) + "/data/snapshots")) {
+            const std::string name = d.path().filename().string();
+            if (name.ends_with(".tmp")) return false;
+            if (std::stoull(name) > best_h) best_h = std::stoull(name), best = name;
+          }
+          newest.insert(best);
+        }
+        return newest.size() == 1 && !newest.begin()->empty();
+      },
+      30s));
   // Every chunk v1 has written so far gets one byte flipped.
   size_t corrupted = 0;
   for (const auto& d : std::filesystem::recursive_directory_iterator(net.Home("v1"))) {
