@@ -373,10 +373,11 @@ Status NodeConfig::Validate() const {
                     [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); }))) {
     return Err("state_sync.trust_hash", "must be a block hash of 64 hex digits");
   }
-  if ((state_sync_trust_height == 0) != state_sync_trust_hash.empty()) {
-    return Err("state_sync.trust_height",
-               "state_sync.trust_height and state_sync.trust_hash go together: give both or "
-               "neither");
+  // A hash names its height; a height alone is refused when a state sync starts (it needs
+  // the hash), so that each key alone keeps its whole range here.
+  if (!state_sync_trust_hash.empty() && state_sync_trust_height == 0) {
+    return Err("state_sync.trust_hash",
+               "needs state_sync.trust_height, the height of the block it names");
   }
   if (name.empty() || name.size() > kMaxNameBytes) {
     return Err("name", "must be 1 to " + std::to_string(kMaxNameBytes) + " bytes");
