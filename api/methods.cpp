@@ -35,6 +35,26 @@ RpcError NotFound(const std::string& what) {
 RpcError Internal(const Status& s) {
   return RpcError{rpc::kInternalError, "Internal error", Json{{"reason", s.message()}}};
 }
+// Data this node no longer keeps (storage.retain_blocks): never an empty "not found", and
+// `oldest` says where an archive node is not needed.
+constexpr int kPruned = 1102;
+RpcError Pruned(const NodeApi& node, const std::string& detail) {
+  return rpc::AppError(
+      kPruned, "pruned",
+      Json{{"reason", "pruned"}, {"detail", detail}, {"oldest", node.BlocksFrom()}});
+}
+// A store read that failed: 1102 when what it wanted is pruned, else an internal error.
+RpcError StoreError(const NodeApi& node, const Status& s) {
+  return s.code() == StatusCode::kPruned ? Pruned(node, s.message()) : Internal(s);
+}
+// The tx index of pruned blocks is deleted with them, so a pruned node cannot tell a pruned
+// transaction from one never committed; it says so instead of "unknown".
+RpcError TxMaybePruned(const NodeApi& node, const crypto::Hash256& hash) {
+  return Pruned(node, "transaction " + hash.ToHex() +
+                          " is not in the blocks this node keeps (from " +
+                          std::to_string(node.BlocksFrom()) +
+                          "); it may be in a pruned block (storage.retain_blocks)");
+}
 
 // Typed parameter readers: nullopt plus *err set on a bad or missing value.
 std::optional<std::string> StringParam(const Json& params, size_t pos, const char* name,
@@ -170,11 +190,12 @@ RpcResult GetTransaction(NodeApi& node, const Json& params) {
   auto hash = FixedParam<crypto::Hash256>(params, 0, "hash", &err);
   if (!hash) return err;
   auto found = node.GetTransaction(*hash);
-  if (!found.ok()) return Internal(found.status());
+  if (!found.ok()) return StoreError(node, found.status());
   const TxLookup& t = *found;
   Json j = {{"hash", hash->ToHex()}};
   switch (t.status) {
     case TxLookup::Status::kUnknown:
+      if (node.BlocksFrom() > 1) return TxMaybePruned(node, *hash);
       j["status"] = "unknown";
       return j;
     case TxLookup::Status::kPending:
@@ -196,7 +217,7 @@ RpcResult GetBlock(NodeApi& node, const Json& params) {
   std::optional<RpcError> err;
   auto block = FindBlock(node, params, &err);
   if (err) return *err;
-  if (!block.ok()) return Internal(block.status());
+  if (!block.ok()) return StoreError(node, block.status());
   if (!block->has_value()) return NotFound("no such block");
   const Json* full = FindParam(params, 1, "full");
   bool want_full = full && full->is_boolean() && full->get<bool>();
@@ -244,7 +265,7 @@ RpcResult GetBlocks(NodeApi& node, const Json& params, const rpc::CallContext& c
   size_t used = kRangeEnvelope;
   for (uint64_t h = *from; h <= to; ++h) {
     auto b = node.GetBlock(h);
-    if (!b.ok()) return Internal(b.status());
+    if (!b.ok()) return StoreError(node, b.status());
     if (!b->has_value()) break;
     Json header = HeaderToJson((*b)->header, (*b)->Hash());
     const size_t cost = header.dump().size() + 1;
@@ -276,7 +297,7 @@ RpcResult GetRawBlocks(NodeApi& node, const Json& params, const rpc::CallContext
   size_t used = kRangeEnvelope;
   for (uint64_t h = *from; h < *from + count; ++h) {
     auto b = node.GetBlock(h);
-    if (!b.ok()) return Internal(b.status());
+    if (!b.ok()) return StoreError(node, b.status());
     if (!b->has_value()) break;
     Bytes encoded = (*b)->Encode();
     auto cert = node.GetCertificate(h);
@@ -341,7 +362,7 @@ RpcResult GetHeaders(NodeApi& node, const Json& params, const rpc::CallContext& 
   size_t used = kRangeEnvelope;
   for (uint64_t h = *from; h <= to; ++h) {
     auto header = node.GetHeader(h);
-    if (!header.ok()) return Internal(header.status());
+    if (!header.ok()) return StoreError(node, header.status());
     if (!header->has_value()) break;
     auto cert = node.GetCertificate(h);
     if (!cert.ok()) return Internal(cert.status());
@@ -366,13 +387,16 @@ RpcResult GetTxProof(NodeApi& node, const Json& params) {
   auto hash = FixedParam<crypto::Hash256>(params, 0, "hash", &err);
   if (!hash) return err;
   auto found = node.GetTransaction(*hash);
-  if (!found.ok()) return Internal(found.status());
+  if (!found.ok()) return StoreError(node, found.status());
+  if (found->status == TxLookup::Status::kUnknown && node.BlocksFrom() > 1) {
+    return TxMaybePruned(node, *hash);
+  }
   if (found->status != TxLookup::Status::kCommitted) {
     return NotFound("transaction " + hash->ToHex() + " is not committed" +
                     (found->status == TxLookup::Status::kPending ? " (it is pending)" : ""));
   }
   auto block = node.GetBlock(found->height);
-  if (!block.ok()) return Internal(block.status());
+  if (!block.ok()) return StoreError(node, block.status());
   if (!block->has_value()) {
     return Internal(Status::Error("block " + std::to_string(found->height) + " of transaction " +
                                   hash->ToHex() + " is missing"));

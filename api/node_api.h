@@ -131,6 +131,9 @@ class NodeApi {
   }
   // Every piece of evidence this node holds, oldest first.
   virtual std::vector<EvidenceInfo> GetEvidence() const { return {}; }
+  // The lowest height above 0 whose block body, receipts and tx index this node keeps
+  // (storage.retain_blocks; 1: nothing pruned): the `oldest` of a 1102 pruned error.
+  virtual uint64_t BlocksFrom() const { return 1; }
 };
 
 }  // namespace cairn::api

@@ -113,6 +113,9 @@ constexpr UintRange kUintRanges[] = {
      [](const NodeConfig& c) -> uint64_t { return c.snapshot_target_chunk_bytes; }},
     {"state_sync.trust_height", 0, uint64_t{1} << 62,
      [](const NodeConfig& c) -> uint64_t { return c.state_sync_trust_height; }},
+    // 0 keeps every block; any other value keeps at least the head.
+    {"storage.retain_blocks", 0, 1'000'000'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.retain_blocks; }},
 };
 
 const UintRange* FindRange(std::string_view key) {
@@ -332,8 +335,9 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   }
   if (auto st = j.find("storage"); st != j.end()) {
     if (!st->is_object()) return Err("storage", "must be an object");
-    CAIRN_TRY(CheckKeys(*st, {"sync"}, "storage."));
+    CAIRN_TRY(CheckKeys(*st, {"sync", "retain_blocks"}, "storage."));
     CAIRN_TRY(ReadBool(*st, "sync", "storage.", &c.sync_writes));
+    CAIRN_TRY(ReadUint(*st, "retain_blocks", "storage.", &c.retain_blocks));
   }
   CAIRN_TRY(c.Validate());
   return c;
@@ -544,6 +548,7 @@ std::string NodeConfig::ToJson() const {
               {"trust_height", state_sync_trust_height},
               {"trust_hash", state_sync_trust_hash}}},
             {"storage", {{"sync", sync_writes}}}};
+            {"storage", {{"sync", sync_writes}, {"retain_blocks", retain_blocks}}}};
   return j.dump(2) + "\n";
 }
 

@@ -79,6 +79,9 @@ struct NodeConfig {
   // Heights below the head whose state stays provable, from the undo records each commit
   // writes (ledger/chain_store.h); older ones are deleted.
   uint64_t state_tree_retain_heights = 1000;
+  // storage.retain_blocks: blocks whose body, receipts and tx index are kept below and at the
+  // head; older ones keep their header and certificate only (0: keep every block).
+  uint64_t retain_blocks = 0;
 
   // Snapshots for peers' state sync (docs/design/state-sync.md section 3): every `interval`
   // blocks (0: never), the newest `keep` kept, served to each peer at most this many parts

@@ -917,6 +917,10 @@ Result<StateDiff> ChainStore::DecodeUndo(ByteView record) {
 
 Bytes ChainStore::CertificateKey(uint64_t height) { return HeightKey(kCertificatePrefix, height); }
 
+Bytes ChainStore::PrunedHeaderKey(uint64_t height) {
+  return HeightKey(kPrunedHeaderPrefix, height);
+}
+
 Bytes ChainStore::BodyKey(const crypto::Hash256& hash) { return HashKey(kBodyPrefix, hash); }
 
 std::optional<crypto::Hash256> ChainStore::BodyRefOf(ByteView stored) {
@@ -1110,6 +1114,7 @@ Status ChainStore::Impl::Prune(KvStore& kv) {
   if (retain_blocks == 0 || head_height + 1 <= retain_blocks) return Status::Ok();
   uint64_t target = head_height + 1 - retain_blocks;  // the new blocks_from
   if (prune_floor_limit != 0) target = std::min(target, prune_floor_limit);
+  if (target <= from) return Status::Ok();
   // The engine's lowest log record that carries a block names it by hash, and loading the
   // log reads that block's body from 'K' or the chain: keep it and everything above. Records
   // ascend by index and so by height; the first is the lowest.

@@ -155,6 +155,8 @@ class ChainStore : public StateReader {
   Result<std::optional<Bytes>> CertificateAt(uint64_t height) const;
   // Its key, for readers of the raw key-value store (the audit).
   static Bytes CertificateKey(uint64_t height);
+  // The key of a pruned block's header record ('P' height), for readers of the raw store.
+  static Bytes PrunedHeaderKey(uint64_t height);
   // The key of block `height`'s undo record and its encoding (UndoRecord in the key table).
   static Bytes UndoKey(uint64_t height);
   static Bytes EncodeUndo(const StateDiff& undo);

@@ -103,7 +103,8 @@ Result<std::unique_ptr<Node>> Node::Open(const config::NodeConfig& config, NodeH
 
 Status Node::ConfigureStore(ledger::ChainStore& store, const config::NodeConfig& config) {
   store.SetMemoryVersions(config.state_tree_memory_versions);
-  return store.SetRetainHeights(config.state_tree_retain_heights);
+  if (Status s = store.SetRetainHeights(config.state_tree_retain_heights); !s.ok()) return s;
+  return store.SetRetainBlocks(config.retain_blocks);
 }
 
 Node::Node(config::NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,

@@ -71,6 +71,7 @@ class NodeService final : public api::NodeApi {
     return p_.store.ProveState(state_key, height);
   }
   std::vector<api::EvidenceInfo> GetEvidence() const override { return p_.evidence.List(); }
+  uint64_t BlocksFrom() const override { return p_.store.BlocksFrom(); }
 
  private:
   Parts p_;

@@ -12,6 +12,7 @@
 #include "ledger/chain_store.h"
 #include "ledger/snapshot.h"
 #include "tests/kit/chain_fixture.h"
+#include "tests/kit/temp_dir.h"
 
 using namespace cairn;
 using namespace cairn::ledger;
@@ -82,6 +83,7 @@ void CheckPruned(const ChainStore& store, const std::vector<BuiltBlock>& blocks,
                                  " is pruned: this node keeps bodies from " + std::to_string(from) +
                                  " (storage.retain_blocks)");
       CHECK(receipts.code() == StatusCode::kPruned);
+      CHECK(store.kv().Get(ChainStore::PrunedHeaderKey(h))->has_value());
       CHECK(store.BlockByHash(b.block.Hash()).code() == StatusCode::kPruned);
       REQUIRE(tx.ok());
       CHECK_FALSE(tx.value().has_value());
@@ -103,8 +105,9 @@ void CheckPruned(const ChainStore& store, const std::vector<BuiltBlock>& blocks,
 
 }  // namespace
 
-TEST_CASE("retain_blocks prunes bodies, receipts and the tx index; headers and certificates stay",
-          "[ledger][prune]") {
+TEST_CASE(
+    "retain_blocks prunes bodies, receipts and the tx index, keeping headers and certificates",
+    "[ledger][prune]") {
   ChainFixture fx;
   MemoryKv kv;
   auto store = OpenMemory(kv, fx);
@@ -371,4 +374,47 @@ TEST_CASE("a snapshot import refuses a store with a chain and a manifest that fa
   auto wrong_chain = SnapshotImport::Begin(std::make_unique<MemoryKv>(), other.genesis,
                                            snap.manifest, snap.header, {});
   CHECK(wrong_chain.code() == StatusCode::kRejected);
+}
+
+TEST_CASE("a snapshot of a pinned LevelDB store is of the pinned height while blocks commit on",
+          "[ledger][snapshot][import]") {
+  ChainFixture fx(300);
+  testkit::TempDir dir;
+  auto opened = OpenChainStore(dir.path() + "/chain", fx.genesis, fx.genesis_state,
+                               /*create=*/true);
+  REQUIRE(opened.ok());
+  ChainStore& store = **opened;
+  CommitBlocks(store, fx, 5, 40);
+  const BlockHeader at5 = **store.HeaderAt(5);
+  std::unique_ptr<KvSnapshot> pin = store.kv().Pin();
+  CommitBlocks(store, fx, 3, 40);  // the state moves on under the pin
+  REQUIRE(store.head().state_root != at5.state_root);
+  Bytes manifest;
+  std::map<uint32_t, Bytes> chunks;
+  SnapshotBuildOptions opts;
+  opts.target_chunk_bytes = 4000;
+  Status built = BuildSnapshot(
+      *pin, 5, at5.state_root,
+      [&](uint32_t i, Bytes c) {
+        chunks.emplace(i, std::move(c));
+        return Status::Ok();
+      },
+      &manifest, opts);
+  INFO(built.message());
+  REQUIRE(built.ok());
+  pin.reset();  // before the store it came from
+  auto m = Manifest::Decode(manifest);
+  REQUIRE(m.ok());
+  REQUIRE(VerifyManifest(*m, at5).ok());
+  // Imported into a fresh LevelDB store, it opens at height 5 with that state.
+  auto kv = OpenLevelDb(dir.path() + "/joined", /*create=*/true);
+  REQUIRE(kv.ok());
+  auto import = SnapshotImport::Begin(std::move(kv.value()), fx.genesis, manifest, at5, {});
+  REQUIRE(import.ok());
+  for (const auto& [i, c] : chunks) REQUIRE((*import)->AddChunk(i, c).ok());
+  auto joined = (*import)->Finish();
+  INFO(joined.status().message());
+  REQUIRE(joined.ok());
+  CHECK((*joined)->head().height == 5);
+  CHECK(StateTree::Root((*joined)->HeadView()) == at5.state_root);
 }
