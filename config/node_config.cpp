@@ -547,7 +547,6 @@ std::string NodeConfig::ToJson() const {
              {{"enable", state_sync_enable},
               {"trust_height", state_sync_trust_height},
               {"trust_hash", state_sync_trust_hash}}},
-            {"storage", {{"sync", sync_writes}}}};
             {"storage", {{"sync", sync_writes}, {"retain_blocks", retain_blocks}}}};
   return j.dump(2) + "\n";
 }
