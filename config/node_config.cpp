@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -99,6 +100,19 @@ constexpr UintRange kUintRanges[] = {
     // Undo records of ~1,000-transfer blocks are ~170 KB each: 10M heights is an archive.
     {"state_tree.retain_heights", 0, 10'000'000,
      [](const NodeConfig& c) -> uint64_t { return c.state_tree_retain_heights; }},
+    {"snapshot.interval", 0, 100'000'000,
+     [](const NodeConfig& c) -> uint64_t { return c.snapshot_interval; }},
+    {"snapshot.keep", 1, 100, [](const NodeConfig& c) -> uint64_t { return c.snapshot_keep; }},
+    {"snapshot.serve_chunks_per_sec", 1, 10'000,
+     [](const NodeConfig& c) -> uint64_t { return c.snapshot_serve_chunks_per_sec; }},
+    // At least 1 KiB/s: below that a 4 MiB chunk takes over an hour and always times out.
+    {"snapshot.serve_bytes_per_sec", 1024, uint64_t{1} << 40,
+     [](const NodeConfig& c) -> uint64_t { return c.snapshot_serve_bytes_per_sec; }},
+    // The format's limit is 4 MiB (ledger::kMaxChunkBytes).
+    {"snapshot.target_chunk_bytes", 4096, 4u << 20,
+     [](const NodeConfig& c) -> uint64_t { return c.snapshot_target_chunk_bytes; }},
+    {"state_sync.trust_height", 0, uint64_t{1} << 62,
+     [](const NodeConfig& c) -> uint64_t { return c.state_sync_trust_height; }},
     // 0 keeps every block; any other value keeps at least the head.
     {"storage.retain_blocks", 0, 1'000'000'000'000,
      [](const NodeConfig& c) -> uint64_t { return c.retain_blocks; }},
@@ -183,10 +197,11 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
   if (j.is_discarded() || !j.is_object()) return Status::Error("config: not a JSON object");
   NodeConfig c;
   c.home = home;
-  CAIRN_TRY(CheckKeys(j,
-                      {"name", "data_dir", "key_file", "genesis_file", "log_level", "log", "rpc",
-                       "consensus", "mempool", "p2p", "state_tree", "storage", "metrics"},
-                      ""));
+  CAIRN_TRY(CheckKeys(
+      j,
+      {"name", "data_dir", "key_file", "genesis_file", "log_level", "log", "rpc", "consensus",
+       "mempool", "p2p", "state_tree", "storage", "metrics", "snapshot", "state_sync"},
+      ""));
   CAIRN_TRY(ReadString(j, "name", "", &c.name));
   CAIRN_TRY(ReadString(j, "data_dir", "", &c.data_dir));
   CAIRN_TRY(ReadString(j, "key_file", "", &c.key_file));
@@ -299,6 +314,25 @@ Result<NodeConfig> NodeConfig::FromJson(const std::string& text, const std::stri
     CAIRN_TRY(ReadUint(*t, "memory_versions", "state_tree.", &c.state_tree_memory_versions));
     CAIRN_TRY(ReadUint(*t, "retain_heights", "state_tree.", &c.state_tree_retain_heights));
   }
+  if (auto t = j.find("snapshot"); t != j.end()) {
+    if (!t->is_object()) return Err("snapshot", "must be an object");
+    CAIRN_TRY(CheckKeys(
+        *t,
+        {"interval", "keep", "serve_chunks_per_sec", "serve_bytes_per_sec", "target_chunk_bytes"},
+        "snapshot."));
+    CAIRN_TRY(ReadUint(*t, "interval", "snapshot.", &c.snapshot_interval));
+    CAIRN_TRY(ReadUint(*t, "keep", "snapshot.", &c.snapshot_keep));
+    CAIRN_TRY(ReadUint(*t, "serve_chunks_per_sec", "snapshot.", &c.snapshot_serve_chunks_per_sec));
+    CAIRN_TRY(ReadUint(*t, "serve_bytes_per_sec", "snapshot.", &c.snapshot_serve_bytes_per_sec));
+    CAIRN_TRY(ReadUint(*t, "target_chunk_bytes", "snapshot.", &c.snapshot_target_chunk_bytes));
+  }
+  if (auto t = j.find("state_sync"); t != j.end()) {
+    if (!t->is_object()) return Err("state_sync", "must be an object");
+    CAIRN_TRY(CheckKeys(*t, {"enable", "trust_height", "trust_hash"}, "state_sync."));
+    CAIRN_TRY(ReadBool(*t, "enable", "state_sync.", &c.state_sync_enable));
+    CAIRN_TRY(ReadUint(*t, "trust_height", "state_sync.", &c.state_sync_trust_height));
+    CAIRN_TRY(ReadString(*t, "trust_hash", "state_sync.", &c.state_sync_trust_hash));
+  }
   if (auto st = j.find("storage"); st != j.end()) {
     if (!st->is_object()) return Err("storage", "must be an object");
     CAIRN_TRY(CheckKeys(*st, {"sync", "retain_blocks"}, "storage."));
@@ -335,6 +369,19 @@ Status NodeConfig::Validate() const {
                                                key + " " + std::to_string(value) +
                                                "; raise it to at least " + std::to_string(value));
     }
+  }
+  // The trust point is a pair: a height without its hash (or the reverse) trusts nothing.
+  if (!state_sync_trust_hash.empty() &&
+      (state_sync_trust_hash.size() != 64 ||
+       !std::all_of(state_sync_trust_hash.begin(), state_sync_trust_hash.end(),
+                    [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); }))) {
+    return Err("state_sync.trust_hash", "must be a block hash of 64 hex digits");
+  }
+  // A hash names its height; a height alone is refused when a state sync starts (it needs
+  // the hash), so that each key alone keeps its whole range here.
+  if (!state_sync_trust_hash.empty() && state_sync_trust_height == 0) {
+    return Err("state_sync.trust_hash",
+               "needs state_sync.trust_height, the height of the block it names");
   }
   if (name.empty() || name.size() > kMaxNameBytes) {
     return Err("name", "must be 1 to " + std::to_string(kMaxNameBytes) + " bytes");
@@ -490,6 +537,16 @@ std::string NodeConfig::ToJson() const {
             {"state_tree",
              {{"memory_versions", state_tree_memory_versions},
               {"retain_heights", state_tree_retain_heights}}},
+            {"snapshot",
+             {{"interval", snapshot_interval},
+              {"keep", snapshot_keep},
+              {"serve_chunks_per_sec", snapshot_serve_chunks_per_sec},
+              {"serve_bytes_per_sec", snapshot_serve_bytes_per_sec},
+              {"target_chunk_bytes", snapshot_target_chunk_bytes}}},
+            {"state_sync",
+             {{"enable", state_sync_enable},
+              {"trust_height", state_sync_trust_height},
+              {"trust_hash", state_sync_trust_hash}}},
             {"storage", {{"sync", sync_writes}, {"retain_blocks", retain_blocks}}}};
   return j.dump(2) + "\n";
 }

@@ -83,6 +83,21 @@ struct NodeConfig {
   // head; older ones keep their header and certificate only (0: keep every block).
   uint64_t retain_blocks = 0;
 
+  // Snapshots for peers' state sync (docs/design/state-sync.md section 3): every `interval`
+  // blocks (0: never), the newest `keep` kept, served to each peer at most this many parts
+  // and bytes per second. target_chunk_bytes: the chunk size the builder aims at (tests use
+  // small ones to get many chunks from a small state).
+  uint64_t snapshot_interval = 0;
+  uint32_t snapshot_keep = 2;
+  uint64_t snapshot_serve_chunks_per_sec = 20;
+  uint64_t snapshot_serve_bytes_per_sec = 32u << 20;
+  uint64_t snapshot_target_chunk_bytes = 1u << 20;
+  // Joining by state sync (cairnd --state-sync): on a data dir with no chain, fetch a
+  // snapshot trusted through (trust_height, trust_hash) instead of replaying from genesis.
+  bool state_sync_enable = false;
+  uint64_t state_sync_trust_height = 0;
+  std::string state_sync_trust_hash;  // hex; empty with trust_height 0
+
   ledger::MempoolLimits mempool;
   // Transaction admission (the RPC threads and the gossip worker) runs this many nice levels
   // below the block pipeline, so that under overload it gets what the pipeline leaves

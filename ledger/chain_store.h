@@ -248,6 +248,16 @@ class SnapshotImport {
                                                        ByteView certificate);
   ~SnapshotImport();
 
+  // The import in progress in `kv` (its ImportRecord: the manifest encoding, header h and
+  // certificate), or nullopt when there is none: how a restarted node knows which snapshot
+  // to resume before it asks its peers for it. kCorruption for a record that does not decode.
+  struct Pending {
+    Bytes manifest;
+    BlockHeader header;
+    Bytes certificate;
+  };
+  static Result<std::optional<Pending>> PendingIn(const KvReader& kv);
+
   const Manifest& manifest() const;
   // The indices of the non-empty chunks not written yet, ascending.
   std::vector<uint32_t> Missing() const;

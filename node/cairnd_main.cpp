@@ -2,6 +2,7 @@
 //   cairnd init --home DIR [--chain-id ID] [--rpc-listen ADDR]   create a single-validator chain
 //   cairnd --home DIR | --config FILE [--rpc-listen ADDR]         run a node
 //   cairnd --dev [--home DIR] [--rpc-listen ADDR]                 throwaway chain, ready to use
+//   cairnd --home DIR --state-sync [--trust-height H --trust-hash HEX]   join from a snapshot
 //   cairnd testnet --out DIR [...]                                the same as `cairn testnet`
 #include <unistd.h>
 
@@ -31,8 +32,11 @@ int Fail(const std::string& msg) {
 struct RunArgs {
   std::string config_path, home, rpc_listen, p2p_listen, log_level, data_dir;
   std::string log_format, log_levels, metrics_listen;
+  std::string trust_hash;
+  uint64_t trust_height = 0;
   bool dev = false;
   bool allow_double_sign = false;
+  bool state_sync = false;
 };
 
 void AddRunOptions(CLI::App& app, RunArgs& a) {
@@ -48,6 +52,13 @@ void AddRunOptions(CLI::App& app, RunArgs& a) {
                  "a level per component, e.g. p2p=debug,rpc=warn (over config log.levels)");
   app.add_option("--metrics-listen", a.metrics_listen,
                  "Prometheus /metrics address host:port (overrides config metrics.listen)");
+  app.add_flag("--state-sync", a.state_sync,
+               "join from a peer's snapshot when the data dir holds no chain (config "
+               "state_sync.enable; see OPERATIONS.md \"Joining by state sync\")");
+  app.add_option("--trust-height", a.trust_height,
+                 "state sync trust point: a block height (overrides state_sync.trust_height)");
+  app.add_option("--trust-hash", a.trust_hash,
+                 "state sync trust point: that block's hash (overrides state_sync.trust_hash)");
   app.add_flag("--dev", a.dev,
                "start a throwaway single-validator chain (initialises --home or a temp dir)");
   app.add_flag("--i-know-this-may-double-sign", a.allow_double_sign,
@@ -113,6 +124,9 @@ Result<config::NodeConfig> LoadConfig(RunArgs& a) {
   if (!a.data_dir.empty()) config->data_dir = a.data_dir;
   if (!a.log_format.empty()) config->log_format = a.log_format;
   if (!a.metrics_listen.empty()) config->metrics_listen = a.metrics_listen;
+  if (a.state_sync) config->state_sync_enable = true;
+  if (a.trust_height != 0) config->state_sync_trust_height = a.trust_height;
+  if (!a.trust_hash.empty()) config->state_sync_trust_hash = a.trust_hash;
   if (!a.log_levels.empty()) {
     // component=level[,component=level...]; Validate checks the names and levels.
     std::string_view rest = a.log_levels;

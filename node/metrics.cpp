@@ -16,6 +16,7 @@ namespace cairn::node {
 namespace {
 
 using prometheus::BuildCounter;
+using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 using prometheus::Histogram;
 using prometheus::MetricType;
@@ -39,6 +40,18 @@ const char* MessageTypeName(uint8_t t) {
       return "blocks";
     case 0x33:
       return "new_block";
+    case 0x34:
+      return "get_snapshots";
+    case 0x35:
+      return "snapshots";
+    case 0x36:
+      return "get_snapshot_part";
+    case 0x37:
+      return "snapshot_part";
+    case 0x38:
+      return "get_headers";
+    case 0x39:
+      return "headers";
     case 0x50:
       return "consensus";
     case 0x51:
@@ -132,6 +145,57 @@ NodeMetrics::NodeMetrics()
                         .Help("Transactions in the blocks this node committed")
                         .Register(r)
                         .Add({});
+  snapshots_taken_ = &BuildCounter()
+                          .Name("cairn_snapshots_taken_total")
+                          .Help("State snapshots this node wrote (snapshot.interval)")
+                          .Register(r)
+                          .Add({});
+  snapshots_skipped_ = &BuildCounter()
+                            .Name("cairn_snapshots_skipped_total")
+                            .Help(
+                                "Snapshot heights skipped because the previous one was still "
+                                "being written")
+                            .Register(r)
+                            .Add({});
+  snapshots_failed_ = &BuildCounter()
+                           .Name("cairn_snapshots_failed_total")
+                           .Help("Snapshots that failed to build or write (see the log)")
+                           .Register(r)
+                           .Add({});
+  snapshot_height_ = &BuildGauge()
+                          .Name("cairn_snapshot_height")
+                          .Help("Height of the newest snapshot this node took (0: none)")
+                          .Register(r)
+                          .Add({});
+  snapshot_seconds_ = &BuildGauge()
+                           .Name("cairn_snapshot_build_seconds")
+                           .Help("How long the newest snapshot took to build and write")
+                           .Register(r)
+                           .Add({});
+  snapshot_dropped_ = &BuildCounter()
+                           .Name("cairn_snapshot_requests_dropped_total")
+                           .Help(
+                               "Snapshot, part and header requests dropped over a peer's "
+                               "snapshot.serve_*_per_sec budget")
+                           .Register(r)
+                           .Add({});
+  statesync_bad_parts_ = &BuildCounter()
+                              .Name("cairn_statesync_bad_parts_total")
+                              .Help(
+                                  "Snapshot parts that failed verification during state sync "
+                                  "(the peer that served each was dropped)")
+                              .Register(r)
+                              .Add({});
+  statesync_timeouts_ = &BuildCounter()
+                             .Name("cairn_statesync_part_timeouts_total")
+                             .Help("Snapshot parts re-asked after 10 s without an answer")
+                             .Register(r)
+                             .Add({});
+  statesync_chunks_ = &BuildCounter()
+                           .Name("cairn_statesync_chunks_total")
+                           .Help("Snapshot chunks verified and written during state sync")
+                           .Register(r)
+                           .Add({});
   block_interval_ = &BuildHistogram()
                          .Name("cairn_block_interval_seconds")
                          .Help("Time between consecutive committed blocks' proposer timestamps")
@@ -301,6 +365,24 @@ void NodeMetrics::OnEngineStatus(const consensus::EngineStatus& s, bool bft) {
     terms_begun_->Increment(static_cast<double>(s.term - last_status_.term));
   }
   last_status_ = s;
+}
+
+void NodeMetrics::OnSnapshotTaken(uint64_t height, double seconds) {
+  snapshots_taken_->Increment();
+  snapshot_height_->Set(static_cast<double>(height));
+  snapshot_seconds_->Set(seconds);
+}
+void NodeMetrics::OnSnapshotSkipped() { snapshots_skipped_->Increment(); }
+void NodeMetrics::OnSnapshotFailed() { snapshots_failed_->Increment(); }
+void NodeMetrics::OnSnapshotRequestDropped() { snapshot_dropped_->Increment(); }
+void NodeMetrics::OnStateSyncBadPart(uint64_t n) {
+  statesync_bad_parts_->Increment(static_cast<double>(n));
+}
+void NodeMetrics::OnStateSyncTimeout(uint64_t n) {
+  statesync_timeouts_->Increment(static_cast<double>(n));
+}
+void NodeMetrics::OnStateSyncChunk(uint64_t n) {
+  statesync_chunks_->Increment(static_cast<double>(n));
 }
 
 void NodeMetrics::OnP2pMessage(uint8_t type, size_t bytes, bool received) {

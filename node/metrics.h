@@ -74,6 +74,14 @@ class NodeMetrics {
   // Loop thread, after each engine input: counts leader changes, terms or rounds begun, and
   // (BFT) the rounds each height took.
   void OnEngineStatus(const consensus::EngineStatus& s, bool bft);
+  // Snapshots (node/snapshotter.h; snapshot thread, worker) and state sync (loop thread).
+  void OnSnapshotTaken(uint64_t height, double seconds);
+  void OnSnapshotSkipped();
+  void OnSnapshotFailed();
+  void OnSnapshotRequestDropped();
+  void OnStateSyncBadPart(uint64_t n = 1);
+  void OnStateSyncTimeout(uint64_t n = 1);
+  void OnStateSyncChunk(uint64_t n = 1);
   // One p2p message of `type` with `bytes` of payload, received or queued to one peer.
   void OnP2pMessage(uint8_t type, size_t bytes, bool received);
 
@@ -121,6 +129,15 @@ class NodeMetrics {
   prometheus::Counter* blocks_committed_;
   prometheus::Counter* blocks_built_;
   prometheus::Counter* txs_committed_;
+  prometheus::Counter* snapshots_taken_;
+  prometheus::Counter* snapshots_skipped_;
+  prometheus::Counter* snapshots_failed_;
+  prometheus::Gauge* snapshot_height_;
+  prometheus::Gauge* snapshot_seconds_;
+  prometheus::Counter* snapshot_dropped_;
+  prometheus::Counter* statesync_bad_parts_;
+  prometheus::Counter* statesync_timeouts_;
+  prometheus::Counter* statesync_chunks_;
   prometheus::Histogram* block_interval_;
   prometheus::Histogram* block_txs_;
   prometheus::Histogram* commit_seconds_;

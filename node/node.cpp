@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <map>
 
 #include "api/methods.h"
 #include "api/subscriptions.h"
@@ -18,6 +19,7 @@
 #include "node/metrics_collect.h"
 #include "node/metrics_server.h"
 #include "node/p2p_network.h"
+#include "node/state_sync.h"
 #include "node/wire.h"
 #include "rpc/dispatcher.h"
 #include "rpc/readiness_cache.h"
@@ -35,6 +37,15 @@ struct Node::Loop {
   boost::asio::signal_set signals{io, SIGINT, SIGTERM};
   std::unique_ptr<P2pNetwork> net;
   std::unique_ptr<NodeCore> core;
+  // What the p2p thread routes to: the state sync until it is done, then the core (set once,
+  // on the loop thread, before the first message that needs it is posted).
+  std::atomic<NodeCore*> core_ptr{nullptr};
+  std::unique_ptr<StateSync> sync;  // loop thread only
+  // Each peer's last Status during the state sync (loop thread): handed to the core when it
+  // starts, so block sync knows the peers' heads without waiting for their next commit.
+  std::map<p2p::NodeId, Bytes> statuses;
+  // Snapshot builds, off the loop (created only when snapshot.interval is set).
+  std::unique_ptr<boost::asio::thread_pool> snapshot_thread;
   Status exit_status;
   // A solo validator's arrival wake is queued on `io` (at most one at a time).
   std::atomic<bool> arrival_posted{false};
@@ -54,35 +65,101 @@ Result<std::unique_ptr<Node>> Node::Open(const config::NodeConfig& config, NodeH
   auto key = crypto::ReadKeyFile(config.Resolve(config.key_file));
   if (!key.ok()) return key.status();
   std::string data_dir = config.Resolve(config.data_dir);
+  if (config.state_sync_enable) {
+    auto kv = ledger::OpenLevelDb(data_dir, /*create=*/true);
+    if (!kv.ok()) return kv.status().Wrap("data dir " + data_dir);
+    auto pending = ledger::SnapshotImport::PendingIn(**kv);
+    if (!pending.ok()) return pending.status().Wrap("data dir " + data_dir);
+    bool empty = true;
+    if (Status s = (*kv)->Scan({}, {},
+                               [&empty](ByteView, ByteView) {
+                                 empty = false;
+                                 return false;
+                               });
+        !s.ok()) {
+      return s.Wrap("data dir " + data_dir);
+    }
+    if (empty || pending->has_value()) {
+      return std::unique_ptr<Node>(new Node(config, std::move(genesis.value()), key.value(),
+                                            nullptr, std::move(kv.value()), std::move(hooks)));
+    }
+    // Already a chain: state sync has nothing to do; the node catches up by block sync.
+    auto store =
+        ledger::ChainStore::Open(std::move(kv.value()), genesis->Block0(), genesis->InitialState());
+    if (!store.ok()) return store.status().Wrap("data dir " + data_dir);
+    Log("node")->info("state sync: the data dir already holds a chain (head {}); starting from it",
+                      (*store)->head().height);
+    if (Status s = ConfigureStore(**store, config); !s.ok()) return s.Wrap("data dir " + data_dir);
+    return std::unique_ptr<Node>(new Node(config, std::move(genesis.value()), key.value(),
+                                          std::move(store.value()), nullptr, std::move(hooks)));
+  }
   auto store = ledger::OpenChainStore(data_dir, genesis->Block0(), genesis->InitialState(),
                                       /*create=*/true);
   if (!store.ok()) return store.status().Wrap("data dir " + data_dir);
-  (*store)->SetMemoryVersions(config.state_tree_memory_versions);
-  if (Status s = (*store)->SetRetainHeights(config.state_tree_retain_heights); !s.ok()) {
-    return s.Wrap("data dir " + data_dir);
-  }
-  if (Status s = (*store)->SetRetainBlocks(config.retain_blocks); !s.ok()) {
-    return s.Wrap("data dir " + data_dir);
-  }
+  if (Status s = ConfigureStore(**store, config); !s.ok()) return s.Wrap("data dir " + data_dir);
   return std::unique_ptr<Node>(new Node(config, std::move(genesis.value()), key.value(),
-                                        std::move(store.value()), std::move(hooks)));
+                                        std::move(store.value()), nullptr, std::move(hooks)));
+}
+
+Status Node::ConfigureStore(ledger::ChainStore& store, const config::NodeConfig& config) {
+  store.SetMemoryVersions(config.state_tree_memory_versions);
+  if (Status s = store.SetRetainHeights(config.state_tree_retain_heights); !s.ok()) return s;
+  return store.SetRetainBlocks(config.retain_blocks);
 }
 
 Node::Node(config::NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
-           std::unique_ptr<ledger::ChainStore> store, NodeHooks hooks)
+           std::unique_ptr<ledger::ChainStore> store, std::unique_ptr<ledger::KvStore> sync_kv,
+           NodeHooks hooks)
     : config_(std::move(config)),
       genesis_(std::move(genesis)),
       key_(key),
       store_(std::move(store)),
+      sync_kv_(std::move(sync_kv)),
       hooks_(std::move(hooks)) {}
+
+Status Node::RunStateSync(Loop& loop) {
+  StateSync::Options o;
+  o.trust_height = config_.state_sync_trust_height;
+  if (!config_.state_sync_trust_hash.empty()) {
+    o.trust_hash = crypto::Hash256::FromHex(config_.state_sync_trust_hash);
+  }
+  loop.sync =
+      std::make_unique<StateSync>(genesis_.Block0(), o, std::move(sync_kv_), *loop.net, clock_);
+  if (Status s = loop.sync->Start(); !s.ok()) return s;
+  std::function<void(const boost::system::error_code&)> on_tick;
+  on_tick = [this, &loop, &on_tick](const boost::system::error_code& ec) {
+    if (ec || stop_requested_) return;
+    loop.HaltIf(loop.sync->Tick());
+    if (!loop.exit_status.ok()) return;
+    if (loop.sync->done()) {
+      loop.io.stop();
+      return;
+    }
+    loop.tick.expires_after(std::chrono::milliseconds(config_.tick_ms));
+    loop.tick.async_wait(on_tick);
+  };
+  loop.tick.expires_after(std::chrono::milliseconds(config_.tick_ms));
+  loop.tick.async_wait(on_tick);
+  if (!stop_requested_) loop.io.run();
+  if (!loop.exit_status.ok()) return loop.exit_status;
+  if (!loop.sync->done()) return Status::Ok();  // stopped (SIGTERM); resumes at the next start
+  store_ = loop.sync->TakeStore();
+  if (Status s = ConfigureStore(*store_, config_); !s.ok()) return s;
+  return Status::Ok();
+}
 
 Node::~Node() = default;
 
 Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   auto log = Log("node");
-  const ledger::Head head = store_->head();
-  log->info("chain {} genesis {} head height {} hash {}", genesis_.chain_id,
-            crypto::ShortHex(store_->genesis_hash()), head.height, crypto::ShortHex(head.hash));
+  if (store_) {
+    const ledger::Head head = store_->head();
+    log->info("chain {} genesis {} head height {} hash {}", genesis_.chain_id,
+              crypto::ShortHex(store_->genesis_hash()), head.height, crypto::ShortHex(head.hash));
+  } else {
+    log->info("chain {}: the data dir holds no chain yet; joining by state sync",
+              genesis_.chain_id);
+  }
 
   Loop loop;
   // The worker admits gossiped transactions: like the RPC threads, it runs below the loop
@@ -94,8 +171,99 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   auto net = P2pNetwork::Create(config_, genesis_, key_);
   if (!net.ok()) return net.status();
   loop.net = std::move(net.value());
+  struct Teardown {
+    Node& node;
+    Loop& loop;
+    ~Teardown() {
+      // Once, whatever Run reached: no p2p, and queued gossip and sync requests are
+      // abandoned: shutdown must not wait on them. A snapshot being written finishes.
+      loop.net->host().Stop();
+      loop.worker.stop();
+      loop.worker.join();
+      if (loop.snapshot_thread) {
+        loop.snapshot_thread->stop();
+        loop.snapshot_thread->join();
+      }
+      MutexLock lock(&node.loop_mu_);
+      node.loop_ = nullptr;
+    }
+  } teardown{*this, loop};
+  {
+    MutexLock lock(&loop_mu_);
+    loop_ = &loop;
+  }
+  loop.signals.async_wait([&loop](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    Log("node")->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    loop.io.stop();
+  });
+  Route(loop);
+  // A node with a chain starts its core before the network, so no peer's first message is
+  // lost; a state sync needs the network first, and makes the core after.
+  if (store_) {
+    if (Status s = StartCore(loop); !s.ok()) return s;
+  }
+  p2p::Host& host = loop.net->host();
+  if (Status s = host.Start(); !s.ok()) return s.Wrap("p2p listen " + config_.p2p_listen);
+  auto p2p_listen = config::SplitHostPort(config_.p2p_listen, "p2p.listen");
+  if (!p2p_listen.ok()) return p2p_listen.status();
+  Log("p2p")->info("p2p listening on {}:{} as node {}, {} persistent peers", p2p_listen->first,
+                   host.listen_port(), key_.public_key().ToHex(), config_.peers.size());
+  std::printf("p2p: %s:%u\n", p2p_listen->first.c_str(), host.listen_port());
+  std::fflush(stdout);
+  if (!store_) {
+    Status synced = RunStateSync(loop);
+    if (!synced.ok()) {
+      log->critical("halting: {}", synced.message());
+      return synced;
+    }
+    if (!store_) {
+      log->info("stopped during the state sync; it resumes at the next start");
+      return Status::Ok();
+    }
+    loop.io.restart();
+    if (Status s = StartCore(loop); !s.ok()) return s;
+    // Peers that connected during the state sync learn our head now; theirs came in the
+    // Status each sent on connecting.
+    for (const p2p::PeerInfo& p : loop.net->Peers()) {
+      boost::asio::post(loop.worker, [&loop, id = p.id] { loop.core->OnPeerConnected(id); });
+    }
+    for (const auto& [peer, status] : loop.statuses) {
+      if (Status s = loop.core->OnMessage(peer, wire::kStatus, status); !s.ok()) return s;
+    }
+    loop.statuses.clear();
+  }
+  if (!loop.core->is_validator()) {
+    log->warn(
+        "this node's key {} is not a validator's consensus key in its state (head {}); it "
+        "follows by block sync, and opens its engine if governance makes it a validator",
+        key_.public_key().ToHex(), store_->head().height);
+  }
+  Status served = Serve(loop, on_serving);
+  rpc_port_ = 0;
+  if (!served.ok()) return served;
+  if (!loop.exit_status.ok()) {
+    log->critical("halting: {}", loop.exit_status.message());
+    return loop.exit_status;
+  }
+  log->info("stopped at height {}", store_->head().height);
+  return Status::Ok();
+}
+
+Status Node::StartCore(Loop& loop) {
   loop.core =
       std::make_unique<NodeCore>(config_, genesis_, key_, *store_, *loop.net, clock_, hooks_);
+  if (config_.snapshot_interval > 0) {
+    // Snapshot builds scan the whole state: below the block pipeline, like admission.
+    loop.snapshot_thread = std::make_unique<boost::asio::thread_pool>(1);
+    boost::asio::post(*loop.snapshot_thread, [nice = static_cast<int>(config_.admission_nice)] {
+      NameThisThread("snapshot");
+      if (nice > 0) (void)LowerThisThreadPriority(nice);
+    });
+    loop.core->set_snapshot_post([pool = loop.snapshot_thread.get()](std::function<void()> job) {
+      boost::asio::post(*pool, std::move(job));
+    });
+  }
   // Transactions admitted on RPC or worker threads wake the loop (solo only, NodeCore decides)
   // so they are proposed now, not at the next tick. Coalesced: what arrives while the wake
   // runs posts the next one, and the flag is cleared before the mempool is read.
@@ -108,55 +276,20 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
     });
   });
   loop.net->set_metrics(&loop.core->metrics());
+  if (loop.sync) {
+    const StateSync::Counts& c = loop.sync->counts();
+    loop.core->metrics().OnStateSyncBadPart(c.bad_parts);
+    loop.core->metrics().OnStateSyncTimeout(c.timeouts);
+    loop.core->metrics().OnStateSyncChunk(c.chunks);
+    loop.sync.reset();
+  }
   if (Status s = loop.core->Start(); !s.ok()) return s;
-  if (!loop.core->is_validator()) {
-    log->warn(
-        "this node's key {} is not a validator's consensus key in its state (head {}); it "
-        "follows by block sync, and opens its engine if governance makes it a validator",
-        key_.public_key().ToHex(), store_->head().height);
-  }
-  {
-    MutexLock lock(&loop_mu_);
-    loop_ = &loop;
-  }
-  Status served = Serve(loop, on_serving);
-  // Teardown, once, whatever Serve reached: no new RPC (Serve's server is gone), no p2p,
-  // and queued gossip and sync requests are abandoned: shutdown must not wait on them.
-  loop.net->host().Stop();
-  loop.worker.stop();
-  loop.worker.join();
-  {
-    MutexLock lock(&loop_mu_);
-    loop_ = nullptr;
-  }
-  rpc_port_ = 0;
-  if (!served.ok()) return served;
-  if (!loop.exit_status.ok()) {
-    log->critical("halting: {}", loop.exit_status.message());
-    return loop.exit_status;
-  }
-  log->info("stopped at height {}", store_->head().height);
+  loop.core_ptr.store(loop.core.get());
   return Status::Ok();
 }
 
 // Starts p2p and RPC and runs the loop until stopped; RPC is closed when it returns.
 Status Node::Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving) {
-  loop.signals.async_wait([&loop](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    Log("node")->info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    loop.io.stop();
-  });
-  // The network starts before RPC, so RPC never sees it half started.
-  Route(loop);
-  p2p::Host& host = loop.net->host();
-  if (Status s = host.Start(); !s.ok()) return s.Wrap("p2p listen " + config_.p2p_listen);
-  auto p2p_listen = config::SplitHostPort(config_.p2p_listen, "p2p.listen");
-  if (!p2p_listen.ok()) return p2p_listen.status();
-  Log("p2p")->info("p2p listening on {}:{} as node {}, {} persistent peers", p2p_listen->first,
-                   host.listen_port(), key_.public_key().ToHex(), config_.peers.size());
-  std::printf("p2p: %s:%u\n", p2p_listen->first.c_str(), host.listen_port());
-  std::fflush(stdout);
-
   rpc::Dispatcher dispatcher(rpc::DispatcherOptions{
       .max_batch_size = config_.rpc_max_batch,
       .max_nesting_depth = 64,
@@ -305,32 +438,71 @@ rpc::Readiness Node::Readiness(NodeCore& core, uint64_t last_commit_ms) const {
 // p2p thread only copies the payload and posts.
 void Node::Route(Loop& loop) {
   p2p::Host& host = loop.net->host();
-  NodeCore& core = *loop.core;
-  auto post = [&loop, &core](const p2p::NodeId& from, p2p::MessageType type, ByteView payload) {
-    core.metrics().OnP2pMessage(type, payload.size(), /*received=*/true);
+  auto post = [&loop](const p2p::NodeId& from, p2p::MessageType type, ByteView payload) {
+    NodeCore* core = loop.core_ptr.load();
     Bytes data(payload.begin(), payload.end());
+    if (core == nullptr) {
+      // State sync: only its answers matter, and peers' heads for the core to come.
+      if (type == wire::kStatus) {
+        boost::asio::post(loop.io, [&loop, from, data = std::move(data)] {
+          if (NodeCore* c = loop.core_ptr.load()) {
+            loop.HaltIf(c->OnMessage(from, wire::kStatus, data));
+          } else {
+            loop.statuses[from] = data;
+          }
+        });
+        return;
+      }
+      if (type != wire::kSnapshots && type != wire::kSnapshotPart && type != wire::kHeaders) {
+        return;
+      }
+      boost::asio::post(loop.io, [&loop, from, type, data = std::move(data)] {
+        if (loop.sync && !loop.sync->done()) loop.HaltIf(loop.sync->OnMessage(from, type, data));
+      });
+      return;
+    }
+    core->metrics().OnP2pMessage(type, payload.size(), /*received=*/true);
     if (NodeCore::LaneOf(type) == NodeCore::Lane::kWorker) {
-      boost::asio::post(loop.worker, [&core, from, type, data = std::move(data)] {
+      boost::asio::post(loop.worker, [core, from, type, data = std::move(data)] {
         // Worker-lane handlers never fail the node: they only read the store.
-        (void)core.OnMessage(from, type, data);
+        (void)core->OnMessage(from, type, data);
       });
     } else {
-      boost::asio::post(loop.io, [&loop, &core, from, type, data = std::move(data)] {
-        loop.HaltIf(core.OnMessage(from, type, data));
+      boost::asio::post(loop.io, [&loop, core, from, type, data = std::move(data)] {
+        loop.HaltIf(core->OnMessage(from, type, data));
       });
     }
   };
   for (p2p::MessageType t :
        {wire::kTxs, wire::kGetBlocks, wire::kBlocks, wire::kNewBlock, wire::kConsensus,
-        wire::kCompactConsensus, wire::kGetBlockTxs, wire::kBlockTxs, wire::kStatus}) {
+        wire::kCompactConsensus, wire::kGetBlockTxs, wire::kBlockTxs, wire::kStatus,
+        wire::kGetSnapshots, wire::kSnapshots, wire::kGetSnapshotPart, wire::kSnapshotPart,
+        wire::kGetHeaders, wire::kHeaders}) {
     host.SetHandler(t, post);
   }
   host.SetPeerHandlers(
-      [&loop, &core](const p2p::NodeId& peer) {
-        boost::asio::post(loop.worker, [&core, peer] { core.OnPeerConnected(peer); });
+      [&loop](const p2p::NodeId& peer) {
+        if (NodeCore* core = loop.core_ptr.load()) {
+          boost::asio::post(loop.worker, [core, peer] { core->OnPeerConnected(peer); });
+          return;
+        }
+        boost::asio::post(loop.io, [&loop, peer] {
+          if (NodeCore* core = loop.core_ptr.load()) {
+            // The sync finished while this waited: tell the core instead.
+            boost::asio::post(loop.worker, [core, peer] { core->OnPeerConnected(peer); });
+          } else if (loop.sync) {
+            loop.sync->OnPeerConnected(peer);
+          }
+        });
       },
-      [&loop, &core](const p2p::NodeId& peer) {
-        boost::asio::post(loop.io, [&core, peer] { core.OnPeerGone(peer); });
+      [&loop](const p2p::NodeId& peer) {
+        boost::asio::post(loop.io, [&loop, peer] {
+          if (NodeCore* core = loop.core_ptr.load()) {
+            core->OnPeerGone(peer);
+          } else if (loop.sync) {
+            loop.sync->OnPeerGone(peer);
+          }
+        });
       });
 }
 

@@ -2,8 +2,10 @@
 // NodeCore to the p2p network, the JSON-RPC server and real time, and runs the threads:
 // the loop (consensus, commits, block sync: one thread runs every loop-lane handler), the
 // worker (gossip admission, serving block requests), the p2p thread (routing only) and the
-// RPC threads (NodeService). Thread-safety: Run() owns the calling thread; Stop() may be
-// called from any thread.
+// RPC threads (NodeService). A node joining by state sync (state_sync.enable on a data dir
+// with no chain) runs StateSync on the loop first, with p2p up and RPC not yet served, then
+// the rest as usual from the snapshot's height. Thread-safety: Run() owns the calling thread;
+// Stop() may be called from any thread.
 #pragma once
 
 #include <atomic>
@@ -39,7 +41,14 @@ class Node {
  private:
   struct Loop;
   Node(config::NodeConfig config, genesis::Genesis genesis, crypto::KeyPair key,
-       std::unique_ptr<ledger::ChainStore> store, NodeHooks hooks);
+       std::unique_ptr<ledger::ChainStore> store, std::unique_ptr<ledger::KvStore> sync_kv,
+       NodeHooks hooks);
+  // The store's settings from the config (state tree windows).
+  static Status ConfigureStore(ledger::ChainStore& store, const config::NodeConfig& config);
+  // Makes and starts the core over store_, and routes messages to it from then on.
+  Status StartCore(Loop& loop);
+  // Runs the state sync on the loop until it hands over a chain store, or stops. Sets store_.
+  Status RunStateSync(Loop& loop);
   Status Serve(Loop& loop, const std::function<void(uint16_t)>& on_serving);
   void Route(Loop& loop);
   rpc::Readiness Readiness(NodeCore& core, uint64_t last_commit_ms) const;
@@ -48,6 +57,8 @@ class Node {
   const genesis::Genesis genesis_;
   const crypto::KeyPair key_;
   std::unique_ptr<ledger::ChainStore> store_;
+  // A data dir with no chain (or a state sync in progress), held until the sync makes it one.
+  std::unique_ptr<ledger::KvStore> sync_kv_;
   NodeHooks hooks_;
   SystemClock clock_;
 

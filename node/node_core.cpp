@@ -23,6 +23,17 @@ consensus::EngineKind KindOf(genesis::ConsensusKind kind) {
   }
 }
 
+Snapshotter::Options SnapshotOptions(const config::NodeConfig& c) {
+  Snapshotter::Options o;
+  o.dir = c.Resolve(c.data_dir) + "/snapshots";
+  o.interval = c.snapshot_interval;
+  o.keep = c.snapshot_keep;
+  o.serve_parts_per_sec = c.snapshot_serve_chunks_per_sec;
+  o.serve_bytes_per_sec = c.snapshot_serve_bytes_per_sec;
+  o.target_chunk_bytes = c.snapshot_target_chunk_bytes;
+  return o;
+}
+
 }  // namespace
 
 NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& genesis,
@@ -35,6 +46,7 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
       hooks_(std::move(hooks)),
       solo_validator_(genesis.consensus == genesis::ConsensusKind::kSolo &&
                       genesis.ValidatorIndex(key.public_key()) >= 0),
+      snapshot_interval_(config.snapshot_interval),
       engine_store_(store.kv()),
       membership_(genesis, store),
       pool_(genesis, store, config.mempool, clock),
@@ -52,7 +64,17 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
       sync_(store, acceptor_, net, clock),
       service_(NodeService::Parts{config.name, genesis, key.public_key(), store, pool_, driver_,
                                   evidence_, membership_, engine_open_,
-                                  [this] { NotifyArrival(); }}) {
+                                  [this] { NotifyArrival(); }}),
+      snapshotter_(SnapshotOptions(config), store, clock) {
+  snapshotter_.set_metrics(&metrics_);
+  // The snapshotter pins the store right after the commit, before anything else runs on the
+  // loop: the pin is exactly the state after that block.
+  acceptor_.set_commit_observer([this](const ledger::Block& block, const crypto::Hash256& hash,
+                                       const std::vector<crypto::Hash256>& tx_hashes,
+                                       const std::vector<ledger::Receipt>& receipts) {
+    snapshotter_.OnCommitted(block.header);
+    if (commit_observer_) commit_observer_(block, hash, tx_hashes, receipts);
+  });
   acceptor_.set_network(&net_);
   pool_.set_metrics(&metrics_);
   acceptor_.set_metrics(&metrics_);
@@ -73,6 +95,9 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
 
 Status NodeCore::Start() {
   builder_.ResetInterval();
+  if (snapshot_interval_ > 0) {
+    if (Status s = snapshotter_.Open(); !s.ok()) return s.Wrap("snapshots");
+  }
   if (genesis_.consensus == genesis::ConsensusKind::kBft) {
     if (Status s = evidence_.Load(); !s.ok()) return s;
   }
@@ -196,7 +221,17 @@ Status NodeCore::OpenEngine(consensus::ReplicaId id, bool joining) {
 }
 
 NodeCore::Lane NodeCore::LaneOf(p2p::MessageType type) {
-  return type == wire::kTxs || type == wire::kGetBlocks ? Lane::kWorker : Lane::kLoop;
+  switch (type) {
+    case wire::kTxs:
+    case wire::kGetBlocks:
+    // Served from files and the store, off the loop.
+    case wire::kGetSnapshots:
+    case wire::kGetSnapshotPart:
+    case wire::kGetHeaders:
+      return Lane::kWorker;
+    default:
+      return Lane::kLoop;
+  }
 }
 
 Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteView payload) {
@@ -209,6 +244,11 @@ Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteV
       return Status::Ok();
     case wire::kGetBlocks:
       sync_.Serve(from, payload);
+      return Status::Ok();
+    case wire::kGetSnapshots:
+    case wire::kGetSnapshotPart:
+    case wire::kGetHeaders:
+      snapshotter_.Serve(net_, from, type, payload);
       return Status::Ok();
     case wire::kStatus:
       sync_.OnPeerStatus(from, payload);

@@ -27,6 +27,7 @@
 #include "node/metrics.h"
 #include "node/network.h"
 #include "node/node_service.h"
+#include "node/snapshotter.h"
 #include "node/tx_pool.h"
 
 namespace cairn::node {
@@ -81,10 +82,15 @@ class NodeCore {
   Status OnArrival();
 
   api::NodeApi& api() { return service_; }
-  // Before Start: told of every committed block (BlockAcceptor::set_commit_observer).
+  // Before Start: told of every committed block (BlockAcceptor::set_commit_observer), after
+  // the snapshotter has pinned the state it wants.
   void set_commit_observer(BlockAcceptor::CommitObserver observer) {
-    acceptor_.set_commit_observer(std::move(observer));
+    commit_observer_ = std::move(observer);
   }
+  // Before Start: where snapshot builds run (Node: the `snapshot` thread); unset, inline.
+  void set_snapshot_post(Snapshotter::Post post) { snapshotter_.set_post(std::move(post)); }
+  // Any thread: the snapshots this node offers (node/snapshotter.h).
+  const Snapshotter& snapshotter() const { return snapshotter_; }
   // Any thread: the highest head a peer reported (BlockSync::best_peer_height).
   uint64_t best_peer_height() const { return sync_.best_peer_height(); }
   // Any thread: this node's metrics (Node serves them, and adds what it reads at scrape time).
@@ -116,6 +122,7 @@ class NodeCore {
   Network& net_;
   const NodeHooks hooks_;
   const bool solo_validator_;
+  const uint64_t snapshot_interval_;
   std::function<void()> arrival_wake_;  // set before threads start, then only read
 
   EngineStore engine_store_;
@@ -141,6 +148,8 @@ class NodeCore {
   EngineDriver driver_;
   BlockSync sync_;
   NodeService service_;
+  Snapshotter snapshotter_;
+  BlockAcceptor::CommitObserver commit_observer_;  // set before Start, loop lane after
 };
 
 }  // namespace cairn::node

@@ -1,5 +1,7 @@
 #include "node/wire.h"
 
+#include <algorithm>
+
 #include "base/codec.h"
 #include "ledger/transaction.h"
 
@@ -92,6 +94,158 @@ Result<std::vector<CertifiedBlockView>> DecodeBlocks(ByteView b) {
   for (uint32_t i = 0; r.ok() && i < count; ++i) {
     CertifiedBlockView v;
     if (r.VarView(&v.block, kMaxBlockBytes, "block") &&
+        r.VarView(&v.certificate, kMaxCertificateBytes, "certificate")) {
+      out.push_back(v);
+    }
+  }
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return out;
+}
+
+::cairn::Status DecodeGetSnapshots(ByteView b) {
+  if (!b.empty()) {
+    return ::cairn::Status::InvalidArgument("get snapshots: " + std::to_string(b.size()) +
+                                            " bytes where none are expected");
+  }
+  return ::cairn::Status::Ok();
+}
+
+Bytes EncodeSnapshots(const std::vector<SnapshotOffer>& offers) {
+  codec::Writer w;
+  const size_t n = std::min(offers.size(), kMaxSnapshotsOffered);
+  w.U8(static_cast<uint8_t>(n));
+  for (size_t i = 0; i < n; ++i) {
+    const SnapshotOffer& o = offers[i];
+    w.U64(o.height).Fixed(o.manifest_hash).U8(o.bits).U32(o.chunks).U64(o.bytes);
+  }
+  return w.Take();
+}
+
+Result<std::vector<SnapshotOffer>> DecodeSnapshots(ByteView b) {
+  codec::Reader r(b, "snapshots");
+  uint8_t count = 0;
+  std::vector<SnapshotOffer> out;
+  if (r.U8(&count, "count") && count > kMaxSnapshotsOffered) {
+    r.Fail("count", std::to_string(count) + " exceeds " + std::to_string(kMaxSnapshotsOffered));
+  }
+  for (uint8_t i = 0; r.ok() && i < count; ++i) {
+    SnapshotOffer o;
+    r.U64(&o.height, "height");
+    r.Fixed(&o.manifest_hash, "manifest_hash");
+    if (r.U8(&o.bits, "bits") && (o.bits > 16 || o.bits % 4 != 0)) {
+      r.Fail("bits", std::to_string(o.bits) + " is not one of 0, 4, 8, 12, 16");
+    }
+    if (r.U32(&o.chunks, "chunks") && r.ok() && o.chunks > (uint64_t{1} << o.bits)) {
+      r.Fail("chunks", std::to_string(o.chunks) + " exceeds 2^bits");
+    }
+    r.U64(&o.bytes, "bytes");
+    if (r.ok()) out.push_back(o);
+  }
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return out;
+}
+
+namespace {
+
+void WriteRef(codec::Writer& w, const PartRef& ref) {
+  w.U64(ref.height).Fixed(ref.manifest_hash).U32(ref.part);
+}
+
+bool ReadRef(codec::Reader& r, PartRef* ref) {
+  r.U64(&ref->height, "height");
+  r.Fixed(&ref->manifest_hash, "manifest_hash");
+  if (r.U32(&ref->part, "part") && ref->part > kMaxChunkIndex && ref->part != kPartManifest &&
+      ref->part != kPartHeader) {
+    r.Fail("part", std::to_string(ref->part) + " is neither a chunk index nor a named part");
+  }
+  return r.ok();
+}
+
+}  // namespace
+
+Bytes EncodeGetSnapshotPart(const PartRef& ref) {
+  codec::Writer w;
+  WriteRef(w, ref);
+  return w.Take();
+}
+
+Result<PartRef> DecodeGetSnapshotPart(ByteView b) {
+  codec::Reader r(b, "get snapshot part");
+  PartRef ref;
+  ReadRef(r, &ref);
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return ref;
+}
+
+Bytes EncodeSnapshotPart(const PartRef& ref, bool found, ByteView data) {
+  codec::Writer w;
+  w.Reserve(64 + data.size());
+  WriteRef(w, ref);
+  w.U8(found ? 1 : 0).Var(data);
+  return w.Take();
+}
+
+Result<SnapshotPartView> DecodeSnapshotPart(ByteView b) {
+  codec::Reader r(b, "snapshot part");
+  SnapshotPartView v;
+  ReadRef(r, &v.ref);
+  uint8_t found = 0;
+  if (r.U8(&found, "found") && found > 1) r.Fail("found", "must be 0 or 1");
+  v.found = found == 1;
+  if (r.VarView(&v.data, kMaxSnapshotPartBytes, "data") && !v.found && !v.data.empty()) {
+    r.Fail("data", "not empty for a part not found");
+  }
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return v;
+}
+
+Bytes EncodeHeaderPart(ByteView header, ByteView certificate) {
+  codec::Writer w;
+  w.Var(header).Var(certificate);
+  return w.Take();
+}
+
+Result<CertifiedBlockView> DecodeHeaderPart(ByteView b) {
+  codec::Reader r(b, "header part");
+  CertifiedBlockView v;
+  r.VarView(&v.block, kMaxHeaderBytes, "header");
+  r.VarView(&v.certificate, kMaxCertificateBytes, "certificate");
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return v;
+}
+
+Bytes EncodeGetHeaders(const GetHeaders& g) {
+  codec::Writer w;
+  w.U64(g.from).U32(g.count);
+  return w.Take();
+}
+
+Result<GetHeaders> DecodeGetHeaders(ByteView b) {
+  codec::Reader r(b, "get headers");
+  GetHeaders g;
+  r.U64(&g.from, "from");
+  if (r.U32(&g.count, "count") && (g.count == 0 || g.count > kMaxHeadersPerRequest)) {
+    r.Fail("count", "must be 1.." + std::to_string(kMaxHeadersPerRequest));
+  }
+  if (::cairn::Status st = r.Finish(); !st.ok()) return st;
+  return g;
+}
+
+Bytes EncodeHeaders(const std::vector<CertifiedBlock>& headers) { return EncodeBlocks(headers); }
+
+Result<std::vector<CertifiedBlockView>> DecodeHeaders(ByteView b) {
+  codec::Reader r(b, "headers");
+  uint32_t count = 0;
+  std::vector<CertifiedBlockView> out;
+  // Each item takes at least 8 bytes: a count the payload cannot hold is refused up front.
+  if (r.U32(&count, "count") && (count > kMaxHeadersPerRequest || count > r.remaining() / 8)) {
+    r.Fail("count", std::to_string(count) + " exceeds " +
+                        std::to_string(std::min<size_t>(kMaxHeadersPerRequest, r.remaining() / 8)));
+  }
+  out.reserve(r.ok() ? count : 0);
+  for (uint32_t i = 0; r.ok() && i < count; ++i) {
+    CertifiedBlockView v;
+    if (r.VarView(&v.block, kMaxHeaderBytes, "header") &&
         r.VarView(&v.certificate, kMaxCertificateBytes, "certificate")) {
       out.push_back(v);
     }

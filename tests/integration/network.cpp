@@ -128,6 +128,17 @@ bool Network::Start(const std::string& name, std::string* why, const std::string
   return true;
 }
 
+void Network::Launch(const std::string& name, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--home", Home(name)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  procs_[name] = std::make_unique<Process>(CairndPath(), args, Home(name) + ".log");
+}
+
+bool Network::WaitServing(const std::string& name, std::chrono::seconds timeout) {
+  auto& p = procs_[name];
+  return p && p->WaitForLine("rpc: ", timeout).has_value();
+}
+
 std::optional<int> Network::Stop(const std::string& name) {
   auto& p = procs_[name];
   if (!p) return std::nullopt;

@@ -1,6 +1,7 @@
 // A local multi-node network of real cairnd processes, generated with `cairnd testnet`.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ class Network {
   // Starts cairnd (or `binary`, which takes the same --home) for `name` and waits until it
   // serves RPC; false with the log on failure.
   bool Start(const std::string& name, std::string* why = nullptr, const std::string& binary = "");
+  // Starts cairnd for `name` with `extra` arguments and returns at once: a node joining by
+  // state sync serves RPC only once the sync is done. WaitServing waits for that.
+  void Launch(const std::string& name, const std::vector<std::string>& extra);
+  bool WaitServing(const std::string& name, std::chrono::seconds timeout);
   std::optional<int> Stop(const std::string& name);  // SIGTERM, exit code
   void Kill(const std::string& name);                // SIGKILL
 

@@ -1,0 +1,554 @@
+#include "node/state_sync.h"
+
+#include <algorithm>
+
+#include "node/logging.h"
+#include "node/metrics.h"
+
+namespace cairn::node {
+namespace {
+
+constexpr uint64_t kReaskOffersMs = 3000;  // a peer that has not answered GetSnapshots
+constexpr uint64_t kWaitLogMs = 10'000;
+
+bool IsVerdict(const Status& s) {
+  // What a bad part gets from the verifiers; anything else is this node's own store failing.
+  return s.code() == StatusCode::kRejected || s.code() == StatusCode::kInvalidArgument;
+}
+
+}  // namespace
+
+StateSync::StateSync(ledger::Block genesis, Options options, std::unique_ptr<ledger::KvStore> kv,
+                     Network& net, const Clock& clock)
+    : genesis_(std::move(genesis)),
+      options_(options),
+      kv_(std::move(kv)),
+      net_(net),
+      clock_(clock) {}
+
+Status StateSync::Start() {
+  auto pending = ledger::SnapshotImport::PendingIn(*kv_);
+  if (!pending.ok()) return pending.status().Wrap("state sync: the import in progress");
+  resume_ = std::move(pending.value());
+  if (resume_) {
+    Log("node")->info(
+        "state sync: resuming the import of the snapshot at height {} found in the data dir",
+        resume_->header.height);
+    return Status::Ok();
+  }
+  if (!options_.trust_hash) {
+    return Status::InvalidArgument(
+        "state sync needs a trust point: set state_sync.trust_height and state_sync.trust_hash "
+        "to a block height and hash read from a node you trust (cairn status on it), at or "
+        "above the snapshot heights its peers offer (docs/OPERATIONS.md \"Joining by state "
+        "sync\")");
+  }
+  Log("node")->info("state sync: trusting block {} hash {}; asking peers for snapshots",
+                    options_.trust_height, options_.trust_hash->ToHex());
+  return Status::Ok();
+}
+
+void StateSync::OnPeerConnected(const p2p::NodeId& peer) { peers_.insert(peer); }
+
+void StateSync::OnPeerGone(const p2p::NodeId& peer) {
+  peers_.erase(peer);
+  offers_.erase(peer);
+  asked_offers_ms_.erase(peer);
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second.peer == peer) {
+      queue_.insert(queue_.begin(), it->first);
+      it = in_flight_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  load_.erase(peer);
+  if (headers_request_ && headers_request_->peer == peer) headers_request_.reset();
+  if (single_request_ && single_request_->peer == peer) single_request_.reset();
+}
+
+void StateSync::Ban(const p2p::NodeId& peer, const std::string& why) {
+  banned_.insert(peer);
+  ++counts_.bad_parts;
+  if (metrics_) metrics_->OnStateSyncBadPart();
+  Log("node")->warn(
+      "state sync: peer {} served a bad part: {}; disconnected, and not asked again during this "
+      "sync",
+      peer.ToHex(), why);
+  net_.Disconnect(peer, "state sync: bad snapshot part: " + why);
+  OnPeerGone(peer);
+}
+
+std::vector<p2p::NodeId> StateSync::Servers() const {
+  std::vector<p2p::NodeId> out;
+  if (!target_) return out;
+  for (const auto& [peer, offers] : offers_) {
+    if (banned_.count(peer) || !net_.IsConnected(peer)) continue;
+    for (const wire::SnapshotOffer& o : offers) {
+      if (o.height == target_->height && o.manifest_hash == target_->manifest_hash) {
+        out.push_back(peer);
+        break;
+      }
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [this](const p2p::NodeId& a, const p2p::NodeId& b) {
+    auto la = load_.find(a), lb = load_.find(b);
+    return (la == load_.end() ? 0 : la->second) < (lb == load_.end() ? 0 : lb->second);
+  });
+  return out;
+}
+
+std::optional<p2p::NodeId> StateSync::PickServer(const std::set<p2p::NodeId>& avoid) const {
+  std::vector<p2p::NodeId> servers = Servers();
+  for (const p2p::NodeId& p : servers) {
+    if (!avoid.count(p)) return p;
+  }
+  if (!servers.empty()) return servers.front();
+  return std::nullopt;
+}
+
+Status StateSync::Tick() {
+  const uint64_t now = clock_.SteadyMs();
+  switch (phase_) {
+    case Phase::kDiscover:
+      return Discover(now);
+    case Phase::kTrust:
+      if (!headers_request_ || now - headers_request_->sent_ms >= options_.part_timeout_ms) {
+        return AskTrust();
+      }
+      return Status::Ok();
+    case Phase::kManifest:
+      if (!single_request_ || now - single_request_->sent_ms >= options_.part_timeout_ms) {
+        std::set<p2p::NodeId> avoid;
+        if (single_request_) avoid.insert(single_request_->peer);
+        single_request_.reset();
+        if (auto p = PickServer(avoid)) SendPart(*p, wire::kPartManifest, now);
+      }
+      return Status::Ok();
+    case Phase::kChunks:
+      if (Status s = Fill(now); !s.ok()) return s;
+      LogProgress(now, /*final=*/false);
+      return MaybeFinish();
+    case Phase::kBackfill:
+      if (!headers_request_ || now - headers_request_->sent_ms >= options_.part_timeout_ms) {
+        return AskBackfill();
+      }
+      return Status::Ok();
+    case Phase::kDone:
+      return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status StateSync::Discover(uint64_t now) {
+  for (const p2p::NodeId& peer : peers_) {
+    if (offers_.count(peer) || banned_.count(peer)) continue;
+    auto asked = asked_offers_ms_.find(peer);
+    if (asked != asked_offers_ms_.end() && now - asked->second < kReaskOffersMs) continue;
+    if (net_.Send(peer, wire::kGetSnapshots, {}).ok()) asked_offers_ms_[peer] = now;
+  }
+  if (first_offer_ms_ == 0) return Status::Ok();
+  bool all_answered = true;
+  for (const p2p::NodeId& peer : peers_) all_answered = all_answered && offers_.count(peer);
+  if (!all_answered && now - first_offer_ms_ < options_.discovery_ms) return Status::Ok();
+  return Choose();
+}
+
+Status StateSync::Choose() {
+  const uint64_t now = clock_.SteadyMs();
+  std::optional<crypto::Hash256> want;
+  if (resume_) want = crypto::Sha256Of(resume_->manifest);
+  // (height, hash) -> offer and how many peers have it.
+  std::map<std::pair<uint64_t, crypto::Hash256>, std::pair<wire::SnapshotOffer, size_t>> seen;
+  for (const auto& [peer, offers] : offers_) {
+    if (banned_.count(peer)) continue;
+    for (const wire::SnapshotOffer& o : offers) {
+      if (want ? o.manifest_hash != *want : o.height > options_.trust_height) continue;
+      auto& e = seen[{o.height, o.manifest_hash}];
+      e.first = o;
+      ++e.second;
+    }
+  }
+  if (seen.empty()) {
+    if (now - last_progress_ms_ >= kWaitLogMs) {
+      last_progress_ms_ = now;
+      if (resume_) {
+        Log("node")->warn(
+            "state sync: no peer offers the snapshot at height {} this data dir was importing; "
+            "waiting (to start over, empty the data dir)",
+            resume_->header.height);
+      } else {
+        Log("node")->info(
+            "state sync: no peer offers a snapshot at or below the trust height {} yet; waiting",
+            options_.trust_height);
+      }
+    }
+    // Ask again: peers take new snapshots as blocks commit.
+    offers_.clear();
+    first_offer_ms_ = 0;
+    return Status::Ok();
+  }
+  // The newest; among equals, the one the most peers offer.
+  auto best = seen.begin();
+  for (auto it = seen.begin(); it != seen.end(); ++it) {
+    if (it->first.first > best->first.first ||
+        (it->first.first == best->first.first && it->second.second > best->second.second)) {
+      best = it;
+    }
+  }
+  target_ = best->second.first;
+  Log("node")->info(
+      "state sync: snapshot at height {} ({} chunks, {:.1f} MB, manifest {}) offered by {} "
+      "peer(s)",
+      target_->height, target_->chunks, target_->bytes / 1e6,
+      crypto::ShortHex(target_->manifest_hash), best->second.second);
+  if (resume_) {
+    // The header and manifest were proven before the import began.
+    header_ = resume_->header;
+    certificate_ = resume_->certificate;
+    manifest_bytes_ = resume_->manifest;
+    return BeginImport();
+  }
+  phase_ = Phase::kTrust;
+  want_height_ = options_.trust_height;
+  want_hash_ = options_.trust_hash;
+  return AskTrust();
+}
+
+Status StateSync::AskTrust() {
+  const uint64_t now = clock_.SteadyMs();
+  std::set<p2p::NodeId> avoid;
+  if (headers_request_) avoid.insert(headers_request_->peer);
+  headers_request_.reset();
+  auto peer = PickServer(avoid);
+  if (!peer) return Status::Ok();
+  const uint64_t count =
+      std::min<uint64_t>(wire::kMaxHeadersPerRequest, want_height_ - target_->height + 1);
+  if (net_.Send(*peer, wire::kGetHeaders,
+                wire::EncodeGetHeaders({want_height_, static_cast<uint32_t>(count)}))
+          .ok()) {
+    headers_request_ = InFlight{*peer, now};
+  }
+  return Status::Ok();
+}
+
+Status StateSync::AskBackfill() {
+  const uint64_t now = clock_.SteadyMs();
+  std::optional<p2p::NodeId> peer;
+  for (const p2p::NodeId& p : peers_) {
+    if (banned_.count(p) || !net_.IsConnected(p)) continue;
+    if (headers_request_ && headers_request_->peer == p && peers_.size() > 1) continue;
+    peer = p;
+    break;
+  }
+  headers_request_.reset();
+  if (!peer) return Status::Ok();
+  const uint64_t count = std::min<uint64_t>(wire::kMaxHeadersPerRequest, want_height_);
+  if (net_.Send(*peer, wire::kGetHeaders,
+                wire::EncodeGetHeaders({want_height_, static_cast<uint32_t>(count)}))
+          .ok()) {
+    headers_request_ = InFlight{*peer, now};
+  }
+  return Status::Ok();
+}
+
+Status StateSync::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteView payload) {
+  // What a dropped peer sent before its connection closed counts for nothing.
+  if (banned_.count(from)) return Status::Ok();
+  switch (type) {
+    case wire::kSnapshots: {
+      auto offers = wire::DecodeSnapshots(payload);
+      if (!offers.ok()) {
+        net_.Disconnect(from, "malformed snapshots: " + offers.error());
+        return Status::Ok();
+      }
+      if (phase_ != Phase::kDiscover && !offers_.count(from)) {
+        // A peer that connected late can still serve chunks of the target.
+        offers_[from] = std::move(offers.value());
+        return Status::Ok();
+      }
+      offers_[from] = std::move(offers.value());
+      if (first_offer_ms_ == 0) first_offer_ms_ = clock_.SteadyMs();
+      return Status::Ok();
+    }
+    case wire::kHeaders:
+      return OnHeaders(from, payload);
+    case wire::kSnapshotPart:
+      return OnPart(from, payload);
+    default:
+      return Status::Ok();
+  }
+}
+
+Status StateSync::OnHeaders(const p2p::NodeId& from, ByteView payload) {
+  if (!headers_request_ || headers_request_->peer != from) return Status::Ok();  // unasked
+  headers_request_.reset();
+  auto items = wire::DecodeHeaders(payload);
+  if (!items.ok()) {
+    Ban(from, "malformed headers: " + items.error());
+    return Status::Ok();
+  }
+  std::vector<std::pair<ledger::BlockHeader, Bytes>> below;
+  for (const wire::CertifiedBlockView& item : *items) {
+    auto h = ledger::BlockHeader::Decode(item.block);
+    if (!h.ok()) {
+      Ban(from, "undecodable header: " + h.error());
+      return Status::Ok();
+    }
+    if (phase_ == Phase::kTrust) {
+      // Each header must be the one the header above it (or the trust point) names.
+      if (h->height != want_height_ || h->Hash() != *want_hash_) {
+        Ban(from, "header " + std::to_string(h->height) + " is not the block " +
+                      std::to_string(want_height_) + " the trusted chain names (" +
+                      crypto::ShortHex(*want_hash_) + ")");
+        return Status::Ok();
+      }
+      if (h->height == target_->height) {
+        header_ = std::move(h.value());
+        certificate_.assign(item.certificate.begin(), item.certificate.end());
+        Log("node")->info("state sync: header {} proven by hash links from the trust point",
+                          header_->height);
+        phase_ = Phase::kManifest;
+        return Tick();
+      }
+      want_hash_ = h->prev_hash;
+      --want_height_;
+    } else if (phase_ == Phase::kBackfill) {
+      below.emplace_back(std::move(h.value()),
+                         Bytes(item.certificate.begin(), item.certificate.end()));
+    }
+  }
+  if (phase_ == Phase::kBackfill && !below.empty()) {
+    Status s = store_->PutHeadersBelow(below);
+    if (!s.ok()) {
+      if (!IsVerdict(s)) return s.Wrap("state sync: header backfill");
+      Ban(from, s.message());
+      return Status::Ok();
+    }
+    want_height_ = store_->HeadersFrom() - 1;
+    if (want_height_ == 0) {
+      phase_ = Phase::kDone;
+      Log("node")->info("state sync: headers backfilled down to genesis");
+      return Status::Ok();
+    }
+  }
+  if (items->empty()) {
+    // It lacks those headers: Tick asks another peer in a second, not in a tight loop.
+    headers_request_ =
+        InFlight{from, clock_.SteadyMs() + 1000 -
+                           std::min<uint64_t>(clock_.SteadyMs() + 1000, options_.part_timeout_ms)};
+    return Status::Ok();
+  }
+  // A short answer (its byte limit): ask for the rest.
+  return phase_ == Phase::kTrust ? AskTrust() : AskBackfill();
+}
+
+bool StateSync::SendPart(const p2p::NodeId& to, uint32_t part, uint64_t now) {
+  wire::PartRef ref{target_->height, target_->manifest_hash, part};
+  if (!net_.Send(to, wire::kGetSnapshotPart, wire::EncodeGetSnapshotPart(ref)).ok()) return false;
+  if (part == wire::kPartManifest || part == wire::kPartHeader) {
+    single_request_ = InFlight{to, now};
+  } else {
+    in_flight_[part] = InFlight{to, now};
+    ++load_[to];
+  }
+  return true;
+}
+
+Status StateSync::OnPart(const p2p::NodeId& from, ByteView payload) {
+  auto part = wire::DecodeSnapshotPart(payload);
+  if (!part.ok()) {
+    Ban(from, "malformed snapshot part: " + part.error());
+    return Status::Ok();
+  }
+  if (!target_ || part->ref.height != target_->height ||
+      part->ref.manifest_hash != target_->manifest_hash) {
+    return Status::Ok();  // of another snapshot: unasked
+  }
+  const uint32_t index = part->ref.part;
+  if (!part->found) {
+    // It no longer has the snapshot (it kept newer ones): ask the others.
+    offers_.erase(from);
+    if (index == wire::kPartManifest && single_request_ && single_request_->peer == from) {
+      single_request_.reset();
+      return Tick();
+    }
+    auto it = in_flight_.find(index);
+    if (it != in_flight_.end() && it->second.peer == from) {
+      in_flight_.erase(it);
+      --load_[from];
+      queue_.insert(queue_.begin(), index);
+    }
+    return phase_ == Phase::kChunks ? Fill(clock_.SteadyMs()) : Status::Ok();
+  }
+  if (index == wire::kPartManifest) {
+    if (phase_ != Phase::kManifest || !single_request_ || single_request_->peer != from) {
+      return Status::Ok();
+    }
+    single_request_.reset();
+    return OnManifest(from, part->data);
+  }
+  if (index == wire::kPartHeader) return Status::Ok();  // never asked by this client
+  return OnChunk(from, index, part->data);
+}
+
+Status StateSync::OnManifest(const p2p::NodeId& from, ByteView data) {
+  if (crypto::Sha256Of(data) != target_->manifest_hash) {
+    Ban(from, "manifest does not hash to the manifest hash it offered");
+    return Tick();
+  }
+  auto manifest = ledger::Manifest::Decode(data);
+  Status s = manifest.ok() ? ledger::VerifyManifest(*manifest, *header_) : manifest.status();
+  if (!s.ok()) {
+    Ban(from, s.message());
+    return Tick();
+  }
+  manifest_bytes_.assign(data.begin(), data.end());
+  return BeginImport();
+}
+
+Status StateSync::BeginImport() {
+  auto import = ledger::SnapshotImport::Begin(std::move(kv_), genesis_, manifest_bytes_, *header_,
+                                              certificate_);
+  if (!import.ok()) return import.status().Wrap("state sync");
+  import_ = std::move(import.value());
+  const ledger::Manifest& m = import_->manifest();
+  queue_ = import_->Missing();
+  std::set<uint32_t> missing(queue_.begin(), queue_.end());
+  total_chunks_ = 0;
+  for (uint32_t i = 0; i < m.slots.size(); ++i) {
+    if (m.slots[i].count == 0) continue;
+    ++total_chunks_;
+    if (!missing.count(i)) {
+      ++done_chunks_;
+      done_bytes_ += m.slots[i].size;
+    }
+  }
+  start_bytes_ = done_bytes_;
+  phase_ = Phase::kChunks;
+  fetch_start_ms_ = last_progress_ms_ = clock_.SteadyMs();
+  Log("node")->info("state sync: fetching {} of {} chunks ({} already in the data dir)",
+                    queue_.size(), total_chunks_, done_chunks_);
+  if (Status s = Fill(fetch_start_ms_); !s.ok()) return s;
+  return MaybeFinish();
+}
+
+Status StateSync::Fill(uint64_t now) {
+  // Timeouts first: re-asked, elsewhere when another peer offers the snapshot.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (now - it->second.sent_ms < options_.part_timeout_ms) {
+      ++it;
+      continue;
+    }
+    Log("node")->info("state sync: chunk {} from peer {} timed out after {} ms; re-asking",
+                      it->first, crypto::ShortHex(it->second.peer), options_.part_timeout_ms);
+    ++counts_.timeouts;
+    if (metrics_) metrics_->OnStateSyncTimeout();
+    tried_[it->first].insert(it->second.peer);
+    --load_[it->second.peer];
+    queue_.insert(queue_.begin(), it->first);
+    it = in_flight_.erase(it);
+  }
+  // Peers that connected (or reconnected) since discovery are asked what they offer, so
+  // every peer with the snapshot shares the work.
+  for (const p2p::NodeId& peer : peers_) {
+    if (banned_.count(peer) || offers_.count(peer)) continue;
+    auto asked = asked_offers_ms_.find(peer);
+    if (asked != asked_offers_ms_.end() && now - asked->second < kReaskOffersMs) continue;
+    if (net_.Send(peer, wire::kGetSnapshots, {}).ok()) asked_offers_ms_[peer] = now;
+  }
+  std::vector<p2p::NodeId> servers = Servers();
+  if (servers.empty()) {
+    if (target_ && !queue_.empty() && now - last_progress_ms_ >= kWaitLogMs) {
+      last_progress_ms_ = now;
+      Log("node")->warn("state sync: no connected peer offers the snapshot at height {}; waiting",
+                        target_->height);
+    }
+    return Status::Ok();
+  }
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    const std::set<p2p::NodeId>& avoid = tried_[*it];
+    std::optional<p2p::NodeId> pick;
+    for (bool allow_tried : {false, true}) {
+      for (const p2p::NodeId& p : servers) {
+        if (load_[p] >= options_.max_in_flight_per_peer) continue;
+        if (!allow_tried && avoid.count(p)) continue;
+        if (!pick || load_[p] < load_[*pick]) pick = p;
+      }
+      if (pick) break;
+    }
+    if (!pick) break;  // every server is full
+    if (!SendPart(*pick, *it, now)) {
+      ++it;
+      continue;
+    }
+    it = queue_.erase(it);
+  }
+  return Status::Ok();
+}
+
+Status StateSync::OnChunk(const p2p::NodeId& from, uint32_t index, ByteView data) {
+  auto it = in_flight_.find(index);
+  const bool queued = std::find(queue_.begin(), queue_.end(), index) != queue_.end();
+  if (it == in_flight_.end() && !queued) return Status::Ok();  // done already, or unasked
+  // Late (after a timeout) or not: whoever sent it answers for it.
+  Status s = import_->AddChunk(index, data);
+  if (!s.ok() && !IsVerdict(s)) return s.Wrap("state sync: writing chunk " + std::to_string(index));
+  if (it != in_flight_.end()) {
+    --load_[it->second.peer];
+    in_flight_.erase(it);
+  }
+  if (!s.ok()) {
+    if (!queued) queue_.insert(queue_.begin(), index);
+    Ban(from, s.message());
+  } else {
+    if (queued) queue_.erase(std::find(queue_.begin(), queue_.end(), index));
+    ++done_chunks_;
+    done_bytes_ += data.size();
+    ++counts_.chunks;
+    if (metrics_) metrics_->OnStateSyncChunk();
+    // One line per chunk, as CometBFT logs each applied chunk: a sync is a rare event.
+    Log("node")->info("state sync: chunk {} ({} bytes) from peer {} written", index, data.size(),
+                      crypto::ShortHex(from));
+  }
+  const uint64_t now = clock_.SteadyMs();
+  if (Status f = Fill(now); !f.ok()) return f;
+  LogProgress(now, /*final=*/false);
+  return MaybeFinish();
+}
+
+void StateSync::LogProgress(uint64_t now, bool final) {
+  if (!final && now - last_progress_ms_ < options_.progress_every_ms) return;
+  last_progress_ms_ = now;
+  const uint64_t total_bytes = target_ ? target_->bytes : 0;
+  const double secs = std::max<double>(0.001, (now - fetch_start_ms_) / 1000.0);
+  const double rate = (done_bytes_ - start_bytes_) / 1e6 / secs;
+  const double left = (total_bytes > done_bytes_ ? total_bytes - done_bytes_ : 0) / 1e6;
+  std::string eta = rate > 0 ? std::to_string(static_cast<uint64_t>(left / rate + 0.5)) + " s"
+                             : std::string("unknown");
+  Log("node")->info("state sync: {}/{} chunks, {:.1f}/{:.1f} MB, {:.1f} MB/s, ETA {}", done_chunks_,
+                    total_chunks_, done_bytes_ / 1e6, total_bytes / 1e6, rate, eta);
+}
+
+Status StateSync::MaybeFinish() {
+  if (phase_ != Phase::kChunks || !queue_.empty() || !in_flight_.empty()) return Status::Ok();
+  const uint64_t now = clock_.SteadyMs();
+  LogProgress(now, /*final=*/true);
+  auto store = import_->Finish();
+  if (!store.ok()) return store.status().Wrap("state sync: finishing the import");
+  import_.reset();
+  store_ = std::move(store.value());
+  Log("node")->info(
+      "state sync: state at height {} restored and its root checked ({} chunks, {:.1f} MB in "
+      "{:.1f} s)",
+      target_->height, total_chunks_, done_bytes_ / 1e6, (now - fetch_start_ms_) / 1000.0);
+  want_height_ = store_->HeadersFrom() - 1;
+  if (want_height_ == 0) {
+    phase_ = Phase::kDone;
+    return Status::Ok();
+  }
+  phase_ = Phase::kBackfill;
+  return AskBackfill();
+}
+
+}  // namespace cairn::node

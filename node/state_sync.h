@@ -1,0 +1,136 @@
+// StateSync: joins a node to the chain from a peer's snapshot instead of replaying every block
+// (docs/design/state-sync.md section 3): discovery (GetSnapshots), trust (a header chain from
+// the operator's trust point down to the snapshot's header), the manifest, chunks fetched in
+// parallel from every peer offering the snapshot and verified one by one (SnapshotImport),
+// Finish, then the header backfill down to height 1. A crashed sync resumes from the import
+// the store holds. Driven by the loop thread (OnMessage, Tick) with a Clock: no thread,
+// socket or timer of its own, so tests run it against in-process peers.
+// Thread-safety: every call on one thread (the loop).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "ledger/chain_store.h"
+#include "node/network.h"
+#include "node/wire.h"
+
+namespace cairn::node {
+
+class NodeMetrics;
+
+class StateSync {
+ public:
+  struct Options {
+    // The operator's trust point (state_sync.trust_height / trust_hash): a block hash read
+    // from a node the operator trusts. Both or neither.
+    uint64_t trust_height = 0;
+    std::optional<crypto::Hash256> trust_hash;
+    uint32_t max_in_flight_per_peer = 4;
+    uint64_t part_timeout_ms = 10'000;
+    // Offers are collected this long after the first one before a snapshot is chosen.
+    uint64_t discovery_ms = 2000;
+    uint64_t progress_every_ms = 2000;
+  };
+
+  // `kv`: the node's empty store, or one with an import in progress (resumed).
+  StateSync(ledger::Block genesis, Options options, std::unique_ptr<ledger::KvStore> kv,
+            Network& net, const Clock& clock);
+  void set_metrics(NodeMetrics* metrics) { metrics_ = metrics; }
+
+  // Reads the import in progress, if any. Error: the store cannot be read.
+  Status Start();
+  void OnPeerConnected(const p2p::NodeId& peer);
+  void OnPeerGone(const p2p::NodeId& peer);
+  // Snapshots, SnapshotPart, Headers. Other types are ignored. An error means the sync cannot
+  // go on (this node's store failed, or no trust can be established): the node must stop.
+  Status OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteView payload);
+  // Asks, re-asks after timeouts, logs progress. Error as OnMessage.
+  Status Tick();
+
+  bool done() const { return phase_ == Phase::kDone; }
+  // After done(): the chain store at the snapshot's height, headers backfilled.
+  std::unique_ptr<ledger::ChainStore> TakeStore() { return std::move(store_); }
+  uint64_t height() const { return target_ ? target_->height : 0; }
+  // Peers dropped for a bad part during this sync.
+  const std::set<p2p::NodeId>& banned() const { return banned_; }
+  struct Counts {
+    uint64_t bad_parts = 0, timeouts = 0, chunks = 0;
+  };
+  // What this sync counted (the node adds them to its metrics, which start after the sync).
+  const Counts& counts() const { return counts_; }
+
+ private:
+  enum class Phase { kDiscover, kTrust, kManifest, kChunks, kBackfill, kDone };
+  struct InFlight {
+    p2p::NodeId peer;
+    uint64_t sent_ms = 0;
+  };
+
+  Status Discover(uint64_t now);
+  Status Choose();
+  Status AskTrust();
+  Status OnHeaders(const p2p::NodeId& from, ByteView payload);
+  Status OnPart(const p2p::NodeId& from, ByteView payload);
+  Status OnHeaderPart(const p2p::NodeId& from, ByteView data);
+  Status OnManifest(const p2p::NodeId& from, ByteView data);
+  Status OnChunk(const p2p::NodeId& from, uint32_t index, ByteView data);
+  Status BeginImport();
+  Status Fill(uint64_t now);
+  Status MaybeFinish();
+  Status AskBackfill();
+  void Ban(const p2p::NodeId& peer, const std::string& why);
+  // Peers offering the target, not banned, still connected; the asked-least first.
+  std::vector<p2p::NodeId> Servers() const;
+  std::optional<p2p::NodeId> PickServer(const std::set<p2p::NodeId>& avoid) const;
+  bool SendPart(const p2p::NodeId& to, uint32_t part, uint64_t now);
+  void LogProgress(uint64_t now, bool final);
+
+  const ledger::Block genesis_;
+  const Options options_;
+  std::unique_ptr<ledger::KvStore> kv_;
+  Network& net_;
+  const Clock& clock_;
+  NodeMetrics* metrics_ = nullptr;
+
+  Phase phase_ = Phase::kDiscover;
+  std::set<p2p::NodeId> peers_;
+  std::map<p2p::NodeId, std::vector<wire::SnapshotOffer>> offers_;
+  std::map<p2p::NodeId, uint64_t> asked_offers_ms_;
+  uint64_t first_offer_ms_ = 0;
+  std::set<p2p::NodeId> banned_;
+  std::optional<wire::SnapshotOffer> target_;
+  std::optional<ledger::SnapshotImport::Pending> resume_;
+
+  // Trust: the header of the target, proven by a hash chain from the trust point.
+  std::optional<ledger::BlockHeader> header_;
+  Bytes certificate_;
+  std::optional<crypto::Hash256> want_hash_;  // the hash the next header down must have
+  uint64_t want_height_ = 0;                  // its height
+  std::optional<InFlight> headers_request_;
+  std::optional<InFlight> single_request_;  // header part or manifest
+  Bytes manifest_bytes_;
+
+  std::unique_ptr<ledger::SnapshotImport> import_;
+  std::vector<uint32_t> queue_;  // chunk indices to ask for, front first
+  std::map<uint32_t, InFlight> in_flight_;
+  std::map<uint32_t, std::set<p2p::NodeId>> tried_;  // who timed out on a chunk
+  std::map<p2p::NodeId, uint32_t> load_;             // parts in flight per peer
+  uint64_t total_chunks_ = 0;
+  uint64_t done_chunks_ = 0;
+  uint64_t done_bytes_ = 0;
+  uint64_t start_bytes_ = 0;  // done_bytes_ when the fetch began (resumed ones excluded)
+  uint64_t fetch_start_ms_ = 0;
+  uint64_t last_progress_ms_ = 0;
+
+  Counts counts_;
+  std::unique_ptr<ledger::ChainStore> store_;
+};
+
+}  // namespace cairn::node
