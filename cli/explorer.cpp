@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/common.h"
+#include "client/client.h"
 #include "crypto/hex.h"
 #include "genesis/genesis.h"
 #include "rpc/ws_client.h"
@@ -268,7 +269,14 @@ Status Blocks(const GlobalOptions& g, const ExplorerOptions& o) {
 std::optional<Status> FollowSubscribed(const GlobalOptions& g, uint64_t* next, uint64_t count,
                                        uint64_t* seen, Clock::time_point deadline,
                                        uint64_t timeout_s, bool* header_printed) {
-  auto ws = rpc::WsClient::Connect(g.rpc_url);
+  // With a --rpc list, the first node that accepts the upgrade serves the subscription.
+  auto urls = client::Client::ParseUrlList(g.rpc_url);
+  if (!urls.ok()) return std::nullopt;
+  Result<rpc::WsClient> ws = Status::Unavailable("no node accepted the WebSocket upgrade");
+  for (const std::string& url : *urls) {
+    ws = rpc::WsClient::Connect(url);
+    if (ws.ok()) break;
+  }
   if (!ws.ok()) return std::nullopt;
   auto sub = ws->Subscribe(Json::array({"newBlocks", Json{{"from_height", *next}}}));
   if (!sub.ok()) return std::nullopt;
