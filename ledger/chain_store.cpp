@@ -993,6 +993,24 @@ Result<std::optional<Block>> ChainStore::BlockByHash(const crypto::Hash256& hash
   return block;
 }
 
+namespace {
+
+// The header inside the block stored under 'B' (or its 'K' body); nullopt when none.
+Result<std::optional<BlockHeader>> HeaderInBlock(const KvStore& kv, uint64_t height) {
+  const std::string at = "block " + std::to_string(height);
+  auto got = ChainStore::BlockBytesAt(kv, height);
+  if (!got.ok()) return got.status().Wrap(at);
+  if (!got.value()) return std::optional<BlockHeader>();
+  auto header = DecodeStoredHeader(**got);
+  if (!header.ok()) return header.status().WithCode(StatusCode::kCorruption).Wrap("stored " + at);
+  if (header->height != height) {
+    return Status::Corruption("stored " + at + " claims height " + std::to_string(header->height));
+  }
+  return std::optional<BlockHeader>(std::move(header.value()));
+}
+
+}  // namespace
+
 Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
   {
     MutexLock lock(&impl_->head_mu);
@@ -1002,10 +1020,12 @@ Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
   }
   const std::string at = "block " + std::to_string(height);
   if (IsPruned(height)) {
-    // Below headers_from the 'P' record is absent: nullopt, as for a height never seen.
+    // Below headers_from the 'P' record is absent: nullopt, as for a height never seen. While
+    // Prune runs, blocks_from moves before its batch lands, so a height just inside the new
+    // floor may still be a whole block under 'B': read it there (below).
     auto got = kv_->Get(HeightKey(kPrunedHeaderPrefix, height));
     if (!got.ok()) return got.status().Wrap("header of " + at);
-    if (!got.value()) return std::optional<BlockHeader>();
+    if (!got.value()) return HeaderInBlock(*kv_, height);
     auto header = BlockHeader::Decode(**got);
     if (!header.ok()) {
       return header.status().WithCode(StatusCode::kCorruption).Wrap("stored header of " + at);
@@ -1016,15 +1036,7 @@ Result<std::optional<BlockHeader>> ChainStore::HeaderAt(uint64_t height) const {
     }
     return std::optional<BlockHeader>(std::move(header.value()));
   }
-  auto got = BlockBytesAt(*kv_, height);
-  if (!got.ok()) return got.status().Wrap(at);
-  if (!got.value()) return std::optional<BlockHeader>();
-  auto header = DecodeStoredHeader(**got);
-  if (!header.ok()) return header.status().WithCode(StatusCode::kCorruption).Wrap("stored " + at);
-  if (header->height != height) {
-    return Status::Corruption("stored " + at + " claims height " + std::to_string(header->height));
-  }
-  return std::optional<BlockHeader>(std::move(header.value()));
+  return HeaderInBlock(*kv_, height);
 }
 
 Result<std::optional<TxLocation>> ChainStore::FindTx(const crypto::Hash256& tx_hash) const {

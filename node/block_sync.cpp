@@ -10,6 +10,10 @@ namespace {
 
 constexpr uint64_t kSyncRequestTimeoutMs = 5000;  // re-ask (maybe another peer) after this
 constexpr uint32_t kSyncBatchBlocks = 128;
+// A peer ahead of us that answered GetBlocks with nothing (it pruned those bodies, or cannot
+// read them) is asked again only after this, or once our head has moved: asking it again at
+// once would be a request loop between the two nodes.
+constexpr uint64_t kLacksRetryMs = 30'000;
 
 }  // namespace
 
@@ -26,6 +30,7 @@ void BlockSync::OnPeerStatus(const p2p::NodeId& from, ByteView payload) {
 
 void BlockSync::OnPeerGone(const p2p::NodeId& peer) {
   peer_heads_.erase(peer);
+  lacks_.erase(peer);
   UpdateBestPeerHeight();
   if (sync_peer_ == peer) sync_peer_.reset();
 }
@@ -49,6 +54,11 @@ void BlockSync::MaybeSync() {
   std::optional<p2p::NodeId> best;
   uint64_t best_height = head;
   for (const auto& [id, h] : peer_heads_) {
+    auto lacks = lacks_.find(id);
+    if (lacks != lacks_.end() && lacks->second.first == head &&
+        now - lacks->second.second < kLacksRetryMs) {
+      continue;
+    }
     if (h.first > best_height) {
       best = id;
       best_height = h.first;
@@ -104,7 +114,20 @@ Result<size_t> BlockSync::OnBlocks(const p2p::NodeId& from, ByteView payload, bo
     }
     ++applied;
   }
-  if (!announced && sync_peer_ == from) sync_peer_.reset();
+  if (!announced && sync_peer_ == from) {
+    sync_peer_.reset();
+    if (blocks->empty()) {
+      const uint64_t head = store_.head().height;
+      if (!lacks_.count(from) || lacks_[from].first != head) {
+        Log("p2p")->warn(
+            "peer {} is ahead but sent no block from {} (pruned below its storage.retain_blocks, "
+            "or unreadable); asking other peers. If every peer has pruned them, this node must "
+            "join by state sync (docs/OPERATIONS.md)",
+            crypto::ShortHex(from), head + 1);
+      }
+      lacks_[from] = {head, clock_.SteadyMs()};
+    }
+  }
   MaybeSync();
   return applied;
 }

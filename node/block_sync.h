@@ -52,6 +52,8 @@ class BlockSync {
   const Clock& clock_;
   std::map<p2p::NodeId, std::pair<uint64_t, crypto::Hash256>> peer_heads_;
   std::optional<p2p::NodeId> sync_peer_;
+  // Peers that answered GetBlocks with nothing: our head then and when (see kLacksRetryMs).
+  std::map<p2p::NodeId, std::pair<uint64_t, uint64_t>> lacks_;
   uint64_t sync_sent_ms_ = 0;
   std::atomic<uint64_t> best_peer_height_{0};  // max of peer_heads_, for other threads
 };

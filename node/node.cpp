@@ -440,6 +440,12 @@ void Node::Route(Loop& loop) {
   p2p::Host& host = loop.net->host();
   auto post = [&loop](const p2p::NodeId& from, p2p::MessageType type, ByteView payload) {
     NodeCore* core = loop.core_ptr.load();
+    // Answers only a state sync asks for: once the core runs nobody asked, so they are dropped
+    // here rather than copied (a part is up to 5 MiB) and queued on the loop thread.
+    if (core != nullptr &&
+        (type == wire::kSnapshots || type == wire::kSnapshotPart || type == wire::kHeaders)) {
+      return;
+    }
     Bytes data(payload.begin(), payload.end());
     if (core == nullptr) {
       // State sync: only its answers matter, and peers' heads for the core to come.

@@ -227,7 +227,7 @@ Status StateSync::AskTrust() {
   if (net_.Send(*peer, wire::kGetHeaders,
                 wire::EncodeGetHeaders({want_height_, static_cast<uint32_t>(count)}))
           .ok()) {
-    headers_request_ = InFlight{*peer, now};
+    headers_request_ = InFlight{*peer, now, want_height_};
   }
   return Status::Ok();
 }
@@ -247,7 +247,7 @@ Status StateSync::AskBackfill() {
   if (net_.Send(*peer, wire::kGetHeaders,
                 wire::EncodeGetHeaders({want_height_, static_cast<uint32_t>(count)}))
           .ok()) {
-    headers_request_ = InFlight{*peer, now};
+    headers_request_ = InFlight{*peer, now, want_height_};
   }
   return Status::Ok();
 }
@@ -282,12 +282,19 @@ Status StateSync::OnMessage(const p2p::NodeId& from, p2p::MessageType type, Byte
 
 Status StateSync::OnHeaders(const p2p::NodeId& from, ByteView payload) {
   if (!headers_request_ || headers_request_->peer != from) return Status::Ok();  // unasked
-  headers_request_.reset();
   auto items = wire::DecodeHeaders(payload);
   if (!items.ok()) {
+    headers_request_.reset();
     Ban(from, "malformed headers: " + items.error());
     return Status::Ok();
   }
+  // A late answer to an earlier request of ours (re-asked of the same peer after a timeout)
+  // starts at another height: not a lie, so it is dropped, not held against the peer.
+  if (!items->empty()) {
+    auto first = ledger::BlockHeader::Decode(items->front().block);
+    if (first.ok() && first->height != headers_request_->from) return Status::Ok();
+  }
+  headers_request_.reset();
   std::vector<std::pair<ledger::BlockHeader, Bytes>> below;
   for (const wire::CertifiedBlockView& item : *items) {
     auto h = ledger::BlockHeader::Decode(item.block);

@@ -71,6 +71,7 @@ class StateSync {
   struct InFlight {
     p2p::NodeId peer;
     uint64_t sent_ms = 0;
+    uint64_t from = 0;  // a GetHeaders request: the first height asked for
   };
 
   Status Discover(uint64_t now);

@@ -98,6 +98,33 @@ TEST_CASE("in-process: an observer that joins late catches up by block sync", "[
   CHECK(net.node(3).core->api().GetStatus().role == "observer");
 }
 
+TEST_CASE("in-process: a node behind peers that pruned the blocks it needs does not ask in a loop",
+          "[node][inproc]") {
+  TestNetwork net(genesis::ConsensusKind::kBft, 4, /*observers=*/1);
+  const size_t observer = 4;
+  for (size_t i = 0; i < 4; ++i) REQUIRE(net.node(i).store->SetRetainBlocks(2).ok());
+  for (size_t i = 0; i < net.size(); ++i) REQUIRE(net.node(i).core->Start().ok());
+  for (size_t i = 0; i < 4; ++i) {
+    for (size_t j = i + 1; j < 4; ++j) net.Connect(i, j);
+  }
+  for (uint64_t round = 0; round < 6; ++round) {
+    SendTransfers(net, 0, round * 2, 2);
+    REQUIRE(
+        net.RunUntil([&] { return BalanceOf(net, 0, net.bob().public_key()) == (round + 1) * 2; }));
+  }
+  REQUIRE(net.node(0).store->BlocksFrom() > 1);  // block 1 is pruned everywhere
+  for (size_t i = 0; i < 4; ++i) net.Connect(i, observer);
+  // 10 s of ticks: each validator is asked once, answers nothing, and is not asked again
+  // before kLacksRetryMs (30 s); before the fix this was a request loop inside one Pump.
+  for (int i = 0; i < 200; ++i) net.Step();
+  CHECK(net.node(observer).store->head().height == 0);
+  CHECK(net.node(observer).halted.ok());
+  const size_t asked = net.hub().sent[{net.id(observer), wire::kGetBlocks}];
+  INFO("GetBlocks sent by the observer: " << asked);
+  CHECK(asked >= 1);
+  CHECK(asked <= 4);
+}
+
 TEST_CASE("in-process: a block breaking a rule is refused and its sender dropped",
           "[node][inproc]") {
   TestNetwork net(genesis::ConsensusKind::kRaft, 3, /*observers=*/1);

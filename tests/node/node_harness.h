@@ -34,7 +34,8 @@ class FakeHub {
   };
   std::deque<Envelope> queue;
   std::set<std::pair<p2p::NodeId, p2p::NodeId>> links;  // both directions present when linked
-  std::vector<std::pair<p2p::NodeId, std::string>> disconnects;  // (peer dropped, why)
+  std::vector<std::pair<p2p::NodeId, std::string>> disconnects;     // (peer dropped, why)
+  std::map<std::pair<p2p::NodeId, p2p::MessageType>, size_t> sent;  // (sender, type) -> count
 
   void Link(const p2p::NodeId& a, const p2p::NodeId& b) {
     links.insert({a, b});
@@ -74,6 +75,7 @@ class FakeNetwork final : public Network {
   FakeNetwork(FakeHub& hub, p2p::NodeId self) : hub_(hub), self_(self) {}
   Status Send(const p2p::NodeId& to, p2p::MessageType type, Bytes payload) override {
     if (!hub_.Linked(self_, to)) return Status::Error("not connected");
+    ++hub_.sent[{self_, type}];
     hub_.queue.push_back({self_, to, type, std::move(payload)});
     return Status::Ok();
   }
