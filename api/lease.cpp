@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "api/errors.h"
 #include "api/methods.h"
 #include "crypto/hex.h"
 #include "ledger/lease.h"
@@ -16,16 +17,6 @@ namespace {
 using rpc::FindParam;
 using rpc::RpcError;
 using rpc::RpcResult;
-
-RpcError BadParams(const std::string& what) {
-  return RpcError{rpc::kInvalidParams, "Invalid params", Json{{"reason", what}}};
-}
-RpcError NotFound(const std::string& what) {
-  return rpc::AppError(kNotFound, "not found", Json{{"reason", "not_found"}, {"detail", what}});
-}
-RpcError Internal(const Status& s) {
-  return RpcError{rpc::kInternalError, "Internal error", Json{{"reason", s.message()}}};
-}
 
 }  // namespace
 

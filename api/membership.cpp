@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/errors.h"
 #include "api/methods.h"
 #include "crypto/hex.h"
 #include "ledger/governance.h"
@@ -19,15 +20,6 @@ namespace {
 using rpc::FindParam;
 using rpc::RpcError;
 using rpc::RpcResult;
-
-RpcError BadParams(const std::string& what) {
-  return RpcError{rpc::kInvalidParams, "Invalid params", Json{{"reason", what}}};
-}
-RpcError NotFound(const std::string& what, std::optional<uint64_t> head = std::nullopt) {
-  Json data{{"reason", "not_found"}, {"detail", what}};
-  if (head) data["head"] = *head;
-  return rpc::AppError(kNotFound, "not found", std::move(data));
-}
 
 // The system records of the state after block `height`, read one key at a time through the
 // node's proof path. Accounts and records are never asked for (governance reads only 0x03

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/errors.h"
 #include "api/lease.h"
 #include "api/membership.h"
 #include "api/tx_proof.h"
@@ -27,15 +28,6 @@ using rpc::RpcResult;
 constexpr size_t kMaxTxsPerCall = 10000;
 constexpr uint64_t kMaxBlocksPerCall = 1000;
 
-RpcError BadParams(const std::string& what) {
-  return RpcError{rpc::kInvalidParams, "Invalid params", Json{{"reason", what}}};
-}
-RpcError NotFound(const std::string& what) {
-  return rpc::AppError(kNotFound, "not found", Json{{"reason", "not_found"}, {"detail", what}});
-}
-RpcError Internal(const Status& s) {
-  return RpcError{rpc::kInternalError, "Internal error", Json{{"reason", s.message()}}};
-}
 // Data this node no longer keeps (storage.retain_blocks): never an empty "not found", and
 // `oldest` says where an archive node is not needed.
 constexpr int kPruned = 1102;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/common.h"
+#include "cli/lease_command.h"
 #include "crypto/hex.h"
 #include "ledger/governance.h"
 
@@ -434,7 +435,7 @@ std::string ReceiptHint(std::string_view result) {
   if (result == "proposal_closed") return "the proposal already executed, failed or is queued";
   if (result == "proposal_expired") return "the proposal passed its expiry; propose it again";
   if (result == "already_approved") return "this key already approved it";
-  return "";
+  return LeaseHint(result);
 }
 
 void AddGovCommands(CLI::App& app, const GlobalOptions& g, Action* action) {

@@ -29,29 +29,6 @@ struct LeaseOptions : SendFlags {
   std::string interval_ms = "500";
 };
 
-std::string LeaseHint(std::string_view result) {
-  if (result == "lease_held") {
-    return "another key holds it (or this key already does: renew it); cairn lease show NAME";
-  }
-  if (result == "bad_ttl") return "--ttl must be 1 to 100000 blocks";
-  if (result == "lease_expired") return "the lease ran out; acquire it again for a new token";
-  if (result == "wrong_token") return "the token is not the lease's current one (cairn lease show)";
-  if (result == "not_holder") return "this key does not hold the lease (any more)";
-  return "";
-}
-
-// Ok unless the answer is a committed tx whose result is not ok.
-Status LeaseReceiptStatus(const Json& out) {
-  if (JsonText(out, "status") != "committed") return Status::Ok();
-  const std::string result = out.contains("receipt") ? JsonText(out["receipt"], "result") : "";
-  if (result == "ok") return Status::Ok();
-  std::string why = "tx " + JsonText(out, "hash") +
-                    " failed: " + (result.empty() ? "no receipt" : result) + " (height " +
-                    JsonText(out, "height") + ", index " + JsonText(out, "index") + ")";
-  if (std::string hint = LeaseHint(result); !hint.empty()) why += ": " + hint;
-  return Status::Error(why);
-}
-
 std::string HolderText(const Json& l) {
   return l.contains("holder") && l["holder"].is_string() ? l["holder"].get<std::string>() : "none";
 }
@@ -153,7 +130,7 @@ Status SendLease(const GlobalOptions& g, const LeaseOptions& o, ledger::Payload 
                           {"expires at", "block " + JsonText(l, "expires_at")}}));
     }
   }
-  return LeaseReceiptStatus(*out);
+  return ReceiptStatus(*out);
 }
 
 Status Watch(const GlobalOptions& g, const LeaseOptions& o) {
@@ -180,6 +157,17 @@ Status Watch(const GlobalOptions& g, const LeaseOptions& o) {
 }
 
 }  // namespace
+
+std::string LeaseHint(std::string_view result) {
+  if (result == "lease_held") {
+    return "another key holds it (or this key already does: renew it); cairn lease show NAME";
+  }
+  if (result == "bad_ttl") return "--ttl must be 1 to 100000 blocks";
+  if (result == "lease_expired") return "the lease ran out; acquire it again for a new token";
+  if (result == "wrong_token") return "the token is not the lease's current one (cairn lease show)";
+  if (result == "not_holder") return "this key does not hold the lease (any more)";
+  return "";
+}
 
 std::string LeaseStateLine(const Json& l) {
   if (!l.is_object() || JsonText(l, "exists") != "true") return "free (never acquired)";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "cli/common.h"
 
@@ -17,5 +18,7 @@ std::string LeaseStateLine(const Json& lease);
 // What changed between two getLease answers of one name: the new state's line, or "" when
 // nothing a user cares about did (holder, token, expires_at, held).
 std::string LeaseChange(const Json& before, const Json& after);
+// What a failed lease receipt means and what to do ("" for other results); ReceiptHint asks it.
+std::string LeaseHint(std::string_view result);
 
 }  // namespace cairn::cli
