@@ -253,11 +253,12 @@ TEST_CASE("every method answers as the recorded transcript", "[api]") {
   rpc::Dispatcher dispatcher;
   REQUIRE(api::RegisterNodeMethods(dispatcher, node).ok());
   CHECK(dispatcher.Methods() ==
-        std::vector<std::string>{"getAccount", "getBlock", "getBlocks", "getEvidence", "getGenesis",
-                                 "getGovernance", "getHeaders", "getLease", "getPeers", "getProof",
-                                 "getProposal", "getRawBlocks", "getRecord", "getStatus",
-                                 "getTransaction", "getTxProof", "getValidators", "listProposals",
-                                 "sendTransaction", "sendTransactions"});
+        std::vector<std::string>{
+            "getAccount",    "getBlock",      "getBlocks",       "getEvidence",
+            "getGenesis",    "getGovernance", "getHeaders",      "getLease",
+            "getPeers",      "getProof",      "getProposal",     "getRawBlocks",
+            "getRecord",     "getStatus",     "getTransaction",  "getTxProof",
+            "getValidators", "listProposals", "sendTransaction", "sendTransactions"});
 
   std::vector<std::string> transcript;
   for (const Json& request : Requests(node)) {

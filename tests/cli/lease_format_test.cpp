@@ -6,7 +6,8 @@
 using namespace cairn;
 using nlohmann::json;
 
-TEST_CASE("lease watch: a line per holder, token, expiry or held change, none otherwise", "[cli][lease]") {
+TEST_CASE("lease watch: a line per holder, token, expiry or held change, none otherwise",
+          "[cli][lease]") {
   const std::string k(64, 'a');
   json never{{"exists", false}, {"holder", nullptr}, {"held", false}, {"token", 0}};
   json held{{"exists", true}, {"holder", k},      {"held", true},
