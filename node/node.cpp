@@ -40,7 +40,8 @@ struct Node::Loop {
   // What the p2p thread routes to: the state sync until it is done, then the core (set once,
   // on the loop thread, before the first message that needs it is posted).
   std::atomic<NodeCore*> core_ptr{nullptr};
-  std::unique_ptr<StateSync> sync;  // loop thread only
+  std::unique_ptr<chain::BlockRules> sync_rules;  // a BFT state sync's light client's
+  std::unique_ptr<StateSync> sync;                // loop thread only
   // Each peer's last Status during the state sync (loop thread): handed to the core when it
   // starts, so block sync knows the peers' heads without waiting for their next commit.
   std::map<p2p::NodeId, Bytes> statuses;
@@ -122,6 +123,10 @@ Status Node::RunStateSync(Loop& loop) {
   o.trust_height = config_.state_sync_trust_height;
   if (!config_.state_sync_trust_hash.empty()) {
     o.trust_hash = crypto::Hash256::FromHex(config_.state_sync_trust_hash);
+  }
+  if (genesis_.consensus == genesis::ConsensusKind::kBft) {
+    loop.sync_rules = std::make_unique<chain::BlockRules>(genesis_);
+    o.rules = loop.sync_rules.get();
   }
   loop.sync =
       std::make_unique<StateSync>(genesis_.Block0(), o, std::move(sync_kv_), *loop.net, clock_);
@@ -442,10 +447,9 @@ void Node::Route(Loop& loop) {
     NodeCore* core = loop.core_ptr.load();
     // Answers only a state sync asks for: once the core runs nobody asked, so they are dropped
     // here rather than copied (a part is up to 5 MiB) and queued on the loop thread.
-    if (core != nullptr &&
-        (type == wire::kSnapshots || type == wire::kSnapshotPart || type == wire::kHeaders)) {
-      return;
-    }
+    const bool sync_answer = type == wire::kSnapshots || type == wire::kSnapshotPart ||
+                             type == wire::kHeaders || type == wire::kValidators;
+    if (core != nullptr && sync_answer) return;
     Bytes data(payload.begin(), payload.end());
     if (core == nullptr) {
       // State sync: only its answers matter, and peers' heads for the core to come.
@@ -459,9 +463,7 @@ void Node::Route(Loop& loop) {
         });
         return;
       }
-      if (type != wire::kSnapshots && type != wire::kSnapshotPart && type != wire::kHeaders) {
-        return;
-      }
+      if (!sync_answer) return;
       boost::asio::post(loop.io, [&loop, from, type, data = std::move(data)] {
         if (loop.sync && !loop.sync->done()) loop.HaltIf(loop.sync->OnMessage(from, type, data));
       });
@@ -483,7 +485,7 @@ void Node::Route(Loop& loop) {
        {wire::kTxs, wire::kGetBlocks, wire::kBlocks, wire::kNewBlock, wire::kConsensus,
         wire::kCompactConsensus, wire::kGetBlockTxs, wire::kBlockTxs, wire::kStatus,
         wire::kGetSnapshots, wire::kSnapshots, wire::kGetSnapshotPart, wire::kSnapshotPart,
-        wire::kGetHeaders, wire::kHeaders}) {
+        wire::kGetHeaders, wire::kHeaders, wire::kGetValidators, wire::kValidators}) {
     host.SetHandler(t, post);
   }
   host.SetPeerHandlers(

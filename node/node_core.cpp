@@ -3,6 +3,7 @@
 #include <random>
 
 #include "node/logging.h"
+#include "node/set_history.h"
 #include "node/wire.h"
 
 namespace cairn::node {
@@ -67,6 +68,15 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
                                   [this] { NotifyArrival(); }}),
       snapshotter_(SnapshotOptions(config), store, clock) {
   snapshotter_.set_metrics(&metrics_);
+  // set(height) for a joiner's light client: the sets in memory, then every set this node has
+  // seen (node/set_history.h), matched by the header's validators_hash either way.
+  snapshotter_.set_validators_of([this](uint64_t height) -> std::vector<ledger::Member> {
+    std::vector<ledger::Member> set = membership_.ValidatorsOf(height);
+    if (!set.empty()) return set;
+    auto header = store_.HeaderAt(height);
+    if (!header.ok() || !header->has_value()) return {};
+    return FindSet(store_.kv(), (*header)->validators_hash).value_or(std::vector<ledger::Member>{});
+  });
   // The snapshotter pins the store right after the commit, before anything else runs on the
   // loop: the pin is exactly the state after that block.
   acceptor_.set_commit_observer([this](const ledger::Block& block, const crypto::Hash256& hash,
@@ -103,6 +113,7 @@ Status NodeCore::Start() {
   }
   membership_.Refresh();
   followed_ = membership_.Get();
+  if (Status s = RememberSets(*followed_); !s.ok()) return s;
   net_.FollowMembers(followed_->Allowed(), followed_->Dial(key_.public_key()));
   self_id_ = FindSelf();
   if (!self_id_) return Status::Ok();  // observers follow by block sync
@@ -126,6 +137,15 @@ std::optional<consensus::ReplicaId> NodeCore::FindSelf() const {
   return m->id;
 }
 
+Status NodeCore::RememberSets(const Membership::Snapshot& snap) {
+  for (const std::vector<ledger::Member>* set : {&snap.next, &snap.after}) {
+    if (Status s = RememberSet(store_.kv(), *set); !s.ok()) {
+      return s.Wrap("storing a validator set (set history)");
+    }
+  }
+  return Status::Ok();
+}
+
 Status NodeCore::FollowMembers() {
   membership_.Refresh();
   if (engine_open_ && !driver_.running() && driver_.signing_floor() == 0) {
@@ -139,6 +159,7 @@ Status NodeCore::FollowMembers() {
                        snap->after != followed_->after || snap->members != followed_->members;
   followed_ = snap;
   if (!changed) return Status::Ok();
+  if (Status s = RememberSets(*snap); !s.ok()) return s;
   net_.FollowMembers(snap->Allowed(), snap->Dial(key_.public_key()));
   if (genesis_.consensus == genesis::ConsensusKind::kSolo) return Status::Ok();
   if (!engine_open_) {
@@ -228,6 +249,7 @@ NodeCore::Lane NodeCore::LaneOf(p2p::MessageType type) {
     case wire::kGetSnapshots:
     case wire::kGetSnapshotPart:
     case wire::kGetHeaders:
+    case wire::kGetValidators:
       return Lane::kWorker;
     default:
       return Lane::kLoop;
@@ -248,6 +270,7 @@ Status NodeCore::OnMessage(const p2p::NodeId& from, p2p::MessageType type, ByteV
     case wire::kGetSnapshots:
     case wire::kGetSnapshotPart:
     case wire::kGetHeaders:
+    case wire::kGetValidators:
       snapshotter_.Serve(net_, from, type, payload);
       return Status::Ok();
     case wire::kStatus:

@@ -111,6 +111,8 @@ class NodeCore {
   // Loop lane, after blocks may have been applied: follows the member set (allowlist, dials,
   // this node entering, leaving or being re-keyed). Error: halt.
   Status FollowMembers();
+  // Keeps the sets `snap` names in the store's set history (node/set_history.h).
+  Status RememberSets(const Membership::Snapshot& snap);
   // Any thread: transactions were admitted.
   void NotifyArrival() const {
     if (solo_validator_ && arrival_wake_) arrival_wake_();

@@ -289,6 +289,15 @@ void Snapshotter::Serve(Network& net, const p2p::NodeId& from, p2p::MessageType 
       ServeHeaders(net, from, *req);
       return;
     }
+    case wire::kGetValidators: {
+      auto height = wire::DecodeGetValidators(payload);
+      if (!height.ok()) {
+        net.Disconnect(from, "malformed validators request: " + height.error());
+        return;
+      }
+      ServeValidators(net, from, *height);
+      return;
+    }
     default:
       return;
   }
@@ -350,6 +359,21 @@ void Snapshotter::ServeHeaders(Network& net, const p2p::NodeId& from, const wire
   }
   (void)Spend(from, bytes, /*part=*/false);
   (void)net.Send(from, wire::kHeaders, wire::EncodeHeaders(out));
+}
+
+void Snapshotter::ServeValidators(Network& net, const p2p::NodeId& from, uint64_t height) {
+  // One part of the budget, as a header page: reading an old set may read the state tree.
+  if (!Spend(from, 0, /*part=*/true)) return Drop(from, "validator sets");
+  wire::ValidatorsAnswer a{height, false, {}};
+  if (validators_of_ && height >= 1 && height <= store_.head().height + 1) {
+    for (const ledger::Member& m : validators_of_(height)) {
+      a.set.push_back({m.id, m.consensus_key});
+    }
+    a.found = !a.set.empty() && a.set.size() <= wire::kMaxValidators;
+    if (!a.found) a.set.clear();
+  }
+  (void)Spend(from, a.set.size() * 36, /*part=*/false);
+  (void)net.Send(from, wire::kValidators, wire::EncodeValidators(a));
 }
 
 }  // namespace cairn::node

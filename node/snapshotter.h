@@ -1,6 +1,7 @@
 // Snapshotter: takes a state snapshot every `snapshot.interval` blocks into
 // <data_dir>/snapshots/<h>/ and serves the newest ones to peers (GetSnapshots, GetSnapshotPart,
-// and GetHeaders for their header backfill) with per-peer token buckets
+// GetHeaders for their header backfill, GetValidators for a BFT joiner's light client) with
+// per-peer token buckets
 // (docs/design/state-sync.md section 3, docs/P2P.md "Snapshots and state sync").
 // Thread-safety: OnCommitted runs on the loop thread (it only pins the store and posts); the
 // build runs on whatever `post` hands it (Node: the `snapshot` thread); Serve runs on the
@@ -20,6 +21,7 @@
 #include "base/mutex.h"
 #include "base/rate_limit.h"
 #include "ledger/chain_store.h"
+#include "ledger/governance.h"
 #include "ledger/snapshot.h"
 #include "node/network.h"
 #include "node/wire.h"
@@ -46,6 +48,9 @@ class Snapshotter {
   };
   // Runs a build job off the loop thread. Null: run it inline (tests).
   using Post = std::function<void(std::function<void()>)>;
+  // set(height) by id as this node knows it (Membership::ValidatorsOf, history included);
+  // empty when it does not (pruned below it). Must be thread-safe: the worker lane calls it.
+  using ValidatorsOf = std::function<std::vector<ledger::Member>(uint64_t height)>;
 
   Snapshotter(Options options, const ledger::ChainStore& store, const Clock& clock);
 
@@ -54,14 +59,15 @@ class Snapshotter {
   Status Open();
   void set_post(Post post) { post_ = std::move(post); }
   void set_metrics(NodeMetrics* metrics) { metrics_ = metrics; }
+  void set_validators_of(ValidatorsOf f) { validators_of_ = std::move(f); }
 
   // Loop lane, right after block `height` committed: at a multiple of the interval, pins the
   // store (microseconds) and posts the build, unless one is still running (then skipped,
   // logged and counted).
   void OnCommitted(const ledger::BlockHeader& header);
 
-  // Worker lane: answers GetSnapshots, GetSnapshotPart and GetHeaders. A malformed request
-  // disconnects the peer; one over the peer's budget is dropped (the asker times out and
+  // Worker lane: answers GetSnapshots, GetSnapshotPart, GetHeaders and GetValidators. A malformed
+  // request disconnects the peer; one over the peer's budget is dropped (the asker times out and
   // asks elsewhere) and counted.
   void Serve(Network& net, const p2p::NodeId& from, p2p::MessageType type, ByteView payload);
 
@@ -91,6 +97,7 @@ class Snapshotter {
   void ServeList(Network& net, const p2p::NodeId& from);
   void ServePart(Network& net, const p2p::NodeId& from, const wire::PartRef& ref);
   void ServeHeaders(Network& net, const p2p::NodeId& from, const wire::GetHeaders& req);
+  void ServeValidators(Network& net, const p2p::NodeId& from, uint64_t height);
   void Drop(const p2p::NodeId& from, const char* what);
   std::string DirOf(uint64_t height) const;
 
@@ -98,6 +105,7 @@ class Snapshotter {
   const ledger::ChainStore& store_;
   const Clock& clock_;
   Post post_;
+  ValidatorsOf validators_of_;
   NodeMetrics* metrics_ = nullptr;
   std::atomic<bool> busy_{false};
   std::atomic<uint64_t> dropped_{0};

@@ -4,6 +4,7 @@
 
 #include "node/logging.h"
 #include "node/metrics.h"
+#include "node/set_history.h"
 
 namespace cairn::node {
 namespace {
@@ -36,6 +37,13 @@ Status StateSync::Start() {
         resume_->header.height);
     return Status::Ok();
   }
+  if (light()) {
+    Log("node")->info(
+        "state sync: no trust point given: a snapshot's header will be proven by its commit "
+        "certificate from the genesis validator set, following set changes; asking peers for "
+        "snapshots");
+    return Status::Ok();
+  }
   if (!options_.trust_hash) {
     return Status::InvalidArgument(
         "state sync needs a trust point: set state_sync.trust_height and state_sync.trust_hash "
@@ -65,6 +73,7 @@ void StateSync::OnPeerGone(const p2p::NodeId& peer) {
   load_.erase(peer);
   if (headers_request_ && headers_request_->peer == peer) headers_request_.reset();
   if (single_request_ && single_request_->peer == peer) single_request_.reset();
+  if (set_request_ && set_request_->peer == peer) set_request_.reset();
 }
 
 void StateSync::Ban(const p2p::NodeId& peer, const std::string& why) {
@@ -109,10 +118,30 @@ std::optional<p2p::NodeId> StateSync::PickServer(const std::set<p2p::NodeId>& av
 
 Status StateSync::Tick() {
   const uint64_t now = clock_.SteadyMs();
+  if (phase_ == Phase::kTrust || phase_ == Phase::kManifest) {
+    // Every peer offering the target was dropped or left (a made-up offer, a snapshot it
+    // deleted): after a part timeout, choose another snapshot instead of waiting forever.
+    if (!Servers().empty()) {
+      stuck_since_ms_ = 0;
+    } else if (stuck_since_ms_ == 0) {
+      stuck_since_ms_ = now;
+    } else if (now - stuck_since_ms_ >= options_.part_timeout_ms) {
+      return Rediscover("no connected peer that offered it can prove or serve it");
+    }
+  }
   switch (phase_) {
     case Phase::kDiscover:
       return Discover(now);
     case Phase::kTrust:
+      if (light()) {
+        auto late = [&](const std::optional<InFlight>& r) {
+          return r && now - r->sent_ms >= options_.part_timeout_ms;
+        };
+        if ((!headers_request_ && !set_request_) || late(headers_request_) || late(set_request_)) {
+          return AskLight();
+        }
+        return Status::Ok();
+      }
       if (!headers_request_ || now - headers_request_->sent_ms >= options_.part_timeout_ms) {
         return AskTrust();
       }
@@ -163,7 +192,10 @@ Status StateSync::Choose() {
   for (const auto& [peer, offers] : offers_) {
     if (banned_.count(peer)) continue;
     for (const wire::SnapshotOffer& o : offers) {
-      if (want ? o.manifest_hash != *want : o.height > options_.trust_height) continue;
+      if (rejected_.count({o.height, o.manifest_hash})) continue;
+      if (want ? o.manifest_hash != *want : (!light() && o.height > options_.trust_height)) {
+        continue;
+      }
       auto& e = seen[{o.height, o.manifest_hash}];
       e.first = o;
       ++e.second;
@@ -177,6 +209,8 @@ Status StateSync::Choose() {
             "state sync: no peer offers the snapshot at height {} this data dir was importing; "
             "waiting (to start over, empty the data dir)",
             resume_->header.height);
+      } else if (light()) {
+        Log("node")->info("state sync: no peer offers a snapshot yet; waiting");
       } else {
         Log("node")->info(
             "state sync: no peer offers a snapshot at or below the trust height {} yet; waiting",
@@ -210,6 +244,12 @@ Status StateSync::Choose() {
     return BeginImport();
   }
   phase_ = Phase::kTrust;
+  stuck_since_ms_ = 0;
+  if (light()) {
+    light_ = std::make_unique<LightTrust>(*options_.rules, genesis_.header, target_->height);
+    page_ = LightTrust::kPage;
+    return AskLight();
+  }
   want_height_ = options_.trust_height;
   want_hash_ = options_.trust_hash;
   return AskTrust();
@@ -275,6 +315,8 @@ Status StateSync::OnMessage(const p2p::NodeId& from, p2p::MessageType type, Byte
       return OnHeaders(from, payload);
     case wire::kSnapshotPart:
       return OnPart(from, payload);
+    case wire::kValidators:
+      return OnValidators(from, payload);
     default:
       return Status::Ok();
   }
@@ -295,6 +337,19 @@ Status StateSync::OnHeaders(const p2p::NodeId& from, ByteView payload) {
     if (first.ok() && first->height != headers_request_->from) return Status::Ok();
   }
   headers_request_.reset();
+  if (phase_ == Phase::kTrust && light()) {
+    std::vector<LightTrust::Certified> got;
+    for (const wire::CertifiedBlockView& item : *items) {
+      auto h = ledger::BlockHeader::Decode(item.block);
+      if (!h.ok()) {
+        Ban(from, "undecodable header: " + h.error());
+        return AskLight();
+      }
+      got.emplace_back(std::move(h.value()),
+                       Bytes(item.certificate.begin(), item.certificate.end()));
+    }
+    return OnLightHeaders(from, std::move(got));
+  }
   std::vector<std::pair<ledger::BlockHeader, Bytes>> below;
   for (const wire::CertifiedBlockView& item : *items) {
     auto h = ledger::BlockHeader::Decode(item.block);
@@ -545,6 +600,14 @@ Status StateSync::MaybeFinish() {
   if (!store.ok()) return store.status().Wrap("state sync: finishing the import");
   import_.reset();
   store_ = std::move(store.value());
+  if (light_) {
+    // The sets the light client proved, so this node can answer the next joiner's walk.
+    for (const std::vector<ledger::Member>& set : light_->followed()) {
+      if (Status s = RememberSet(store_->kv(), set); !s.ok()) {
+        return s.Wrap("state sync: storing a validator set");
+      }
+    }
+  }
   Log("node")->info(
       "state sync: state at height {} restored and its root checked ({} chunks, {:.1f} MB in "
       "{:.1f} s)",
@@ -556,6 +619,167 @@ Status StateSync::MaybeFinish() {
   }
   phase_ = Phase::kBackfill;
   return AskBackfill();
+}
+
+Status StateSync::AskLight() {
+  const uint64_t now = clock_.SteadyMs();
+  const LightTrust::Need need = light_->next();
+  if (need.kind == LightTrust::Need::Kind::kSet) {
+    if (set_request_ && set_request_->peer != p2p::NodeId()) {
+      set_lacking_.insert(set_request_->peer);  // timed out: as good as "not found"
+    }
+    set_request_.reset();
+    // Any peer may hold the set, not only those offering the snapshot; those first.
+    std::vector<p2p::NodeId> order = Servers();
+    for (const p2p::NodeId& p : peers_) {
+      if (std::find(order.begin(), order.end(), p) == order.end()) order.push_back(p);
+    }
+    for (const p2p::NodeId& p : order) {
+      if (banned_.count(p) || set_lacking_.count(p) || !net_.IsConnected(p)) continue;
+      if (net_.Send(p, wire::kGetValidators, wire::EncodeGetValidators(need.set_height)).ok()) {
+        set_request_ = InFlight{p, now, need.set_height};
+        return Status::Ok();
+      }
+    }
+    if (now - last_progress_ms_ >= kWaitLogMs) {
+      last_progress_ms_ = now;
+      Log("node")->warn(
+          "state sync: no connected peer holds set({}) (SetHash {}), which the certified "
+          "header {} names: its validator set history is not kept there; waiting (or give "
+          "state_sync.trust_height and trust_hash)",
+          need.set_height, crypto::ShortHex(need.set_hash), light_->trusted_height());
+    }
+    // Everyone is asked again after a part timeout, not in a tight loop.
+    set_lacking_.clear();
+    set_request_ = InFlight{p2p::NodeId(), now, need.set_height};
+    return Status::Ok();
+  }
+  if (need.kind != LightTrust::Need::Kind::kHeaders) return Status::Ok();
+  std::set<p2p::NodeId> avoid;
+  if (headers_request_) avoid.insert(headers_request_->peer);
+  headers_request_.reset();
+  auto peer = PickServer(avoid);
+  if (!peer) return Status::Ok();
+  const uint64_t count = std::min<uint64_t>(page_, need.high - need.low + 1);
+  const uint64_t top = need.low + count - 1;
+  if (net_.Send(*peer, wire::kGetHeaders,
+                wire::EncodeGetHeaders({top, static_cast<uint32_t>(count)}))
+          .ok()) {
+    headers_request_ = InFlight{*peer, now, top};
+  }
+  return Status::Ok();
+}
+
+Status StateSync::OnLightHeaders(const p2p::NodeId& from,
+                                 std::vector<LightTrust::Certified> descending) {
+  const uint64_t now = clock_.SteadyMs();
+  if (descending.empty()) {
+    // It lacks them (pruned headers): another peer in a second, not in a tight loop.
+    headers_request_ =
+        InFlight{from, now + 1000 - std::min<uint64_t>(now + 1000, options_.part_timeout_ms)};
+    return Status::Ok();
+  }
+  for (size_t i = 1; i < descending.size(); ++i) {
+    if (descending[i].first.height + i != descending.front().first.height) {
+      Ban(from, "headers are not consecutive heights down from the one asked");
+      return AskLight();
+    }
+  }
+  std::reverse(descending.begin(), descending.end());
+  const LightTrust::Need need = light_->next();
+  if (need.kind != LightTrust::Need::Kind::kHeaders) return Status::Ok();
+  if (descending.front().first.height > need.low) {
+    // A short answer (the 4 MiB bound): from now on, pages of what fits.
+    page_ = std::max<uint64_t>(1, descending.size());
+    return AskLight();
+  }
+  Status s = light_->AddHeaders(descending);
+  if (!s.ok()) {
+    Ban(from, s.message());
+    return AskLight();
+  }
+  if (light_->next().kind == LightTrust::Need::Kind::kSet) {
+    change_from_ = from;
+    Log("node")->info("state sync: the validator set changes at {}: asking for it",
+                      light_->next().set_height);
+  }
+  if (light_->done()) return Trusted();
+  return AskLight();
+}
+
+Status StateSync::OnValidators(const p2p::NodeId& from, ByteView payload) {
+  auto answer = wire::DecodeValidators(payload);
+  if (!answer.ok()) {
+    Ban(from, "malformed validators: " + answer.error());
+    return Status::Ok();
+  }
+  if (phase_ != Phase::kTrust || !light_ || !set_request_ || set_request_->peer != from ||
+      answer->height != set_request_->from) {
+    return Status::Ok();  // unasked, or late
+  }
+  set_request_.reset();
+  if (!answer->found) {
+    set_lacking_.insert(from);
+    return AskLight();
+  }
+  std::vector<ledger::Member> set;
+  for (const wire::SetMember& m : answer->set) {
+    ledger::Member member;
+    member.id = m.id;
+    member.consensus_key = m.consensus_key;
+    set.push_back(std::move(member));
+  }
+  Status s = light_->AddSet(answer->height, std::move(set));
+  if (!s.ok()) {
+    if (s.code() != StatusCode::kRejected) return Status::Ok();
+    if (light_->blame_headers()) {
+      Ban(change_from_, s.message());
+    } else {
+      Ban(from, s.message());
+    }
+    return AskLight();
+  }
+  set_lacking_.clear();
+  Log("node")->info("state sync: followed the validator set change at {} ({} validators)",
+                    answer->height, answer->set.size());
+  if (light_->done()) return Trusted();
+  return AskLight();
+}
+
+Status StateSync::Trusted() {
+  header_ = light_->proven().first;
+  certificate_ = light_->proven().second;
+  Log("node")->info(
+      "state sync: header {} proven by its commit certificate from the genesis validator set "
+      "({} headers fetched, {} certificates checked, {} set change(s) followed)",
+      header_->height, light_->headers_seen(), light_->certificates_checked(),
+      light_->followed().size());
+  headers_request_.reset();
+  set_request_.reset();
+  phase_ = Phase::kManifest;
+  stuck_since_ms_ = 0;
+  return Tick();
+}
+
+Status StateSync::Rediscover(const std::string& why) {
+  Log("node")->warn(
+      "state sync: giving up on the snapshot at height {} (manifest {}): {}; choosing another",
+      target_->height, crypto::ShortHex(target_->manifest_hash), why);
+  rejected_.insert({target_->height, target_->manifest_hash});
+  target_.reset();
+  header_.reset();
+  certificate_.clear();
+  light_.reset();
+  headers_request_.reset();
+  single_request_.reset();
+  set_request_.reset();
+  set_lacking_.clear();
+  offers_.clear();
+  asked_offers_ms_.clear();
+  first_offer_ms_ = 0;
+  stuck_since_ms_ = 0;
+  phase_ = Phase::kDiscover;
+  return Status::Ok();
 }
 
 }  // namespace cairn::node

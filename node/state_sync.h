@@ -1,6 +1,7 @@
 // StateSync: joins a node to the chain from a peer's snapshot instead of replaying every block
 // (docs/design/state-sync.md section 3): discovery (GetSnapshots), trust (a header chain from
-// the operator's trust point down to the snapshot's header), the manifest, chunks fetched in
+// the operator's trust point down to the snapshot's header, or on a BFT chain without one, the
+// header's certificate checked from the genesis set by LightTrust), the manifest, chunks fetched in
 // parallel from every peer offering the snapshot and verified one by one (SnapshotImport),
 // Finish, then the header backfill down to height 1. A crashed sync resumes from the import
 // the store holds. Driven by the loop thread (OnMessage, Tick) with a Clock: no thread,
@@ -17,7 +18,9 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "chain/block_rules.h"
 #include "ledger/chain_store.h"
+#include "node/light_trust.h"
 #include "node/network.h"
 #include "node/wire.h"
 
@@ -32,6 +35,9 @@ class StateSync {
     // from a node the operator trusts. Both or neither.
     uint64_t trust_height = 0;
     std::optional<crypto::Hash256> trust_hash;
+    // A BFT chain's rules (outliving this): without a trust point, the snapshot's header is
+    // proven by its certificate from the genesis set (LightTrust). Null on solo and Raft.
+    const chain::BlockRules* rules = nullptr;
     uint32_t max_in_flight_per_peer = 4;
     uint64_t part_timeout_ms = 10'000;
     // Offers are collected this long after the first one before a snapshot is chosen.
@@ -77,6 +83,14 @@ class StateSync {
   Status Discover(uint64_t now);
   Status Choose();
   Status AskTrust();
+  bool light() const { return !options_.trust_hash && options_.rules != nullptr; }
+  Status AskLight();
+  Status OnLightHeaders(const p2p::NodeId& from, std::vector<LightTrust::Certified> descending);
+  Status OnValidators(const p2p::NodeId& from, ByteView payload);
+  Status Trusted();  // light_ proved the target header
+  // Back to discovery, never choosing `target_` again in this sync: its offerers cannot
+  // prove or serve it (a made-up or vanished snapshot).
+  Status Rediscover(const std::string& why);
   Status OnHeaders(const p2p::NodeId& from, ByteView payload);
   Status OnPart(const p2p::NodeId& from, ByteView payload);
   Status OnHeaderPart(const p2p::NodeId& from, ByteView data);
@@ -107,6 +121,8 @@ class StateSync {
   uint64_t first_offer_ms_ = 0;
   std::set<p2p::NodeId> banned_;
   std::optional<wire::SnapshotOffer> target_;
+  std::set<std::pair<uint64_t, crypto::Hash256>> rejected_;  // offers given up on
+  uint64_t stuck_since_ms_ = 0;  // trust or manifest phase with no peer to ask: since when
   std::optional<ledger::SnapshotImport::Pending> resume_;
 
   // Trust: the header of the target, proven by a hash chain from the trust point.
@@ -116,6 +132,13 @@ class StateSync {
   uint64_t want_height_ = 0;                  // its height
   std::optional<InFlight> headers_request_;
   std::optional<InFlight> single_request_;  // header part or manifest
+  // Light trust (BFT without a trust point): the walk, its pending set request (`from` is the
+  // height), the peers that lacked that set, the page size that fits one answer.
+  std::unique_ptr<LightTrust> light_;
+  std::optional<InFlight> set_request_;
+  std::set<p2p::NodeId> set_lacking_;
+  p2p::NodeId change_from_;  // who sent the header naming the set asked for
+  uint64_t page_ = LightTrust::kPage;
   Bytes manifest_bytes_;
 
   std::unique_ptr<ledger::SnapshotImport> import_;

@@ -254,4 +254,51 @@ Result<std::vector<CertifiedBlockView>> DecodeHeaders(ByteView b) {
   return out;
 }
 
+Bytes EncodeGetValidators(uint64_t height) {
+  codec::Writer w;
+  w.U64(height);
+  return w.Take();
+}
+
+Result<uint64_t> DecodeGetValidators(ByteView b) {
+  codec::Reader r(b, "get validators");
+  uint64_t height = 0;
+  r.U64(&height, "height");
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return height;
+}
+
+Bytes EncodeValidators(const ValidatorsAnswer& a) {
+  codec::Writer w;
+  w.U64(a.height).U8(a.found ? 1 : 0).U32(static_cast<uint32_t>(a.set.size()));
+  for (const SetMember& m : a.set) w.U32(m.id).Fixed(m.consensus_key);
+  return w.Take();
+}
+
+Result<ValidatorsAnswer> DecodeValidators(ByteView b) {
+  codec::Reader r(b, "validators");
+  ValidatorsAnswer a;
+  uint8_t found = 0;
+  r.U64(&a.height, "height");
+  if (r.U8(&found, "found") && found > 1) r.Fail("found", "must be 0 or 1");
+  a.found = found == 1;
+  uint32_t count = 0;
+  // Each member takes 36 bytes: a count the payload cannot hold is refused before allocating.
+  if (r.Count(&count, "count", 36, kMaxValidators) && !a.found && count != 0) {
+    r.Fail("count", "must be 0 when found is 0");
+  }
+  for (uint32_t i = 0; r.ok() && i < count; ++i) {
+    SetMember m;
+    r.U32(&m.id, "id");
+    r.Fixed(&m.consensus_key, "consensus_key");
+    if (r.ok() && !a.set.empty() && m.id <= a.set.back().id) {
+      r.Fail("id", "ids must be strictly increasing");
+    }
+    if (r.ok()) a.set.push_back(m);
+  }
+  if (r.ok() && a.found && a.set.empty()) r.Fail("count", "a found set has at least one member");
+  if (::cairn::Status s = r.Finish(); !s.ok()) return s;
+  return a;
+}
+
 }  // namespace cairn::node::wire

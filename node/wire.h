@@ -7,6 +7,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
+#include "crypto/ed25519.h"
 #include "crypto/sha256.h"
 #include "p2p/message.h"
 
@@ -24,6 +25,9 @@ inline constexpr p2p::MessageType kGetSnapshotPart = 0x36;
 inline constexpr p2p::MessageType kSnapshotPart = 0x37;
 inline constexpr p2p::MessageType kGetHeaders = 0x38;
 inline constexpr p2p::MessageType kHeaders = 0x39;
+// A validator set of a past height, for a BFT light client following set changes.
+inline constexpr p2p::MessageType kGetValidators = 0x3a;
+inline constexpr p2p::MessageType kValidators = 0x3b;
 inline constexpr p2p::MessageType kConsensus = 0x50;  // an engine's own message bytes
 // An engine message whose blocks travel as transaction hashes, and the fetch of what the
 // receiver lacks (node/compact_blocks.h).
@@ -132,5 +136,25 @@ inline constexpr size_t kMaxHeadersBytes = 4u << 20;
 // Each item's `block` field carries a header encoding.
 Bytes EncodeHeaders(const std::vector<CertifiedBlock>& headers);
 Result<std::vector<CertifiedBlockView>> DecodeHeaders(ByteView b);
+
+// GetValidators := height:u64                    set(height), the validators by id
+// Validators    := height:u64 found:u8 count:u32 (<= 1024) (id:u32 consensus_key:fixed[32])^count
+//                  ids strictly increasing; found 0 (count 0): the server does not hold set(height)
+//                  (a pruned or state-synced node keeps no set history below its oldest state)
+inline constexpr uint32_t kMaxValidators = 1024;  // ledger::kMaxMembers
+struct SetMember {
+  uint32_t id = 0;
+  crypto::PublicKey consensus_key;
+  bool operator==(const SetMember&) const = default;
+};
+struct ValidatorsAnswer {
+  uint64_t height = 0;
+  bool found = false;
+  std::vector<SetMember> set;
+};
+Bytes EncodeGetValidators(uint64_t height);
+Result<uint64_t> DecodeGetValidators(ByteView b);
+Bytes EncodeValidators(const ValidatorsAnswer& a);
+Result<ValidatorsAnswer> DecodeValidators(ByteView b);
 
 }  // namespace cairn::node::wire

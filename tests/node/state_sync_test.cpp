@@ -8,8 +8,11 @@
 #include <fstream>
 #include <random>
 
+#include "chain/block_rules.h"
+#include "node/set_history.h"
 #include "node/snapshotter.h"
 #include "node/state_sync.h"
+#include "tests/kit/bft_changing_chain.h"
 #include "tests/kit/chain_fixture.h"
 #include "tests/kit/temp_dir.h"
 #include "tests/node/node_harness.h"
@@ -25,8 +28,17 @@ constexpr uint64_t kSnapshotHeight = 4;
 constexpr uint64_t kHead = 6;
 
 // A chain of kHead blocks over many accounts; three servers snapshot it at kSnapshotHeight.
+// Or (Chain::kBft) testkit::ChangingChain, a BFT chain of 7 blocks whose validator set changes
+// at 3 and 6, snapshotted at its head, whose servers answer GetValidators from its sets.
 struct World {
-  enum class Mode { kHonest, kMute };  // kMute: answers everything but snapshot parts
+  enum class Chain { kSolo, kBft };
+  enum class Mode {
+    kHonest,
+    kMute,       // answers everything but snapshot parts
+    kFakeOffer,  // also offers a snapshot at kHead it does not have
+    kLyingSets,  // answers GetValidators with another set than asked
+    kNoSets,     // keeps no set history: every GetValidators is "not found"
+  };
   struct Server {
     p2p::NodeId id;
     std::unique_ptr<FakeNetwork> net;
@@ -35,9 +47,16 @@ struct World {
   };
 
   // `bytes_per_sec`: each server's snapshot.serve_bytes_per_sec.
-  explicit World(uint64_t seed, uint64_t bytes_per_sec = 32u << 20) : fx(400), rng(seed) {
-    auto store = ledger::ChainStore::Open(std::make_unique<ledger::MemoryKv>(), fx.genesis,
-                                          fx.genesis_state);
+  explicit World(uint64_t seed, uint64_t bytes_per_sec = 32u << 20, Chain chain = Chain::kSolo)
+      : fx(400), rng(seed) {
+    if (chain == Chain::kBft) {
+      bft.emplace();
+      genesis = bft->genesis.Block0();
+      rules = std::make_unique<chain::BlockRules>(bft->genesis);
+      snap_height = head = 7;
+    }
+    auto store = ledger::ChainStore::Open(std::make_unique<ledger::MemoryKv>(), genesis,
+                                          bft ? bft->genesis.InitialState() : fx.genesis_state);
     REQUIRE(store.ok());
     source = std::move(store.value());
     for (size_t i = 0; i < 3; ++i) {
@@ -46,13 +65,28 @@ struct World {
       s.net = std::make_unique<FakeNetwork>(hub, s.id);
       Snapshotter::Options o;
       o.dir = dir.path() + "/s" + std::to_string(i);
-      o.interval = kSnapshotHeight;
+      o.interval = snap_height;
       o.serve_parts_per_sec = 1000;
       o.serve_bytes_per_sec = bytes_per_sec;
       o.target_chunk_bytes = 4096;
       s.snap = std::make_unique<Snapshotter>(o, *source, clock);
       REQUIRE(s.snap->Open().ok());
+      if (bft) {
+        s.snap->set_validators_of([this, i](uint64_t h) -> std::vector<ledger::Member> {
+          if (h < 1 || h > head) return {};
+          if (servers[i].mode == Mode::kNoSets) return {};
+          if (servers[i].mode == Mode::kLyingSets) return bft->SetAt(1);
+          return bft->SetAt(h);
+        });
+      }
       servers.push_back(std::move(s));
+    }
+    if (bft) {
+      bft->Build(*source);
+      for (Server& s : servers) s.snap->OnCommitted(bft->blocks.back().header);
+      REQUIRE(servers[0].snap->List().size() == 1);
+      offer = servers[0].snap->List()[0].offer;
+      return;
     }
     // Blocks of transfers to fresh-looking accounts; the snapshot is taken right after its
     // height commits (the Snapshotter pins the store then), as the node does.
@@ -61,7 +95,7 @@ struct World {
       auto built = fx.NextBlock(*source, parent, 20, static_cast<size_t>(h));
       REQUIRE(source->Commit(built.block, built.exec).ok());
       parent = built.block.header;
-      if (h == kSnapshotHeight) {
+      if (h == snap_height) {
         for (Server& s : servers) s.snap->OnCommitted(parent);
       }
     }
@@ -74,10 +108,11 @@ struct World {
   std::unique_ptr<StateSync> Joiner(std::unique_ptr<ledger::KvStore> kv, bool trust = true) {
     StateSync::Options o;
     if (trust) {
-      o.trust_height = kHead;
+      o.trust_height = head;
       o.trust_hash = source->head().hash;
     }
-    auto sync = std::make_unique<StateSync>(fx.genesis, o, std::move(kv), joiner_net, clock);
+    o.rules = rules.get();  // BFT: without a trust point, the light client proves the header
+    auto sync = std::make_unique<StateSync>(genesis, o, std::move(kv), joiner_net, clock);
     REQUIRE(sync->Start().ok());
     for (Server& s : servers) {
       hub.Link(joiner, s.id);
@@ -102,6 +137,14 @@ struct World {
       for (Server& s : servers) {
         if (s.id != e.to) continue;
         if (s.mode == Mode::kMute && e.type == wire::kGetSnapshotPart) break;
+        if (s.mode == Mode::kFakeOffer && e.type == wire::kGetSnapshots) {
+          std::vector<wire::SnapshotOffer> offers{offer};
+          offers.insert(offers.begin(), offer);
+          offers.front().height = head;
+          offers.front().manifest_hash = crypto::Sha256Of(AsBytes("no such snapshot"));
+          REQUIRE(s.net->Send(e.from, wire::kSnapshots, wire::EncodeSnapshots(offers)).ok());
+          break;
+        }
         s.snap->Serve(*s.net, e.from, e.type, e.payload);
       }
     }
@@ -121,7 +164,7 @@ struct World {
 
   void CorruptChunks(size_t server) {
     const std::string dir_of =
-        dir.path() + "/s" + std::to_string(server) + "/" + std::to_string(kSnapshotHeight);
+        dir.path() + "/s" + std::to_string(server) + "/" + std::to_string(snap_height);
     size_t n = 0;
     for (const auto& f : std::filesystem::directory_iterator(dir_of)) {
       if (f.path().filename().string().rfind("chunk-", 0) != 0) continue;
@@ -139,14 +182,14 @@ struct World {
 
   // The joiner's store holds the source's state at the snapshot and every header below it.
   void CheckSame(ledger::ChainStore& got) {
-    CHECK(got.head().height == kSnapshotHeight);
-    auto want = source->HeaderAt(kSnapshotHeight);
+    CHECK(got.head().height == snap_height);
+    auto want = source->HeaderAt(snap_height);
     REQUIRE(want.ok());
     REQUIRE(want->has_value());
     CHECK(got.head().hash == (*want)->Hash());
     CHECK(got.head().state_root == (*want)->state_root);
     CHECK(got.HeadersFrom() == 1);
-    for (uint64_t h = 1; h < kSnapshotHeight; ++h) {
+    for (uint64_t h = 1; h < snap_height; ++h) {
       auto a = got.HeaderAt(h);
       auto b = source->HeaderAt(h);
       REQUIRE(a.ok());
@@ -157,6 +200,10 @@ struct World {
 
   testkit::TempDir dir;
   testkit::ChainFixture fx;
+  std::optional<testkit::ChangingChain> bft;
+  ledger::Block genesis = fx.genesis;
+  std::unique_ptr<chain::BlockRules> rules;  // BFT only
+  uint64_t snap_height = kSnapshotHeight, head = kHead;
   std::mt19937_64 rng;
   ManualClock clock{0, 1'700'000'000'000};
   FakeHub hub;
@@ -229,6 +276,74 @@ TEST_CASE("state sync: a joiner stopped mid-way resumes from the chunks it wrote
   REQUIRE(w.Run(
       *sync, [&] { return sync->done(); }, /*max_ms=*/900'000));
   CHECK(sync->counts().chunks + first_run == w.offer.chunks);
+  auto store = sync->TakeStore();
+  REQUIRE(store);
+  w.CheckSame(*store);
+}
+
+TEST_CASE("state sync: an offer of a snapshot nobody serves is given up and another is chosen",
+          "[node][statesync]") {
+  World w(Seed());
+  w.servers[2].mode = World::Mode::kFakeOffer;  // the newest offer, and only its own
+  auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>());
+  REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
+  CHECK(sync->height() == kSnapshotHeight);
+  auto store = sync->TakeStore();
+  REQUIRE(store);
+  w.CheckSame(*store);
+}
+
+TEST_CASE("state sync: a BFT joiner without a trust point proves the header across set changes",
+          "[node][statesync]") {
+  World w(Seed(), 32u << 20, World::Chain::kBft);
+  auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>(), /*trust=*/false);
+  REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
+  CHECK(sync->banned().empty());
+  auto store = sync->TakeStore();
+  REQUIRE(store);
+  w.CheckSame(*store);
+  // The sets it proved stay in its set history, so it can answer the next joiner's walk.
+  for (uint64_t h : {3, 6}) {
+    auto set = FindSet(store->kv(), ledger::SetHash(w.bft->SetAt(h)));
+    REQUIRE(set);
+    CHECK(ledger::SetHash(*set) == ledger::SetHash(w.bft->SetAt(h)));
+  }
+}
+
+TEST_CASE("state sync: a peer lying about a validator set is dropped; one without history is not",
+          "[node][statesync]") {
+  World w(Seed(), 32u << 20, World::Chain::kBft);
+  w.servers[0].mode = World::Mode::kLyingSets;
+  w.servers[1].mode = World::Mode::kNoSets;
+  w.servers[2].mode = World::Mode::kNoSets;
+  auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>(), /*trust=*/false);
+  // Every peer is asked for set(3): the liar is dropped, the others lack it.
+  REQUIRE(w.Run(
+      *sync, [&] { return sync->banned().count(w.servers[0].id) > 0; }, /*max_ms=*/30'000));
+  CHECK_FALSE(sync->done());
+  w.servers[2].mode = World::Mode::kHonest;
+  REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
+  CHECK(sync->banned() == std::set<p2p::NodeId>{w.servers[0].id});
+  bool said = false;
+  for (const auto& [peer, why] : w.hub.disconnects) {
+    said = said || (peer == w.servers[0].id && why.find("set(3)") != std::string::npos);
+  }
+  CHECK(said);
+  auto store = sync->TakeStore();
+  REQUIRE(store);
+  w.CheckSame(*store);
+}
+
+TEST_CASE("state sync: a BFT joiner waits while no peer holds a set it needs, then completes",
+          "[node][statesync]") {
+  World w(Seed(), 32u << 20, World::Chain::kBft);
+  for (auto& s : w.servers) s.mode = World::Mode::kNoSets;
+  auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>(), /*trust=*/false);
+  CHECK_FALSE(w.Run(
+      *sync, [&] { return sync->done(); }, /*max_ms=*/30'000));
+  CHECK(sync->banned().empty());
+  w.servers[2].mode = World::Mode::kHonest;  // one peer with the history (restarted, say)
+  REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
   auto store = sync->TakeStore();
   REQUIRE(store);
   w.CheckSame(*store);

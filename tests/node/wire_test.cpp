@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "node/wire.h"
+#include "tests/kit/keys.h"
 
 using namespace cairn;
 using namespace cairn::node;
@@ -132,4 +133,40 @@ TEST_CASE("GetHeaders and Headers round-trip and refuse damage", "[node][wire][s
   CHECK(wire::DecodeHeaders(huge_count).error().find("count") != std::string::npos);
   Bytes over = {0xe9, 0x03, 0, 0};
   CHECK_FALSE(wire::DecodeHeaders(over).ok());
+}
+
+TEST_CASE("GetValidators and Validators round-trip and refuse damage", "[node][wire][snapshot]") {
+  Bytes get = wire::EncodeGetValidators(812);
+  auto g = wire::DecodeGetValidators(get);
+  REQUIRE(g.ok());
+  CHECK(*g == 812);
+  CheckStrict(get, [](ByteView b) { return wire::DecodeGetValidators(b); });
+
+  wire::ValidatorsAnswer a{812, true, {}};
+  for (uint32_t id : {0u, 2u, 7u}) {
+    a.set.push_back({id, testkit::TestKey(id, 0x3b).public_key()});
+  }
+  Bytes enc = wire::EncodeValidators(a);
+  auto d = wire::DecodeValidators(enc);
+  REQUIRE(d.ok());
+  CHECK(d->height == 812);
+  CHECK(d->found);
+  CHECK(d->set == a.set);
+  CheckStrict(enc, [](ByteView b) { return wire::DecodeValidators(b); });
+
+  auto none = wire::DecodeValidators(wire::EncodeValidators({5, false, {}}));
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->found);
+  // Members with "not found", no members with "found", ids out of order: refused.
+  CHECK_FALSE(wire::DecodeValidators(wire::EncodeValidators({5, false, a.set})).ok());
+  CHECK_FALSE(wire::DecodeValidators(wire::EncodeValidators({5, true, {}})).ok());
+  wire::ValidatorsAnswer swapped = a;
+  std::swap(swapped.set[0], swapped.set[1]);
+  CHECK(wire::DecodeValidators(wire::EncodeValidators(swapped)).error().find("increasing") !=
+        std::string::npos);
+  // A count the payload cannot hold is refused before anything is allocated.
+  Bytes huge = {5, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0x03, 0, 0};  // 1023 members, none present
+  CHECK(wire::DecodeValidators(huge).error().find("count") != std::string::npos);
+  Bytes over = {5, 0, 0, 0, 0, 0, 0, 0, 1, 0x01, 0x04, 0, 0};  // 1025
+  CHECK_FALSE(wire::DecodeValidators(over).ok());
 }
