@@ -67,6 +67,8 @@ namespace cairn::ledger {
 //     'C' 'e' sha256         evidence of equivocation: recorded_ms:u64 evidence:bytes
 //   The store never writes 'C' keys (Commit's `extra` batch may carry them); the pruner
 //   reads the first 'C' 'm' record only, for its floor.
+//   'V' set_hash:fixed[32] a validator set the node has seen (MemberSet), written by
+//                          node/set_history.h only, never pruned: what GetValidators serves.
 // Format 3 (PROTOCOL v2); formats 1 and 2 (v1 chains) are refused. Open rebuilds the head's
 // state tree from the 'S' entries and checks its root against the head header.
 struct Head {
