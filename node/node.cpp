@@ -128,8 +128,10 @@ Status Node::RunStateSync(Loop& loop) {
     loop.sync_rules = std::make_unique<chain::BlockRules>(genesis_);
     o.rules = loop.sync_rules.get();
   }
-  loop.sync =
-      std::make_unique<StateSync>(genesis_.Block0(), o, std::move(sync_kv_), *loop.net, clock_);
+  loop.sync = store_ ? std::make_unique<StateSync>(genesis_.Block0(), o, std::move(store_),
+                                                   *loop.net, clock_)
+                     : std::make_unique<StateSync>(genesis_.Block0(), o, std::move(sync_kv_),
+                                                   *loop.net, clock_);
   if (Status s = loop.sync->Start(); !s.ok()) return s;
   std::function<void(const boost::system::error_code&)> on_tick;
   on_tick = [this, &loop, &on_tick](const boost::system::error_code& ec) {
@@ -165,6 +167,9 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
     log->info("chain {}: the data dir holds no chain yet; joining by state sync",
               genesis_.chain_id);
   }
+  // A state sync stopped after its import finished and before the headers below it were all
+  // backfilled: the backfill resumes before the node joins, as it ran the first time.
+  const bool backfill = store_ && store_->HeadersFrom() > 1;
 
   Loop loop;
   // The worker admits gossiped transactions: like the RPC threads, it runs below the loop
@@ -205,7 +210,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
   Route(loop);
   // A node with a chain starts its core before the network, so no peer's first message is
   // lost; a state sync needs the network first, and makes the core after.
-  if (store_) {
+  if (store_ && !backfill) {
     if (Status s = StartCore(loop); !s.ok()) return s;
   }
   p2p::Host& host = loop.net->host();
@@ -216,7 +221,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
                    host.listen_port(), key_.public_key().ToHex(), config_.peers.size());
   std::printf("p2p: %s:%u\n", p2p_listen->first.c_str(), host.listen_port());
   std::fflush(stdout);
-  if (!store_) {
+  if (!store_ || backfill) {
     Status synced = RunStateSync(loop);
     if (!synced.ok()) {
       log->critical("halting: {}", synced.message());

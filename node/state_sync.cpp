@@ -27,7 +27,24 @@ StateSync::StateSync(ledger::Block genesis, Options options, std::unique_ptr<led
       net_(net),
       clock_(clock) {}
 
+StateSync::StateSync(ledger::Block genesis, Options options,
+                     std::unique_ptr<ledger::ChainStore> store, Network& net, const Clock& clock)
+    : genesis_(std::move(genesis)),
+      options_(options),
+      net_(net),
+      clock_(clock),
+      store_(std::move(store)) {}
+
 Status StateSync::Start() {
+  if (store_) {
+    want_height_ = store_->HeadersFrom() - 1;
+    phase_ = want_height_ == 0 ? Phase::kDone : Phase::kBackfill;
+    Log("node")->info(
+        "state sync: the chain in the data dir (head {}) lacks the headers below {}: resuming "
+        "the header backfill",
+        store_->head().height, want_height_ + 1);
+    return Status::Ok();
+  }
   auto pending = ledger::SnapshotImport::PendingIn(*kv_);
   if (!pending.ok()) return pending.status().Wrap("state sync: the import in progress");
   resume_ = std::move(pending.value());

@@ -48,6 +48,10 @@ class StateSync {
   // `kv`: the node's empty store, or one with an import in progress (resumed).
   StateSync(ledger::Block genesis, Options options, std::unique_ptr<ledger::KvStore> kv,
             Network& net, const Clock& clock);
+  // `store`: a state-synced chain whose header backfill did not finish (HeadersFrom() > 1):
+  // only the backfill runs.
+  StateSync(ledger::Block genesis, Options options, std::unique_ptr<ledger::ChainStore> store,
+            Network& net, const Clock& clock);
   void set_metrics(NodeMetrics* metrics) { metrics_ = metrics; }
 
   // Reads the import in progress, if any. Error: the store cannot be read.

@@ -137,6 +137,10 @@ struct World {
       for (Server& s : servers) {
         if (s.id != e.to) continue;
         if (s.mode == Mode::kMute && e.type == wire::kGetSnapshotPart) break;
+        if (drop_backfill && e.type == wire::kGetHeaders &&
+            wire::DecodeGetHeaders(e.payload)->from < snap_height) {
+          break;
+        }
         if (s.mode == Mode::kFakeOffer && e.type == wire::kGetSnapshots) {
           std::vector<wire::SnapshotOffer> offers{offer};
           offers.insert(offers.begin(), offer);
@@ -204,6 +208,7 @@ struct World {
   ledger::Block genesis = fx.genesis;
   std::unique_ptr<chain::BlockRules> rules;  // BFT only
   uint64_t snap_height = kSnapshotHeight, head = kHead;
+  bool drop_backfill = false;  // servers ignore GetHeaders below the snapshot
   std::mt19937_64 rng;
   ManualClock clock{0, 1'700'000'000'000};
   FakeHub hub;
@@ -345,6 +350,29 @@ TEST_CASE("state sync: a BFT joiner waits while no peer holds a set it needs, th
   w.servers[2].mode = World::Mode::kHonest;  // one peer with the history (restarted, say)
   REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
   auto store = sync->TakeStore();
+  REQUIRE(store);
+  w.CheckSame(*store);
+}
+
+TEST_CASE("state sync: a joiner stopped during the header backfill resumes it at the next start",
+          "[node][statesync]") {
+  World w(Seed());
+  w.drop_backfill = true;
+  auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>());
+  REQUIRE(w.Run(*sync, [&] { return sync->counts().chunks == w.offer.chunks; }));
+  CHECK_FALSE(w.Run(
+      *sync, [&] { return sync->done(); }, /*max_ms=*/5'000));
+  // Stopped here: the state is restored, the headers below the snapshot are not.
+  std::unique_ptr<ledger::ChainStore> store = sync->TakeStore();
+  REQUIRE(store);
+  CHECK(store->HeadersFrom() == kSnapshotHeight);
+  w.hub.queue.clear();
+  w.drop_backfill = false;
+  StateSync again(w.genesis, StateSync::Options{}, std::move(store), w.joiner_net, w.clock);
+  REQUIRE(again.Start().ok());
+  for (auto& s : w.servers) again.OnPeerConnected(s.id);
+  REQUIRE(w.Run(again, [&] { return again.done(); }));
+  store = again.TakeStore();
   REQUIRE(store);
   w.CheckSame(*store);
 }
