@@ -177,7 +177,10 @@ Json StatusToJson(const NodeStatus& s) {
               {"role", s.role},
               {"term", s.term},
               {"leader", s.leader},
-              {"commit_height", s.commit_height}};
+              {"commit_height", s.commit_height},
+              {"blocks_from", s.blocks_from},
+              {"headers_from", s.headers_from},
+              {"state_synced_at", s.state_synced_at ? Json(*s.state_synced_at) : Json()}};
 }
 
 }  // namespace cairn::api

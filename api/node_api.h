@@ -53,6 +53,11 @@ struct NodeStatus {
   std::string leader;  // hex public key, "" when unknown
   uint64_t commit_height = 0;
   std::string version;
+  // What the store keeps (docs/RPC.md getStatus): bodies from blocks_from, headers from
+  // headers_from (1 unless a header backfill is unfinished), the state-sync height if any.
+  uint64_t blocks_from = 1;
+  uint64_t headers_from = 1;
+  std::optional<uint64_t> state_synced_at;
 };
 
 // A block's commit certificate as the node decoded it (BFT chains): precommit signatures

@@ -75,6 +75,9 @@ api::NodeStatus NodeService::GetStatus() const {
     s.head_time_ms = (*h)->timestamp_ms;
   }
   s.version = kVersion;
+  s.blocks_from = p_.store.BlocksFrom();
+  s.headers_from = p_.store.HeadersFrom();
+  s.state_synced_at = p_.store.StateSyncedAt();
   const Network* net = net_.load();
   s.peers = net ? net->Peers().size() : 0;
   s.mempool_size = p_.pool.size();

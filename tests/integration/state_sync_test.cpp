@@ -140,6 +140,33 @@ TEST_CASE("state sync: a fresh observer joins a loaded Raft network from snapsho
   load.Stop();
   REQUIRE(Eventually([&] { return Height(net, "o0") == Height(net, "v0"); }, 30s));
   AgreesWithV0(net, "o0");
+  // getStatus says how it joined: at a snapshot, bodies from just above it, every header.
+  json st = net.Status("o0");
+  REQUIRE(st["state_synced_at"].is_number());
+  CHECK(st["state_synced_at"].get<uint64_t>() <= trust.first);
+  CHECK(st["blocks_from"].get<uint64_t>() == st["state_synced_at"].get<uint64_t>() + 1);
+  CHECK(st["headers_from"] == 1);
+  CHECK(net.Status("v0")["state_synced_at"].is_null());
+  CHECK(net.Status("v0")["blocks_from"] == 1);
+}
+
+TEST_CASE("state sync: a BFT observer joins with no trust point, proving the header from genesis",
+          "[integration][statesync]") {
+  TempNetwork net("it-statesync-bft", 4, 1, "bft");
+  ConfigureSnapshots(net);
+  net.StartAll(kValidators);
+  Load load(net);
+  REQUIRE(Eventually([&] { return Height(net, "v0") >= 25; }, 40s));
+  net.Launch("o0", {"--state-sync"});
+  REQUIRE(net.WaitServing("o0", 50s));
+  const std::string log = net.Log("o0");
+  CHECK(log.find("proven by its commit certificate from the genesis validator set") !=
+        std::string::npos);
+  CHECK(log.find("restored and its root checked") != std::string::npos);
+  REQUIRE(Eventually([&] { return Height(net, "o0") > 30; }, 30s));
+  load.Stop();
+  REQUIRE(Eventually([&] { return Height(net, "o0") == Height(net, "v0"); }, 30s));
+  AgreesWithV0(net, "o0");
 }
 
 TEST_CASE("state sync: chunks corrupted on one server's disk are detected, and the others serve",
