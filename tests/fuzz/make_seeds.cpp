@@ -188,6 +188,9 @@ void WireSeeds(const Fixture& f) {
   Write("node_wire", "txs", Typed(0, node::wire::EncodeTxs(txs)));
   Write("node_wire", "status", Typed(1, node::wire::EncodeStatus({1, f.block1.Hash()})));
   Write("node_wire", "get_blocks", Typed(2, node::wire::EncodeGetBlocks({1, 16})));
+  Write(
+      "node_wire", "validators",
+      Typed(4, node::wire::EncodeValidators({3, true, {{0, fuzz::ValidatorKey(0).public_key()}}})));
   Write("node_wire", "blocks",
         Typed(3, node::wire::EncodeBlocks(
                      {{f.genesis.Block0().Encode(), {}}, {f.block1_bytes, f.cert.Encode()}})));

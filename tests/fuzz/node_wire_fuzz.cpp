@@ -1,5 +1,6 @@
 // The node's p2p messages on hostile bytes, routed by type as NodeCore routes them: TxBatch,
-// Status, GetBlocks, Blocks and NewBlock (node/wire.h). The first input byte picks the type;
+// Status, GetBlocks, Blocks and NewBlock, and Validators (a state sync's light client)
+// (node/wire.h). The first input byte picks the type;
 // the rest is the payload. Decoded messages re-encode to the same bytes, and every decoded
 // view lies inside the payload.
 #include "node/wire.h"
@@ -21,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t type = data[0];
   const ByteView in = fuzz::Input(data + 1, size - 1);
-  switch (type % 4) {
+  switch (type % 5) {
     case 0: {
       auto txs = wire::DecodeTxs(in);
       if (!txs.ok()) return 0;
@@ -58,6 +59,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         copies.push_back({fuzz::ToBytes(b.block), fuzz::ToBytes(b.certificate)});
       }
       fuzz::CheckSameBytes(in, wire::EncodeBlocks(copies), "Blocks");
+      break;
+    }
+    case 4: {
+      auto v = wire::DecodeValidators(in);
+      if (!v.ok()) return 0;
+      FUZZ_CHECK(v->set.size() <= wire::kMaxValidators);
+      FUZZ_CHECK(v->found == !v->set.empty());
+      for (size_t i = 1; i < v->set.size(); ++i) FUZZ_CHECK(v->set[i - 1].id < v->set[i].id);
+      fuzz::CheckSameBytes(in, wire::EncodeValidators(*v), "Validators");
       break;
     }
   }
