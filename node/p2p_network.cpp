@@ -16,8 +16,6 @@ Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig&
   p2p::HostOptions opts;
   opts.node_key = key;
   opts.network_id = genesis.Block0().Hash();
-  auto allowlist = std::make_shared<p2p::MutableAllowlist>(allowed);
-  opts.allowlist = allowlist;
   opts.listen_host = listen->first;
   opts.listen_port = listen->second;
   opts.max_inbound = config.p2p_max_inbound;
@@ -33,6 +31,14 @@ Result<std::unique_ptr<P2pNetwork>> P2pNetwork::Create(const config::NodeConfig&
     opts.persistent_peers.push_back(*addr);
     configured.insert(addr->id);
   }
+  // Until the node knows the member set of its state (FollowMembers, once its core starts),
+  // the operator's p2p.peers are allowed too: a node joining by state sync years after genesis
+  // may know no genesis member still running.
+  for (const p2p::NodeId& id : configured) {
+    if (std::find(allowed.begin(), allowed.end(), id) == allowed.end()) allowed.push_back(id);
+  }
+  auto allowlist = std::make_shared<p2p::MutableAllowlist>(allowed);
+  opts.allowlist = allowlist;
   return std::unique_ptr<P2pNetwork>(new P2pNetwork(std::make_unique<p2p::Host>(std::move(opts)),
                                                     std::move(allowlist), std::move(configured)));
 }

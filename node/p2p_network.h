@@ -16,8 +16,9 @@ namespace cairn::node {
 
 class P2pNetwork final : public Network {
  public:
-  // Configures (does not start) the host: this node's key, the genesis as network id and
-  // allowlist, the listen address and persistent peers of `config`.
+  // Configures (does not start) the host: this node's key, the genesis as network id, the
+  // genesis members and `config`'s p2p.peers as allowlist (until FollowMembers), the listen
+  // address and persistent peers of `config`.
   static Result<std::unique_ptr<P2pNetwork>> Create(const config::NodeConfig& config,
                                                     const genesis::Genesis& genesis,
                                                     const crypto::KeyPair& key);
