@@ -715,6 +715,8 @@ Status StateSync::OnLightHeaders(const p2p::NodeId& from,
     Ban(from, s.message());
     return AskLight();
   }
+  // A whole answer: pages grow back (one peer's byte bound must not slow the rest forever).
+  page_ = std::min<uint64_t>(LightTrust::kPage, page_ * 2);
   if (light_->next().kind == LightTrust::Need::Kind::kSet) {
     change_from_ = from;
     Log("node")->info("state sync: the validator set changes at {}: asking for it",
