@@ -48,8 +48,9 @@ class LightTrust {
   // kInvalidArgument when they are not the heights asked (the caller's bookkeeping).
   Status AddHeaders(std::span<const Certified> ascending);
   // set(next().set_height) as a peer sent it. kRejected when it does not hash to the set the
-  // trusted header names (the sender lied), or when the change header fetched before it is not
-  // proven by it (the headers' sender lied: blame_headers() says which).
+  // trusted header names (the sender lied), or when the headers fetched before it fail with it
+  // (the change header's certificate, or the rest of its page: the headers' sender lied, and
+  // blame_headers() says so; a set that hashed right is kept then).
   Status AddSet(uint64_t height, std::vector<ledger::Member> set);
   bool blame_headers() const { return blame_headers_; }
 
@@ -73,7 +74,7 @@ class LightTrust {
 
   const chain::BlockRules& rules_;
   const uint64_t target_;
-  std::vector<ledger::Member> held_;  // set(trusted_.height + 1)
+  std::vector<ledger::Member> held_;  // the set of the heights the walk is at (from cursor_)
   crypto::Hash256 held_hash_;
   ledger::BlockHeader trusted_;          // the newest header proven (genesis at first)
   std::optional<Certified> target_hdr_;  // the target as fetched, not yet proven

@@ -107,8 +107,11 @@ Membership::Membership(const genesis::Genesis& genesis, const ledger::ChainStore
 }
 
 void Membership::Remember(const std::vector<ledger::Member>& set) {
-  if (std::find(seen_.begin(), seen_.end(), set) != seen_.end()) return;
-  seen_.push_back(set);
+  const crypto::Hash256 hash = ledger::SetHash(set);
+  for (const auto& [s, h] : seen_) {
+    if (h == hash) return;
+  }
+  seen_.emplace_back(set, hash);
   if (seen_.size() > kSeenSets) seen_.pop_front();
 }
 
@@ -125,7 +128,7 @@ std::vector<ledger::Member> Membership::ValidatorsOf(uint64_t height, bool read_
   {
     MutexLock lock(&mu_);
     for (auto it = seen_.rbegin(); it != seen_.rend(); ++it) {
-      if (ledger::SetHash(*it) == want) return *it;
+      if (it->second == want) return it->first;
     }
   }
   std::vector<ledger::Member> genesis_set = genesis_.Members().Validators();

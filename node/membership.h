@@ -78,7 +78,9 @@ class Membership {
 
   mutable Mutex mu_;
   std::shared_ptr<const Snapshot> snap_ GUARDED_BY(mu_);
-  std::deque<std::vector<ledger::Member>> seen_ GUARDED_BY(mu_);  // newest last
+  // Newest last, each with its SetHash (ValidatorsOf runs on the worker lane for any peer's
+  // GetValidators: no hashing under the lock).
+  std::deque<std::pair<std::vector<ledger::Member>, crypto::Hash256>> seen_ GUARDED_BY(mu_);
 };
 
 }  // namespace cairn::node

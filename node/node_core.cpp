@@ -83,6 +83,17 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
                                        const std::vector<crypto::Hash256>& tx_hashes,
                                        const std::vector<ledger::Receipt>& receipts) {
     snapshotter_.OnCommitted(block.header);
+    if (block.header.next_validators_hash != block.header.validators_hash) {
+      // set(h + 1) differs: kept now, from the state just committed, since FollowMembers sees
+      // only the sets after a whole batch of synced blocks.
+      auto next = ledger::ValidatorSetAt(store_, block.header.height + 1);
+      if (next) {
+        if (Status s = RememberSet(store_.kv(), *next); !s.ok()) {
+          Log("node")->warn("storing set({}) in the set history: {}", block.header.height + 1,
+                            s.message());
+        }
+      }
+    }
     if (commit_observer_) commit_observer_(block, hash, tx_hashes, receipts);
   });
   acceptor_.set_network(&net_);
@@ -138,7 +149,8 @@ std::optional<consensus::ReplicaId> NodeCore::FindSelf() const {
 }
 
 Status NodeCore::RememberSets(const Membership::Snapshot& snap) {
-  for (const std::vector<ledger::Member>* set : {&snap.next, &snap.after}) {
+  const std::vector<ledger::Member> genesis_set = genesis_.Members().Validators();
+  for (const std::vector<ledger::Member>* set : {&snap.next, &snap.after, &genesis_set}) {
     if (Status s = RememberSet(store_.kv(), *set); !s.ok()) {
       return s.Wrap("storing a validator set (set history)");
     }

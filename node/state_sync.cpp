@@ -11,6 +11,10 @@ namespace {
 
 constexpr uint64_t kReaskOffersMs = 3000;  // a peer that has not answered GetSnapshots
 constexpr uint64_t kWaitLogMs = 10'000;
+// The fewest headers an honest Headers answer holds when more were asked: 4 MiB over the
+// largest header (65 KiB) and certificate (256 KiB).
+constexpr uint64_t kMinPage =
+    wire::kMaxHeadersBytes / (wire::kMaxHeaderBytes + wire::kMaxCertificateBytes);
 
 bool IsVerdict(const Status& s) {
   // What a bad part gets from the verifiers; anything else is this node's own store failing.
@@ -54,6 +58,11 @@ Status StateSync::Start() {
         resume_->header.height);
     return Status::Ok();
   }
+  if (options_.trust_height != 0 && !options_.trust_hash) {
+    return Status::InvalidArgument(
+        "state_sync.trust_height is set without state_sync.trust_hash: a height alone trusts "
+        "nothing; give both, or neither on a BFT chain");
+  }
   if (light()) {
     Log("node")->info(
         "state sync: no trust point given: a snapshot's header will be proven by its commit "
@@ -94,6 +103,7 @@ void StateSync::OnPeerGone(const p2p::NodeId& peer) {
 }
 
 void StateSync::Ban(const p2p::NodeId& peer, const std::string& why) {
+  DropOffer(peer);
   banned_.insert(peer);
   ++counts_.bad_parts;
   if (metrics_) metrics_->OnStateSyncBadPart();
@@ -136,14 +146,22 @@ std::optional<p2p::NodeId> StateSync::PickServer(const std::set<p2p::NodeId>& av
 Status StateSync::Tick() {
   const uint64_t now = clock_.SteadyMs();
   if (phase_ == Phase::kTrust || phase_ == Phase::kManifest) {
-    // Every peer offering the target was dropped or left (a made-up offer, a snapshot it
-    // deleted): after a part timeout, choose another snapshot instead of waiting forever.
+    // Every peer offering the target was dropped, left or cannot serve it (a made-up offer,
+    // a snapshot it deleted): after a part timeout, choose another snapshot instead of
+    // waiting forever. Offerers that stay but make no progress get three part timeouts.
+    // Waiting for a validator set is not the offer's fault (no peer may hold the history).
+    if (light_ && light_->next().kind == LightTrust::Need::Kind::kSet) progress_ms_ = now;
     if (!Servers().empty()) {
       stuck_since_ms_ = 0;
     } else if (stuck_since_ms_ == 0) {
       stuck_since_ms_ = now;
     } else if (now - stuck_since_ms_ >= options_.part_timeout_ms) {
-      return Rediscover("no connected peer that offered it can prove or serve it");
+      return Rediscover("no connected peer that offered it can prove or serve it", target_faulted_);
+    }
+    if (now - progress_ms_ >= 3 * options_.part_timeout_ms) {
+      return Rediscover("its offerers made no progress for " +
+                            std::to_string(3 * options_.part_timeout_ms / 1000) + " s",
+                        /*reject=*/true);
     }
   }
   switch (phase_) {
@@ -151,20 +169,18 @@ Status StateSync::Tick() {
       return Discover(now);
     case Phase::kTrust:
       if (light()) {
-        auto late = [&](const std::optional<InFlight>& r) {
-          return r && now - r->sent_ms >= options_.part_timeout_ms;
-        };
-        if ((!headers_request_ && !set_request_) || late(headers_request_) || late(set_request_)) {
+        if ((!headers_request_ && !set_request_) || Late(headers_request_, now) ||
+            Late(set_request_, now)) {
           return AskLight();
         }
         return Status::Ok();
       }
-      if (!headers_request_ || now - headers_request_->sent_ms >= options_.part_timeout_ms) {
+      if (!headers_request_ || Late(headers_request_, now)) {
         return AskTrust();
       }
       return Status::Ok();
     case Phase::kManifest:
-      if (!single_request_ || now - single_request_->sent_ms >= options_.part_timeout_ms) {
+      if (!single_request_ || Late(single_request_, now)) {
         std::set<p2p::NodeId> avoid;
         if (single_request_) avoid.insert(single_request_->peer);
         single_request_.reset();
@@ -176,7 +192,7 @@ Status StateSync::Tick() {
       LogProgress(now, /*final=*/false);
       return MaybeFinish();
     case Phase::kBackfill:
-      if (!headers_request_ || now - headers_request_->sent_ms >= options_.part_timeout_ms) {
+      if (!headers_request_ || Late(headers_request_, now)) {
         return AskBackfill();
       }
       return Status::Ok();
@@ -209,7 +225,7 @@ Status StateSync::Choose() {
   for (const auto& [peer, offers] : offers_) {
     if (banned_.count(peer)) continue;
     for (const wire::SnapshotOffer& o : offers) {
-      if (rejected_.count({o.height, o.manifest_hash})) continue;
+      if (o.height == 0 || rejected_.count({o.height, o.manifest_hash})) continue;
       if (want ? o.manifest_hash != *want : (!light() && o.height > options_.trust_height)) {
         continue;
       }
@@ -262,9 +278,10 @@ Status StateSync::Choose() {
   }
   phase_ = Phase::kTrust;
   stuck_since_ms_ = 0;
+  progress_ms_ = now;
+  target_faulted_ = false;
   if (light()) {
     light_ = std::make_unique<LightTrust>(*options_.rules, genesis_.header, target_->height);
-    page_ = LightTrust::kPage;
     return AskLight();
   }
   want_height_ = options_.trust_height;
@@ -388,10 +405,12 @@ Status StateSync::OnHeaders(const p2p::NodeId& from, ByteView payload) {
         Log("node")->info("state sync: header {} proven by hash links from the trust point",
                           header_->height);
         phase_ = Phase::kManifest;
+        progress_ms_ = clock_.SteadyMs();
         return Tick();
       }
       want_hash_ = h->prev_hash;
       --want_height_;
+      progress_ms_ = clock_.SteadyMs();
     } else if (phase_ == Phase::kBackfill) {
       below.emplace_back(std::move(h.value()),
                          Bytes(item.certificate.begin(), item.certificate.end()));
@@ -413,9 +432,7 @@ Status StateSync::OnHeaders(const p2p::NodeId& from, ByteView payload) {
   }
   if (items->empty()) {
     // It lacks those headers: Tick asks another peer in a second, not in a tight loop.
-    headers_request_ =
-        InFlight{from, clock_.SteadyMs() + 1000 -
-                           std::min<uint64_t>(clock_.SteadyMs() + 1000, options_.part_timeout_ms)};
+    headers_request_ = InFlight{from, clock_.SteadyMs(), 0, 1000};
     return Status::Ok();
   }
   // A short answer (its byte limit): ask for the rest.
@@ -447,7 +464,7 @@ Status StateSync::OnPart(const p2p::NodeId& from, ByteView payload) {
   const uint32_t index = part->ref.part;
   if (!part->found) {
     // It no longer has the snapshot (it kept newer ones): ask the others.
-    offers_.erase(from);
+    DropOffer(from);
     if (index == wire::kPartManifest && single_request_ && single_request_->peer == from) {
       single_request_.reset();
       return Tick();
@@ -672,12 +689,15 @@ Status StateSync::AskLight() {
     return Status::Ok();
   }
   if (need.kind != LightTrust::Need::Kind::kHeaders) return Status::Ok();
-  std::set<p2p::NodeId> avoid;
+  // Pages rotate over the offerers: one slow or stingy peer does not set the pace.
+  std::set<p2p::NodeId> avoid{last_pager_};
   if (headers_request_) avoid.insert(headers_request_->peer);
   headers_request_.reset();
   auto peer = PickServer(avoid);
   if (!peer) return Status::Ok();
-  const uint64_t count = std::min<uint64_t>(page_, need.high - need.low + 1);
+  auto page = page_.find(*peer);
+  const uint64_t count = std::min<uint64_t>(page == page_.end() ? LightTrust::kPage : page->second,
+                                            need.high - need.low + 1);
   const uint64_t top = need.low + count - 1;
   if (net_.Send(*peer, wire::kGetHeaders,
                 wire::EncodeGetHeaders({top, static_cast<uint32_t>(count)}))
@@ -690,10 +710,12 @@ Status StateSync::AskLight() {
 Status StateSync::OnLightHeaders(const p2p::NodeId& from,
                                  std::vector<LightTrust::Certified> descending) {
   const uint64_t now = clock_.SteadyMs();
+  last_pager_ = from;
   if (descending.empty()) {
-    // It lacks them (pruned headers): another peer in a second, not in a tight loop.
-    headers_request_ =
-        InFlight{from, now + 1000 - std::min<uint64_t>(now + 1000, options_.part_timeout_ms)};
+    // Headers at or below a snapshot it offered: it must have them (a server keeps every
+    // header). Its offer is dropped; another peer is asked in a second.
+    DropOffer(from);
+    headers_request_ = InFlight{from, now, 0, 1000};
     return Status::Ok();
   }
   for (size_t i = 1; i < descending.size(); ++i) {
@@ -705,9 +727,11 @@ Status StateSync::OnLightHeaders(const p2p::NodeId& from,
   std::reverse(descending.begin(), descending.end());
   const LightTrust::Need need = light_->next();
   if (need.kind != LightTrust::Need::Kind::kHeaders) return Status::Ok();
+  uint64_t& page = page_.try_emplace(from, LightTrust::kPage).first->second;
   if (descending.front().first.height > need.low) {
-    // A short answer (the 4 MiB bound): from now on, pages of what fits.
-    page_ = std::max<uint64_t>(1, descending.size());
+    // A short answer (the 4 MiB bound): this peer gets pages of what fit, never fewer than
+    // an honest answer of the largest headers and certificates holds.
+    page = std::max<uint64_t>(kMinPage, descending.size());
     return AskLight();
   }
   Status s = light_->AddHeaders(descending);
@@ -715,8 +739,9 @@ Status StateSync::OnLightHeaders(const p2p::NodeId& from,
     Ban(from, s.message());
     return AskLight();
   }
-  // A whole answer: pages grow back (one peer's byte bound must not slow the rest forever).
-  page_ = std::min<uint64_t>(LightTrust::kPage, page_ * 2);
+  progress_ms_ = now;
+  // A whole answer: its pages grow back.
+  page = std::min<uint64_t>(LightTrust::kPage, page * 2);
   if (light_->next().kind == LightTrust::Need::Kind::kSet) {
     change_from_ = from;
     Log("node")->info("state sync: the validator set changes at {}: asking for it",
@@ -759,6 +784,7 @@ Status StateSync::OnValidators(const p2p::NodeId& from, ByteView payload) {
     return AskLight();
   }
   set_lacking_.clear();
+  progress_ms_ = clock_.SteadyMs();
   Log("node")->info("state sync: followed the validator set change at {} ({} validators)",
                     answer->height, answer->set.size());
   if (light_->done()) return Trusted();
@@ -777,14 +803,27 @@ Status StateSync::Trusted() {
   set_request_.reset();
   phase_ = Phase::kManifest;
   stuck_since_ms_ = 0;
+  progress_ms_ = clock_.SteadyMs();
   return Tick();
 }
 
-Status StateSync::Rediscover(const std::string& why) {
-  Log("node")->warn(
-      "state sync: giving up on the snapshot at height {} (manifest {}): {}; choosing another",
-      target_->height, crypto::ShortHex(target_->manifest_hash), why);
-  rejected_.insert({target_->height, target_->manifest_hash});
+void StateSync::DropOffer(const p2p::NodeId& peer) {
+  if (!target_) return;
+  auto it = offers_.find(peer);
+  if (it == offers_.end()) return;
+  for (const wire::SnapshotOffer& o : it->second) {
+    if (o.height == target_->height && o.manifest_hash == target_->manifest_hash) {
+      target_faulted_ = true;
+    }
+  }
+  offers_.erase(it);
+}
+
+Status StateSync::Rediscover(const std::string& why, bool reject) {
+  Log("node")->warn("state sync: giving up on the snapshot at height {} (manifest {}): {}; {}",
+                    target_->height, crypto::ShortHex(target_->manifest_hash), why,
+                    reject ? "not choosing it again" : "choosing again");
+  if (reject) rejected_.insert({target_->height, target_->manifest_hash});
   target_.reset();
   header_.reset();
   certificate_.clear();

@@ -81,8 +81,12 @@ class StateSync {
   struct InFlight {
     p2p::NodeId peer;
     uint64_t sent_ms = 0;
-    uint64_t from = 0;  // a GetHeaders request: the first height asked for
+    uint64_t from = 0;        // a GetHeaders request: the first height asked for
+    uint64_t timeout_ms = 0;  // 0: options_.part_timeout_ms
   };
+  bool Late(const std::optional<InFlight>& r, uint64_t now) const {
+    return r && now - r->sent_ms >= (r->timeout_ms ? r->timeout_ms : options_.part_timeout_ms);
+  }
 
   Status Discover(uint64_t now);
   Status Choose();
@@ -92,9 +96,11 @@ class StateSync {
   Status OnLightHeaders(const p2p::NodeId& from, std::vector<LightTrust::Certified> descending);
   Status OnValidators(const p2p::NodeId& from, ByteView payload);
   Status Trusted();  // light_ proved the target header
-  // Back to discovery, never choosing `target_` again in this sync: its offerers cannot
-  // prove or serve it (a made-up or vanished snapshot).
-  Status Rediscover(const std::string& why);
+  // Back to discovery; with `reject`, never choosing `target_` again in this sync (a peer
+  // offering it was dropped, or said it does not have it, or no offerer made progress).
+  Status Rediscover(const std::string& why, bool reject);
+  // `peer` offered the target but cannot serve it (found 0, no headers at or below it).
+  void DropOffer(const p2p::NodeId& peer);
   Status OnHeaders(const p2p::NodeId& from, ByteView payload);
   Status OnPart(const p2p::NodeId& from, ByteView payload);
   Status OnHeaderPart(const p2p::NodeId& from, ByteView data);
@@ -127,6 +133,8 @@ class StateSync {
   std::optional<wire::SnapshotOffer> target_;
   std::set<std::pair<uint64_t, crypto::Hash256>> rejected_;  // offers given up on
   uint64_t stuck_since_ms_ = 0;  // trust or manifest phase with no peer to ask: since when
+  uint64_t progress_ms_ = 0;     // trust or manifest phase: when a step last succeeded
+  bool target_faulted_ = false;  // an offerer of target_ was dropped or could not serve it
   std::optional<ledger::SnapshotImport::Pending> resume_;
 
   // Trust: the header of the target, proven by a hash chain from the trust point.
@@ -141,8 +149,9 @@ class StateSync {
   std::unique_ptr<LightTrust> light_;
   std::optional<InFlight> set_request_;
   std::set<p2p::NodeId> set_lacking_;
-  p2p::NodeId change_from_;  // who sent the header naming the set asked for
-  uint64_t page_ = LightTrust::kPage;
+  p2p::NodeId change_from_;               // who sent the header naming the set asked for
+  p2p::NodeId last_pager_;                // who answered the last page: the next goes to another
+  std::map<p2p::NodeId, uint64_t> page_;  // per peer: the page size its answers fit
   Bytes manifest_bytes_;
 
   std::unique_ptr<ledger::SnapshotImport> import_;
