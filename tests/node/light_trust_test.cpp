@@ -189,3 +189,35 @@ TEST_CASE("light trust: a page that hides a set change is refused") {
   CHECK_FALSE(t.done());
   CHECK(t.next().low == 1);
 }
+
+TEST_CASE(
+    "light trust: a forgery after a change in the same page is the page sender's, not the set's") {
+  Fixture f;
+  LightTrust t = f.Trust(7);
+  REQUIRE(t.AddHeaders(f.Range(7, 7)).ok());
+  std::vector<LightTrust::Certified> page = f.Range(1, 7);
+  page[4].second = f.chain.Certificate(f.chain.blocks[4], f.chain.sets[4], {0, 1});  // no quorum
+  REQUIRE(t.AddHeaders(page).ok());
+  Status s = t.AddSet(3, f.chain.SetAt(3));
+  CHECK(s.code() == StatusCode::kRejected);
+  CHECK(t.blame_headers());
+  // set(3) is kept: the walk goes on from header 3 with another page.
+  REQUIRE(t.next().kind == Kind::kHeaders);
+  CHECK(t.next().low == 4);
+  REQUIRE(t.AddHeaders(f.Range(4, 7)).ok());
+  REQUIRE(t.AddSet(6, f.chain.SetAt(6)).ok());
+  CHECK(t.done());
+}
+
+TEST_CASE("light trust: every page's top header is proven with it, so a page answers for itself") {
+  Fixture f;
+  LightTrust t = f.Trust(7);
+  REQUIRE(t.AddHeaders(f.Range(7, 7)).ok());
+  std::vector<LightTrust::Certified> page = f.Range(1, 2);
+  page[1].second = f.chain.certificates[0];  // block 1's certificate under block 2
+  CHECK(t.AddHeaders(page).code() == StatusCode::kRejected);
+  CHECK(t.next().low == 1);
+  REQUIRE(t.AddHeaders(f.Range(1, 2)).ok());
+  CHECK(t.trusted_height() == 2);
+  CHECK(t.next().low == 3);
+}

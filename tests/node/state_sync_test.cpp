@@ -144,7 +144,7 @@ struct World {
         if (s.mode == Mode::kFakeOffer && e.type == wire::kGetSnapshots) {
           std::vector<wire::SnapshotOffer> offers{offer};
           offers.insert(offers.begin(), offer);
-          offers.front().height = head;
+          offers.front().height = fake_height ? fake_height : head;
           offers.front().manifest_hash = crypto::Sha256Of(AsBytes("no such snapshot"));
           REQUIRE(s.net->Send(e.from, wire::kSnapshots, wire::EncodeSnapshots(offers)).ok());
           break;
@@ -209,6 +209,7 @@ struct World {
   std::unique_ptr<chain::BlockRules> rules;  // BFT only
   uint64_t snap_height = kSnapshotHeight, head = kHead;
   bool drop_backfill = false;  // servers ignore GetHeaders below the snapshot
+  uint64_t fake_height = 0;    // kFakeOffer's height (0: head)
   std::mt19937_64 rng;
   ManualClock clock{0, 1'700'000'000'000};
   FakeHub hub;
@@ -375,4 +376,29 @@ TEST_CASE("state sync: a joiner stopped during the header backfill resumes it at
   store = again.TakeStore();
   REQUIRE(store);
   w.CheckSame(*store);
+}
+
+TEST_CASE("state sync: a BFT joiner drops an offer above every header its offerer has",
+          "[node][statesync]") {
+  World w(Seed(), 32u << 20, World::Chain::kBft);
+  w.servers[1].mode = World::Mode::kFakeOffer;
+  w.fake_height = 1'000'000;  // the newest offer: the light client asks for that header first
+  auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>(), /*trust=*/false);
+  REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
+  CHECK(sync->height() == w.snap_height);
+  CHECK(sync->banned().empty());  // it lost its offer, not its connection
+  auto store = sync->TakeStore();
+  REQUIRE(store);
+  w.CheckSame(*store);
+}
+
+TEST_CASE("state sync: a height without a hash is refused, on BFT too", "[node][statesync]") {
+  World w(Seed(), 32u << 20, World::Chain::kBft);
+  StateSync::Options o;
+  o.trust_height = 5;
+  o.rules = w.rules.get();
+  StateSync sync(w.genesis, o, std::make_unique<ledger::MemoryKv>(), w.joiner_net, w.clock);
+  Status s = sync.Start();
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(s.message().find("trust_hash") != std::string::npos);
 }
