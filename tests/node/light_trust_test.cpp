@@ -7,6 +7,7 @@
 #include "chain/block_rules.h"
 #include "ledger/kv.h"
 #include "node/light_trust.h"
+#include "node/set_history.h"
 #include "tests/kit/bft_changing_chain.h"
 
 using namespace cairn;
@@ -220,4 +221,35 @@ TEST_CASE("light trust: every page's top header is proven with it, so a page ans
   REQUIRE(t.AddHeaders(f.Range(1, 2)).ok());
   CHECK(t.trusted_height() == 2);
   CHECK(t.next().low == 3);
+}
+
+TEST_CASE(
+    "set history: a set is kept by its hash, read back, and a damaged record is never served") {
+  Fixture f;
+  ledger::MemoryKv kv;
+  const std::vector<ledger::Member> set = f.chain.SetAt(3);
+  const crypto::Hash256 hash = ledger::SetHash(set);
+  CHECK_FALSE(node::FindSet(kv, hash));
+  REQUIRE(node::RememberSet(kv, set).ok());
+  auto got = node::FindSet(kv, hash);
+  REQUIRE(got);
+  CHECK(ledger::SetHash(*got) == hash);
+  CHECK(got->size() == set.size());
+  // Damage: the record no longer hashes to its key, so it reads as absent, and storing the
+  // set again repairs it.
+  Bytes key{'V'};
+  key.insert(key.end(), hash.view().begin(), hash.view().end());
+  auto raw = kv.Get(key);
+  REQUIRE(raw.ok());
+  REQUIRE(raw->has_value());
+  Bytes bad = **raw;
+  bad.back() ^= 1;
+  ledger::WriteBatch b;
+  b.Put(key, bad);
+  REQUIRE(kv.Write(b, true).ok());
+  CHECK_FALSE(node::FindSet(kv, hash));
+  REQUIRE(node::RememberSet(kv, set).ok());
+  CHECK(node::FindSet(kv, hash));
+  // An empty set is not kept.
+  REQUIRE(node::RememberSet(kv, std::vector<ledger::Member>{}).ok());
 }
