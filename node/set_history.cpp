@@ -8,9 +8,9 @@ namespace {
 constexpr uint32_t kMaxSet = 1024;  // ledger::kMaxMembers
 
 Bytes KeyOf(const crypto::Hash256& set_hash) {
-  Bytes key{'V'};
-  key.insert(key.end(), set_hash.view().begin(), set_hash.view().end());
-  return key;
+  codec::Writer w;
+  w.U8('V').Fixed(set_hash);
+  return w.Take();
 }
 
 Result<std::vector<ledger::Member>> Decode(ByteView b) {

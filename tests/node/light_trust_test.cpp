@@ -237,8 +237,8 @@ TEST_CASE(
   CHECK(got->size() == set.size());
   // Damage: the record no longer hashes to its key, so it reads as absent, and storing the
   // set again repairs it.
-  Bytes key{'V'};
-  key.insert(key.end(), hash.view().begin(), hash.view().end());
+  Bytes key(1 + hash.view().size(), 'V');
+  std::copy(hash.view().begin(), hash.view().end(), key.begin() + 1);
   auto raw = kv.Get(key);
   REQUIRE(raw.ok());
   REQUIRE(raw->has_value());
