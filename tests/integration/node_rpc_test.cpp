@@ -167,8 +167,12 @@ TEST_CASE("every JSON-RPC error is answered and the server keeps serving", "[int
   auto reg =
       MakeTx(admin, chain, 0, ledger::RegisterAccount{member.public_key(), ledger::Role::kMember});
   REQUIRE(RefusalCode(c, reg) == 0);
-  CHECK(RefusalCode(c, reg, &reason) == 1065);
-  CHECK(reason == "already_known");
+  // The same bytes again: already_known while pending; nonce_too_low if a block committed it
+  // in between (the solo block interval is short, and a loaded machine can take that long).
+  const int again = RefusalCode(c, reg, &reason);
+  INFO("second submission: " << again << " " << reason);
+  CHECK(((again == 1065 && reason == "already_known") ||
+         (again == 1036 && reason == "nonce_too_low")));
   REQUIRE(WaitCommitted(c, reg.Hash().ToHex()));
   CHECK(RefusalCode(c, MakeTx(admin, chain, 0, ledger::Transfer{member.public_key(), 1}),
                     &reason) == 1036);

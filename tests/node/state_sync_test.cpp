@@ -316,7 +316,7 @@ TEST_CASE("state sync: a BFT joiner without a trust point proves the header acro
   }
 }
 
-TEST_CASE("state sync: a peer lying about a validator set is dropped; one without history is not",
+TEST_CASE("state sync: a peer lying about a validator set is dropped, one without history is not",
           "[node][statesync]") {
   World w(Seed(), 32u << 20, World::Chain::kBft);
   w.servers[0].mode = World::Mode::kLyingSets;
