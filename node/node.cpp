@@ -266,9 +266,12 @@ Status Node::StartCore(Loop& loop) {
   if (config_.snapshot_interval > 0) {
     // Snapshot builds scan the whole state: below the block pipeline, like admission.
     loop.snapshot_thread = std::make_unique<boost::asio::thread_pool>(1);
-    boost::asio::post(*loop.snapshot_thread, [nice = static_cast<int>(config_.admission_nice)] {
+    boost::asio::post(*loop.snapshot_thread, [] {
       NameThisThread("snapshot");
-      if (nice > 0) (void)LowerThisThreadPriority(nice);
+      // The lowest nice level: a build (a scan of every state entry) takes what the block
+      // pipeline and admission leave, so commit latency does not pay for it; it only takes
+      // longer on a busy node (a height reached meanwhile is skipped).
+      (void)LowerThisThreadPriority(19);
     });
     loop.core->set_snapshot_post([pool = loop.snapshot_thread.get()](std::function<void()> job) {
       boost::asio::post(*pool, std::move(job));
