@@ -248,6 +248,19 @@ bool Snapshotter::Spend(const p2p::NodeId& from, size_t bytes, bool part) {
   return true;
 }
 
+uint32_t Snapshotter::RetryAfterMs(const p2p::NodeId& from) const {
+  MutexLock lock(&mu_);
+  auto it = budgets_.find(from);
+  uint64_t wait = 1000 / std::max<uint64_t>(1, options_.serve_parts_per_sec) + 1;
+  if (it != budgets_.end() && it->second.bytes_milli <= 0) {
+    // The byte bucket refills serve_bytes_per_sec milli-bytes a millisecond.
+    wait = static_cast<uint64_t>(-it->second.bytes_milli) /
+               std::max<uint64_t>(1, options_.serve_bytes_per_sec) +
+           1;
+  }
+  return static_cast<uint32_t>(std::min<uint64_t>(wire::kMaxRetryAfterMs, wait));
+}
+
 void Snapshotter::Drop(const p2p::NodeId& from, const char* what) {
   dropped_.fetch_add(1);
   if (metrics_) metrics_->OnSnapshotRequestDropped();
@@ -316,8 +329,13 @@ void Snapshotter::ServePart(Network& net, const p2p::NodeId& from, const wire::P
     offered =
         offered || (e.offer.height == ref.height && e.offer.manifest_hash == ref.manifest_hash);
   }
-  // The budget is checked before the disk is read: a peer over it costs nothing but this.
-  if (!Spend(from, offered ? 1 : 0, /*part=*/true)) return Drop(from, "snapshot parts");
+  // The budget is checked before the disk is read: a peer over it costs nothing but a short
+  // "busy" answer saying when to ask again (a dropped request would cost it a part timeout).
+  if (!Spend(from, offered ? 1 : 0, /*part=*/true)) {
+    Drop(from, "snapshot parts");
+    (void)net.Send(from, wire::kSnapshotPart, wire::EncodeSnapshotBusy(ref, RetryAfterMs(from)));
+    return;
+  }
   Result<Bytes> data = Status::NotFound("not offered");
   if (offered) {
     const std::string dir = DirOf(ref.height);
@@ -342,7 +360,9 @@ void Snapshotter::ServePart(Network& net, const p2p::NodeId& from, const wire::P
 }
 
 void Snapshotter::ServeHeaders(Network& net, const p2p::NodeId& from, const wire::GetHeaders& req) {
-  if (!Spend(from, 0, /*part=*/true)) return Drop(from, "headers");
+  // Bytes only (a page is at most 4 MiB, read from the store): a joiner's header walk or
+  // backfill asks one page at a time, and a dropped page costs it a part timeout.
+  if (!Spend(from, 0, /*part=*/false)) return Drop(from, "headers");
   std::vector<wire::CertifiedBlock> out;
   size_t bytes = 0;
   const uint64_t head = store_.head().height;

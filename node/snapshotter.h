@@ -99,6 +99,8 @@ class Snapshotter {
   void ServeHeaders(Network& net, const p2p::NodeId& from, const wire::GetHeaders& req);
   void ServeValidators(Network& net, const p2p::NodeId& from, uint64_t height);
   void Drop(const p2p::NodeId& from, const char* what);
+  // How long `from` should wait before its next part is within budget.
+  uint32_t RetryAfterMs(const p2p::NodeId& from) const EXCLUDES(mu_);
   std::string DirOf(uint64_t height) const;
 
   const Options options_;

@@ -462,6 +462,23 @@ Status StateSync::OnPart(const p2p::NodeId& from, ByteView payload) {
     return Status::Ok();  // of another snapshot: unasked
   }
   const uint32_t index = part->ref.part;
+  if (part->busy) {
+    // Over that server's budget: the part is asked again (of it or another) once it says.
+    ++counts_.busy;
+    const uint64_t now = clock_.SteadyMs();
+    paused_until_[from] = now + part->retry_after_ms;
+    if (index == wire::kPartManifest && single_request_ && single_request_->peer == from) {
+      single_request_ = InFlight{from, now, 0, part->retry_after_ms};
+      return Status::Ok();
+    }
+    auto it = in_flight_.find(index);
+    if (it != in_flight_.end() && it->second.peer == from) {
+      in_flight_.erase(it);
+      --load_[from];
+      queue_.insert(queue_.begin(), index);
+    }
+    return Status::Ok();
+  }
   if (!part->found) {
     // It no longer has the snapshot (it kept newer ones): ask the others.
     DropOffer(from);
@@ -568,6 +585,10 @@ Status StateSync::Fill(uint64_t now) {
     for (bool allow_tried : {false, true}) {
       for (const p2p::NodeId& p : servers) {
         if (load_[p] >= options_.max_in_flight_per_peer) continue;
+        if (auto paused = paused_until_.find(p);
+            paused != paused_until_.end() && now < paused->second) {
+          continue;
+        }
         if (!allow_tried && avoid.count(p)) continue;
         if (!pick || load_[p] < load_[*pick]) pick = p;
       }

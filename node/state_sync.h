@@ -72,6 +72,7 @@ class StateSync {
   const std::set<p2p::NodeId>& banned() const { return banned_; }
   struct Counts {
     uint64_t bad_parts = 0, timeouts = 0, chunks = 0;
+    uint64_t busy = 0;  // "busy" answers: a server's budget said wait
   };
   // What this sync counted (the node adds them to its metrics, which start after the sync).
   const Counts& counts() const { return counts_; }
@@ -159,6 +160,7 @@ class StateSync {
   std::map<uint32_t, InFlight> in_flight_;
   std::map<uint32_t, std::set<p2p::NodeId>> tried_;  // who timed out on a chunk
   std::map<p2p::NodeId, uint32_t> load_;             // parts in flight per peer
+  std::map<p2p::NodeId, uint64_t> paused_until_;     // a busy server: not asked before
   uint64_t total_chunks_ = 0;
   uint64_t done_chunks_ = 0;
   uint64_t done_bytes_ = 0;

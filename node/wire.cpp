@@ -190,13 +190,36 @@ Result<SnapshotPartView> DecodeSnapshotPart(ByteView b) {
   SnapshotPartView v;
   ReadRef(r, &v.ref);
   uint8_t found = 0;
-  if (r.U8(&found, "found") && found > 1) r.Fail("found", "must be 0 or 1");
+  if (r.U8(&found, "found") && found > 2) r.Fail("found", "must be 0, 1 or 2");
   v.found = found == 1;
-  if (r.VarView(&v.data, kMaxSnapshotPartBytes, "data") && !v.found && !v.data.empty()) {
-    r.Fail("data", "not empty for a part not found");
+  v.busy = found == 2;
+  if (r.VarView(&v.data, kMaxSnapshotPartBytes, "data")) {
+    if (found == 0 && !v.data.empty()) r.Fail("data", "not empty for a part not found");
+    if (v.busy) {
+      if (v.data.size() != 4) {
+        r.Fail("data", "a busy answer carries retry_after_ms:u32");
+      } else {
+        v.retry_after_ms =
+            static_cast<uint32_t>(v.data[0]) | static_cast<uint32_t>(v.data[1]) << 8 |
+            static_cast<uint32_t>(v.data[2]) << 16 | static_cast<uint32_t>(v.data[3]) << 24;
+        if (v.retry_after_ms == 0 || v.retry_after_ms > kMaxRetryAfterMs) {
+          r.Fail("data", "retry_after_ms must be 1.." + std::to_string(kMaxRetryAfterMs));
+        }
+      }
+    }
   }
   if (::cairn::Status s = r.Finish(); !s.ok()) return s;
   return v;
+}
+
+Bytes EncodeSnapshotBusy(const PartRef& ref, uint32_t retry_after_ms) {
+  codec::Writer data;
+  data.U32(retry_after_ms);
+  const Bytes d = data.Take();
+  codec::Writer w;
+  WriteRef(w, ref);
+  w.U8(2).Var(d);
+  return w.Take();
 }
 
 Bytes EncodeHeaderPart(ByteView header, ByteView certificate) {

@@ -95,7 +95,8 @@ Result<std::vector<SnapshotOffer>> DecodeSnapshots(ByteView b);
 // GetSnapshotPart := height:u64 manifest_hash:fixed[32] part:u32
 // SnapshotPart    := height:u64 manifest_hash:fixed[32] part:u32 found:u8 data:bytes
 // part: a chunk index, kPartManifest, or kPartHeader (data := header:bytes certificate:bytes).
-// found 0: the server no longer has it (data empty).
+// found 0: the server no longer has it (data empty). found 2: busy, the asker is over its
+// budget (data := retry_after_ms:u32, 1..60000): ask this server again after that long.
 inline constexpr uint32_t kPartManifest = 0xffffffff;
 inline constexpr uint32_t kPartHeader = 0xfffffffe;
 inline constexpr uint32_t kMaxChunkIndex = (1u << 16) - 1;  // bits <= 16
@@ -113,9 +114,13 @@ Result<PartRef> DecodeGetSnapshotPart(ByteView b);
 struct SnapshotPartView {
   PartRef ref;
   bool found = false;
+  bool busy = false;
+  uint32_t retry_after_ms = 0;  // busy only
   ByteView data;
 };
+inline constexpr uint32_t kMaxRetryAfterMs = 60'000;
 Bytes EncodeSnapshotPart(const PartRef& ref, bool found, ByteView data);
+Bytes EncodeSnapshotBusy(const PartRef& ref, uint32_t retry_after_ms);
 Result<SnapshotPartView> DecodeSnapshotPart(ByteView b);
 // The data of part kPartHeader.
 Bytes EncodeHeaderPart(ByteView header, ByteView certificate);

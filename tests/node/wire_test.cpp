@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "crypto/sha256.h"
 #include "node/wire.h"
 #include "tests/kit/keys.h"
 
@@ -169,4 +170,21 @@ TEST_CASE("GetValidators and Validators round-trip and refuse damage", "[node][w
   CHECK(wire::DecodeValidators(huge).error().find("count") != std::string::npos);
   Bytes over = {5, 0, 0, 0, 0, 0, 0, 0, 1, 0x01, 0x04, 0, 0};  // 1025
   CHECK_FALSE(wire::DecodeValidators(over).ok());
+}
+
+TEST_CASE("SnapshotPart busy answers carry when to ask again", "[node][wire][snapshot]") {
+  wire::PartRef ref{812, crypto::Sha256Of(AsBytes("m")), 7};
+  Bytes busy = wire::EncodeSnapshotBusy(ref, 1250);
+  auto d = wire::DecodeSnapshotPart(busy);
+  REQUIRE(d.ok());
+  CHECK(d->busy);
+  CHECK_FALSE(d->found);
+  CHECK(d->retry_after_ms == 1250);
+  CHECK(d->ref == ref);
+  CheckStrict(busy, [](ByteView b) { return wire::DecodeSnapshotPart(b); });
+  CHECK_FALSE(wire::DecodeSnapshotPart(wire::EncodeSnapshotBusy(ref, 0)).ok());
+  CHECK_FALSE(wire::DecodeSnapshotPart(wire::EncodeSnapshotBusy(ref, 60'001)).ok());
+  Bytes three = wire::EncodeSnapshotPart(ref, true, Bytes{1, 2});
+  three[44] = 3;  // found: past the ref (8 + 32 + 4 bytes)
+  CHECK_FALSE(wire::DecodeSnapshotPart(three).ok());
 }
