@@ -9,6 +9,7 @@
 #include "node/snapshotter.h"
 #include "tests/kit/chain_fixture.h"
 #include "tests/kit/temp_dir.h"
+#include "tests/node/node_harness.h"
 
 using namespace cairn;
 using namespace cairn::node;
@@ -75,4 +76,49 @@ TEST_CASE(
   CHECK_FALSE(std::filesystem::exists(o.dir + "/10.tmp"));
   REQUIRE(again.List().size() == 2);
   CHECK(again.List()[0].offer == list[0].offer);
+}
+
+TEST_CASE("snapshotter answers a part over the peer's budget busy, with when to ask again",
+          "[node][snapshot]") {
+  testkit::TempDir dir;
+  testkit::ChainFixture fx(50);
+  auto store =
+      ledger::ChainStore::Open(std::make_unique<ledger::MemoryKv>(), fx.genesis, fx.genesis_state);
+  REQUIRE(store.ok());
+  ManualClock clock;
+  Snapshotter::Options o;
+  o.dir = dir.path() + "/snapshots";
+  o.interval = 1;
+  o.serve_parts_per_sec = 4;  // burst 4, then one every 250 ms
+  Snapshotter snap(o, **store, clock);
+  REQUIRE(snap.Open().ok());
+  auto built = fx.NextBlock(**store, fx.genesis.header, 5, 1);
+  REQUIRE((*store)->Commit(built.block, built.exec).ok());
+  snap.OnCommitted(built.block.header);  // no post: built inline
+  REQUIRE(snap.List().size() == 1);
+  const wire::SnapshotOffer offer = snap.List()[0].offer;
+
+  testing::FakeHub hub;
+  const p2p::NodeId server = testkit::TestKey(1, 0x5e).public_key();
+  const p2p::NodeId asker = testkit::TestKey(2, 0x5e).public_key();
+  testing::FakeNetwork net(hub, server);
+  hub.Link(server, asker);
+  auto ask = [&] {
+    const wire::PartRef ref{offer.height, offer.manifest_hash, wire::kPartManifest};
+    snap.Serve(net, asker, wire::kGetSnapshotPart, wire::EncodeGetSnapshotPart(ref));
+    REQUIRE(hub.queue.size() == 1);
+    auto part = wire::DecodeSnapshotPart(hub.queue.back().payload);
+    REQUIRE(part.ok());
+    wire::SnapshotPartView v = *part;
+    hub.queue.clear();
+    return std::make_pair(v.found, v.busy ? v.retry_after_ms : 0u);
+  };
+  for (int i = 0; i < 4; ++i) CHECK(ask().first);  // the burst
+  auto [found, retry] = ask();
+  CHECK_FALSE(found);
+  CHECK(retry >= 1);
+  CHECK(retry <= 1000);
+  CHECK(snap.dropped() == 1);
+  clock.Advance(retry);
+  CHECK(ask().first);  // within budget again after that long
 }
