@@ -231,6 +231,10 @@ struct ChainStore::Impl {
   std::optional<uint64_t> synced_at GUARDED_BY(head_mu);
   uint64_t retain_blocks GUARDED_BY(commit_mu) = 0;  // 0: keep every body
   uint64_t prune_floor_limit GUARDED_BY(commit_mu) = 0;
+  // Pruned heights below this were compacted (CompactPruned); `compact_every` heights above
+  // it make the next compaction due.
+  uint64_t compacted_to GUARDED_BY(head_mu) = 1;
+  uint64_t compact_every GUARDED_BY(head_mu) = ChainStore::kCompactEvery;
 
   // Trees of older retained heights are rebuilt from the 'U' records, one at a time (a flood
   // of deep getProof calls costs one core, not all), and the last few are kept.
@@ -1197,6 +1201,36 @@ Status ChainStore::SetRetainBlocks(uint64_t n) {
   MutexLock lock(&impl_->commit_mu);
   impl_->retain_blocks = n;
   return impl_->Prune(*kv_);
+}
+
+void ChainStore::SetCompactEvery(uint64_t every) {
+  MutexLock lock(&impl_->head_mu);
+  impl_->compact_every = std::max<uint64_t>(1, every);
+}
+
+bool ChainStore::CompactionDue() const {
+  MutexLock lock(&impl_->head_mu);
+  return impl_->blocks_from >= impl_->compacted_to + impl_->compact_every;
+}
+
+void ChainStore::CompactPruned() {
+  uint64_t from = 0, to = 0;
+  {
+    MutexLock lock(&impl_->head_mu);
+    from = impl_->compacted_to;
+    to = impl_->blocks_from;
+  }
+  if (to <= from) return;
+  // Heights [from, to) of the height-keyed prefixes; the hash-keyed ones (tx index, stored
+  // bodies) are spread over their whole prefix, which holds only the retained window.
+  kv_->CompactRange(HeightKey(kBlockPrefix, from), HeightKey(kBlockPrefix, to));
+  kv_->CompactRange(HeightKey(kReceiptsPrefix, from), HeightKey(kReceiptsPrefix, to));
+  const uint8_t t0[] = {kTxPrefix}, t1[] = {kTxPrefix + 1};
+  kv_->CompactRange(t0, t1);
+  const uint8_t k0[] = {kBodyPrefix}, k1[] = {kBodyPrefix + 1};
+  kv_->CompactRange(k0, k1);
+  MutexLock lock(&impl_->head_mu);
+  impl_->compacted_to = to;
 }
 
 void ChainStore::SetPruneFloorLimit(uint64_t limit) {

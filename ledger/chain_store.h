@@ -199,6 +199,16 @@ class ChainStore : public StateReader {
   // same batch as the deletions, so a crash leaves it consistent and the next run resumes.
   // A wider window does not bring anything back.
   Status SetRetainBlocks(uint64_t n);
+  // Pruning deletes keys; the space comes back only when LevelDB compacts them. Due once
+  // `every` heights (default kCompactEvery) were pruned since the last CompactPruned (the
+  // first one after an open is due as soon as that many are pruned below the floor).
+  static constexpr uint64_t kCompactEvery = 4096;
+  void SetCompactEvery(uint64_t every);
+  bool CompactionDue() const;
+  // Compacts the key ranges pruning emptied (bodies, receipts and the tx index below the
+  // floor): blocks for as long as that takes, so the node runs it on a background thread;
+  // safe concurrently with commits and reads.
+  void CompactPruned();
   // Never prune height `limit` or above (0: no limit beyond the window and the Raft log's
   // own records, which the store reads itself). For a caller that still needs bodies.
   void SetPruneFloorLimit(uint64_t limit);

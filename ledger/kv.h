@@ -75,6 +75,10 @@ class KvStore : public KvReader {
   virtual std::optional<std::string> Property(std::string_view /*name*/) const {
     return std::nullopt;
   }
+  // Rewrites what holds keys in [start, end) now, dropping what deletes left behind: LevelDB
+  // frees the space of deleted keys only when it compacts them. Blocks the caller (seconds on
+  // a large range); thread-safe, concurrent with writes. A no-op for stores without it.
+  virtual void CompactRange(ByteView /*start*/, ByteView /*end*/) {}
 };
 
 struct LevelDbOptions {

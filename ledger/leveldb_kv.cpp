@@ -130,6 +130,11 @@ class LevelDbKv final : public KvStore {
     return std::make_unique<LevelDbSnapshot>(db_.get(), path_, verify_checksums_);
   }
 
+  void CompactRange(ByteView start, ByteView end) override {
+    const leveldb::Slice s = ToSlice(start), e = ToSlice(end);
+    db_->CompactRange(&s, &e);
+  }
+
   std::optional<std::string> Property(std::string_view name) const override {
     std::string value;
     if (!db_->GetProperty(leveldb::Slice(name.data(), name.size()), &value)) return std::nullopt;

@@ -47,6 +47,8 @@ struct Node::Loop {
   std::map<p2p::NodeId, Bytes> statuses;
   // Snapshot builds, off the loop (created only when snapshot.interval is set).
   std::unique_ptr<boost::asio::thread_pool> snapshot_thread;
+  // Compactions of pruned ranges, off the loop (created only with storage.retain_blocks).
+  std::unique_ptr<boost::asio::thread_pool> compact_thread;
   Status exit_status;
   // A solo validator's arrival wake is queued on `io` (at most one at a time).
   std::atomic<bool> arrival_posted{false};
@@ -194,6 +196,7 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
         loop.snapshot_thread->stop();
         loop.snapshot_thread->join();
       }
+      if (loop.compact_thread) loop.compact_thread->join();  // a compaction is not cut off
       MutexLock lock(&node.loop_mu_);
       node.loop_ = nullptr;
     }
@@ -274,6 +277,16 @@ Status Node::StartCore(Loop& loop) {
       (void)LowerThisThreadPriority(19);
     });
     loop.core->set_snapshot_post([pool = loop.snapshot_thread.get()](std::function<void()> job) {
+      boost::asio::post(*pool, std::move(job));
+    });
+  }
+  if (config_.retain_blocks > 0) {
+    loop.compact_thread = std::make_unique<boost::asio::thread_pool>(1);
+    boost::asio::post(*loop.compact_thread, [] {
+      NameThisThread("compact");
+      (void)LowerThisThreadPriority(19);
+    });
+    loop.core->set_compact_post([pool = loop.compact_thread.get()](std::function<void()> job) {
       boost::asio::post(*pool, std::move(job));
     });
   }

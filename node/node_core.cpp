@@ -83,6 +83,7 @@ NodeCore::NodeCore(const config::NodeConfig& config, const genesis::Genesis& gen
                                        const std::vector<crypto::Hash256>& tx_hashes,
                                        const std::vector<ledger::Receipt>& receipts) {
     snapshotter_.OnCommitted(block.header);
+    MaybeCompact();
     if (block.header.next_validators_hash != block.header.validators_hash) {
       // set(h + 1) differs: kept now, from the state just committed, since FollowMembers sees
       // only the sets after a whole batch of synced blocks.
@@ -125,6 +126,7 @@ Status NodeCore::Start() {
   membership_.Refresh();
   followed_ = membership_.Get();
   if (Status s = RememberSets(*followed_); !s.ok()) return s;
+  MaybeCompact();  // what the open pruned at once (a window set on a long chain)
   net_.FollowMembers(followed_->Allowed(), followed_->Dial(key_.public_key()));
   self_id_ = FindSelf();
   if (!self_id_) return Status::Ok();  // observers follow by block sync
@@ -146,6 +148,24 @@ std::optional<consensus::ReplicaId> NodeCore::FindSelf() const {
     if (n.id == m->id && n.consensus_key != key_.public_key()) return std::nullopt;
   }
   return m->id;
+}
+
+void NodeCore::MaybeCompact() {
+  if (!compact_post_ || compacting_.load() || !store_.CompactionDue()) return;
+  compacting_ = true;
+  compact_post_([this] {
+    const uint64_t from = store_.BlocksFrom();
+    const auto start = std::chrono::steady_clock::now();
+    store_.CompactPruned();
+    Log("node")->info(
+        "compacted the storage pruned below block {} in {} ms (storage.retain_blocks: LevelDB "
+        "frees deleted data only when it compacts)",
+        from,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                              start)
+            .count());
+    compacting_ = false;
+  });
 }
 
 Status NodeCore::RememberSets(const Membership::Snapshot& snap) {

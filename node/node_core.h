@@ -89,6 +89,9 @@ class NodeCore {
   }
   // Before Start: where snapshot builds run (Node: the `snapshot` thread); unset, inline.
   void set_snapshot_post(Snapshotter::Post post) { snapshotter_.set_post(std::move(post)); }
+  // Before Start: where the compaction of pruned ranges runs (Node: the `compact` thread,
+  // with storage.retain_blocks); unset, never (tests of other things).
+  void set_compact_post(Snapshotter::Post post) { compact_post_ = std::move(post); }
   // Any thread: the snapshots this node offers (node/snapshotter.h).
   const Snapshotter& snapshotter() const { return snapshotter_; }
   // Any thread: the highest head a peer reported (BlockSync::best_peer_height).
@@ -130,6 +133,10 @@ class NodeCore {
   EngineStore engine_store_;
   Membership membership_;
   std::atomic<bool> engine_open_{false};
+  // Loop lane: posts ChainStore::CompactPruned when due and none is running.
+  void MaybeCompact();
+  Snapshotter::Post compact_post_;
+  std::atomic<bool> compacting_{false};
   // Loop lane: the member snapshot FollowMembers last acted on, and what it said of us.
   std::shared_ptr<const Membership::Snapshot> followed_;
   std::optional<consensus::ReplicaId> self_id_;

@@ -5,6 +5,7 @@
 // on), and the header backfill (hash links down to genesis).
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -417,4 +418,35 @@ TEST_CASE("a snapshot of a pinned LevelDB store is of the pinned height while bl
   REQUIRE(joined.ok());
   CHECK((*joined)->head().height == 5);
   CHECK(StateTree::Root((*joined)->HeadView()) == at5.state_root);
+}
+
+TEST_CASE("compacting what pruning deleted gives the disk space back", "[ledger][prune]") {
+  ChainFixture fx(300);
+  testkit::TempDir dir;
+  const std::string path = dir.path() + "/chain";
+  auto opened = OpenChainStore(path, fx.genesis, fx.genesis_state, /*create=*/true);
+  REQUIRE(opened.ok());
+  ChainStore& store = **opened;
+  CommitBlocks(store, fx, 120, 40);
+  auto du = [&] {
+    uint64_t bytes = 0;
+    for (const auto& f : std::filesystem::directory_iterator(path)) {
+      if (f.is_regular_file()) bytes += f.file_size();
+    }
+    return bytes;
+  };
+  store.SetCompactEvery(50);
+  CHECK_FALSE(store.CompactionDue());
+  REQUIRE(store.SetRetainBlocks(10).ok());
+  REQUIRE(store.BlocksFrom() == 111);
+  REQUIRE(store.CompactionDue());
+  const uint64_t before = du();
+  store.CompactPruned();
+  const uint64_t after = du();
+  INFO("before " << before << " bytes, after " << after);
+  CHECK(after * 2 < before);
+  CHECK_FALSE(store.CompactionDue());
+  // What is kept still reads; what was pruned still says so.
+  CHECK(store.BlockAt(115).ok());
+  CHECK(store.BlockAt(50).status().code() == StatusCode::kPruned);
 }
