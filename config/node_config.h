@@ -89,7 +89,7 @@ struct NodeConfig {
   // small ones to get many chunks from a small state).
   uint64_t snapshot_interval = 0;
   uint32_t snapshot_keep = 2;
-  uint64_t snapshot_serve_chunks_per_sec = 20;
+  uint64_t snapshot_serve_chunks_per_sec = 100;
   uint64_t snapshot_serve_bytes_per_sec = 32u << 20;
   uint64_t snapshot_target_chunk_bytes = 1u << 20;
   // Joining by state sync (cairnd --state-sync): on a data dir with no chain, fetch a

@@ -36,7 +36,7 @@ class Snapshotter {
     std::string dir;        // <data_dir>/snapshots
     uint64_t interval = 0;  // 0: take none (still serves headers)
     uint32_t keep = 2;
-    uint64_t serve_parts_per_sec = 20;
+    uint64_t serve_parts_per_sec = 100;
     uint64_t serve_bytes_per_sec = 32u << 20;
     size_t target_chunk_bytes = ledger::kTargetChunkBytes;
   };
