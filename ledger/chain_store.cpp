@@ -1229,6 +1229,10 @@ void ChainStore::CompactPruned() {
   kv_->CompactRange(t0, t1);
   const uint8_t k0[] = {kBodyPrefix}, k1[] = {kBodyPrefix + 1};
   kv_->CompactRange(k0, k1);
+  // The state history's undo records leave with state_tree.retain_heights: the prefix holds
+  // only that window.
+  const uint8_t u0[] = {kUndoPrefix}, u1[] = {kUndoPrefix + 1};
+  kv_->CompactRange(u0, u1);
   MutexLock lock(&impl_->head_mu);
   impl_->compacted_to = to;
 }

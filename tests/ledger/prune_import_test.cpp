@@ -424,7 +424,13 @@ TEST_CASE("compacting what pruning deleted gives the disk space back", "[ledger]
   ChainFixture fx(300);
   testkit::TempDir dir;
   const std::string path = dir.path() + "/chain";
-  auto opened = OpenChainStore(path, fx.genesis, fx.genesis_state, /*create=*/true);
+  // A small write buffer spreads the chain over several levels, as a long chain is: LevelDB
+  // compacts a range by merging each level into the next, so a store of one file has none.
+  LevelDbOptions small;
+  small.write_buffer_bytes = 64 << 10;
+  auto kv = OpenLevelDb(path, /*create=*/true, small);
+  REQUIRE(kv.ok());
+  auto opened = ChainStore::Open(std::move(kv.value()), fx.genesis, fx.genesis_state);
   REQUIRE(opened.ok());
   ChainStore& store = **opened;
   CommitBlocks(store, fx, 120, 40);
@@ -437,6 +443,7 @@ TEST_CASE("compacting what pruning deleted gives the disk space back", "[ledger]
   };
   store.SetCompactEvery(50);
   CHECK_FALSE(store.CompactionDue());
+  REQUIRE(store.SetRetainHeights(10).ok());  // the state history goes too
   REQUIRE(store.SetRetainBlocks(10).ok());
   REQUIRE(store.BlocksFrom() == 111);
   REQUIRE(store.CompactionDue());
