@@ -377,6 +377,9 @@ Result<std::unique_ptr<ChainStore>> ChainStore::Open(std::unique_ptr<KvStore> kv
     }
     MutexLock lock(&store->impl_->head_mu);
     store->impl_->blocks_from = values[0];
+    // Counted from the floor found: what an earlier run pruned is left to LevelDB's own
+    // compactions; what this run prunes (an open with a shorter window too) counts.
+    store->impl_->compacted_to = values[0];
     store->impl_->headers_from = values[1];
     store->impl_->synced_at = synced_at;
   }
@@ -1221,10 +1224,11 @@ void ChainStore::CompactPruned() {
     to = impl_->blocks_from;
   }
   if (to <= from) return;
-  // Heights [from, to) of the height-keyed prefixes; the hash-keyed ones (tx index, stored
+  // The height-keyed prefixes below the floor (from 0: a range a compaction missed, deletes
+  // that landed after it, costs nothing once empty); the hash-keyed ones (tx index, stored
   // bodies) are spread over their whole prefix, which holds only the retained window.
-  kv_->CompactRange(HeightKey(kBlockPrefix, from), HeightKey(kBlockPrefix, to));
-  kv_->CompactRange(HeightKey(kReceiptsPrefix, from), HeightKey(kReceiptsPrefix, to));
+  kv_->CompactRange(HeightKey(kBlockPrefix, 0), HeightKey(kBlockPrefix, to));
+  kv_->CompactRange(HeightKey(kReceiptsPrefix, 0), HeightKey(kReceiptsPrefix, to));
   const uint8_t t0[] = {kTxPrefix}, t1[] = {kTxPrefix + 1};
   kv_->CompactRange(t0, t1);
   const uint8_t k0[] = {kBodyPrefix}, k1[] = {kBodyPrefix + 1};

@@ -200,8 +200,9 @@ class ChainStore : public StateReader {
   // A wider window does not bring anything back.
   Status SetRetainBlocks(uint64_t n);
   // Pruning deletes keys; the space comes back only when LevelDB compacts them. Due once
-  // `every` heights (default kCompactEvery) were pruned since the last CompactPruned (the
-  // first one after an open is due as soon as that many are pruned below the floor).
+  // `every` heights (default kCompactEvery) were pruned since the last CompactPruned or, the
+  // first time, since the floor this store opened with (an open that prunes that many at
+  // once makes one due; what earlier runs pruned is left to LevelDB's own compactions).
   static constexpr uint64_t kCompactEvery = 4096;
   void SetCompactEvery(uint64_t every);
   bool CompactionDue() const;

@@ -3,6 +3,7 @@
 // LevelDB snapshot and do not fill the block cache (they are audits, not hot reads).
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/env.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
@@ -223,6 +224,11 @@ Result<std::unique_ptr<KvStore>> OpenLevelDb(const std::string& path, bool creat
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, path, &raw);
   if (!s.ok()) return FromLevelDb(s, path + ": cannot open LevelDB");
+  // LevelDB starts its one background thread (flushes and compactions, for the process) on
+  // the first work it schedules, and the thread inherits that caller's nice value. Started
+  // here, from the thread that opens the store, so a low-priority caller (the snapshot or
+  // compact thread at nice 19) never makes every later flush and compaction run at its level.
+  o.env->Schedule([](void*) {}, nullptr);
   return std::unique_ptr<KvStore>(
       std::make_unique<LevelDbKv>(path, std::move(cache), std::move(filter),
                                   std::unique_ptr<leveldb::DB>(raw), opts.paranoid_checks));

@@ -151,8 +151,7 @@ std::optional<consensus::ReplicaId> NodeCore::FindSelf() const {
 }
 
 void NodeCore::MaybeCompact() {
-  if (!compact_post_ || compacting_.load() || !store_.CompactionDue()) return;
-  compacting_ = true;
+  if (!compact_post_ || !store_.CompactionDue() || compacting_.exchange(true)) return;
   compact_post_([this] {
     const uint64_t from = store_.BlocksFrom();
     const auto start = std::chrono::steady_clock::now();

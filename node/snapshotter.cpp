@@ -254,9 +254,9 @@ uint32_t Snapshotter::RetryAfterMs(const p2p::NodeId& from) const {
   uint64_t wait = 1000 / std::max<uint64_t>(1, options_.serve_parts_per_sec) + 1;
   if (it != budgets_.end() && it->second.bytes_milli <= 0) {
     // The byte bucket refills serve_bytes_per_sec milli-bytes a millisecond.
-    wait = static_cast<uint64_t>(-it->second.bytes_milli) /
-               std::max<uint64_t>(1, options_.serve_bytes_per_sec) +
-           1;
+    wait = std::max<uint64_t>(wait, static_cast<uint64_t>(-it->second.bytes_milli) /
+                                            std::max<uint64_t>(1, options_.serve_bytes_per_sec) +
+                                        1);
   }
   return static_cast<uint32_t>(std::min<uint64_t>(wire::kMaxRetryAfterMs, wait));
 }
@@ -362,7 +362,9 @@ void Snapshotter::ServePart(Network& net, const p2p::NodeId& from, const wire::P
 void Snapshotter::ServeHeaders(Network& net, const p2p::NodeId& from, const wire::GetHeaders& req) {
   // Bytes only (a page is at most 4 MiB, read from the store): a joiner's header walk or
   // backfill asks one page at a time, and a dropped page costs it a part timeout.
-  if (!Spend(from, 0, /*part=*/false)) return Drop(from, "headers");
+  // Each request costs at least 4 KiB of the byte budget, answered or not, so a stream of
+  // requests for nothing is bounded too.
+  if (!Spend(from, 4096, /*part=*/false)) return Drop(from, "headers");
   std::vector<wire::CertifiedBlock> out;
   size_t bytes = 0;
   const uint64_t head = store_.head().height;

@@ -135,11 +135,17 @@ std::vector<p2p::NodeId> StateSync::Servers() const {
 }
 
 std::optional<p2p::NodeId> StateSync::PickServer(const std::set<p2p::NodeId>& avoid) const {
-  std::vector<p2p::NodeId> servers = Servers();
-  for (const p2p::NodeId& p : servers) {
+  // Never a paused server (it said "busy"); an avoided one only when no other is left.
+  const uint64_t now = clock_.SteadyMs();
+  std::vector<p2p::NodeId> ready;
+  for (const p2p::NodeId& p : Servers()) {
+    auto paused = paused_until_.find(p);
+    if (paused == paused_until_.end() || now >= paused->second) ready.push_back(p);
+  }
+  for (const p2p::NodeId& p : ready) {
     if (!avoid.count(p)) return p;
   }
-  if (!servers.empty()) return servers.front();
+  if (!ready.empty()) return ready.front();
   return std::nullopt;
 }
 
@@ -464,18 +470,21 @@ Status StateSync::OnPart(const p2p::NodeId& from, ByteView payload) {
   const uint32_t index = part->ref.part;
   if (part->busy) {
     // Over that server's budget: the part is asked again (of it or another) once it says.
+    // A pause is honoured up to a part timeout: a server cannot park the sync for longer.
     ++counts_.busy;
     const uint64_t now = clock_.SteadyMs();
-    paused_until_[from] = now + part->retry_after_ms;
+    paused_until_[from] = now + std::min<uint64_t>(part->retry_after_ms, options_.part_timeout_ms);
     if (index == wire::kPartManifest && single_request_ && single_request_->peer == from) {
-      single_request_ = InFlight{from, now, 0, part->retry_after_ms};
-      return Status::Ok();
+      single_request_.reset();  // another offerer now, this one once its pause is over
+      return Tick();
     }
     auto it = in_flight_.find(index);
     if (it != in_flight_.end() && it->second.peer == from) {
       in_flight_.erase(it);
       --load_[from];
+      tried_[index].insert(from);  // the next ask of this chunk prefers another server
       queue_.insert(queue_.begin(), index);
+      if (phase_ == Phase::kChunks) return Fill(now);
     }
     return Status::Ok();
   }
@@ -711,8 +720,9 @@ Status StateSync::AskLight() {
   }
   if (need.kind != LightTrust::Need::Kind::kHeaders) return Status::Ok();
   // Pages rotate over the offerers: one slow or stingy peer does not set the pace.
-  std::set<p2p::NodeId> avoid{last_pager_};
-  if (headers_request_) avoid.insert(headers_request_->peer);
+  // After an answer, another peer than its sender; after a timeout or an empty answer,
+  // anyone but the peer that failed (which may well be the last sender).
+  std::set<p2p::NodeId> avoid{headers_request_ ? headers_request_->peer : last_pager_};
   headers_request_.reset();
   auto peer = PickServer(avoid);
   if (!peer) return Status::Ok();

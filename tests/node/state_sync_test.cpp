@@ -38,6 +38,7 @@ struct World {
     kFakeOffer,  // also offers a snapshot at kHead it does not have
     kLyingSets,  // answers GetValidators with another set than asked
     kNoSets,     // keeps no set history: every GetValidators is "not found"
+    kBusy,       // answers every part request "busy, ask again in 1 ms"
   };
   struct Server {
     p2p::NodeId id;
@@ -137,6 +138,12 @@ struct World {
       for (Server& s : servers) {
         if (s.id != e.to) continue;
         if (s.mode == Mode::kMute && e.type == wire::kGetSnapshotPart) break;
+        if (s.mode == Mode::kBusy && e.type == wire::kGetSnapshotPart) {
+          auto ref = wire::DecodeGetSnapshotPart(e.payload);
+          REQUIRE(ref.ok());
+          REQUIRE(s.net->Send(e.from, wire::kSnapshotPart, wire::EncodeSnapshotBusy(*ref, 1)).ok());
+          break;
+        }
         if (drop_backfill && e.type == wire::kGetHeaders &&
             wire::DecodeGetHeaders(e.payload)->from < snap_height) {
           break;
@@ -401,4 +408,18 @@ TEST_CASE("state sync: a height without a hash is refused, on BFT too", "[node][
   Status s = sync.Start();
   CHECK(s.code() == StatusCode::kInvalidArgument);
   CHECK(s.message().find("trust_hash") != std::string::npos);
+}
+
+TEST_CASE("state sync: a server that is always busy does not hold the sync up",
+          "[node][statesync]") {
+  World w(Seed());
+  w.servers[0].mode = World::Mode::kBusy;  // the manifest and every chunk: "ask again in 1 ms"
+  auto sync = w.Joiner(std::make_unique<ledger::MemoryKv>());
+  REQUIRE(w.Run(*sync, [&] { return sync->done(); }));
+  CHECK(sync->counts().busy >= 1);
+  CHECK(sync->counts().timeouts == 0);
+  CHECK(sync->banned().empty());  // busy is not bad
+  auto store = sync->TakeStore();
+  REQUIRE(store);
+  w.CheckSame(*store);
 }
