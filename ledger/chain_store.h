@@ -207,8 +207,8 @@ class ChainStore : public StateReader {
   void SetCompactEvery(uint64_t every);
   bool CompactionDue() const;
   // Compacts the key ranges pruning emptied (bodies, receipts and the tx index below the
-  // floor, and the undo records state_tree.retain_heights let go): blocks for as long as that takes, so the node runs it on a background thread;
-  // safe concurrently with commits and reads.
+  // floor, and the undo records state_tree.retain_heights let go): blocks for as long as that
+  // takes, so the node runs it on a background thread; safe concurrently with commits and reads.
   void CompactPruned();
   // Never prune height `limit` or above (0: no limit beyond the window and the Raft log's
   // own records, which the store reads itself). For a caller that still needs bodies.
