@@ -266,29 +266,22 @@ Status Node::Run(const std::function<void(uint16_t rpc_port)>& on_serving) {
 Status Node::StartCore(Loop& loop) {
   loop.core =
       std::make_unique<NodeCore>(config_, genesis_, key_, *store_, *loop.net, clock_, hooks_);
-  if (config_.snapshot_interval > 0) {
-    // Snapshot builds scan the whole state: below the block pipeline, like admission.
-    loop.snapshot_thread = std::make_unique<boost::asio::thread_pool>(1);
-    boost::asio::post(*loop.snapshot_thread, [] {
-      NameThisThread("snapshot");
-      // The lowest nice level: a build (a scan of every state entry) takes what the block
-      // pipeline and admission leave, so commit latency does not pay for it; it only takes
-      // longer on a busy node (a height reached meanwhile is skipped).
+  // Background work at the lowest nice level: it takes what the block pipeline and admission
+  // leave, so commit latency does not pay for it; it only takes longer on a busy node (a
+  // snapshot height reached meanwhile is skipped, a compaction comes later).
+  auto background = [](std::unique_ptr<boost::asio::thread_pool>& pool, const char* name) {
+    pool = std::make_unique<boost::asio::thread_pool>(1);
+    boost::asio::post(*pool, [name] {
+      NameThisThread(name);
       (void)LowerThisThreadPriority(19);
     });
-    loop.core->set_snapshot_post([pool = loop.snapshot_thread.get()](std::function<void()> job) {
-      boost::asio::post(*pool, std::move(job));
-    });
+    return [p = pool.get()](std::function<void()> job) { boost::asio::post(*p, std::move(job)); };
+  };
+  if (config_.snapshot_interval > 0) {
+    loop.core->set_snapshot_post(background(loop.snapshot_thread, "snapshot"));
   }
   if (config_.retain_blocks > 0) {
-    loop.compact_thread = std::make_unique<boost::asio::thread_pool>(1);
-    boost::asio::post(*loop.compact_thread, [] {
-      NameThisThread("compact");
-      (void)LowerThisThreadPriority(19);
-    });
-    loop.core->set_compact_post([pool = loop.compact_thread.get()](std::function<void()> job) {
-      boost::asio::post(*pool, std::move(job));
-    });
+    loop.core->set_compact_post(background(loop.compact_thread, "compact"));
   }
   // Transactions admitted on RPC or worker threads wake the loop (solo only, NodeCore decides)
   // so they are proposed now, not at the next tick. Coalesced: what arrives while the wake
